@@ -1,0 +1,630 @@
+package sepa
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"golang.org/x/text/encoding/charmap"
+)
+
+// CODA (Febelfin "coded statement of account", version 2) errors. A
+// *CODAError wraps one of these; match with errors.Is.
+var (
+	// ErrCODALength: a line is not 128 characters long.
+	ErrCODALength = errors.New("coda: line is not 128 characters")
+	// ErrCODARecord: unknown record type or a record out of place.
+	ErrCODARecord = errors.New("coda: unexpected record")
+	// ErrCODAField: a field holds a value it cannot hold (non-digits in an
+	// amount, impossible date, bad IBAN …).
+	ErrCODAField = errors.New("coda: invalid field")
+	// ErrCODABalance: old balance + movements ≠ new balance.
+	ErrCODABalance = errors.New("coda: balances do not add up")
+	// ErrCODATrailer: the trailer's record count or debit/credit totals do
+	// not match the statement.
+	ErrCODATrailer = errors.New("coda: trailer totals do not match")
+)
+
+// CODAError reports what is wrong in a CODA file and where.
+type CODAError struct {
+	Line   int    // 1-based line number in the file
+	Record string // record type, e.g. "2.1"; empty when unknown
+	Msg    string // what was wrong
+	Err    error  // one of the ErrCODA… sentinels
+}
+
+// Error implements error.
+func (e *CODAError) Error() string {
+	if e.Record == "" {
+		return fmt.Sprintf("coda: line %d: %s", e.Line, e.Msg)
+	}
+	return fmt.Sprintf("coda: line %d, record %s: %s", e.Line, e.Record, e.Msg)
+}
+
+// Unwrap returns the sentinel error.
+func (e *CODAError) Unwrap() error { return e.Err }
+
+// Statement is one statement of account of a CODA file (records 0 to 9).
+type Statement struct {
+	Line          int       // line of the header record 0
+	CreationDate  time.Time // header, positions 6–11
+	BankID        string    // header, positions 12–14
+	Duplicate     bool      // header position 17 is "D"
+	FileReference string    // header, positions 25–34
+	Addressee     string    // header, positions 35–60
+	BIC           string    // bank's BIC, header positions 61–71
+	HolderID      string    // account holder's identification (company number), positions 72–82
+
+	// AccountStructure is position 2 of record 1: 0 Belgian account number,
+	// 1 foreign account number, 2 Belgian IBAN, 3 foreign IBAN.
+	AccountStructure int
+	Account          string // IBAN (structures 2 and 3) or account number
+	Currency         string // ISO currency code of the account
+	HolderName       string // record 1, positions 65–90
+	Description      string // record 1, positions 91–125
+	PaperSequence    int    // statement number on paper, record 1 positions 3–5
+	CODASequence     int    // statement number of the CODA file, record 1 positions 126–128
+
+	OldBalance     decimal.Decimal // signed, credit positive
+	OldBalanceDate time.Time
+	NewBalance     decimal.Decimal // signed, credit positive
+	NewBalanceDate time.Time
+
+	// Movements are the movements to book, in file order. Their signed sum
+	// is NewBalance − OldBalance. See ParseCODA for how grouped movements
+	// are handled.
+	Movements []Movement
+	// Unbooked holds the grouped-movement records that must not be booked
+	// (a global amount whose details were booked, or the details of a global
+	// amount that was booked), kept for display and audit.
+	Unbooked []Movement
+	// Information holds the information records 3.1–3.3.
+	Information []Information
+	// FreeMessages holds the text of the free communication records 4.
+	FreeMessages []string
+}
+
+// Movement is one movement record 2.1 with its continuation records 2.2 and 2.3.
+type Movement struct {
+	Line            int             // line of its record 2.1
+	Sequence        int             // continuous sequence number, positions 3–6
+	Detail          int             // detail number, positions 7–10 (0 for a movement or global amount)
+	BankReference   string          // positions 11–31
+	Amount          decimal.Decimal // signed: credit positive, debit negative
+	ValueDate       time.Time       // zero when the bank wrote 000000
+	EntryDate       time.Time       // positions 116–121
+	TransactionCode string          // 8 digits, positions 54–61: type, family, transaction, category
+	Globalisation   int             // globalisation code, position 125
+
+	// Structured is true when position 62 is 1. StructuredType is then the
+	// type of structured communication (positions 63–65, "101" for a Belgian
+	// structured communication).
+	Structured     bool
+	StructuredType string
+	// OGM holds the 12 digits of the Belgian structured communication when
+	// StructuredType is 101 or 102 and the check digits are right.
+	OGM string
+	// Communication is the free communication (2.1, 2.2 and 2.3 joined), or
+	// the raw structured communication when Structured.
+	Communication string
+
+	CounterpartyAccount  string // record 2.3, positions 11–47 (account number, without currency)
+	CounterpartyCurrency string
+	CounterpartyName     string // record 2.3, positions 48–82
+	CounterpartyBIC      string // record 2.2, positions 99–109
+	CustomerReference    string // record 2.2, positions 64–98 (end-to-end id)
+}
+
+// TransactionType is the first digit of the transaction code (0 simple
+// amount, 1 amount totalised by the customer, 2 totalised by the bank, 3
+// simple amount with details, 5–9 details).
+func (m Movement) TransactionType() int {
+	if len(m.TransactionCode) == 0 {
+		return 0
+	}
+	return int(m.TransactionCode[0] - '0')
+}
+
+// Information is an information record 3.1 with its continuations 3.2 and 3.3.
+type Information struct {
+	Line            int
+	Sequence        int
+	Detail          int
+	BankReference   string
+	TransactionCode string
+	Structured      bool
+	Communication   string
+}
+
+// codaLineLen is the length of every CODA record.
+const codaLineLen = 128
+
+// ParseCODA parses a CODA file (version 2, Windows-1252, 128-character
+// records separated by LF or CR LF; empty lines are ignored) into its
+// statements. It checks the length, type and order of every record, the
+// digits and dates of every numeric field, and for each statement that the
+// old balance plus the movements equals the new balance and that the trailer
+// record 9 counts the records 1, 2.x, 3.x and 8 and totals the debit and
+// credit amounts of the movements with detail number 0000. Errors are
+// *CODAError values naming the line and what was wrong.
+//
+// Grouped movements. A movement with detail number 0000 followed by records
+// 2.1 with the same continuous sequence number and detail numbers 0001… is a
+// global amount with its details. The global amount alone counts in the
+// balances. When the details add up exactly to the global amount, the details
+// are booked (each may carry its own structured communication) and the global
+// amount is kept in Unbooked; otherwise (e.g. charges detailed under a net
+// amount, or nested globalisations) the global amount is booked and the
+// details go to Unbooked. Either way each euro is booked once, and
+// Statement.Movements always sums to NewBalance − OldBalance.
+func ParseCODA(data []byte) ([]Statement, error) {
+	p := codaParser{}
+	lines := bytes.Split(data, []byte("\n"))
+	for i, raw := range lines {
+		raw = bytes.TrimSuffix(raw, []byte("\r"))
+		if len(bytes.TrimSpace(raw)) == 0 {
+			continue
+		}
+		if err := p.line(i+1, raw); err != nil {
+			return nil, err
+		}
+	}
+	if p.cur != nil {
+		return nil, &CODAError{Line: len(lines), Msg: "file ends before the trailer record 9", Err: ErrCODARecord}
+	}
+	if len(p.out) == 0 {
+		return nil, &CODAError{Line: 1, Msg: "no statement in file", Err: ErrCODARecord}
+	}
+	return p.out, nil
+}
+
+// codaParser holds the state of ParseCODA.
+type codaParser struct {
+	out  []Statement
+	cur  *Statement
+	last byte // record type of the previous line of the statement: '0','1','2','3','4','8'
+	// movements of the current statement in file order, before grouping
+	moves []Movement
+	// counts for the trailer: records 1, 2.x, 3.x and 8
+	count int
+	// information record being continued
+	info *Information
+	// seen8 is true once the new balance record 8 of the statement was read
+	seen8 bool
+}
+
+// field returns positions from..to (1-based, inclusive) of line.
+func field(line []byte, from, to int) []byte { return line[from-1 : to] }
+
+// text decodes a Windows-1252 field and trims spaces.
+func text(b []byte) string {
+	s, err := charmap.Windows1252.NewDecoder().Bytes(b)
+	if err != nil {
+		return strings.TrimSpace(string(b))
+	}
+	return strings.TrimSpace(string(s))
+}
+
+// rawText decodes a Windows-1252 field without trimming.
+func rawText(b []byte) string {
+	s, err := charmap.Windows1252.NewDecoder().Bytes(b)
+	if err != nil {
+		return string(b)
+	}
+	return string(s)
+}
+
+func (p *codaParser) line(n int, line []byte) error {
+	if len(line) != codaLineLen {
+		return &CODAError{Line: n, Msg: fmt.Sprintf("%d characters, want %d", len(line), codaLineLen), Err: ErrCODALength}
+	}
+	rec := string(line[0:1])
+	if line[0] == '2' || line[0] == '3' {
+		rec = string(line[0:1]) + "." + string(line[1:2])
+	}
+	e := func(sentinel error, format string, a ...any) error {
+		return &CODAError{Line: n, Record: rec, Msg: fmt.Sprintf(format, a...), Err: sentinel}
+	}
+	if p.cur == nil && line[0] != '0' {
+		return e(ErrCODARecord, "record type %q where a header record 0 must start a statement", line[0])
+	}
+	switch line[0] {
+	case '0':
+		if p.cur != nil {
+			return e(ErrCODARecord, "header record 0 before the trailer record 9 of the previous statement")
+		}
+		return p.header(n, line, e)
+	case '1':
+		if p.last != '0' {
+			return e(ErrCODARecord, "old balance record 1 must follow the header record 0")
+		}
+		p.count++
+		return p.oldBalance(line, e)
+	case '2':
+		if p.last == '0' || p.seen8 {
+			return e(ErrCODARecord, "movement record out of place (after record %c)", p.last)
+		}
+		p.count++
+		return p.movement(n, line, e)
+	case '3':
+		if p.last == '0' || p.seen8 {
+			return e(ErrCODARecord, "information record out of place (after record %c)", p.last)
+		}
+		p.count++
+		return p.information(n, line, e)
+	case '4':
+		if p.last == '0' {
+			return e(ErrCODARecord, "free communication record 4 before the old balance record 1")
+		}
+		p.cur.FreeMessages = append(p.cur.FreeMessages, text(field(line, 33, 112)))
+		p.last = '4'
+		p.info = nil
+		return nil
+	case '8':
+		if p.last == '0' || p.seen8 {
+			return e(ErrCODARecord, "new balance record 8 out of place (after record %c)", p.last)
+		}
+		p.count++
+		return p.newBalance(line, e)
+	case '9':
+		return p.trailer(line, e)
+	default:
+		return e(ErrCODARecord, "unknown record type %q", line[0])
+	}
+}
+
+type errf func(sentinel error, format string, a ...any) error
+
+func (p *codaParser) header(n int, line []byte, e errf) error {
+	if string(field(line, 2, 5)) != "0000" {
+		return e(ErrCODAField, "positions 2-5 must be 0000, got %q", field(line, 2, 5))
+	}
+	if string(field(line, 15, 16)) != "05" {
+		return e(ErrCODAField, "application code (positions 15-16) must be 05, got %q", field(line, 15, 16))
+	}
+	if v := line[127]; v != '2' {
+		return e(ErrCODAField, "CODA version %q is not supported (position 128 must be 2)", v)
+	}
+	d, err := codaDate(field(line, 6, 11), false)
+	if err != nil {
+		return e(ErrCODAField, "creation date (positions 6-11): %v", err)
+	}
+	p.cur = &Statement{
+		Line:          n,
+		CreationDate:  d,
+		BankID:        text(field(line, 12, 14)),
+		Duplicate:     line[16] == 'D',
+		FileReference: text(field(line, 25, 34)),
+		Addressee:     text(field(line, 35, 60)),
+		BIC:           text(field(line, 61, 71)),
+		HolderID:      text(field(line, 72, 82)),
+	}
+	p.last, p.moves, p.count, p.info, p.seen8 = '0', nil, 0, nil, false
+	return nil
+}
+
+func (p *codaParser) oldBalance(line []byte, e errf) error {
+	s := p.cur
+	s.AccountStructure = int(line[1] - '0')
+	acc := field(line, 6, 42)
+	switch line[1] {
+	case '0':
+		s.Account, s.Currency = text(acc[0:12]), text(acc[13:16])
+	case '1', '3':
+		s.Account, s.Currency = text(acc[0:34]), text(acc[34:37])
+	case '2':
+		s.Account, s.Currency = text(acc[0:31]), text(acc[34:37])
+	default:
+		return e(ErrCODAField, "account structure (position 2) must be 0 to 3, got %q", line[1])
+	}
+	if line[1] == '2' || line[1] == '3' {
+		iban, err := ParseIBAN(s.Account)
+		if err != nil {
+			return e(ErrCODAField, "account (positions 6-39): %v", err)
+		}
+		s.Account = iban
+	}
+	bal, err := codaAmount(line[42], field(line, 44, 58))
+	if err != nil {
+		return e(ErrCODAField, "old balance (positions 43-58): %v", err)
+	}
+	s.OldBalance = bal
+	if s.OldBalanceDate, err = codaDate(field(line, 59, 64), false); err != nil {
+		return e(ErrCODAField, "old balance date (positions 59-64): %v", err)
+	}
+	s.HolderName = text(field(line, 65, 90))
+	s.Description = text(field(line, 91, 125))
+	if s.PaperSequence, err = codaInt(field(line, 3, 5)); err != nil {
+		return e(ErrCODAField, "paper statement number (positions 3-5): %v", err)
+	}
+	if s.CODASequence, err = codaInt(field(line, 126, 128)); err != nil {
+		return e(ErrCODAField, "CODA statement number (positions 126-128): %v", err)
+	}
+	p.last = '1'
+	return nil
+}
+
+func (p *codaParser) movement(n int, line []byte, e errf) error {
+	seq, err := codaInt(field(line, 3, 6))
+	if err != nil {
+		return e(ErrCODAField, "sequence number (positions 3-6): %v", err)
+	}
+	detail, err := codaInt(field(line, 7, 10))
+	if err != nil {
+		return e(ErrCODAField, "detail number (positions 7-10): %v", err)
+	}
+	p.info = nil
+	switch line[1] {
+	case '1':
+		m := Movement{Line: n, Sequence: seq, Detail: detail, BankReference: text(field(line, 11, 31))}
+		if m.Amount, err = codaAmount(line[31], field(line, 33, 47)); err != nil {
+			return e(ErrCODAField, "amount (positions 32-47): %v", err)
+		}
+		if m.ValueDate, err = codaDate(field(line, 48, 53), true); err != nil {
+			return e(ErrCODAField, "value date (positions 48-53): %v", err)
+		}
+		m.TransactionCode = string(field(line, 54, 61))
+		if !isDigits(m.TransactionCode) {
+			return e(ErrCODAField, "transaction code (positions 54-61) %q is not 8 digits", m.TransactionCode)
+		}
+		switch line[61] {
+		case '0':
+			m.Communication = rawText(field(line, 63, 115))
+		case '1':
+			m.Structured = true
+			m.StructuredType = string(field(line, 63, 65))
+			m.Communication = rawText(field(line, 66, 115))
+			if m.StructuredType == "101" || m.StructuredType == "102" {
+				if ogm, err := ParseOGM(string(field(line, 66, 77))); err == nil {
+					m.OGM = ogm
+				}
+			}
+		default:
+			return e(ErrCODAField, "communication type (position 62) must be 0 or 1, got %q", line[61])
+		}
+		if m.EntryDate, err = codaDate(field(line, 116, 121), false); err != nil {
+			return e(ErrCODAField, "entry date (positions 116-121): %v", err)
+		}
+		if c := line[124]; c < '0' || c > '9' {
+			return e(ErrCODAField, "globalisation code (position 125) %q is not a digit", c)
+		}
+		m.Globalisation = int(line[124] - '0')
+		p.moves = append(p.moves, m)
+	case '2', '3':
+		if len(p.moves) == 0 || p.last != '2' {
+			return e(ErrCODARecord, "continuation record without its movement record 2.1")
+		}
+		m := &p.moves[len(p.moves)-1]
+		if m.Sequence != seq || m.Detail != detail {
+			return e(ErrCODARecord, "sequence/detail %04d/%04d does not match the movement on line %d (%04d/%04d)",
+				seq, detail, m.Line, m.Sequence, m.Detail)
+		}
+		if line[1] == '2' {
+			if !m.Structured {
+				m.Communication += rawText(field(line, 11, 63))
+			}
+			m.CustomerReference = text(field(line, 64, 98))
+			m.CounterpartyBIC = text(field(line, 99, 109))
+		} else {
+			acc := field(line, 11, 47)
+			if line[22] == ' ' { // Belgian account number: 12 digits, blank, currency
+				m.CounterpartyAccount, m.CounterpartyCurrency = text(acc[0:12]), text(acc[13:16])
+			} else {
+				m.CounterpartyAccount, m.CounterpartyCurrency = text(acc[0:34]), text(acc[34:37])
+			}
+			m.CounterpartyName = text(field(line, 48, 82))
+			if !m.Structured {
+				m.Communication += rawText(field(line, 83, 115))
+			}
+		}
+	default:
+		return e(ErrCODARecord, "unknown movement record 2.%c", line[1])
+	}
+	p.last = '2'
+	return nil
+}
+
+func (p *codaParser) information(n int, line []byte, e errf) error {
+	seq, err := codaInt(field(line, 3, 6))
+	if err != nil {
+		return e(ErrCODAField, "sequence number (positions 3-6): %v", err)
+	}
+	detail, err := codaInt(field(line, 7, 10))
+	if err != nil {
+		return e(ErrCODAField, "detail number (positions 7-10): %v", err)
+	}
+	switch line[1] {
+	case '1':
+		p.cur.Information = append(p.cur.Information, Information{
+			Line: n, Sequence: seq, Detail: detail,
+			BankReference:   text(field(line, 11, 31)),
+			TransactionCode: string(field(line, 32, 39)),
+			Structured:      line[39] == '1',
+			Communication:   rawText(field(line, 41, 113)),
+		})
+		p.info = &p.cur.Information[len(p.cur.Information)-1]
+	case '2', '3':
+		if p.info == nil {
+			return e(ErrCODARecord, "continuation record without its information record 3.1")
+		}
+		if p.info.Sequence != seq || p.info.Detail != detail {
+			return e(ErrCODARecord, "sequence/detail %04d/%04d does not match the information record on line %d",
+				seq, detail, p.info.Line)
+		}
+		to := 115
+		if line[1] == '3' {
+			to = 100
+		}
+		p.info.Communication += rawText(field(line, 11, to))
+	default:
+		return e(ErrCODARecord, "unknown information record 3.%c", line[1])
+	}
+	p.last = '3'
+	return nil
+}
+
+func (p *codaParser) newBalance(line []byte, e errf) error {
+	s := p.cur
+	bal, err := codaAmount(line[41], field(line, 43, 57))
+	if err != nil {
+		return e(ErrCODAField, "new balance (positions 42-57): %v", err)
+	}
+	s.NewBalance = bal
+	if s.NewBalanceDate, err = codaDate(field(line, 58, 63), false); err != nil {
+		return e(ErrCODAField, "new balance date (positions 58-63): %v", err)
+	}
+	// Group the movements and check the balance.
+	sum := decimal.Zero
+	for _, m := range p.moves {
+		if m.Detail == 0 {
+			sum = sum.Add(m.Amount)
+		}
+	}
+	if want := s.OldBalance.Add(sum); !want.Equal(s.NewBalance) {
+		return e(ErrCODABalance, "old balance %s + movements %s = %s, but the new balance is %s",
+			s.OldBalance.StringFixed(2), sum.StringFixed(2), want.StringFixed(2), s.NewBalance.StringFixed(2))
+	}
+	if err := p.group(); err != nil {
+		return err
+	}
+	p.last, p.seen8 = '8', true
+	return nil
+}
+
+// group splits the movements into Movements (to book) and Unbooked.
+func (p *codaParser) group() error {
+	s := p.cur
+	for i := 0; i < len(p.moves); {
+		g := p.moves[i]
+		if g.Detail != 0 {
+			return &CODAError{Line: g.Line, Record: "2.1", Err: ErrCODARecord,
+				Msg: fmt.Sprintf("detail %04d of movement %04d without its global amount (detail 0000)", g.Detail, g.Sequence)}
+		}
+		j := i + 1
+		sum := decimal.Zero
+		for j < len(p.moves) && p.moves[j].Sequence == g.Sequence && p.moves[j].Detail != 0 {
+			sum = sum.Add(p.moves[j].Amount)
+			j++
+		}
+		details := p.moves[i+1 : j]
+		switch {
+		case len(details) == 0:
+			s.Movements = append(s.Movements, g)
+		case sum.Equal(g.Amount):
+			s.Unbooked = append(s.Unbooked, g)
+			s.Movements = append(s.Movements, details...)
+		default:
+			s.Movements = append(s.Movements, g)
+			s.Unbooked = append(s.Unbooked, details...)
+		}
+		i = j
+	}
+	for i := range s.Movements {
+		s.Movements[i].Communication = strings.TrimSpace(s.Movements[i].Communication)
+	}
+	for i := range s.Unbooked {
+		s.Unbooked[i].Communication = strings.TrimSpace(s.Unbooked[i].Communication)
+	}
+	for i := range s.Information {
+		s.Information[i].Communication = strings.TrimSpace(s.Information[i].Communication)
+	}
+	return nil
+}
+
+func (p *codaParser) trailer(line []byte, e errf) error {
+	if !p.seen8 {
+		return e(ErrCODARecord, "trailer record 9 before the new balance record 8")
+	}
+	count, err := codaInt(field(line, 17, 22))
+	if err != nil {
+		return e(ErrCODAField, "record count (positions 17-22): %v", err)
+	}
+	debit, err := codaAmount('0', field(line, 23, 37))
+	if err != nil {
+		return e(ErrCODAField, "debit total (positions 23-37): %v", err)
+	}
+	credit, err := codaAmount('0', field(line, 38, 52))
+	if err != nil {
+		return e(ErrCODAField, "credit total (positions 38-52): %v", err)
+	}
+	if count != p.count {
+		return e(ErrCODATrailer, "record count %d, but the statement has %d records 1, 2.x, 3.x and 8", count, p.count)
+	}
+	wantDebit, wantCredit := decimal.Zero, decimal.Zero
+	for _, m := range p.moves {
+		if m.Detail != 0 {
+			continue
+		}
+		if m.Amount.IsNegative() {
+			wantDebit = wantDebit.Sub(m.Amount)
+		} else {
+			wantCredit = wantCredit.Add(m.Amount)
+		}
+	}
+	if !debit.Equal(wantDebit) {
+		return e(ErrCODATrailer, "debit total %s, but the movements add up to %s", debit.StringFixed(2), wantDebit.StringFixed(2))
+	}
+	if !credit.Equal(wantCredit) {
+		return e(ErrCODATrailer, "credit total %s, but the movements add up to %s", credit.StringFixed(2), wantCredit.StringFixed(2))
+	}
+	p.out = append(p.out, *p.cur)
+	p.cur, p.moves, p.info, p.last, p.seen8 = nil, nil, nil, 0, false
+	return nil
+}
+
+// codaAmount reads a 15-digit amount with 3 implied decimals and its sign
+// digit (0 credit, 1 debit).
+func codaAmount(sign byte, digits []byte) (decimal.Decimal, error) {
+	if len(digits) != 15 || !isDigits(string(digits)) {
+		return decimal.Decimal{}, fmt.Errorf("%q is not 15 digits", digits)
+	}
+	n, err := strconv.ParseInt(string(digits), 10, 64)
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("%q: %v", digits, err)
+	}
+	d := decimal.New(n, -3)
+	switch sign {
+	case '0':
+		return d, nil
+	case '1':
+		return d.Neg(), nil
+	default:
+		return decimal.Decimal{}, fmt.Errorf("sign %q must be 0 (credit) or 1 (debit)", sign)
+	}
+}
+
+// codaDate reads a DDMMYY date (years 2000–2099). With zeroOK, 000000 means
+// "unknown" and gives the zero time.
+func codaDate(b []byte, zeroOK bool) (time.Time, error) {
+	s := string(b)
+	if zeroOK && s == "000000" {
+		return time.Time{}, nil
+	}
+	if len(s) != 6 || !isDigits(s) {
+		return time.Time{}, fmt.Errorf("%q is not a DDMMYY date", s)
+	}
+	day, _ := strconv.Atoi(s[0:2])
+	month, _ := strconv.Atoi(s[2:4])
+	year, _ := strconv.Atoi(s[4:6])
+	t := time.Date(2000+year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
+	if t.Day() != day || int(t.Month()) != month {
+		return time.Time{}, fmt.Errorf("%q is not a valid date", s)
+	}
+	return t, nil
+}
+
+// codaInt reads an all-digit field.
+func codaInt(b []byte) (int, error) {
+	if !isDigits(string(b)) {
+		return 0, fmt.Errorf("%q is not a number", b)
+	}
+	n, err := strconv.Atoi(string(b))
+	if err != nil {
+		return 0, fmt.Errorf("%q: %v", b, err)
+	}
+	return n, nil
+}
