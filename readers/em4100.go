@@ -23,6 +23,8 @@ const (
 	// ID12LA covers ID-12LA and ID-20LA: as RDM6300 with CR LF before ETX (16 bytes).
 	ID12LA
 	// EM18: the 12 hex digits alone, no STX/ETX; CR and LF are tolerated.
+	// Frames are told apart by the silence between them: after a bad
+	// checksum, digits are skipped until a silence (Idle) or a non-digit.
 	EM18
 )
 
@@ -150,7 +152,7 @@ type em4100Scanner struct {
 	variant   EM4100Variant
 	buf       []byte
 	inFrame   bool // STX seen (framed variants)
-	resyncing bool // EM-18: a 12-digit window failed; slide without counting again
+	resyncing bool // EM-18: a 12-digit window failed; skip digits until a silence
 }
 
 // feed consumes one byte.
@@ -212,33 +214,31 @@ func (s *em4100Scanner) feedEM18(b byte) scanResult {
 		s.resyncing = false
 		return r
 	}
+	if s.resyncing {
+		return scanResult{}
+	}
 	s.buf = append(s.buf, b)
 	if len(s.buf) < 12 {
 		return scanResult{}
 	}
 	uid, raw, err := DecodeEM4100(EM18, s.buf)
+	s.buf = s.buf[:0]
 	if err == nil {
-		s.buf = s.buf[:0]
-		s.resyncing = false
 		return scanResult{kind: resFrame, uid: uid, raw: raw}
 	}
-	// No framing bytes: slide by one digit to resynchronise on the next frame.
-	s.buf = append(s.buf[:0], s.buf[1:]...)
-	if s.resyncing {
-		return scanResult{}
-	}
+	// Without framing bytes there is no safe way to find the next frame
+	// inside a digit stream: sliding a window finds false frames (a torn
+	// "0100CD" glued to "0100CDA4EC84" gives the valid "0100CD0100CD").
+	// Skip digits until a silence or a non-digit byte.
 	s.resyncing = true
 	return scanResult{kind: resBadChecksum, detail: err.Error()}
 }
 
 // idle reports a silence on the line: an EM-18 partial frame is dropped.
 func (s *em4100Scanner) idle() scanResult {
-	if s.variant != EM18 || len(s.buf) == 0 {
-		return scanResult{}
-	}
-	r := scanResult{kind: resTorn, detail: fmt.Sprintf("%q", s.buf)}
-	if s.resyncing {
-		r = scanResult{}
+	r := scanResult{}
+	if s.variant == EM18 && len(s.buf) > 0 {
+		r = scanResult{kind: resTorn, detail: fmt.Sprintf("%q", s.buf)}
 	}
 	s.buf = s.buf[:0]
 	s.resyncing = false
