@@ -22,13 +22,13 @@ func TestParseIBAN(t *testing.T) {
 	}
 	invalid := []string{
 		"", "BE", "BE6853900754703", "BE685390075470345", // lengths
-		"BE69539007547034",   // IBAN check
-		"1E68539007547034",   // country
-		"BEAB539007547034",   // check digits
-		"BE68-539007547034",  // character
-		"XX00",               // too short for an unknown country
-		"BE31A39007547034",   // letter in a Belgian BBAN (fails mod 97 or BBAN rule)
-		"BE55000000000000",   // mod 97 holds? BBAN check 00 is never valid
+		"BE69539007547034",  // IBAN check
+		"1E68539007547034",  // country
+		"BEAB539007547034",  // check digits
+		"BE68-539007547034", // character
+		"XX00",              // too short for an unknown country
+		"BE31A39007547034",  // letter in a Belgian BBAN (fails mod 97 or BBAN rule)
+		"BE55000000000000",  // mod 97 holds? BBAN check 00 is never valid
 	}
 	for _, in := range invalid {
 		if _, err := ParseIBAN(in); !errors.Is(err, ErrIBAN) {
