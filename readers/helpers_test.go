@@ -53,7 +53,12 @@ type running struct {
 func runDriver(t *testing.T, drv Driver) *running {
 	t.Helper()
 	master, name := newPTY(t)
-	port := openTTY(t, name, drv)
+	return runOn(t, drv, master, openTTY(t, name, drv))
+}
+
+// runOn runs drv on an opened tty whose master is given.
+func runOn(t *testing.T, drv Driver, master *os.File, port serial.Port) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{master: master, taps: make(chan Tap, 64), done: make(chan error, 1), cancel: cancel}
 	go func() { r.done <- drv.Run(ctx, port, func(tp Tap) { r.taps <- tp }) }()

@@ -115,7 +115,7 @@ func parsePN532Frame(b []byte) (PN532Frame, int, error) {
 	}
 	dcs := b[head+length]
 	if sum+dcs != 0 {
-		return PN532Frame{}, 0, fmt.Errorf("%w: PN532 frame % X: DCS %02X, want %02X", ErrChecksum, body, dcs, -sum)
+		return PN532Frame{}, head + length + 1, fmt.Errorf("%w: PN532 frame % X: DCS %02X, want %02X", ErrChecksum, body, dcs, -sum)
 	}
 	n := head + length + 1
 	if length == 1 && body[0] == 0x7F {
@@ -180,7 +180,11 @@ func (s *pn532Scanner) feed(p []byte) []scanEvent {
 				kind = resBadChecksum
 			}
 			evs = append(evs, scanEvent{kind: kind, detail: err.Error()})
-			s.buf = append(s.buf[:0], s.buf[2:]...) // skip this start code, resync
+			skip := 2 // skip this start code and resync
+			if n > 0 {
+				skip = n // the frame was complete: drop it whole
+			}
+			s.buf = append(s.buf[:0], s.buf[skip:]...)
 		}
 	}
 }
@@ -378,12 +382,18 @@ func (s *pn532Session) transceive(ctx context.Context, cmd byte, params ...byte)
 	}
 send:
 	for attempt := 0; ; attempt++ {
+		// Answers to earlier, abandoned commands are stale now.
+		s.pending = nil
+		s.sc.reset()
 		if _, err := s.port.Write(frame); err != nil {
 			return nil, fmt.Errorf("pn532: write: %w", err)
 		}
 		ackBy := time.Now().Add(orDefault(s.d.AckTimeout, 100*time.Millisecond))
 		for {
 			f, err := s.wait(ctx, ackBy)
+			if errors.Is(err, errPN532Timeout) {
+				_, _ = s.port.Write(pn532AckFrame[:]) // abort, in case it was only late
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -1,0 +1,169 @@
+package readers
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestLineFormatParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		f       LineFormat
+		line    string
+		uid     string
+		number  string
+		tech    Tech
+		wantErr error
+	}{
+		{"decimal em4100", LineFormat{Encoding: LineDecimal, Tech: TechEM4100, Lengths: []int{10}}, "0013477100", "00CDA4EC", "0013477100", TechEM4100, nil},
+		{"decimal too big for 4 bytes", LineFormat{Encoding: LineDecimal, Tech: TechEM4100}, "9999999999", "", "", "", ErrMalformed},
+		{"decimal 13 digits is 5 bytes", LineFormat{Encoding: LineDecimal, Tech: TechEM4100}, "0004308444396", "0100CDA4EC", "0013477100", TechEM4100, nil},
+		{"decimal reversed", LineFormat{Encoding: LineDecimal, Tech: TechISO14443A, Reverse: true}, "0013477100", "ECA4CD00", "", TechISO14443A, nil},
+		{"decimal bad digit", LineFormat{Encoding: LineDecimal, Tech: TechEM4100}, "00134771O0", "", "", "", ErrMalformed},
+		{"decimal wrong length", LineFormat{Encoding: LineDecimal, Tech: TechEM4100, Lengths: []int{10}}, "13477100", "", "", "", ErrMalformed},
+		{"hex 7 bytes", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Lengths: []int{8, 14}}, "04a23b1c5d6e80", "04A23B1C5D6E80", "", TechISO14443A, nil},
+		{"hex prefix suffix", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Prefix: "UID:", Suffix: ";"}, "UID:DEADBEEF;", "DEADBEEF", "", TechISO14443A, nil},
+		{"hex missing prefix", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Prefix: "UID:"}, "DEADBEEF", "", "", "", ErrMalformed},
+		{"hex odd", LineFormat{Encoding: LineHex, Tech: TechISO14443A}, "DEADBEE", "", "", "", ErrMalformed},
+		{"hex reversed", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Reverse: true}, "EFBEADDE", "DEADBEEF", "", TechISO14443A, nil},
+		{"wiegand 26", LineFormat{Encoding: LineWiegandBits}, "00001001000110100010101100", "123456", "", TechWiegand, nil},
+		{"wiegand 34", LineFormat{Encoding: LineWiegandBits}, "1000000001100110110100100111011001", "00CDA4EC", "", TechWiegand, nil},
+		{"wiegand 26 even parity", LineFormat{Encoding: LineWiegandBits}, "10001001000110100010101100", "", "", "", ErrChecksum},
+		{"wiegand 26 odd parity", LineFormat{Encoding: LineWiegandBits}, "00001001000110100010101101", "", "", "", ErrChecksum},
+		{"wiegand bad char", LineFormat{Encoding: LineWiegandBits}, "0000100100011010001010110x", "", "", "", ErrMalformed},
+		{"wiegand 25 bits", LineFormat{Encoding: LineWiegandBits}, "0000100100011010001010110", "", "", "", ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.f.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			tp, err := tt.f.Parse(tt.line)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if tp.UID != tt.uid || tp.Number != tt.number || tp.Tech != tt.tech {
+				t.Errorf("tap = %+v, want UID %q Number %q Tech %q", tp, tt.uid, tt.number, tt.tech)
+			}
+		})
+	}
+}
+
+func TestLineFormatValidate(t *testing.T) {
+	for _, f := range []LineFormat{
+		{},
+		{Encoding: LineHex},
+		{Encoding: LineDecimal, Tech: TechEM4100, Bytes: 9},
+		{Encoding: LineHex, Tech: TechISO14443A, Lengths: []int{0}},
+	} {
+		if _, err := NewLine(f); err == nil {
+			t.Errorf("NewLine(%+v) accepted a bad format", f)
+		}
+	}
+}
+
+func TestEncodeWiegand(t *testing.T) {
+	for _, data := range [][]byte{{0x12, 0x34, 0x56}, {0x00, 0xCD, 0xA4, 0xEC}, {0xFF, 0xFF, 0xFF}, {0, 0, 0, 0}} {
+		got, err := ParseWiegand(EncodeWiegand(data))
+		if err != nil || string(got) != string(data) {
+			t.Errorf("round trip % X = % X, %v", data, got, err)
+		}
+	}
+}
+
+func TestLineOverPTY(t *testing.T) {
+	decimal := LineFormat{Encoding: LineDecimal, Tech: TechEM4100, Lengths: []int{10}}
+	bits := LineFormat{Encoding: LineWiegandBits}
+	sentinelDec := []byte("4294967295\n")
+	sentinelBits := []byte(EncodeWiegand([]byte{0xAB, 0xCD, 0xEF}) + "\r")
+	long := make([]byte, 100)
+	for i := range long {
+		long[i] = '7'
+	}
+	tests := []struct {
+		name     string
+		f        LineFormat
+		input    []byte
+		slow     bool
+		want     []string
+		sentinel []byte
+		sentUID  string
+		check    func(t *testing.T, s StatsSnapshot)
+	}{
+		{name: "cdc capture", f: decimal, input: readFile(t, "testdata/line-cdc-decimal.txt"), want: []string{"00CDA4EC", "1A463D5E"}},
+		{name: "wiegand capture", f: bits, input: readFile(t, "testdata/line-wiegand.txt"), want: []string{"123456", "00CDA4EC"}},
+		{name: "split, CR only", f: decimal, input: []byte("0013477100\r"), slow: true, want: []string{"00CDA4EC"}},
+		{name: "LF only and empty lines", f: decimal, input: []byte("\n\n0013477100\n\r\n"), want: []string{"00CDA4EC"},
+			check: func(t *testing.T, s StatsSnapshot) {
+				if s.Garbage != 0 {
+					t.Errorf("Garbage = %d, want 0 for empty lines", s.Garbage)
+				}
+			}},
+		{name: "garbage lines", f: decimal, input: append(append([]byte("hello\r\n\xff\xfe\r\n0013477100\r\n"), long...), '\n'),
+			want: []string{"00CDA4EC"},
+			check: func(t *testing.T, s StatsSnapshot) {
+				if s.Garbage != 2 || s.Torn != 1 {
+					t.Errorf("Garbage, Torn = %d, %d, want 2, 1", s.Garbage, s.Torn)
+				}
+			}},
+		{name: "wiegand parity", f: bits, input: []byte("10001001000110100010101100\r\n"),
+			check: func(t *testing.T, s StatsSnapshot) {
+				if s.BadChecksum != 1 {
+					t.Errorf("BadChecksum = %d, want 1", s.BadChecksum)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			drv, err := NewLine(tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stats := new(Stats)
+			drv.Stats = stats
+			r := runDriver(t, drv)
+			if tt.slow {
+				r.writeSlowly(t, tt.input)
+			} else {
+				r.write(t, tt.input)
+			}
+			sentinel, sentUID := sentinelDec, "FFFFFFFF"
+			if tt.f.Encoding == LineWiegandBits {
+				sentinel, sentUID = sentinelBits, "ABCDEF"
+			}
+			r.write(t, sentinel)
+			for _, want := range tt.want {
+				if tp := r.tap(t); tp.UID != want || tp.ReadAt.IsZero() {
+					t.Errorf("tap = %+v, want UID %s", tp, want)
+				}
+			}
+			if tp := r.tap(t); tp.UID != sentUID {
+				t.Errorf("tap = %+v, want sentinel %s", tp, sentUID)
+			}
+			r.noMoreTaps(t)
+			if tt.check != nil {
+				tt.check(t, stats.Snapshot())
+			}
+			r.unplug(t)
+		})
+	}
+}
+
+func TestLinePartialLineDroppedAfterSilence(t *testing.T) {
+	sc := lineScanner{}
+	for _, b := range []byte("00134") {
+		sc.feed(b)
+	}
+	if !sc.idle() {
+		t.Fatal("idle() did not report the partial line")
+	}
+	var got []byte
+	for _, b := range []byte("0013477100\r\n") {
+		if l, _ := sc.feed(b); l != nil {
+			got = l
+		}
+	}
+	if string(got) != "0013477100" {
+		t.Errorf("line = %q, want 0013477100", got)
+	}
+}
