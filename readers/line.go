@@ -119,6 +119,9 @@ func (f LineFormat) Parse(line string) (Tap, error) {
 	if err != nil {
 		return Tap{}, fmt.Errorf("line %q: %w", line, err)
 	}
+	if tech == TechEM4100 && len(id) != 4 && len(id) != 5 {
+		return Tap{}, fmt.Errorf("%w: line %q: an EM4100 id has 4 or 5 bytes, got %d", ErrMalformed, line, len(id))
+	}
 	if f.Reverse {
 		slices.Reverse(id)
 	}

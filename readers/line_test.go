@@ -24,6 +24,8 @@ func TestLineFormatParse(t *testing.T) {
 		{"hex 7 bytes", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Lengths: []int{8, 14}}, "04a23b1c5d6e80", "04A23B1C5D6E80", "", TechISO14443A, nil},
 		{"hex prefix suffix", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Prefix: "UID:", Suffix: ";"}, "UID:DEADBEEF;", "DEADBEEF", "", TechISO14443A, nil},
 		{"hex missing prefix", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Prefix: "UID:"}, "DEADBEEF", "", "", "", ErrMalformed},
+		{"hex em4100 too short", LineFormat{Encoding: LineHex, Tech: TechEM4100}, "00", "", "", "", ErrMalformed},
+		{"hex em4100 5 bytes", LineFormat{Encoding: LineHex, Tech: TechEM4100}, "0100CDA4EC", "0100CDA4EC", "0013477100", TechEM4100, nil},
 		{"hex odd", LineFormat{Encoding: LineHex, Tech: TechISO14443A}, "DEADBEE", "", "", "", ErrMalformed},
 		{"hex reversed", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Reverse: true}, "EFBEADDE", "DEADBEEF", "", TechISO14443A, nil},
 		{"wiegand 26", LineFormat{Encoding: LineWiegandBits}, "00001001000110100010101100", "123456", "", TechWiegand, nil},
