@@ -161,6 +161,9 @@ const codaLineLen = 128
 // amount, or nested globalisations) the global amount is booked and the
 // details go to Unbooked. Either way each euro is booked once, and
 // Statement.Movements always sums to NewBalance − OldBalance.
+//
+// Not checked: the "next code" and "link code" flags (positions 126 and 128),
+// which only announce the records that follow. Version 1 files are refused.
 func ParseCODA(data []byte) ([]Statement, error) {
 	p := codaParser{}
 	lines := bytes.Split(data, []byte("\n"))

@@ -52,12 +52,12 @@ type EPCPayload struct {
 	Note string
 }
 
-// String builds the payload text: the twelve EPC069-12 fields separated by LF
+// Payload builds the payload text: the twelve EPC069-12 fields separated by LF
 // (BCD, 002, 1, SCT, BIC, name, IBAN, EUR amount, purpose, reference, text,
 // note), the trailing empty fields left out so that the last field is not
 // followed by LF. It returns an error wrapping ErrEPC that names the field at
 // fault, or when the whole payload exceeds 331 bytes.
-func (p EPCPayload) String() (string, error) {
+func (p EPCPayload) Payload() (string, error) {
 	var bic string
 	if strings.TrimSpace(p.BIC) != "" {
 		b, err := ParseBIC(p.BIC)
@@ -143,7 +143,7 @@ func epcText(field, s string, max int) error {
 	return nil
 }
 
-// EPCQRPNG renders payload (the output of EPCPayload.String) as a PNG QR code
+// EPCQRPNG renders payload (the output of EPCPayload.Payload) as a PNG QR code
 // of size×size pixels with error correction level M, as EPC069-12 requires.
 func EPCQRPNG(payload string, size int) ([]byte, error) {
 	if payload == "" || len(payload) > epcMaxPayload {

@@ -49,7 +49,7 @@ func TestEPCPayload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.p.String()
+			got, err := tt.p.Payload()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +92,7 @@ func TestEPCPayloadErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := ok
 			tt.modify(&p)
-			_, err := p.String()
+			_, err := p.Payload()
 			if !errors.Is(err, ErrEPC) {
 				t.Fatalf("error = %v, want ErrEPC", err)
 			}
@@ -126,7 +126,7 @@ func TestEPCQRPNGDecodes(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for i, p := range payloads {
-		want, err := p.String()
+		want, err := p.Payload()
 		if err != nil {
 			t.Fatal(err)
 		}
