@@ -80,7 +80,7 @@ func FuzzPN532Frame(f *testing.F) {
 			}
 		}
 		if i := indexStart(in); i >= 0 {
-			fr, n, err := parsePN532Frame(in[i:])
+			fr, n, err := ParsePN532Frame(in[i:])
 			if err == nil {
 				if n < 4 || n > len(in)-i {
 					t.Fatalf("n = %d out of range", n)

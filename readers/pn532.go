@@ -66,20 +66,22 @@ func EncodePN532Frame(tfi byte, data ...byte) []byte {
 	return append(f, -sum, 0x00)
 }
 
-// errIncomplete means the buffer holds the beginning of a frame only.
-var errIncomplete = errors.New("incomplete PN532 frame")
+// ErrIncomplete is returned by ParsePN532Frame when the buffer holds the
+// beginning of a frame only: read more and try again.
+var ErrIncomplete = errors.New("incomplete PN532 frame")
 
-// parsePN532Frame decodes the frame whose start code 00 FF begins b. It
+// ParsePN532Frame decodes the frame whose start code 00 FF begins b. It
 // returns the frame and the bytes it used (the postamble is left to the
-// caller, which skips zero padding between frames). It returns
-// errIncomplete when b ends too early, or an error wrapping ErrChecksum
+// caller, which skips zero padding between frames). Simulators use it to
+// read host commands (TFI D4). It returns
+// ErrIncomplete when b ends too early, or an error wrapping ErrChecksum
 // (LCS, DCS) or ErrMalformed.
-func parsePN532Frame(b []byte) (PN532Frame, int, error) {
+func ParsePN532Frame(b []byte) (PN532Frame, int, error) {
 	if len(b) < 2 || b[0] != 0x00 || b[1] != 0xFF {
 		return PN532Frame{}, 0, fmt.Errorf("%w: PN532 frame does not start with 00 FF", ErrMalformed)
 	}
 	if len(b) < 4 {
-		return PN532Frame{}, 0, errIncomplete
+		return PN532Frame{}, 0, ErrIncomplete
 	}
 	switch {
 	case b[2] == 0x00 && b[3] == 0xFF:
@@ -90,7 +92,7 @@ func parsePN532Frame(b []byte) (PN532Frame, int, error) {
 	var length, head int
 	if b[2] == 0xFF && b[3] == 0xFF { // extended frame: FF FF LENM LENL LCS
 		if len(b) < 7 {
-			return PN532Frame{}, 0, errIncomplete
+			return PN532Frame{}, 0, ErrIncomplete
 		}
 		if byte(b[4]+b[5]+b[6]) != 0 {
 			return PN532Frame{}, 0, fmt.Errorf("%w: PN532 extended frame LEN %02X%02X LCS %02X", ErrChecksum, b[4], b[5], b[6])
@@ -106,7 +108,7 @@ func parsePN532Frame(b []byte) (PN532Frame, int, error) {
 		return PN532Frame{}, 0, fmt.Errorf("%w: PN532 frame with LEN 0", ErrMalformed)
 	}
 	if len(b) < head+length+1 {
-		return PN532Frame{}, 0, errIncomplete
+		return PN532Frame{}, 0, ErrIncomplete
 	}
 	body := b[head : head+length]
 	var sum byte
@@ -163,12 +165,12 @@ func (s *pn532Scanner) feed(p []byte) []scanEvent {
 			evs = append(evs, scanEvent{kind: resGarbage, n: g})
 		}
 		s.buf = append(s.buf[:0], s.buf[i:]...)
-		f, n, err := parsePN532Frame(s.buf)
+		f, n, err := ParsePN532Frame(s.buf)
 		switch {
 		case err == nil:
 			evs = append(evs, scanEvent{kind: resFrame, frame: f})
 			s.buf = append(s.buf[:0], s.buf[n:]...)
-		case errors.Is(err, errIncomplete):
+		case errors.Is(err, ErrIncomplete):
 			if len(s.buf) <= pn532MaxBuffer {
 				return evs
 			}

@@ -36,12 +36,12 @@ func TestParsePN532Frame(t *testing.T) {
 		{"bad LCS", []byte{0x00, 0xFF, 0x02, 0xFD, 0xD5, 0x15, 0x16, 0x00}, 0, nil, 0, ErrChecksum},
 		{"bad DCS", []byte{0x00, 0xFF, 0x02, 0xFE, 0xD5, 0x15, 0x17, 0x00}, 0, nil, 0, ErrChecksum},
 		{"LEN 0", []byte{0x00, 0xFF, 0x00, 0x00, 0x00}, 0, nil, 0, ErrMalformed},
-		{"incomplete", []byte{0x00, 0xFF, 0x02, 0xFE, 0xD5}, 0, nil, 0, errIncomplete},
+		{"incomplete", []byte{0x00, 0xFF, 0x02, 0xFE, 0xD5}, 0, nil, 0, ErrIncomplete},
 		{"no start code", []byte{0x55, 0x55}, 0, nil, 0, ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, n, err := parsePN532Frame(tt.in)
+			f, n, err := ParsePN532Frame(tt.in)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}

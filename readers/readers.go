@@ -1,8 +1,11 @@
 // Package readers turns the byte streams of serial RFID readers into badge taps.
 //
-// One Driver exists per reader family (EM4100 modules, PN532 over UART, line
-// readers). A Driver only decodes; opening, finding and re-finding the serial
-// port is done by Port. The package imports no other Tartine package.
+// One Driver exists per reader family: EM4100 modules (NewEM4100), PN532
+// over UART (NewPN532) and line readers (NewLine). A Driver only decodes;
+// finding, opening and re-finding the serial port, debouncing and the
+// status shown to people are done by Reader (NewReader). Noise is counted
+// in Stats. See README.md for wiring. The package imports no other Tartine
+// package.
 package readers
 
 import (
