@@ -73,9 +73,9 @@ var ErrIncomplete = errors.New("incomplete PN532 frame")
 // ParsePN532Frame decodes the frame whose start code 00 FF begins b. It
 // returns the frame and the bytes it used (the postamble is left to the
 // caller, which skips zero padding between frames). Simulators use it to
-// read host commands (TFI D4). It returns
-// ErrIncomplete when b ends too early, or an error wrapping ErrChecksum
-// (LCS, DCS) or ErrMalformed.
+// read host commands (TFI D4). It returns ErrIncomplete when b ends too
+// early, or an error wrapping ErrChecksum (LCS, DCS) or ErrMalformed; after
+// a bad DCS, the int is the length of the rejected frame.
 func ParsePN532Frame(b []byte) (PN532Frame, int, error) {
 	if len(b) < 2 || b[0] != 0x00 || b[1] != 0xFF {
 		return PN532Frame{}, 0, fmt.Errorf("%w: PN532 frame does not start with 00 FF", ErrMalformed)

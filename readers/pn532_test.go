@@ -233,8 +233,8 @@ func readFileNoT(name string) []byte {
 func fastPN532() *PN532 {
 	d := NewPN532()
 	d.PollInterval = 5 * time.Millisecond
-	d.AckTimeout = 100 * time.Millisecond
-	d.ResponseTimeout = 150 * time.Millisecond
+	d.AckTimeout = 500 * time.Millisecond // generous: a loaded CI box must not time out
+	d.ResponseTimeout = 500 * time.Millisecond
 	d.ReinitDelay = 5 * time.Millisecond
 	return d
 }
@@ -249,6 +249,7 @@ func TestPN532OverPTY(t *testing.T) {
 		slow   bool
 		script []string
 		want   string
+		short  bool // short timeouts, for the cases that exercise them
 		check  func(t *testing.T, s StatsSnapshot, f *fakePN532)
 	}{
 		{name: "4-byte uid, exact bytes", card: uid4, want: "DEADBEEF",
@@ -283,10 +284,10 @@ func TestPN532OverPTY(t *testing.T) {
 					t.Errorf("Protocol = %d, want 1", s.Protocol)
 				}
 			}},
-		{name: "bad DCS", card: uid4, script: []string{"baddcs"}, want: "DEADBEEF",
+		{name: "bad DCS", card: uid4, script: []string{"baddcs"}, want: "DEADBEEF", short: true,
 			check: func(t *testing.T, s StatsSnapshot, f *fakePN532) {
-				if s.BadChecksum != 1 || s.Timeouts != 1 || s.Garbage != 0 {
-					t.Errorf("BadChecksum, Timeouts, Garbage = %d, %d, %d, want 1, 1, 0", s.BadChecksum, s.Timeouts, s.Garbage)
+				if s.BadChecksum != 1 || s.Timeouts < 1 || s.Garbage != 0 {
+					t.Errorf("BadChecksum, Timeouts, Garbage = %d, %d, %d, want 1, ≥1, 0", s.BadChecksum, s.Timeouts, s.Garbage)
 				}
 				if !bytes.Contains(f.received(), append(EncodePN532Frame(0xD4, 0x4A, 0x01, 0x00), pn532AckFrame[:]...)) {
 					t.Error("the unanswered command was not aborted with an ACK")
@@ -298,13 +299,13 @@ func TestPN532OverPTY(t *testing.T) {
 					t.Errorf("Garbage = %d, want 4", s.Garbage)
 				}
 			}},
-		{name: "silent chip is re-initialised", card: uid4, script: []string{"silent", "silent", "silent"}, want: "DEADBEEF",
+		{name: "silent chip is re-initialised", card: uid4, script: []string{"silent", "silent", "silent"}, want: "DEADBEEF", short: true,
 			check: func(t *testing.T, s StatsSnapshot, f *fakePN532) {
-				if s.Timeouts != 3 {
-					t.Errorf("Timeouts = %d, want 3", s.Timeouts)
+				if s.Timeouts < 3 {
+					t.Errorf("Timeouts = %d, want ≥ 3", s.Timeouts)
 				}
-				if n := bytes.Count(f.commands(), []byte{pn532CmdSAMConfiguration}); n != 2 {
-					t.Errorf("SAMConfiguration sent %d times, want 2 (init + re-init)", n)
+				if n := bytes.Count(f.commands(), []byte{pn532CmdSAMConfiguration}); n < 2 {
+					t.Errorf("SAMConfiguration sent %d times, want ≥ 2 (init + re-init)", n)
 				}
 			}},
 	}
@@ -313,6 +314,9 @@ func TestPN532OverPTY(t *testing.T) {
 			drv := fastPN532()
 			stats := new(Stats)
 			drv.Stats = stats
+			if tt.short {
+				drv.AckTimeout, drv.ResponseTimeout = 60*time.Millisecond, 80*time.Millisecond
+			}
 			drv.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 			master, name := newPTY(t)
 			port := openTTY(t, name, drv)
