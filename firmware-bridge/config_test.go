@@ -1,0 +1,94 @@
+package bridge
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadExampleConfig(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("bridge.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "bridge.toml")
+	src := strings.Replace(string(b), "/etc/tartine/bridge.secret", secret, 1)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Secret != "0123456789abcdef0123" || c.Offline.Deadline != 300*time.Millisecond || c.Uplink.MaxBackoff != 30*time.Second {
+		t.Errorf("loaded %+v", c)
+	}
+	if len(c.Readers) != 3 || c.Readers[1].VID != "1a86" || c.Readers[0].Tech != "iso14443a" {
+		t.Errorf("readers %+v", c.Readers)
+	}
+}
+
+func TestLoadConfigUnknownKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.toml")
+	os.WriteFile(path, []byte("device_id = \"x\"\ndebounse = \"1s\"\n"), 0o600)
+	_, err := LoadConfig(path)
+	if err == nil || !strings.Contains(err.Error(), "debounse") {
+		t.Fatalf("err = %v, want the unknown key named", err)
+	}
+}
+
+func validConfig() Config {
+	c := Config{
+		DeviceID: "dev-1", Secret: "0123456789abcdef0123", ServerURL: "http://127.0.0.1:1",
+		DataDir: "/tmp/x", StatusAddr: "off",
+		Readers: []ReaderConfig{{Name: "r1", Station: "canteen-1", Driver: "tartine", Path: "/dev/null"}},
+	}
+	c.SetDefaults()
+	return c
+}
+
+func TestValidateNamesField(t *testing.T) {
+	tests := []struct {
+		field  string
+		change func(*Config)
+	}{
+		{"device_id", func(c *Config) { c.DeviceID = "" }},
+		{"device_id", func(c *Config) { c.DeviceID = "a,b" }},
+		{"secret", func(c *Config) { c.Secret = "short" }},
+		{"server_url", func(c *Config) { c.ServerURL = "ftp://x" }},
+		{"data_dir", func(c *Config) { c.DataDir = "" }},
+		{"status_addr", func(c *Config) { c.StatusAddr = "0.0.0.0:8377" }},
+		{"uplink.batch_size", func(c *Config) { c.Uplink.BatchSize = 0 }},
+		{"uplink.max_backoff", func(c *Config) { c.Uplink.MaxBackoff = time.Millisecond }},
+		{"offline.deadline", func(c *Config) { c.Offline.Deadline = time.Minute }},
+		{"offline.unknown", func(c *Config) { c.Offline.Unknown = "maybe" }},
+		{"reader", func(c *Config) { c.Readers = nil }},
+		{"reader[0].station", func(c *Config) { c.Readers[0].Station = "" }},
+		{"reader[0].driver", func(c *Config) { c.Readers[0].Driver = "acme" }},
+		{"reader[0].path", func(c *Config) { c.Readers[0].Path = "" }},
+		{"reader[1].name", func(c *Config) { c.Readers = append(c.Readers, c.Readers[0]) }},
+		{"reader[0].tech", func(c *Config) { c.Readers[0].Tech = "nfc" }},
+	}
+	if err := validConfig().Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			c := validConfig()
+			tt.change(&c)
+			err := c.Validate()
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field {
+				t.Fatalf("Validate() = %v, want a FieldError for %s", err, tt.field)
+			}
+		})
+	}
+}
