@@ -60,10 +60,10 @@ type Bridge struct {
 // slot is one configured reader.
 type slot struct {
 	cfg    ReaderConfig
-	reader *readers.Reader            // nil for readers injected with Submit only
-	fw     *fwproto.FirmwareDriver    // nil unless driver = tartine
-	taps   atomic.Uint64              // taps stored
-	resent atomic.Uint64              // firmware resends recognised
+	reader *readers.Reader             // nil for readers injected with Submit only
+	fw     *fwproto.FirmwareDriver     // nil unless driver = tartine
+	taps   atomic.Uint64               // taps stored
+	resent atomic.Uint64               // firmware resends recognised
 	last   atomic.Pointer[readers.Tap] // last tap stored
 }
 
@@ -77,7 +77,7 @@ type submission struct {
 // ErrUnknownReader is returned by Submit for a reader name not configured.
 var ErrUnknownReader = errors.New("bridge: unknown reader")
 
-// New prepares a bridge on an open store. The readers are opened by Run.
+// New prepares a bridge on an open store. The reader ports are opened by Run.
 func New(cfg Config, store *Store, opts Options) (*Bridge, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -119,6 +119,11 @@ func New(cfg Config, store *Store, opts Options) (*Bridge, error) {
 	}
 	for _, rc := range cfg.Readers {
 		s := &slot{cfg: rc}
+		r, err := b.openReader(s)
+		if err != nil {
+			return nil, err
+		}
+		s.reader = r
 		b.slots = append(b.slots, s)
 		b.byName[rc.Name] = s
 	}
@@ -147,13 +152,6 @@ func (b *Bridge) Run(ctx context.Context) error {
 			return err
 		}
 		defer stop()
-	}
-	for _, s := range b.slots {
-		r, err := b.openReader(s)
-		if err != nil {
-			return err
-		}
-		s.reader = r
 	}
 	start(b.commitLoop)
 	start(b.uplinkLoop)
