@@ -85,9 +85,14 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return "config: " + e.Field + ": " + e.Problem }
 
+// SecretEnv is the environment variable that, when set, overrides the
+// configured secret.
+const SecretEnv = "TARTINE_BRIDGE_SECRET"
+
 // LoadConfig reads a TOML file, applies defaults and validates it. Unknown
-// keys are errors (a typo must not silently fall back to a default).
-func LoadConfig(path string) (Config, error) {
+// keys are errors (a typo must not silently fall back to a default). getenv
+// (nil: no environment) supplies TARTINE_BRIDGE_SECRET.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
 	var c Config
 	md, err := toml.DecodeFile(path, &c)
 	if err != nil {
@@ -99,6 +104,9 @@ func LoadConfig(path string) (Config, error) {
 			keys[i] = k.String()
 		}
 		return Config{}, fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	if getenv != nil && getenv(SecretEnv) != "" {
+		c.Secret = getenv(SecretEnv)
 	}
 	if c.Secret == "" && c.SecretFile != "" {
 		b, err := os.ReadFile(c.SecretFile)

@@ -24,7 +24,7 @@ func TestLoadExampleConfig(t *testing.T) {
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := LoadConfig(path)
+	c, err := LoadConfig(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestLoadExampleConfig(t *testing.T) {
 func TestLoadConfigUnknownKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "b.toml")
 	os.WriteFile(path, []byte("device_id = \"x\"\ndebounse = \"1s\"\n"), 0o600)
-	_, err := LoadConfig(path)
+	_, err := LoadConfig(path, nil)
 	if err == nil || !strings.Contains(err.Error(), "debounse") {
 		t.Fatalf("err = %v, want the unknown key named", err)
 	}
