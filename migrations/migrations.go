@@ -1,0 +1,64 @@
+// Package migrations holds Tartine's forward-only SQL migrations, embedded in
+// the binary, and applies them with goose. Each numbered file runs in its own
+// transaction and is recorded in goose_db_version.
+//
+// Numbering: 00001–00009 ledger, 00010–00019 school, 00020–00029 terminal,
+// 00030–00039 portal, 00040–00049 payments; gaps are allowed, a file once
+// shipped is never edited.
+package migrations
+
+import (
+	"context"
+	"embed"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+func provider(pool *pgxpool.Pool) (*goose.Provider, func(), error) {
+	db := stdlib.OpenDBFromPool(pool)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return p, func() { db.Close() }, nil
+}
+
+// Up applies every pending migration and returns how many ran.
+func Up(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	p, done, err := provider(pool)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	res, err := p.Up(ctx)
+	if err != nil {
+		return len(res), fmt.Errorf("apply migrations: %w", err)
+	}
+	return len(res), nil
+}
+
+// Pending reports whether the database schema is behind this binary, with
+// the current and target versions.
+func Pending(ctx context.Context, pool *pgxpool.Pool) (pending bool, current, target int64, err error) {
+	p, done, err := provider(pool)
+	if err != nil {
+		return false, 0, 0, err
+	}
+	defer done()
+	current, target, err = p.GetVersions(ctx)
+	if err != nil {
+		return false, 0, 0, fmt.Errorf("read schema version: %w", err)
+	}
+	pending, err = p.HasPending(ctx)
+	if err != nil {
+		return false, 0, 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return pending, current, target, nil
+}
