@@ -1,0 +1,291 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/shopspring/decimal"
+)
+
+// HoldStatus is the state of a hold.
+type HoldStatus string
+
+// Hold states. A hold is pending until it ends exactly once.
+const (
+	HoldPending HoldStatus = "pending"
+	HoldPosted  HoldStatus = "posted"
+	HoldVoided  HoldStatus = "voided"
+	HoldExpired HoldStatus = "expired"
+)
+
+// HoldRequest asks to reserve an amount on a tracked account (a wallet).
+type HoldRequest struct {
+	TenantID       int64
+	AccountID      int64
+	Amount         decimal.Decimal
+	IdempotencyKey string
+	Kind           string
+	Actor          string
+	Memo           string
+	Metadata       map[string]string
+	ExpiresAt      *time.Time // ExpireHolds ends it after this time; nil never expires
+}
+
+// Hold is a reservation of an amount on a tracked account.
+type Hold struct {
+	TenantID     int64
+	ID           int64
+	AccountID    int64
+	Amount       decimal.Decimal
+	Kind         string
+	Memo         string
+	Metadata     map[string]string
+	CreatedAt    time.Time
+	ExpiresAt    *time.Time
+	Status       HoldStatus
+	PostedAmount decimal.Decimal
+	TransferID   *int64 // the transfer that posted it
+}
+
+// PlaceHold reserves req.Amount on a tracked account, reducing its available
+// balance. The same idempotency key and request returns the original hold.
+// It returns ErrInvalidAmount, ErrUnknownAccount, ErrInvalidRequest (account
+// not tracked), *FloorError, ErrIdempotencyConflict.
+func (l *Ledger) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {
+	if req.IdempotencyKey == "" || req.Kind == "" {
+		return Hold{}, fmt.Errorf("%w: a hold needs an idempotency key and a kind", ErrInvalidRequest)
+	}
+	if err := checkAmount(req.Amount, false); err != nil {
+		return Hold{}, err
+	}
+	if req.Amount.IsNegative() {
+		return Hold{}, fmt.Errorf("%w: hold amount %s must be positive", ErrInvalidAmount, req.Amount)
+	}
+	accts, err := l.accountsFor(ctx, req.TenantID, []int64{req.AccountID})
+	if err != nil {
+		return Hold{}, err
+	}
+	a := accts[req.AccountID]
+	if !a.Tracked() {
+		return Hold{}, fmt.Errorf("%w: holds need a tracked account, %s has no floor", ErrInvalidRequest, a.Code)
+	}
+	hash := requestHash("hold", req.AccountID, req.Amount.StringFixed(2), req.Kind, req.Memo, req.Metadata)
+	var h Hold
+	err = l.withTx(ctx, func(tx pgx.Tx) error {
+		h = Hold{TenantID: req.TenantID, AccountID: req.AccountID, Amount: req.Amount, Kind: req.Kind, Memo: req.Memo,
+			Metadata: req.Metadata, ExpiresAt: req.ExpiresAt, Status: HoldPending}
+		err := tx.QueryRow(ctx, `
+			INSERT INTO holds (tenant_id, account_id, amount, idempotency_key, request_hash, kind, actor, memo, metadata, expires_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+			RETURNING id, created_at`,
+			req.TenantID, req.AccountID, req.Amount, req.IdempotencyKey, hash, req.Kind, req.Actor, req.Memo,
+			metadataJSON(req.Metadata), req.ExpiresAt, l.now()).Scan(&h.ID, &h.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errReplay
+		}
+		if err != nil {
+			return fmt.Errorf("insert hold: %w", err)
+		}
+		var bal, pending, floor decimal.Decimal
+		err = tx.QueryRow(ctx, `
+			UPDATE accounts SET pending = pending + $3 WHERE tenant_id = $1 AND id = $2
+			RETURNING balance, pending, floor`, req.TenantID, req.AccountID, req.Amount).Scan(&bal, &pending, &floor)
+		if err != nil {
+			return fmt.Errorf("reserve on account %d: %w", req.AccountID, err)
+		}
+		if avail := bal.Sub(pending); avail.LessThan(floor) {
+			return &FloorError{AccountID: req.AccountID, Code: a.Code, Available: avail.Add(req.Amount), Shortfall: floor.Sub(avail)}
+		}
+		return nil
+	})
+	if errors.Is(err, errReplay) {
+		var stored []byte
+		var id int64
+		if err := l.pool.QueryRow(ctx, `SELECT id, request_hash FROM holds WHERE tenant_id = $1 AND idempotency_key = $2`,
+			req.TenantID, req.IdempotencyKey).Scan(&id, &stored); err != nil {
+			return Hold{}, fmt.Errorf("read replayed hold: %w", err)
+		}
+		if string(stored) != string(hash) {
+			return Hold{}, fmt.Errorf("%w: hold key %q", ErrIdempotencyConflict, req.IdempotencyKey)
+		}
+		return l.GetHold(ctx, req.TenantID, id)
+	}
+	if err != nil {
+		return Hold{}, mapDBError(err)
+	}
+	return h, nil
+}
+
+// GetHold returns a hold with its current status, or ErrNotFound.
+func (l *Ledger) GetHold(ctx context.Context, tenantID, id int64) (Hold, error) {
+	var h Hold
+	var outcome *string
+	var posted decimal.NullDecimal
+	var meta []byte
+	err := l.pool.QueryRow(ctx, `
+		SELECT h.tenant_id, h.id, h.account_id, h.amount, h.kind, h.memo, h.metadata, h.created_at, h.expires_at,
+		       e.outcome, e.posted_amount, e.transfer_id
+		FROM holds h LEFT JOIN hold_endings e ON e.tenant_id = h.tenant_id AND e.hold_id = h.id
+		WHERE h.tenant_id = $1 AND h.id = $2`, tenantID, id).
+		Scan(&h.TenantID, &h.ID, &h.AccountID, &h.Amount, &h.Kind, &h.Memo, &meta, &h.CreatedAt, &h.ExpiresAt, &outcome, &posted, &h.TransferID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Hold{}, fmt.Errorf("%w: hold %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return Hold{}, fmt.Errorf("read hold %d: %w", id, err)
+	}
+	_ = decodeMeta(meta, &h.Metadata)
+	h.Status = HoldPending
+	if outcome != nil {
+		h.Status = HoldStatus(*outcome)
+		h.PostedAmount = posted.Decimal
+	}
+	return h, nil
+}
+
+// PostHoldRequest turns (part of) a hold into a transfer from the held
+// account to To.
+type PostHoldRequest struct {
+	TenantID       int64
+	HoldID         int64
+	Amount         decimal.Decimal // 0 < Amount ≤ held; the rest is released
+	To             int64           // account credited
+	IdempotencyKey string
+	Kind           string // defaults to the hold's kind
+	OccurredAt     time.Time
+	Actor          string
+	Memo           string
+	Metadata       map[string]string
+}
+
+// PostHold ends a pending hold by posting up to its amount; the remainder is
+// released. The same idempotency key and request returns the original
+// transfer. It returns ErrNotFound, ErrHoldEnded, ErrOverPost,
+// ErrInvalidAmount, ErrPeriodClosed, ErrIdempotencyConflict.
+func (l *Ledger) PostHold(ctx context.Context, req PostHoldRequest) (Transfer, error) {
+	h, err := l.GetHold(ctx, req.TenantID, req.HoldID)
+	if err != nil {
+		return Transfer{}, err
+	}
+	if err := checkAmount(req.Amount, false); err != nil {
+		return Transfer{}, err
+	}
+	if req.Amount.IsNegative() {
+		return Transfer{}, fmt.Errorf("%w: posted amount %s must be positive", ErrInvalidAmount, req.Amount)
+	}
+	if req.Amount.GreaterThan(h.Amount) {
+		return Transfer{}, fmt.Errorf("%w: %s over a hold of %s", ErrOverPost, req.Amount.StringFixed(2), h.Amount.StringFixed(2))
+	}
+	accts, err := l.accountsFor(ctx, req.TenantID, []int64{h.AccountID, req.To})
+	if err != nil {
+		return Transfer{}, err
+	}
+	kind := req.Kind
+	if kind == "" {
+		kind = h.Kind
+	}
+	tr := TransferRequest{TenantID: req.TenantID, IdempotencyKey: req.IdempotencyKey, Kind: kind, OccurredAt: req.OccurredAt,
+		Actor: req.Actor, Memo: req.Memo, Metadata: req.Metadata, Postings: []Posting{
+			// Decrease the held account's balance; credit-normal (a wallet) means a debit.
+			{AccountID: h.AccountID, Amount: req.Amount.Mul(sign(accts[h.AccountID].Type.debitNormal()))},
+			{AccountID: req.To, Amount: req.Amount.Mul(sign(!accts[h.AccountID].Type.debitNormal()))},
+		}}
+	if err := validate(&tr); err != nil {
+		return Transfer{}, err
+	}
+	hash := requestHash("post-hold", req.HoldID, req.Amount.StringFixed(2), req.To, kind, req.Memo, req.Metadata, occurredKey(req.OccurredAt))
+	var out Transfer
+	err = l.withTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = l.transferTx(ctx, tx, tr, hash, &h.ID, nil)
+		if err != nil {
+			return err
+		}
+		if err := endHold(ctx, tx, req.TenantID, h.ID, HoldPosted, req.Amount, &out.ID, req.Actor, l.now()); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET pending = pending - $3 WHERE tenant_id = $1 AND id = $2`,
+			req.TenantID, h.AccountID, h.Amount); err != nil {
+			return fmt.Errorf("release hold %d: %w", h.ID, err)
+		}
+		return nil
+	})
+	if errors.Is(err, errReplay) {
+		return l.replay(ctx, req.TenantID, req.IdempotencyKey, hash)
+	}
+	return out, mapDBError(err)
+}
+
+// sign returns -1 when neg, else 1.
+func sign(neg bool) decimal.Decimal {
+	if neg {
+		return decimal.NewFromInt(-1)
+	}
+	return decimal.NewFromInt(1)
+}
+
+func endHold(ctx context.Context, tx pgx.Tx, tenantID, holdID int64, outcome HoldStatus, posted decimal.Decimal, transferID *int64, actor string, at time.Time) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO hold_endings (tenant_id, hold_id, outcome, posted_amount, transfer_id, actor, ended_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, tenantID, holdID, string(outcome), posted, transferID, actor, at)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return fmt.Errorf("%w: hold %d", ErrHoldEnded, holdID)
+	}
+	if err != nil {
+		return fmt.Errorf("end hold %d: %w", holdID, err)
+	}
+	return nil
+}
+
+// VoidHold ends a pending hold without posting: the amount is available
+// again. It returns ErrNotFound or ErrHoldEnded.
+func (l *Ledger) VoidHold(ctx context.Context, tenantID, holdID int64, actor string) error {
+	return l.endWithout(ctx, tenantID, holdID, HoldVoided, actor)
+}
+
+func (l *Ledger) endWithout(ctx context.Context, tenantID, holdID int64, outcome HoldStatus, actor string) error {
+	h, err := l.GetHold(ctx, tenantID, holdID)
+	if err != nil {
+		return err
+	}
+	return l.withTx(ctx, func(tx pgx.Tx) error {
+		if err := endHold(ctx, tx, tenantID, holdID, outcome, decimal.Zero, nil, actor, l.now()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE accounts SET pending = pending - $3 WHERE tenant_id = $1 AND id = $2`, tenantID, h.AccountID, h.Amount)
+		return err
+	})
+}
+
+// ExpireHolds ends, as expired, every pending hold of the tenant whose
+// expiry is at or before now, and returns how many it ended. Safe to run
+// concurrently and repeatedly.
+func (l *Ledger) ExpireHolds(ctx context.Context, tenantID int64, now time.Time) (int, error) {
+	rows, _ := l.pool.Query(ctx, `
+		SELECT h.id FROM holds h
+		WHERE h.tenant_id = $1 AND h.expires_at <= $2
+		  AND NOT EXISTS (SELECT 1 FROM hold_endings e WHERE e.tenant_id = h.tenant_id AND e.hold_id = h.id)
+		ORDER BY h.id`, tenantID, now)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("find expired holds: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		err := l.endWithout(ctx, tenantID, id, HoldExpired, "system:expiry")
+		if errors.Is(err, ErrHoldEnded) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
