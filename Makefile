@@ -1,0 +1,35 @@
+# Tartine — the two commands a newcomer needs: `make demo` and `make test`.
+GO ?= go
+export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
+
+.PHONY: demo test deps-demo deps-test build lint fuzz
+
+build:
+	$(GO) build -o bin/tartine ./cmd/tartine
+	$(GO) build -o bin/tartine-bridge ./cmd/tartine-bridge
+
+deps-demo:
+	@scripts/install-deps.sh demo
+
+deps-test:
+	@scripts/install-deps.sh test
+
+## demo: run the demo school on the embedded PostgreSQL (./var/demo)
+demo: deps-demo build
+	./bin/tartine demo
+
+lint:
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+
+## test: install test dependencies, then vet, gofmt check and all tests with -race
+test: deps-test lint
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+## fuzz: run each fuzz target briefly
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s $$pkg || exit 1; \
+	  done; \
+	done

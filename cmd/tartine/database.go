@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tartine/internal/db"
+	"tartine/internal/pglocal"
+)
+
+// dbFlags are the database flags shared by every command.
+type dbFlags struct {
+	dataDir  string
+	maxConns int
+}
+
+func (f *dbFlags) register(fs *flag.FlagSet, defaultDir string) {
+	fs.StringVar(&f.dataDir, "data-dir", defaultDir, "data directory of the embedded PostgreSQL (when DATABASE_URL is not set)")
+	fs.IntVar(&f.maxConns, "max-conns", 0, "maximum database connections (0: default)")
+}
+
+// database is an open pool and, for the embedded default, its cluster.
+type database struct {
+	Pool    *pgxpool.Pool
+	Cluster *pglocal.Cluster // nil with DATABASE_URL
+	DSN     string
+}
+
+// Close closes the pool and stops the embedded cluster.
+func (d *database) Close() {
+	d.Pool.Close()
+	if d.Cluster != nil {
+		_ = d.Cluster.Stop()
+	}
+}
+
+// openDatabase connects to DATABASE_URL or starts the embedded cluster.
+func openDatabase(ctx context.Context, e env, f dbFlags, log *slog.Logger) (*database, error) {
+	d := &database{DSN: e.getenv("DATABASE_URL")}
+	if d.DSN == "" {
+		c, err := pglocal.Start(ctx, pglocal.Options{DataDir: f.dataDir, Durable: true, Logf: func(format string, args ...any) {
+			log.Info(fmt.Sprintf(format, args...))
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		d.Cluster, d.DSN = c, c.DSN("tartine")
+	}
+	pool, err := db.Open(ctx, d.DSN, int32(f.maxConns))
+	if err != nil {
+		if d.Cluster != nil {
+			_ = d.Cluster.Stop()
+		}
+		return nil, err
+	}
+	d.Pool = pool
+	return d, nil
+}
+
+func newLogger(e env) *slog.Logger {
+	level := slog.LevelInfo
+	if e.getenv("TARTINE_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+)
+
+func cmdDemo(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var cfg serveConfig
+	var df dbFlags
+	fs.StringVar(&cfg.Addr, "addr", envOr(e, "TARTINE_ADDR", "127.0.0.1:8080"), "listen address")
+	df.register(fs, "./var/demo")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(e)
+	d, err := openDatabase(ctx, e, df, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := requireSchema(ctx, d, true); err != nil {
+		return err
+	}
+	info, err := seedDemo(ctx, d)
+	if err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	}
+	return serve(ctx, e, log, d, cfg, func(addr string) {
+		base := "http://" + displayAddr(addr)
+		fmt.Fprintf(e.stdout, "\nTartine demo is running. Open:\n")
+		fmt.Fprintf(e.stdout, "  health     %s/healthz\n", base)
+		fmt.Fprintf(e.stdout, "  metrics    %s/metrics\n", base)
+		for _, l := range info.links {
+			fmt.Fprintf(e.stdout, "  %-10s %s%s\n", l[0], base, l[1])
+		}
+		for _, l := range info.logins {
+			fmt.Fprintf(e.stdout, "  login      %s\n", l)
+		}
+		fmt.Fprintf(e.stdout, "Press Ctrl-C to stop.\n")
+	})
+}
+
+// demoInfo is what the demo prints for a newcomer.
+type demoInfo struct {
+	links  [][2]string // label, path
+	logins []string
+}
+
+// seedDemo creates (idempotently) the demo organising body and school.
+func seedDemo(ctx context.Context, d *database) (demoInfo, error) {
+	_, err := d.Pool.Exec(ctx, `INSERT INTO tenants (code, name) VALUES ('demo', 'PO de démonstration') ON CONFLICT (code) DO NOTHING`)
+	return demoInfo{}, err
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// serveConfig is what the server needs besides the database.
+type serveConfig struct {
+	Addr    string
+	Migrate bool
+	// BaseURL is the public URL of the server (links in emails and letters).
+	BaseURL string
+}
+
+// Validate checks the configuration.
+func (c serveConfig) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q: want host:port or :port", c.Addr)
+	}
+	return nil
+}
+
+func cmdServe(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var cfg serveConfig
+	var df dbFlags
+	fs.StringVar(&cfg.Addr, "addr", envOr(e, "TARTINE_ADDR", ":8080"), "listen address")
+	fs.BoolVar(&cfg.Migrate, "migrate", false, "apply pending migrations before serving")
+	fs.StringVar(&cfg.BaseURL, "base-url", e.getenv("TARTINE_BASE_URL"), "public URL of the server (default http://localhost<addr>)")
+	df.register(fs, "./var/pg")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(e)
+	d, err := openDatabase(ctx, e, df, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// The embedded default is private to this server: it migrates itself.
+	if err := requireSchema(ctx, d, cfg.Migrate || d.Cluster != nil); err != nil {
+		return err
+	}
+	return serve(ctx, e, log, d, cfg, nil)
+}
+
+func envOr(e env, key, def string) string {
+	if v := e.getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// serve runs the HTTP server until ctx is cancelled. ready, when not nil,
+// receives the bound address once the server listens.
+func serve(ctx context.Context, e env, log *slog.Logger, d *database, cfg serveConfig, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + displayAddr(ln.Addr().String())
+	}
+	handler, err := newRouter(ctx, e, log, d, cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("tartine listening", "addr", ln.Addr().String(), "url", cfg.BaseURL)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("tartine stopped")
+	return nil
+}
+
+func displayAddr(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// newRouter builds the gin engine: plumbing routes here, the web packages'
+// routes in mountApps (routes.go).
+func newRouter(ctx context.Context, e env, log *slog.Logger, d *database, cfg serveConfig) (http.Handler, error) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reqs := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "tartine_http_request_duration_seconds", Help: "HTTP request latency by route and status.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route", "method", "status"})
+	reg.MustRegister(reqs)
+	r.Use(gin.Recovery(), func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		reqs.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Observe(time.Since(start).Seconds())
+		if c.Writer.Status() >= 500 {
+			log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status())
+		}
+	})
+	if err := r.SetTrustedProxies(nil); err != nil {
+		return nil, err
+	}
+	r.GET("/healthz", func(c *gin.Context) {
+		pctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.Pool.Ping(pctx); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": err.Error()})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	})
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	if err := mountApps(ctx, r, appDeps{log: log, db: d, cfg: cfg, env: e, metrics: reg}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

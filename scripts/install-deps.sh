@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what Tartine's demo and tests need on a Debian machine:
+# PostgreSQL server binaries, Chromium (browser tests), zbar-tools (QR
+# decoding in tests) and stripe-mock (Stripe API double, pinned to the
+# version matching stripe-go v76's API 2023-10-16).
+# Usage: scripts/install-deps.sh [demo|test]
+set -euo pipefail
+what=${1:-test}
+
+need=()
+have_pg=false
+if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then have_pg=true; fi
+$have_pg || need+=(postgresql postgresql-contrib)
+if [ "$what" = test ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ "$what" = test ]; then
+  gobin=$(go env GOPATH)/bin
+  if [ ! -x "$gobin/stripe-mock" ]; then
+    echo "installing stripe-mock v0.180.0"
+    GOFLAGS=-mod=mod go install github.com/stripe/stripe-mock@v0.180.0
+  fi
+fi
