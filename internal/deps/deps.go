@@ -20,4 +20,5 @@ import (
 	_ "golang.org/x/crypto/argon2"
 	_ "golang.org/x/text/encoding/charmap"
 )
+
 func main() {}

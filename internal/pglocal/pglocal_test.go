@@ -99,4 +99,3 @@ func TestLongDataDirRefused(t *testing.T) {
 		t.Fatal("a data dir too long for a Unix socket was accepted")
 	}
 }
-
