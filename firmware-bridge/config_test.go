@@ -92,3 +92,28 @@ func TestValidateNamesField(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLoadConfig: any file content gives a config or an error, never a
+// panic, and an accepted config always validates.
+func FuzzLoadConfig(f *testing.F) {
+	seed, err := os.ReadFile("testdata/seed.toml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte("device_id = 1\n[[reader]]\nname = \"\"\n"))
+	f.Add([]byte("debounce = \"-5s\"\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "fuzz.toml")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfig(path, func(string) string { return "" })
+		if err == nil {
+			if verr := c.Validate(); verr != nil {
+				t.Fatalf("LoadConfig accepted a config that does not validate: %v", verr)
+			}
+		}
+	})
+}
