@@ -59,7 +59,7 @@ func TestFirmwareDriverOverPTY(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for vr.Counts().Feedbacks[fwproto.LevelOK] == 0 && time.Now().Before(deadline) {
+	for (vr.Counts().Feedbacks[fwproto.LevelOK] == 0 || len(vr.Counts().Texts) == 0) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	c := vr.Counts()
