@@ -50,8 +50,10 @@ func NewThrottle(pool *pgxpool.Pool, cfg ThrottleConfig) *Throttle {
 	return &Throttle{pool: pool, now: cfg.Now, scope: cfg.Scope, window: cfg.Window, perAccount: cfg.PerAccount, perIP: cfg.PerIP}
 }
 
-func accountKey(account string) string { return "account:" + strings.ToLower(strings.TrimSpace(account)) }
-func ipKey(ip string) string           { return "ip:" + ip }
+func accountKey(account string) string {
+	return "account:" + strings.ToLower(strings.TrimSpace(account))
+}
+func ipKey(ip string) string { return "ip:" + ip }
 
 // Check reports whether a login attempt for account from ip may proceed. When
 // it may not, retryAfter says how long until the oldest counted failure
