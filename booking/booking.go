@@ -1,0 +1,724 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"tartine/ledger"
+)
+
+// Ledger account codes used by the package (created on first use).
+const (
+	AccountRevenueMeals = "revenue:meals"
+	AccountSubsidyMeals = "subsidy:fwb-meals"
+)
+
+// Ledger kinds of the package's holds and transfers.
+const (
+	KindMealBooking = "meal-booking" // hold placed by a booking
+	KindMeal        = "meal"         // consumed meal (posted hold or subsidy transfer)
+	KindMealNoShow  = "meal-noshow"  // booked meal not taken, charged at day end
+)
+
+// Status is the state of a booking.
+type Status string
+
+// Booking states: booked → consumed (tap), cancelled (family, before the
+// cut-off) or noshow (day-end job).
+const (
+	StatusBooked    Status = "booked"
+	StatusCancelled Status = "cancelled"
+	StatusConsumed  Status = "consumed"
+	StatusNoShow    Status = "noshow"
+)
+
+// Booking is a pupil's booking of a service on a day.
+type Booking struct {
+	TenantID  int64
+	ID        int64
+	SchoolID  int64
+	PupilID   int64
+	Day       time.Time
+	Service   Service
+	Status    Status
+	Price     decimal.Decimal // what the family pays: the amount held on the wallet
+	ListPrice decimal.Decimal // tariff booked price (charged to the subsidy for free meals)
+	FreeMeal  bool            // FWB free-meal programme: no hold, subsidy pays ListPrice
+	HoldID    *int64          // ledger hold "booking:<id>"; nil when Price is 0
+	// TransferID is the ledger transfer that charged the booking (tap or
+	// no-show), if any.
+	TransferID  *int64
+	TapID       string
+	BookedBy    string
+	BookedAt    time.Time
+	CancelledBy string
+	CancelledAt *time.Time
+	ConsumedAt  *time.Time
+	EndedAt     *time.Time
+}
+
+// Manager books services and keeps the school's offer (tariffs, calendar,
+// menus). It is safe for concurrent use.
+type Manager struct {
+	pool *pgxpool.Pool
+	led  *ledger.Ledger
+	now  func() time.Time
+
+	mu       sync.Mutex
+	accounts map[accountKey]int64
+	zones    map[string]*time.Location
+}
+
+type accountKey struct {
+	tenant int64
+	code   string
+}
+
+// querier is what both a pool and a transaction offer.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// New returns a Manager over pool, holding and posting money in led. now
+// gives the current time (cut-offs, timestamps); nil means time.Now.
+func New(pool *pgxpool.Pool, led *ledger.Ledger, now func() time.Time) *Manager {
+	if now == nil {
+		now = time.Now
+	}
+	return &Manager{pool: pool, led: led, now: now, accounts: map[accountKey]int64{}, zones: map[string]*time.Location{}}
+}
+
+func (m *Manager) account(ctx context.Context, tenantID int64, code string) (int64, error) {
+	k := accountKey{tenantID, code}
+	m.mu.Lock()
+	id, ok := m.accounts[k]
+	m.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	spec := ledger.AccountSpec{Code: code, Name: "Repas", Type: ledger.Income}
+	if code == AccountSubsidyMeals {
+		spec = ledger.AccountSpec{Code: code, Name: "FWB : repas gratuits", Type: ledger.Asset}
+	}
+	a, err := m.led.EnsureAccount(ctx, tenantID, spec)
+	if err != nil {
+		return 0, fmt.Errorf("account %s: %w", code, err)
+	}
+	m.mu.Lock()
+	m.accounts[k] = a.ID
+	m.mu.Unlock()
+	return a.ID, nil
+}
+
+func (m *Manager) zone(name string) (*time.Location, error) {
+	m.mu.Lock()
+	loc, ok := m.zones[name]
+	m.mu.Unlock()
+	if ok {
+		return loc, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("school time zone %q: %w", name, err)
+	}
+	m.mu.Lock()
+	m.zones[name] = loc
+	m.mu.Unlock()
+	return loc, nil
+}
+
+// school is what bookings need to know of a school.
+type school struct {
+	id       int64
+	loc      *time.Location
+	free     bool
+	settings []byte
+}
+
+func (m *Manager) school(ctx context.Context, tenantID, schoolID int64) (school, error) {
+	s := school{id: schoolID}
+	var tz string
+	err := m.pool.QueryRow(ctx, `SELECT timezone, free_meals, settings FROM schools WHERE tenant_id = $1 AND id = $2`, tenantID, schoolID).
+		Scan(&tz, &s.free, &s.settings)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return school{}, fmt.Errorf("%w: school %d", ErrNotFound, schoolID)
+	}
+	if err != nil {
+		return school{}, fmt.Errorf("read school %d: %w", schoolID, err)
+	}
+	s.loc, err = m.zone(tz)
+	return s, err
+}
+
+// Policy returns the school's booking policy (schools.settings). It returns
+// ErrNotFound or ErrInvalid (malformed settings).
+func (m *Manager) Policy(ctx context.Context, tenantID, schoolID int64) (Policy, error) {
+	s, err := m.school(ctx, tenantID, schoolID)
+	if err != nil {
+		return Policy{}, err
+	}
+	return ParsePolicy(s.settings)
+}
+
+// pupil is what bookings need to know of a pupil.
+type pupil struct {
+	id       int64
+	schoolID int64
+	level    string
+	free     bool
+	wallet   *int64
+	active   bool
+}
+
+func (m *Manager) pupil(ctx context.Context, tenantID, pupilID int64) (pupil, error) {
+	p := pupil{id: pupilID}
+	err := m.pool.QueryRow(ctx, `SELECT school_id, level, free_meals, wallet_account_id, active AND left_at IS NULL FROM pupils WHERE tenant_id = $1 AND id = $2`,
+		tenantID, pupilID).Scan(&p.schoolID, &p.level, &p.free, &p.wallet, &p.active)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return pupil{}, fmt.Errorf("%w: pupil %d", ErrNotFound, pupilID)
+	}
+	if err != nil {
+		return pupil{}, fmt.Errorf("read pupil %d: %w", pupilID, err)
+	}
+	return p, nil
+}
+
+// cutoff returns the cut-off instant for day under p, counting school days
+// (weekdays that are not stored closed days) in cal backwards.
+func cutoff(p Policy, cal calendar, day time.Time, loc *time.Location) time.Time {
+	d := civil(day)
+	for n := p.CutoffDaysBefore; n > 0; {
+		d = d.AddDate(0, 0, -1)
+		if cal.schoolDay(d) {
+			n--
+		}
+	}
+	return time.Date(d.Year(), d.Month(), d.Day(), p.CutoffHour, p.CutoffMinute, 0, 0, loc)
+}
+
+// Cutoff returns the instant after which bookings of day at the school can
+// no longer be made or cancelled: the policy's time of day on the school day
+// CutoffDaysBefore school days before day (weekends and closed days are
+// skipped; with the default, a Monday's cut-off is the Friday before at
+// 09:00).
+func (m *Manager) Cutoff(ctx context.Context, tenantID, schoolID int64, day time.Time) (time.Time, error) {
+	s, err := m.school(ctx, tenantID, schoolID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	pol, err := ParsePolicy(s.settings)
+	if err != nil {
+		return time.Time{}, err
+	}
+	cal, err := m.loadCalendar(ctx, m.pool, tenantID, schoolID, civil(day).AddDate(0, 0, -60), day)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return cutoff(pol, cal, day, s.loc), nil
+}
+
+// BookRequest asks to book a service for a pupil on a day.
+type BookRequest struct {
+	TenantID int64
+	PupilID  int64
+	Day      time.Time
+	Service  Service
+	Actor    string // "guardian:5", "staff:3"
+}
+
+// Book books req.Service for the pupil on req.Day and, for a paying meal,
+// places a hold of the booked price (tariff effective that day) on the
+// pupil's wallet. Booking the same pupil, day and service again returns the
+// existing booking unchanged. It returns ErrNotFound, ErrInactivePupil,
+// ErrUnknownService, ErrNoTariff, ErrClosedDay (school closed, or no meals on
+// Wednesdays), ErrCutoffPassed, ErrNoWallet, or ErrInsufficientFunds (which
+// wraps the ledger's *FloorError when the ledger refused the hold).
+func (m *Manager) Book(ctx context.Context, req BookRequest) (Booking, error) {
+	b, _, err := m.book(ctx, req)
+	return b, err
+}
+
+func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, error) {
+	day := civil(req.Day)
+	p, err := m.pupil(ctx, req.TenantID, req.PupilID)
+	if err != nil {
+		return Booking{}, false, err
+	}
+	if !p.active {
+		return Booking{}, false, fmt.Errorf("%w: pupil %d", ErrInactivePupil, p.id)
+	}
+	s, err := m.school(ctx, req.TenantID, p.schoolID)
+	if err != nil {
+		return Booking{}, false, err
+	}
+	pol, err := ParsePolicy(s.settings)
+	if err != nil {
+		return Booking{}, false, err
+	}
+	price, list, free := decimal.Zero, decimal.Zero, false
+	if !req.Service.IsDaycare() {
+		mt, err := m.mealType(ctx, req.TenantID, string(req.Service))
+		if err != nil {
+			return Booking{}, false, err
+		}
+		t, err := m.MealTariffFor(ctx, req.TenantID, p.schoolID, mt.Code, p.level, day)
+		if err != nil {
+			return Booking{}, false, err
+		}
+		list = t.BookedPrice
+		free = mt.Subsidised && (p.free || (s.free && p.level[0] != 'S'))
+		if !free {
+			price = t.BookedPrice
+		}
+	}
+	if existing, err := m.BookingFor(ctx, req.TenantID, req.PupilID, day, req.Service); err == nil {
+		b, err := m.ensureHold(ctx, existing)
+		return b, false, err
+	} else if !errors.Is(err, ErrNotFound) {
+		return Booking{}, false, err
+	}
+	cal, err := m.loadCalendar(ctx, m.pool, req.TenantID, p.schoolID, day.AddDate(0, 0, -60), day)
+	if err != nil {
+		return Booking{}, false, err
+	}
+	if st := cal.status(day); !st.Open {
+		return Booking{}, false, fmt.Errorf("%w: %s (%s)", ErrClosedDay, day.Format(time.DateOnly), st.Reason)
+	}
+	if !req.Service.IsDaycare() && day.Weekday() == time.Wednesday && !pol.WednesdayMeals {
+		return Booking{}, false, fmt.Errorf("%w: %s (%s)", ErrClosedDay, day.Format(time.DateOnly), ReasonNoWednesday)
+	}
+	now := m.now()
+	if co := cutoff(pol, cal, day, s.loc); !now.Before(co) {
+		return Booking{}, false, fmt.Errorf("%w: bookings for %s closed at %s", ErrCutoffPassed, day.Format(time.DateOnly), co.Format("2006-01-02 15:04"))
+	}
+	if price.IsPositive() {
+		if p.wallet == nil {
+			return Booking{}, false, fmt.Errorf("%w: pupil %d", ErrNoWallet, p.id)
+		}
+		if pol.InsufficientFunds == FundsRefuse {
+			bal, err := m.led.Balance(ctx, req.TenantID, *p.wallet)
+			if err != nil {
+				return Booking{}, false, fmt.Errorf("read wallet balance: %w", err)
+			}
+			if bal.Available.LessThan(price) {
+				return Booking{}, false, fmt.Errorf("%w: available %s, price %s", ErrInsufficientFunds, bal.Available.StringFixed(2), price.StringFixed(2))
+			}
+		}
+	}
+	var b Booking
+	created := false
+	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		row := tx.QueryRow(ctx, `
+			INSERT INTO bookings (tenant_id, school_id, pupil_id, day, service, price, list_price, free_meal, booked_by, booked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (tenant_id, pupil_id, day, service) WHERE status <> 'cancelled' DO NOTHING
+			RETURNING `+bookingCols, req.TenantID, p.schoolID, p.id, day, string(req.Service), price, list, free, req.Actor, now)
+		b, err = scanBooking(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // booked meanwhile: returned below
+		}
+		if err != nil {
+			return err
+		}
+		created = true
+		if !price.IsPositive() {
+			return nil
+		}
+		// The hold is placed while the new row is uncommitted: a concurrent
+		// Book of the same triple waits on the unique index. If this
+		// transaction fails after the hold, the orphan hold expires.
+		h, err := m.placeHold(ctx, b, *p.wallet)
+		if err != nil {
+			return err
+		}
+		b.HoldID = &h.ID
+		_, err = tx.Exec(ctx, `UPDATE bookings SET hold_id = $3 WHERE tenant_id = $1 AND id = $2`, b.TenantID, b.ID, h.ID)
+		return err
+	})
+	if err != nil {
+		return Booking{}, false, fmt.Errorf("book %s for pupil %d on %s: %w", req.Service, p.id, day.Format(time.DateOnly), err)
+	}
+	if !created {
+		existing, err := m.BookingFor(ctx, req.TenantID, req.PupilID, day, req.Service)
+		if err != nil {
+			return Booking{}, false, err
+		}
+		b, err := m.ensureHold(ctx, existing)
+		return b, false, err
+	}
+	return b, true, nil
+}
+
+func (m *Manager) placeHold(ctx context.Context, b Booking, wallet int64) (ledger.Hold, error) {
+	expires := b.Day.AddDate(0, 0, 14)
+	h, err := m.led.PlaceHold(ctx, ledger.HoldRequest{
+		TenantID: b.TenantID, AccountID: wallet, Amount: b.Price,
+		IdempotencyKey: "booking:" + strconv.FormatInt(b.ID, 10), Kind: KindMealBooking, Actor: b.BookedBy,
+		Memo:     fmt.Sprintf("Réservation %s du %s", b.Service, b.Day.Format(time.DateOnly)),
+		Metadata: bookingMeta(b), ExpiresAt: &expires,
+	})
+	if errors.Is(err, ledger.ErrFloorBreach) {
+		return ledger.Hold{}, fmt.Errorf("%w: %w", ErrInsufficientFunds, err)
+	}
+	if err != nil {
+		return ledger.Hold{}, fmt.Errorf("place hold: %w", err)
+	}
+	return h, nil
+}
+
+// ensureHold completes a booking left without its hold (a crash between
+// the row and the hold); other bookings are returned as they are.
+func (m *Manager) ensureHold(ctx context.Context, b Booking) (Booking, error) {
+	if b.Status != StatusBooked || b.HoldID != nil || !b.Price.IsPositive() {
+		return b, nil
+	}
+	p, err := m.pupil(ctx, b.TenantID, b.PupilID)
+	if err != nil {
+		return b, err
+	}
+	if p.wallet == nil {
+		return b, fmt.Errorf("%w: pupil %d", ErrNoWallet, p.id)
+	}
+	h, err := m.placeHold(ctx, b, *p.wallet)
+	if err != nil {
+		return b, err
+	}
+	if _, err := m.pool.Exec(ctx, `UPDATE bookings SET hold_id = $3 WHERE tenant_id = $1 AND id = $2 AND hold_id IS NULL`, b.TenantID, b.ID, h.ID); err != nil {
+		return b, fmt.Errorf("record hold of booking %d: %w", b.ID, err)
+	}
+	b.HoldID = &h.ID
+	return b, nil
+}
+
+func bookingMeta(b Booking) map[string]string {
+	return map[string]string{
+		"booking": strconv.FormatInt(b.ID, 10), "pupil": strconv.FormatInt(b.PupilID, 10),
+		"day": b.Day.Format(time.DateOnly), "service": string(b.Service),
+	}
+}
+
+const bookingCols = `tenant_id, id, school_id, pupil_id, day, service, status, price, list_price, free_meal, hold_id, transfer_id,
+	coalesce(tap_id, ''), booked_by, booked_at, coalesce(cancelled_by, ''), cancelled_at, consumed_at, ended_at`
+
+func scanBooking(r pgx.Row) (Booking, error) {
+	var b Booking
+	var svc, st string
+	err := r.Scan(&b.TenantID, &b.ID, &b.SchoolID, &b.PupilID, &b.Day, &svc, &st, &b.Price, &b.ListPrice, &b.FreeMeal,
+		&b.HoldID, &b.TransferID, &b.TapID, &b.BookedBy, &b.BookedAt, &b.CancelledBy, &b.CancelledAt, &b.ConsumedAt, &b.EndedAt)
+	b.Service, b.Status = Service(svc), Status(st)
+	return b, err
+}
+
+// Get returns a booking by id, or ErrNotFound.
+func (m *Manager) Get(ctx context.Context, tenantID, bookingID int64) (Booking, error) {
+	b, err := scanBooking(m.pool.QueryRow(ctx, `SELECT `+bookingCols+` FROM bookings WHERE tenant_id = $1 AND id = $2`, tenantID, bookingID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Booking{}, fmt.Errorf("%w: booking %d", ErrNotFound, bookingID)
+	}
+	if err != nil {
+		return Booking{}, fmt.Errorf("read booking %d: %w", bookingID, err)
+	}
+	return b, nil
+}
+
+// BookingFor returns the pupil's booking (not cancelled) of service on day,
+// with its hold id and price, or ErrNotFound. The terminal calls it on a tap.
+func (m *Manager) BookingFor(ctx context.Context, tenantID, pupilID int64, day time.Time, service Service) (Booking, error) {
+	b, err := scanBooking(m.pool.QueryRow(ctx, `SELECT `+bookingCols+` FROM bookings
+		WHERE tenant_id = $1 AND pupil_id = $2 AND day = $3 AND service = $4 AND status <> 'cancelled'`,
+		tenantID, pupilID, civil(day), string(service)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Booking{}, fmt.Errorf("%w: no %s booking for pupil %d on %s", ErrNotFound, service, pupilID, civil(day).Format(time.DateOnly))
+	}
+	if err != nil {
+		return Booking{}, fmt.Errorf("read booking: %w", err)
+	}
+	return b, nil
+}
+
+// Bookings lists the pupil's bookings from from to to (inclusive), every
+// status, by day and service.
+func (m *Manager) Bookings(ctx context.Context, tenantID, pupilID int64, from, to time.Time) ([]Booking, error) {
+	rows, _ := m.pool.Query(ctx, `SELECT `+bookingCols+` FROM bookings
+		WHERE tenant_id = $1 AND pupil_id = $2 AND day BETWEEN $3 AND $4 ORDER BY day, service, id`,
+		tenantID, pupilID, civil(from), civil(to))
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Booking, error) { return scanBooking(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list bookings: %w", err)
+	}
+	return out, nil
+}
+
+// lockBooking reads a booking FOR UPDATE in tx.
+func lockBooking(ctx context.Context, tx pgx.Tx, tenantID, id int64) (Booking, error) {
+	b, err := scanBooking(tx.QueryRow(ctx, `SELECT `+bookingCols+` FROM bookings WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Booking{}, fmt.Errorf("%w: booking %d", ErrNotFound, id)
+	}
+	return b, err
+}
+
+// Cancel cancels a booking and voids its hold, so the wallet's available
+// balance is restored. Cancelling a cancelled booking returns it unchanged.
+// After the cut-off it returns ErrCutoffPassed, unless the school's policy
+// refunds after the cut-off; a consumed or no-show booking gives
+// ErrNotCancellable. ErrNotFound for an unknown booking.
+func (m *Manager) Cancel(ctx context.Context, tenantID, bookingID int64, actor string) (Booking, error) {
+	cur, err := m.Get(ctx, tenantID, bookingID)
+	if err != nil {
+		return Booking{}, err
+	}
+	s, err := m.school(ctx, tenantID, cur.SchoolID)
+	if err != nil {
+		return Booking{}, err
+	}
+	pol, err := ParsePolicy(s.settings)
+	if err != nil {
+		return Booking{}, err
+	}
+	cal, err := m.loadCalendar(ctx, m.pool, tenantID, cur.SchoolID, cur.Day.AddDate(0, 0, -60), cur.Day)
+	if err != nil {
+		return Booking{}, err
+	}
+	co := cutoff(pol, cal, cur.Day, s.loc)
+	var b Booking
+	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		b, err = lockBooking(ctx, tx, tenantID, bookingID)
+		if err != nil {
+			return err
+		}
+		switch b.Status {
+		case StatusCancelled:
+			return nil
+		case StatusConsumed, StatusNoShow:
+			return fmt.Errorf("%w: booking %d is %s", ErrNotCancellable, b.ID, b.Status)
+		}
+		now := m.now()
+		if !now.Before(co) && !pol.RefundAfterCutoff {
+			return fmt.Errorf("%w: cancellations for %s closed at %s", ErrCutoffPassed, b.Day.Format(time.DateOnly), co.Format("2006-01-02 15:04"))
+		}
+		if b.HoldID != nil {
+			if err := m.led.VoidHold(ctx, tenantID, *b.HoldID, actor); errors.Is(err, ledger.ErrHoldEnded) {
+				h, herr := m.led.GetHold(ctx, tenantID, *b.HoldID)
+				if herr != nil {
+					return herr
+				}
+				if h.Status == ledger.HoldPosted {
+					return fmt.Errorf("%w: booking %d was charged", ErrNotCancellable, b.ID)
+				}
+			} else if err != nil {
+				return fmt.Errorf("void hold %d: %w", *b.HoldID, err)
+			}
+		}
+		b.Status, b.CancelledBy, b.CancelledAt = StatusCancelled, actor, &now
+		_, err = tx.Exec(ctx, `UPDATE bookings SET status = 'cancelled', cancelled_by = $3, cancelled_at = $4 WHERE tenant_id = $1 AND id = $2`,
+			tenantID, b.ID, actor, now)
+		return err
+	})
+	if err != nil {
+		return Booking{}, fmt.Errorf("cancel booking %d: %w", bookingID, err)
+	}
+	return b, nil
+}
+
+// Consumption is the result of consuming a booking at a tap.
+type Consumption struct {
+	Booking    Booking
+	Charged    decimal.Decimal // debited from the wallet (the posted hold)
+	Subsidised decimal.Decimal // charged to subsidy:fwb-meals (free-meal pupils)
+	TransferID *int64
+	Replayed   bool // the same tap consumed it before: nothing new happened
+}
+
+// Consume records that the booked service was taken at a tap, and does the
+// money side in one step, so the terminal makes one call for a booked meal:
+// a paying meal's hold is posted to revenue:meals (idempotency key
+// "tap:<tapID>", kind "meal", at occurredAt); a free meal is charged at its
+// ListPrice to subsidy:fwb-meals (same key); a daycare booking is only
+// marked (the terminal bills daycare at check-out with DaycareCharge).
+// Consuming again with the same tapID returns the first result with
+// Replayed set. It returns ErrNotFound, ErrAlreadyConsumed (another tap
+// consumed it), ErrBookingEnded (cancelled, no-show, or its hold ended).
+func (m *Manager) Consume(ctx context.Context, b Booking, tapID string, occurredAt time.Time) (Consumption, error) {
+	if tapID == "" {
+		return Consumption{}, invalid("consume needs a tap id")
+	}
+	key := "tap:" + tapID
+	var out Consumption
+	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		cur, err := lockBooking(ctx, tx, b.TenantID, b.ID)
+		if err != nil {
+			return err
+		}
+		switch cur.Status {
+		case StatusConsumed:
+			if cur.TapID != tapID {
+				return fmt.Errorf("%w: booking %d by tap %s", ErrAlreadyConsumed, cur.ID, cur.TapID)
+			}
+			out = consumption(cur)
+			out.Replayed = true
+			return nil
+		case StatusCancelled, StatusNoShow:
+			return fmt.Errorf("%w: booking %d is %s", ErrBookingEnded, cur.ID, cur.Status)
+		}
+		var transferID *int64
+		switch {
+		case cur.Service.IsDaycare():
+		case cur.HoldID != nil:
+			rev, err := m.account(ctx, cur.TenantID, AccountRevenueMeals)
+			if err != nil {
+				return err
+			}
+			t, err := m.led.PostHold(ctx, ledger.PostHoldRequest{TenantID: cur.TenantID, HoldID: *cur.HoldID, Amount: cur.Price, To: rev,
+				IdempotencyKey: key, Kind: KindMeal, OccurredAt: occurredAt, Actor: key,
+				Memo: fmt.Sprintf("Repas (%s) du %s", cur.Service, cur.Day.Format(time.DateOnly)), Metadata: bookingMeta(cur)})
+			if errors.Is(err, ledger.ErrHoldEnded) {
+				return fmt.Errorf("%w: hold of booking %d already ended", ErrBookingEnded, cur.ID)
+			}
+			if err != nil {
+				return fmt.Errorf("post hold %d: %w", *cur.HoldID, err)
+			}
+			transferID = &t.ID
+		case cur.FreeMeal && cur.ListPrice.IsPositive():
+			rev, err := m.account(ctx, cur.TenantID, AccountRevenueMeals)
+			if err != nil {
+				return err
+			}
+			sub, err := m.account(ctx, cur.TenantID, AccountSubsidyMeals)
+			if err != nil {
+				return err
+			}
+			t, err := m.led.Transfer(ctx, ledger.TransferRequest{TenantID: cur.TenantID, IdempotencyKey: key, Kind: KindMeal,
+				OccurredAt: occurredAt, Actor: key, Memo: fmt.Sprintf("Repas gratuit FWB (%s) du %s", cur.Service, cur.Day.Format(time.DateOnly)),
+				Metadata: bookingMeta(cur), Postings: []ledger.Posting{{AccountID: sub, Amount: cur.ListPrice}, {AccountID: rev, Amount: cur.ListPrice.Neg()}}})
+			if err != nil {
+				return fmt.Errorf("charge free meal to subsidy: %w", err)
+			}
+			transferID = &t.ID
+		case cur.Price.IsPositive():
+			return fmt.Errorf("%w: booking %d has no hold", ErrBookingEnded, cur.ID)
+		}
+		at := occurredAt
+		cur.Status, cur.TapID, cur.ConsumedAt, cur.TransferID = StatusConsumed, tapID, &at, transferID
+		if _, err := tx.Exec(ctx, `UPDATE bookings SET status = 'consumed', tap_id = $3, consumed_at = $4, transfer_id = $5 WHERE tenant_id = $1 AND id = $2`,
+			cur.TenantID, cur.ID, tapID, occurredAt, transferID); err != nil {
+			return err
+		}
+		out = consumption(cur)
+		return nil
+	})
+	if err != nil {
+		return Consumption{}, fmt.Errorf("consume booking %d: %w", b.ID, err)
+	}
+	return out, nil
+}
+
+func consumption(b Booking) Consumption {
+	c := Consumption{Booking: b, Charged: decimal.Zero, Subsidised: decimal.Zero, TransferID: b.TransferID}
+	switch {
+	case b.Service.IsDaycare():
+	case b.HoldID != nil:
+		c.Charged = b.Price
+	case b.FreeMeal:
+		c.Subsidised = b.ListPrice
+	}
+	return c
+}
+
+// DayEndReport says what DayEnd did.
+type DayEndReport struct {
+	Charged  int             // no-shows whose hold was posted
+	Released int             // no-shows whose hold was voided
+	Marked   int             // no-shows with no money (free meals, daycare)
+	Amount   decimal.Decimal // total charged
+}
+
+// DayEnd closes the school's bookings of day that were not consumed: each
+// becomes a no-show; a meal hold is posted to revenue:meals (key
+// "noshow:<booking id>", kind "meal-noshow") when the policy charges
+// no-shows (default), else voided; free meals and daycare bookings hold
+// nothing and are only marked. Run it after the day's last service. It is
+// safe to run twice or concurrently: each booking and each hold ends once.
+func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time.Time) (DayEndReport, error) {
+	rep := DayEndReport{Amount: decimal.Zero}
+	s, err := m.school(ctx, tenantID, schoolID)
+	if err != nil {
+		return rep, err
+	}
+	pol, err := ParsePolicy(s.settings)
+	if err != nil {
+		return rep, err
+	}
+	d := civil(day)
+	occurred := time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 0, 0, s.loc)
+	rows, _ := m.pool.Query(ctx, `SELECT id FROM bookings WHERE tenant_id = $1 AND school_id = $2 AND day = $3 AND status = 'booked' ORDER BY id`,
+		tenantID, schoolID, d)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return rep, fmt.Errorf("find open bookings of %s: %w", d.Format(time.DateOnly), err)
+	}
+	for _, id := range ids {
+		err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+			b, err := lockBooking(ctx, tx, tenantID, id)
+			if err != nil || b.Status != StatusBooked {
+				return err
+			}
+			var transferID *int64
+			switch {
+			case b.HoldID == nil:
+				rep.Marked++
+			case pol.NoShowCharged:
+				rev, err := m.account(ctx, tenantID, AccountRevenueMeals)
+				if err != nil {
+					return err
+				}
+				t, err := m.led.PostHold(ctx, ledger.PostHoldRequest{TenantID: tenantID, HoldID: *b.HoldID, Amount: b.Price, To: rev,
+					IdempotencyKey: "noshow:" + strconv.FormatInt(b.ID, 10), Kind: KindMealNoShow, OccurredAt: occurred, Actor: "system:day-end",
+					Memo: fmt.Sprintf("Repas réservé non pris (%s) du %s", b.Service, d.Format(time.DateOnly)), Metadata: bookingMeta(b)})
+				switch {
+				case errors.Is(err, ledger.ErrHoldEnded):
+					h, herr := m.led.GetHold(ctx, tenantID, *b.HoldID)
+					if herr != nil {
+						return herr
+					}
+					transferID = h.TransferID
+					rep.Marked++
+				case err != nil:
+					return fmt.Errorf("post no-show hold %d: %w", *b.HoldID, err)
+				default:
+					transferID = &t.ID
+					rep.Charged++
+					rep.Amount = rep.Amount.Add(b.Price)
+				}
+			default:
+				if err := m.led.VoidHold(ctx, tenantID, *b.HoldID, "system:day-end"); err != nil && !errors.Is(err, ledger.ErrHoldEnded) {
+					return fmt.Errorf("void no-show hold %d: %w", *b.HoldID, err)
+				}
+				rep.Released++
+			}
+			_, err = tx.Exec(ctx, `UPDATE bookings SET status = 'noshow', ended_at = $3, transfer_id = $4 WHERE tenant_id = $1 AND id = $2`,
+				tenantID, b.ID, m.now(), transferID)
+			return err
+		})
+		if err != nil {
+			return rep, fmt.Errorf("day end %s, booking %d: %w", d.Format(time.DateOnly), id, err)
+		}
+	}
+	return rep, nil
+}
+
+// isUniqueViolation reports a unique-constraint error.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

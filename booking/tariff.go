@@ -1,0 +1,242 @@
+package booking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/shopspring/decimal"
+)
+
+// Service is what a booking is for: a meal type code ("repas", "potage",
+// "sandwich"...) or one of the daycare services.
+type Service string
+
+// Daycare services. Meal services are the tenant's meal type codes.
+const (
+	DaycareMorning Service = "daycare-morning"
+	DaycareEvening Service = "daycare-evening"
+)
+
+// IsDaycare reports whether s is a daycare service.
+func (s Service) IsDaycare() bool { return s == DaycareMorning || s == DaycareEvening }
+
+// MealType is a kind of meal the canteen serves.
+type MealType struct {
+	Code string // "repas", lower-case, used as the Service
+	Name string // "Repas complet"
+	// Subsidised: counted for the FWB free-meal programme (free-meal pupils
+	// pay 0 € and the meal is charged to subsidy:fwb-meals).
+	Subsidised bool
+	Position   int // display order
+}
+
+// MealTariff is the price of a meal type for a school and level, effective
+// from ValidFrom to ValidTo (inclusive; nil: open-ended).
+type MealTariff struct {
+	ID            int64
+	SchoolID      int64
+	MealType      string
+	Level         string // "*", "M", "P", "S" or an exact level "P3"
+	BookedPrice   decimal.Decimal
+	UnbookedPrice decimal.Decimal
+	ValidFrom     time.Time
+	ValidTo       *time.Time
+}
+
+var (
+	levelRe    = regexp.MustCompile(`^(\*|[MPS]|M[1-3]|P[1-6]|S[1-6])$`)
+	mealCodeRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+)
+
+func validLevel(l string) bool { return levelRe.MatchString(l) }
+
+// civil returns t's date at midnight UTC, the form of a PostgreSQL date.
+func civil(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func cents(d decimal.Decimal) bool { return !d.IsNegative() && d.Equal(d.Round(2)) }
+
+// EnsureMealType creates or updates (name, subsidised, position) a meal type.
+// It returns ErrInvalid for a bad code.
+func (m *Manager) EnsureMealType(ctx context.Context, tenantID int64, mt MealType) error {
+	if !mealCodeRe.MatchString(mt.Code) || Service(mt.Code).IsDaycare() || len(mt.Code) >= 7 && mt.Code[:7] == "daycare" {
+		return invalid("meal type code %q: want lower-case letters, digits and dashes, not daycare…", mt.Code)
+	}
+	if mt.Name == "" {
+		return invalid("meal type %q needs a name", mt.Code)
+	}
+	_, err := m.pool.Exec(ctx, `
+		INSERT INTO meal_types (tenant_id, code, name, subsidised, position) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tenant_id, code) DO UPDATE SET name = EXCLUDED.name, subsidised = EXCLUDED.subsidised, position = EXCLUDED.position`,
+		tenantID, mt.Code, mt.Name, mt.Subsidised, mt.Position)
+	if err != nil {
+		return fmt.Errorf("ensure meal type %s: %w", mt.Code, err)
+	}
+	return nil
+}
+
+// MealTypes lists the tenant's meal types in display order.
+func (m *Manager) MealTypes(ctx context.Context, tenantID int64) ([]MealType, error) {
+	rows, _ := m.pool.Query(ctx, `SELECT code, name, subsidised, position FROM meal_types WHERE tenant_id = $1 ORDER BY position, code`, tenantID)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (MealType, error) {
+		var mt MealType
+		err := r.Scan(&mt.Code, &mt.Name, &mt.Subsidised, &mt.Position)
+		return mt, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list meal types: %w", err)
+	}
+	return out, nil
+}
+
+func (m *Manager) mealType(ctx context.Context, tenantID int64, code string) (MealType, error) {
+	mt := MealType{Code: code}
+	err := m.pool.QueryRow(ctx, `SELECT name, subsidised, position FROM meal_types WHERE tenant_id = $1 AND code = $2`, tenantID, code).
+		Scan(&mt.Name, &mt.Subsidised, &mt.Position)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return MealType{}, fmt.Errorf("%w: %q", ErrUnknownService, code)
+	}
+	if err != nil {
+		return MealType{}, fmt.Errorf("read meal type %s: %w", code, err)
+	}
+	return mt, nil
+}
+
+// AddMealTariff records a meal tariff and returns its id. A newer tariff
+// (later ValidFrom) of the same specificity supersedes an older one from its
+// first day. It returns ErrInvalid or ErrUnknownService.
+func (m *Manager) AddMealTariff(ctx context.Context, tenantID int64, t MealTariff) (int64, error) {
+	switch {
+	case !validLevel(t.Level):
+		return 0, invalid("level %q: want *, M, P, S or an exact level such as P3", t.Level)
+	case !cents(t.BookedPrice) || !cents(t.UnbookedPrice):
+		return 0, invalid("meal prices %s/%s: want non-negative amounts in cents", t.BookedPrice, t.UnbookedPrice)
+	case t.ValidFrom.IsZero():
+		return 0, invalid("meal tariff needs a valid-from date")
+	case t.ValidTo != nil && civil(*t.ValidTo).Before(civil(t.ValidFrom)):
+		return 0, invalid("meal tariff valid-to before valid-from")
+	}
+	var to *time.Time
+	if t.ValidTo != nil {
+		v := civil(*t.ValidTo)
+		to = &v
+	}
+	var id int64
+	err := m.pool.QueryRow(ctx, `
+		INSERT INTO meal_tariffs (tenant_id, school_id, meal_type, level, booked_price, unbooked_price, valid_from, valid_to)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		tenantID, t.SchoolID, t.MealType, t.Level, t.BookedPrice, t.UnbookedPrice, civil(t.ValidFrom), to).Scan(&id)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return 0, fmt.Errorf("%w: meal type %q or school %d", ErrUnknownService, t.MealType, t.SchoolID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("add meal tariff: %w", err)
+	}
+	return id, nil
+}
+
+// specificity orders level patterns: exact level > cycle > any.
+const specificitySQL = `CASE WHEN level = '*' THEN 0 WHEN length(level) = 1 THEN 1 ELSE 2 END`
+
+// MealTariffFor returns the meal tariff effective on day for a pupil of
+// level at the school: among the tariffs covering the day whose level
+// pattern matches (exact "P3", cycle "P", or "*"), the most specific wins,
+// then the latest ValidFrom. It returns ErrNoTariff.
+func (m *Manager) MealTariffFor(ctx context.Context, tenantID, schoolID int64, mealType, level string, day time.Time) (MealTariff, error) {
+	t := MealTariff{SchoolID: schoolID, MealType: mealType}
+	err := m.pool.QueryRow(ctx, `
+		SELECT id, level, booked_price, unbooked_price, valid_from, valid_to FROM meal_tariffs
+		WHERE tenant_id = $1 AND school_id = $2 AND meal_type = $3
+		  AND level IN ('*', left($4, 1), $4)
+		  AND valid_from <= $5 AND (valid_to IS NULL OR valid_to >= $5)
+		ORDER BY `+specificitySQL+` DESC, valid_from DESC, id DESC LIMIT 1`,
+		tenantID, schoolID, mealType, level, civil(day)).
+		Scan(&t.ID, &t.Level, &t.BookedPrice, &t.UnbookedPrice, &t.ValidFrom, &t.ValidTo)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return MealTariff{}, fmt.Errorf("%w: %s for level %s at school %d on %s", ErrNoTariff, mealType, level, schoolID, civil(day).Format(time.DateOnly))
+	}
+	if err != nil {
+		return MealTariff{}, fmt.Errorf("read meal tariff: %w", err)
+	}
+	return t, nil
+}
+
+// AddDaycareTariff records a daycare tariff and returns its id. Zero
+// PeriodMinutes, Opens and Closes take the defaults 30, 07:00 and 18:00.
+// It returns ErrInvalid.
+func (m *Manager) AddDaycareTariff(ctx context.Context, tenantID int64, t DaycareTariff) (int64, error) {
+	if t.PeriodMinutes == 0 {
+		t.PeriodMinutes = 30
+	}
+	if t.Opens == 0 && t.Closes == 0 {
+		t.Opens, t.Closes = MustClock("07:00"), MustClock("18:00")
+	}
+	if t.Level == "" {
+		t.Level = "*"
+	}
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	windows, err := json.Marshal(append([]Window{}, t.FreeWindows...))
+	if err != nil {
+		return 0, fmt.Errorf("encode free windows: %w", err)
+	}
+	var to *time.Time
+	if t.ValidTo != nil {
+		v := civil(*t.ValidTo)
+		to = &v
+	}
+	var id int64
+	err = m.pool.QueryRow(ctx, `
+		INSERT INTO daycare_tariffs (tenant_id, school_id, level, period_minutes, period_price, daily_cap, opens_at, closes_at, free_windows, valid_from, valid_to)
+		VALUES ($1, $2, $3, $4, $5, $6, make_time($7, $8, 0), make_time($9, $10, 0), $11, $12, $13) RETURNING id`,
+		tenantID, t.SchoolID, t.Level, t.PeriodMinutes, t.PeriodPrice, t.DailyCap,
+		int(t.Opens)/60, int(t.Opens)%60, int(t.Closes)/60, int(t.Closes)%60, windows, civil(t.ValidFrom), to).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("add daycare tariff: %w", err)
+	}
+	return id, nil
+}
+
+// DaycareTariffFor returns the daycare tariff effective on day for level at
+// the school (same precedence as MealTariffFor). It returns ErrNoTariff.
+func (m *Manager) DaycareTariffFor(ctx context.Context, tenantID, schoolID int64, level string, day time.Time) (DaycareTariff, error) {
+	t := DaycareTariff{SchoolID: schoolID}
+	var opensMin, closesMin int
+	var windows []byte
+	var cap decimal.NullDecimal
+	err := m.pool.QueryRow(ctx, `
+		SELECT id, level, period_minutes, period_price, daily_cap,
+		       (extract(epoch FROM opens_at) / 60)::int, (extract(epoch FROM closes_at) / 60)::int,
+		       free_windows, valid_from, valid_to
+		FROM daycare_tariffs
+		WHERE tenant_id = $1 AND school_id = $2 AND level IN ('*', left($3, 1), $3)
+		  AND valid_from <= $4 AND (valid_to IS NULL OR valid_to >= $4)
+		ORDER BY `+specificitySQL+` DESC, valid_from DESC, id DESC LIMIT 1`,
+		tenantID, schoolID, level, civil(day)).
+		Scan(&t.ID, &t.Level, &t.PeriodMinutes, &t.PeriodPrice, &cap, &opensMin, &closesMin, &windows, &t.ValidFrom, &t.ValidTo)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return DaycareTariff{}, fmt.Errorf("%w: daycare for level %s at school %d on %s", ErrNoTariff, level, schoolID, civil(day).Format(time.DateOnly))
+	}
+	if err != nil {
+		return DaycareTariff{}, fmt.Errorf("read daycare tariff: %w", err)
+	}
+	t.Opens, t.Closes = Clock(opensMin), Clock(closesMin)
+	if cap.Valid {
+		c := cap.Decimal
+		t.DailyCap = &c
+	}
+	if err := json.Unmarshal(windows, &t.FreeWindows); err != nil {
+		return DaycareTariff{}, fmt.Errorf("daycare tariff %d free windows: %w", t.ID, err)
+	}
+	return t, nil
+}
