@@ -1,0 +1,277 @@
+// Package school is the school's world on PostgreSQL: organising bodies
+// (tenants), schools and their policies, classes, pupils and their ledger
+// accounts, guardians, badges, stations, devices, staff users and the audit
+// log. It also imports pupils from the CSV exports schools already have and
+// seeds the demo school.
+//
+// Every lookup takes the tenant id and never returns another tenant's row:
+// a row of another tenant is simply not found (ErrNotFound).
+//
+// Pupil wallets live in the ledger: creating a pupil creates, in the same
+// transaction, its wallet:<pupil id> account (liability, floor −grace or 0
+// under a hard floor) and receivable:<pupil id> account (asset, no floor),
+// and gives it a structured communication (sepa.WalletOGM) for bank top-ups.
+package school
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tartine/ledger"
+)
+
+// Errors returned by the store (wrapped with detail; match with errors.Is).
+var (
+	// ErrNotFound: no such row in this tenant.
+	ErrNotFound = errors.New("school: not found")
+	// ErrInvalid: input rejected by validation (the message says what and where).
+	ErrInvalid = errors.New("school: invalid input")
+	// ErrConflict: a unique value (code, login, uid, e-mail, reference) is taken.
+	ErrConflict = errors.New("school: already exists")
+	// ErrBadCredentials: unknown login, wrong password or disabled user.
+	ErrBadCredentials = errors.New("school: bad credentials")
+	// ErrNoPhoto: the pupil has no photo, or no consent to show it.
+	ErrNoPhoto = errors.New("school: no photo")
+)
+
+// Store reads and writes the school tables. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	ledger *ledger.Ledger
+	now    func() time.Time
+}
+
+// New returns a Store on pool, booking accounts in led. now may be nil
+// (time.Now).
+func New(pool *pgxpool.Pool, led *ledger.Ledger, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{pool: pool, ledger: led, now: now}
+}
+
+// Ledger returns the ledger the store books pupil accounts in.
+func (s *Store) Ledger() *ledger.Ledger { return s.ledger }
+
+// Pool returns the store's pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// querier is what both a pool and a transaction offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// mapErr turns "no rows" into ErrNotFound and unique violations into
+// ErrConflict, prefixing what.
+func mapErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return fmt.Errorf("%s: %w (%s)", what, ErrConflict, pgErr.ConstraintName)
+		case "23503":
+			return fmt.Errorf("%s: %w: reference to a missing row (%s)", what, ErrNotFound, pgErr.ConstraintName)
+		case "23514":
+			return fmt.Errorf("%s: %w: %s", what, ErrInvalid, pgErr.ConstraintName)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// Tenant is an organising body (pouvoir organisateur).
+type Tenant struct {
+	ID        int64
+	Code      string
+	Name      string
+	OGMPrefix int // three-digit prefix of its wallet OGMs
+}
+
+// EnsureTenant creates the tenant with this code if missing, gives it an OGM
+// prefix (the smallest unused one) and its chart of accounts, and returns it.
+func (s *Store) EnsureTenant(ctx context.Context, code, name string) (Tenant, error) {
+	code = strings.TrimSpace(code)
+	if code == "" || strings.TrimSpace(name) == "" {
+		return Tenant{}, invalid("tenant needs a code and a name")
+	}
+	id, err := s.ledger.EnsureTenant(ctx, code, name)
+	if err != nil {
+		return Tenant{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		_, err = s.pool.Exec(ctx, `
+			UPDATE tenants SET ogm_prefix = (
+				SELECT min(p) FROM generate_series(1, 999) p
+				WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.ogm_prefix = p))
+			WHERE id = $1 AND ogm_prefix IS NULL`, id)
+		if err == nil || attempt > 3 {
+			break
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+			break
+		}
+	}
+	if err != nil {
+		return Tenant{}, mapErr(err, "tenant "+code+": ogm prefix")
+	}
+	if err := s.EnsureChart(ctx, id); err != nil {
+		return Tenant{}, err
+	}
+	return s.Tenant(ctx, id)
+}
+
+// Tenant returns the tenant with this id, or ErrNotFound.
+func (s *Store) Tenant(ctx context.Context, id int64) (Tenant, error) {
+	return s.scanTenant(s.pool.QueryRow(ctx, `SELECT id, code, name, coalesce(ogm_prefix, 0) FROM tenants WHERE id = $1`, id), fmt.Sprint("tenant ", id))
+}
+
+// TenantByCode returns the tenant with this code, or ErrNotFound.
+func (s *Store) TenantByCode(ctx context.Context, code string) (Tenant, error) {
+	return s.scanTenant(s.pool.QueryRow(ctx, `SELECT id, code, name, coalesce(ogm_prefix, 0) FROM tenants WHERE code = $1`, code), "tenant "+code)
+}
+
+func (s *Store) scanTenant(row pgx.Row, what string) (Tenant, error) {
+	var t Tenant
+	if err := row.Scan(&t.ID, &t.Code, &t.Name, &t.OGMPrefix); err != nil {
+		return Tenant{}, mapErr(err, what)
+	}
+	return t, nil
+}
+
+// Tenants returns every tenant, by code.
+func (s *Store) Tenants(ctx context.Context) ([]Tenant, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, code, name, coalesce(ogm_prefix, 0) FROM tenants ORDER BY code`)
+	if err != nil {
+		return nil, fmt.Errorf("tenants: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) {
+		var t Tenant
+		err := r.Scan(&t.ID, &t.Code, &t.Name, &t.OGMPrefix)
+		return t, err
+	})
+}
+
+// Chart-of-accounts codes (DESIGN.md "Chart of accounts").
+const (
+	AccountRevenueMeals    = "revenue:meals"
+	AccountRevenueDaycare  = "revenue:daycare"
+	AccountSubsidyFWBMeals = "subsidy:fwb-meals"
+	AccountStripeClearing  = "stripe-clearing"
+	AccountBank            = "bank"
+	AccountSuspense        = "suspense"
+	AccountStripeFees      = "expense:stripe-fees"
+	AccountCashOverShort   = "expense:cash-over-short"
+	AccountWriteOff        = "expense:write-off"
+	walletPrefix           = "wallet:"
+	receivablePrefix       = "receivable:"
+	cashPrefix             = "cash:"
+)
+
+// WalletAccountCode is the ledger code of a pupil's wallet.
+func WalletAccountCode(pupilID int64) string { return fmt.Sprint(walletPrefix, pupilID) }
+
+// ReceivableAccountCode is the ledger code of a pupil's fees receivable.
+func ReceivableAccountCode(pupilID int64) string { return fmt.Sprint(receivablePrefix, pupilID) }
+
+// CashAccountCode is the ledger code of a kiosk station's cash drawer.
+func CashAccountCode(stationCode string) string { return cashPrefix + stationCode }
+
+var chart = []ledger.AccountSpec{
+	{Code: AccountRevenueMeals, Name: "Repas (70x)", Type: ledger.Income},
+	{Code: AccountRevenueDaycare, Name: "Garderie (70x)", Type: ledger.Income},
+	{Code: AccountSubsidyFWBMeals, Name: "Repas gratuits FWB à recevoir", Type: ledger.Asset},
+	{Code: AccountStripeClearing, Name: "Stripe, en transit", Type: ledger.Asset},
+	{Code: AccountBank, Name: "Banque (550)", Type: ledger.Asset},
+	{Code: AccountSuspense, Name: "Compte d'attente (499)", Type: ledger.Liability},
+	{Code: AccountStripeFees, Name: "Frais Stripe (6xx)", Type: ledger.Expense},
+	{Code: AccountCashOverShort, Name: "Écarts de caisse (6xx)", Type: ledger.Expense},
+	{Code: AccountWriteOff, Name: "Créances irrécouvrables (6xx)", Type: ledger.Expense},
+}
+
+// EnsureChart creates the tenant's shared accounts if missing (idempotent):
+// revenue:meals, revenue:daycare (income), subsidy:fwb-meals, stripe-clearing,
+// bank (asset), suspense (liability), expense:stripe-fees,
+// expense:cash-over-short, expense:write-off (expense). Cash drawers are
+// created with their kiosk station.
+func (s *Store) EnsureChart(ctx context.Context, tenantID int64) error {
+	for _, spec := range chart {
+		if _, err := s.ledger.EnsureAccount(ctx, tenantID, spec); err != nil {
+			return fmt.Errorf("chart of tenant %d: %w", tenantID, err)
+		}
+	}
+	return nil
+}
+
+// Audit appends an entry to the audit log. actor is "staff:12",
+// "guardian:5", "device:abc" or "system"; action a dotted verb such as
+// "badge.assign"; subject e.g. "pupil:42"; detail is stored as JSON (may be
+// nil).
+func (s *Store) Audit(ctx context.Context, tenantID int64, actor, action, subject string, detail map[string]any) error {
+	return audit(ctx, s.pool, tenantID, actor, action, subject, detail, s.now())
+}
+
+func audit(ctx context.Context, q querier, tenantID int64, actor, action, subject string, detail map[string]any, at time.Time) error {
+	if actor == "" || action == "" {
+		return invalid("audit entry needs an actor and an action")
+	}
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	_, err := q.Exec(ctx, `INSERT INTO audit_log (tenant_id, at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+		tenantID, at, actor, action, subject, detail)
+	if err != nil {
+		return mapErr(err, "audit "+action)
+	}
+	return nil
+}
+
+// AuditEntry is one row of the audit log.
+type AuditEntry struct {
+	ID      int64
+	At      time.Time
+	Actor   string
+	Action  string
+	Subject string
+	Detail  map[string]any
+}
+
+// AuditLog returns the tenant's latest audit entries, newest first (at most
+// limit; 100 when limit ≤ 0).
+func (s *Store) AuditLog(ctx context.Context, tenantID int64, limit int) ([]AuditEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, at, actor, action, subject, detail FROM audit_log
+		WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2`, tenantID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Subject, &e.Detail)
+		return e, err
+	})
+}

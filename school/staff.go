@@ -1,0 +1,215 @@
+package school
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"tartine/internal/password"
+)
+
+// Role is a staff role.
+type Role string
+
+// Staff roles.
+const (
+	RoleAdmin      Role = "admin"
+	RoleCanteen    Role = "canteen"
+	RoleDaycare    Role = "daycare"
+	RoleKiosk      Role = "kiosk"
+	RoleAccountant Role = "accountant"
+)
+
+// Roles returns every staff role.
+func Roles() []Role { return []Role{RoleAdmin, RoleCanteen, RoleDaycare, RoleKiosk, RoleAccountant} }
+
+// StaffUser is a member of staff who logs in to the back office and
+// station screens.
+type StaffUser struct {
+	TenantID int64
+	ID       int64
+	Login    string
+	Name     string
+	Roles    []Role
+	SchoolID int64 // 0: every school of the tenant
+	Active   bool
+}
+
+// Has reports whether the user holds role r exactly.
+func (u StaffUser) Has(r Role) bool { return slices.Contains(u.Roles, r) }
+
+// Can reports whether the user may act as r: holds r, or is admin.
+func (u StaffUser) Can(r Role) bool { return u.Has(r) || u.Has(RoleAdmin) }
+
+// Actor is the user's audit actor, "staff:<id>".
+func (u StaffUser) Actor() string { return fmt.Sprint("staff:", u.ID) }
+
+// StaffInput creates a staff user.
+type StaffInput struct {
+	Login    string
+	Name     string
+	Password string // at least 8 characters
+	Roles    []Role
+	SchoolID int64 // 0: every school
+}
+
+// MinPasswordLen is the shortest password accepted.
+const MinPasswordLen = 8
+
+func checkRoles(roles []Role) error {
+	if len(roles) == 0 {
+		return invalid("a staff user needs at least one role")
+	}
+	for _, r := range roles {
+		if !slices.Contains(Roles(), r) {
+			return invalid("role %q: want admin, canteen, daycare, kiosk or accountant", r)
+		}
+	}
+	return nil
+}
+
+func roleStrings(rs []Role) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// CreateStaff creates a staff user with an argon2id password hash. Logins
+// are unique across tenants (case-insensitive). It returns ErrInvalid for a
+// bad login, short password or unknown role, ErrConflict for a taken login.
+func (s *Store) CreateStaff(ctx context.Context, tenantID int64, in StaffInput, actor string) (StaffUser, error) {
+	in.Login = strings.ToLower(strings.TrimSpace(in.Login))
+	if !codeRE.MatchString(in.Login) {
+		return StaffUser{}, invalid("login %q: letters, digits, '-', '_' or '.', at most 40", in.Login)
+	}
+	if len(in.Password) < MinPasswordLen {
+		return StaffUser{}, invalid("password shorter than %d characters", MinPasswordLen)
+	}
+	if err := checkRoles(in.Roles); err != nil {
+		return StaffUser{}, err
+	}
+	if strings.TrimSpace(in.Name) == "" {
+		in.Name = in.Login
+	}
+	hash, err := password.Hash(in.Password)
+	if err != nil {
+		return StaffUser{}, err
+	}
+	var id int64
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO staff_users (tenant_id, login, name, password_hash, roles, school_id)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			tenantID, in.Login, in.Name, hash, roleStrings(in.Roles), nullID(in.SchoolID)).Scan(&id)
+		if err != nil {
+			return mapErr(err, "staff "+in.Login)
+		}
+		return audit(ctx, tx, tenantID, actor, "staff.create", fmt.Sprint("staff:", id), map[string]any{"login": in.Login, "roles": in.Roles}, s.now())
+	})
+	if err != nil {
+		return StaffUser{}, err
+	}
+	return s.StaffUser(ctx, tenantID, id)
+}
+
+// SetStaffPassword replaces the user's password.
+func (s *Store) SetStaffPassword(ctx context.Context, tenantID, userID int64, pw, actor string) error {
+	if len(pw) < MinPasswordLen {
+		return invalid("password shorter than %d characters", MinPasswordLen)
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE staff_users SET password_hash = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, userID, hash)
+		if err != nil {
+			return mapErr(err, "staff password")
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("staff %d: %w", userID, ErrNotFound)
+		}
+		return audit(ctx, tx, tenantID, actor, "staff.password", fmt.Sprint("staff:", userID), nil, s.now())
+	})
+}
+
+// SetStaffActive enables or disables the user (a disabled user cannot log in).
+func (s *Store) SetStaffActive(ctx context.Context, tenantID, userID int64, active bool, actor string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE staff_users SET active = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, userID, active)
+		if err != nil {
+			return mapErr(err, "staff active")
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("staff %d: %w", userID, ErrNotFound)
+		}
+		return audit(ctx, tx, tenantID, actor, "staff.active", fmt.Sprint("staff:", userID), map[string]any{"active": active}, s.now())
+	})
+}
+
+const staffCols = `tenant_id, id, login, name, roles, coalesce(school_id, 0), active`
+
+func scanStaff(row pgx.Row, hash *string) (StaffUser, error) {
+	var u StaffUser
+	var roles []string
+	dest := []any{&u.TenantID, &u.ID, &u.Login, &u.Name, &roles, &u.SchoolID, &u.Active}
+	if hash != nil {
+		dest = append(dest, hash)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return StaffUser{}, err
+	}
+	for _, r := range roles {
+		u.Roles = append(u.Roles, Role(r))
+	}
+	return u, nil
+}
+
+// StaffUser returns the tenant's staff user with this id, or ErrNotFound.
+func (s *Store) StaffUser(ctx context.Context, tenantID, id int64) (StaffUser, error) {
+	u, err := scanStaff(s.pool.QueryRow(ctx, `SELECT `+staffCols+` FROM staff_users WHERE tenant_id = $1 AND id = $2`, tenantID, id), nil)
+	return u, mapErr(err, fmt.Sprint("staff ", id))
+}
+
+// StaffByLogin returns the staff user with this login (any tenant), or
+// ErrNotFound.
+func (s *Store) StaffByLogin(ctx context.Context, login string) (StaffUser, error) {
+	u, err := scanStaff(s.pool.QueryRow(ctx, `SELECT `+staffCols+` FROM staff_users WHERE lower(login) = lower($1)`, strings.TrimSpace(login)), nil)
+	return u, mapErr(err, "staff "+login)
+}
+
+// dummyHash is verified against when the login is unknown, so that an
+// unknown login costs the same time as a wrong password.
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YmVlZmJlZWZiZWVmYmVlZmJlZWZiZWVmYmVlZmJlZWY"
+
+// AuthenticateStaff checks a login and password (argon2id, constant-time
+// comparison; an unknown login costs the same as a wrong password) and
+// returns the user. It returns ErrBadCredentials for an unknown login, a
+// wrong password or a disabled user.
+func (s *Store) AuthenticateStaff(ctx context.Context, login, pw string) (StaffUser, error) {
+	var hash string
+	u, err := scanStaff(s.pool.QueryRow(ctx, `SELECT `+staffCols+`, password_hash FROM staff_users WHERE lower(login) = lower($1)`,
+		strings.TrimSpace(login)), &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		_ = password.Verify(pw, dummyHash)
+		return StaffUser{}, ErrBadCredentials
+	}
+	if err != nil {
+		return StaffUser{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if err := password.Verify(pw, hash); err != nil {
+		if errors.Is(err, password.ErrMismatch) {
+			return StaffUser{}, ErrBadCredentials
+		}
+		return StaffUser{}, fmt.Errorf("authenticate %s: %w", u.Login, err)
+	}
+	if !u.Active {
+		return StaffUser{}, ErrBadCredentials
+	}
+	return u, nil
+}
