@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -715,10 +714,4 @@ func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 		}
 	}
 	return rep, nil
-}
-
-// isUniqueViolation reports a unique-constraint error.
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
