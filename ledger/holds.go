@@ -166,7 +166,8 @@ type PostHoldRequest struct {
 // PostHold ends a pending hold by posting up to its amount; the remainder is
 // released. The same idempotency key and request returns the original
 // transfer. It returns ErrNotFound, ErrHoldEnded, ErrOverPost,
-// ErrInvalidAmount, ErrPeriodClosed, ErrIdempotencyConflict.
+// ErrInvalidAmount, ErrUnknownAccount, ErrInvalidRequest (no key, or To is
+// the held account), ErrPeriodClosed, ErrIdempotencyConflict.
 func (l *Ledger) PostHold(ctx context.Context, req PostHoldRequest) (Transfer, error) {
 	h, err := l.GetHold(ctx, req.TenantID, req.HoldID)
 	if err != nil {
@@ -184,6 +185,9 @@ func (l *Ledger) PostHold(ctx context.Context, req PostHoldRequest) (Transfer, e
 	accts, err := l.accountsFor(ctx, req.TenantID, []int64{h.AccountID, req.To})
 	if err != nil {
 		return Transfer{}, err
+	}
+	if req.To == h.AccountID {
+		return Transfer{}, fmt.Errorf("%w: hold %d cannot be posted to the account it holds on", ErrInvalidRequest, h.ID)
 	}
 	kind := req.Kind
 	if kind == "" {
@@ -215,10 +219,10 @@ func (l *Ledger) PostHold(ctx context.Context, req PostHoldRequest) (Transfer, e
 		}
 		return nil
 	})
-	if errors.Is(err, errReplay) {
-		return l.replay(ctx, req.TenantID, req.IdempotencyKey, hash)
+	if err != nil {
+		return l.failed(ctx, req.TenantID, req.IdempotencyKey, hash, err)
 	}
-	return out, mapDBError(err)
+	return out, nil
 }
 
 // sign returns -1 when neg, else 1.

@@ -402,10 +402,29 @@ func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (Transfer, e
 		out, err = l.transferTx(ctx, tx, req, hash, nil, nil)
 		return err
 	})
-	if errors.Is(err, errReplay) {
-		return l.replay(ctx, req.TenantID, req.IdempotencyKey, hash)
+	if err != nil {
+		return l.failed(ctx, req.TenantID, req.IdempotencyKey, hash, err)
 	}
-	return out, mapDBError(err)
+	return out, nil
+}
+
+// failed turns the error of a transfer transaction into the caller's
+// answer. A used idempotency key is a replay (or a conflict), also when the
+// insert was refused because the period has been closed since the original
+// was recorded: a retried request must get the original transfer back.
+func (l *Ledger) failed(ctx context.Context, tenantID int64, key string, hash []byte, err error) (Transfer, error) {
+	if errors.Is(err, errReplay) {
+		return l.replay(ctx, tenantID, key, hash)
+	}
+	err = mapDBError(err)
+	if errors.Is(err, ErrPeriodClosed) {
+		var used bool
+		if qerr := l.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM transfers WHERE tenant_id = $1 AND idempotency_key = $2)`,
+			tenantID, key).Scan(&used); qerr == nil && used {
+			return l.replay(ctx, tenantID, key, hash)
+		}
+	}
+	return Transfer{}, err
 }
 
 // occurredKey keeps the business time in the request hash only when the
@@ -606,10 +625,10 @@ func (l *Ledger) Reverse(ctx context.Context, tenantID, transferID int64, key, a
 		out, err = l.transferTx(ctx, tx, req, hash, nil, &transferID)
 		return err
 	})
-	if errors.Is(err, errReplay) {
-		return l.replay(ctx, tenantID, key, hash)
+	if err != nil {
+		return l.failed(ctx, tenantID, key, hash, err)
 	}
-	return out, mapDBError(err)
+	return out, nil
 }
 
 // ClosePeriod closes the books up to (not including) until: transfers that
