@@ -23,7 +23,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 type fixture struct {
@@ -302,7 +302,9 @@ func TestBookClosedDays(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return len(sub) == 0 || len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(sub) == 0 || len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
@@ -598,4 +600,24 @@ func TestMenus(t *testing.T) {
 	if !errors.Is(err, ErrInvalid) || !contains(err.Error(), "shrimp") {
 		t.Errorf("unknown allergen: %v", err)
 	}
+}
+
+func TestSeedDemoIdempotent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "{}")
+	f.pupil(t, "Emma", "P3", "-10", "30.00", false)
+	for i := 0; i < 2; i++ {
+		if err := SeedDemo(f.ctx, f.pool, f.led, f.tenant); err != nil {
+			t.Fatalf("SeedDemo run %d: %v", i+1, err)
+		}
+	}
+	var tariffs, menus int
+	_ = f.pool.QueryRow(f.ctx, `SELECT (SELECT count(*) FROM meal_tariffs), (SELECT count(*) FROM menu_items)`).Scan(&tariffs, &menus)
+	if tariffs != 3 { // the fixture's: existing tariffs are kept
+		t.Errorf("%d meal tariffs, want 3", tariffs)
+	}
+	if menus == 0 {
+		t.Error("no menus seeded")
+	}
+	f.verify(t)
 }

@@ -62,9 +62,9 @@ func holidaysOf(cs []Closure) map[string]string {
 // FWB published for 2022-23 to 2025-26 (first day of each break).
 func TestFWBTemplatePublished(t *testing.T) {
 	tests := []struct {
-		year                              int
-		start, end                        string
-		autumn, winter, carnival, spring  string
+		year                             int
+		start, end                       string
+		autumn, winter, carnival, spring string
 	}{
 		{2022, "2022-08-29", "2023-07-07", "2022-10-24", "2022-12-26", "2023-02-20", "2023-05-01"},
 		{2023, "2023-08-28", "2024-07-05", "2023-10-23", "2023-12-25", "2024-02-26", "2024-04-29"},
