@@ -75,8 +75,8 @@ func fold(s string) string {
 	if err != nil {
 		out = s
 	}
-	out = strings.ReplaceAll(out, "œ", "oe")
-	return strings.Join(strings.Fields(strings.ToLower(out)), " ")
+	out = strings.ReplaceAll(strings.ToLower(out), "œ", "oe")
+	return strings.Join(strings.Fields(out), " ")
 }
 
 // ParseAllergen reads an allergen by its code or its French or English name
