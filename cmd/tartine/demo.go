@@ -4,6 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"time"
+
+	"tartine/booking"
+	"tartine/ledger"
 )
 
 func cmdDemo(ctx context.Context, e env, args []string) error {
@@ -56,5 +60,17 @@ type demoInfo struct {
 // seedDemo creates (idempotently) the demo organising body and school.
 func seedDemo(ctx context.Context, d *database) (demoInfo, error) {
 	_, err := d.Pool.Exec(ctx, `INSERT INTO tenants (code, name) VALUES ('demo', 'PO de démonstration') ON CONFLICT (code) DO NOTHING`)
-	return demoInfo{}, err
+	if err != nil {
+		return demoInfo{}, err
+	}
+	var tenantID int64
+	if err := d.Pool.QueryRow(ctx, `SELECT id FROM tenants WHERE code = 'demo'`).Scan(&tenantID); err != nil {
+		return demoInfo{}, fmt.Errorf("demo tenant: %w", err)
+	}
+	// Tariffs, calendar, menus and bookings; after the school seed (it
+	// books for the pupils the school seed created).
+	if err := booking.SeedDemo(ctx, d.Pool, ledger.New(d.Pool, time.Now), tenantID); err != nil {
+		return demoInfo{}, fmt.Errorf("booking demo: %w", err)
+	}
+	return demoInfo{}, nil
 }
