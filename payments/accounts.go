@@ -1,0 +1,60 @@
+package payments
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"tartine/ledger"
+)
+
+// Account codes of the chart (DESIGN.md "Chart of accounts"). school.EnsureChart
+// creates them too; payments ensures them by code so that it works alone.
+const (
+	CodeStripeClearing = "stripe-clearing"
+	CodeStripeFees     = "expense:stripe-fees"
+	CodeBank           = "bank"
+	CodeSuspense       = "suspense"
+)
+
+var chart = map[string]ledger.AccountSpec{
+	CodeStripeClearing: {Code: CodeStripeClearing, Name: "Stripe — fonds en transit", Type: ledger.Asset},
+	CodeStripeFees:     {Code: CodeStripeFees, Name: "Frais Stripe", Type: ledger.Expense},
+	CodeBank:           {Code: CodeBank, Name: "Banque", Type: ledger.Asset},
+	CodeSuspense:       {Code: CodeSuspense, Name: "Virements à affecter", Type: ledger.Liability},
+}
+
+// account returns the tenant's account with a chart code, creating it if needed.
+func account(ctx context.Context, l *ledger.Ledger, tenantID int64, code string) (int64, error) {
+	spec, ok := chart[code]
+	if !ok {
+		return 0, fmt.Errorf("payments: no chart entry for %q", code)
+	}
+	a, err := l.EnsureAccount(ctx, tenantID, spec)
+	if err != nil {
+		return 0, fmt.Errorf("payments: account %s: %w", code, err)
+	}
+	return a.ID, nil
+}
+
+// receivableAccount returns the pupil's receivable account: the one recorded
+// on the pupil, else receivable:<pupil id>, created if needed.
+func receivableAccount(ctx context.Context, l *ledger.Ledger, tenantID, pupilID int64) (int64, error) {
+	var id *int64
+	if err := l.Pool().QueryRow(ctx, `SELECT receivable_account_id FROM pupils WHERE tenant_id = $1 AND id = $2`,
+		tenantID, pupilID).Scan(&id); err != nil {
+		return 0, fmt.Errorf("payments: receivable of pupil %d: %w", pupilID, err)
+	}
+	if id != nil {
+		return *id, nil
+	}
+	a, err := l.EnsureAccount(ctx, tenantID, ledger.AccountSpec{
+		Code: "receivable:" + strconv.FormatInt(pupilID, 10),
+		Name: "Créance élève " + strconv.FormatInt(pupilID, 10),
+		Type: ledger.Asset,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("payments: receivable of pupil %d: %w", pupilID, err)
+	}
+	return a.ID, nil
+}
