@@ -1,0 +1,137 @@
+package terminal
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+
+	"tartine/school"
+)
+
+// apiError is the JSON body of a device API error.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// deviceAuth reads the body (at most MaxBody bytes) and authenticates the
+// request; on failure it answers 401 (or 413/500) and aborts.
+func (s *Service) deviceAuth(c *gin.Context) (Device, []byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, apiError{"body larger than " + strconv.Itoa(MaxBody) + " bytes"})
+			return Device{}, nil, false
+		}
+		c.AbortWithStatusJSON(http.StatusBadRequest, apiError{"unreadable body"})
+		return Device{}, nil, false
+	}
+	dev, err := s.Authenticate(c.Request.Context(), c.GetHeader("Authorization"), c.Request.Method, c.Request.URL.RequestURI(), body)
+	switch {
+	case errors.Is(err, ErrAuthMissing), errors.Is(err, ErrAuthMalformed), errors.Is(err, ErrClockSkew),
+		errors.Is(err, ErrUnknownDevice), errors.Is(err, ErrRevokedDevice), errors.Is(err, ErrBadSignature):
+		c.Header("WWW-Authenticate", AuthScheme)
+		c.AbortWithStatusJSON(http.StatusUnauthorized, apiError{err.Error()})
+		return Device{}, nil, false
+	case err != nil:
+		s.log.Error("device authentication", "err", err)
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, apiError{"server unavailable, retry later"})
+		return Device{}, nil, false
+	}
+	return dev, body, true
+}
+
+// postTaps is POST /api/v1/taps.
+func (s *Service) postTaps(c *gin.Context) {
+	dev, body, ok := s.deviceAuth(c)
+	if !ok {
+		return
+	}
+	res, err := s.ApplyBatch(c.Request.Context(), dev, body)
+	if errors.Is(err, ErrBadBatch) {
+		c.JSON(http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	if err != nil {
+		s.log.Error("apply taps", "device", dev.ID, "err", err)
+		c.JSON(http.StatusServiceUnavailable, apiError{"server unavailable, retry later"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"results": res})
+}
+
+// BadgeEntry is one badge of GET /api/v1/badges.
+type BadgeEntry struct {
+	UID    string `json:"uid"`
+	Status string `json:"status"` // active | blocked | removed
+	Name   string `json:"name"`
+}
+
+const badgePage = 1000
+
+// getBadges is GET /api/v1/badges?since=<cursor>: badges changed after the
+// cursor (every badge for an empty cursor), as active (assigned to an
+// active pupil), blocked (blocked or lost) or removed (returned, unassigned
+// or inactive pupil: drop it). The cursor is the badges' change_seq; "more"
+// says another page follows at once.
+func (s *Service) getBadges(c *gin.Context) {
+	dev, _, ok := s.deviceAuth(c)
+	if !ok {
+		return
+	}
+	var since int64
+	if v := c.Query("since"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			c.JSON(http.StatusBadRequest, apiError{"since: want the cursor of a previous answer"})
+			return
+		}
+		since = n
+	}
+	rows, _ := s.pool.Query(c.Request.Context(), `
+		SELECT b.uid, b.status, b.change_seq, p.first_name, p.last_name, coalesce(p.active, false)
+		FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
+		WHERE b.tenant_id = $1 AND b.change_seq > $2 ORDER BY b.change_seq LIMIT $3`, dev.TenantID, since, badgePage+1)
+	type row struct {
+		uid, status string
+		seq         int64
+		first, last *string
+		active      bool
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		return x, r.Scan(&x.uid, &x.status, &x.seq, &x.first, &x.last, &x.active)
+	})
+	if err != nil {
+		s.log.Error("badge delta", "device", dev.ID, "err", err)
+		c.JSON(http.StatusServiceUnavailable, apiError{"server unavailable, retry later"})
+		return
+	}
+	more := len(list) > badgePage
+	if more {
+		list = list[:badgePage]
+	}
+	out := make([]BadgeEntry, 0, len(list))
+	cursor := since
+	for _, x := range list {
+		e := BadgeEntry{UID: x.uid}
+		switch {
+		case x.status == "blocked" || x.status == "lost":
+			e.Status = "blocked"
+		case x.status == "active" && x.first != nil && x.active:
+			e.Status = "active"
+		default:
+			e.Status = "removed"
+		}
+		if x.first != nil && e.Status != "removed" {
+			e.Name = school.DisplayName(*x.first, *x.last)
+		}
+		out = append(out, e)
+		cursor = x.seq
+	}
+	c.JSON(http.StatusOK, gin.H{"badges": out, "cursor": strconv.FormatInt(cursor, 10), "more": more})
+}

@@ -1,0 +1,99 @@
+package terminal
+
+import (
+	"testing"
+	"time"
+
+	"tartine/booking"
+)
+
+func at(h, m int) time.Time { return time.Date(2026, 11, 30, h, m, 0, 0, brussels) }
+
+func TestDaycareToggleAndBilling(t *testing.T) {
+	f := newFixture(t)
+	f.clk.Set(at(7, 30))
+	in := f.one(tapAt("daycare-1", uidEmma, at(7, 30)))
+	if in.Verdict != VerdictAccepted || in.Action != ActionCheckIn || in.Charged != "0.00" {
+		t.Fatalf("check-in: %+v", in)
+	}
+	// A second tap 30 s later is a duplicate, not a check-out.
+	f.clk.Set(at(7, 31))
+	if r := f.one(tapAt("daycare-1", uidEmma, at(7, 30).Add(30*time.Second))); r.Verdict != VerdictDuplicate {
+		t.Errorf("double tap: %+v, want duplicate", r)
+	}
+	f.clk.Set(at(8, 20))
+	out := f.one(tapAt("daycare-1", uidEmma, at(8, 20)))
+	// 50 minutes: 2 started periods of 30 min at 0.80.
+	if out.Verdict != VerdictAccepted || out.Action != ActionCheckOut || out.Charged != "1.60" {
+		t.Fatalf("check-out: %+v, want 1.60", out)
+	}
+	// Evening: 15:00 → 17:50 is 170 min − 15 free = 155 min: 6 periods = 4.80.
+	f.clk.Set(at(15, 0))
+	f.one(tapAt("daycare-1", uidEmma, at(15, 0)))
+	f.clk.Set(at(17, 50))
+	if r := f.one(tapAt("daycare-1", uidEmma, at(17, 50))); r.Charged != "4.80" {
+		t.Errorf("evening: %+v, want 4.80", r)
+	}
+	if got := f.balance(uidEmma); !got.Equal(dec("13.60")) {
+		t.Errorf("wallet = %s, want 13.60", got)
+	}
+	present, err := f.svc.Present(f.ctx, f.tenant, f.station["daycare-1"])
+	must(t, err)
+	if len(present) != 0 {
+		t.Errorf("present after check-out: %+v", present)
+	}
+	f.verify()
+}
+
+func TestDayEndTwice(t *testing.T) {
+	f := newFixture(t)
+	// Emma booked a meal and never came, then checked in at daycare and
+	// was never checked out.
+	f.clk.Set(monday.AddDate(0, 0, -7))
+	_, err := f.book.Book(f.ctx, booking.BookRequest{TenantID: f.tenant, PupilID: f.pupils[uidEmma].ID, Day: monday, Service: "repas", Actor: "test"})
+	must(t, err)
+	f.clk.Set(at(16, 0))
+	f.one(tapAt("daycare-1", uidEmma, at(16, 0)))
+	present, err := f.svc.Present(f.ctx, f.tenant, f.station["daycare-1"])
+	must(t, err)
+	if len(present) != 1 || present[0].Name != "Emma D." {
+		t.Fatalf("present = %+v, want Emma", present)
+	}
+	f.clk.Set(at(18, 30))
+	rep, err := f.svc.DayEnd(f.ctx, f.tenant, f.school, monday)
+	must(t, err)
+	// 16:00 → 18:00 (closing) = 4 periods = 3.20; the booked meal 3.70 is a no-show.
+	if rep.SessionsClosed != 1 || !rep.DaycareCharged.Equal(dec("3.20")) || rep.Bookings.Charged != 1 {
+		t.Errorf("first run: %+v", rep)
+	}
+	rep2, err := f.svc.DayEnd(f.ctx, f.tenant, f.school, monday)
+	must(t, err)
+	if rep2.SessionsClosed != 0 || !rep2.DaycareCharged.IsZero() || rep2.Bookings.Charged != 0 {
+		t.Errorf("second run did something: %+v", rep2)
+	}
+	if got := f.balance(uidEmma); !got.Equal(dec("13.10")) { // 20 − 3.20 − 3.70
+		t.Errorf("wallet = %s, want 13.10", got)
+	}
+	// The next morning's tap is a check-in, not a check-out.
+	tue := time.Date(2026, 12, 1, 7, 45, 0, 0, brussels)
+	f.clk.Set(tue)
+	if r := f.one(tapAt("daycare-1", uidEmma, tue)); r.Action != ActionCheckIn {
+		t.Errorf("next morning: %+v, want check_in", r)
+	}
+	f.verify()
+}
+
+func TestForgottenSessionClosedByNextTap(t *testing.T) {
+	f := newFixture(t)
+	f.clk.Set(at(16, 0))
+	f.one(tapAt("daycare-1", uidEmma, at(16, 0)))
+	tue := time.Date(2026, 12, 1, 7, 45, 0, 0, brussels)
+	f.clk.Set(tue)
+	if r := f.one(tapAt("daycare-1", uidEmma, tue)); r.Action != ActionCheckIn {
+		t.Errorf("next morning: %+v, want check_in", r)
+	}
+	if got := f.balance(uidEmma); !got.Equal(dec("16.80")) { // yesterday closed at 18:00: 3.20
+		t.Errorf("wallet = %s, want 16.80", got)
+	}
+	f.verify()
+}

@@ -1,0 +1,240 @@
+package terminal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"tartine/booking"
+	"tartine/ledger"
+	"tartine/school"
+)
+
+// Config holds the dependencies of a Service.
+type Config struct {
+	Pool    *pgxpool.Pool
+	Ledger  *ledger.Ledger
+	School  *school.Store
+	Booking *booking.Manager
+	Log     *slog.Logger
+	// Now is the clock (time.Now when nil): device timestamps, duplicate
+	// windows and the day-end job read it.
+	Now func() time.Time
+	// CacheTTL is how long devices, stations, schools and tariffs are
+	// cached (default 10 s; revocation takes effect within it).
+	CacheTTL time.Duration
+}
+
+// Service applies taps and serves the staff screens. It is safe for
+// concurrent use.
+type Service struct {
+	pool    *pgxpool.Pool
+	ledger  *ledger.Ledger
+	store   *school.Store
+	booking *booking.Manager
+	log     *slog.Logger
+	now     func() time.Time
+	hub     *Hub
+
+	devices  *deviceCache
+	stations *ttlCache[stationKey, Station]
+	schools  *ttlCache[idKey, schoolInfo]
+	accounts *ttlCache[codeKey, int64]
+
+	mealTypes      *ttlCache[tenantKey, booking.MealType]
+	mealTariffs    *ttlCache[tariffKey, booking.MealTariff]
+	daycareTariffs *ttlCache[tariffKey, booking.DaycareTariff]
+	openDays       *ttlCache[dayKey, bool]
+
+	// slots bounds the taps applied at once: each holds a connection for its
+	// tap row while booking.Consume takes a second and the ledger a third,
+	// so at most a third of the pool may be held that way and the others
+	// always find a connection (no pool deadlock).
+	slots chan struct{}
+}
+
+// New returns a Service. It returns an error when a dependency is missing.
+func New(cfg Config) (*Service, error) {
+	if cfg.Pool == nil || cfg.Ledger == nil || cfg.School == nil || cfg.Booking == nil {
+		return nil, errors.New("terminal: Pool, Ledger, School and Booking are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = 10 * time.Second
+	}
+	n := int(cfg.Pool.Config().MaxConns / 3)
+	if n < 1 {
+		n = 1
+	}
+	return &Service{
+		pool: cfg.Pool, ledger: cfg.Ledger, store: cfg.School, booking: cfg.Booking, log: cfg.Log, now: cfg.Now,
+		hub:      NewHub(200),
+		devices:  newDeviceCache(cfg.Pool, cfg.CacheTTL, cfg.Now),
+		stations: newTTLCache[stationKey, Station](cfg.CacheTTL, cfg.Now),
+		schools:  newTTLCache[idKey, schoolInfo](cfg.CacheTTL, cfg.Now),
+		accounts: newTTLCache[codeKey, int64](time.Hour, cfg.Now),
+
+		mealTypes:      newTTLCache[tenantKey, booking.MealType](cfg.CacheTTL, cfg.Now),
+		mealTariffs:    newTTLCache[tariffKey, booking.MealTariff](cfg.CacheTTL, cfg.Now),
+		daycareTariffs: newTTLCache[tariffKey, booking.DaycareTariff](cfg.CacheTTL, cfg.Now),
+		openDays:       newTTLCache[dayKey, bool](cfg.CacheTTL, cfg.Now),
+		slots:    make(chan struct{}, n),
+	}, nil
+}
+
+// Hub returns the live event hub of the station screens.
+func (s *Service) Hub() *Hub { return s.hub }
+
+// Authenticate checks a device request's Authorization header against the
+// body and request URI (path and raw query) and returns the device. Errors:
+// ErrAuthMissing, ErrAuthMalformed, ErrClockSkew, ErrUnknownDevice,
+// ErrRevokedDevice, ErrBadSignature, or a database error.
+func (s *Service) Authenticate(ctx context.Context, header, method, requestURI string, body []byte) (Device, error) {
+	return s.devices.authenticate(ctx, header, method, requestURI, body)
+}
+
+// ApplyBatch applies the taps of a device request body ({"taps": [...]})
+// and returns one result per tap, in order. A malformed tap is refused with
+// reason "invalid"; a body that is not a batch returns ErrBadBatch. Any other
+// error is a failure of the database: taps answered before it are recorded
+// and will be answered the same on retry.
+func (s *Service) ApplyBatch(ctx context.Context, dev Device, body []byte) ([]Result, error) {
+	raws, err := parseBatch(body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, 0, len(raws))
+	for _, raw := range raws {
+		t, perr := parseTap(raw, s.now())
+		r, err := s.apply(ctx, dev.TenantID, "device:"+dev.ID, t, perr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Apply applies one tap for a tenant on behalf of actor ("device:<id>",
+// "staff:<id>" for manual entries) and returns its result. A tap id seen
+// before returns the first result.
+func (s *Service) Apply(ctx context.Context, tenantID int64, actor string, t Tap) (Result, error) {
+	return s.apply(ctx, tenantID, actor, t, nil)
+}
+
+// tapState is what one tap's decision reads and produces.
+type tapState struct {
+	tenantID int64
+	actor    string
+	tap      Tap
+	station  Station
+	school   schoolInfo
+	pupil    *pupilRow
+	day      time.Time // school-local date of the tap (midnight, school location)
+	res      Result
+	ev       Event
+	transfer int64
+	charged  decimal.Decimal
+}
+
+func (s *Service) apply(ctx context.Context, tenantID int64, actor string, t Tap, invalid error) (Result, error) {
+	if t.ID == "" {
+		return refused("", ReasonInvalid), nil
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	defer func() { <-s.slots }()
+
+	var st *tapState
+	var replay *Result
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		st, replay = nil, nil
+		readAt := t.ReadAt
+		if readAt.IsZero() {
+			readAt = s.now()
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO taps (tenant_id, tap_id, device_id, badge_uid, read_at, received_at, offline, verdict, result)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'refused', '{}') ON CONFLICT (tenant_id, tap_id) DO NOTHING`,
+			tenantID, t.ID, actor, t.UID, readAt, s.now(), t.Offline)
+		if err != nil {
+			return fmt.Errorf("claim tap %s: %w", t.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			// Seen before (or just now by a concurrent request, which we
+			// waited for): answer what was answered.
+			var raw []byte
+			if err := tx.QueryRow(ctx, `SELECT result FROM taps WHERE tenant_id = $1 AND tap_id = $2`, tenantID, t.ID).Scan(&raw); err != nil {
+				return fmt.Errorf("read tap %s: %w", t.ID, err)
+			}
+			var r Result
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return fmt.Errorf("decode stored result of tap %s: %w", t.ID, err)
+			}
+			replay = &r
+			return nil
+		}
+		st = &tapState{tenantID: tenantID, actor: actor, tap: t, charged: decimal.Zero}
+		if invalid != nil {
+			st.res = refused(t.ID, ReasonInvalid)
+			s.log.Debug("invalid tap", "tap_id", t.ID, "err", invalid)
+		} else if err := s.decide(ctx, tx, st); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, st)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if replay != nil {
+		return *replay, nil
+	}
+	if st.station.ID != 0 {
+		st.ev.TapID, st.ev.At = t.ID, t.ReadAt
+		st.ev.Verdict, st.ev.Reason, st.ev.Action, st.ev.Charged = st.res.Verdict, st.res.Reason, st.res.Action, st.charged
+		s.hub.Publish(st.tenantID, st.station.ID, st.ev)
+	}
+	return st.res, nil
+}
+
+// record stores the decision on the claimed tap row.
+func (s *Service) record(ctx context.Context, tx pgx.Tx, st *tapState) error {
+	if st.res.Charged == "" {
+		st.res.Charged = st.charged.StringFixed(2)
+	}
+	raw, err := json.Marshal(st.res)
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	var stationID, pupilID, transferID *int64
+	if st.station.ID != 0 {
+		stationID = &st.station.ID
+	}
+	if st.pupil != nil && st.pupil.PupilID != 0 {
+		pupilID = &st.pupil.PupilID
+	}
+	if st.transfer != 0 {
+		transferID = &st.transfer
+	}
+	_, err = tx.Exec(ctx, `UPDATE taps SET station_id = $3, pupil_id = $4, verdict = $5, reason = $6, charged = $7, transfer_id = $8, result = $9
+		WHERE tenant_id = $1 AND tap_id = $2`,
+		st.tenantID, st.tap.ID, stationID, pupilID, st.res.Verdict, st.res.Reason, st.charged, transferID, raw)
+	if err != nil {
+		return fmt.Errorf("record tap %s: %w", st.tap.ID, err)
+	}
+	return nil
+}
