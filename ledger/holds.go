@@ -259,6 +259,12 @@ func (l *Ledger) endWithout(ctx context.Context, tenantID, holdID int64, outcome
 		return err
 	}
 	return l.withTx(ctx, func(tx pgx.Tx) error {
+		// Lock the account before ending the hold, in the same order as
+		// PostHold (account row, then hold ending): the other order
+		// deadlocks when a void races a post of the same hold.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE`, tenantID, h.AccountID); err != nil {
+			return fmt.Errorf("lock account %d: %w", h.AccountID, err)
+		}
 		if err := endHold(ctx, tx, tenantID, holdID, outcome, decimal.Zero, nil, actor, l.now()); err != nil {
 			return err
 		}
