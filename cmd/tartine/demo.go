@@ -8,6 +8,7 @@ import (
 
 	"tartine/booking"
 	"tartine/ledger"
+	"tartine/school"
 )
 
 func cmdDemo(ctx context.Context, e env, args []string) error {
@@ -59,18 +60,18 @@ type demoInfo struct {
 
 // seedDemo creates (idempotently) the demo organising body and school.
 func seedDemo(ctx context.Context, d *database) (demoInfo, error) {
-	_, err := d.Pool.Exec(ctx, `INSERT INTO tenants (code, name) VALUES ('demo', 'PO de démonstration') ON CONFLICT (code) DO NOTHING`)
+	led := ledger.New(d.Pool, time.Now)
+	sd, err := school.SeedDemo(ctx, school.New(d.Pool, led, time.Now))
 	if err != nil {
-		return demoInfo{}, err
+		return demoInfo{}, fmt.Errorf("school demo: %w", err)
 	}
-	var tenantID int64
-	if err := d.Pool.QueryRow(ctx, `SELECT id FROM tenants WHERE code = 'demo'`).Scan(&tenantID); err != nil {
-		return demoInfo{}, fmt.Errorf("demo tenant: %w", err)
-	}
+	info := demoInfo{logins: sd.Logins}
+	info.logins = append(info.logins, fmt.Sprintf("bridge    device %s, secret %s (demo only)", sd.DeviceID, sd.DeviceSecret))
+	tenantID := sd.TenantID
 	// Tariffs, calendar, menus and bookings; after the school seed (it
 	// books for the pupils the school seed created).
-	if err := booking.SeedDemo(ctx, d.Pool, ledger.New(d.Pool, time.Now), tenantID); err != nil {
+	if err := booking.SeedDemo(ctx, d.Pool, led, tenantID); err != nil {
 		return demoInfo{}, fmt.Errorf("booking demo: %w", err)
 	}
-	return demoInfo{}, nil
+	return info, nil
 }

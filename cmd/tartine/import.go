@@ -3,9 +3,124 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"tartine/ledger"
+	"tartine/school"
 )
 
-// cmdImport is a placeholder until the import command lands.
+// cmdImport runs `tartine import pupils FILE.csv [--dry-run] [--tenant CODE]
+// [--school CODE]` (columns in docs/IMPORT.md).
 func cmdImport(ctx context.Context, e env, args []string) error {
-	return errors.New("import: not implemented yet")
+	if len(args) == 0 || args[0] != "pupils" {
+		fmt.Fprintln(e.stderr, "usage: tartine import pupils FILE.csv [--dry-run] [--tenant CODE] [--school CODE]")
+		return exitCode(2)
+	}
+	fs := flag.NewFlagSet("import pupils", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var df dbFlags
+	df.register(fs, "./var/pg")
+	dry := fs.Bool("dry-run", false, "validate and report what would change; write nothing")
+	tenantCode := fs.String("tenant", "", "organising body code (default: the only one)")
+	schoolCode := fs.String("school", "", "school code (default: the tenant's only school)")
+	// Accept flags before and after the file name.
+	rest := args[1:]
+	var file string
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return exitCode(2)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if file != "" {
+			fmt.Fprintf(e.stderr, "import pupils: one file only (got %q and %q)\n", file, fs.Arg(0))
+			return exitCode(2)
+		}
+		file, rest = fs.Arg(0), fs.Args()[1:]
+	}
+	if file == "" {
+		fmt.Fprintln(e.stderr, "import pupils: missing FILE.csv")
+		return exitCode(2)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("import pupils: %w", err)
+	}
+	defer f.Close()
+
+	d, err := openDatabase(ctx, e, df, newLogger(e))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := requireSchema(ctx, d, false); err != nil {
+		return err
+	}
+	store := school.New(d.Pool, ledger.New(d.Pool, time.Now), time.Now)
+	ten, sc, err := importTarget(ctx, store, *tenantCode, *schoolCode)
+	if err != nil {
+		return fmt.Errorf("import pupils: %w", err)
+	}
+	start := time.Now()
+	rep, err := store.ImportPupils(ctx, f, school.ImportOptions{
+		TenantID: ten.ID, SchoolID: sc.ID, DryRun: *dry, Actor: "cli",
+		Progress: func(done, total int) { fmt.Fprintf(e.stderr, "  %d / %d lignes\n", done, total) },
+	})
+	for _, w := range rep.Warnings {
+		fmt.Fprintf(e.stderr, "attention : %s\n", w)
+	}
+	var ie *school.ImportError
+	if errors.As(err, &ie) {
+		fmt.Fprintln(e.stderr, ie.Error())
+		return exitCode(1)
+	}
+	if err != nil {
+		return fmt.Errorf("import pupils: %w", err)
+	}
+	verb := "importé"
+	if rep.DryRun {
+		verb = "simulation (rien n'est enregistré)"
+	}
+	fmt.Fprintf(e.stdout, "%s : %s, école %s, %s, séparateur %q, %d ligne(s) en %s\n", verb, file, sc.Code, rep.Encoding, rep.Delimiter, rep.Rows, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "  élèves : %d créé(s), %d mis à jour, %d inchangé(s)\n", rep.PupilsCreated, rep.PupilsUpdated, rep.PupilsUnchanged)
+	fmt.Fprintf(e.stdout, "  classes créées : %d ; responsables : %d créé(s), %d mis à jour ; liens ajoutés : %d\n",
+		rep.ClassesCreated, rep.GuardiansCreated, rep.GuardiansUpdated, rep.LinksCreated)
+	return nil
+}
+
+// importTarget resolves the tenant and school codes, defaulting to the only
+// one.
+func importTarget(ctx context.Context, store *school.Store, tenantCode, schoolCode string) (school.Tenant, school.School, error) {
+	var ten school.Tenant
+	var err error
+	if tenantCode != "" {
+		if ten, err = store.TenantByCode(ctx, tenantCode); err != nil {
+			return ten, school.School{}, err
+		}
+	} else {
+		ts, err := store.Tenants(ctx)
+		if err != nil {
+			return ten, school.School{}, err
+		}
+		if len(ts) != 1 {
+			return ten, school.School{}, fmt.Errorf("%d organising bodies in the database: choose one with --tenant", len(ts))
+		}
+		ten = ts[0]
+	}
+	if schoolCode != "" {
+		sc, err := store.SchoolByCode(ctx, ten.ID, schoolCode)
+		return ten, sc, err
+	}
+	scs, err := store.Schools(ctx, ten.ID)
+	if err != nil {
+		return ten, school.School{}, err
+	}
+	if len(scs) != 1 {
+		return ten, school.School{}, fmt.Errorf("%d schools in %s: choose one with --school", len(scs), ten.Code)
+	}
+	return ten, scs[0], nil
 }
