@@ -38,6 +38,9 @@ type StripeConfig struct {
 	Tolerance time.Duration
 	// HTTPClient is used for Stripe API calls (nil: 30 s timeout client).
 	HTTPClient *http.Client
+	// MaxNetworkRetries bounds stripe-go's retries of failed requests (nil:
+	// its default, 2, with the same idempotency key).
+	MaxNetworkRetries *int64
 }
 
 // StripeConfigFromEnv reads STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET,

@@ -186,10 +186,11 @@ func newEnv(t *testing.T, apiBase string, httpClient *http.Client) *env {
 		t.Fatal(err)
 	}
 	e.stripe, err = NewStripe(StripeConfig{
-		SecretKey:     "sk_test_123",
-		WebhookSecret: testWebhookSecret,
-		APIBase:       apiBase,
-		HTTPClient:    httpClient,
+		SecretKey:         "sk_test_123",
+		WebhookSecret:     testWebhookSecret,
+		APIBase:           apiBase,
+		HTTPClient:        httpClient,
+		MaxNetworkRetries: stripego.Int64(0),
 	}, Deps{
 		Ledger:   l,
 		Log:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -88,8 +88,9 @@ func NewStripe(cfg StripeConfig, deps Deps) (*Stripe, error) {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
 	bc := &stripego.BackendConfig{
-		HTTPClient:    hc,
-		LeveledLogger: slogStripe{deps.Log},
+		HTTPClient:        hc,
+		LeveledLogger:     slogStripe{deps.Log},
+		MaxNetworkRetries: cfg.MaxNetworkRetries,
 	}
 	if cfg.APIBase != "" {
 		bc.URL = stripego.String(strings.TrimRight(cfg.APIBase, "/"))

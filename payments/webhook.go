@@ -554,7 +554,8 @@ func (s *Stripe) claim(ctx context.Context, t topup, fn func(tx pgx.Tx, cur topu
 }
 
 // debitWallet takes amount back from the top-up's wallet into
-// stripe-clearing: as much as the wallet's floor allows, the rest on the
+// stripe-clearing: as much as the wallet holds above its floor (or above
+// zero when the floor is a negative grace), the rest on the
 // pupil's receivable (the family owes it). The ledger key is
 // stripe-<kind>:<ref>; it returns the transfer id.
 func (s *Stripe) debitWallet(ctx context.Context, t topup, kind, ref string, amount decimal.Decimal) (int64, error) {
@@ -571,8 +572,11 @@ func (s *Stripe) debitWallet(ctx context.Context, t topup, kind, ref string, amo
 	if err != nil {
 		return 0, fmt.Errorf("payments: wallet of top-up %s: %w", t.ID, err)
 	}
+	// Down to the floor, but never into a grace below zero: a grace is
+	// there for meals, and what a refund takes beyond the balance is owed
+	// on the receivable, which never blocks a meal.
 	floor := decimal.Zero
-	if wallet.Floor != nil {
+	if wallet.Floor != nil && wallet.Floor.IsPositive() {
 		floor = *wallet.Floor
 	}
 	var receivable int64
