@@ -137,7 +137,7 @@ func newFixture(t *testing.T) *fixture {
 	_, err = f.book.AddDaycareTariff(ctx, f.tenant, booking.DaycareTariff{SchoolID: f.school, Level: "*", PeriodMinutes: 30,
 		PeriodPrice: dec("0.80"), DailyCap: &capAmt, Opens: booking.MustClock("07:00"), Closes: booking.MustClock("18:00"),
 		FreeWindows: []booking.Window{{From: booking.MustClock("15:30"), To: booking.MustClock("15:45")}},
-		ValidFrom: time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)})
+		ValidFrom:   time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)})
 	must(t, err)
 	_, err = f.book.GenerateYear(ctx, f.tenant, f.school, 2026)
 	must(t, err)

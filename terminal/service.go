@@ -90,7 +90,7 @@ func New(cfg Config) (*Service, error) {
 		mealTariffs:    newTTLCache[tariffKey, booking.MealTariff](cfg.CacheTTL, cfg.Now),
 		daycareTariffs: newTTLCache[tariffKey, booking.DaycareTariff](cfg.CacheTTL, cfg.Now),
 		openDays:       newTTLCache[dayKey, bool](cfg.CacheTTL, cfg.Now),
-		slots:    make(chan struct{}, n),
+		slots:          make(chan struct{}, n),
 	}, nil
 }
 

@@ -1,0 +1,332 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+
+	"tartine/internal/i18n"
+	"tartine/internal/mail"
+	"tartine/internal/password"
+	"tartine/internal/websession"
+	"tartine/school"
+)
+
+type authForm struct {
+	Email string
+	Code  string
+	Token string
+}
+
+func (a *App) loginForm(c *gin.Context) {
+	if acct, _ := a.currentAccount(c); acct != nil {
+		c.Redirect(http.StatusSeeOther, "/portal/")
+		return
+	}
+	a.render(c, http.StatusOK, "login", "portal.login.title", authForm{}, nil)
+}
+
+func (a *App) login(c *gin.Context) {
+	ctx := c.Request.Context()
+	email := strings.TrimSpace(c.PostForm("email"))
+	pw := c.PostForm("password")
+	form := authForm{Email: email}
+	lang := a.lang(c, nil)
+	ok, wait, err := a.Throttle.Check(ctx, email, c.ClientIP())
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	if !ok {
+		minutes := int(math.Ceil(wait.Minutes()))
+		a.formError(c, http.StatusTooManyRequests, "login", "portal.login.title", a.Catalog.T(lang, "portal.login.throttled", minutes), form, nil)
+		return
+	}
+	acct, err := a.accountByEmail(ctx, email)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		a.fail(c, err)
+		return
+	}
+	hash := a.dummyHash // unknown email: same work, same answer
+	if acct != nil {
+		hash = acct.hash
+	}
+	if verr := password.Verify(pw, hash); acct == nil || verr != nil {
+		if err := a.Throttle.Failed(ctx, email, c.ClientIP()); err != nil {
+			a.fail(c, err)
+			return
+		}
+		a.formError(c, http.StatusUnauthorized, "login", "portal.login.title", a.Catalog.T(lang, "portal.login.bad"), form, nil)
+		return
+	}
+	if err := a.Throttle.Succeeded(ctx, email); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if _, err := a.Sessions.Login(c, websession.Principal{Kind: websession.KindGuardian, ID: acct.ID}); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if password.NeedsRehash(acct.hash) {
+		if h, err := password.Hash(pw); err == nil {
+			_, _ = a.Pool.Exec(ctx, `UPDATE portal_accounts SET password_hash = $2 WHERE id = $1`, acct.ID, h)
+		}
+	}
+	c.Redirect(http.StatusSeeOther, "/portal/")
+}
+
+func (a *App) logout(c *gin.Context) {
+	if err := a.Sessions.Logout(c); err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.flash(c, "/portal/login", "logged_out")
+}
+
+func (a *App) logoutEverywhere(c *gin.Context) {
+	acct, ok := a.mustAccount(c)
+	if !ok {
+		return
+	}
+	if _, err := a.Sessions.LogoutEverywhere(c.Request.Context(), websession.Principal{Kind: websession.KindGuardian, ID: acct.ID}); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if err := a.Sessions.Logout(c); err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.flash(c, "/portal/login", "logged_out_everywhere")
+}
+
+func (a *App) registerForm(c *gin.Context) {
+	a.render(c, http.StatusOK, "register", "portal.register.title", authForm{Code: c.Query("code")}, nil)
+}
+
+// checkPassword returns the message key of what is wrong with a new password.
+func checkPassword(pw, again string) string {
+	switch {
+	case len([]rune(pw)) < school.MinPasswordLen:
+		return "portal.password.short"
+	case len(pw) > 256:
+		return "portal.password.long"
+	case pw != again:
+		return "portal.password.mismatch"
+	}
+	return ""
+}
+
+func passwordArgs(key string) []any {
+	if key == "portal.password.short" {
+		return []any{school.MinPasswordLen}
+	}
+	return nil
+}
+
+func (a *App) register(c *gin.Context) {
+	ctx := c.Request.Context()
+	lang := a.lang(c, nil)
+	form := authForm{Email: strings.TrimSpace(c.PostForm("email")), Code: strings.TrimSpace(c.PostForm("code"))}
+	bad := func(status int, key string, args ...any) {
+		a.formError(c, status, "register", "portal.register.title", a.Catalog.T(lang, key, args...), form, nil)
+	}
+	throttleKey := "register:" + c.ClientIP()
+	ok, wait, err := a.Throttle.Check(ctx, throttleKey, c.ClientIP())
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	if !ok {
+		bad(http.StatusTooManyRequests, "portal.login.throttled", int(math.Ceil(wait.Minutes())))
+		return
+	}
+	code, err := NormaliseCode(form.Code)
+	if err != nil {
+		_ = a.Throttle.Failed(ctx, throttleKey, c.ClientIP())
+		bad(http.StatusUnprocessableEntity, "portal.register.bad_code")
+		return
+	}
+	email, err := school.NormaliseEmail(form.Email)
+	if err != nil || email == "" {
+		bad(http.StatusUnprocessableEntity, "portal.register.bad_email")
+		return
+	}
+	if key := checkPassword(c.PostForm("password"), c.PostForm("password2")); key != "" {
+		bad(http.StatusUnprocessableEntity, key, passwordArgs(key)...)
+		return
+	}
+	hash, err := password.Hash(c.PostForm("password"))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	id, err := a.registerAccount(ctx, code, email, hash, lang)
+	switch {
+	case errors.Is(err, ErrBadCode):
+		_ = a.Throttle.Failed(ctx, throttleKey, c.ClientIP())
+		bad(http.StatusUnprocessableEntity, "portal.register.bad_code")
+		return
+	case errors.Is(err, ErrEmailTaken):
+		bad(http.StatusConflict, "portal.register.email_taken")
+		return
+	case err != nil:
+		a.fail(c, err)
+		return
+	}
+	if _, err := a.Sessions.Login(c, websession.Principal{Kind: websession.KindGuardian, ID: id}); err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.flash(c, "/portal/", "registered")
+}
+
+func (a *App) linkForm(c *gin.Context) {
+	acct, ok := a.mustAccount(c)
+	if !ok {
+		return
+	}
+	a.render(c, http.StatusOK, "link", "portal.link.title", authForm{}, acct)
+}
+
+func (a *App) link(c *gin.Context) {
+	acct, ok := a.mustAccount(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	lang := a.lang(c, acct)
+	throttleKey := fmt.Sprintf("link:%d", acct.ID)
+	if ok, wait, err := a.Throttle.Check(ctx, throttleKey, c.ClientIP()); err != nil {
+		a.fail(c, err)
+		return
+	} else if !ok {
+		a.formError(c, http.StatusTooManyRequests, "link", "portal.link.title", a.Catalog.T(lang, "portal.login.throttled", int(math.Ceil(wait.Minutes()))), authForm{}, acct)
+		return
+	}
+	code, err := NormaliseCode(c.PostForm("code"))
+	if err == nil {
+		err = pgx.BeginFunc(ctx, a.Pool, func(tx pgx.Tx) error { return a.redeem(ctx, tx, code, acct.ID) })
+	}
+	if errors.Is(err, ErrBadCode) {
+		_ = a.Throttle.Failed(ctx, throttleKey, c.ClientIP())
+		a.formError(c, http.StatusUnprocessableEntity, "link", "portal.link.title", a.Catalog.T(lang, "portal.register.bad_code"), authForm{Code: c.PostForm("code")}, acct)
+		return
+	}
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.flash(c, "/portal/", "linked")
+}
+
+func (a *App) forgotForm(c *gin.Context) {
+	a.render(c, http.StatusOK, "forgot", "portal.forgot.title", authForm{}, nil)
+}
+
+func (a *App) forgot(c *gin.Context) {
+	ctx := c.Request.Context()
+	email := strings.TrimSpace(c.PostForm("email"))
+	// Bound the emails one address can trigger, per address and per client.
+	if ok, _, err := a.Throttle.Check(ctx, "forgot:"+email, c.ClientIP()); err != nil {
+		a.fail(c, err)
+		return
+	} else if ok {
+		if err := a.Throttle.Failed(ctx, "forgot:"+email, c.ClientIP()); err != nil {
+			a.fail(c, err)
+			return
+		}
+		acct, err := a.accountByEmail(ctx, email)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			a.fail(c, err)
+			return
+		}
+		if acct != nil {
+			tok, exp, err := a.resetToken(ctx, acct.ID)
+			if err != nil {
+				a.fail(c, err)
+				return
+			}
+			msg, err := a.emails.Render(acct.Email, acct.Language, mail.PasswordReset{Link: a.BaseURL + "/portal/reset/" + tok, Expires: exp.In(brussels())})
+			if err == nil {
+				err = a.Mail.Send(ctx, msg)
+			}
+			if err != nil {
+				a.Log.Error("password reset email", "account", acct.ID, "err", err)
+			}
+		}
+	}
+	// Same answer whether the email is known or not.
+	a.flash(c, "/portal/login", "reset_sent")
+}
+
+func (a *App) resetForm(c *gin.Context) {
+	if _, err := a.checkResetToken(c.Request.Context(), c.Param("token")); err != nil {
+		if errors.Is(err, ErrBadToken) {
+			a.render(c, http.StatusNotFound, "reset_invalid", "portal.reset.title", nil, nil)
+			return
+		}
+		a.fail(c, err)
+		return
+	}
+	a.render(c, http.StatusOK, "reset", "portal.reset.title", authForm{Token: c.Param("token")}, nil)
+}
+
+func (a *App) reset(c *gin.Context) {
+	ctx := c.Request.Context()
+	tok := c.Param("token")
+	lang := a.lang(c, nil)
+	if key := checkPassword(c.PostForm("password"), c.PostForm("password2")); key != "" {
+		a.formError(c, http.StatusUnprocessableEntity, "reset", "portal.reset.title", a.Catalog.T(lang, key, passwordArgs(key)...), authForm{Token: tok}, nil)
+		return
+	}
+	hash, err := password.Hash(c.PostForm("password"))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	id, err := a.useResetToken(ctx, tok, hash)
+	if errors.Is(err, ErrBadToken) {
+		a.render(c, http.StatusNotFound, "reset_invalid", "portal.reset.title", nil, nil)
+		return
+	}
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	p := websession.Principal{Kind: websession.KindGuardian, ID: id}
+	if _, err := a.Sessions.LogoutEverywhere(ctx, p); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if _, err := a.Sessions.Login(c, p); err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.flash(c, "/portal/", "password_changed")
+}
+
+func (a *App) setLang(c *gin.Context) {
+	lang := c.PostForm("lang")
+	if lang != i18n.FR && lang != i18n.EN {
+		lang = i18n.FR
+	}
+	c.SetSameSite(http.SameSiteLaxMode)
+	c.SetCookie("lang", lang, 365*24*3600, "/", "", strings.HasPrefix(a.BaseURL, "https:"), true)
+	if acct, _ := a.currentAccount(c); acct != nil {
+		if _, err := a.Pool.Exec(c.Request.Context(), `UPDATE portal_accounts SET language = $2 WHERE id = $1`, acct.ID, lang); err != nil {
+			a.fail(c, err)
+			return
+		}
+	}
+	back := c.PostForm("back")
+	if u, err := url.Parse(back); err != nil || u.IsAbs() || u.Host != "" || !strings.HasPrefix(u.Path, "/portal") || strings.HasPrefix(back, "//") {
+		back = "/portal/"
+	}
+	c.Redirect(http.StatusSeeOther, back)
+}

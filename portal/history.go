@@ -1,0 +1,158 @@
+package portal
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/shopspring/decimal"
+
+	"tartine/internal/i18n"
+	"tartine/ledger"
+)
+
+// historyData is the history page.
+type historyData struct {
+	Child    child
+	Month    time.Time // first day, school-local
+	Prev     string    // "2026-10"
+	Next     string    // "" when the next month is in the future
+	MonthArg string
+	Kind     string
+	Kinds    []string
+	Opening  decimal.Decimal
+	Closing  decimal.Decimal
+	Lines    []ledger.StatementLine
+	Chart    template.HTML
+}
+
+// parseMonth reads "YYYY-MM" (school-local); empty or bad means the current month.
+func (a *App) parseMonth(s string) time.Time {
+	now := a.Now().In(brussels())
+	cur := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, brussels())
+	if s == "" {
+		return cur
+	}
+	t, err := time.ParseInLocation("2006-01", s, brussels())
+	if err != nil || t.Year() < 2000 || t.After(cur.AddDate(1, 0, 0)) {
+		return cur
+	}
+	return t
+}
+
+// statement returns the child's wallet statement of the month.
+func (a *App) statement(c *gin.Context, ch child, month time.Time) (ledger.Statement, error) {
+	if ch.WalletID == 0 {
+		return ledger.Statement{}, nil
+	}
+	return a.Ledger.Statement(c.Request.Context(), ch.TenantID, ch.WalletID, month, month.AddDate(0, 1, 0))
+}
+
+func (a *App) history(c *gin.Context) {
+	acct, ch, ok := a.child(c)
+	if !ok {
+		return
+	}
+	month := a.parseMonth(c.Query("month"))
+	st, err := a.statement(c, ch, month)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	d := historyData{Child: ch, Month: month, MonthArg: month.Format("2006-01"), Kind: c.Query("kind"),
+		Opening: st.Opening, Closing: st.Closing, Prev: month.AddDate(0, -1, 0).Format("2006-01")}
+	if next := month.AddDate(0, 1, 0); !next.After(a.Now()) {
+		d.Next = next.Format("2006-01")
+	}
+	seen := map[string]bool{}
+	for _, l := range st.Lines {
+		if !seen[l.Kind] {
+			seen[l.Kind] = true
+			d.Kinds = append(d.Kinds, l.Kind)
+		}
+		if d.Kind == "" || d.Kind == l.Kind {
+			d.Lines = append(d.Lines, l)
+		}
+	}
+	sort.Strings(d.Kinds)
+	// Newest first for reading on a phone.
+	for i, j := 0, len(d.Lines)-1; i < j; i, j = i+1, j-1 {
+		d.Lines[i], d.Lines[j] = d.Lines[j], d.Lines[i]
+	}
+	d.Chart = spendingChart(a.Catalog, a.lang(c, acct), st.Lines)
+	a.render(c, http.StatusOK, "history", "portal.history.title", d, acct)
+}
+
+func (a *App) historyChart(c *gin.Context) {
+	acct, ch, ok := a.child(c)
+	if !ok {
+		return
+	}
+	st, err := a.statement(c, ch, a.parseMonth(c.Query("month")))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "image/svg+xml; charset=utf-8", []byte(spendingChart(a.Catalog, a.lang(c, acct), st.Lines)))
+}
+
+// serviceOf groups a ledger kind into a service for the chart.
+func serviceOf(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "meal"):
+		return "meals"
+	case strings.HasPrefix(kind, "daycare"):
+		return "daycare"
+	case strings.HasPrefix(kind, "sibling"):
+		return "transfers"
+	default:
+		return "other"
+	}
+}
+
+// spendingChart draws the month's spending (wallet debits) by service as a
+// horizontal bar chart in SVG, with a text table-equivalent in <title>/<desc>
+// for screen readers.
+func spendingChart(cat *i18n.Catalog, lang string, lines []ledger.StatementLine) template.HTML {
+	totals := map[string]decimal.Decimal{}
+	for _, l := range lines {
+		if l.Amount.IsNegative() && !l.Reversed {
+			s := serviceOf(l.Kind)
+			totals[s] = totals[s].Add(l.Amount.Neg())
+		}
+	}
+	order := []string{"meals", "daycare", "transfers", "other"}
+	max := decimal.Zero
+	for _, s := range order {
+		if totals[s].GreaterThan(max) {
+			max = totals[s]
+		}
+	}
+	const width, barH, gap, labelW = 340, 26, 12, 90
+	height := len(order)*(barH+gap) + gap
+	var b strings.Builder
+	title := cat.T(lang, "portal.history.chart_title")
+	var desc []string
+	for _, s := range order {
+		desc = append(desc, cat.T(lang, "portal.service."+s)+" "+i18n.FormatEUR(totals[s], lang))
+	}
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="chart-t chart-d" class="chart">`, width, height)
+	fmt.Fprintf(&b, `<title id="chart-t">%s</title><desc id="chart-d">%s</desc>`, template.HTMLEscapeString(title), template.HTMLEscapeString(strings.Join(desc, ", ")))
+	colors := map[string]string{"meals": "#1f6f50", "daycare": "#2c5d9e", "transfers": "#7a4b9a", "other": "#6b6b6b"}
+	for i, s := range order {
+		y := gap + i*(barH+gap)
+		w := 0.0
+		if max.IsPositive() {
+			w, _ = totals[s].Div(max).Mul(decimal.NewFromInt(width - labelW - 80)).Float64()
+		}
+		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="13" fill="#1a1a1a">%s</text>`, y+barH*2/3, template.HTMLEscapeString(cat.T(lang, "portal.service."+s)))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" rx="3" fill="%s"/>`, labelW, y, w, barH, colors[s])
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="13" fill="#1a1a1a">%s</text>`, float64(labelW)+w+6, y+barH*2/3, template.HTMLEscapeString(i18n.FormatEUR(totals[s], lang)))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}

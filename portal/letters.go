@@ -1,0 +1,119 @@
+package portal
+
+import (
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"tartine/internal/websession"
+	"tartine/school"
+)
+
+// letter is one invitation letter.
+type letter struct {
+	Guardian school.Guardian
+	Children []string
+	Code     string
+	Link     string
+	QR       template.URL // data: URI of the PNG QR code of Link
+}
+
+type lettersData struct {
+	Schools []school.School
+	School  school.School
+	Letters []letter
+}
+
+// staffAdmin returns the tenant of a logged-in staff admin, or answers 404.
+func (a *App) staffAdmin(c *gin.Context) (int64, bool) {
+	p := websession.CurrentPrincipal(c)
+	if p == nil || p.Kind != websession.KindStaff {
+		a.notFound(c)
+		return 0, false
+	}
+	var ok bool
+	err := a.Pool.QueryRow(c.Request.Context(), `SELECT active AND 'admin' = ANY(roles) FROM staff_users WHERE tenant_id = $1 AND id = $2`,
+		p.TenantID, p.ID).Scan(&ok)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !ok) {
+		a.notFound(c)
+		return 0, false
+	}
+	if err != nil {
+		a.fail(c, err)
+		return 0, false
+	}
+	return p.TenantID, true
+}
+
+// letters shows (GET) the school choice, and (POST) issues fresh codes for
+// every guardian of the school's pupils who has no login yet and renders the
+// letters to print, one page each.
+func (a *App) letters(c *gin.Context) {
+	tenantID, ok := a.staffAdmin(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	var d lettersData
+	var err error
+	if d.Schools, err = a.School.Schools(ctx, tenantID); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if c.Request.Method != http.MethodPost {
+		a.render(c, http.StatusOK, "letters", "portal.letters.title", d, nil)
+		return
+	}
+	schoolID, _ := strconv.ParseInt(c.PostForm("school"), 10, 64)
+	if d.School, err = a.School.School(ctx, tenantID, schoolID); err != nil {
+		a.notFound(c)
+		return
+	}
+	rows, err := a.Pool.Query(ctx, `SELECT g.id, string_agg(p.first_name, ', ' ORDER BY p.first_name)
+		FROM guardians g
+		JOIN guardian_pupils gp ON gp.tenant_id = g.tenant_id AND gp.guardian_id = g.id
+		JOIN pupils p ON p.tenant_id = gp.tenant_id AND p.id = gp.pupil_id AND p.active AND p.school_id = $2
+		WHERE g.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM portal_account_guardians ag WHERE ag.tenant_id = g.tenant_id AND ag.guardian_id = g.id)
+		GROUP BY g.id, g.last_name, g.first_name ORDER BY g.last_name, g.first_name`, tenantID, schoolID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	type gk struct {
+		ID   int64
+		Kids string
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[gk])
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	for _, x := range list {
+		g, err := a.School.Guardian(ctx, tenantID, x.ID)
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		inv, err := a.IssueInvitation(ctx, tenantID, x.ID)
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		link := a.BaseURL + "/portal/register?code=" + url.QueryEscape(inv.Code)
+		png, err := qrcode.Encode(link, qrcode.Medium, 256)
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		d.Letters = append(d.Letters, letter{Guardian: g, Children: []string{x.Kids}, Code: inv.Code, Link: link,
+			QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))})
+	}
+	a.render(c, http.StatusOK, "letters", "portal.letters.title", d, nil)
+}

@@ -1,0 +1,124 @@
+package portal
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"tartine/internal/mail"
+	"tartine/payments"
+)
+
+// sendToAccount renders e in the account's language and sends it; errors are
+// logged (an email never undoes what the family did).
+func (a *App) sendToAccount(ctx context.Context, acct *account, e mail.Email) {
+	msg, err := a.emails.Render(acct.Email, acct.Language, e)
+	if err == nil {
+		err = a.Mail.Send(ctx, msg)
+	}
+	if err != nil {
+		a.Log.Error("portal email", "account", acct.ID, "err", err)
+	}
+}
+
+// accountsOfPupil returns the portal accounts linked to the pupil.
+func (a *App) accountsOfPupil(ctx context.Context, tenantID, pupilID int64) ([]*account, error) {
+	rows, err := a.Pool.Query(ctx, `SELECT DISTINCT a.id, a.email, a.language, a.low_balance_threshold, a.low_balance_alert, a.password_hash
+		FROM guardian_pupils gp
+		JOIN portal_account_guardians ag ON ag.tenant_id = gp.tenant_id AND ag.guardian_id = gp.guardian_id
+		JOIN portal_accounts a ON a.id = ag.account_id
+		WHERE gp.tenant_id = $1 AND gp.pupil_id = $2`, tenantID, pupilID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*account, error) { return scanAccount(r) })
+}
+
+// LowBalanceCheck emails every account linked to the pupil whose alert is on
+// and whose threshold is above the wallet's available balance, at most once
+// per 24 hours per account and pupil. The terminal and payments may call it
+// after charging a wallet. Errors are logged.
+func (a *App) LowBalanceCheck(ctx context.Context, tenantID, pupilID int64) {
+	if err := a.lowBalanceCheck(ctx, tenantID, pupilID); err != nil {
+		a.Log.Error("low balance check", "tenant", tenantID, "pupil", pupilID, "err", err)
+	}
+}
+
+func (a *App) lowBalanceCheck(ctx context.Context, tenantID, pupilID int64) error {
+	var wallet int64
+	var first string
+	if err := a.Pool.QueryRow(ctx, `SELECT coalesce(wallet_account_id, 0), first_name FROM pupils WHERE tenant_id = $1 AND id = $2`,
+		tenantID, pupilID).Scan(&wallet, &first); err != nil {
+		return err
+	}
+	if wallet == 0 {
+		return nil
+	}
+	bal, err := a.Ledger.Balance(ctx, tenantID, wallet)
+	if err != nil {
+		return err
+	}
+	accts, err := a.accountsOfPupil(ctx, tenantID, pupilID)
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	for _, acct := range accts {
+		if !acct.Alert || !bal.Available.LessThan(acct.Threshold) {
+			continue
+		}
+		tag, err := a.Pool.Exec(ctx, `INSERT INTO portal_low_balance_alerts (tenant_id, pupil_id, account_id, sent_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant_id, pupil_id, account_id) DO UPDATE SET sent_at = excluded.sent_at
+			WHERE portal_low_balance_alerts.sent_at <= $5`, tenantID, pupilID, acct.ID, now, now.Add(-24*time.Hour))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			continue // alerted recently
+		}
+		a.sendToAccount(ctx, acct, mail.LowBalance{Child: first, Balance: bal.Available, Threshold: acct.Threshold,
+			Link: a.BaseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/topup"})
+	}
+	return nil
+}
+
+// TopUpReceived emails the accounts linked to the pupil that money arrived
+// (it implements payments.Notifier).
+func (a *App) TopUpReceived(ctx context.Context, n payments.TopUpNotice) error {
+	return a.notifyTopUp(ctx, n.TenantID, n.PupilID, n.Amount, "card")
+}
+
+// notifyTopUp sends "top-up received" for any method (card, bancontact,
+// transfer, cash).
+func (a *App) notifyTopUp(ctx context.Context, tenantID, pupilID int64, amount decimal.Decimal, method string) error {
+	var wallet int64
+	var first string
+	if err := a.Pool.QueryRow(ctx, `SELECT coalesce(wallet_account_id, 0), first_name FROM pupils WHERE tenant_id = $1 AND id = $2`,
+		tenantID, pupilID).Scan(&wallet, &first); err != nil {
+		return err
+	}
+	bal := decimal.Zero
+	if wallet != 0 {
+		b, err := a.Ledger.Balance(ctx, tenantID, wallet)
+		if err != nil {
+			return err
+		}
+		bal = b.Available
+	}
+	accts, err := a.accountsOfPupil(ctx, tenantID, pupilID)
+	if err != nil {
+		return err
+	}
+	for _, acct := range accts {
+		a.sendToAccount(ctx, acct, mail.TopUpReceived{Child: first, Amount: amount, Balance: bal, Method: method,
+			Link: a.BaseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/history"})
+	}
+	return nil
+}
+
+// TopUpReceivedBy is TopUpReceived for other methods (bank transfer, cash).
+func (a *App) TopUpReceivedBy(ctx context.Context, tenantID, pupilID int64, amount decimal.Decimal, method string) error {
+	return a.notifyTopUp(ctx, tenantID, pupilID, amount, method)
+}

@@ -1,0 +1,349 @@
+// Package portal is the parent portal: guardians register from an
+// invitation letter, log in, see each child's balance and history, book and
+// cancel meals and daycare, top up (Stripe Checkout through package payments,
+// or bank transfer with the child's structured communication and an EPC QR
+// code), move money between siblings, change their settings and download
+// everything held about the family.
+//
+// # Access rule
+//
+// A portal account (portal_accounts) is one person's login; it is linked to
+// guardian rows, possibly in several tenants (portal_account_guardians), by
+// invitation codes. Every page or endpoint about a pupil reads the tenant and
+// pupil ids from the URL and goes through App.child, which returns the pupil
+// only when one of the account's guardians is linked to it in that tenant
+// (guardian_pupils); anything else is a 404 that shows nothing. Bookings are
+// checked to belong to that pupil as well.
+//
+// # Sessions and forms
+//
+// Sessions, CSRF protection and login throttling come from
+// internal/websession: every POST carries the session's token and must be
+// same-origin. Pages are server-rendered (html/template, embedded), French
+// first, and work without JavaScript.
+package portal
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"tartine/booking"
+	"tartine/internal/i18n"
+	"tartine/internal/mail"
+	"tartine/internal/password"
+	"tartine/internal/websession"
+	"tartine/ledger"
+	"tartine/payments"
+	"tartine/school"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Sender sends one email (mail.SMTP, or mail.LogSender without SMTP).
+type Sender interface {
+	Send(ctx context.Context, msg mail.Message) error
+}
+
+// TopUps starts online top-ups (payments.Stripe; a stub in tests).
+type TopUps interface {
+	StartTopUp(ctx context.Context, req payments.TopUpRequest) (payments.TopUp, error)
+	Limits() (min, max decimal.Decimal)
+}
+
+// Deps are the portal's dependencies.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Ledger   *ledger.Ledger
+	School   *school.Store
+	Booking  *booking.Manager
+	Sessions *websession.Manager // cookie of the portal
+	Throttle *websession.Throttle
+	Catalog  *i18n.Catalog
+	Mail     Sender
+	TopUps   TopUps // nil: online top-up unavailable, bank transfer only
+	Log      *slog.Logger
+	Now      func() time.Time
+	// BaseURL is the public URL (links in emails and letters), no trailing slash.
+	BaseURL string
+}
+
+// App serves the portal.
+type App struct {
+	Deps
+	pages  map[string]*template.Template
+	emails *mail.Templates
+	// dummyHash is verified when an email is unknown so that the answer
+	// takes as long as for a known one.
+	dummyHash string
+}
+
+// New parses the templates and returns the portal. A template error stops
+// start-up.
+func New(d Deps) (*App, error) {
+	if d.Pool == nil || d.Ledger == nil || d.School == nil || d.Booking == nil || d.Sessions == nil || d.Catalog == nil || d.Mail == nil {
+		return nil, errors.New("portal: missing dependency")
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Throttle == nil {
+		d.Throttle = websession.NewThrottle(d.Pool, websession.ThrottleConfig{Scope: websession.KindGuardian, Now: d.Now})
+	}
+	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
+	a := &App{Deps: d, pages: map[string]*template.Template{}}
+	var err error
+	if a.emails, err = mail.LoadTemplates(); err != nil {
+		return nil, err
+	}
+	if a.dummyHash, err = password.Hash("not a password"); err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("portal: parse %s: %w", n, err)
+		}
+		a.pages[base] = t
+	}
+	return a, nil
+}
+
+var funcs = template.FuncMap{
+	"add": func(a, b int) int { return a + b },
+	"eq64": func(a, b int64) bool { return a == b },
+}
+
+// Routes mounts the portal under /portal (and its static files).
+func (a *App) Routes(r gin.IRouter) {
+	sub, _ := fs.Sub(staticFS, "static")
+	r.StaticFS("/portal/static", http.FS(sub))
+	g := r.Group("/portal", a.Sessions.Middleware(), securityHeaders)
+	g.GET("/login", a.loginForm)
+	g.POST("/login", a.login)
+	g.GET("/register", a.registerForm)
+	g.POST("/register", a.register)
+	g.GET("/forgot", a.forgotForm)
+	g.POST("/forgot", a.forgot)
+	g.GET("/reset/:token", a.resetForm)
+	g.POST("/reset/:token", a.reset)
+	g.POST("/lang", a.setLang)
+	g.GET("/letters", a.letters) // staff (admin): invitation letters
+	g.POST("/letters", a.letters)
+
+	in := g.Group("", websession.Require(websession.KindGuardian, a.toLogin))
+	in.GET("", a.home)
+	in.GET("/", a.home)
+	in.POST("/logout", a.logout)
+	in.POST("/logout-everywhere", a.logoutEverywhere)
+	in.GET("/link", a.linkForm)
+	in.POST("/link", a.link)
+	in.GET("/settings", a.settingsForm)
+	in.POST("/settings", a.saveSettings)
+	in.GET("/export.zip", a.export)
+
+	c := in.Group("/c/:tenant/:pupil")
+	c.GET("/history", a.history)
+	c.GET("/history/chart.svg", a.historyChart)
+	c.GET("/bookings", a.bookings)
+	c.POST("/bookings/book", a.book)
+	c.POST("/bookings/cancel", a.cancel)
+	c.POST("/bookings/pattern", a.pattern)
+	c.GET("/topup", a.topupForm)
+	c.POST("/topup", a.topup)
+	c.GET("/epc.png", a.epcPNG)
+	c.GET("/transfer", a.transferForm)
+	c.POST("/transfer", a.transfer)
+}
+
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; form-action 'self' https://checkout.stripe.com; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+	c.Next()
+}
+
+// page is what every template receives.
+type page struct {
+	Lang    string
+	CSRF    string
+	Account *account
+	Title   string
+	Flash   string
+	Error   string
+	Base    string
+	Data    any
+	cat     *i18n.Catalog
+}
+
+// T translates key.
+func (p page) T(key string, args ...any) string { return p.cat.T(p.Lang, key, args...) }
+
+// EUR formats an amount.
+func (p page) EUR(d decimal.Decimal) string { return i18n.FormatEUR(d, p.Lang) }
+
+// Date formats a day in full.
+func (p page) Date(t time.Time) string { return i18n.FormatDate(t, p.Lang) }
+
+// lang picks the language: the account's, else the "lang" cookie, else
+// Accept-Language.
+func (a *App) lang(c *gin.Context, acct *account) string {
+	if acct != nil && acct.Language != "" {
+		return i18n.Negotiate(acct.Language)
+	}
+	if v, err := c.Cookie("lang"); err == nil && v != "" {
+		return i18n.Negotiate(v)
+	}
+	return i18n.Negotiate(c.GetHeader("Accept-Language"))
+}
+
+// render writes a page with status.
+func (a *App) render(c *gin.Context, status int, name, titleKey string, data any, acct *account) {
+	p, err := a.newPage(c, acct)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	p.Title = p.T(titleKey)
+	p.Data = data
+	if f, err := c.Cookie("flash"); err == nil && f != "" {
+		p.Flash = p.flashText(f)
+		c.SetCookie("flash", "", -1, "/portal", "", false, true)
+	}
+	if e, ok := c.Get("form_error"); ok {
+		p.Error = e.(string)
+	}
+	t, ok := a.pages[name]
+	if !ok {
+		a.fail(c, fmt.Errorf("portal: no template %s", name))
+		return
+	}
+	c.Status(status)
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	if err := t.ExecuteTemplate(c.Writer, "layout.html", p); err != nil {
+		a.Log.Error("render", "page", name, "err", err)
+	}
+}
+
+func (a *App) newPage(c *gin.Context, acct *account) (page, error) {
+	tok, err := a.Sessions.Token(c)
+	if err != nil {
+		return page{}, err
+	}
+	return page{Lang: a.lang(c, acct), CSRF: tok, Account: acct, Base: "/portal", cat: a.Catalog}, nil
+}
+
+// formError re-renders a form with a message for people (status 422 by default).
+func (a *App) formError(c *gin.Context, status int, name, titleKey, msg string, data any, acct *account) {
+	c.Set("form_error", msg)
+	a.render(c, status, name, titleKey, data, acct)
+}
+
+// flash redirects (303) after a POST with a message shown once on the next
+// page: a catalogue key ("portal.flash.x" when key has no dot) and arguments.
+func (a *App) flash(c *gin.Context, to, key string, args ...string) {
+	if key != "" {
+		if !strings.Contains(key, ".") {
+			key = "portal.flash." + key
+		}
+		v := strings.Join(append([]string{key}, args...), "|")
+		c.SetCookie("flash", v, 60, "/portal", "", strings.HasPrefix(a.BaseURL, "https:"), true)
+	}
+	c.Redirect(http.StatusSeeOther, to)
+}
+
+// flashText turns a flash cookie into a message; only catalogue keys of the
+// portal, booking and payments are honoured, arguments are plain text.
+func (p page) flashText(v string) string {
+	parts := strings.Split(v, "|")
+	key := parts[0]
+	if !strings.HasPrefix(key, "portal.") && !strings.HasPrefix(key, "booking.") && !strings.HasPrefix(key, "payments.") {
+		return ""
+	}
+	args := make([]any, 0, len(parts)-1)
+	for _, a := range parts[1:] {
+		args = append(args, a)
+	}
+	return p.T(key, args...)
+}
+
+// KindLabel names a ledger transfer kind for people.
+func (p page) KindLabel(kind string) string {
+	for _, prefix := range []string{"portal.kind.", "booking.kind.", "payments.kind."} {
+		if p.cat.Has(p.Lang, prefix+kind) || p.cat.Has(i18n.Default, prefix+kind) {
+			return p.T(prefix + kind)
+		}
+	}
+	return kind
+}
+
+// ServiceLabel names a booking service (meal type or daycare) for people.
+func (p page) ServiceLabel(s string) string {
+	if p.cat.Has(i18n.Default, "booking.service."+s) {
+		return p.T("booking.service." + s)
+	}
+	if p.cat.Has(i18n.Default, "portal.meal."+s) {
+		return p.T("portal.meal." + s)
+	}
+	return s
+}
+
+// notFound answers 404 with a page that shows nothing of the request.
+func (a *App) notFound(c *gin.Context) {
+	acct, _ := a.currentAccount(c)
+	a.render(c, http.StatusNotFound, "error", "error.not_found", nil, acct)
+	c.Abort()
+}
+
+// fail logs err once and answers 500.
+func (a *App) fail(c *gin.Context, err error) {
+	a.Log.Error("portal request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+	lang := a.lang(c, nil)
+	c.String(http.StatusInternalServerError, a.Catalog.T(lang, "error.internal"))
+	c.Abort()
+}
+
+func (a *App) toLogin(c *gin.Context) {
+	c.Redirect(http.StatusSeeOther, "/portal/login")
+}
+
+// brussels is the schools' time zone (school-local days and cut-offs).
+func brussels() *time.Location {
+	loc, err := time.LoadLocation("Europe/Brussels")
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// actor is the ledger/booking actor of the account.
+func actor(acct *account) string { return fmt.Sprintf("portal-account:%d", acct.ID) }

@@ -1,0 +1,479 @@
+package terminal
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/shopspring/decimal"
+
+	"tartine/internal/i18n"
+	"tartine/internal/websession"
+	"tartine/school"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// Web serves the staff screens. Create it with NewWeb.
+type Web struct {
+	svc      *Service
+	sessions *websession.Manager
+	throttle *websession.Throttle
+	cat      *i18n.Catalog
+	tmpl     *template.Template
+	// Heartbeat is the interval of SSE keep-alive comments (default 15 s).
+	Heartbeat time.Duration
+}
+
+// NewWeb parses the embedded templates (an error stops start-up).
+func NewWeb(svc *Service, sessions *websession.Manager, throttle *websession.Throttle, cat *i18n.Catalog) (*Web, error) {
+	w := &Web{svc: svc, sessions: sessions, throttle: throttle, cat: cat, Heartbeat: 15 * time.Second}
+	funcs := template.FuncMap{
+		"t":   func(lang, key string, args ...any) string { return cat.T(lang, key, args...) },
+		"eur": func(d decimal.Decimal, lang string) string { return i18n.FormatEUR(d, lang) },
+		"hm":  func(t time.Time) string { return i18n.FormatTime(t.In(localZone()), "fr") },
+		"diet": func(lang, d string) string {
+			if k := school.Diet(d).LabelKey(); cat.Has(lang, k) || cat.Has("fr", k) {
+				return cat.T(lang, k)
+			}
+			return d
+		},
+		"join": strings.Join,
+		"allergens": func(lang string, as []string) string {
+			out := make([]string, len(as))
+			for i, a := range as {
+				out[i] = cat.T(lang, school.Allergen(a).LabelKey())
+				if strings.HasPrefix(out[i], "⟦") {
+					out[i] = a
+				}
+			}
+			return strings.Join(out, ", ")
+		},
+		"tapview": func(e Event, lang string) tapView { return tapView{Event: e, Lang: lang} },
+	}
+	t, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("terminal templates: %w", err)
+	}
+	w.tmpl = t
+	return w, nil
+}
+
+func localZone() *time.Location {
+	if l, err := time.LoadLocation("Europe/Brussels"); err == nil {
+		return l
+	}
+	return time.UTC
+}
+
+// Mount registers the staff screens under /staff (session middleware and
+// CSRF protection included) and their static files.
+func (w *Web) Mount(r gin.IRouter) {
+	static, _ := fs.Sub(assets, "static")
+	r.StaticFS("/staff/static", http.FS(static))
+	g := r.Group("/staff", w.sessions.Middleware())
+	g.GET("/login", w.loginPage)
+	g.POST("/login", w.loginPost)
+	a := g.Group("", websession.Require(websession.KindStaff, func(c *gin.Context) {
+		c.Redirect(http.StatusSeeOther, "/staff/login")
+		c.Abort()
+	}), w.loadUser)
+	a.POST("/logout", w.logout)
+	a.GET("/", w.stationsPage)
+	a.GET("/stations/:code", w.stationPage)
+	a.GET("/stations/:code/events", w.events)
+	a.POST("/stations/:code/manual", w.manualPost)
+	a.POST("/stations/:code/assign", w.assignPost)
+	a.GET("/pupils/:id/photo", w.photo)
+}
+
+const userKey = "terminal.user"
+
+func (w *Web) loadUser(c *gin.Context) {
+	p := websession.CurrentPrincipal(c)
+	u, err := w.svc.store.StaffUser(c.Request.Context(), p.TenantID, p.ID)
+	if err != nil || !u.Active {
+		_ = w.sessions.Logout(c)
+		c.Redirect(http.StatusSeeOther, "/staff/login")
+		c.Abort()
+		return
+	}
+	c.Set(userKey, u)
+}
+
+func user(c *gin.Context) school.StaffUser {
+	u, _ := c.Get(userKey)
+	su, _ := u.(school.StaffUser)
+	return su
+}
+
+func lang(c *gin.Context) string {
+	if ck, err := c.Cookie("lang"); err == nil && ck != "" {
+		return i18n.Negotiate(ck)
+	}
+	return i18n.Negotiate(c.GetHeader("Accept-Language"))
+}
+
+// page is the data of every page.
+type page struct {
+	Lang   string
+	Title  string
+	CSRF   string
+	User   *school.StaffUser
+	Error  string
+	Notice string
+	Data   any
+}
+
+func (w *Web) render(c *gin.Context, status int, name string, p page) {
+	p.Lang = lang(c)
+	if p.CSRF == "" {
+		if tok, err := w.sessions.Token(c); err == nil {
+			p.CSRF = tok
+		}
+	}
+	var buf bytes.Buffer
+	if err := w.tmpl.ExecuteTemplate(&buf, name, p); err != nil {
+		w.svc.log.Error("render", "template", name, "err", err)
+		c.String(http.StatusInternalServerError, w.cat.T(p.Lang, "error.internal"))
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+func (w *Web) fail(c *gin.Context, err error) {
+	l := lang(c)
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, school.ErrNotFound):
+		c.String(http.StatusNotFound, w.cat.T(l, "error.not_found"))
+	case errors.Is(err, errForbidden):
+		c.String(http.StatusForbidden, w.cat.T(l, "error.forbidden"))
+	default:
+		w.svc.log.Error("staff page", "path", c.Request.URL.Path, "err", err)
+		c.String(http.StatusInternalServerError, w.cat.T(l, "error.internal"))
+	}
+}
+
+var errForbidden = errors.New("terminal: forbidden")
+
+func (w *Web) loginPage(c *gin.Context) {
+	if _, err := w.sessions.Ensure(c); err != nil {
+		w.fail(c, err)
+		return
+	}
+	w.render(c, http.StatusOK, "login.html", page{Title: w.cat.T(lang(c), "terminal.login_title")})
+}
+
+func (w *Web) loginPost(c *gin.Context) {
+	ctx := c.Request.Context()
+	l := lang(c)
+	login, pw := strings.TrimSpace(c.PostForm("login")), c.PostForm("password")
+	if w.throttle != nil {
+		ok, _, err := w.throttle.Check(ctx, login, c.ClientIP())
+		if err != nil {
+			w.fail(c, err)
+			return
+		}
+		if !ok {
+			w.render(c, http.StatusTooManyRequests, "login.html", page{Title: w.cat.T(l, "terminal.login_title"), Error: w.cat.T(l, "terminal.throttled")})
+			return
+		}
+	}
+	u, err := w.svc.store.AuthenticateStaff(ctx, login, pw)
+	if errors.Is(err, school.ErrBadCredentials) {
+		if w.throttle != nil {
+			_ = w.throttle.Failed(ctx, login, c.ClientIP())
+		}
+		w.render(c, http.StatusUnauthorized, "login.html", page{Title: w.cat.T(l, "terminal.login_title"), Error: w.cat.T(l, "terminal.bad_credentials")})
+		return
+	}
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	if w.throttle != nil {
+		_ = w.throttle.Succeeded(ctx, login)
+	}
+	if _, err := w.sessions.Login(c, websession.Principal{Kind: websession.KindStaff, ID: u.ID, TenantID: u.TenantID}); err != nil {
+		w.fail(c, err)
+		return
+	}
+	_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "staff.login", "", map[string]any{"ip": c.ClientIP()})
+	next := c.Query("next")
+	if !strings.HasPrefix(next, "/staff/") || strings.HasPrefix(next, "//") {
+		next = "/staff/"
+	}
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+func (w *Web) logout(c *gin.Context) {
+	u := user(c)
+	_ = w.svc.store.Audit(c.Request.Context(), u.TenantID, u.Actor(), "staff.logout", "", nil)
+	_ = w.sessions.Logout(c)
+	c.Redirect(http.StatusSeeOther, "/staff/login")
+}
+
+// roleFor is the role a station kind needs (admins may use every station).
+func roleFor(kind string) school.Role {
+	switch kind {
+	case KindCanteen:
+		return school.RoleCanteen
+	case KindDaycare:
+		return school.RoleDaycare
+	case KindKiosk:
+		return school.RoleKiosk
+	}
+	return school.RoleAdmin
+}
+
+func (w *Web) stationsPage(c *gin.Context) {
+	u := user(c)
+	all, err := w.svc.store.Stations(c.Request.Context(), u.TenantID)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	var list []school.Station
+	for _, s := range all {
+		if u.Can(roleFor(string(s.Kind))) && (u.SchoolID == 0 || u.SchoolID == s.SchoolID) {
+			list = append(list, s)
+		}
+	}
+	w.render(c, http.StatusOK, "stations.html", page{Title: w.cat.T(lang(c), "terminal.stations"), User: &u, Data: list})
+}
+
+// stationFor loads the :code station and checks the user may use it.
+func (w *Web) stationFor(c *gin.Context) (Station, school.StaffUser, error) {
+	u := user(c)
+	st, err := w.svc.station(c.Request.Context(), u.TenantID, c.Param("code"))
+	if err != nil {
+		return Station{}, u, err
+	}
+	if !u.Can(roleFor(st.Kind)) || (u.SchoolID != 0 && u.SchoolID != st.SchoolID) {
+		return Station{}, u, errForbidden
+	}
+	return st, u, nil
+}
+
+// stationData is the live screen's data.
+type stationData struct {
+	Station  Station
+	Events   []Event
+	Query    string
+	Results  []school.Pupil
+	Searched bool
+	Present  []Presence
+	Lang     string
+	UID      string // enrolment desk: the unknown badge to assign
+	Token    string // manual entry: one tap per form
+}
+
+func (w *Web) stationPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	st, u, err := w.stationFor(c)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	d := stationData{Station: st, Events: w.svc.hub.Recent(u.TenantID, st.ID, 20), Lang: lang(c), UID: strings.TrimSpace(c.Query("uid"))}
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		w.fail(c, err)
+		return
+	}
+	d.Token = hex.EncodeToString(tok)
+	if q := strings.TrimSpace(c.Query("q")); q != "" {
+		d.Query, d.Searched = q, true
+		d.Results, err = w.svc.store.SearchPupils(ctx, u.TenantID, q, 20)
+		if err != nil {
+			w.fail(c, err)
+			return
+		}
+	}
+	if st.Kind == KindDaycare {
+		if d.Present, err = w.svc.Present(ctx, u.TenantID, st.ID); err != nil {
+			w.fail(c, err)
+			return
+		}
+	}
+	// Diet and allergy data are special-category data: audit who opened
+	// which screen.
+	_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "terminal.screen_open", "station:"+st.Code, nil)
+	w.render(c, http.StatusOK, "station.html", page{Title: st.Name, User: &u, Data: d, Notice: c.Query("notice")})
+}
+
+// events streams the station's taps as server-sent events ("tap" events
+// whose data is the HTML of one tap card), with keep-alive comments. A
+// reconnecting browser sends Last-Event-ID and gets what it missed.
+func (w *Web) events(c *gin.Context) {
+	st, u, err := w.stationFor(c)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	after, _ := strconv.ParseInt(c.GetHeader("Last-Event-ID"), 10, 64)
+	if after == 0 {
+		after, _ = strconv.ParseInt(c.Query("after"), 10, 64)
+	}
+	backlog, ch, cancel := w.svc.hub.Subscribe(u.TenantID, st.ID, after)
+	defer cancel()
+	l := lang(c)
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	c.Status(http.StatusOK)
+	send := func(e Event) bool {
+		var buf bytes.Buffer
+		if err := w.tmpl.ExecuteTemplate(&buf, "tap", tapView{Event: e, Lang: l}); err != nil {
+			w.svc.log.Error("render tap", "err", err)
+			return false
+		}
+		fmt.Fprintf(c.Writer, "id: %d\nevent: tap\n", e.Seq)
+		for _, line := range strings.Split(buf.String(), "\n") {
+			fmt.Fprintf(c.Writer, "data: %s\n", line)
+		}
+		_, err := fmt.Fprint(c.Writer, "\n")
+		c.Writer.Flush()
+		return err == nil
+	}
+	fmt.Fprint(c.Writer, "retry: 2000\n: connected\n\n")
+	c.Writer.Flush()
+	for _, e := range backlog {
+		if !send(e) {
+			return
+		}
+	}
+	tick := time.NewTicker(w.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.Request.Context().Done():
+			return
+		case e := <-ch:
+			if !send(e) {
+				return
+			}
+		case <-tick.C:
+			if _, err := fmt.Fprint(c.Writer, ": heartbeat\n\n"); err != nil {
+				return
+			}
+			c.Writer.Flush()
+		}
+	}
+}
+
+// tapView is the data of the "tap" template.
+type tapView struct {
+	Event
+	Lang string
+}
+
+// manualPost records a tap for a pupil found by name (forgotten badge): the
+// same pipeline with tech "manual". The form carries a token that is the
+// tap id, so a double submit records one tap.
+func (w *Web) manualPost(c *gin.Context) {
+	st, u, err := w.stationFor(c)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	pupilID, err := strconv.ParseInt(c.PostForm("pupil_id"), 10, 64)
+	token := c.PostForm("tap_token")
+	if err != nil || pupilID <= 0 || !validID(token) {
+		c.String(http.StatusBadRequest, w.cat.T(lang(c), "error.invalid_form", "pupil_id"))
+		return
+	}
+	tap := Tap{ID: "manual-" + token, Station: st.Code, UID: "PUPIL:" + strconv.FormatInt(pupilID, 10), Tech: "manual", ReadAt: w.svc.now()}
+	if len(tap.ID) > maxTapID {
+		tap.ID = tap.ID[:maxTapID]
+	}
+	res, err := w.svc.Apply(c.Request.Context(), u.TenantID, u.Actor(), tap)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	_ = w.svc.store.Audit(c.Request.Context(), u.TenantID, u.Actor(), "terminal.manual_tap", "pupil:"+strconv.FormatInt(pupilID, 10),
+		map[string]any{"station": st.Code, "tap": tap.ID, "verdict": res.Verdict, "reason": res.Reason})
+	c.Redirect(http.StatusSeeOther, "/staff/stations/"+st.Code)
+}
+
+// assignPost gives an unknown badge tapped at the enrolment desk to a
+// pupil (enrolment stations, admin role).
+func (w *Web) assignPost(c *gin.Context) {
+	ctx := c.Request.Context()
+	st, u, err := w.stationFor(c)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	if st.Kind != KindEnrolment {
+		w.fail(c, errForbidden)
+		return
+	}
+	pupilID, err := strconv.ParseInt(c.PostForm("pupil_id"), 10, 64)
+	uid, tech := c.PostForm("uid"), school.Tech(c.PostForm("tech"))
+	if err != nil || pupilID <= 0 || uid == "" {
+		c.String(http.StatusBadRequest, w.cat.T(lang(c), "error.invalid_form", "pupil_id, uid"))
+		return
+	}
+	if tech == "" {
+		tech = school.TechEM4100
+	}
+	b, err := w.svc.store.CreateBadge(ctx, u.TenantID, school.BadgeInput{UID: uid, Tech: tech, PupilID: pupilID}, u.Actor())
+	if errors.Is(err, school.ErrConflict) {
+		// A known badge (in stock or someone else's): reassign it.
+		var info school.BadgeInfo
+		info, err = w.svc.store.BadgeByUID(ctx, u.TenantID, uid)
+		if err == nil {
+			b, err = w.svc.store.AssignBadge(ctx, u.TenantID, info.ID, pupilID, u.Actor())
+		}
+	}
+	if errors.Is(err, school.ErrInvalid) {
+		c.String(http.StatusBadRequest, err.Error())
+		return
+	}
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	p, err := w.svc.store.Pupil(ctx, u.TenantID, pupilID)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	notice := w.cat.T(lang(c), "terminal.assigned", b.UID, p.DisplayName())
+	c.Redirect(http.StatusSeeOther, "/staff/stations/"+st.Code+"?notice="+template.URLQueryEscaper(notice))
+}
+
+// photo serves a pupil's photo to staff, only with consent.
+func (w *Web) photo(c *gin.Context) {
+	u := user(c)
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		w.fail(c, ErrNotFound)
+		return
+	}
+	b, err := w.svc.store.PupilPhoto(c.Request.Context(), u.TenantID, id)
+	if errors.Is(err, school.ErrNoPhoto) {
+		c.Status(http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "private, max-age=300")
+	c.Data(http.StatusOK, http.DetectContentType(b), b)
+}
