@@ -308,7 +308,9 @@ type child struct {
 }
 
 // Path is the URL prefix of the child's pages.
-func (ch child) Path() string { return "/portal/c/" + strconv.FormatInt(ch.TenantID, 10) + "/" + strconv.FormatInt(ch.ID, 10) }
+func (ch child) Path() string {
+	return "/portal/c/" + strconv.FormatInt(ch.TenantID, 10) + "/" + strconv.FormatInt(ch.ID, 10)
+}
 
 // Name is the first name and last name.
 func (ch child) Name() string { return ch.FirstName + " " + ch.LastName }

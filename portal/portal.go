@@ -136,7 +136,7 @@ func New(d Deps) (*App, error) {
 }
 
 var funcs = template.FuncMap{
-	"add": func(a, b int) int { return a + b },
+	"add":  func(a, b int) int { return a + b },
 	"eq64": func(a, b int64) bool { return a == b },
 }
 

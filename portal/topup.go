@@ -10,8 +10,8 @@ import (
 	"tartine/internal/i18n"
 	"tartine/ledger"
 	"tartine/payments"
-	"tartine/sepa"
 	"tartine/school"
+	"tartine/sepa"
 )
 
 type topupData struct {

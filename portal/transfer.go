@@ -117,7 +117,7 @@ func (a *App) transfer(c *gin.Context) {
 		Memo:           fmt.Sprintf("%s → %s", ch.FirstName, to.FirstName),
 		Metadata:       map[string]string{"from_pupil": strconv.FormatInt(ch.ID, 10), "to_pupil": strconv.FormatInt(to.ID, 10)},
 		Postings: []ledger.Posting{
-			{AccountID: ch.WalletID, Amount: amount},        // debit: the family spends from this wallet
+			{AccountID: ch.WalletID, Amount: amount},       // debit: the family spends from this wallet
 			{AccountID: to.WalletID, Amount: amount.Neg()}, // credit: the sibling's wallet grows
 		},
 	})
