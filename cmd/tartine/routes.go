@@ -3,12 +3,19 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"tartine/booking"
+	"tartine/internal/i18n"
+	"tartine/internal/websession"
 	"tartine/ledger"
 	"tartine/payments"
+	"tartine/school"
+	"tartine/terminal"
 )
 
 // appDeps are the concrete dependencies handed to the web packages.
@@ -39,5 +46,33 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		r.POST("/stripe/webhook", gin.WrapF(stripeSvc.HandleWebhook))
 	}
 	_ = stripeSvc // used by the portal's top-up page
+
+	// terminal: device API (HMAC, no session) and staff screens (own
+	// session cookie, CSRF); the day-end job runs every 5 minutes and
+	// closes each school's day once after 18:30 local time.
+	{
+		led := ledger.New(deps.db.Pool, nil)
+		svc, err := terminal.New(terminal.Config{Pool: deps.db.Pool, Ledger: led, School: school.New(deps.db.Pool, led, nil),
+			Booking: booking.New(deps.db.Pool, led, nil), Log: deps.log})
+		if err != nil {
+			return err
+		}
+		svc.MountDeviceAPI(r)
+		sessions, err := websession.New(deps.db.Pool, websession.Config{BaseURL: deps.cfg.BaseURL, CookieName: "tartine_staff"})
+		if err != nil {
+			return err
+		}
+		cat, err := i18n.New()
+		if err != nil {
+			return err
+		}
+		web, err := terminal.NewWeb(svc, sessions, websession.NewThrottle(deps.db.Pool, websession.ThrottleConfig{Scope: "staff"}), cat)
+		if err != nil {
+			return err
+		}
+		web.Mount(r)
+		tick := time.NewTicker(5 * time.Minute)
+		go func() { defer tick.Stop(); svc.RunDayEnd(ctx, tick.C) }()
+	}
 	return nil
 }
