@@ -291,3 +291,57 @@ func (s *Service) Present(ctx context.Context, tenantID, stationID int64) ([]Pre
 	}
 	return out, nil
 }
+
+// DayEndAt is the school-local time after which RunDayEnd closes the day
+// (after every daycare closes; 18:00 by default tariff).
+const DayEndAt = 18*time.Hour + 30*time.Minute
+
+// RunDayEnd runs DayEnd for every school of every tenant once a day, at the
+// first tick after DayEndAt school-local time, until ctx ends. Ticks come
+// from tick (a time.Ticker's channel in serve, a test channel in tests);
+// the clock is the Service's. A failed run is logged and retried at the
+// next tick (DayEnd is safe to run twice).
+func (s *Service) RunDayEnd(ctx context.Context, tick <-chan time.Time) {
+	done := map[idKey]string{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+		rows, _ := s.pool.Query(ctx, `SELECT tenant_id, id, timezone FROM schools ORDER BY tenant_id, id`)
+		type sch struct {
+			tenant, id int64
+			tz         string
+		}
+		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sch, error) {
+			var x sch
+			return x, r.Scan(&x.tenant, &x.id, &x.tz)
+		})
+		if err != nil {
+			s.log.Error("day end: list schools", "err", err)
+			continue
+		}
+		for _, x := range list {
+			loc, err := time.LoadLocation(x.tz)
+			if err != nil {
+				loc = localZone()
+			}
+			now := s.now().In(loc)
+			y, m, d := now.Date()
+			midnight := time.Date(y, m, d, 0, 0, 0, 0, loc)
+			day := midnight.Format(time.DateOnly)
+			if now.Sub(midnight) < DayEndAt || done[idKey{x.tenant, x.id}] == day {
+				continue
+			}
+			rep, err := s.DayEnd(ctx, x.tenant, x.id, midnight)
+			if err != nil {
+				s.log.Error("day end", "tenant_id", x.tenant, "school_id", x.id, "day", day, "err", err)
+				continue
+			}
+			done[idKey{x.tenant, x.id}] = day
+			s.log.Info("day end", "tenant_id", x.tenant, "school_id", x.id, "day", day, "sessions_closed", rep.SessionsClosed,
+				"noshow_charged", rep.Bookings.Charged, "noshow_released", rep.Bookings.Released)
+		}
+	}
+}

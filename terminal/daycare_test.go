@@ -1,6 +1,7 @@
 package terminal
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -93,6 +94,32 @@ func TestForgottenSessionClosedByNextTap(t *testing.T) {
 		t.Errorf("next morning: %+v, want check_in", r)
 	}
 	if got := f.balance(uidEmma); !got.Equal(dec("16.80")) { // yesterday closed at 18:00: 3.20
+		t.Errorf("wallet = %s, want 16.80", got)
+	}
+	f.verify()
+}
+
+func TestRunDayEndOnTicks(t *testing.T) {
+	f := newFixture(t)
+	f.clk.Set(at(16, 0))
+	f.one(tapAt("daycare-1", uidEmma, at(16, 0)))
+	ctx, cancel := context.WithCancel(f.ctx)
+	tick := make(chan time.Time)
+	done := make(chan struct{})
+	go func() { f.svc.RunDayEnd(ctx, tick); close(done) }()
+	f.clk.Set(at(17, 0)) // before 18:30: nothing
+	tick <- f.clk.Now()
+	f.clk.Set(at(18, 45))
+	tick <- f.clk.Now()
+	tick <- f.clk.Now() // the second tick of the day does nothing more
+	cancel()
+	<-done
+	present, err := f.svc.Present(f.ctx, f.tenant, f.station["daycare-1"])
+	must(t, err)
+	if len(present) != 0 {
+		t.Errorf("present after the day end: %+v", present)
+	}
+	if got := f.balance(uidEmma); !got.Equal(dec("16.80")) {
 		t.Errorf("wallet = %s, want 16.80", got)
 	}
 	f.verify()
