@@ -8,6 +8,7 @@ import (
 
 	"tartine/booking"
 	"tartine/ledger"
+	"tartine/portal"
 	"tartine/school"
 )
 
@@ -73,5 +74,12 @@ func seedDemo(ctx context.Context, d *database) (demoInfo, error) {
 	if err := booking.SeedDemo(ctx, d.Pool, led, tenantID); err != nil {
 		return demoInfo{}, fmt.Errorf("booking demo: %w", err)
 	}
+	// Parent portal: a login for Sophie Dubois (Emma, low balance; Lucas).
+	portalLogins, err := portal.SeedDemo(ctx, d.Pool, tenantID)
+	if err != nil {
+		return demoInfo{}, err
+	}
+	info.logins = append(info.logins, portalLogins...)
+	info.links = append(info.links, [2]string{"portal", "/portal/login"})
 	return info, nil
 }

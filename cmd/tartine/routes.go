@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"time"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"

@@ -1,0 +1,53 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tartine/internal/password"
+)
+
+// DemoEmail and DemoPassword are the demo parent login (Sophie Dubois, Emma
+// and Lucas's mother in school.SeedDemo). Demo only.
+const (
+	DemoEmail    = "sophie.dubois@example.be"
+	DemoPassword = "tartine-demo"
+)
+
+// SeedDemo gives the demo guardian DemoEmail a portal account (idempotent)
+// and returns the lines to print.
+func SeedDemo(ctx context.Context, pool *pgxpool.Pool, tenantID int64) ([]string, error) {
+	var guardianID int64
+	err := pool.QueryRow(ctx, `SELECT id FROM guardians WHERE tenant_id = $1 AND lower(email) = $2`, tenantID, DemoEmail).Scan(&guardianID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("portal demo: guardian %s missing (school demo not seeded?)", DemoEmail)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("portal demo: %w", err)
+	}
+	hash, err := password.Hash(DemoPassword)
+	if err != nil {
+		return nil, err
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM portal_accounts WHERE lower(email) = $1`, DemoEmail).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = tx.QueryRow(ctx, `INSERT INTO portal_accounts (email, password_hash) VALUES ($1, $2) RETURNING id`, DemoEmail, hash).Scan(&id)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO portal_account_guardians (tenant_id, guardian_id, account_id) VALUES ($1, $2, $3)
+			ON CONFLICT (tenant_id, guardian_id) DO NOTHING`, tenantID, guardianID, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("portal demo: %w", err)
+	}
+	return []string{fmt.Sprintf("parent    %s / %s (portal /portal/: Emma has a low balance, bookings and history)", DemoEmail, DemoPassword)}, nil
+}
