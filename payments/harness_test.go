@@ -45,7 +45,7 @@ var stripeMock struct {
 // stripeMockURL starts stripe-mock v0.180.0 on two free ports (HTTP and
 // HTTPS) the first time and returns its HTTP base URL. A missing binary
 // fails the test: it is never skipped.
-func stripeMockURL(t *testing.T) string {
+func stripeMockURL(t testing.TB) string {
 	t.Helper()
 	stripeMock.once.Do(func() { stripeMock.url, stripeMock.err = startStripeMock() })
 	if stripeMock.err != nil {
@@ -163,7 +163,7 @@ type env struct {
 }
 
 // newEnv builds the world; apiBase "" means the shared stripe-mock.
-func newEnv(t *testing.T, apiBase string, httpClient *http.Client) *env {
+func newEnv(t testing.TB, apiBase string, httpClient *http.Client) *env {
 	t.Helper()
 	ctx := context.Background()
 	if apiBase == "" {
@@ -208,7 +208,7 @@ var schoolSeq sync.Mutex
 
 // addPupil creates a pupil (and the tenant's school if needed) with a wallet
 // of floor 0 and the given OGM ("" for none); it returns the pupil and wallet ids.
-func addPupil(t *testing.T, pool *pgxpool.Pool, l *ledger.Ledger, tenant int64, first, ogm string) (int64, int64) {
+func addPupil(t testing.TB, pool *pgxpool.Pool, l *ledger.Ledger, tenant int64, first, ogm string) (int64, int64) {
 	t.Helper()
 	ctx := context.Background()
 	schoolSeq.Lock()
@@ -242,7 +242,7 @@ func addPupil(t *testing.T, pool *pgxpool.Pool, l *ledger.Ledger, tenant int64, 
 
 // insertTopUp records a pending top-up as StartTopUp would, without Stripe,
 // with session id cs_<id>.
-func (e *env) insertTopUp(t *testing.T, amount string) uuid.UUID {
+func (e *env) insertTopUp(t testing.TB, amount string) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
 	if _, err := e.pool.Exec(context.Background(), `INSERT INTO topups (tenant_id, id, pupil_id, wallet_account_id, guardian_id, amount, stripe_session_id)
@@ -253,7 +253,7 @@ func (e *env) insertTopUp(t *testing.T, amount string) uuid.UUID {
 }
 
 // event renders a Stripe event of the pinned API version around object.
-func event(t *testing.T, id, typ string, object map[string]any) []byte {
+func event(t testing.TB, id, typ string, object map[string]any) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{
 		"id": id, "object": "event", "api_version": stripego.APIVersion, "created": time.Now().Unix(),
@@ -338,7 +338,7 @@ func (e *env) count(t *testing.T, sql string, args ...any) int {
 }
 
 // verify fails the test when the ledger's invariants are broken.
-func (e *env) verify(t *testing.T) {
+func (e *env) verify(t testing.TB) {
 	t.Helper()
 	v, _, err := e.ledger.Verify(context.Background())
 	if err != nil {
