@@ -2,10 +2,104 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"tartine/terminal/loadgen"
 )
 
-// cmdLoadgen is a placeholder until the loadgen command lands.
+// cmdLoadgen is `tartine loadgen taps`:
+//
+//	tartine loadgen taps --setup [--devices 8] [--pupils 2000] [--file ./var/loadgen.json]
+//	    creates the "loadgen" tenant in the database (DATABASE_URL or the
+//	    embedded --data-dir) and writes the device credentials to --file;
+//	tartine loadgen taps --url http://127.0.0.1:8080 [--devices 8] [--duration 30s] [--batch 1] [--json]
+//	    drives the server's device API with the devices of --file.
 func cmdLoadgen(ctx context.Context, e env, args []string) error {
-	return errors.New("loadgen: not implemented yet")
+	if len(args) == 0 || args[0] != "taps" {
+		fmt.Fprintln(e.stderr, "usage: tartine loadgen taps [--setup] --url URL [--devices N] [--duration D] [--batch N] [--json]")
+		return exitCode(2)
+	}
+	fs := flag.NewFlagSet("loadgen taps", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var df dbFlags
+	df.register(fs, "./var/pg")
+	setup := fs.Bool("setup", false, "create the loadgen tenant, devices and pupils, write --file, and exit")
+	file := fs.String("file", "./var/loadgen.json", "device credentials and badges (written by --setup)")
+	url := fs.String("url", "http://127.0.0.1:8080", "server base URL")
+	devices := fs.Int("devices", 8, "simulated devices (parallel connections)")
+	pupils := fs.Int("pupils", 2000, "pupils with badges (--setup)")
+	duration := fs.Duration("duration", 30*time.Second, "run time")
+	batch := fs.Int("batch", 1, "taps per request (1: online taps; more: offline replays)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitCode(2)
+	}
+	if *devices < 1 || *pupils < 1 || *batch < 1 || *batch > 500 || *duration <= 0 {
+		return errors.New("loadgen: --devices, --pupils, --duration must be positive and --batch 1 to 500")
+	}
+	if *setup {
+		log := newLogger(e)
+		d, err := openDatabase(ctx, e, df, log)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		if err := requireSchema(ctx, d, d.Cluster != nil); err != nil {
+			return err
+		}
+		s, err := loadgen.Prepare(ctx, d.Pool, *devices, *pupils)
+		if err != nil {
+			return fmt.Errorf("loadgen setup: %w", err)
+		}
+		b, _ := json.MarshalIndent(s, "", "  ")
+		if err := os.MkdirAll(filepath.Dir(*file), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*file, b, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", *file, err)
+		}
+		fmt.Fprintf(e.stdout, "loadgen tenant ready: %d devices, %d badges; credentials in %s\n", len(s.Devices), len(s.Badges), *file)
+		return nil
+	}
+	raw, err := os.ReadFile(*file)
+	if err != nil {
+		return fmt.Errorf("loadgen: %w (run `tartine loadgen taps --setup` first)", err)
+	}
+	var s loadgen.Setup
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return fmt.Errorf("loadgen: %s: %w", *file, err)
+	}
+	if *devices < len(s.Devices) {
+		s.Devices = s.Devices[:*devices]
+	}
+	rep, err := loadgen.Run(ctx, loadgen.Config{URL: *url, Setup: s, Duration: *duration, Batch: *batch})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(e.stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "devices %d, batch %d, %.1f s: %d taps in %d requests, %.0f taps/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms, errors %d\n",
+		rep.Devices, rep.Batch, rep.Duration, rep.Taps, rep.Requests, rep.TapsPerS, rep.P50ms, rep.P99ms, rep.Maxms, rep.Errors)
+	keys := make([]string, 0, len(rep.Verdicts))
+	for k := range rep.Verdicts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(e.stdout, "  %-32s %d\n", k, rep.Verdicts[k])
+	}
+	if rep.LastError != "" {
+		fmt.Fprintf(e.stdout, "  last error: %s\n", rep.LastError)
+	}
+	return nil
 }

@@ -1,0 +1,299 @@
+// Package loadgen drives the device API of a running Tartine server with
+// signed tap batches from simulated devices, and prepares a "loadgen"
+// tenant (devices, pupils with badges, stations, tariffs, an open
+// calendar) to drive it against.
+//
+// The mix per tap: 70 % canteen, 20 % daycare (check-in/check-out
+// toggles), 5 % an immediate second tap of the same badge (a duplicate) and
+// 5 % unknown badges. Taps carry read_at on a virtual school day (the last
+// weekday, from 08:00), advancing two minutes per tap and pupil, so that
+// only the intended duplicates fall in the 90 s window.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"tartine/booking"
+	"tartine/ledger"
+	"tartine/school"
+	"tartine/terminal"
+)
+
+// Device is a device's credentials.
+type Device struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+}
+
+// Setup is what Prepare created and Run needs.
+type Setup struct {
+	Devices  []Device `json:"devices"`
+	Badges   []string `json:"badges"`
+	Canteen  []string `json:"canteen"`
+	Daycare  []string `json:"daycare"`
+	TenantID int64    `json:"tenant_id"`
+}
+
+// Prepare creates (idempotently) the "loadgen" tenant with one school,
+// devices, pupils each with a badge and 50 € in the wallet, canteen and
+// daycare stations, tariffs and a calendar where every weekday of the
+// current and next year is open.
+func Prepare(ctx context.Context, pool *pgxpool.Pool, devices, pupils int) (Setup, error) {
+	const actor = "system:loadgen"
+	led := ledger.New(pool, nil)
+	st := school.New(pool, led, nil)
+	bk := booking.New(pool, led, nil)
+	var out Setup
+	ten, err := st.EnsureTenant(ctx, "loadgen", "PO de charge")
+	if err != nil {
+		return out, err
+	}
+	out.TenantID = ten.ID
+	sch, err := st.EnsureSchool(ctx, ten.ID, school.SchoolInput{Code: "loadgen", Name: "École de charge"})
+	if err != nil {
+		return out, err
+	}
+	cls, err := st.EnsureClass(ctx, ten.ID, sch.ID, "P3A", "P3")
+	if err != nil {
+		return out, err
+	}
+	for i := range max(1, devices/4) {
+		for kind, list := range map[school.StationKind]*[]string{school.Canteen: &out.Canteen, school.Daycare: &out.Daycare} {
+			code := fmt.Sprintf("lg-%s-%d", kind, i+1)
+			if _, err := st.EnsureStation(ctx, ten.ID, school.StationInput{SchoolID: sch.ID, Code: code, Name: code, Kind: kind}, actor); err != nil {
+				return out, err
+			}
+			*list = append(*list, code)
+		}
+	}
+	slices.Sort(out.Canteen)
+	slices.Sort(out.Daycare)
+	for i := range devices {
+		d := Device{ID: fmt.Sprintf("lg-dev-%d", i+1), Secret: fmt.Sprintf("loadgen-secret-%04d-0123456789abcdef0123456789abcdef", i+1)}
+		if err := st.EnrolDeviceWithSecret(ctx, ten.ID, d.ID, d.ID, d.Secret, actor); err != nil {
+			return out, err
+		}
+		out.Devices = append(out.Devices, d)
+	}
+	if err := bk.EnsureMealType(ctx, ten.ID, booking.MealType{Code: "repas", Name: "Repas complet", Subsidised: true}); err != nil {
+		return out, err
+	}
+	from := time.Date(time.Now().Year()-1, 1, 1, 0, 0, 0, 0, time.UTC)
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM meal_tariffs WHERE tenant_id = $1`, ten.ID).Scan(&n); err != nil {
+		return out, err
+	}
+	if n == 0 {
+		if _, err := bk.AddMealTariff(ctx, ten.ID, booking.MealTariff{SchoolID: sch.ID, MealType: "repas", Level: "*",
+			BookedPrice: decimal.RequireFromString("3.70"), UnbookedPrice: decimal.RequireFromString("4.20"), ValidFrom: from}); err != nil {
+			return out, err
+		}
+		if _, err := bk.AddDaycareTariff(ctx, ten.ID, booking.DaycareTariff{SchoolID: sch.ID, Level: "*", PeriodMinutes: 30,
+			PeriodPrice: decimal.RequireFromString("0.80"), ValidFrom: from}); err != nil {
+			return out, err
+		}
+		if err := bk.SetYear(ctx, ten.ID, sch.ID, booking.SchoolYear{Label: "loadgen", Start: from, End: from.AddDate(3, 0, 0)}, nil, false); err != nil {
+			return out, err
+		}
+	}
+	bank, err := led.AccountByCode(ctx, ten.ID, school.AccountBank)
+	if err != nil {
+		return out, err
+	}
+	existing, err := st.PupilsOfSchool(ctx, ten.ID, sch.ID, true)
+	if err != nil {
+		return out, err
+	}
+	for i := len(existing); i < pupils; i++ {
+		p, err := st.CreatePupil(ctx, ten.ID, school.PupilInput{SchoolID: sch.ID, ClassID: cls.ID, FirstName: fmt.Sprintf("Élève%d", i+1), LastName: "Charge"}, actor)
+		if err != nil {
+			return out, err
+		}
+		uid := fmt.Sprintf("%010X", 0xE000000000+int64(i))
+		if _, err := st.CreateBadge(ctx, ten.ID, school.BadgeInput{UID: uid, Tech: school.TechEM4100, PupilID: p.ID}, actor); err != nil {
+			return out, err
+		}
+		amount := decimal.RequireFromString("50.00")
+		if _, err := led.Transfer(ctx, ledger.TransferRequest{TenantID: ten.ID, IdempotencyKey: fmt.Sprint("loadgen-topup:", p.ID), Kind: "topup", Actor: actor,
+			Postings: []ledger.Posting{{AccountID: bank.ID, Amount: amount}, {AccountID: p.WalletAccountID, Amount: amount.Neg()}}}); err != nil {
+			return out, err
+		}
+	}
+	for i := range pupils {
+		out.Badges = append(out.Badges, fmt.Sprintf("%010X", 0xE000000000+int64(i)))
+	}
+	return out, nil
+}
+
+// Config is a load run.
+type Config struct {
+	URL      string
+	Setup    Setup
+	Duration time.Duration
+	Batch    int // taps per request (default 1: online taps)
+	Client   *http.Client
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Devices   int            `json:"devices"`
+	Batch     int            `json:"batch"`
+	Duration  float64        `json:"duration_s"`
+	Requests  int64          `json:"requests"`
+	Taps      int64          `json:"taps"`
+	TapsPerS  float64        `json:"taps_per_s"`
+	P50ms     float64        `json:"p50_ms"`
+	P99ms     float64        `json:"p99_ms"`
+	Maxms     float64        `json:"max_ms"`
+	Errors    int64          `json:"errors"`
+	Verdicts  map[string]int `json:"verdicts"`
+	LastError string         `json:"last_error,omitempty"`
+}
+
+// Run sends signed batches from every device in parallel until the
+// duration ends, and measures request latency.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if len(cfg.Setup.Devices) == 0 || len(cfg.Setup.Badges) == 0 || len(cfg.Setup.Canteen) == 0 {
+		return Report{}, errors.New("loadgen: no devices, badges or stations (run with --setup first)")
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 1
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: len(cfg.Setup.Devices) + 4}}
+	}
+	// The virtual school day: the last weekday at 08:00, Brussels.
+	loc, err := time.LoadLocation("Europe/Brussels")
+	if err != nil {
+		loc = time.UTC
+	}
+	d := time.Now().In(loc).AddDate(0, 0, -1)
+	for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+		d = d.AddDate(0, 0, -1)
+	}
+	base := time.Date(d.Year(), d.Month(), d.Day(), 8, 0, 0, 0, loc)
+	counters := make([]atomic.Int64, len(cfg.Setup.Badges))
+	runID := time.Now().UnixNano()
+	var seq atomic.Int64
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	var mu sync.Mutex
+	rep := Report{Devices: len(cfg.Setup.Devices), Batch: cfg.Batch, Verdicts: map[string]int{}}
+	var lat []time.Duration
+	start := time.Now()
+	var wg sync.WaitGroup
+	for di, dev := range cfg.Setup.Devices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(runID), uint64(di)))
+			canteen := cfg.Setup.Canteen[di%len(cfg.Setup.Canteen)]
+			daycare := cfg.Setup.Daycare[di%len(cfg.Setup.Daycare)]
+			var local []time.Duration
+			verdicts := map[string]int{}
+			var errs int64
+			var lastErr string
+			for ctx.Err() == nil {
+				taps := make([]terminal.Tap, 0, cfg.Batch+1)
+				for len(taps) < cfg.Batch {
+					id := fmt.Sprintf("lg-%d-%d", runID, seq.Add(1))
+					r := rng.IntN(100)
+					if r < 5 {
+						taps = append(taps, terminal.Tap{ID: id, Station: canteen, UID: fmt.Sprintf("%010X", 0xF000000000+rng.Int64N(1<<20)), Tech: "em4100", ReadAt: base})
+						continue
+					}
+					i := rng.IntN(len(cfg.Setup.Badges))
+					at := base.Add(time.Duration(counters[i].Add(1)) * 2 * time.Minute)
+					station := canteen
+					if r >= 75 {
+						station = daycare
+					}
+					taps = append(taps, terminal.Tap{ID: id, Station: station, UID: cfg.Setup.Badges[i], Tech: "em4100", ReadAt: at})
+					if r < 10 { // the same badge again 10 s later: a duplicate
+						taps = append(taps, terminal.Tap{ID: id + "d", Station: station, UID: cfg.Setup.Badges[i], Tech: "em4100", ReadAt: at.Add(10 * time.Second)})
+					}
+				}
+				body, _ := json.Marshal(map[string]any{"taps": taps})
+				t0 := time.Now()
+				res, err := post(ctx, cfg, dev, body)
+				if ctx.Err() != nil {
+					break
+				}
+				local = append(local, time.Since(t0))
+				if err != nil {
+					errs++
+					lastErr = err.Error()
+					continue
+				}
+				for _, r := range res {
+					verdicts[r.Verdict+"/"+r.Reason]++
+				}
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			for k, v := range verdicts {
+				rep.Verdicts[k] += v
+				rep.Taps += int64(v)
+			}
+			rep.Errors += errs
+			if lastErr != "" {
+				rep.LastError = lastErr
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	rep.Duration = el.Seconds()
+	rep.Requests = int64(len(lat))
+	rep.TapsPerS = float64(rep.Taps) / el.Seconds()
+	slices.Sort(lat)
+	if n := len(lat); n > 0 {
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		rep.P50ms, rep.P99ms, rep.Maxms = ms(lat[n/2]), ms(lat[min(n-1, n*99/100)]), ms(lat[n-1])
+	}
+	return rep, nil
+}
+
+func post(ctx context.Context, cfg Config, dev Device, body []byte) ([]terminal.Result, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL+"/api/v1/taps", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", terminal.Authorization(dev.ID, []byte(dev.Secret), http.MethodPost, "/api/v1/taps", time.Now(), body))
+	resp, err := cfg.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	var out struct {
+		Results []terminal.Result `json:"results"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, err
+	}
+	return out.Results, nil
+}
