@@ -74,6 +74,10 @@ func seedDemo(ctx context.Context, d *database) (demoInfo, error) {
 	if err := booking.SeedDemo(ctx, d.Pool, led, tenantID); err != nil {
 		return demoInfo{}, fmt.Errorf("booking demo: %w", err)
 	}
+	// terminal: station screens (log in with a staff login above). Taps
+	// come from a bridge (tartine-bridge simulate) with the device above.
+	info.links = append(info.links, [2]string{"staff", "/staff/"}, [2]string{"canteen", "/staff/stations/canteen-1"},
+		[2]string{"daycare", "/staff/stations/daycare-1"}, [2]string{"enrolment", "/staff/stations/enrolment-1"})
 	// Parent portal: a login for Sophie Dubois (Emma, low balance; Lucas).
 	portalLogins, err := portal.SeedDemo(ctx, d.Pool, tenantID)
 	if err != nil {
