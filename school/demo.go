@@ -196,7 +196,7 @@ func SeedDemo(ctx context.Context, s *Store) (DemoInfo, error) {
 		} else if err != nil {
 			return info, err
 		}
-		info.Logins = append(info.Logins, fmt.Sprintf("%-9s / %-14s (%s)", u.login, u.password, u.roles[0]))
+		info.Logins = append(info.Logins, fmt.Sprintf("%-10s / %-15s (%s)", u.login, u.password, u.roles[0]))
 	}
 	return info, nil
 }

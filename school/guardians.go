@@ -42,7 +42,7 @@ func NormaliseEmail(s string) (string, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || !strings.Contains(s[strings.IndexByte(s, '@'):], ".") {
-		return "", invalid("e-mail address %q is not valid", s)
+		return "", invalid("adresse e-mail %q invalide", s)
 	}
 	return s, nil
 }
@@ -53,7 +53,7 @@ func (in *GuardianInput) normalise() error {
 	in.ExternalRef = strings.TrimSpace(in.ExternalRef)
 	in.Phone = strings.TrimSpace(in.Phone)
 	if in.FirstName == "" && in.LastName == "" {
-		return invalid("guardian needs a name")
+		return invalid("responsable sans nom")
 	}
 	email, err := NormaliseEmail(in.Email)
 	if err != nil {
@@ -72,7 +72,7 @@ func (in *GuardianInput) normalise() error {
 	case "nederlands", "néerlandais", "neerlandais", "dutch":
 		in.Language = "nl"
 	default:
-		return invalid("language %q: want fr, en or nl", in.Language)
+		return invalid("langue %q : attendu fr, en ou nl", in.Language)
 	}
 	return nil
 }

@@ -606,6 +606,7 @@ type importer struct {
 	guardians map[int64]bool   // guardians created or already counted in this file
 	errs      []RowError
 	total     int
+	seqs      *walletSeqs
 }
 
 func (im *importer) run(ctx context.Context, rows []parsedRow) error {
@@ -613,6 +614,11 @@ func (im *importer) run(ctx context.Context, rows []parsedRow) error {
 	if err := im.tx.QueryRow(ctx, `SELECT id FROM schools WHERE tenant_id = $1 AND id = $2`, im.opts.TenantID, im.opts.SchoolID).Scan(&sid); err != nil {
 		return mapErr(err, fmt.Sprint("import: school ", im.opts.SchoolID))
 	}
+	seqs, err := reserveWalletSeqs(ctx, im.tx, im.opts.TenantID, len(rows))
+	if err != nil {
+		return err
+	}
+	im.seqs = seqs
 	for i, row := range rows {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -628,7 +634,11 @@ func (im *importer) run(ctx context.Context, rows []parsedRow) error {
 			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNotFound) {
 				return fmt.Errorf("import: line %d: %w", row.line, err)
 			}
-			im.errs = append(im.errs, RowError{Line: row.line, Reason: err.Error()})
+			reason := err.Error()
+			if errors.Is(err, ErrConflict) {
+				reason = "valeur déjà utilisée par un autre enregistrement (" + reason + ")"
+			}
+			im.errs = append(im.errs, RowError{Line: row.line, Reason: reason})
 		} else if err := sp.Commit(ctx); err != nil {
 			return fmt.Errorf("import: line %d: %w", row.line, err)
 		}
@@ -636,10 +646,10 @@ func (im *importer) run(ctx context.Context, rows []parsedRow) error {
 			im.opts.Progress(i+1, im.total)
 		}
 	}
-	if im.opts.Progress != nil {
+	if im.opts.Progress != nil && len(rows)%im.opts.ProgressEvery != 0 {
 		im.opts.Progress(len(rows), im.total)
 	}
-	return nil
+	return im.seqs.release(ctx, im.tx, im.opts.TenantID)
 }
 
 func (im *importer) row(ctx context.Context, tx pgx.Tx, row parsedRow) error {
@@ -667,7 +677,7 @@ func (im *importer) row(ctx context.Context, tx pgx.Tx, row parsedRow) error {
 	var pupilID int64
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		if pupilID, err = createPupil(ctx, tx, t, in); err != nil {
+		if pupilID, err = createPupil(ctx, tx, t, in, im.seqs); err != nil {
 			return err
 		}
 		im.rep.PupilsCreated++

@@ -154,7 +154,7 @@ func (s *Store) CreatePupil(ctx context.Context, tenantID int64, in PupilInput, 
 	var id int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		id, err = createPupil(ctx, tx, tenantID, in)
+		id, err = createPupil(ctx, tx, tenantID, in, nil)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,36 @@ func (s *Store) CreatePupil(ctx context.Context, tenantID int64, in PupilInput, 
 	return s.Pupil(ctx, tenantID, id)
 }
 
-func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput) (int64, error) {
+// walletSeqs hands out wallet sequence numbers reserved from the tenant's
+// counter. A single creation reserves one; an import reserves a block, so
+// that the tenant row is updated twice per file rather than once per pupil
+// (updating one row thousands of times in a transaction is quadratic in
+// PostgreSQL). Numbers lost to a rolled-back row are never reused.
+type walletSeqs struct {
+	prefix     int64
+	next, last int64 // next to hand out, last reserved
+}
+
+func reserveWalletSeqs(ctx context.Context, tx pgx.Tx, tenantID int64, n int) (*walletSeqs, error) {
+	var prefix *int64
+	var last int64
+	if err := tx.QueryRow(ctx, `UPDATE tenants SET wallet_seq = wallet_seq + $2 WHERE id = $1 RETURNING ogm_prefix, wallet_seq`,
+		tenantID, n).Scan(&prefix, &last); err != nil {
+		return nil, mapErr(err, fmt.Sprint("tenant ", tenantID))
+	}
+	if prefix == nil {
+		return nil, invalid("tenant %d has no OGM prefix (create it with EnsureTenant)", tenantID)
+	}
+	return &walletSeqs{prefix: *prefix, next: last - int64(n) + 1, last: last}, nil
+}
+
+// release gives back the unused end of the block.
+func (w *walletSeqs) release(ctx context.Context, tx pgx.Tx, tenantID int64) error {
+	_, err := tx.Exec(ctx, `UPDATE tenants SET wallet_seq = $2 WHERE id = $1 AND wallet_seq = $3`, tenantID, w.next-1, w.last)
+	return mapErr(err, "release wallet sequence numbers")
+}
+
+func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput, seqs *walletSeqs) (int64, error) {
 	if err := in.normalise(); err != nil {
 		return 0, err
 	}
@@ -178,16 +207,15 @@ func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput) 
 	if err := resolveLevel(ctx, tx, tenantID, &in); err != nil {
 		return 0, err
 	}
-	var prefix *int64
-	var seq int64
-	if err := tx.QueryRow(ctx, `UPDATE tenants SET wallet_seq = wallet_seq + 1 WHERE id = $1 RETURNING ogm_prefix, wallet_seq`,
-		tenantID).Scan(&prefix, &seq); err != nil {
-		return 0, mapErr(err, fmt.Sprint("tenant ", tenantID))
+	if seqs == nil || seqs.next > seqs.last {
+		var err error
+		if seqs, err = reserveWalletSeqs(ctx, tx, tenantID, 1); err != nil {
+			return 0, err
+		}
 	}
-	if prefix == nil {
-		return 0, invalid("tenant %d has no OGM prefix (create it with EnsureTenant)", tenantID)
-	}
-	ogm, err := sepa.WalletOGM(uint64(*prefix), uint64(seq))
+	prefix, seq := seqs.prefix, seqs.next
+	seqs.next++
+	ogm, err := sepa.WalletOGM(uint64(prefix), uint64(seq))
 	if err != nil {
 		return 0, fmt.Errorf("pupil wallet OGM: %w", err)
 	}
