@@ -350,3 +350,8 @@ func (e *env) verify(t testing.TB) {
 }
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func newPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	return dbtest.New(t)
+}

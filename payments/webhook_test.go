@@ -313,10 +313,11 @@ func (e *env) spend(t *testing.T, amount string) {
 	}
 }
 
-// lastLine returns the newest statement line of an account.
+// lines returns the statement lines of an account, oldest first.
 func (e *env) lines(t *testing.T, account int64) []ledger.StatementLine {
 	t.Helper()
-	st, err := e.ledger.Statement(context.Background(), e.tenant, account, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	st, err := e.ledger.Statement(context.Background(), e.tenant, account,
+		time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

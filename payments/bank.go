@@ -1,0 +1,357 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"tartine/ledger"
+	"tartine/sepa"
+)
+
+// Ledger kinds of bank transfers.
+const (
+	KindBankTransfer = "bank-transfer"    // bank → wallet, matched by OGM
+	KindBankSuspense = "bank-unallocated" // bank → suspense, waiting for a person
+	KindBankAllocate = "bank-allocation"  // suspense → wallet, allocated by a person
+)
+
+// Bank books bank transfers read from CODA statements.
+type Bank struct {
+	ledger *ledger.Ledger
+	pool   *pgxpool.Pool
+	log    *slog.Logger
+}
+
+// NewBank returns the bank import service on the ledger's database.
+func NewBank(l *ledger.Ledger, log *slog.Logger) *Bank {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Bank{ledger: l, pool: l.Pool(), log: log}
+}
+
+// BankLine is one credit movement of a CODA file and what became of it.
+type BankLine struct {
+	Key                 string // ledger idempotency key and bank_movements key
+	Account             string // the school's account (IBAN)
+	Statement           int    // paper sequence of the statement
+	Sequence, Detail    int
+	EntryDate           time.Time
+	Amount              decimal.Decimal // positive for a credit
+	OGM                 string          // 12 digits when the payer used a structured communication
+	Communication       string
+	CounterpartyName    string
+	CounterpartyAccount string
+	PupilID             int64 // the pupil whose wallet was credited (0 when suspense)
+	SuggestedPupilID    int64 // a pupil whose OGM appears in a free communication
+	TransferID          int64
+}
+
+// CODAReport says what an import booked.
+type CODAReport struct {
+	Statements      int
+	Credited        []BankLine      // credited to a wallet by this import
+	Suspense        []BankLine      // booked to suspense (499): allocate them by hand
+	AlreadyImported int             // movements booked by an earlier import
+	Skipped         []BankLine      // debits: not top-ups, reconciled elsewhere
+	CreditedTotal   decimal.Decimal // sum of Credited
+	SuspenseTotal   decimal.Decimal // sum of Suspense
+}
+
+// ImportCODA reads a CODA file and books its credit movements for the
+// tenant: a movement whose structured communication is a pupil's wallet
+// OGM credits that wallet (bank → wallet), any other credit goes to suspense
+// (bank → suspense) for manual allocation. Each movement's key comes from
+// the account, statement and movement sequence, so importing the same file
+// again books nothing twice. Debits are reported, not booked.
+//
+// It returns ErrBadFile when the file cannot be parsed (nothing is booked),
+// when a statement is not in EUR, or when the tenant's schools have IBANs and
+// the statement's account is none of them. A ledger error stops the import;
+// movements booked before it stay booked, and importing again completes it.
+func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, actor string) (CODAReport, error) {
+	rep := CODAReport{}
+	sts, err := sepa.ParseCODA(data)
+	if err != nil {
+		return rep, fmt.Errorf("%w: %w", ErrBadFile, err)
+	}
+	if actor == "" {
+		actor = "system"
+	}
+	ibans, err := b.schoolIBANs(ctx, tenantID)
+	if err != nil {
+		return rep, err
+	}
+	for _, st := range sts {
+		if st.Currency != "EUR" {
+			return rep, fmt.Errorf("%w: statement %d (line %d) is in %q, not EUR", ErrBadFile, st.PaperSequence, st.Line, st.Currency)
+		}
+		if len(ibans) > 0 && !ibans[compactIBAN(st.Account)] {
+			return rep, fmt.Errorf("%w: statement %d (line %d) is for account %s, which is not an account of this organisation's schools",
+				ErrBadFile, st.PaperSequence, st.Line, st.Account)
+		}
+	}
+	var bank, suspense int64
+	for _, st := range sts {
+		rep.Statements++
+		for _, m := range st.Movements {
+			line := bankLine(st, m)
+			if !m.Amount.IsPositive() {
+				rep.Skipped = append(rep.Skipped, line)
+				continue
+			}
+			var seen bool
+			if err := b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bank_movements WHERE tenant_id = $1 AND key = $2)`,
+				tenantID, line.Key).Scan(&seen); err != nil {
+				return rep, fmt.Errorf("payments: look up movement %s: %w", line.Key, err)
+			}
+			if seen {
+				rep.AlreadyImported++
+				continue
+			}
+			if bank == 0 {
+				if bank, err = account(ctx, b.ledger, tenantID, CodeBank); err != nil {
+					return rep, err
+				}
+				if suspense, err = account(ctx, b.ledger, tenantID, CodeSuspense); err != nil {
+					return rep, err
+				}
+			}
+			if err := b.book(ctx, tenantID, &line, bank, suspense, actor); err != nil {
+				return rep, err
+			}
+			if line.PupilID != 0 {
+				rep.Credited = append(rep.Credited, line)
+				rep.CreditedTotal = rep.CreditedTotal.Add(line.Amount)
+			} else {
+				rep.Suspense = append(rep.Suspense, line)
+				rep.SuspenseTotal = rep.SuspenseTotal.Add(line.Amount)
+			}
+		}
+	}
+	b.log.InfoContext(ctx, "payments: CODA imported", "tenant_id", tenantID, "statements", rep.Statements,
+		"credited", len(rep.Credited), "credited_total", rep.CreditedTotal.StringFixed(2),
+		"suspense", len(rep.Suspense), "suspense_total", rep.SuspenseTotal.StringFixed(2),
+		"already_imported", rep.AlreadyImported, "skipped", len(rep.Skipped))
+	return rep, nil
+}
+
+// book records one credit movement: to the wallet of the pupil whose OGM it
+// carries, else to suspense.
+func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, suspense int64, actor string) error {
+	var status string
+	var to int64
+	memo := "Virement bancaire"
+	kind := KindBankTransfer
+	if line.OGM != "" {
+		pupil, wallet, err := b.pupilByOGM(ctx, tenantID, line.OGM)
+		if err != nil {
+			return err
+		}
+		if wallet != 0 {
+			line.PupilID, to, status = pupil, wallet, "wallet"
+		}
+	}
+	if to == 0 {
+		to, status, kind = suspense, "suspense", KindBankSuspense
+		memo = "Virement à affecter"
+		if og := ogmInText(line.Communication); og != "" {
+			pupil, wallet, err := b.pupilByOGM(ctx, tenantID, og)
+			if err != nil {
+				return err
+			}
+			if wallet != 0 {
+				line.SuggestedPupilID = pupil
+			}
+		}
+	}
+	meta := map[string]string{
+		"bank_movement": line.Key,
+		"counterparty":  line.CounterpartyName,
+		"iban":          line.CounterpartyAccount,
+	}
+	if line.OGM != "" {
+		meta["ogm"] = line.OGM
+	} else if line.Communication != "" {
+		meta["communication"] = line.Communication
+	}
+	tr, err := b.ledger.Transfer(ctx, ledger.TransferRequest{
+		TenantID:       tenantID,
+		IdempotencyKey: line.Key,
+		Kind:           kind,
+		OccurredAt:     line.EntryDate,
+		Actor:          actor,
+		Memo:           memo,
+		Metadata:       meta,
+		Postings: []ledger.Posting{
+			{AccountID: bank, Amount: line.Amount},
+			{AccountID: to, Amount: line.Amount.Neg()},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("payments: book bank movement %s (%s €, line of %s): %w", line.Key, line.Amount.StringFixed(2), line.CounterpartyName, err)
+	}
+	line.TransferID = tr.ID
+	var pupil, suggested *int64
+	if line.PupilID != 0 {
+		pupil = &line.PupilID
+	}
+	if line.SuggestedPupilID != 0 {
+		suggested = &line.SuggestedPupilID
+	}
+	_, err = b.pool.Exec(ctx, `
+		INSERT INTO bank_movements (tenant_id, key, account, statement, sequence, detail, entry_date, amount, ogm,
+			communication, counterparty_name, counterparty_account, status, pupil_id, suggested_pupil_id, transfer_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		ON CONFLICT (tenant_id, key) DO NOTHING`,
+		tenantID, line.Key, line.Account, line.Statement, line.Sequence, line.Detail, line.EntryDate, line.Amount, line.OGM,
+		line.Communication, line.CounterpartyName, line.CounterpartyAccount, status, pupil, suggested, tr.ID)
+	if err != nil {
+		return fmt.Errorf("payments: record bank movement %s: %w", line.Key, err)
+	}
+	return nil
+}
+
+// pupilByOGM returns the pupil and wallet with this wallet OGM (12 digits),
+// or zeros when none.
+func (b *Bank) pupilByOGM(ctx context.Context, tenantID int64, ogm string) (int64, int64, error) {
+	var pupil int64
+	var wallet *int64
+	err := b.pool.QueryRow(ctx, `SELECT id, wallet_account_id FROM pupils WHERE tenant_id = $1 AND wallet_ogm = $2`,
+		tenantID, ogm).Scan(&pupil, &wallet)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && wallet == nil) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("payments: pupil with OGM %s: %w", ogm, err)
+	}
+	return pupil, *wallet, nil
+}
+
+func (b *Bank) schoolIBANs(ctx context.Context, tenantID int64) (map[string]bool, error) {
+	rows, err := b.pool.Query(ctx, `SELECT iban FROM schools WHERE tenant_id = $1 AND iban <> ''`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("payments: school accounts: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("payments: school accounts: %w", err)
+	}
+	out := map[string]bool{}
+	for _, s := range list {
+		out[compactIBAN(s)] = true
+	}
+	return out, nil
+}
+
+func compactIBAN(s string) string { return strings.ToUpper(strings.ReplaceAll(s, " ", "")) }
+
+// bankLine describes a movement; its key is stable across imports of the
+// same statement (also a duplicate copy the bank sends again).
+func bankLine(st sepa.Statement, m sepa.Movement) BankLine {
+	date := m.EntryDate
+	if date.IsZero() {
+		date = st.NewBalanceDate
+	}
+	return BankLine{
+		Key: fmt.Sprintf("coda:%s:%s:%03d:%04d.%04d", compactIBAN(st.Account), st.NewBalanceDate.Format("2006-01-02"),
+			st.PaperSequence, m.Sequence, m.Detail),
+		Account:             compactIBAN(st.Account),
+		Statement:           st.PaperSequence,
+		Sequence:            m.Sequence,
+		Detail:              m.Detail,
+		EntryDate:           date,
+		Amount:              m.Amount,
+		OGM:                 m.OGM,
+		Communication:       strings.TrimSpace(m.Communication),
+		CounterpartyName:    strings.TrimSpace(m.CounterpartyName),
+		CounterpartyAccount: strings.TrimSpace(m.CounterpartyAccount),
+	}
+}
+
+var ogmPattern = regexp.MustCompile(`(?:\+\+\+|\*\*\*)?\s*(\d{3})\s*/?\s*(\d{4})\s*/?\s*(\d{5})\s*(?:\+\+\+|\*\*\*)?`)
+
+// ogmInText finds a valid structured communication written inside a free
+// communication ("+++042/0000/00763+++ Emma"), for a suggestion only: by the
+// rules, added text makes it a free message, so it is never booked alone.
+func ogmInText(s string) string {
+	for _, m := range ogmPattern.FindAllStringSubmatch(s, -1) {
+		if d, err := sepa.ParseOGM(m[1] + m[2] + m[3]); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+// Unallocated returns the bank movements waiting in suspense, oldest first.
+func (b *Bank) Unallocated(ctx context.Context, tenantID int64) ([]BankLine, error) {
+	rows, err := b.pool.Query(ctx, `
+		SELECT key, account, statement, sequence, detail, entry_date, amount, ogm, communication,
+			counterparty_name, counterparty_account, coalesce(suggested_pupil_id, 0), transfer_id
+		FROM bank_movements WHERE tenant_id = $1 AND status = 'suspense' ORDER BY entry_date, key`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("payments: unallocated movements: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (BankLine, error) {
+		var l BankLine
+		err := r.Scan(&l.Key, &l.Account, &l.Statement, &l.Sequence, &l.Detail, &l.EntryDate, &l.Amount, &l.OGM,
+			&l.Communication, &l.CounterpartyName, &l.CounterpartyAccount, &l.SuggestedPupilID, &l.TransferID)
+		return l, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("payments: unallocated movements: %w", err)
+	}
+	return out, nil
+}
+
+// Allocate moves a movement waiting in suspense to a pupil's wallet
+// (suspense → wallet), once: allocating it again returns ErrNotFound, as does
+// an unknown key or a pupil without a wallet.
+func (b *Bank) Allocate(ctx context.Context, tenantID int64, key string, pupilID int64, actor string) (int64, error) {
+	var amount decimal.Decimal
+	var wallet *int64
+	err := b.pool.QueryRow(ctx, `
+		SELECT m.amount, p.wallet_account_id FROM bank_movements m, pupils p
+		WHERE m.tenant_id = $1 AND m.key = $2 AND m.status = 'suspense' AND p.tenant_id = $1 AND p.id = $3`,
+		tenantID, key, pupilID).Scan(&amount, &wallet)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && wallet == nil) {
+		return 0, fmt.Errorf("%w: movement %s waiting in suspense for pupil %d with a wallet", ErrNotFound, key, pupilID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("payments: allocate %s: %w", key, err)
+	}
+	suspense, err := account(ctx, b.ledger, tenantID, CodeSuspense)
+	if err != nil {
+		return 0, err
+	}
+	tr, err := b.ledger.Transfer(ctx, ledger.TransferRequest{
+		TenantID:       tenantID,
+		IdempotencyKey: "alloc:" + key,
+		Kind:           KindBankAllocate,
+		Actor:          actor,
+		Memo:           "Virement bancaire",
+		Metadata:       map[string]string{"bank_movement": key, "pupil_id": strconv.FormatInt(pupilID, 10)},
+		Postings: []ledger.Posting{
+			{AccountID: suspense, Amount: amount},
+			{AccountID: *wallet, Amount: amount.Neg()},
+		},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("payments: allocate %s to pupil %d: %w", key, pupilID, err)
+	}
+	if _, err := b.pool.Exec(ctx, `UPDATE bank_movements SET status = 'allocated', pupil_id = $3, allocation_transfer_id = $4
+		WHERE tenant_id = $1 AND key = $2 AND status = 'suspense'`, tenantID, key, pupilID, tr.ID); err != nil {
+		return 0, fmt.Errorf("payments: mark %s allocated: %w", key, err)
+	}
+	return tr.ID, nil
+}
