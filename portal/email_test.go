@@ -1,0 +1,149 @@
+package portal_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"tartine/payments"
+	"tartine/portal"
+)
+
+var resetLinkRe = regexp.MustCompile(`http://[^\s]+/portal/reset/[0-9a-f]{64}`)
+
+// TestPasswordResetEmail: the link arrives by SMTP, works once, expires,
+// and logs out the other sessions.
+func TestPasswordResetEmail(t *testing.T) {
+	f := newFixture(t)
+	phone := f.accountFor(f.anne, "anne@example.be", "correct horse battery")
+	c := f.client()
+	c.get("/portal/forgot")
+	if code, body := c.post("/portal/forgot", url.Values{"email": {"ANNE@example.be"}}); code != 200 || !strings.Contains(body, "Si un compte existe") {
+		t.Fatalf("forgot: %d", code)
+	}
+	// Unknown address: same answer, no email.
+	c.post("/portal/forgot", url.Values{"email": {"nobody@example.be"}})
+	msgs := f.smtp.Wait(t, 1)
+	if len(msgs) != 1 {
+		t.Fatalf("%d emails, want 1", len(msgs))
+	}
+	m := f.smtp.Last(t, "anne@example.be")
+	if m.Subject != "Tartine : choisir un nouveau mot de passe" {
+		t.Errorf("subject %q", m.Subject)
+	}
+	link := resetLinkRe.FindString(m.Text)
+	if link == "" {
+		t.Fatalf("no reset link in:\n%s", m.Text)
+	}
+	path := strings.TrimPrefix(link, f.url)
+	if code, _ := c.get(path); code != 200 {
+		t.Fatalf("reset form: %d", code)
+	}
+	if code, body := c.post(path, url.Values{"password": {"new secret phrase"}, "password2": {"new secret phrase"}}); code != 200 || !strings.Contains(body, "Emma") {
+		t.Fatalf("reset: %d\n%s", code, body)
+	}
+	// Single use.
+	if code, _ := f.client().get(path); code != http.StatusNotFound {
+		t.Errorf("reused link: %d, want 404", code)
+	}
+	// The other device was logged out; the new password works, the old not.
+	if _, body := phone.get("/portal/"); strings.Contains(body, "Emma") {
+		t.Error("other session survived the password reset")
+	}
+	d := f.client()
+	d.get("/portal/login")
+	if code, _ := d.post("/portal/login", url.Values{"email": {"anne@example.be"}, "password": {"correct horse battery"}}); code != http.StatusUnauthorized {
+		t.Errorf("old password: %d", code)
+	}
+	if code, body := d.post("/portal/login", url.Values{"email": {"anne@example.be"}, "password": {"new secret phrase"}}); code != 200 || !strings.Contains(body, "Emma") {
+		t.Errorf("new password: %d", code)
+	}
+	// Expiry: a link older than an hour is refused.
+	c.get("/portal/forgot")
+	c.post("/portal/forgot", url.Values{"email": {"anne@example.be"}})
+	link2 := resetLinkRe.FindString(f.smtp.Wait(t, 2)[1].Text)
+	f.clk.Add(61 * time.Minute)
+	if code, _ := c.get(strings.TrimPrefix(link2, f.url)); code != http.StatusNotFound {
+		t.Errorf("expired link: %d, want 404", code)
+	}
+}
+
+// TestBookingEmails: a weekly pattern sends a booking confirmation, and a
+// wallet going under the threshold sends one low-balance alert.
+func TestBookingEmails(t *testing.T) {
+	f := newFixture(t)
+	anne := f.accountFor(f.anne, "anne@example.be", "correct horse battery")
+	emma := childPath(f.tenant, f.emma)
+	anne.get(emma + "/bookings")
+	// Mondays and Tuesdays from 30 Nov to 8 Dec: 30/11, 1/12, 7/12, 8/12.
+	code, body := anne.post(emma+"/bookings/pattern", url.Values{"weekday": {"1", "2"}, "from": {"2026-11-30"}, "until": {"2026-12-08"}, "service": {"repas"}})
+	if code != 200 || !strings.Contains(body, "4 jour(s) réservé(s)") {
+		t.Fatalf("pattern: %d\n%s", code, regexp.MustCompile(`(?s)<p class="flash".*?</p>`).FindString(body))
+	}
+	msgs := f.smtp.Wait(t, 2)
+	var confirm, low string
+	for _, m := range msgs {
+		switch {
+		case strings.HasPrefix(m.Subject, "Tartine : réservations de Emma"):
+			confirm = m.Text
+		case strings.HasPrefix(m.Subject, "Tartine : solde bas pour Emma"):
+			low = m.Subject + "\n" + m.Text
+		}
+	}
+	// Default policy: meals are booked into the grace (8,00 − 4 × 3,70 = −6,80 available).
+	if !strings.Contains(confirm, "lundi 30 novembre 2026 : repas (3,70\u00a0€)") {
+		t.Errorf("confirmation:\n%s", confirm)
+	}
+	if !strings.Contains(low, "solde bas pour Emma (-6,80\u00a0€)") || !strings.Contains(low, "sous votre seuil d'alerte de 5,00\u00a0€") {
+		t.Errorf("low balance email:\n%s", low)
+	}
+	// No second alert within 24 hours.
+	anne.get(emma + "/bookings")
+	anne.post(emma+"/bookings/book", url.Values{"day": {"2026-12-14"}, "service": {"repas"}})
+	n := 0
+	for _, m := range f.smtp.Messages() {
+		if strings.Contains(m.Subject, "solde bas") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d low-balance emails, want 1", n)
+	}
+}
+
+func TestTopUpReceivedEmail(t *testing.T) {
+	f := newFixture(t)
+	f.accountFor(f.anne, "anne@example.be", "correct horse battery")
+	err := f.app.TopUpReceived(t.Context(), payments.TopUpNotice{TenantID: f.tenant, PupilID: f.lucas.ID, Amount: decimal.RequireFromString("20")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.smtp.Wait(t, 1)[0]
+	if m.Subject != "Tartine : 20,00\u00a0€ reçus pour Lucas" || !strings.Contains(m.Text, "Nouveau solde : 30,00\u00a0€") {
+		t.Errorf("email: %q\n%s", m.Subject, m.Text)
+	}
+}
+
+func FuzzNormaliseCode(f *testing.F) {
+	for _, s := range []string{"ABCD-EFGH-JKMN", "abcd efgh jkmn", "ABCDEFGHJKMN", "ABCD-EFGH-JKM0", "", "----", "ÀBCD-EFGH-JKMN", "ABCD-EFGH-JKMNP"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := portal.NormaliseCode(s)
+		if err != nil {
+			return
+		}
+		if len(got) != 14 || got[4] != '-' || got[9] != '-' {
+			t.Fatalf("NormaliseCode(%q) = %q", s, got)
+		}
+		again, err := portal.NormaliseCode(got)
+		if err != nil || again != got {
+			t.Fatalf("not idempotent: %q → %q → %q, %v", s, got, again, err)
+		}
+	})
+}
