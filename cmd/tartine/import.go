@@ -15,8 +15,11 @@ import (
 // cmdImport runs `tartine import pupils FILE.csv [--dry-run] [--tenant CODE]
 // [--school CODE]` (columns in docs/IMPORT.md).
 func cmdImport(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && args[0] == "coda" {
+		return cmdImportCODA(ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "pupils" {
-		fmt.Fprintln(e.stderr, "usage: tartine import pupils FILE.csv [--dry-run] [--tenant CODE] [--school CODE]")
+		fmt.Fprintln(e.stderr, "usage: tartine import pupils FILE.csv [--dry-run] [--tenant CODE] [--school CODE]\n       tartine import coda FILE [--tenant CODE]")
 		return exitCode(2)
 	}
 	fs := flag.NewFlagSet("import pupils", flag.ContinueOnError)

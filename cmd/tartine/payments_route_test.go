@@ -27,7 +27,7 @@ func TestStripeWebhookRoute(t *testing.T) {
 	e := env{getenv: getenvFrom(map[string]string{
 		"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_WEBHOOK_SECRET": "whsec_route", "STRIPE_API_BASE": "http://127.0.0.1:9",
 	}), stdout: io.Discard, stderr: io.Discard}
-	h, err := newRouter(ctx, e, newLogger(e), &database{Pool: pool}, serveConfig{Addr: "127.0.0.1:0"})
+	h, err := newRouter(ctx, e, newLogger(e), &database{Pool: pool}, serveConfig{Addr: "127.0.0.1:0", BaseURL: "http://127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}

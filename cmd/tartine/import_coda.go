@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"tartine/internal/i18n"
+	"tartine/ledger"
+	"tartine/payments"
+	"tartine/school"
+)
+
+// cmdImportCODA runs `tartine import coda FILE [--tenant CODE]`: books the
+// bank transfers of a CODA statement file (payments.Bank.ImportCODA) and
+// prints what went to wallets and what waits in suspense.
+func cmdImportCODA(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("import coda", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var df dbFlags
+	df.register(fs, "./var/pg")
+	tenantCode := fs.String("tenant", "", "organising body code (default: the only one)")
+	rest := args
+	var file string
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return exitCode(2)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if file != "" {
+			fmt.Fprintf(e.stderr, "import coda: one file only (got %q and %q)\n", file, fs.Arg(0))
+			return exitCode(2)
+		}
+		file, rest = fs.Arg(0), fs.Args()[1:]
+	}
+	if file == "" {
+		fmt.Fprintln(e.stderr, "usage: tartine import coda FILE [--tenant CODE]")
+		return exitCode(2)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("import coda: %w", err)
+	}
+	log := newLogger(e)
+	d, err := openDatabase(ctx, e, df, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := requireSchema(ctx, d, false); err != nil {
+		return err
+	}
+	l := ledger.New(d.Pool, time.Now)
+	store := school.New(d.Pool, l, time.Now)
+	var ten school.Tenant
+	if *tenantCode != "" {
+		if ten, err = store.TenantByCode(ctx, *tenantCode); err != nil {
+			return fmt.Errorf("import coda: %w", err)
+		}
+	} else {
+		ts, err := store.Tenants(ctx)
+		if err != nil {
+			return fmt.Errorf("import coda: %w", err)
+		}
+		if len(ts) != 1 {
+			return fmt.Errorf("import coda: %d organising bodies in the database: choose one with --tenant", len(ts))
+		}
+		ten = ts[0]
+	}
+	rep, err := payments.NewBank(l, log).ImportCODA(ctx, ten.ID, data, "cli")
+	if errors.Is(err, payments.ErrBadFile) {
+		fmt.Fprintf(e.stderr, "import coda: %s: %v\n", file, err)
+		return exitCode(1)
+	}
+	if err != nil {
+		return fmt.Errorf("import coda: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "importé : %s, %d extrait(s)\n", file, rep.Statements)
+	fmt.Fprintf(e.stdout, "  portefeuilles crédités : %d virement(s), %s\n", len(rep.Credited), i18n.FormatEUR(rep.CreditedTotal, i18n.FR))
+	for _, m := range rep.Credited {
+		fmt.Fprintf(e.stdout, "    %s  %s  élève %d  %s\n", m.EntryDate.Format("02/01/2006"), i18n.FormatEUR(m.Amount, i18n.FR), m.PupilID, m.CounterpartyName)
+	}
+	fmt.Fprintf(e.stdout, "  à affecter à la main (compte d'attente 499) : %d virement(s), %s\n", len(rep.Suspense), i18n.FormatEUR(rep.SuspenseTotal, i18n.FR))
+	for _, m := range rep.Suspense {
+		hint := ""
+		if m.SuggestedPupilID != 0 {
+			hint = fmt.Sprintf("  (suggestion : élève %d)", m.SuggestedPupilID)
+		}
+		fmt.Fprintf(e.stdout, "    %s  %s  %s  « %s »  [%s]%s\n", m.EntryDate.Format("02/01/2006"), i18n.FormatEUR(m.Amount, i18n.FR), m.CounterpartyName, m.Communication, m.Key, hint)
+	}
+	fmt.Fprintf(e.stdout, "  déjà importés : %d ; débits ignorés : %d\n", rep.AlreadyImported, len(rep.Skipped))
+	return nil
+}
