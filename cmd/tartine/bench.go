@@ -45,6 +45,12 @@ func cmdBench(ctx context.Context, e env, args []string) error {
 
 	var binDir string
 	if cfg.DSN = e.getenv("DATABASE_URL"); cfg.DSN == "" {
+		// The server may run as the postgres user (when we are root), who
+		// must be able to reach the data directory: create its parent
+		// world-traversable rather than let it be created private.
+		if err := os.MkdirAll(filepath.Dir(*dataDir), 0o755); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
 		// Durable like production: fsync and synchronous commit on.
 		c, err := pglocal.Start(ctx, pglocal.Options{DataDir: *dataDir, Database: "postgres", Durable: true, Logf: cfg.Logf})
 		if err != nil {
