@@ -40,6 +40,12 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	}
 	return serve(ctx, e, log, d, cfg, func(addr string) {
 		base := "http://" + displayAddr(addr)
+		if readers, err := startDemoReaders(ctx, log, base, info.deviceID, info.deviceSecret, df.dataDir); err != nil {
+			log.Error("simulated readers unavailable", "err", err)
+		} else {
+			go readers.tapDemoBadges(ctx, log, info.badges)
+			defer fmt.Fprintf(e.stdout, "  (bridge status page: %s — a simulated canteen reader taps a badge every few seconds)\n", readers.StatusURL)
+		}
 		fmt.Fprintf(e.stdout, "\nTartine demo is running. Open:\n")
 		fmt.Fprintf(e.stdout, "  health     %s/healthz\n", base)
 		fmt.Fprintf(e.stdout, "  metrics    %s/metrics\n", base)
@@ -57,6 +63,9 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 type demoInfo struct {
 	links  [][2]string // label, path
 	logins []string
+
+	deviceID, deviceSecret string            // the demo bridge's credentials
+	badges                 map[string]string // demo pupils' badge uids by first name
 }
 
 // seedDemo creates (idempotently) the demo organising body and school.
@@ -66,7 +75,7 @@ func seedDemo(ctx context.Context, d *database) (demoInfo, error) {
 	if err != nil {
 		return demoInfo{}, fmt.Errorf("school demo: %w", err)
 	}
-	info := demoInfo{logins: sd.Logins}
+	info := demoInfo{logins: sd.Logins, deviceID: sd.DeviceID, deviceSecret: sd.DeviceSecret, badges: sd.Badges}
 	info.logins = append(info.logins, fmt.Sprintf("bridge    device %s, secret %s (demo only)", sd.DeviceID, sd.DeviceSecret))
 	tenantID := sd.TenantID
 	// Tariffs, calendar, menus and bookings; after the school seed (it

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -10,9 +11,11 @@ import (
 
 	"tartine/booking"
 	"tartine/internal/i18n"
+	"tartine/internal/mail"
 	"tartine/internal/websession"
 	"tartine/ledger"
 	"tartine/payments"
+	"tartine/portal"
 	"tartine/school"
 	"tartine/terminal"
 )
@@ -26,52 +29,94 @@ type appDeps struct {
 	metrics *prometheus.Registry
 }
 
+// notifyLater forwards payments' "top-up received" to the portal's mailer,
+// which is built after payments (the portal needs payments to start top-ups).
+type notifyLater struct{ to payments.Notifier }
+
+func (n *notifyLater) TopUpReceived(ctx context.Context, t payments.TopUpNotice) error {
+	if n.to == nil {
+		return nil
+	}
+	return n.to.TopUpReceived(ctx, t)
+}
+
 // mountApps registers the routes of the web packages (terminal, portal …),
-// one block per package.
+// one block per package, on shared domain services.
 func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
+	pool := deps.db.Pool
+	led := ledger.New(pool, nil)
+	schools := school.New(pool, led, nil)
+	bookings := booking.New(pool, led, nil)
+	cat, err := i18n.New()
+	if err != nil {
+		return err
+	}
+
 	// payments: Stripe top-ups. STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET,
 	// STRIPE_API_BASE (stripe-mock), STRIPE_TOPUP_MIN/MAX; without a secret
-	// key online top-ups are off (stripeSvc nil). The webhook is a plain
-	// handler: Stripe signs its body, no cookie or CSRF applies.
-	var stripeSvc *payments.Stripe
+	// key online top-ups are off and parents see the bank transfer only.
+	// The webhook is a plain handler: Stripe signs its body, no cookie or
+	// CSRF applies.
+	notifier := &notifyLater{}
+	var topups portal.TopUps
 	if stripeCfg, err := payments.StripeConfigFromEnv(deps.env.getenv); err != nil {
 		return err
 	} else if !stripeCfg.Enabled() {
 		deps.log.Info("stripe top-ups disabled: STRIPE_SECRET_KEY is not set")
 	} else {
-		if stripeSvc, err = payments.NewStripe(stripeCfg, payments.Deps{Ledger: ledger.New(deps.db.Pool, nil), Log: deps.log}); err != nil {
+		svc, err := payments.NewStripe(stripeCfg, payments.Deps{Ledger: led, Log: deps.log, Notifier: notifier})
+		if err != nil {
 			return err
 		}
-		r.POST("/stripe/webhook", gin.WrapF(stripeSvc.HandleWebhook))
+		r.POST("/stripe/webhook", gin.WrapF(svc.HandleWebhook))
+		topups = svc
 	}
-	_ = stripeSvc // used by the portal's top-up page
 
 	// terminal: device API (HMAC, no session) and staff screens (own
 	// session cookie, CSRF); the day-end job runs every 5 minutes and
 	// closes each school's day once after 18:30 local time.
 	{
-		led := ledger.New(deps.db.Pool, nil)
-		svc, err := terminal.New(terminal.Config{Pool: deps.db.Pool, Ledger: led, School: school.New(deps.db.Pool, led, nil),
-			Booking: booking.New(deps.db.Pool, led, nil), Log: deps.log})
+		svc, err := terminal.New(terminal.Config{Pool: pool, Ledger: led, School: schools, Booking: bookings, Log: deps.log})
 		if err != nil {
 			return err
 		}
 		svc.MountDeviceAPI(r)
-		sessions, err := websession.New(deps.db.Pool, websession.Config{BaseURL: deps.cfg.BaseURL, CookieName: "tartine_staff"})
+		sessions, err := websession.New(pool, websession.Config{BaseURL: deps.cfg.BaseURL, CookieName: "tartine_staff"})
 		if err != nil {
 			return err
 		}
-		cat, err := i18n.New()
-		if err != nil {
-			return err
-		}
-		web, err := terminal.NewWeb(svc, sessions, websession.NewThrottle(deps.db.Pool, websession.ThrottleConfig{Scope: "staff"}), cat)
+		web, err := terminal.NewWeb(svc, sessions, websession.NewThrottle(pool, websession.ThrottleConfig{Scope: "staff"}), cat)
 		if err != nil {
 			return err
 		}
 		web.Mount(r)
 		tick := time.NewTicker(5 * time.Minute)
 		go func() { defer tick.Stop(); svc.RunDayEnd(ctx, tick.C) }()
+	}
+
+	// portal: parents (own session cookie, CSRF, throttled login); mail
+	// through SMTP_* or, without it, to the log.
+	{
+		var sender portal.Sender = mail.LogSender{Log: deps.log}
+		if mcfg, ok, err := mail.ConfigFromEnv(deps.env.getenv); err != nil {
+			return err
+		} else if ok {
+			if sender, err = mail.NewSMTP(mcfg, time.Now); err != nil {
+				return err
+			}
+		}
+		sessions, err := websession.New(pool, websession.Config{BaseURL: deps.cfg.BaseURL, CookieName: "tartine_portal"})
+		if err != nil {
+			return err
+		}
+		app, err := portal.New(portal.Deps{Pool: pool, Ledger: led, School: schools, Booking: bookings, Sessions: sessions,
+			Catalog: cat, Mail: sender, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL})
+		if err != nil {
+			return fmt.Errorf("portal: %w", err)
+		}
+		app.Routes(r)
+		notifier.to = app
+		r.GET("/", func(c *gin.Context) { c.Redirect(302, "/portal/") })
 	}
 	return nil
 }
