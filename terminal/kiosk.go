@@ -87,7 +87,14 @@ type Receipt struct {
 	Actor      string
 	CreatedAt  time.Time
 	FormToken  string
+	// Read back with the receipt (not stored on it).
+	FirstName, LastName, Class string
+	// Replay is true when a repeated request returned this receipt.
+	Replay bool
 }
+
+// PupilName is the pupil's "First L." display name.
+func (r Receipt) PupilName() string { return school.DisplayName(r.FirstName, r.LastName) }
 
 // CloseRequest is a cash drawer closing.
 type CloseRequest struct {
@@ -113,6 +120,8 @@ type Closing struct {
 	TransferID int64           // over/short transfer; 0 when exact
 	Actor      string
 	FormToken  string
+	// Replay is true when a repeated request returned this closing.
+	Replay bool
 }
 
 // Movements is what entered or left the drawer since the previous closing.
@@ -229,7 +238,7 @@ func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, er
 			if prev.PupilID != req.PupilID || !prev.Amount.Equal(amount) || prev.StationID != st.ID {
 				return fmt.Errorf("%w: receipt %s", ErrFormUsed, prev.Reference)
 			}
-			rc = prev
+			rc, rc.Replay = prev, true
 			return nil
 		}
 		if !errors.Is(err, ErrNotFound) {
@@ -248,7 +257,7 @@ func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, er
 		// transfer and the receipt gets the same transfer back.
 		tr, err := s.ledger.Transfer(ctx, ledger.TransferRequest{
 			TenantID: req.TenantID, IdempotencyKey: "kiosk-topup:" + req.FormToken, Kind: KindKioskTopUp, Actor: req.Actor,
-			Memo: "Rechargement en espèces (" + st.Code + ")",
+			Memo:     "Rechargement en espèces (" + st.Code + ")",
 			Metadata: map[string]string{"station": st.Code, "pupil_id": strconv.FormatInt(p.ID, 10), "form_token": req.FormToken},
 			Postings: []ledger.Posting{{AccountID: st.CashAccountID, Amount: amount}, {AccountID: p.WalletAccountID, Amount: amount.Neg()}},
 		})
@@ -259,7 +268,8 @@ func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, er
 			return fmt.Errorf("cash top-up: %w", err)
 		}
 		rc = Receipt{TenantID: req.TenantID, Reference: ref, StationID: st.ID, Station: st.Code, PupilID: p.ID, Amount: amount,
-			TransferID: tr.ID, Actor: req.Actor, CreatedAt: now, FormToken: req.FormToken}
+			TransferID: tr.ID, Actor: req.Actor, CreatedAt: now, FormToken: req.FormToken,
+			FirstName: p.FirstName, LastName: p.LastName, Class: p.ClassCode}
 		err = tx.QueryRow(ctx, `INSERT INTO kiosk_receipts (tenant_id, reference, form_token, station_id, pupil_id, amount, transfer_id, actor, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
 			req.TenantID, ref, req.FormToken, st.ID, p.ID, amount, tr.ID, req.Actor, now).Scan(&rc.ID)
@@ -274,8 +284,11 @@ func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, er
 	return rc, nil
 }
 
-const receiptCols = `r.tenant_id, r.id, r.reference, r.station_id, s.code, r.pupil_id, r.amount, r.transfer_id, r.actor, r.created_at, r.form_token
-	FROM kiosk_receipts r JOIN stations s ON s.tenant_id = r.tenant_id AND s.id = r.station_id`
+const receiptCols = `r.tenant_id, r.id, r.reference, r.station_id, s.code, r.pupil_id, r.amount, r.transfer_id, r.actor, r.created_at, r.form_token,
+	p.first_name, p.last_name, coalesce(c.code, '')
+	FROM kiosk_receipts r JOIN stations s ON s.tenant_id = r.tenant_id AND s.id = r.station_id
+	JOIN pupils p ON p.tenant_id = r.tenant_id AND p.id = r.pupil_id
+	LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id`
 
 type kioskQuerier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -284,7 +297,8 @@ type kioskQuerier interface {
 
 func scanReceipt(row pgx.Row) (Receipt, error) {
 	var r Receipt
-	err := row.Scan(&r.TenantID, &r.ID, &r.Reference, &r.StationID, &r.Station, &r.PupilID, &r.Amount, &r.TransferID, &r.Actor, &r.CreatedAt, &r.FormToken)
+	err := row.Scan(&r.TenantID, &r.ID, &r.Reference, &r.StationID, &r.Station, &r.PupilID, &r.Amount, &r.TransferID, &r.Actor, &r.CreatedAt, &r.FormToken,
+		&r.FirstName, &r.LastName, &r.Class)
 	return r, err
 }
 
@@ -359,7 +373,7 @@ func (s *Service) CloseDrawer(ctx context.Context, req CloseRequest) (Closing, e
 			if prev.StationID != st.ID || !prev.Counted.Equal(counted) {
 				return fmt.Errorf("%w: closing %d", ErrFormUsed, prev.ID)
 			}
-			out = prev
+			out, out.Replay = prev, true
 			return nil
 		}
 		if !errors.Is(err, ErrNotFound) {
@@ -397,7 +411,7 @@ func (s *Service) CloseDrawer(ctx context.Context, req CloseRequest) (Closing, e
 		if c.TransferID == 0 && !c.Difference.IsZero() {
 			tr, err := s.ledger.Transfer(ctx, ledger.TransferRequest{
 				TenantID: req.TenantID, IdempotencyKey: key, Kind: KindCashOverShort, Actor: req.Actor,
-				Memo: "Écart de caisse (" + st.Code + ")",
+				Memo:     "Écart de caisse (" + st.Code + ")",
 				Metadata: map[string]string{"station": st.Code, "expected": c.Expected.StringFixed(2), "counted": counted.StringFixed(2)},
 				Postings: []ledger.Posting{{AccountID: st.CashAccountID, Amount: c.Difference}, {AccountID: overShort.ID, Amount: c.Difference.Neg()}},
 			})

@@ -8,3 +8,16 @@ func (s *Service) MountDeviceAPI(r gin.IRouter) {
 	r.POST("/api/v1/taps", s.postTaps)
 	r.GET("/api/v1/badges", s.getBadges)
 }
+
+// mountKiosk registers the kiosk screens in the staff group (session,
+// CSRF and user already loaded): the cashier screen, cash top-ups and their
+// printed receipts, the drawer closing and the Z-report.
+func (w *Web) mountKiosk(a gin.IRouter) {
+	a.GET("/kiosk/:code", w.kioskPage)
+	a.POST("/kiosk/:code/topups", w.kioskTopUpPost)
+	a.GET("/kiosk/:code/receipts/:ref", w.kioskReceipt)
+	a.GET("/kiosk/:code/close", w.kioskClosePage)
+	a.POST("/kiosk/:code/close", w.kioskClosePost)
+	a.GET("/kiosk/:code/closings/:id", w.kioskClosingPage)
+	a.GET("/kiosk/:code/z", w.kioskZReport)
+}

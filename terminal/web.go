@@ -96,6 +96,7 @@ func (w *Web) Mount(r gin.IRouter) {
 	a.POST("/stations/:code/manual", w.manualPost)
 	a.POST("/stations/:code/assign", w.assignPost)
 	a.GET("/pupils/:id/photo", w.photo)
+	w.mountKiosk(a)
 }
 
 const userKey = "terminal.user"
@@ -284,6 +285,10 @@ func (w *Web) stationPage(c *gin.Context) {
 	st, u, err := w.stationFor(c)
 	if err != nil {
 		w.fail(c, err)
+		return
+	}
+	if st.Kind == KindKiosk {
+		c.Redirect(http.StatusSeeOther, "/staff/kiosk/"+st.Code)
 		return
 	}
 	d := stationData{Station: st, Events: w.svc.hub.Recent(u.TenantID, st.ID, 20), Lang: lang(c), UID: strings.TrimSpace(c.Query("uid"))}

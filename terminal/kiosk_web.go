@@ -1,0 +1,576 @@
+package terminal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"tartine/internal/i18n"
+	"tartine/ledger"
+	"tartine/school"
+)
+
+// Kiosk screens (cashier: kiosk role or admin; Z-report: accountant or
+// admin). Routes are registered by mountKiosk (routes.go).
+
+// lastTapWindow is how old the last tap at a kiosk may be to select its
+// pupil.
+const lastTapWindow = 10 * time.Minute
+
+// kioskFor loads the :code kiosk station and checks that the user holds one
+// of roles (admins hold every role) and may see the station's school.
+func (w *Web) kioskFor(c *gin.Context, roles ...school.Role) (school.Station, school.StaffUser, error) {
+	u := user(c)
+	st, err := w.svc.kioskStation(c.Request.Context(), u.TenantID, c.Param("code"))
+	if errors.Is(err, ErrNotKiosk) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return school.Station{}, u, err
+	}
+	if u.SchoolID != 0 && u.SchoolID != st.SchoolID {
+		return school.Station{}, u, errForbidden
+	}
+	for _, r := range roles {
+		if u.Can(r) {
+			return st, u, nil
+		}
+	}
+	return school.Station{}, u, errForbidden
+}
+
+func newFormToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// kioskPupil is the selected pupil as the cashier sees it.
+type kioskPupil struct {
+	ID       int64
+	Name     string // "Emma D."
+	Class    string
+	HasPhoto bool
+	Balance  string // formatted, shown folded
+}
+
+// kioskData is the cashier screen's data.
+type kioskData struct {
+	Station    school.Station
+	Lang       string
+	Query      string
+	Searched   bool
+	Results    []school.Pupil
+	Badge      string
+	Pupil      *kioskPupil
+	Amount     string
+	Token      string
+	Today      []Receipt
+	TodayTotal decimal.Decimal
+	CanReport  bool
+	Events     string // SSE URL of the station's taps
+	Min, Max   string
+}
+
+func (w *Web) kioskPage(c *gin.Context) {
+	w.renderKiosk(c, http.StatusOK, kioskData{}, "", c.Query("notice"))
+}
+
+// renderKiosk renders the cashier screen. d may carry a selected pupil and
+// the typed amount (after a refused top-up); the query string selects a
+// pupil by id, badge, name search or the last tap.
+func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notice string) {
+	ctx := c.Request.Context()
+	st, u, err := w.kioskFor(c, school.RoleKiosk)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	l := lang(c)
+	d.Station, d.Lang = st, l
+	d.CanReport = u.Can(school.RoleAccountant)
+	d.Min, d.Max = i18n.FormatEUR(cents(KioskMinTopUpCents), l), i18n.FormatEUR(cents(KioskMaxTopUpCents), l)
+	if d.Token, err = newFormToken(); err != nil {
+		w.fail(c, err)
+		return
+	}
+	after := int64(0)
+	if ev := w.svc.hub.Recent(u.TenantID, st.ID, 1); len(ev) > 0 {
+		after = ev[0].Seq
+	}
+	d.Events = "/staff/stations/" + url.PathEscape(st.Code) + "/events?after=" + strconv.FormatInt(after, 10)
+	pupilID := int64(0)
+	if d.Pupil != nil {
+		pupilID = d.Pupil.ID
+	}
+	switch {
+	case pupilID != 0:
+	case c.Query("pupil") != "":
+		pupilID, _ = strconv.ParseInt(c.Query("pupil"), 10, 64)
+	case strings.TrimSpace(c.Query("badge")) != "":
+		d.Badge = strings.TrimSpace(c.Query("badge"))
+		var msg string
+		pupilID, msg, err = w.pupilByBadge(ctx, u.TenantID, d.Badge, l)
+		if err != nil {
+			w.fail(c, err)
+			return
+		}
+		if msg != "" {
+			errMsg = msg
+		}
+	case c.Query("last") != "":
+		var msg string
+		pupilID, msg, err = w.lastTapPupil(ctx, u.TenantID, st.ID, l)
+		if err != nil {
+			w.fail(c, err)
+			return
+		}
+		if msg != "" {
+			errMsg = msg
+		}
+	}
+	if q := strings.TrimSpace(c.Query("q")); q != "" {
+		d.Query, d.Searched = q, true
+		all, err := w.svc.store.SearchPupils(ctx, u.TenantID, q, 50)
+		if err != nil {
+			w.fail(c, err)
+			return
+		}
+		for _, p := range all {
+			if p.SchoolID == st.SchoolID && len(d.Results) < 20 {
+				d.Results = append(d.Results, p)
+			}
+		}
+	}
+	if pupilID > 0 {
+		p, err := w.svc.store.Pupil(ctx, u.TenantID, pupilID)
+		switch {
+		case errors.Is(err, school.ErrNotFound) || (err == nil && (!p.Active || p.SchoolID != st.SchoolID || p.WalletAccountID == 0)):
+			errMsg = w.cat.T(l, "terminal.kiosk.pupil_unavailable")
+		case err != nil:
+			w.fail(c, err)
+			return
+		default:
+			kp := &kioskPupil{ID: p.ID, Name: p.DisplayName(), Class: p.ClassCode, HasPhoto: p.HasPhoto}
+			b, err := w.svc.ledger.Balance(ctx, u.TenantID, p.WalletAccountID)
+			if err != nil {
+				w.fail(c, err)
+				return
+			}
+			kp.Balance = i18n.FormatEUR(b.Available, l)
+			d.Pupil = kp
+		}
+	}
+	_, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	from, to := dayBounds(w.svc.now(), loc)
+	if d.Today, err = w.svc.Receipts(ctx, u.TenantID, st.ID, from, to); err != nil {
+		w.fail(c, err)
+		return
+	}
+	d.TodayTotal = decimal.Zero
+	for _, r := range d.Today {
+		d.TodayTotal = d.TodayTotal.Add(r.Amount)
+	}
+	w.render(c, status, "kiosk.html", page{Title: st.Name, User: &u, Data: d, Error: errMsg, Notice: notice})
+}
+
+// pupilByBadge finds the pupil of a badge typed by the cashier: its printed
+// number, or its uid in any technology. It returns a message for people when
+// the badge is unknown, unassigned or not active.
+func (w *Web) pupilByBadge(ctx context.Context, tenantID int64, typed, l string) (int64, string, error) {
+	b, err := w.svc.store.BadgeByPrintedNumber(ctx, tenantID, typed)
+	if err == nil {
+		return badgePupil(b.PupilID, string(b.Status), w, l)
+	}
+	if !errors.Is(err, school.ErrNotFound) {
+		return 0, "", err
+	}
+	for _, tech := range []school.Tech{school.TechEM4100, school.TechISO14443A, school.TechQR, school.TechWiegand} {
+		uid, err := school.CanonicalUID(typed, tech)
+		if err != nil {
+			continue
+		}
+		bi, err := w.svc.store.BadgeByUID(ctx, tenantID, uid)
+		if errors.Is(err, school.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, "", err
+		}
+		return badgePupil(bi.PupilID, string(bi.Status), w, l)
+	}
+	return 0, w.cat.T(l, "terminal.kiosk.badge_unknown", typed), nil
+}
+
+func badgePupil(pupilID int64, status string, w *Web, l string) (int64, string, error) {
+	switch {
+	case pupilID == 0:
+		return 0, w.cat.T(l, "terminal.kiosk.badge_unassigned"), nil
+	case status != string(school.BadgeActive):
+		return 0, w.cat.T(l, "terminal.reason.blocked_badge"), nil
+	}
+	return pupilID, "", nil
+}
+
+// lastTapPupil returns the pupil identified by the latest tap at the
+// station (at most lastTapWindow old), or a message for people.
+func (w *Web) lastTapPupil(ctx context.Context, tenantID, stationID int64, l string) (int64, string, error) {
+	var pupil *int64
+	var verdict, reason string
+	err := w.svc.pool.QueryRow(ctx, `SELECT pupil_id, verdict, reason FROM taps WHERE tenant_id = $1 AND station_id = $2 AND received_at >= $3
+		ORDER BY received_at DESC LIMIT 1`, tenantID, stationID, w.svc.now().Add(-lastTapWindow)).Scan(&pupil, &verdict, &reason)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, w.cat.T(l, "terminal.kiosk.no_recent_tap"), nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	if verdict != VerdictAccepted || pupil == nil {
+		if reason == "" {
+			reason = ReasonUnknownBadge
+		}
+		return 0, w.cat.T(l, "terminal.reason."+reason), nil
+	}
+	return *pupil, "", nil
+}
+
+// kioskTopUpPost records a cash top-up and redirects to its receipt. A bad
+// amount re-renders the screen with the typed amount and a message; nothing
+// is written.
+func (w *Web) kioskTopUpPost(c *gin.Context) {
+	ctx := c.Request.Context()
+	st, u, err := w.kioskFor(c, school.RoleKiosk)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	l := lang(c)
+	pupilID, perr := strconv.ParseInt(c.PostForm("pupil_id"), 10, 64)
+	token := c.PostForm("form_token")
+	if perr != nil || pupilID <= 0 || !validFormToken(token) {
+		c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "pupil_id, form_token"))
+		return
+	}
+	typed := c.PostForm("amount")
+	again := func(msg string) {
+		w.renderKiosk(c, http.StatusUnprocessableEntity, kioskData{Pupil: &kioskPupil{ID: pupilID}, Amount: typed}, msg, "")
+	}
+	amount, err := i18n.ParseAmount(typed, i18n.RejectNegative)
+	var ae *i18n.AmountError
+	if errors.As(err, &ae) {
+		again(ae.Message(w.cat, l))
+		return
+	}
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	rc, err := w.svc.KioskTopUp(ctx, TopUpRequest{TenantID: u.TenantID, Station: st.Code, PupilID: pupilID, Amount: amount, FormToken: token, Actor: u.Actor()})
+	switch {
+	case errors.Is(err, ErrAmountRange):
+		again(w.cat.T(l, "terminal.kiosk.amount_range", i18n.FormatEUR(cents(KioskMinTopUpCents), l), i18n.FormatEUR(cents(KioskMaxTopUpCents), l)))
+		return
+	case errors.Is(err, ErrFormUsed):
+		again(w.cat.T(l, "terminal.kiosk.form_used"))
+		return
+	case errors.Is(err, ErrPupilUnavailable), errors.Is(err, ErrNotFound):
+		w.renderKiosk(c, http.StatusUnprocessableEntity, kioskData{}, w.cat.T(l, "terminal.kiosk.pupil_unavailable"), "")
+		return
+	case errors.Is(err, ledger.ErrPeriodClosed):
+		again(w.cat.T(l, "terminal.reason.period_closed"))
+		return
+	case err != nil:
+		w.fail(c, err)
+		return
+	}
+	if !rc.Replay {
+		_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.topup", "pupil:"+strconv.FormatInt(pupilID, 10),
+			map[string]any{"station": st.Code, "amount": rc.Amount.StringFixed(2), "reference": rc.Reference, "transfer": rc.TransferID})
+	}
+	c.Redirect(http.StatusSeeOther, "/staff/kiosk/"+url.PathEscape(st.Code)+"/receipts/"+url.PathEscape(rc.Reference)+"?print=1")
+}
+
+// receiptView is the data of the printed receipt.
+type receiptView struct {
+	Receipt
+	Lang      string
+	School    string
+	Pupil     string // full name
+	Amount    string
+	When      string
+	Cashier   string
+	QR        template.URL
+	AutoPrint bool
+	Back      string
+}
+
+// localWhen writes "lundi 30 novembre 2026 17:02" in the school's zone.
+func localWhen(t time.Time, loc *time.Location, l string) string {
+	t = t.In(loc)
+	return i18n.FormatDate(t, l) + " " + i18n.FormatTime(t, l)
+}
+
+// qrDataURI returns a PNG QR code of s as a data: URI.
+func qrDataURI(s string, size int) (template.URL, error) {
+	png, err := qrcode.Encode(s, qrcode.Medium, size)
+	if err != nil {
+		return "", err
+	}
+	// The content is our own base64 PNG: safe as a URL.
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), nil //nolint:gosec
+}
+
+func (w *Web) kioskReceipt(c *gin.Context) {
+	ctx := c.Request.Context()
+	st, u, err := w.kioskFor(c, school.RoleKiosk, school.RoleAccountant)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	rc, err := w.svc.ReceiptByReference(ctx, u.TenantID, c.Param("ref"))
+	if err == nil && rc.StationID != st.ID {
+		err = ErrNotFound
+	}
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	sc, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	l := lang(c)
+	v := receiptView{Receipt: rc, Lang: l, School: sc.Name, Pupil: strings.TrimSpace(rc.FirstName + " " + rc.LastName),
+		Amount: i18n.FormatEUR(rc.Amount, l), When: localWhen(rc.CreatedAt, loc, l), Cashier: w.svc.staffName(ctx, u.TenantID, rc.Actor),
+		AutoPrint: c.Query("print") == "1", Back: "/staff/kiosk/" + url.PathEscape(st.Code)}
+	if v.QR, err = qrDataURI(rc.Reference, 192); err != nil {
+		w.fail(c, err)
+		return
+	}
+	w.render(c, http.StatusOK, "kiosk_receipt.html", page{Title: rc.Reference, User: &u, Data: v})
+}
+
+// closeData is the data of the drawer closing form (a blind count: the
+// expected amount is shown only after counting).
+type closeData struct {
+	Station  school.Station
+	Token    string
+	Counted  string
+	LastWhen string // previous closing, "" for none
+}
+
+func (w *Web) kioskClosePage(c *gin.Context) {
+	w.renderClose(c, http.StatusOK, "", "")
+}
+
+func (w *Web) renderClose(c *gin.Context, status int, counted, errMsg string) {
+	ctx := c.Request.Context()
+	st, u, err := w.kioskFor(c, school.RoleKiosk)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	l := lang(c)
+	d := closeData{Station: st, Counted: counted}
+	if d.Token, err = newFormToken(); err != nil {
+		w.fail(c, err)
+		return
+	}
+	last, err := closingWhere(ctx, w.svc.pool, `c.tenant_id = $1 AND c.station_id = $2 ORDER BY c.closed_at DESC, c.id DESC LIMIT 1`, u.TenantID, st.ID)
+	switch {
+	case err == nil:
+		_, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+		if err != nil {
+			w.fail(c, err)
+			return
+		}
+		d.LastWhen = localWhen(last.ClosedAt, loc, l)
+	case !errors.Is(err, ErrNotFound):
+		w.fail(c, err)
+		return
+	}
+	w.render(c, status, "kiosk_close.html", page{Title: w.cat.T(l, "terminal.kiosk.close_title", st.Name), User: &u, Data: d, Error: errMsg})
+}
+
+func (w *Web) kioskClosePost(c *gin.Context) {
+	ctx := c.Request.Context()
+	st, u, err := w.kioskFor(c, school.RoleKiosk)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	l := lang(c)
+	token := c.PostForm("form_token")
+	if !validFormToken(token) {
+		c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "form_token"))
+		return
+	}
+	typed := c.PostForm("counted")
+	counted, err := i18n.ParseAmount(typed, i18n.RejectNegative)
+	var ae *i18n.AmountError
+	if errors.As(err, &ae) {
+		w.renderClose(c, http.StatusUnprocessableEntity, typed, ae.Message(w.cat, l))
+		return
+	}
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	cl, err := w.svc.CloseDrawer(ctx, CloseRequest{TenantID: u.TenantID, Station: st.Code, Counted: counted, FormToken: token, Actor: u.Actor()})
+	switch {
+	case errors.Is(err, ErrAmountRange):
+		w.renderClose(c, http.StatusUnprocessableEntity, typed, w.cat.T(l, "terminal.kiosk.count_range", i18n.FormatEUR(cents(KioskMaxCountCents), l)))
+		return
+	case errors.Is(err, ErrFormUsed):
+		w.renderClose(c, http.StatusUnprocessableEntity, typed, w.cat.T(l, "terminal.kiosk.form_used"))
+		return
+	case errors.Is(err, ledger.ErrPeriodClosed):
+		w.renderClose(c, http.StatusUnprocessableEntity, typed, w.cat.T(l, "terminal.reason.period_closed"))
+		return
+	case err != nil:
+		w.fail(c, err)
+		return
+	}
+	if !cl.Replay {
+		_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.drawer_close", "station:"+st.Code,
+			map[string]any{"closing": cl.ID, "expected": cl.Expected.StringFixed(2), "counted": cl.Counted.StringFixed(2),
+				"difference": cl.Difference.StringFixed(2), "transfer": cl.TransferID})
+	}
+	c.Redirect(http.StatusSeeOther, "/staff/kiosk/"+url.PathEscape(st.Code)+"/closings/"+strconv.FormatInt(cl.ID, 10))
+}
+
+// closingView is a closing as printed.
+type closingView struct {
+	Closing
+	When    string
+	Since   string
+	Cashier string
+}
+
+func (w *Web) closingViews(ctx context.Context, tenantID int64, cs []Closing, loc *time.Location, l string) []closingView {
+	out := make([]closingView, len(cs))
+	for i, c := range cs {
+		out[i] = closingView{Closing: c, When: localWhen(c.ClosedAt, loc, l), Cashier: w.svc.staffName(ctx, tenantID, c.Actor)}
+		if !c.Since.IsZero() {
+			out[i].Since = localWhen(c.Since, loc, l)
+		}
+	}
+	return out
+}
+
+// closingPage is the data of a closing slip.
+type closingPage struct {
+	Station   school.Station
+	School    string
+	C         closingView
+	CanReport bool
+	Day       string // yyyy-mm-dd of the closing, for the Z-report link
+}
+
+func (w *Web) kioskClosingPage(c *gin.Context) {
+	ctx := c.Request.Context()
+	st, u, err := w.kioskFor(c, school.RoleKiosk, school.RoleAccountant)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		w.fail(c, ErrNotFound)
+		return
+	}
+	cl, err := w.svc.ClosingByID(ctx, u.TenantID, id)
+	if err == nil && cl.StationID != st.ID {
+		err = ErrNotFound
+	}
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	sc, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	l := lang(c)
+	d := closingPage{Station: st, School: sc.Name, C: w.closingViews(ctx, u.TenantID, []Closing{cl}, loc, l)[0],
+		CanReport: u.Can(school.RoleAccountant), Day: cl.ClosedAt.In(loc).Format(time.DateOnly)}
+	w.render(c, http.StatusOK, "kiosk_closing.html", page{Title: w.cat.T(l, "terminal.kiosk.closing_title", st.Name), User: &u, Data: d})
+}
+
+// zView is the data of the Z-report page.
+type zView struct {
+	ZReport
+	DayLabel  string
+	DayISO    string
+	Prev      string
+	Next      string
+	Receipts  []zReceipt
+	Closings  []closingView
+	Generated string
+}
+
+type zReceipt struct {
+	Receipt
+	Time    string
+	Cashier string
+}
+
+func (w *Web) kioskZReport(c *gin.Context) {
+	ctx := c.Request.Context()
+	st, u, err := w.kioskFor(c, school.RoleAccountant)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	l := lang(c)
+	_, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	day := w.svc.now().In(loc)
+	if q := c.Query("day"); q != "" {
+		if day, err = time.ParseInLocation(time.DateOnly, q, loc); err != nil {
+			c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "day (AAAA-MM-JJ)"))
+			return
+		}
+	}
+	z, err := w.svc.ZReport(ctx, u.TenantID, st.Code, day)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	v := zView{ZReport: z, DayLabel: i18n.FormatDate(z.Day, l), DayISO: z.Day.Format(time.DateOnly),
+		Prev: z.Day.AddDate(0, 0, -1).Format(time.DateOnly), Next: z.Day.AddDate(0, 0, 1).Format(time.DateOnly),
+		Closings: w.closingViews(ctx, u.TenantID, z.Closings, loc, l), Generated: localWhen(w.svc.now(), loc, l)}
+	names := map[string]string{}
+	for _, r := range z.Receipts {
+		if _, ok := names[r.Actor]; !ok {
+			names[r.Actor] = w.svc.staffName(ctx, u.TenantID, r.Actor)
+		}
+		v.Receipts = append(v.Receipts, zReceipt{Receipt: r, Time: i18n.FormatTime(r.CreatedAt.In(loc), l), Cashier: names[r.Actor]})
+	}
+	_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.zreport_view", "station:"+st.Code, map[string]any{"day": v.DayISO})
+	w.render(c, http.StatusOK, "kiosk_z.html", page{Title: w.cat.T(l, "terminal.kiosk.z_title", st.Name, v.DayLabel), User: &u, Data: v})
+}
