@@ -1,0 +1,208 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+)
+
+// TransferTx records a transfer inside the caller's transaction tx, so that
+// the caller's own rows (a tap, a booking) and the money commit together,
+// with one commit. It validates and answers like Transfer, with the same
+// request fingerprint: a key first used by Transfer replays here and the
+// other way round.
+//
+// The caller owns the transaction: it commits, rolls back and retries
+// (serialization failures and deadlocks, SQLSTATE 40001 and 40P01, come
+// back wrapped, errors.As finds the *pgconn.PgError). What the caller may do
+// after an error:
+//
+//   - an error wrapping ErrTxAborted (*FloorError, ErrPeriodClosed, a
+//     database error, together with ErrTxAborted) may have left partial
+//     writes in tx or aborted it: roll tx back (or wrap the call in a
+//     savepoint, tx.Begin, to carry on without it);
+//   - any other error — validation (ErrInvalidRequest, ErrTooFewPostings,
+//     ErrInvalidAmount, ErrUnbalanced), ErrUnknownAccount,
+//     ErrCurrencyMismatch, ErrIdempotencyConflict — is returned before
+//     anything is written: tx is untouched and usable;
+//   - a used idempotency key is read inside tx: the original transfer is
+//     returned (as Transfer does), nothing is written.
+//
+// The account properties cache may read accounts it has not seen through
+// the ledger's pool, outside tx: a caller that holds pool connections must
+// leave one free.
+func (l *Ledger) TransferTx(ctx context.Context, tx pgx.Tx, req TransferRequest) (Transfer, error) {
+	if err := validate(&req); err != nil {
+		return Transfer{}, err
+	}
+	if err := l.checkAccounts(ctx, req); err != nil {
+		return Transfer{}, err
+	}
+	hash := requestHash("transfer", req.Kind, req.Memo, req.Metadata, postingsHash(req.Postings), occurredKey(req.OccurredAt))
+	out, err := l.transferTx(ctx, tx, req, hash, nil, nil)
+	if errors.Is(err, errReplay) {
+		return l.replayTx(ctx, tx, req.TenantID, req.IdempotencyKey, hash)
+	}
+	if err != nil {
+		return Transfer{}, aborted(mapDBError(err))
+	}
+	return out, nil
+}
+
+// ErrTxAborted is wrapped, next to the cause, by the errors of TransferTx,
+// PostHoldTx and the consume of booking.ConsumeTx after which the caller's
+// transaction holds partial writes or is aborted: it must be rolled back.
+var ErrTxAborted = errors.New("ledger: transaction must be rolled back")
+
+func aborted(err error) error {
+	return fmt.Errorf("%w: %w", ErrTxAborted, err)
+}
+
+// checkAccounts runs transferTx's account checks (which read no row in
+// tx) before anything is written, so that their errors leave tx usable.
+func (l *Ledger) checkAccounts(ctx context.Context, req TransferRequest) error {
+	ids := make([]int64, 0, len(req.Postings))
+	for _, p := range req.Postings {
+		ids = append(ids, p.AccountID)
+	}
+	accts, err := l.accountsFor(ctx, req.TenantID, ids)
+	if err != nil {
+		return err
+	}
+	for _, a := range accts {
+		if a.Currency != Currency {
+			return fmt.Errorf("%w: account %s is in %s", ErrCurrencyMismatch, a.Code, a.Currency)
+		}
+	}
+	return nil
+}
+
+// PostHoldTx is PostHold inside the caller's transaction tx, with the
+// contract of TransferTx: the hold is read in tx; ErrNotFound, ErrHoldEnded
+// (the hold had ended when read), ErrOverPost and the validation errors are
+// returned before anything is written; a replay (the same key and request)
+// returns the original transfer. An error wrapping ErrTxAborted — among
+// them ErrHoldEnded when the hold ends concurrently between the read and
+// the post — requires rolling tx back.
+func (l *Ledger) PostHoldTx(ctx context.Context, tx pgx.Tx, req PostHoldRequest) (Transfer, error) {
+	h, err := holdTx(ctx, tx, req.TenantID, req.HoldID)
+	if errors.Is(err, ErrNotFound) {
+		return Transfer{}, err
+	}
+	if err != nil {
+		return Transfer{}, aborted(err)
+	}
+	if err := checkAmount(req.Amount, false); err != nil {
+		return Transfer{}, err
+	}
+	if req.Amount.IsNegative() {
+		return Transfer{}, fmt.Errorf("%w: posted amount %s must be positive", ErrInvalidAmount, req.Amount)
+	}
+	if req.Amount.GreaterThan(h.Amount) {
+		return Transfer{}, fmt.Errorf("%w: %s over a hold of %s", ErrOverPost, req.Amount.StringFixed(2), h.Amount.StringFixed(2))
+	}
+	accts, err := l.accountsFor(ctx, req.TenantID, []int64{h.AccountID, req.To})
+	if err != nil {
+		return Transfer{}, err
+	}
+	if req.To == h.AccountID {
+		return Transfer{}, fmt.Errorf("%w: hold %d cannot be posted to the account it holds on", ErrInvalidRequest, h.ID)
+	}
+	kind := req.Kind
+	if kind == "" {
+		kind = h.Kind
+	}
+	tr := TransferRequest{TenantID: req.TenantID, IdempotencyKey: req.IdempotencyKey, Kind: kind, OccurredAt: req.OccurredAt,
+		Actor: req.Actor, Memo: req.Memo, Metadata: req.Metadata, Postings: []Posting{
+			{AccountID: h.AccountID, Amount: req.Amount.Mul(sign(accts[h.AccountID].Type.debitNormal()))},
+			{AccountID: req.To, Amount: req.Amount.Mul(sign(!accts[h.AccountID].Type.debitNormal()))},
+		}}
+	if err := validate(&tr); err != nil {
+		return Transfer{}, err
+	}
+	hash := requestHash("post-hold", req.HoldID, req.Amount.StringFixed(2), req.To, kind, req.Memo, req.Metadata, occurredKey(req.OccurredAt))
+	if h.Status != HoldPending {
+		// Ended: a replay of this very post answers the original transfer
+		// (read in tx, nothing written), anything else is ErrHoldEnded.
+		if h.TransferID != nil {
+			var key string
+			if err := tx.QueryRow(ctx, `SELECT idempotency_key FROM transfers WHERE tenant_id = $1 AND id = $2`, req.TenantID, *h.TransferID).Scan(&key); err != nil {
+				return Transfer{}, aborted(fmt.Errorf("read transfer of hold %d: %w", h.ID, err))
+			}
+			if key == req.IdempotencyKey {
+				return l.replayTx(ctx, tx, req.TenantID, key, hash)
+			}
+		}
+		return Transfer{}, fmt.Errorf("%w: hold %d is %s", ErrHoldEnded, h.ID, h.Status)
+	}
+	out, err := l.transferTx(ctx, tx, tr, hash, &h.ID, nil)
+	if errors.Is(err, errReplay) {
+		return l.replayTx(ctx, tx, req.TenantID, req.IdempotencyKey, hash)
+	}
+	if err != nil {
+		return Transfer{}, aborted(mapDBError(err))
+	}
+	if err := endHold(ctx, tx, req.TenantID, h.ID, HoldPosted, req.Amount, &out.ID, req.Actor, l.now()); err != nil {
+		return Transfer{}, aborted(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE accounts SET pending = pending - $3 WHERE tenant_id = $1 AND id = $2`,
+		req.TenantID, h.AccountID, h.Amount); err != nil {
+		return Transfer{}, aborted(fmt.Errorf("release hold %d: %w", h.ID, err))
+	}
+	return out, nil
+}
+
+// holdTx reads a hold and its ending in tx, or ErrNotFound.
+func holdTx(ctx context.Context, tx pgx.Tx, tenantID, id int64) (Hold, error) {
+	var h Hold
+	var outcome *string
+	var posted decimal.NullDecimal
+	var meta []byte
+	err := tx.QueryRow(ctx, `
+		SELECT h.tenant_id, h.id, h.account_id, h.amount, h.kind, h.memo, h.metadata, h.created_at, h.expires_at,
+		       e.outcome, e.posted_amount, e.transfer_id
+		FROM holds h LEFT JOIN hold_endings e ON e.tenant_id = h.tenant_id AND e.hold_id = h.id
+		WHERE h.tenant_id = $1 AND h.id = $2`, tenantID, id).
+		Scan(&h.TenantID, &h.ID, &h.AccountID, &h.Amount, &h.Kind, &h.Memo, &meta, &h.CreatedAt, &h.ExpiresAt, &outcome, &posted, &h.TransferID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Hold{}, fmt.Errorf("%w: hold %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return Hold{}, fmt.Errorf("read hold %d: %w", id, err)
+	}
+	_ = decodeMeta(meta, &h.Metadata)
+	h.Status = HoldPending
+	if outcome != nil {
+		h.Status = HoldStatus(*outcome)
+		h.PostedAmount = posted.Decimal
+	}
+	return h, nil
+}
+
+// replayTx is replay read inside tx: the transfer recorded under key if
+// its request hash matches, else ErrIdempotencyConflict.
+func (l *Ledger) replayTx(ctx context.Context, tx pgx.Tx, tenantID int64, key string, hash []byte) (Transfer, error) {
+	var t Transfer
+	var stored, meta []byte
+	err := tx.QueryRow(ctx, `
+		SELECT tenant_id, id, idempotency_key, kind, occurred_at, recorded_at, actor, memo, metadata, reverses_id, hold_id, request_hash
+		FROM transfers WHERE tenant_id = $1 AND idempotency_key = $2`, tenantID, key).
+		Scan(&t.TenantID, &t.ID, &t.IdempotencyKey, &t.Kind, &t.OccurredAt, &t.RecordedAt, &t.Actor, &t.Memo, &meta, &t.ReversesID, &t.HoldID, &stored)
+	if err != nil {
+		return Transfer{}, aborted(fmt.Errorf("read replayed transfer %q: %w", key, err))
+	}
+	if string(stored) != string(hash) {
+		return Transfer{}, fmt.Errorf("%w: key %q", ErrIdempotencyConflict, key)
+	}
+	_ = json.Unmarshal(meta, &t.Metadata)
+	rows, _ := tx.Query(ctx, `SELECT account_id, amount FROM postings WHERE tenant_id = $1 AND transfer_id = $2 ORDER BY id`, tenantID, t.ID)
+	t.Postings, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Posting])
+	if err != nil {
+		return Transfer{}, aborted(fmt.Errorf("read postings of transfer %d: %w", t.ID, err))
+	}
+	return t, nil
+}
