@@ -504,7 +504,9 @@ func (l *Ledger) transferTx(ctx context.Context, tx pgx.Tx, req TransferRequest,
 		var after, pending, floor decimal.Decimal
 		var version int64
 		// A hold being posted (holdID set) had its amount reserved, so the
-		// floor is not checked again; reversals are corrections and pass too.
+		// floor is not checked again. Reversals are held to floors like any
+		// debit: a correction that would overdraw a wallet must be split
+		// (e.g. the rest to the pupil's receivable) by the caller.
 		err := tx.QueryRow(ctx, `
 			UPDATE accounts SET balance = balance + $3, version = version + $4
 			WHERE tenant_id = $1 AND id = $2
@@ -513,7 +515,7 @@ func (l *Ledger) transferTx(ctx context.Context, tx pgx.Tx, req TransferRequest,
 		if err != nil {
 			return Transfer{}, fmt.Errorf("update balance of account %d: %w", id, err)
 		}
-		if delta.IsNegative() && holdID == nil && reverses == nil {
+		if delta.IsNegative() && holdID == nil {
 			if avail := after.Sub(pending); avail.LessThan(floor) {
 				return Transfer{}, &FloorError{AccountID: id, Code: accts[id].Code, Available: avail.Sub(delta), Shortfall: floor.Sub(avail)}
 			}
@@ -600,7 +602,8 @@ func (l *Ledger) GetTransfer(ctx context.Context, tenantID, id int64) (Transfer,
 // Reverse records the reversal of a transfer: the same postings with the
 // opposite sign, linked to the original. A transfer can be reversed once
 // (ErrAlreadyReversed); a reversal cannot itself be reversed
-// (ErrInvalidRequest). Reversals are corrections and are not held to floors.
+// (ErrInvalidRequest). Like any debit it returns *FloorError when it would
+// take a wallet below its floor.
 // The key makes the call idempotent like Transfer.
 func (l *Ledger) Reverse(ctx context.Context, tenantID, transferID int64, key, actor, memo string) (Transfer, error) {
 	orig, err := l.GetTransfer(ctx, tenantID, transferID)

@@ -375,6 +375,14 @@ func (m *modelLedger) expect(o op, now time.Time) outcome {
 		if tr.reversed {
 			return outcome{err: ledger.ErrAlreadyReversed}
 		}
+		// A reversal is held to floors like any other debit.
+		ps := make([]ledger.Posting, len(tr.postings))
+		for i, p := range tr.postings {
+			ps[i] = ledger.Posting{AccountID: p.AccountID, Amount: p.Amount.Neg()}
+		}
+		if out, bad := m.floorCheck(ps); bad {
+			return out
+		}
 		return outcome{}
 	case opClose:
 		return outcome{}
@@ -962,9 +970,9 @@ func (o op) accounts() []int64 {
 	return ids
 }
 
-// finish checks Verify: a wallet may be below its floor only through a
-// reversal (a correction is not held to floors), and Verify names exactly
-// those; once they are topped up, Verify is clean.
+// finish checks Verify: no operation may take a wallet below its floor, so
+// Verify must name exactly the wallets the model has below it (none); after
+// settling any, Verify is clean.
 func (w *modelWorld) finish() {
 	t := w.t
 	var below []string

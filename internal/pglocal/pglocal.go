@@ -154,7 +154,11 @@ func (c *Cluster) initdb(ctx context.Context, cred *syscall.Credential) error {
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// Parents are created traversable: the postgres user must reach dir.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	if cred != nil {
