@@ -1,0 +1,573 @@
+package terminal
+
+import (
+	"encoding/base64"
+	"errors"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"tartine/internal/i18n"
+	"tartine/school"
+)
+
+const tok1 = "0123456789abcdef0123456789abcdef"
+
+// kioskCount returns the number of receipts and closings of the tenant.
+func (f *fixture) kioskCount() (receipts, closings int) {
+	f.t.Helper()
+	pool := f.svc.pool
+	must(f.t, pool.QueryRow(f.ctx, `SELECT count(*) FROM kiosk_receipts WHERE tenant_id = $1`, f.tenant).Scan(&receipts))
+	must(f.t, pool.QueryRow(f.ctx, `SELECT count(*) FROM drawer_closings WHERE tenant_id = $1`, f.tenant).Scan(&closings))
+	return
+}
+
+func (f *fixture) cashTopUp(uid, amount, token string) Receipt {
+	f.t.Helper()
+	rc, err := f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.pupils[uid].ID,
+		Amount: dec(amount), FormToken: token, Actor: "staff:1"})
+	must(f.t, err)
+	return rc
+}
+
+func TestKioskTopUpOnceOnDoubleSubmit(t *testing.T) {
+	f := newFixture(t)
+	f.clk.Set(time.Date(2026, 11, 30, 17, 2, 0, 0, brussels))
+	before := f.balance(uidEmma)
+	// Two submits of the same form at once, then a third later.
+	var wg sync.WaitGroup
+	got := make([]Receipt, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID,
+				Amount: dec("20"), FormToken: tok1, Actor: "staff:1"})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		must(t, err)
+	}
+	again := f.cashTopUp(uidEmma, "20.00", tok1)
+	if got[0].Reference != got[1].Reference || again.Reference != got[0].Reference || !again.Replay {
+		t.Fatalf("references %q %q %q (replay %v): want one receipt", got[0].Reference, got[1].Reference, again.Reference, again.Replay)
+	}
+	if want := "K-kiosk-1-20261130-001"; again.Reference != want {
+		t.Errorf("reference = %q, want %q", again.Reference, want)
+	}
+	if d := f.balance(uidEmma).Sub(before); !d.Equal(dec("20")) {
+		t.Errorf("wallet moved by %s, want 20", d)
+	}
+	if b := f.accountBalance(school.CashAccountCode("kiosk-1")); !b.Equal(dec("20")) {
+		t.Errorf("drawer = %s, want 20", b)
+	}
+	// Same form, other amount: refused, nothing written.
+	_, err := f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID, Amount: dec("25"), FormToken: tok1, Actor: "staff:1"})
+	if !errors.Is(err, ErrFormUsed) {
+		t.Errorf("reused form with another amount: err = %v, want ErrFormUsed", err)
+	}
+	// The next receipt of the day gets the next number.
+	rc := f.cashTopUp(uidLucas, "5", "fedcba9876543210fedcba9876543210")
+	if rc.Reference != "K-kiosk-1-20261130-002" {
+		t.Errorf("second reference = %q", rc.Reference)
+	}
+	if r, c := f.kioskCount(); r != 2 || c != 0 {
+		t.Errorf("%d receipts, %d closings; want 2, 0", r, c)
+	}
+	f.verify()
+}
+
+func TestKioskTopUpRefusedByService(t *testing.T) {
+	f := newFixture(t)
+	gone := f.pupils[uidGone]
+	other, err := f.store.EnsureSchool(f.ctx, f.tenant, school.SchoolInput{Code: "ecole2", Name: "Autre école"})
+	must(t, err)
+	stranger, err := f.store.CreatePupil(f.ctx, f.tenant, school.PupilInput{SchoolID: other.ID, Level: "P1", FirstName: "Léa", LastName: "Autre"}, "test")
+	must(t, err)
+	tests := []struct {
+		name    string
+		station string
+		pupil   int64
+		amount  string
+		token   string
+		want    error
+	}{
+		{"below 1 €", "kiosk-1", f.emma.ID, "0.99", tok1, ErrAmountRange},
+		{"above 500 €", "kiosk-1", f.emma.ID, "500.01", tok1, ErrAmountRange},
+		{"three decimals", "kiosk-1", f.emma.ID, "10.001", tok1, ErrAmountRange},
+		{"no token", "kiosk-1", f.emma.ID, "10", "", ErrBadFormToken},
+		{"token not hex", "kiosk-1", f.emma.ID, "10", strings.Repeat("z", 32), ErrBadFormToken},
+		{"canteen station", "canteen-1", f.emma.ID, "10", tok1, ErrNotKiosk},
+		{"unknown station", "nowhere", f.emma.ID, "10", tok1, ErrNotFound},
+		{"inactive pupil", "kiosk-1", gone.ID, "10", tok1, ErrPupilUnavailable},
+		{"pupil of another school", "kiosk-1", stranger.ID, "10", tok1, ErrPupilUnavailable},
+		{"unknown pupil", "kiosk-1", 999999, "10", tok1, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: tt.station, PupilID: tt.pupil,
+				Amount: dec(tt.amount), FormToken: tt.token, Actor: "staff:1"})
+			if !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if r, _ := f.kioskCount(); r != 0 {
+		t.Errorf("%d receipts written", r)
+	}
+	if b := f.accountBalance(school.CashAccountCode("kiosk-1")); !b.IsZero() {
+		t.Errorf("drawer = %s, want 0", b)
+	}
+	f.verify()
+}
+
+func TestDrawerClosingOverShort(t *testing.T) {
+	f := newFixture(t)
+	f.clk.Set(time.Date(2026, 11, 30, 8, 0, 0, 0, brussels))
+	f.cashTopUp(uidEmma, "20", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	f.clk.Set(time.Date(2026, 11, 30, 9, 0, 0, 0, brussels))
+	f.cashTopUp(uidLucas, "15.50", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
+	cash := school.CashAccountCode("kiosk-1")
+	close := func(counted, token string) Closing {
+		t.Helper()
+		c, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec(counted), FormToken: token, Actor: "staff:1"})
+		must(t, err)
+		return c
+	}
+	// Over by 1 €: cash debited, over/short credited.
+	f.clk.Set(time.Date(2026, 11, 30, 12, 0, 0, 0, brussels))
+	c1 := close("36.50", "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1")
+	if !c1.Expected.Equal(dec("35.50")) || !c1.Difference.Equal(dec("1")) || c1.TransferID == 0 || !c1.Opening.IsZero() {
+		t.Fatalf("first closing = %+v", c1)
+	}
+	if b := f.accountBalance(cash); !b.Equal(dec("36.50")) {
+		t.Errorf("drawer after over = %s, want 36.50 (what was counted)", b)
+	}
+	if b := f.accountBalance(school.AccountCashOverShort); !b.Equal(dec("-1")) {
+		t.Errorf("over/short after over = %s, want -1 (credited)", b)
+	}
+	// Submitting the same closing again posts nothing.
+	again := close("36.50", "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1")
+	if again.ID != c1.ID || !again.Replay {
+		t.Errorf("replayed closing = %+v, want closing %d", again, c1.ID)
+	}
+	if _, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("40"),
+		FormToken: "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1", Actor: "staff:1"}); !errors.Is(err, ErrFormUsed) {
+		t.Errorf("same closing form, other count: err = %v, want ErrFormUsed", err)
+	}
+	if b := f.accountBalance(school.AccountCashOverShort); !b.Equal(dec("-1")) {
+		t.Errorf("over/short after replays = %s, want -1", b)
+	}
+	// Afternoon: one top-up, then the drawer is 6 € short.
+	f.clk.Set(time.Date(2026, 11, 30, 16, 0, 0, 0, brussels))
+	f.cashTopUp(uidEmma, "10", "dddddddddddddddddddddddddddddddd")
+	f.clk.Set(time.Date(2026, 11, 30, 17, 30, 0, 0, brussels))
+	c2 := close("40.50", "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2")
+	if !c2.Opening.Equal(dec("36.50")) || !c2.Movements().Equal(dec("10")) || !c2.Expected.Equal(dec("46.50")) || !c2.Difference.Equal(dec("-6")) {
+		t.Fatalf("second closing = %+v (movements %s)", c2, c2.Movements())
+	}
+	if !c2.Since.Equal(c1.ClosedAt) {
+		t.Errorf("since = %v, want %v", c2.Since, c1.ClosedAt)
+	}
+	if b := f.accountBalance(school.AccountCashOverShort); !b.Equal(dec("5")) {
+		t.Errorf("over/short after short = %s, want 5 (debited 6)", b)
+	}
+	if b := f.accountBalance(cash); !b.Equal(dec("40.50")) {
+		t.Errorf("drawer after short = %s, want 40.50", b)
+	}
+	// Exact: no transfer.
+	f.clk.Set(time.Date(2026, 11, 30, 17, 45, 0, 0, brussels))
+	c3 := close("40.50", "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3")
+	if !c3.Difference.IsZero() || c3.TransferID != 0 {
+		t.Errorf("exact closing = %+v", c3)
+	}
+	// Refusals write nothing.
+	for _, counted := range []string{"-1", "100000.01", "1.005"} {
+		if _, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec(counted),
+			FormToken: "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", Actor: "staff:1"}); !errors.Is(err, ErrAmountRange) {
+			t.Errorf("count %s: err = %v, want ErrAmountRange", counted, err)
+		}
+	}
+	if _, c := f.kioskCount(); c != 3 {
+		t.Errorf("%d closings, want 3", c)
+	}
+
+	// Z-report of the day, and of the next day (nothing happened).
+	z, err := f.svc.ZReport(f.ctx, f.tenant, "kiosk-1", time.Date(2026, 11, 30, 20, 0, 0, 0, brussels))
+	must(t, err)
+	if len(z.Receipts) != 3 || !z.ReceiptsTotal.Equal(dec("45.50")) {
+		t.Errorf("Z: %d receipts totalling %s, want 3 and 45.50", len(z.Receipts), z.ReceiptsTotal)
+	}
+	if len(z.Closings) != 3 || !z.Differences.Equal(dec("-5")) {
+		t.Errorf("Z: %d closings, differences %s; want 3 and -5", len(z.Closings), z.Differences)
+	}
+	if !z.Opening.IsZero() || !z.Closing.Equal(dec("40.50")) {
+		t.Errorf("Z: opening %s closing %s, want 0 and 40.50", z.Opening, z.Closing)
+	}
+	if !z.Opening.Add(z.ReceiptsTotal).Add(z.Differences).Equal(z.Closing) {
+		t.Errorf("Z does not add up: %s + %s + %s ≠ %s", z.Opening, z.ReceiptsTotal, z.Differences, z.Closing)
+	}
+	if z.Receipts[0].PupilName() != "Emma D." || z.Receipts[0].Class != "P3A" {
+		t.Errorf("first receipt pupil = %q %q", z.Receipts[0].PupilName(), z.Receipts[0].Class)
+	}
+	next, err := f.svc.ZReport(f.ctx, f.tenant, "kiosk-1", time.Date(2026, 12, 1, 9, 0, 0, 0, brussels))
+	must(t, err)
+	if len(next.Receipts) != 0 || len(next.Closings) != 0 || !next.Opening.Equal(dec("40.50")) {
+		t.Errorf("next day's Z = %+v", next)
+	}
+	f.verify()
+}
+
+// staffClient is an HTTP client logged in to the staff screens, which does
+// not follow redirects.
+type staffClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+var (
+	csrfRe  = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	tokenRe = regexp.MustCompile(`name="form_token" value="([0-9a-f]+)"`)
+)
+
+func (f *fixture) staff(t *testing.T, base, login string, roles ...school.Role) *staffClient {
+	t.Helper()
+	_, err := f.store.CreateStaff(f.ctx, f.tenant, school.StaffInput{Login: login, Name: "Caissier " + login, Password: "mot-de-passe-" + login, Roles: roles}, "test")
+	must(t, err)
+	jar, err := cookiejar.New(nil)
+	must(t, err)
+	sc := &staffClient{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	_, body := sc.get("/staff/login")
+	st, _ := sc.post("/staff/login", body, url.Values{"login": {login}, "password": {"mot-de-passe-" + login}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("login %s: status %d", login, st)
+	}
+	return sc
+}
+
+func (sc *staffClient) get(path string) (int, string) {
+	sc.t.Helper()
+	resp, err := sc.c.Get(sc.base + path)
+	must(sc.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusSeeOther {
+		return resp.StatusCode, resp.Header.Get("Location")
+	}
+	return resp.StatusCode, html.UnescapeString(string(b))
+}
+
+// post sends a form with the CSRF token found in page.
+func (sc *staffClient) post(path, page string, form url.Values) (int, string) {
+	sc.t.Helper()
+	m := csrfRe.FindStringSubmatch(page)
+	if m == nil {
+		sc.t.Fatalf("no CSRF token in the page for %s", path)
+	}
+	form.Set("csrf_token", m[1])
+	resp, err := sc.c.PostForm(sc.base+path, form)
+	must(sc.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusSeeOther {
+		return resp.StatusCode, resp.Header.Get("Location")
+	}
+	return resp.StatusCode, html.UnescapeString(string(b))
+}
+
+func formToken(t *testing.T, page string) string {
+	t.Helper()
+	m := tokenRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no form token in page:\n%s", page)
+	}
+	return m[1]
+}
+
+func TestKioskScreensEndToEnd(t *testing.T) {
+	f := newFixture(t)
+	f.clk.Set(time.Date(2026, 11, 30, 17, 2, 0, 0, brussels))
+	srv := f.webServer(t)
+	cashier := f.staff(t, srv.URL, "caisse", school.RoleKiosk)
+
+	// The stations list leads to the kiosk screen.
+	if st, loc := cashier.get("/staff/stations/kiosk-1"); st != http.StatusSeeOther || loc != "/staff/kiosk/kiosk-1" {
+		t.Errorf("kiosk station page: %d → %q", st, loc)
+	}
+	// Find Emma by name, choose her.
+	st, page := cashier.get("/staff/kiosk/kiosk-1?q=emma")
+	if st != http.StatusOK || !strings.Contains(page, "Emma D.") || !strings.Contains(page, "?pupil="+itoa(f.emma.ID)) {
+		t.Fatalf("search: %d\n%s", st, page)
+	}
+	before := f.balance(uidEmma)
+	st, page = cashier.get("/staff/kiosk/kiosk-1?pupil=" + itoa(f.emma.ID))
+	if st != http.StatusOK || !strings.Contains(page, `id="topup-form"`) || strings.Contains(page, "Dubois") {
+		t.Fatalf("chosen pupil (first name + initial only): %d\n%s", st, page)
+	}
+	if !strings.Contains(page, "<details") || !strings.Contains(page, i18n.FormatEUR(before, "fr")) {
+		t.Errorf("the balance is not shown folded")
+	}
+	tok := formToken(t, page)
+
+	// Bad amounts: a clear message, the typed amount kept, nothing written.
+	for _, tt := range []struct{ typed, msg string }{
+		{"", "Indiquez un montant."},
+		{"20,001", "plus de deux décimales"},
+		{"0,50", "entre " + eurFR("1") + " et " + eurFR("500")},
+		{"600", "entre " + eurFR("1") + " et " + eurFR("500")},
+		{"-5", "négatif"},
+		{"12€x", "caractère non autorisé"},
+		{"1.234", "plus de deux décimales"},
+	} {
+		st, body := cashier.post("/staff/kiosk/kiosk-1/topups", page, url.Values{"pupil_id": {itoa(f.emma.ID)}, "form_token": {tok}, "amount": {tt.typed}})
+		if st != http.StatusUnprocessableEntity || !strings.Contains(body, tt.msg) {
+			t.Errorf("amount %q: status %d, want 422 with %q", tt.typed, st, tt.msg)
+		}
+		if tt.typed != "" && !strings.Contains(body, `value="`+tt.typed+`"`) {
+			t.Errorf("amount %q not kept in the form", tt.typed)
+		}
+	}
+	if r, _ := f.kioskCount(); r != 0 || !f.balance(uidEmma).Equal(before) {
+		t.Fatalf("refused amounts wrote %d receipts / moved the wallet", r)
+	}
+
+	// Good amount, submitted twice: one receipt, one credit.
+	form := url.Values{"pupil_id": {itoa(f.emma.ID)}, "form_token": {tok}, "amount": {"20"}}
+	st1, loc1 := cashier.post("/staff/kiosk/kiosk-1/topups", page, form)
+	st2, loc2 := cashier.post("/staff/kiosk/kiosk-1/topups", page, form)
+	if st1 != http.StatusSeeOther || loc1 != loc2 || !strings.HasPrefix(loc1, "/staff/kiosk/kiosk-1/receipts/K-kiosk-1-20261130-001") {
+		t.Fatalf("top-up: %d %q, again %d %q", st1, loc1, st2, loc2)
+	}
+	if d := f.balance(uidEmma).Sub(before); !d.Equal(dec("20")) {
+		t.Errorf("wallet moved by %s, want 20", d)
+	}
+	var audits int
+	must(t, f.svc.pool.QueryRow(f.ctx, `SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'kiosk.topup'`, f.tenant).Scan(&audits))
+	if audits != 1 {
+		t.Errorf("%d kiosk.topup audit entries, want 1", audits)
+	}
+
+	// The receipt: French, school, pupil, amount, date, cashier, reference, QR.
+	st, receipt := cashier.get(loc1)
+	if st != http.StatusOK {
+		t.Fatalf("receipt: %d", st)
+	}
+	for _, want := range []string{"École des Tilleuls", "Emma Dubois", eurFR("20"), "lundi 30 novembre 2026 17:02", "Caissier caisse", "K-kiosk-1-20261130-001", "@media print"} {
+		if !strings.Contains(receipt, want) && !(want == "@media print" && strings.Contains(receipt, "kiosk.css")) {
+			t.Errorf("receipt lacks %q", want)
+		}
+	}
+	checkQR(t, receipt, "K-kiosk-1-20261130-001")
+
+	// Closing: blind count, then the slip shows expected and difference.
+	st, closePage := cashier.get("/staff/kiosk/kiosk-1/close")
+	if st != http.StatusOK || strings.Contains(closePage, "20,00") {
+		t.Fatalf("closing form (blind): %d\n%s", st, closePage)
+	}
+	ctok := formToken(t, closePage)
+	if st, body := cashier.post("/staff/kiosk/kiosk-1/close", closePage, url.Values{"form_token": {ctok}, "counted": {"dix"}}); st != http.StatusUnprocessableEntity || !strings.Contains(body, "caractère non autorisé") {
+		t.Errorf("bad count: %d", st)
+	}
+	f.clk.Set(time.Date(2026, 11, 30, 17, 30, 0, 0, brussels))
+	st, loc := cashier.post("/staff/kiosk/kiosk-1/close", closePage, url.Values{"form_token": {ctok}, "counted": {"19,50"}})
+	if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/staff/kiosk/kiosk-1/closings/") {
+		t.Fatalf("close: %d %q", st, loc)
+	}
+	if st2, loc2 := cashier.post("/staff/kiosk/kiosk-1/close", closePage, url.Values{"form_token": {ctok}, "counted": {"19,50"}}); st2 != http.StatusSeeOther || loc2 != loc {
+		t.Errorf("double closing: %d %q, want the same closing %q", st2, loc2, loc)
+	}
+	st, slip := cashier.get(loc)
+	if st != http.StatusOK || !strings.Contains(slip, eurFR("20")) || !strings.Contains(slip, eurFR("-0.50")) || !strings.Contains(slip, "manquant") {
+		t.Errorf("closing slip: %d\n%s", st, slip)
+	}
+	if b := f.accountBalance(school.AccountCashOverShort); !b.Equal(dec("0.5")) {
+		t.Errorf("over/short = %s, want 0.50", b)
+	}
+
+	// The cashier may not read the Z-report; the accountant may, but may
+	// not take cash.
+	if st, _ := cashier.get("/staff/kiosk/kiosk-1/z"); st != http.StatusForbidden {
+		t.Errorf("cashier Z-report: %d, want 403", st)
+	}
+	acct := f.staff(t, srv.URL, "compta", school.RoleAccountant)
+	st, z := acct.get("/staff/kiosk/kiosk-1/z?day=2026-11-30")
+	if st != http.StatusOK {
+		t.Fatalf("Z-report: %d", st)
+	}
+	for _, want := range []string{"lundi 30 novembre 2026", "K-kiosk-1-20261130-001", `id="z-total">` + eurFR("20"), `id="z-diff">` + eurFR("-0.5"), `id="z-closing">` + eurFR("19.5"), "Caissier caisse"} {
+		if !strings.Contains(z, want) {
+			t.Errorf("Z-report lacks %q", want)
+		}
+	}
+	if st, _ := acct.get("/staff/kiosk/kiosk-1/z?day=30/11/2026"); st != http.StatusBadRequest {
+		t.Errorf("bad day: %d, want 400", st)
+	}
+	if st, _ := acct.get("/staff/kiosk/kiosk-1"); st != http.StatusForbidden {
+		t.Errorf("accountant cashier screen: %d, want 403", st)
+	}
+	if st, _ := acct.get(loc1); st != http.StatusOK {
+		t.Errorf("accountant reads a receipt: %d", st)
+	}
+	f.verify()
+}
+
+func TestKioskRoleChecks(t *testing.T) {
+	f := newFixture(t)
+	srv := f.webServer(t)
+	canteen := f.staff(t, srv.URL, "cantine", school.RoleCanteen)
+	_, page := canteen.get("/staff/stations/canteen-1")
+	for _, path := range []string{"/staff/kiosk/kiosk-1", "/staff/kiosk/kiosk-1/close", "/staff/kiosk/kiosk-1/z"} {
+		if st, _ := canteen.get(path); st != http.StatusForbidden {
+			t.Errorf("canteen staff GET %s: %d, want 403", path, st)
+		}
+	}
+	for _, path := range []string{"/staff/kiosk/kiosk-1/topups", "/staff/kiosk/kiosk-1/close"} {
+		st, _ := canteen.post(path, page, url.Values{"pupil_id": {itoa(f.emma.ID)}, "form_token": {tok1}, "amount": {"20"}, "counted": {"0"}})
+		if st != http.StatusForbidden {
+			t.Errorf("canteen staff POST %s: %d, want 403", path, st)
+		}
+	}
+	cashier := f.staff(t, srv.URL, "caisse", school.RoleKiosk)
+	if st, _ := cashier.get("/staff/kiosk/canteen-1"); st != http.StatusNotFound {
+		t.Errorf("kiosk screen of a canteen station: %d, want 404", st)
+	}
+	// Without the CSRF token a top-up is refused.
+	resp, err := cashier.c.PostForm(srv.URL+"/staff/kiosk/kiosk-1/topups", url.Values{"pupil_id": {itoa(f.emma.ID)}, "form_token": {tok1}, "amount": {"20"}})
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("top-up without CSRF: %d, want 403", resp.StatusCode)
+	}
+	if r, c := f.kioskCount(); r != 0 || c != 0 {
+		t.Errorf("refused requests wrote %d receipts, %d closings", r, c)
+	}
+	// Not logged in: to the login page.
+	anon := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = anon.Get(srv.URL + "/staff/kiosk/kiosk-1")
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/staff/login" {
+		t.Errorf("anonymous: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestKioskFindsPupilByBadgeAndLastTap(t *testing.T) {
+	f := newFixture(t)
+	srv := f.webServer(t)
+	cashier := f.staff(t, srv.URL, "caisse", school.RoleKiosk)
+	tests := []struct {
+		name, query, want string
+	}{
+		{"uid", "badge=0100cda4ec", `id="topup-form"`},
+		{"uid with separators", "badge=01:00:CD:A4:EC", `id="topup-form"`},
+		{"unknown", "badge=FFFFFFFFFF", "Badge « FFFFFFFFFF » inconnu."},
+		{"blocked", "badge=" + uidBlocked, "Badge bloqué ou perdu"},
+		{"stock", "badge=" + uidStock, "n'est attribué à aucun élève"},
+		{"no tap yet", "last=1", "Aucun badge lu"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, page := cashier.get("/staff/kiosk/kiosk-1?" + tt.query)
+			if st != http.StatusOK || !strings.Contains(page, tt.want) {
+				t.Errorf("status %d, page lacks %q", st, tt.want)
+			}
+		})
+	}
+	// A tap on the kiosk reader identifies the pupil.
+	if r := f.one(tapAt("kiosk-1", uidEmma, f.clk.Now())); r.Action != ActionLookup {
+		t.Fatalf("kiosk tap: %+v", r)
+	}
+	st, page := cashier.get("/staff/kiosk/kiosk-1?last=1")
+	if st != http.StatusOK || !strings.Contains(page, `name="pupil_id" value="`+itoa(f.emma.ID)+`"`) {
+		t.Errorf("last tap: %d, Emma not chosen", st)
+	}
+	// Too old: not used.
+	f.clk.Set(f.clk.Now().Add(lastTapWindow + time.Minute))
+	if _, page := cashier.get("/staff/kiosk/kiosk-1?last=1"); !strings.Contains(page, "Aucun badge lu") {
+		t.Errorf("an old tap chose a pupil")
+	}
+}
+
+// checkQR decodes the receipt's inline QR code with zbarimg.
+func checkQR(t *testing.T, page, want string) {
+	t.Helper()
+	m := regexp.MustCompile(`src="data:image/png;base64,([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no inline QR code PNG in the receipt")
+	}
+	png, err := base64.StdEncoding.DecodeString(m[1])
+	must(t, err)
+	bin, err := exec.LookPath("zbarimg")
+	if err != nil {
+		t.Fatalf("zbarimg not found (%v): apt-get install -y zbar-tools", err)
+	}
+	file := filepath.Join(t.TempDir(), "qr.png")
+	must(t, os.WriteFile(file, png, 0o600))
+	out, err := exec.Command(bin, "--raw", "-q", file).Output()
+	if err != nil {
+		t.Fatalf("zbarimg: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != want {
+		t.Errorf("QR code reads %q, want %q", got, want)
+	}
+}
+
+// FuzzTopUpAmount checks that whatever a cashier types, an amount that is
+// accepted is a whole number of cents within the limits.
+func FuzzTopUpAmount(f *testing.F) {
+	for _, s := range []string{"20", "20,00", "1", "500", "500,01", "0,99", "1 234,50", "€ 12.5", "-5", "1.234", "", "12€x", "٣"} {
+		f.Add(s)
+	}
+	lo, hi := cents(KioskMinTopUpCents), cents(KioskMaxTopUpCents)
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := i18n.ParseAmount(s, i18n.RejectNegative)
+		if err != nil {
+			return
+		}
+		if err := CheckTopUpAmount(a); err != nil {
+			if !errors.Is(err, ErrAmountRange) {
+				t.Fatalf("CheckTopUpAmount(%s) = %v", a, err)
+			}
+			return
+		}
+		if a.LessThan(lo) || a.GreaterThan(hi) || !a.Equal(a.Round(2)) || a.Exponent() < -2 && !a.Truncate(2).Equal(a) {
+			t.Fatalf("%q accepted as %s", s, a)
+		}
+	})
+}
+
+// FuzzFormToken checks that accepted form tokens are safe in an
+// idempotency key and a URL.
+func FuzzFormToken(f *testing.F) {
+	for _, s := range []string{tok1, "", "zz", strings.Repeat("a", 65), strings.Repeat("a", 16), "ABCDEF0123456789"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !validFormToken(s) {
+			return
+		}
+		if len(s) < 16 || len(s) > 64 || strings.Trim(s, "0123456789abcdef") != "" {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}
+
+func itoa(n int64) string { return decimal.NewFromInt(n).String() }
+
+// eurFR writes "20,00 €" as the pages do (no-break space).
+func eurFR(s string) string { return i18n.FormatEUR(dec(s), "fr") }
