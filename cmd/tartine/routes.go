@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"tartine/backoffice"
 	"tartine/booking"
 	"tartine/internal/i18n"
 	"tartine/internal/mail"
@@ -117,6 +118,26 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		app.Routes(r)
 		notifier.to = app
 		r.GET("/", func(c *gin.Context) { c.Redirect(302, "/portal/") })
+	}
+	// backoffice: school admin and accountant pages under /admin. No login
+	// of its own: it reads the staff screens' session (same cookie name,
+	// same table), so staff log in at /staff/login.
+	{
+		led := ledger.New(deps.db.Pool, nil)
+		sessions, err := websession.New(deps.db.Pool, websession.Config{BaseURL: deps.cfg.BaseURL, CookieName: backoffice.StaffCookie})
+		if err != nil {
+			return err
+		}
+		cat, err := i18n.New()
+		if err != nil {
+			return err
+		}
+		bo, err := backoffice.New(backoffice.Deps{Pool: deps.db.Pool, School: school.New(deps.db.Pool, led, nil), Booking: booking.New(deps.db.Pool, led, nil),
+			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL})
+		if err != nil {
+			return err
+		}
+		bo.Mount(r)
 	}
 	return nil
 }

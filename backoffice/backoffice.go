@@ -1,0 +1,139 @@
+// Package backoffice is the school's back office: the pages school admins
+// and accountants use, on top of the domain packages.
+//
+//   - School admins (role admin): pupils with their guardians, badges and
+//     wallet balance; badge assignment, status changes and QR badges; the QR
+//     badge sheet PDF; stations; bridge devices (enrolment with a secret
+//     shown once, revocation); the school calendar's closed days; menus.
+//   - Accountants (role accountant; admins too): the trial balance, the
+//     journal as a Belgian CSV file, the ledger invariants (tartine verify)
+//     and the period close.
+//
+// # Access
+//
+// The back office has no login of its own: staff log in on the staff
+// screens (/staff/login, package terminal), whose session cookie
+// ("tartine_staff", path /) this package reads through the same
+// websession.Manager configuration. Every page needs a staff session of an
+// active user; each page then needs its role (StaffUser.Can: admins may do
+// everything). A staff user bound to one school sees only that school's
+// pupils, calendar and menus. Other users get 403.
+//
+// # Forms
+//
+// Every POST carries the session's CSRF token and must be same-origin
+// (websession.Middleware), is audited (school.Audit, or the store's own audit
+// entry), and answers with a redirect (303) to a page that shows the outcome
+// once. The one exception is device enrolment: its answer shows the new
+// secret and is never stored, so it is rendered directly with
+// Cache-Control: no-store.
+package backoffice
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"tartine/booking"
+	"tartine/internal/i18n"
+	"tartine/internal/websession"
+	"tartine/ledger"
+	"tartine/school"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// StaffCookie is the session cookie of the staff screens; the back office
+// reads the same sessions.
+const StaffCookie = "tartine_staff"
+
+// Deps are the back office's dependencies.
+type Deps struct {
+	Pool    *pgxpool.Pool
+	School  *school.Store
+	Booking *booking.Manager
+	Ledger  *ledger.Ledger
+	// Sessions is the staff screens' session manager (cookie StaffCookie).
+	Sessions *websession.Manager
+	Catalog  *i18n.Catalog
+	Log      *slog.Logger
+	Now      func() time.Time
+	// BaseURL is the server's public URL, written in the bridge.toml
+	// snippet shown at device enrolment (no trailing slash).
+	BaseURL string
+}
+
+// App serves the back office.
+type App struct {
+	Deps
+	pages map[string]*template.Template
+}
+
+// New parses the templates and returns the back office. A template error
+// stops start-up.
+func New(d Deps) (*App, error) {
+	if d.Pool == nil || d.School == nil || d.Booking == nil || d.Ledger == nil || d.Sessions == nil || d.Catalog == nil {
+		return nil, errors.New("backoffice: missing dependency")
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
+	a := &App{Deps: d, pages: map[string]*template.Template{}}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("backoffice: parse %s: %w", n, err)
+		}
+		a.pages[base] = t
+	}
+	return a, nil
+}
+
+var funcs = template.FuncMap{
+	"eq64":   func(a, b int64) bool { return a == b },
+	"add":    func(a, b int) int { return a + b },
+	"ymd":    func(t time.Time) string { return t.Format("2006-01-02") },
+	"dmy":    func(t time.Time) string { return t.Format("02/01/2006") },
+	"isZero": func(d decimal.Decimal) bool { return d.IsZero() },
+	"neg":    func(d decimal.Decimal) bool { return d.IsNegative() },
+	"has": func(list []string, s string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	},
+}
+
+// brussels is the schools' time zone.
+func brussels() *time.Location {
+	if l, err := time.LoadLocation("Europe/Brussels"); err == nil {
+		return l
+	}
+	return time.UTC
+}

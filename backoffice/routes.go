@@ -1,0 +1,60 @@
+package backoffice
+
+import (
+	"io/fs"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"tartine/school"
+)
+
+// Mount registers the back office under /admin (session middleware with
+// CSRF protection, staff authentication, roles) and its static files, plus
+// /staff/admin, the landing address after the staff login (which only
+// returns to /staff/… addresses), that redirects to /admin.
+func (a *App) Mount(r gin.IRouter) {
+	sub, _ := fs.Sub(staticFS, "static")
+	r.StaticFS("/admin/static", http.FS(sub))
+	r.GET("/staff/admin", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/admin") })
+
+	g := r.Group("/admin", securityHeaders, a.Sessions.Middleware(), a.requireStaff)
+	g.GET("", a.requireAny, a.home)
+	g.GET("/", a.requireAny, a.home)
+	g.POST("/lang", a.setLang)
+
+	ad := g.Group("", a.require(school.RoleAdmin))
+	ad.GET("/pupils", a.pupils)
+	ad.GET("/pupils/:id", a.pupil)
+	ad.POST("/pupils/:id/badges", a.assignBadge)
+	ad.POST("/pupils/:id/badges/qr", a.newQRBadge)
+	ad.POST("/pupils/:id/badges/:badge/status", a.badgeStatus)
+	ad.GET("/schools/:school/badges.pdf", a.badgeSheet)
+	ad.GET("/devices", a.devices)
+	ad.POST("/devices", a.enrolDevice)
+	ad.POST("/devices/:device/revoke", a.revokeDevice)
+	ad.GET("/stations", a.stations)
+	ad.POST("/stations", a.saveStation)
+	ad.GET("/calendar", a.calendar)
+	ad.POST("/calendar/closed", a.addClosedDay)
+	ad.POST("/calendar/open", a.removeClosedDay)
+	ad.GET("/menus", a.menus)
+	ad.POST("/menus", a.saveMenu)
+	ad.GET("/audit", a.audit)
+
+	ac := g.Group("/books", a.require(school.RoleAccountant))
+	ac.GET("", a.trialBalance)
+	ac.GET("/journal.csv", a.journalCSV)
+	ac.GET("/verify", a.verify)
+	ac.POST("/close", a.closePeriod)
+}
+
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+	c.Next()
+}
