@@ -44,16 +44,13 @@ type Session struct {
 func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	t, p := st.tap, st.pupil
 	var sess Session
-	err := tx.QueryRow(ctx, `SELECT id, school_id, station_id, day, check_in_at FROM daycare_sessions
-		WHERE tenant_id = $1 AND pupil_id = $2 AND check_out_at IS NULL`, st.tenantID, p.PupilID).
-		Scan(&sess.ID, &sess.SchoolID, &sess.StationID, &sess.Day, &sess.CheckIn)
-	open := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("open daycare session: %w", err)
+	open := st.session != nil // read under the pupil lock (readLocked)
+	if open {
+		sess = *st.session
 	}
 	if open && sess.Day.Format(time.DateOnly) != st.day.Format(time.DateOnly) {
 		// Forgotten yesterday and the day-end job did not run: close it now.
-		if _, err := s.closeSession(ctx, tx, st.tenantID, sess, p, nil, "system:day-end"); err != nil {
+		if _, err := s.closeSession(ctx, tx, st.tenantID, sess, p, nil, "system:day-end", st.hints); err != nil {
 			return err
 		}
 		open = false
@@ -76,7 +73,7 @@ func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		return nil
 	}
 	at := t.ReadAt
-	out, err := s.closeSession(ctx, tx, st.tenantID, sess, p, &closing{at: at, tapID: t.ID}, st.actor)
+	out, err := s.closeSession(ctx, tx, st.tenantID, sess, p, &closing{at: at, tapID: t.ID}, st.actor, st.hints)
 	if err != nil {
 		if r := ledgerReason(err); r != "" {
 			st.res = refused(t.ID, r)
@@ -86,7 +83,7 @@ func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	}
 	st.res.Action = ActionCheckOut
 	st.charged, st.transfer = out.Charged, out.TransferID
-	st.ev.LowBalance = lowBalance(st, p.Available.Sub(out.Charged))
+	st.ev.LowBalance = lowBalance(st, p.Available.Sub(out.owed))
 	if out.floorHit {
 		st.res.Reason, st.res.Feedback = ReasonLowBalance, FeedbackWarn
 	}
@@ -103,20 +100,21 @@ type closed struct {
 	Charged    decimal.Decimal
 	TransferID int64
 	floorHit   bool
+	owed       decimal.Decimal // part charged to the receivable
 }
 
 // closeSession bills and closes an open session in tx. The ledger transfer
 // uses the key "tap:<tap id>" for a check-out tap and
 // "daycare:<session id>" for a closing by the day-end job, so a retry
 // charges once.
-func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, tenantID int64, sess Session, p *pupilRow, c *closing, actor string) (closed, error) {
+func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, tenantID int64, sess Session, p *pupilRow, c *closing, actor string, hints *tapHints) (closed, error) {
 	si, err := s.schoolOf(ctx, tenantID, sess.SchoolID)
 	if err != nil {
 		return closed{}, err
 	}
 	y, m, d := sess.Day.Date()
 	day := time.Date(y, m, d, 0, 0, 0, 0, si.Loc)
-	out := closed{Charged: decimal.Zero}
+	out := closed{Charged: decimal.Zero, owed: decimal.Zero}
 	tariff, terr := s.daycareTariff(ctx, tenantID, sess.SchoolID, p.Level, day)
 	if terr != nil && !errors.Is(terr, booking.ErrNoTariff) {
 		return closed{}, terr
@@ -139,16 +137,16 @@ func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, tenantID int64, s
 		s.log.Warn("daycare session closed without a tariff: not billed", "tenant_id", tenantID, "session_id", sess.ID)
 	}
 	if out.Charged.IsPositive() {
-		st := &tapState{tenantID: tenantID, actor: actor, pupil: p, school: si, tap: Tap{ID: key, ReadAt: at}}
+		st := &tapState{tenantID: tenantID, actor: actor, pupil: p, school: si, tap: Tap{ID: key, ReadAt: at}, hints: hints}
 		meta := map[string]string{"session": strconv.FormatInt(sess.ID, 10), "pupil": strconv.FormatInt(p.PupilID, 10)}
 		memo := fmt.Sprintf("Garderie du %s, %s–%s", day.Format(time.DateOnly), sess.CheckIn.In(si.Loc).Format("15:04"), at.In(si.Loc).Format("15:04"))
 		// Never refuse a check-out: no hard floor here.
-		id, hit, err := s.chargeWallet(ctx, st, chargeRequest{key: key, kind: LedgerKindDaycare, revenue: AccountRevenueDaycare,
+		ch, err := s.chargeWallet(ctx, tx, st, chargeRequest{key: key, kind: LedgerKindDaycare, revenue: AccountRevenueDaycare,
 			amount: out.Charged, memo: memo, metadata: meta}, false)
 		if err != nil {
 			return closed{}, err
 		}
-		out.TransferID, out.floorHit = id, hit
+		out.TransferID, out.floorHit, out.owed = ch.transfer, ch.floorHit, ch.owed
 	}
 	var checkoutTap *string
 	if c != nil {
@@ -211,7 +209,7 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 	for _, o := range list {
 		var out closed
 		var done bool
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := s.retryTx(ctx, func(tx pgx.Tx) error {
 			done = false
 			if err := lockPupil(ctx, tx, tenantID, o.pupil); err != nil {
 				return err
@@ -231,7 +229,7 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 				tenantID, sess.PupilID), p, false); err != nil {
 				return fmt.Errorf("pupil %d: %w", sess.PupilID, err)
 			}
-			out, err = s.closeSession(ctx, tx, tenantID, sess, p, nil, "system:day-end")
+			out, err = s.closeSession(ctx, tx, tenantID, sess, p, nil, "system:day-end", nil)
 			done = err == nil
 			return err
 		})
@@ -255,6 +253,24 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 		}
 	}
 	return rep, nil
+}
+
+// retryTx runs fn in a transaction, again (a few times) when it failed
+// for a reason a new attempt resolves (see retryable).
+func (s *Service) retryTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= tapAttempts; attempt++ {
+		err = pgx.BeginFunc(ctx, s.pool, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+		}
+	}
+	return err
 }
 
 // Presence is a pupil present at daycare now.

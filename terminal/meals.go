@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tartine/booking"
+	"tartine/ledger"
 	"tartine/school"
 )
 
@@ -34,10 +35,7 @@ const (
 //     chargeWallet); under the hard floor it is insufficient_funds.
 func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	t, p := st.tap, st.pupil
-	bs, err := s.booking.Bookings(ctx, st.tenantID, p.PupilID, st.day, st.day)
-	if err != nil {
-		return err
-	}
+	bs := st.bookings // read under the pupil lock (readLocked)
 	var booked, consumed *booking.Booking
 	for i := range bs {
 		b := &bs[i]
@@ -58,9 +56,15 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		}
 	}
 	st.res = Result{ID: t.ID, Verdict: VerdictAccepted, Feedback: FeedbackOK, Action: ActionMeal}
+	if booked != nil && st.hints != nil && st.hints.periodClosed {
+		st.res = refused(t.ID, "period_closed")
+		return nil
+	}
 	if booked != nil {
-		c, err := s.booking.Consume(ctx, *booked, t.ID, t.ReadAt)
+		c, err := s.booking.ConsumeTx(ctx, tx, *booked, t.ID, t.ReadAt)
 		switch {
+		case errors.Is(err, ledger.ErrTxAborted):
+			return err // rolled back and retried by apply
 		case errors.Is(err, booking.ErrAlreadyConsumed) || errors.Is(err, booking.ErrBookingEnded):
 			// Lost a race with the day-end job or another line: serve as
 			// unbooked below.
@@ -114,7 +118,11 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	if free {
 		st.ev.Booking = BookingFreeMeal
 		st.res.Reason = ""
-		id, err := s.subsidise(ctx, st, tariff, meta)
+		id, err := s.subsidise(ctx, tx, st, tariff, meta)
+		if r := ledgerReason(err); r != "" {
+			st.res = refused(t.ID, r)
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -128,7 +136,7 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	if !price.IsPositive() {
 		return nil
 	}
-	id, floorHit, err := s.chargeWallet(ctx, st, chargeRequest{
+	ch, err := s.chargeWallet(ctx, tx, st, chargeRequest{
 		key: "tap:" + t.ID, kind: booking.KindMeal, revenue: booking.AccountRevenueMeals, amount: price,
 		memo: fmt.Sprintf("Repas non réservé (%s) du %s", mt.Code, st.day.Format(time.DateOnly)), metadata: meta,
 	}, pol.HardFloor)
@@ -144,9 +152,9 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	if err != nil {
 		return err
 	}
-	st.transfer, st.charged = id, price
-	st.ev.LowBalance = lowBalance(st, p.Available.Sub(price))
-	if floorHit {
+	st.transfer, st.charged = ch.transfer, price
+	st.ev.LowBalance = lowBalance(st, p.Available.Sub(ch.owed))
+	if ch.floorHit {
 		st.res.Reason, st.res.Feedback = ReasonLowBalance, FeedbackWarn
 	}
 	return nil
@@ -154,9 +162,12 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 
 // subsidise charges a free meal to subsidy:fwb-meals at the booked price:
 // the family pays nothing.
-func (s *Service) subsidise(ctx context.Context, st *tapState, tariff booking.MealTariff, meta map[string]string) (int64, error) {
+func (s *Service) subsidise(ctx context.Context, tx pgx.Tx, st *tapState, tariff booking.MealTariff, meta map[string]string) (int64, error) {
 	if !tariff.BookedPrice.IsPositive() {
 		return 0, nil
+	}
+	if st.hints != nil && st.hints.periodClosed {
+		return 0, fmt.Errorf("charge free meal to subsidy: %w", ledger.ErrPeriodClosed)
 	}
 	rev, err := s.accountID(ctx, st.tenantID, booking.AccountRevenueMeals)
 	if err != nil {
@@ -166,7 +177,7 @@ func (s *Service) subsidise(ctx context.Context, st *tapState, tariff booking.Me
 	if err != nil {
 		return 0, err
 	}
-	tr, err := s.ledger.Transfer(ctx, ledgerTransfer(st, "tap:"+st.tap.ID, booking.KindMeal,
+	tr, err := s.ledger.TransferTx(ctx, tx, ledgerTransfer(st, "tap:"+st.tap.ID, booking.KindMeal,
 		fmt.Sprintf("Repas gratuit FWB (%s) du %s", tariff.MealType, st.day.Format(time.DateOnly)), meta,
 		sub, rev, tariff.BookedPrice))
 	if err != nil {

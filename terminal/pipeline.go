@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"tartine/booking"
 	"tartine/ledger"
 	"tartine/school"
 )
@@ -35,12 +36,13 @@ type pupilRow struct {
 	Active       bool
 	Wallet       int64
 	Receivable   int64
-	Available    decimal.Decimal // wallet balance − pending before the tap
+	Available    decimal.Decimal // wallet balance − pending (re-read under the pupil lock before a charge)
+	Floor        decimal.Decimal // wallet floor (0 or −grace)
 }
 
 const pupilColumns = `p.id, p.school_id, p.first_name, p.last_name, coalesce(c.code, ''), p.level, p.diet, p.allergens, p.allergy_notes,
 	(p.photo IS NOT NULL AND p.photo_consent), p.free_meals, p.active, coalesce(p.wallet_account_id, 0), coalesce(p.receivable_account_id, 0),
-	coalesce(a.balance - a.pending, 0)`
+	coalesce(a.balance - a.pending, 0), coalesce(a.floor, 0)`
 
 const pupilJoins = `LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id
 	LEFT JOIN accounts a ON a.tenant_id = p.tenant_id AND a.id = p.wallet_account_id`
@@ -50,8 +52,8 @@ func scanPupil(row pgx.Row, r *pupilRow, withBadge bool) error {
 	var first, last, class, level, notes *string
 	var hasPhoto, free, active *bool
 	var wallet, recv *int64
-	var avail *decimal.Decimal
-	dest := []any{&pid, &sid, &first, &last, &class, &level, &r.Diet, &r.Allergens, &notes, &hasPhoto, &free, &active, &wallet, &recv, &avail}
+	var avail, floor *decimal.Decimal
+	dest := []any{&pid, &sid, &first, &last, &class, &level, &r.Diet, &r.Allergens, &notes, &hasPhoto, &free, &active, &wallet, &recv, &avail, &floor}
 	if withBadge {
 		dest = append([]any{&r.BadgeID, &r.BadgeStatus}, dest...)
 	}
@@ -64,7 +66,7 @@ func scanPupil(row pgx.Row, r *pupilRow, withBadge bool) error {
 	r.PupilID, r.SchoolID = *pid, *sid
 	r.FirstName, r.LastName, r.Class, r.Level, r.AllergyNotes = *first, *last, *class, *level, *notes
 	r.HasPhoto, r.FreeMeals, r.Active = *hasPhoto, *free, *active
-	r.Wallet, r.Receivable, r.Available = *wallet, *recv, *avail
+	r.Wallet, r.Receivable, r.Available, r.Floor = *wallet, *recv, *avail, *floor
 	return nil
 }
 
@@ -75,40 +77,61 @@ var manualUID = regexp.MustCompile(`^PUPIL:([0-9]{1,18})$`)
 // Wiegand converters and some desktop readers send instead of the hex id.
 var printedNumber = regexp.MustCompile(`^[0-9]{10}$`)
 
-// lookupBadge returns the badge and pupil of a tap, or ErrNotFound.
-func (s *Service) lookupBadge(ctx context.Context, q pgx.Tx, tenantID int64, t Tap) (*pupilRow, error) {
-	r := &pupilRow{}
-	var err error
+// queueLookup queues the read of a tap's badge and pupil on b; *found says
+// whether a row came back (a manual uid that is not "PUPIL:<id>" queues
+// nothing and is not found). A badge that is not assigned comes back with
+// PupilID 0.
+func queueLookup(b *pgx.Batch, tenantID int64, t Tap, r *pupilRow, found *bool) {
+	scan := func(withBadge bool) func(pgx.Row) error {
+		return func(row pgx.Row) error {
+			err := scanPupil(row, r, withBadge)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("look up badge %q: %w", t.UID, err)
+			}
+			*found = true
+			return nil
+		}
+	}
 	if t.Tech == "manual" {
 		m := manualUID.FindStringSubmatch(t.UID)
 		if m == nil {
-			return nil, fmt.Errorf("%w: manual uid %q", ErrNotFound, t.UID)
+			return
 		}
 		id, _ := strconv.ParseInt(m[1], 10, 64)
-		err = scanPupil(q.QueryRow(ctx, `SELECT `+pupilColumns+` FROM pupils p `+pupilJoins+` WHERE p.tenant_id = $1 AND p.id = $2`, tenantID, id), r, false)
 		r.BadgeStatus = "active"
-	} else {
-		err = scanPupil(q.QueryRow(ctx, `
+		b.Queue(`SELECT `+pupilColumns+` FROM pupils p `+pupilJoins+` WHERE p.tenant_id = $1 AND p.id = $2`, tenantID, id).QueryRow(scan(false))
+		return
+	}
+	if printedNumber.MatchString(t.UID) {
+		b.Queue(`
 			SELECT b.id, b.status, `+pupilColumns+`
 			FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id `+pupilJoins+`
-			WHERE b.tenant_id = $1 AND (b.uid = $2 OR ($3 AND b.printed_number = $2))
-			ORDER BY b.uid = $2 DESC LIMIT 1`, tenantID, t.UID, printedNumber.MatchString(t.UID)), r, true)
+			WHERE b.tenant_id = $1 AND (b.uid = $2 OR b.printed_number = $2)
+			ORDER BY b.uid = $2 DESC LIMIT 1`, tenantID, t.UID).QueryRow(scan(true))
+		return
 	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("%w: badge %q", ErrNotFound, t.UID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("look up badge %q: %w", t.UID, err)
-	}
-	return r, nil
+	// Two statements rather than one with an OR: each uses its index under
+	// a generic plan.
+	b.Queue(`
+		SELECT b.id, b.status, `+pupilColumns+`
+		FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id `+pupilJoins+`
+		WHERE b.tenant_id = $1 AND b.uid = $2`, tenantID, t.UID).QueryRow(scan(true))
+}
+
+// pupilLockKey is the advisory lock key of a pupil (class 20).
+func pupilLockKey(tenantID, pupilID int64) int32 {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%d/%d", tenantID, pupilID)
+	return int32(h.Sum32())
 }
 
 // lockPupil serialises the taps of one pupil until the transaction ends, so
 // that the duplicate window and the daycare toggle see each other.
 func lockPupil(ctx context.Context, tx pgx.Tx, tenantID, pupilID int64) error {
-	h := fnv.New32a()
-	fmt.Fprintf(h, "%d/%d", tenantID, pupilID)
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(20, $1)`, int32(h.Sum32()))
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(20, $1)`, pupilLockKey(tenantID, pupilID))
 	if err != nil {
 		return fmt.Errorf("lock pupil %d: %w", pupilID, err)
 	}
@@ -128,36 +151,37 @@ func displayFor(p *pupilRow) *Display {
 	return d
 }
 
-// decide fills st.res (and st.ev) for a well-formed, first-seen tap.
-func (s *Service) decide(ctx context.Context, tx pgx.Tx, st *tapState) error {
-	t := st.tap
-	station, err := s.station(ctx, st.tenantID, t.Station)
+// locate resolves the tap's station and school (both cached) and the
+// school-local day. An unknown station leaves st.station zero.
+func (s *Service) locate(ctx context.Context, st *tapState) error {
+	station, err := s.station(ctx, st.tenantID, st.tap.Station)
 	if errors.Is(err, ErrNotFound) {
-		st.res = refused(t.ID, ReasonUnknownStation)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	st.station = station
-	st.ev.Station = station.Code
-	st.ev.UID = t.UID
 	st.school, err = s.schoolOf(ctx, st.tenantID, station.SchoolID)
 	if err != nil {
 		return err
 	}
-	y, m, d := t.ReadAt.In(st.school.Loc).Date()
+	st.station = station
+	y, m, d := st.tap.ReadAt.In(st.school.Loc).Date()
 	st.day = time.Date(y, m, d, 0, 0, 0, 0, st.school.Loc)
+	return nil
+}
 
-	p, err := s.lookupBadge(ctx, tx, st.tenantID, t)
-	if errors.Is(err, ErrNotFound) || (err == nil && p.PupilID == 0) {
+// decide fills st.res (and st.ev) for a well-formed, first-seen tap at a
+// known station; st.pupil is the badge's pupil, nil for an unknown badge.
+func (s *Service) decide(ctx context.Context, tx pgx.Tx, st *tapState) error {
+	t, station := st.tap, st.station
+	st.ev.Station = station.Code
+	st.ev.UID = t.UID
+	p := st.pupil
+	if p == nil {
 		st.res = refused(t.ID, ReasonUnknownBadge)
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	st.pupil = p
 	st.ev.fill(p)
 	disp := displayFor(p)
 	switch {
@@ -174,10 +198,6 @@ func (s *Service) decide(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		st.res = Result{ID: t.ID, Verdict: VerdictAccepted, Feedback: FeedbackOK, Display: disp, Action: ActionLookup}
 		return nil
 	}
-
-	if err := lockPupil(ctx, tx, st.tenantID, p.PupilID); err != nil {
-		return err
-	}
 	open, err := s.isOpen(ctx, st.tenantID, station.SchoolID, st.day)
 	if err != nil {
 		return err
@@ -187,32 +207,72 @@ func (s *Service) decide(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		st.res.Display = disp
 		return nil
 	}
-	if w := st.school.Policy.DuplicateWindow(); w > 0 {
-		var n int
-		err := tx.QueryRow(ctx, `SELECT count(*) FROM taps WHERE tenant_id = $1 AND pupil_id = $2 AND station_id = $3
-			AND verdict = 'accepted' AND read_at BETWEEN $4 AND $5`,
-			st.tenantID, p.PupilID, station.ID, t.ReadAt.Add(-w), t.ReadAt.Add(w)).Scan(&n)
-		if err != nil {
-			return fmt.Errorf("duplicate check: %w", err)
-		}
-		if n > 0 {
-			st.res = Result{ID: t.ID, Verdict: VerdictDuplicate, Feedback: FeedbackWarn, Display: disp, Charged: "0.00"}
-			return nil
-		}
+	if station.Kind != KindCanteen && station.Kind != KindDaycare {
+		st.res = refused(t.ID, ReasonUnknownStation)
+		return nil
+	}
+	if err := s.readLocked(ctx, tx, st); err != nil {
+		return err
+	}
+	if st.duplicates > 0 {
+		st.res = Result{ID: t.ID, Verdict: VerdictDuplicate, Feedback: FeedbackWarn, Display: disp, Charged: "0.00"}
+		return nil
 	}
 	switch station.Kind {
 	case KindCanteen:
 		err = s.meal(ctx, tx, st)
 	case KindDaycare:
 		err = s.daycare(ctx, tx, st)
-	default:
-		st.res = refused(t.ID, ReasonUnknownStation)
 	}
 	if err != nil {
 		return err
 	}
 	if st.res.Display == nil {
 		st.res.Display = disp
+	}
+	return nil
+}
+
+// readLocked takes the pupil lock and, in the same round trip and after
+// it, reads what the decision needs as it is now: the wallet's available
+// balance and floor, the accepted taps in the duplicate window, and the
+// day's bookings (canteen) or the open daycare session (daycare).
+func (s *Service) readLocked(ctx context.Context, tx pgx.Tx, st *tapState) error {
+	p, t := st.pupil, st.tap
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock(20, $1)`, pupilLockKey(st.tenantID, p.PupilID))
+	if p.Wallet != 0 {
+		b.Queue(`SELECT balance - pending, coalesce(floor, 0) FROM accounts WHERE tenant_id = $1 AND id = $2`, st.tenantID, p.Wallet).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&p.Available, &p.Floor) })
+	}
+	if w := st.school.Policy.DuplicateWindow(); w > 0 {
+		b.Queue(`SELECT count(*) FROM taps WHERE tenant_id = $1 AND pupil_id = $2 AND station_id = $3
+			AND verdict = 'accepted' AND read_at BETWEEN $4 AND $5`,
+			st.tenantID, p.PupilID, st.station.ID, t.ReadAt.Add(-w), t.ReadAt.Add(w)).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&st.duplicates) })
+	}
+	switch st.station.Kind {
+	case KindCanteen:
+		booking.QueueBookings(b, st.tenantID, p.PupilID, st.day, st.day, &st.bookings)
+	case KindDaycare:
+		b.Queue(`SELECT id, school_id, station_id, day, check_in_at FROM daycare_sessions
+			WHERE tenant_id = $1 AND pupil_id = $2 AND check_out_at IS NULL`, st.tenantID, p.PupilID).
+			QueryRow(func(row pgx.Row) error {
+				var sess Session
+				err := row.Scan(&sess.ID, &sess.SchoolID, &sess.StationID, &sess.Day, &sess.CheckIn)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				sess.PupilID = p.PupilID
+				st.session = &sess
+				return nil
+			})
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("lock pupil %d and read: %w", p.PupilID, err)
 	}
 	return nil
 }
@@ -231,77 +291,83 @@ type chargeRequest struct {
 // forbids the charge.
 var errHardFloor = errors.New("wallet floor reached")
 
-// chargeWallet posts a purchase from the pupil's wallet. When the wallet
-// would go below its floor (−grace) the never-refuse-food default applies:
-// the part the wallet cannot take is charged to the pupil's receivable (the
-// family owes it; staff see a discreet flag) — unless hardFloor, then it
-// returns errHardFloor and nothing is posted. It returns the transfer id and
-// whether the floor was reached.
-func (s *Service) chargeWallet(ctx context.Context, st *tapState, c chargeRequest, hardFloor bool) (int64, bool, error) {
+// charge is what chargeWallet posted.
+type charge struct {
+	transfer int64
+	floorHit bool            // the wallet could not take it all
+	owed     decimal.Decimal // the part charged to the receivable
+}
+
+// chargeWallet posts a purchase from the pupil's wallet in tx. When the
+// wallet would go below its floor (−grace) the never-refuse-food default
+// applies: the part the wallet cannot take is charged to the pupil's
+// receivable (the family owes it; staff see a discreet flag) — unless
+// hardFloor, then it returns errHardFloor and nothing is posted.
+//
+// The split is computed from the wallet as read under the pupil lock
+// (p.Available, p.Floor); p.Available is lowered by what the wallet paid.
+// When the wallet moved between that read and the charge (a hold placed by
+// a booking meanwhile), the ledger's *FloorError comes back wrapping
+// ledger.ErrTxAborted and the tap is retried from a fresh read.
+func (s *Service) chargeWallet(ctx context.Context, tx pgx.Tx, st *tapState, c chargeRequest, hardFloor bool) (charge, error) {
 	p := st.pupil
+	out := charge{owed: decimal.Zero}
 	if p.Wallet == 0 {
-		return 0, false, errNoWallet
+		return out, errNoWallet
+	}
+	if st.hints != nil && st.hints.periodClosed {
+		return out, fmt.Errorf("charge %s: %w", c.key, ledger.ErrPeriodClosed)
 	}
 	rev, err := s.accountID(ctx, st.tenantID, c.revenue)
 	if err != nil {
-		return 0, false, err
+		return out, err
 	}
 	req := ledger.TransferRequest{
 		TenantID: st.tenantID, IdempotencyKey: c.key, Kind: c.kind, OccurredAt: st.tap.ReadAt, Actor: st.actor,
 		Memo: c.memo, Metadata: c.metadata,
 		Postings: []ledger.Posting{{AccountID: p.Wallet, Amount: c.amount}, {AccountID: rev, Amount: c.amount.Neg()}},
 	}
-	tr, err := s.ledger.Transfer(ctx, req)
-	if errors.Is(err, ledger.ErrIdempotencyConflict) {
-		// A retry after a crash, with a balance that moved since: the first
-		// attempt's transfer stands.
-		id, kerr := s.transferByKey(ctx, st.tenantID, c.key)
-		return id, false, kerr
-	}
-	var fe *ledger.FloorError
-	if !errors.As(err, &fe) {
-		if err != nil {
-			return 0, false, fmt.Errorf("charge %s: %w", c.key, err)
+	fromWallet := c.amount
+	if p.Available.Sub(c.amount).LessThan(p.Floor) {
+		out.floorHit = true
+		if hardFloor {
+			return out, errHardFloor
 		}
-		return tr.ID, false, nil
-	}
-	if hardFloor {
-		return 0, true, errHardFloor
-	}
-	if p.Receivable == 0 {
-		return 0, true, errNoWallet
-	}
-	// Split: the wallet down to its floor, the rest owed on the receivable.
-	// The balance may move between attempts; retry a few times.
-	for range 3 {
-		fromWallet := c.amount.Sub(fe.Shortfall)
-		if fromWallet.IsNegative() {
-			fromWallet = decimal.Zero
+		if p.Receivable == 0 {
+			return out, errNoWallet
 		}
-		owed := c.amount.Sub(fromWallet)
-		req.Postings = []ledger.Posting{{AccountID: p.Receivable, Amount: owed}, {AccountID: rev, Amount: c.amount.Neg()}}
+		// Split: the wallet down to its floor, the rest owed on the
+		// receivable.
+		fromWallet = decimal.Max(p.Available.Sub(p.Floor), decimal.Zero)
+		out.owed = c.amount.Sub(fromWallet)
+		req.Postings = []ledger.Posting{{AccountID: p.Receivable, Amount: out.owed}, {AccountID: rev, Amount: c.amount.Neg()}}
 		if fromWallet.IsPositive() {
 			req.Postings = append(req.Postings, ledger.Posting{AccountID: p.Wallet, Amount: fromWallet})
 		}
-		req.Metadata = withMeta(c.metadata, "owed", owed.StringFixed(2))
-		tr, err = s.ledger.Transfer(ctx, req)
-		if !errors.As(err, &fe) {
-			if err != nil {
-				return 0, true, fmt.Errorf("charge %s beyond the wallet floor: %w", c.key, err)
-			}
-			return tr.ID, true, nil
-		}
+		req.Metadata = withMeta(c.metadata, "owed", out.owed.StringFixed(2))
 	}
-	return 0, true, fmt.Errorf("charge %s: wallet balance kept moving: %w", c.key, err)
+	tr, err := s.ledger.TransferTx(ctx, tx, req)
+	if errors.Is(err, ledger.ErrIdempotencyConflict) {
+		// A retry with a balance that moved since the first attempt
+		// recorded this key: the first attempt's transfer stands.
+		out.transfer, err = s.transferByKey(ctx, tx, st.tenantID, c.key)
+		return out, err
+	}
+	if err != nil {
+		return out, fmt.Errorf("charge %s: %w", c.key, err)
+	}
+	p.Available = p.Available.Sub(fromWallet)
+	out.transfer = tr.ID
+	return out, nil
 }
 
 // transferByKey returns the id of the transfer recorded under an
 // idempotency key.
-func (s *Service) transferByKey(ctx context.Context, tenantID int64, key string) (int64, error) {
+func (s *Service) transferByKey(ctx context.Context, tx pgx.Tx, tenantID int64, key string) (int64, error) {
 	var id int64
-	err := s.pool.QueryRow(ctx, `SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = $2`, tenantID, key).Scan(&id)
+	err := tx.QueryRow(ctx, `SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = $2`, tenantID, key).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("transfer %s: %w", key, err)
+		return 0, fmt.Errorf("%w: transfer %s: %w", ledger.ErrTxAborted, key, err)
 	}
 	return id, nil
 }
@@ -318,9 +384,12 @@ func withMeta(m map[string]string, k, v string) map[string]string {
 }
 
 // ledgerReason maps a business error of the ledger to a refusal reason, or
-// "" for an error that is not the tap's fault.
+// "" for an error that is not the tap's fault or that requires rolling the
+// transaction back (ledger.ErrTxAborted: the tap is retried).
 func ledgerReason(err error) string {
 	switch {
+	case errors.Is(err, ledger.ErrTxAborted):
+		return ""
 	case errors.Is(err, ledger.ErrPeriodClosed):
 		return "period_closed"
 	case errors.Is(err, errNoWallet):

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -54,9 +56,10 @@ type Service struct {
 	openDays       *ttlCache[dayKey, bool]
 
 	// slots bounds the taps applied at once: each holds a connection for its
-	// tap row while booking.Consume takes a second and the ledger a third,
-	// so at most a third of the pool may be held that way and the others
-	// always find a connection (no pool deadlock).
+	// transaction and may take a second for a cache miss (station, school,
+	// calendar, tariff, ledger account properties), so at most half of the
+	// pool is held by taps and a load always finds a connection (no pool
+	// deadlock).
 	slots chan struct{}
 }
 
@@ -74,7 +77,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = 10 * time.Second
 	}
-	n := int(cfg.Pool.Config().MaxConns / 3)
+	n := int(cfg.Pool.Config().MaxConns / 2)
 	if n < 1 {
 		n = 1
 	}
@@ -110,22 +113,84 @@ func (s *Service) Authenticate(ctx context.Context, header, method, requestURI s
 // reason "invalid"; a body that is not a batch returns ErrBadBatch. Any other
 // error is a failure of the database: taps answered before it are recorded
 // and will be answered the same on retry.
+//
+// Taps of different badges are applied concurrently (each in its own
+// transaction, at most batchWorkers at once); the taps of one badge uid are
+// applied one after the other in the order of the batch, so a check-in and
+// its check-out replayed together keep their order. Taps of one pupil under
+// different uids (a card and a manual entry) are still serialised by the
+// pupil lock, in the order they reach it.
 func (s *Service) ApplyBatch(ctx context.Context, dev Device, body []byte) ([]Result, error) {
 	raws, err := parseBatch(body)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Result, 0, len(raws))
-	for _, raw := range raws {
-		t, perr := parseTap(raw, s.now())
-		r, err := s.apply(ctx, dev.TenantID, "device:"+dev.ID, t, perr)
+	now := s.now()
+	taps := make([]Tap, len(raws))
+	invalid := make([]error, len(raws))
+	for i, raw := range raws {
+		taps[i], invalid[i] = parseTap(raw, now)
+	}
+	actor := "device:" + dev.ID
+	out := make([]Result, len(raws))
+	if len(raws) == 1 {
+		r, err := s.apply(ctx, dev.TenantID, actor, taps[0], invalid[0])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		out[0] = r
+		return out, nil
+	}
+	// Group by uid, keeping the batch order inside a group.
+	index := map[string]int{}
+	var groups [][]int
+	for i, t := range taps {
+		g, ok := index[t.UID]
+		if !ok {
+			g = len(groups)
+			index[t.UID] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan []int)
+	var wg sync.WaitGroup
+	for range min(batchWorkers, len(groups)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for g := range next {
+				for _, i := range g {
+					r, err := s.apply(ctx, dev.TenantID, actor, taps[i], invalid[i])
+					if err != nil {
+						cancel(err)
+						break
+					}
+					out[i] = r
+				}
+			}
+		}()
+	}
+feed:
+	for _, g := range groups {
+		select {
+		case next <- g:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// batchWorkers is how many taps of one batch are applied at once.
+const batchWorkers = 8
 
 // Apply applies one tap for a tenant on behalf of actor ("device:<id>",
 // "staff:<id>" for manual entries) and returns its result. A tap id seen
@@ -147,8 +212,32 @@ type tapState struct {
 	ev       Event
 	transfer int64
 	charged  decimal.Decimal
+	hints    *tapHints
+
+	// Read after the pupil lock, in one round trip (see decide).
+	duplicates int
+	bookings   []booking.Booking
+	session    *Session // open daycare session
 }
 
+// tapHints carries what an earlier attempt of the same tap learnt.
+type tapHints struct {
+	// periodClosed: the books are closed for the tap's date; charges are
+	// refused (period_closed) instead of attempted.
+	periodClosed bool
+}
+
+// tapAttempts bounds the attempts of one tap: an attempt is retried when
+// its transaction had to be rolled back for a reason a new attempt resolves
+// (deadlock, serialization failure, a wallet that moved between the read and
+// the charge, a booking's hold ended meanwhile, a closed period).
+const tapAttempts = 5
+
+// apply applies one tap in one transaction: the tap row is claimed, the
+// badge and pupil read (one round trip), the pupil locked and what the
+// decision needs read (one round trip), the ledger transfer written in the
+// same transaction (ledger.TransferTx, booking.ConsumeTx) and the result
+// recorded, with a single commit.
 func (s *Service) apply(ctx context.Context, tenantID int64, actor string, t Tap, invalid error) (Result, error) {
 	if t.ID == "" {
 		return refused("", ReasonInvalid), nil
@@ -160,55 +249,115 @@ func (s *Service) apply(ctx context.Context, tenantID int64, actor string, t Tap
 	}
 	defer func() { <-s.slots }()
 
-	var st *tapState
-	var replay *Result
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		st, replay = nil, nil
-		readAt := t.ReadAt
-		if readAt.IsZero() {
-			readAt = s.now()
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO taps (tenant_id, tap_id, device_id, badge_uid, read_at, received_at, offline, verdict, result)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'refused', '{}') ON CONFLICT (tenant_id, tap_id) DO NOTHING`,
-			tenantID, t.ID, actor, t.UID, readAt, s.now(), t.Offline)
+	hints := &tapHints{}
+	for attempt := 1; ; attempt++ {
+		st, replay, err := s.applyOnce(ctx, tenantID, actor, t, invalid, hints)
 		if err != nil {
-			return fmt.Errorf("claim tap %s: %w", t.ID, err)
-		}
-		if tag.RowsAffected() == 0 {
-			// Seen before (or just now by a concurrent request, which we
-			// waited for): answer what was answered.
-			var raw []byte
-			if err := tx.QueryRow(ctx, `SELECT result FROM taps WHERE tenant_id = $1 AND tap_id = $2`, tenantID, t.ID).Scan(&raw); err != nil {
-				return fmt.Errorf("read tap %s: %w", t.ID, err)
+			if attempt >= tapAttempts || !retryable(err) {
+				return Result{}, err
 			}
-			var r Result
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return fmt.Errorf("decode stored result of tap %s: %w", t.ID, err)
+			if errors.Is(err, ledger.ErrPeriodClosed) {
+				hints.periodClosed = true
 			}
-			replay = &r
-			return nil
+			s.log.Debug("tap retried", "tap_id", t.ID, "attempt", attempt, "err", err)
+			select {
+			case <-ctx.Done():
+				return Result{}, ctx.Err()
+			case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+			}
+			continue
 		}
-		st = &tapState{tenantID: tenantID, actor: actor, tap: t, charged: decimal.Zero}
-		if invalid != nil {
-			st.res = refused(t.ID, ReasonInvalid)
-			s.log.Debug("invalid tap", "tap_id", t.ID, "err", invalid)
-		} else if err := s.decide(ctx, tx, st); err != nil {
-			return err
+		if replay != nil {
+			return *replay, nil
 		}
-		return s.record(ctx, tx, st)
-	})
+		if st.station.ID != 0 {
+			st.ev.TapID, st.ev.At = t.ID, t.ReadAt
+			st.ev.Verdict, st.ev.Reason, st.ev.Action, st.ev.Charged = st.res.Verdict, st.res.Reason, st.res.Action, st.charged
+			s.hub.Publish(st.tenantID, st.station.ID, st.ev)
+		}
+		return st.res, nil
+	}
+}
+
+// retryable reports whether a failed attempt of a tap may be tried again.
+func retryable(err error) bool {
+	if errors.Is(err, ledger.ErrTxAborted) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// applyOnce is one attempt of a tap, in one transaction.
+func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t Tap, invalid error, hints *tapHints) (*tapState, *Result, error) {
+	st := &tapState{tenantID: tenantID, actor: actor, tap: t, charged: decimal.Zero, hints: hints}
+	if invalid == nil {
+		// Cached: resolving the station first lets the claim and the badge
+		// lookup share one round trip.
+		if err := s.locate(ctx, st); err != nil {
+			return nil, nil, err
+		}
+	}
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return Result{}, err
+		return nil, nil, fmt.Errorf("begin tap %s: %w", t.ID, err)
 	}
-	if replay != nil {
-		return *replay, nil
+	defer func() { _ = tx.Rollback(ctx) }() // after Commit: a no-op
+
+	readAt := t.ReadAt
+	if readAt.IsZero() {
+		readAt = s.now()
 	}
-	if st.station.ID != 0 {
-		st.ev.TapID, st.ev.At = t.ID, t.ReadAt
-		st.ev.Verdict, st.ev.Reason, st.ev.Action, st.ev.Charged = st.res.Verdict, st.res.Reason, st.res.Action, st.charged
-		s.hub.Publish(st.tenantID, st.station.ID, st.ev)
+	b := &pgx.Batch{}
+	var claimed bool
+	b.Queue(`INSERT INTO taps (tenant_id, tap_id, device_id, badge_uid, read_at, received_at, offline, verdict, result)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'refused', '{}') ON CONFLICT (tenant_id, tap_id) DO NOTHING`,
+		tenantID, t.ID, actor, t.UID, readAt, s.now(), t.Offline).Exec(func(tag pgconn.CommandTag) error {
+		claimed = tag.RowsAffected() == 1
+		return nil
+	})
+	var p pupilRow
+	var found bool
+	if invalid == nil && st.station.ID != 0 {
+		queueLookup(b, tenantID, t, &p, &found)
 	}
-	return st.res, nil
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, fmt.Errorf("claim tap %s: %w", t.ID, err)
+	}
+	if !claimed {
+		// Seen before (or just now by a concurrent request, which we
+		// waited for): answer what was answered.
+		var raw []byte
+		if err := tx.QueryRow(ctx, `SELECT result FROM taps WHERE tenant_id = $1 AND tap_id = $2`, tenantID, t.ID).Scan(&raw); err != nil {
+			return nil, nil, fmt.Errorf("read tap %s: %w", t.ID, err)
+		}
+		var r Result
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, nil, fmt.Errorf("decode stored result of tap %s: %w", t.ID, err)
+		}
+		return nil, &r, nil
+	}
+	switch {
+	case invalid != nil:
+		st.res = refused(t.ID, ReasonInvalid)
+		s.log.Debug("invalid tap", "tap_id", t.ID, "err", invalid)
+	case st.station.ID == 0:
+		st.res = refused(t.ID, ReasonUnknownStation)
+	default:
+		if found && p.PupilID != 0 {
+			st.pupil = &p
+		}
+		if err := s.decide(ctx, tx, st); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := s.record(ctx, tx, st); err != nil {
+		return nil, nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, nil, fmt.Errorf("commit tap %s: %w", t.ID, err)
+	}
+	return st, nil, nil
 }
 
 // record stores the decision on the claimed tap row.
