@@ -20,7 +20,7 @@ type dbFlags struct {
 
 func (f *dbFlags) register(fs *flag.FlagSet, defaultDir string) {
 	fs.StringVar(&f.dataDir, "data-dir", defaultDir, "data directory of the embedded PostgreSQL (when DATABASE_URL is not set)")
-	fs.IntVar(&f.maxConns, "max-conns", 0, "maximum database connections (0: default)")
+	fs.IntVar(&f.maxConns, "max-conns", 32, "maximum database connections (the device API applies up to half as many taps at once)")
 }
 
 // database is an open pool and, for the embedded default, its cluster.
