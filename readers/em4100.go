@@ -116,13 +116,16 @@ func (d *EM4100) Run(ctx context.Context, port io.ReadWriter, emit func(Tap)) er
 		for _, b := range chunk {
 			r := sc.feed(b)
 			if r.kind == resGarbage {
+				// Counted at once, before any tap that follows in this
+				// chunk is emitted: a reader of the counters never sees a
+				// later tap without the garbage that preceded it.
+				o.Stats.Garbage.Add(1)
 				garbage++
 				continue
 			}
 			handle(r)
 		}
 		if garbage > 0 {
-			o.Stats.Garbage.Add(uint64(garbage))
 			o.Logger.Debug("em4100 garbage", "variant", d.variant.String(), "bytes", garbage)
 		}
 	}
