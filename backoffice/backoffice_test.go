@@ -38,8 +38,12 @@ func TestRoles(t *testing.T) {
 		t.Run(tt.login, func(t *testing.T) {
 			c := f.login(tt.login, tt.password)
 			for _, p := range tt.allowed {
-				if st, body := c.get(p); st != http.StatusOK {
+				st, body := c.get(p)
+				if st != http.StatusOK {
 					t.Errorf("GET %s: %d, want 200 (%.200s)", p, st, body)
+				}
+				if i := strings.Index(body, "⟦"); i >= 0 {
+					t.Errorf("GET %s: missing message %.60s", p, body[i:])
 				}
 			}
 			for _, p := range tt.denied {

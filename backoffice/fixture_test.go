@@ -141,6 +141,9 @@ func (c *client) do(req *http.Request) (*http.Response, string) {
 	if err != nil {
 		c.f.t.Fatal(err)
 	}
+	if i := strings.Index(string(b), "⟦"); i >= 0 {
+		c.f.t.Errorf("%s %s: missing message %.60s", req.Method, req.URL.Path, b[i:])
+	}
 	return resp, string(b)
 }
 
