@@ -298,16 +298,11 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 			return nil, nil, err
 		}
 	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("begin tap %s: %w", t.ID, err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }() // after Commit: a no-op
-
 	readAt := t.ReadAt
 	if readAt.IsZero() {
 		readAt = s.now()
 	}
+	// Round trip 1: BEGIN, the claim of the tap row and the badge lookup.
 	b := &pgx.Batch{}
 	var claimed bool
 	b.Queue(`INSERT INTO taps (tenant_id, tap_id, device_id, badge_uid, read_at, received_at, offline, verdict, result)
@@ -321,9 +316,11 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 	if invalid == nil && st.station.ID != 0 {
 		queueLookup(b, tenantID, t, &p, &found)
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	tx, err := beginPipe(ctx, s.pool, b)
+	if err != nil {
 		return nil, nil, fmt.Errorf("claim tap %s: %w", t.ID, err)
 	}
+	defer tx.end(ctx)
 	if !claimed {
 		// Seen before (or just now by a concurrent request, which we
 		// waited for): answer what was answered.
@@ -351,17 +348,19 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 			return nil, nil, err
 		}
 	}
-	if err := s.record(ctx, tx, st); err != nil {
+	// Last round trip: the result on the tap row, and COMMIT.
+	rb := &pgx.Batch{}
+	if err := s.record(rb, st); err != nil {
 		return nil, nil, err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, nil, fmt.Errorf("commit tap %s: %w", t.ID, err)
+	if err := tx.commitWith(ctx, rb); err != nil {
+		return nil, nil, fmt.Errorf("record and commit tap %s: %w", t.ID, err)
 	}
 	return st, nil, nil
 }
 
-// record stores the decision on the claimed tap row.
-func (s *Service) record(ctx context.Context, tx pgx.Tx, st *tapState) error {
+// record queues on b the storing of the decision on the claimed tap row.
+func (s *Service) record(b *pgx.Batch, st *tapState) error {
 	if st.res.Charged == "" {
 		st.res.Charged = st.charged.StringFixed(2)
 	}
@@ -379,11 +378,8 @@ func (s *Service) record(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	if st.transfer != 0 {
 		transferID = &st.transfer
 	}
-	_, err = tx.Exec(ctx, `UPDATE taps SET station_id = $3, pupil_id = $4, verdict = $5, reason = $6, charged = $7, transfer_id = $8, result = $9
+	b.Queue(`UPDATE taps SET station_id = $3, pupil_id = $4, verdict = $5, reason = $6, charged = $7, transfer_id = $8, result = $9
 		WHERE tenant_id = $1 AND tap_id = $2`,
 		st.tenantID, st.tap.ID, stationID, pupilID, st.res.Verdict, st.res.Reason, st.charged, transferID, raw)
-	if err != nil {
-		return fmt.Errorf("record tap %s: %w", st.tap.ID, err)
-	}
 	return nil
 }
