@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -279,13 +280,16 @@ func (s *Service) apply(ctx context.Context, tenantID int64, actor string, t Tap
 	}
 }
 
-// retryable reports whether a failed attempt of a tap may be tried again.
+// retryable reports whether a failed attempt of a tap may be tried again:
+// a rolled-back ledger write, a serialization failure or deadlock, or a
+// unique violation (a row written concurrently, e.g. the same tap id by a
+// writer that did not take its lock: the next attempt reads it).
 func retryable(err error) bool {
 	if errors.Is(err, ledger.ErrTxAborted) {
 		return true
 	}
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01" || pgErr.Code == "23505")
 }
 
 // applyOnce is one attempt of a tap, in one transaction.
@@ -302,14 +306,20 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 	if readAt.IsZero() {
 		readAt = s.now()
 	}
-	// Round trip 1: BEGIN, the claim of the tap row and the badge lookup.
+	// Round trip 1: BEGIN, the tap id's lock, the stored result of a tap
+	// seen before, and the badge lookup. The lock serialises concurrent
+	// requests carrying the same tap id: the second one waits for the
+	// first to commit and then reads its result (READ COMMITTED: the read is
+	// a statement after the lock, with a fresh snapshot).
 	b := &pgx.Batch{}
-	var claimed bool
-	b.Queue(`INSERT INTO taps (tenant_id, tap_id, device_id, badge_uid, read_at, received_at, offline, verdict, result)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'refused', '{}') ON CONFLICT (tenant_id, tap_id) DO NOTHING`,
-		tenantID, t.ID, actor, t.UID, readAt, s.now(), t.Offline).Exec(func(tag pgconn.CommandTag) error {
-		claimed = tag.RowsAffected() == 1
-		return nil
+	b.Queue(`SELECT pg_advisory_xact_lock(22, $1)`, tapLockKey(tenantID, t.ID))
+	var stored []byte
+	b.Queue(`SELECT result FROM taps WHERE tenant_id = $1 AND tap_id = $2`, tenantID, t.ID).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&stored)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
 	})
 	var p pupilRow
 	var found bool
@@ -318,18 +328,14 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 	}
 	tx, err := beginPipe(ctx, s.pool, b)
 	if err != nil {
-		return nil, nil, fmt.Errorf("claim tap %s: %w", t.ID, err)
+		return nil, nil, fmt.Errorf("tap %s: %w", t.ID, err)
 	}
 	defer tx.end(ctx)
-	if !claimed {
+	if stored != nil {
 		// Seen before (or just now by a concurrent request, which we
 		// waited for): answer what was answered.
-		var raw []byte
-		if err := tx.QueryRow(ctx, `SELECT result FROM taps WHERE tenant_id = $1 AND tap_id = $2`, tenantID, t.ID).Scan(&raw); err != nil {
-			return nil, nil, fmt.Errorf("read tap %s: %w", t.ID, err)
-		}
 		var r Result
-		if err := json.Unmarshal(raw, &r); err != nil {
+		if err := json.Unmarshal(stored, &r); err != nil {
 			return nil, nil, fmt.Errorf("decode stored result of tap %s: %w", t.ID, err)
 		}
 		return nil, &r, nil
@@ -348,9 +354,9 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 			return nil, nil, err
 		}
 	}
-	// Last round trip: the result on the tap row, and COMMIT.
+	// Last round trip: the tap row with its result, and COMMIT.
 	rb := &pgx.Batch{}
-	if err := s.record(rb, st); err != nil {
+	if err := s.record(rb, st, readAt); err != nil {
 		return nil, nil, err
 	}
 	if err := tx.commitWith(ctx, rb); err != nil {
@@ -359,8 +365,8 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 	return st, nil, nil
 }
 
-// record queues on b the storing of the decision on the claimed tap row.
-func (s *Service) record(b *pgx.Batch, st *tapState) error {
+// record queues on b the insert of the tap row with its decision.
+func (s *Service) record(b *pgx.Batch, st *tapState, readAt time.Time) error {
 	if st.res.Charged == "" {
 		st.res.Charged = st.charged.StringFixed(2)
 	}
@@ -378,8 +384,19 @@ func (s *Service) record(b *pgx.Batch, st *tapState) error {
 	if st.transfer != 0 {
 		transferID = &st.transfer
 	}
-	b.Queue(`UPDATE taps SET station_id = $3, pupil_id = $4, verdict = $5, reason = $6, charged = $7, transfer_id = $8, result = $9
-		WHERE tenant_id = $1 AND tap_id = $2`,
-		st.tenantID, st.tap.ID, stationID, pupilID, st.res.Verdict, st.res.Reason, st.charged, transferID, raw)
+	b.Queue(`INSERT INTO taps (tenant_id, tap_id, device_id, badge_uid, read_at, received_at, offline,
+			station_id, pupil_id, verdict, reason, charged, transfer_id, result)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		st.tenantID, st.tap.ID, st.actor, st.tap.UID, readAt, s.now(), st.tap.Offline,
+		stationID, pupilID, st.res.Verdict, st.res.Reason, st.charged, transferID, raw)
 	return nil
+}
+
+// tapLockKey is the advisory lock key of a tap id (class 22; 20 is the
+// pupil lock, 21 the kiosk drawer lock). Two ids may share a key: they are
+// then applied one after the other, nothing worse.
+func tapLockKey(tenantID int64, tapID string) int32 {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%d/%s", tenantID, tapID)
+	return int32(h.Sum32())
 }
