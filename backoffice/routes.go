@@ -49,6 +49,15 @@ func (a *App) Mount(r gin.IRouter) {
 	ac.POST("/close", a.closePeriod)
 }
 
+// MountLetters serves the portal's invitation letters page at /admin/letters
+// behind the staff session and the admin role (the page itself lives in
+// package portal, which renders the letters).
+func (a *App) MountLetters(r gin.IRouter, letters gin.HandlerFunc) {
+	g := r.Group("/admin/letters", a.Sessions.Middleware(), a.requireStaff, a.require(school.RoleAdmin))
+	g.GET("", letters)
+	g.POST("", letters)
+}
+
 func securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -2,9 +2,12 @@
 // the binary, and applies them with goose. Each numbered file runs in its own
 // transaction and is recorded in goose_db_version.
 //
-// Numbering: 00001–00009 ledger, 00010–00019 school, 00020–00029 terminal,
-// 00030–00039 portal, 00040–00049 payments; gaps are allowed, a file once
-// shipped is never edited.
+// Numbering: 00001–00009 ledger, 00010–00014 school, 00015–00019 booking,
+// 00020–00029 terminal, 00030–00039 portal, 00040–00049 payments, so each
+// package's schema grows in its own range. A database may therefore already
+// hold a higher number when a lower one ships (00025 after 00041): such
+// missing migrations are applied on the next migrate (goose's out-of-order
+// mode), each once. Gaps are allowed; a file once shipped is never edited.
 package migrations
 
 import (
@@ -22,7 +25,7 @@ var files embed.FS
 
 func provider(pool *pgxpool.Pool) (*goose.Provider, func(), error) {
 	db := stdlib.OpenDBFromPool(pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("load migrations: %w", err)

@@ -55,7 +55,10 @@ func (a *App) staffAdmin(c *gin.Context) (int64, bool) {
 // letters shows (GET) the school choice, and (POST) issues fresh codes for
 // every guardian of the school's pupils who has no login yet and renders the
 // letters to print, one page each.
-func (a *App) letters(c *gin.Context) {
+// Letters is the invitation letters page (GET: the form, POST: the letters
+// to print) for a logged-in staff admin. The back office mounts it at
+// /admin/letters behind the staff session.
+func (a *App) Letters(c *gin.Context) {
 	tenantID, ok := a.staffAdmin(c)
 	if !ok {
 		return

@@ -154,8 +154,6 @@ func (a *App) Routes(r gin.IRouter) {
 	g.GET("/reset/:token", a.resetForm)
 	g.POST("/reset/:token", a.reset)
 	g.POST("/lang", a.setLang)
-	g.GET("/letters", a.letters) // staff (admin): invitation letters
-	g.POST("/letters", a.letters)
 
 	in := g.Group("", websession.Require(websession.KindGuardian, a.toLogin))
 	in.GET("", a.home)

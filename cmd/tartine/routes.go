@@ -95,6 +95,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		go func() { defer tick.Stop(); svc.RunDayEnd(ctx, tick.C) }()
 	}
 
+	var portalApp *portal.App
 	// portal: parents (own session cookie, CSRF, throttled login); mail
 	// through SMTP_* or, without it, to the log.
 	{
@@ -117,27 +118,25 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		app.Routes(r)
 		notifier.to = app
+		portalApp = app
 		r.GET("/", func(c *gin.Context) { c.Redirect(302, "/portal/") })
 	}
 	// backoffice: school admin and accountant pages under /admin. No login
 	// of its own: it reads the staff screens' session (same cookie name,
 	// same table), so staff log in at /staff/login.
 	{
-		led := ledger.New(deps.db.Pool, nil)
-		sessions, err := websession.New(deps.db.Pool, websession.Config{BaseURL: deps.cfg.BaseURL, CookieName: backoffice.StaffCookie})
+		sessions, err := websession.New(pool, websession.Config{BaseURL: deps.cfg.BaseURL, CookieName: backoffice.StaffCookie})
 		if err != nil {
 			return err
 		}
-		cat, err := i18n.New()
-		if err != nil {
-			return err
-		}
-		bo, err := backoffice.New(backoffice.Deps{Pool: deps.db.Pool, School: school.New(deps.db.Pool, led, nil), Booking: booking.New(deps.db.Pool, led, nil),
+		bo, err := backoffice.New(backoffice.Deps{Pool: pool, School: schools, Booking: bookings,
 			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL})
 		if err != nil {
 			return err
 		}
 		bo.Mount(r)
+		// Invitation letters (rendered by the portal) for staff admins.
+		bo.MountLetters(r, portalApp.Letters)
 	}
 	return nil
 }
