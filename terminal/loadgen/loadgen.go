@@ -6,8 +6,16 @@
 // The mix per tap: 70 % canteen, 20 % daycare (check-in/check-out
 // toggles), 5 % an immediate second tap of the same badge (a duplicate) and
 // 5 % unknown badges. Taps carry read_at on a virtual school day (the last
-// weekday, from 08:00), advancing two minutes per tap and pupil, so that
-// only the intended duplicates fall in the 90 s window.
+// weekday before today that is not a Wednesday, from 08:00, written in the
+// setup file), advancing two minutes per tap and pupil, so that only the
+// intended duplicates fall in the 90 s window. Half of the pupils booked
+// their meal that day (Prepare): their first canteen tap posts the booking's
+// hold, later ones are "already served"; the other half pay every canteen
+// tap at the unbooked price, down to the floor and then on the receivable.
+//
+// Each run starts the virtual day at 08:00 again: against a database that
+// already took a run, taps fall in earlier runs' duplicate windows and
+// booked meals are already served. Measure on a fresh copy of the setup.
 package loadgen
 
 import (
@@ -46,12 +54,35 @@ type Setup struct {
 	Canteen  []string `json:"canteen"`
 	Daycare  []string `json:"daycare"`
 	TenantID int64    `json:"tenant_id"`
+	// Day is the virtual school day (YYYY-MM-DD, Europe/Brussels) the
+	// bookings were made for and the taps are read on.
+	Day string `json:"day,omitempty"`
+}
+
+// VirtualDay returns the virtual school day for a run at now: the last
+// weekday before now that is not a Wednesday (no meals on Wednesdays by
+// default), at midnight in loc.
+func VirtualDay(now time.Time, loc *time.Location) time.Time {
+	d := now.In(loc).AddDate(0, 0, -1)
+	for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday || d.Weekday() == time.Wednesday {
+		d = d.AddDate(0, 0, -1)
+	}
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
+}
+
+func brussels() *time.Location {
+	loc, err := time.LoadLocation("Europe/Brussels")
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Prepare creates (idempotently) the "loadgen" tenant with one school,
 // devices, pupils each with a badge and 50 € in the wallet, canteen and
-// daycare stations, tariffs and a calendar where every weekday of the
-// current and next year is open.
+// daycare stations, tariffs, a calendar where every weekday from last
+// January to three years on is open (no holidays: a load tenant), and a
+// meal booking on the virtual day (VirtualDay) for every second pupil.
 func Prepare(ctx context.Context, pool *pgxpool.Pool, devices, pupils int) (Setup, error) {
 	const actor = "system:loadgen"
 	led := ledger.New(pool, nil)
@@ -136,6 +167,24 @@ func Prepare(ctx context.Context, pool *pgxpool.Pool, devices, pupils int) (Setu
 	for i := range pupils {
 		out.Badges = append(out.Badges, fmt.Sprintf("%010X", 0xE000000000+int64(i)))
 	}
+	// Bookings of the virtual day, made "two weeks before" (before the
+	// cut-off) by a booking manager on that clock.
+	day := VirtualDay(time.Now(), brussels())
+	out.Day = day.Format(time.DateOnly)
+	before := booking.New(pool, led, func() time.Time { return day.AddDate(0, 0, -14) })
+	all, err := st.PupilsOfSchool(ctx, ten.ID, sch.ID, true)
+	if err != nil {
+		return out, err
+	}
+	slices.SortFunc(all, func(a, b school.Pupil) int { return int(a.ID - b.ID) })
+	for i, p := range all {
+		if i%2 != 0 || i >= pupils {
+			continue
+		}
+		if _, err := before.Book(ctx, booking.BookRequest{TenantID: ten.ID, PupilID: p.ID, Day: day, Service: "repas", Actor: actor}); err != nil {
+			return out, fmt.Errorf("book pupil %d on %s: %w", p.ID, out.Day, err)
+		}
+	}
 	return out, nil
 }
 
@@ -176,14 +225,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: len(cfg.Setup.Devices) + 4}}
 	}
-	// The virtual school day: the last weekday at 08:00, Brussels.
-	loc, err := time.LoadLocation("Europe/Brussels")
-	if err != nil {
-		loc = time.UTC
-	}
-	d := time.Now().In(loc).AddDate(0, 0, -1)
-	for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
-		d = d.AddDate(0, 0, -1)
+	// The virtual school day of the setup (where the bookings are), or
+	// the one of today, at 08:00, Brussels.
+	loc := brussels()
+	d := VirtualDay(time.Now(), loc)
+	if day, err := time.ParseInLocation(time.DateOnly, cfg.Setup.Day, loc); err == nil && day.Before(time.Now()) {
+		d = day
 	}
 	base := time.Date(d.Year(), d.Month(), d.Day(), 8, 0, 0, 0, loc)
 	counters := make([]atomic.Int64, len(cfg.Setup.Badges))
