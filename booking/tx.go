@@ -11,23 +11,6 @@ import (
 	"tartine/ledger"
 )
 
-// QueueBookings queues on batch the read of the pupil's bookings from from
-// to to (inclusive, every status, by day and service, as Bookings) into
-// *out, so that a caller can pipeline it with its own statements in one
-// round trip.
-func QueueBookings(batch *pgx.Batch, tenantID, pupilID int64, from, to time.Time, out *[]Booking) {
-	batch.Queue(`SELECT `+bookingCols+` FROM bookings
-		WHERE tenant_id = $1 AND pupil_id = $2 AND day BETWEEN $3 AND $4 ORDER BY day, service, id`,
-		tenantID, pupilID, civil(from), civil(to)).Query(func(rows pgx.Rows) error {
-		list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Booking, error) { return scanBooking(r) })
-		if err != nil {
-			return fmt.Errorf("list bookings: %w", err)
-		}
-		*out = list
-		return nil
-	})
-}
-
 // ConsumeTx is Consume inside the caller's transaction tx: the booking row
 // is locked in tx, and the hold posting (ledger.PostHoldTx) or the free
 // meal's subsidy transfer (ledger.TransferTx) and the booking's new status

@@ -28,17 +28,6 @@ func TestConsumeTx(t *testing.T) {
 	tapAt := time.Date(2026, 11, 5, 11, 52, 3, 0, f.loc)
 	before := f.available(t, emma)
 
-	// QueueBookings reads what Bookings reads, in the caller's batch.
-	var listed []Booking
-	batch := &pgx.Batch{}
-	QueueBookings(batch, f.tenant, emma, d(day), d(day), &listed)
-	if err := f.pool.SendBatch(f.ctx, batch).Close(); err != nil {
-		t.Fatal(err)
-	}
-	if len(listed) != 1 || listed[0].ID != be.ID || listed[0].Status != StatusBooked {
-		t.Fatalf("QueueBookings = %+v, want booking %d", listed, be.ID)
-	}
-
 	// Rolled back with the caller: still booked, hold still pending.
 	_ = pgx.BeginFunc(f.ctx, f.pool, func(tx pgx.Tx) error {
 		if _, err := f.m.ConsumeTx(f.ctx, tx, be, "tap-1", tapAt); err != nil {

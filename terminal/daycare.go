@@ -44,7 +44,7 @@ type Session struct {
 func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	t, p := st.tap, st.pupil
 	var sess Session
-	open := st.session != nil // read under the pupil lock (readLocked)
+	open := st.session != nil // read under the pupil lock (queueLocked)
 	if open {
 		sess = *st.session
 	}
@@ -211,7 +211,7 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 		var done bool
 		err := s.retryTx(ctx, func(tx pgx.Tx) error {
 			done = false
-			if err := lockPupil(ctx, tx, tenantID, o.pupil); err != nil {
+			if err := lockPupil(ctx, tx, o.pupil); err != nil {
 				return err
 			}
 			var sess Session

@@ -35,7 +35,7 @@ const (
 //     chargeWallet); under the hard floor it is insufficient_funds.
 func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	t, p := st.tap, st.pupil
-	bs := st.bookings // read under the pupil lock (readLocked)
+	bs := st.bookings // read under the pupil lock (queueLocked)
 	var booked, consumed *booking.Booking
 	for i := range bs {
 		b := &bs[i]

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"regexp"
 	"strconv"
 	"strings"
@@ -77,6 +76,25 @@ var manualUID = regexp.MustCompile(`^PUPIL:([0-9]{1,18})$`)
 // Wiegand converters and some desktop readers send instead of the hex id.
 var printedNumber = regexp.MustCompile(`^[0-9]{10}$`)
 
+// pupilRef is how the statements of a tap's first round trip name its
+// pupil before it is known: a scalar SQL expression over $1 (the tenant)
+// and $2 (arg: the badge uid, or the pupil id of a manual entry). ok is
+// false for a manual uid that is not "PUPIL:<id>".
+func pupilRef(t Tap) (ref string, arg any, ok bool) {
+	if t.Tech == "manual" {
+		m := manualUID.FindStringSubmatch(t.UID)
+		if m == nil {
+			return "", nil, false
+		}
+		id, _ := strconv.ParseInt(m[1], 10, 64)
+		return `(SELECT id FROM pupils WHERE tenant_id = $1 AND id = $2::bigint)`, id, true
+	}
+	if printedNumber.MatchString(t.UID) {
+		return `(SELECT pupil_id FROM badges WHERE tenant_id = $1 AND (uid = $2 OR printed_number = $2) ORDER BY uid = $2 DESC LIMIT 1)`, t.UID, true
+	}
+	return `(SELECT pupil_id FROM badges WHERE tenant_id = $1 AND uid = $2)`, t.UID, true
+}
+
 // queueLookup queues the read of a tap's badge and pupil on b; *found says
 // whether a row came back (a manual uid that is not "PUPIL:<id>" queues
 // nothing and is not found). A badge that is not assigned comes back with
@@ -95,43 +113,125 @@ func queueLookup(b *pgx.Batch, tenantID int64, t Tap, r *pupilRow, found *bool) 
 			return nil
 		}
 	}
-	if t.Tech == "manual" {
-		m := manualUID.FindStringSubmatch(t.UID)
-		if m == nil {
-			return
-		}
-		id, _ := strconv.ParseInt(m[1], 10, 64)
+	_, arg, ok := pupilRef(t)
+	switch {
+	case !ok:
+	case t.Tech == "manual":
 		r.BadgeStatus = "active"
-		b.Queue(`SELECT `+pupilColumns+` FROM pupils p `+pupilJoins+` WHERE p.tenant_id = $1 AND p.id = $2`, tenantID, id).QueryRow(scan(false))
-		return
-	}
-	if printedNumber.MatchString(t.UID) {
+		b.Queue(`SELECT `+pupilColumns+` FROM pupils p `+pupilJoins+` WHERE p.tenant_id = $1 AND p.id = $2`, tenantID, arg).QueryRow(scan(false))
+	case printedNumber.MatchString(t.UID):
 		b.Queue(`
 			SELECT b.id, b.status, `+pupilColumns+`
 			FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id `+pupilJoins+`
 			WHERE b.tenant_id = $1 AND (b.uid = $2 OR b.printed_number = $2)
-			ORDER BY b.uid = $2 DESC LIMIT 1`, tenantID, t.UID).QueryRow(scan(true))
-		return
+			ORDER BY b.uid = $2 DESC LIMIT 1`, tenantID, arg).QueryRow(scan(true))
+	default:
+		// No OR on the uid: the statement uses the unique index under a
+		// generic plan.
+		b.Queue(`
+			SELECT b.id, b.status, `+pupilColumns+`
+			FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id `+pupilJoins+`
+			WHERE b.tenant_id = $1 AND b.uid = $2`, tenantID, arg).QueryRow(scan(true))
 	}
-	// Two statements rather than one with an OR: each uses its index under
-	// a generic plan.
-	b.Queue(`
-		SELECT b.id, b.status, `+pupilColumns+`
-		FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id `+pupilJoins+`
-		WHERE b.tenant_id = $1 AND b.uid = $2`, tenantID, t.UID).QueryRow(scan(true))
 }
 
-// pupilLockKey is the advisory lock key of a pupil (class 20).
-func pupilLockKey(tenantID, pupilID int64) int32 {
-	h := fnv.New32a()
-	fmt.Fprintf(h, "%d/%d", tenantID, pupilID)
-	return int32(h.Sum32())
+// lockedReads is what a canteen or daycare tap reads after taking its
+// pupil's lock, in the same round trip as the badge lookup.
+type lockedReads struct {
+	locked     int64 // pupil whose lock was taken (0: none)
+	walletOf   int64 // pupil whose wallet was read (0: none)
+	available  decimal.Decimal
+	floor      decimal.Decimal
+	duplicates int
+	bookings   []booking.Booking
+	session    *Session
+}
+
+// queueLocked queues on b, after the badge lookup: the pupil lock
+// (pg_advisory_xact_lock class 20, key pupilLockKey), then — each a
+// statement of its own, so with a snapshot taken after the lock (READ
+// COMMITTED) — the wallet's available balance and floor, the accepted taps
+// of the duplicate window, and the day's meal bookings (canteen) or the open
+// daycare session (daycare). The pupil is named by pupilRef; decide checks
+// that the lock and the lookup saw the same pupil (a badge reassigned in
+// between retries the tap).
+func queueLocked(b *pgx.Batch, st *tapState, into *lockedReads) {
+	ref, arg, ok := pupilRef(st.tap)
+	if !ok || (st.station.Kind != KindCanteen && st.station.Kind != KindDaycare) {
+		return
+	}
+	t, ten := st.tap, st.tenantID
+	b.Queue(`SELECT x.pid, pg_advisory_xact_lock(20, (x.pid % 2147483647)::int4)::text FROM (SELECT `+ref+` AS pid) x
+		WHERE x.pid IS NOT NULL`, ten, arg).QueryRow(func(row pgx.Row) error {
+		var ignored string
+		if err := row.Scan(&into.locked, &ignored); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("lock pupil: %w", err)
+		}
+		return nil
+	})
+	b.Queue(`SELECT p.id, a.balance - a.pending, coalesce(a.floor, 0)
+		FROM pupils p JOIN accounts a ON a.tenant_id = p.tenant_id AND a.id = p.wallet_account_id
+		WHERE p.tenant_id = $1 AND p.id = `+ref, ten, arg).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&into.walletOf, &into.available, &into.floor); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("read wallet: %w", err)
+		}
+		return nil
+	})
+	if w := st.school.Policy.DuplicateWindow(); w > 0 {
+		b.Queue(`SELECT count(*) FROM taps WHERE tenant_id = $1 AND pupil_id = `+ref+` AND station_id = $3
+			AND verdict = 'accepted' AND read_at BETWEEN $4 AND $5`,
+			ten, arg, st.station.ID, t.ReadAt.Add(-w), t.ReadAt.Add(w)).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&into.duplicates) })
+	}
+	switch st.station.Kind {
+	case KindCanteen:
+		b.Queue(`SELECT id, service, status, coalesce(tap_id, '') FROM bookings
+			WHERE tenant_id = $1 AND pupil_id = `+ref+` AND day = $3::date ORDER BY service, id`,
+			ten, arg, st.day.Format(time.DateOnly)).Query(func(rows pgx.Rows) error {
+			list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Booking, error) {
+				bk := booking.Booking{TenantID: ten}
+				err := r.Scan(&bk.ID, &bk.Service, &bk.Status, &bk.TapID)
+				return bk, err
+			})
+			if err != nil {
+				return fmt.Errorf("read bookings: %w", err)
+			}
+			into.bookings = list
+			return nil
+		})
+	case KindDaycare:
+		b.Queue(`SELECT id, school_id, station_id, pupil_id, day, check_in_at FROM daycare_sessions
+			WHERE tenant_id = $1 AND pupil_id = `+ref+` AND check_out_at IS NULL`, ten, arg).
+			QueryRow(func(row pgx.Row) error {
+				var sess Session
+				err := row.Scan(&sess.ID, &sess.SchoolID, &sess.StationID, &sess.PupilID, &sess.Day, &sess.CheckIn)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("read daycare session: %w", err)
+				}
+				into.session = &sess
+				return nil
+			})
+	}
+}
+
+// errBadgeMoved is returned by decide when the pupil lock and the badge
+// lookup did not see the same pupil (the badge was reassigned between the
+// two statements): the tap is retried.
+var errBadgeMoved = fmt.Errorf("%w: badge reassigned during the tap", ledger.ErrTxAborted)
+
+// pupilLockKey is the advisory lock key of a pupil (class 20): its id, which
+// is unique across tenants, modulo 2^31−1, as queueLocked computes it in SQL.
+func pupilLockKey(pupilID int64) int32 {
+	return int32(pupilID % 2147483647)
 }
 
 // lockPupil serialises the taps of one pupil until the transaction ends, so
 // that the duplicate window and the daycare toggle see each other.
-func lockPupil(ctx context.Context, tx pgx.Tx, tenantID, pupilID int64) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(20, $1)`, pupilLockKey(tenantID, pupilID))
+func lockPupil(ctx context.Context, tx pgx.Tx, pupilID int64) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(20, $1)`, pupilLockKey(pupilID))
 	if err != nil {
 		return fmt.Errorf("lock pupil %d: %w", pupilID, err)
 	}
@@ -211,9 +311,14 @@ func (s *Service) decide(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		st.res = refused(t.ID, ReasonUnknownStation)
 		return nil
 	}
-	if err := s.readLocked(ctx, tx, st); err != nil {
-		return err
+	lr := st.locked
+	if lr.locked != p.PupilID || (p.Wallet != 0 && lr.walletOf != p.PupilID) {
+		return errBadgeMoved
 	}
+	if p.Wallet != 0 {
+		p.Available, p.Floor = lr.available, lr.floor
+	}
+	st.duplicates, st.bookings, st.session = lr.duplicates, lr.bookings, lr.session
 	if st.duplicates > 0 {
 		st.res = Result{ID: t.ID, Verdict: VerdictDuplicate, Feedback: FeedbackWarn, Display: disp, Charged: "0.00"}
 		return nil
@@ -229,50 +334,6 @@ func (s *Service) decide(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	}
 	if st.res.Display == nil {
 		st.res.Display = disp
-	}
-	return nil
-}
-
-// readLocked takes the pupil lock and, in the same round trip and after
-// it, reads what the decision needs as it is now: the wallet's available
-// balance and floor, the accepted taps in the duplicate window, and the
-// day's bookings (canteen) or the open daycare session (daycare).
-func (s *Service) readLocked(ctx context.Context, tx pgx.Tx, st *tapState) error {
-	p, t := st.pupil, st.tap
-	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock(20, $1)`, pupilLockKey(st.tenantID, p.PupilID))
-	if p.Wallet != 0 {
-		b.Queue(`SELECT balance - pending, coalesce(floor, 0) FROM accounts WHERE tenant_id = $1 AND id = $2`, st.tenantID, p.Wallet).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&p.Available, &p.Floor) })
-	}
-	if w := st.school.Policy.DuplicateWindow(); w > 0 {
-		b.Queue(`SELECT count(*) FROM taps WHERE tenant_id = $1 AND pupil_id = $2 AND station_id = $3
-			AND verdict = 'accepted' AND read_at BETWEEN $4 AND $5`,
-			st.tenantID, p.PupilID, st.station.ID, t.ReadAt.Add(-w), t.ReadAt.Add(w)).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&st.duplicates) })
-	}
-	switch st.station.Kind {
-	case KindCanteen:
-		booking.QueueBookings(b, st.tenantID, p.PupilID, st.day, st.day, &st.bookings)
-	case KindDaycare:
-		b.Queue(`SELECT id, school_id, station_id, day, check_in_at FROM daycare_sessions
-			WHERE tenant_id = $1 AND pupil_id = $2 AND check_out_at IS NULL`, st.tenantID, p.PupilID).
-			QueryRow(func(row pgx.Row) error {
-				var sess Session
-				err := row.Scan(&sess.ID, &sess.SchoolID, &sess.StationID, &sess.Day, &sess.CheckIn)
-				if errors.Is(err, pgx.ErrNoRows) {
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				sess.PupilID = p.PupilID
-				st.session = &sess
-				return nil
-			})
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("lock pupil %d and read: %w", p.PupilID, err)
 	}
 	return nil
 }

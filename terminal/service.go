@@ -215,7 +215,8 @@ type tapState struct {
 	charged  decimal.Decimal
 	hints    *tapHints
 
-	// Read after the pupil lock, in one round trip (see decide).
+	// Read after the pupil lock, in the first round trip (queueLocked).
+	locked     lockedReads
 	duplicates int
 	bookings   []booking.Booking
 	session    *Session // open daycare session
@@ -307,7 +308,9 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 		readAt = s.now()
 	}
 	// Round trip 1: BEGIN, the tap id's lock, the stored result of a tap
-	// seen before, and the badge lookup. The lock serialises concurrent
+	// seen before, the badge lookup, and for a canteen or daycare tap the
+	// pupil lock and what the decision reads under it (queueLocked). The
+	// tap id's lock serialises concurrent
 	// requests carrying the same tap id: the second one waits for the
 	// first to commit and then reads its result (READ COMMITTED: the read is
 	// a statement after the lock, with a fresh snapshot).
@@ -325,6 +328,7 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 	var found bool
 	if invalid == nil && st.station.ID != 0 {
 		queueLookup(b, tenantID, t, &p, &found)
+		queueLocked(b, st, &st.locked)
 	}
 	tx, err := beginPipe(ctx, s.pool, b)
 	if err != nil {
