@@ -8,14 +8,27 @@
 //
 // # Tap pipeline
 //
-// Each tap of a batch is applied once: a row in the taps table, keyed by
-// (tenant, tap id), is inserted in a transaction that stays open while the
-// tap is decided; a concurrent duplicate of the same tap id waits on that row
-// and then answers the stored result. The ledger transfer of a tap uses the
-// idempotency key "tap:<tap id>", so even a crash between the transfer and
-// the tap row cannot charge twice. Taps of the same pupil are serialised by a
-// transaction-scoped advisory lock, which makes the duplicate window and the
-// daycare toggle exact under concurrency.
+// Each tap is applied once, in one transaction with one commit: the tap
+// row, the ledger transfer (ledger.TransferTx, or booking.ConsumeTx for a
+// booked meal) and the daycare session commit together or not at all. The
+// transaction takes a transaction-scoped advisory lock on the tap id, so a
+// concurrent duplicate of the same tap id waits and then answers the stored
+// result; the tap row, keyed by (tenant, tap id), is written at the end
+// with the result. Taps of the same pupil are serialised by a second
+// advisory lock on the pupil, taken before anything the decision depends
+// on is read (wallet, duplicate window, bookings, daycare session), which
+// makes the duplicate window, the daycare toggle and the wallet floor exact
+// under concurrency. The ledger transfer of a tap uses the idempotency key
+// "tap:<tap id>".
+//
+// Round trips: BEGIN, both locks, the stored result, the badge lookup and
+// the reads under the pupil lock travel in one pipelined batch; the ledger
+// transfer takes three; the tap row travels with COMMIT. A charged tap costs
+// five round trips, a refusal or a duplicate two. An attempt that had to be
+// rolled back (a wallet that moved between the read and the charge,
+// deadlock, serialization failure, a hold ended meanwhile, a closed period)
+// is retried from the start, a few times. The taps of one batch are applied
+// concurrently across badge uids, in batch order within a uid.
 //
 // Amounts are rounded to cents once, half away from zero, when a charge is
 // computed (see DaycareCharge).
