@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	qrcode "github.com/skip2/go-qrcode"
 
+	"tartine/internal/mail"
 	"tartine/internal/websession"
 	"tartine/school"
 )
@@ -29,6 +30,8 @@ type lettersData struct {
 	Schools []school.School
 	School  school.School
 	Letters []letter
+	Emailed int  // invitations sent by email (send=email)
+	Sent    bool // the form was submitted
 }
 
 // staffAdmin returns the tenant of a logged-in staff admin, or answers 404.
@@ -54,7 +57,10 @@ func (a *App) staffAdmin(c *gin.Context) (int64, bool) {
 
 // letters shows (GET) the school choice, and (POST) issues fresh codes for
 // every guardian of the school's pupils who has no login yet and renders the
-// letters to print, one page each.
+// letters to print, one page each; with send=email, guardians who have an
+// email address get their invitation by email instead (a reminder for those
+// who lost the letter) and only the others get a printed letter.
+//
 // Letters is the invitation letters page (GET: the form, POST: the letters
 // to print) for a logged-in staff admin. The back office mounts it at
 // /admin/letters behind the staff session.
@@ -98,6 +104,8 @@ func (a *App) Letters(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	d.Sent = true
+	byEmail := c.PostForm("send") == "email"
 	for _, x := range list {
 		g, err := a.School.Guardian(ctx, tenantID, x.ID)
 		if err != nil {
@@ -110,6 +118,18 @@ func (a *App) Letters(c *gin.Context) {
 			return
 		}
 		link := a.BaseURL + "/portal/register?code=" + url.QueryEscape(inv.Code)
+		if byEmail && g.Email != "" {
+			msg, err := a.emails.Render(g.Email, g.Language, mail.InvitationReminder{GuardianName: g.FirstName + " " + g.LastName,
+				School: d.School.Name, Children: []string{x.Kids}, Code: inv.Code, Link: link})
+			if err == nil {
+				err = a.Mail.Send(ctx, msg)
+			}
+			if err == nil {
+				d.Emailed++
+				continue
+			}
+			a.Log.Error("invitation email", "guardian", g.ID, "err", err) // fall back to a printed letter
+		}
 		png, err := qrcode.Encode(link, qrcode.Medium, 256)
 		if err != nil {
 			a.fail(c, err)
