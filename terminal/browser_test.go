@@ -28,6 +28,7 @@ func (f *fixture) webServer(t *testing.T) *httptest.Server {
 	must(t, err)
 	web, err := NewWeb(f.svc, sessions, nil, cat)
 	must(t, err)
+	web.TopUps = &f.notices
 	r := gin.New()
 	f.svc.MountDeviceAPI(r)
 	web.Mount(r)

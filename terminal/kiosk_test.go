@@ -1,8 +1,10 @@
 package terminal
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -361,6 +363,9 @@ func TestKioskScreensEndToEnd(t *testing.T) {
 	if audits != 1 {
 		t.Errorf("%d kiosk.topup audit entries, want 1", audits)
 	}
+	if got := f.notices.list(); len(got) != 1 || got[0] != itoa(f.emma.ID)+" 20.00 cash" {
+		t.Errorf("family notices = %q, want one for Emma's 20.00 in cash", got)
+	}
 
 	// The receipt: French, school, pupil, amount, date, cashier, reference, QR.
 	st, receipt := cashier.get(loc1)
@@ -571,3 +576,22 @@ func itoa(n int64) string { return decimal.NewFromInt(n).String() }
 
 // eurFR writes "20,00 €" as the pages do (no-break space).
 func eurFR(s string) string { return i18n.FormatEUR(dec(s), "fr") }
+
+// topUpNotices records what the kiosk tells the family notifier.
+type topUpNotices struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (n *topUpNotices) TopUpReceivedBy(_ context.Context, _, pupilID int64, amount decimal.Decimal, method string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.seen = append(n.seen, fmt.Sprintf("%d %s %s", pupilID, amount.StringFixed(2), method))
+	return nil
+}
+
+func (n *topUpNotices) list() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.seen...)
+}

@@ -305,8 +305,19 @@ func (w *Web) kioskTopUpPost(c *gin.Context) {
 	if !rc.Replay {
 		_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.topup", "pupil:"+strconv.FormatInt(pupilID, 10),
 			map[string]any{"station": st.Code, "amount": rc.Amount.StringFixed(2), "reference": rc.Reference, "transfer": rc.TransferID})
+		if w.TopUps != nil {
+			if err := w.TopUps.TopUpReceivedBy(ctx, u.TenantID, pupilID, rc.Amount, "cash"); err != nil {
+				w.svc.log.Error("kiosk top-up notice", "reference", rc.Reference, "err", err)
+			}
+		}
 	}
 	c.Redirect(http.StatusSeeOther, "/staff/kiosk/"+url.PathEscape(st.Code)+"/receipts/"+url.PathEscape(rc.Reference)+"?print=1")
+}
+
+// TopUpNotifier is told about money that reached a wallet (the portal's
+// mailer implements it).
+type TopUpNotifier interface {
+	TopUpReceivedBy(ctx context.Context, tenantID, pupilID int64, amount decimal.Decimal, method string) error
 }
 
 // receiptView is the data of the printed receipt.

@@ -34,6 +34,9 @@ type Web struct {
 	tmpl     *template.Template
 	// Heartbeat is the interval of SSE keep-alive comments (default 15 s).
 	Heartbeat time.Duration
+	// TopUps, when set, is told about each cash top-up taken at a kiosk
+	// (the portal emails the family).
+	TopUps TopUpNotifier
 }
 
 // NewWeb parses the embedded templates (an error stops start-up).

@@ -73,6 +73,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		topups = svc
 	}
 
+	var staffWeb *terminal.Web
 	// terminal: device API (HMAC, no session) and staff screens (own
 	// session cookie, CSRF); the day-end job runs every 5 minutes and
 	// closes each school's day once after 18:30 local time.
@@ -91,6 +92,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			return err
 		}
 		web.Mount(r)
+		staffWeb = web
 		tick := time.NewTicker(5 * time.Minute)
 		go func() { defer tick.Stop(); svc.RunDayEnd(ctx, tick.C) }()
 	}
@@ -118,6 +120,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		app.Routes(r)
 		notifier.to = app
+		staffWeb.TopUps = app // kiosk cash top-ups: email the family
 		portalApp = app
 		r.GET("/", func(c *gin.Context) { c.Redirect(302, "/portal/") })
 	}
