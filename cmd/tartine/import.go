@@ -29,25 +29,9 @@ func cmdImport(ctx context.Context, e env, args []string) error {
 	dry := fs.Bool("dry-run", false, "validate and report what would change; write nothing")
 	tenantCode := fs.String("tenant", "", "organising body code (default: the only one)")
 	schoolCode := fs.String("school", "", "school code (default: the tenant's only school)")
-	// Accept flags before and after the file name.
-	rest := args[1:]
-	var file string
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return exitCode(2)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		if file != "" {
-			fmt.Fprintf(e.stderr, "import pupils: one file only (got %q and %q)\n", file, fs.Arg(0))
-			return exitCode(2)
-		}
-		file, rest = fs.Arg(0), fs.Args()[1:]
-	}
-	if file == "" {
-		fmt.Fprintln(e.stderr, "import pupils: missing FILE.csv")
-		return exitCode(2)
+	file, err := parseFileArgs(e, fs, args[1:], "tartine import pupils FILE.csv [--dry-run] [--tenant CODE] [--school CODE]")
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(file)
 	if err != nil {

@@ -23,24 +23,9 @@ func cmdImportCODA(ctx context.Context, e env, args []string) error {
 	var df dbFlags
 	df.register(fs, "./var/pg")
 	tenantCode := fs.String("tenant", "", "organising body code (default: the only one)")
-	rest := args
-	var file string
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return exitCode(2)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		if file != "" {
-			fmt.Fprintf(e.stderr, "import coda: one file only (got %q and %q)\n", file, fs.Arg(0))
-			return exitCode(2)
-		}
-		file, rest = fs.Arg(0), fs.Args()[1:]
-	}
-	if file == "" {
-		fmt.Fprintln(e.stderr, "usage: tartine import coda FILE [--tenant CODE]")
-		return exitCode(2)
+	file, err := parseFileArgs(e, fs, args, "tartine import coda FILE [--tenant CODE]")
+	if err != nil {
+		return err
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
