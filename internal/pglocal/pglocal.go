@@ -154,15 +154,25 @@ func (c *Cluster) initdb(ctx context.Context, cred *syscall.Credential) error {
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err == nil {
 		return nil
 	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("data dir %s is not empty but holds no PostgreSQL cluster: move it away or choose another --data-dir", dir)
+	}
 	// Parents are created traversable: the postgres user must reach dir.
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+	// initdb works in a sibling directory that is renamed into place once
+	// complete, so an interrupted initdb never leaves a half-made cluster
+	// that a later start would take for a real one.
+	tmp := dir + ".initdb"
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("remove interrupted initdb %s: %w", tmp, err)
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		if err := os.Chown(tmp, int(cred.Uid), int(cred.Gid)); err != nil {
 			return fmt.Errorf("give data dir to postgres: %w", err)
 		}
 		// The postgres user must be able to reach the data dir.
@@ -174,11 +184,18 @@ func (c *Cluster) initdb(ctx context.Context, cred *syscall.Credential) error {
 	}
 	c.opts.Logf("initialising PostgreSQL cluster in %s", dir)
 	cmd := exec.CommandContext(ctx, filepath.Join(c.binDir, "initdb"),
-		"-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions")
+		"-D", tmp, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	cmd.Dir = "/"
 	if out, err := cmd.CombinedOutput(); err != nil {
+		_ = os.RemoveAll(tmp)
 		return fmt.Errorf("initdb %s: %w\n%s", dir, err, out)
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("replace empty data dir: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("move the new cluster into %s: %w", dir, err)
 	}
 	return nil
 }

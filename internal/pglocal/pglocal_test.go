@@ -99,3 +99,34 @@ func TestLongDataDirRefused(t *testing.T) {
 		t.Fatal("a data dir too long for a Unix socket was accepted")
 	}
 }
+
+func TestInterruptedInitdbIsRedone(t *testing.T) {
+	dir := dataDir(t)
+	// What an initdb killed half-way leaves behind: its working directory.
+	if err := os.MkdirAll(dir+".initdb/base", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pglocal.Start(context.Background(), pglocal.Options{DataDir: dir})
+	if err != nil {
+		t.Fatalf("start after an interrupted initdb: %v", err)
+	}
+	defer c.Stop()
+	exec(t, c, "SELECT 1")
+	if _, err := os.Stat(dir + ".initdb"); !os.IsNotExist(err) {
+		t.Errorf("initdb working directory left behind: %v", err)
+	}
+}
+
+func TestForeignDataDirRefused(t *testing.T) {
+	dir := dataDir(t)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pglocal.Start(context.Background(), pglocal.Options{DataDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("start on a foreign non-empty dir: err = %v, want a refusal", err)
+	}
+}
