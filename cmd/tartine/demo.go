@@ -40,11 +40,12 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	}
 	return serve(ctx, e, log, d, cfg, func(addr string) {
 		base := "http://" + displayAddr(addr)
+		readersLine := ""
 		if readers, err := startDemoReaders(ctx, log, base, info.deviceID, info.deviceSecret, df.dataDir); err != nil {
 			log.Error("simulated readers unavailable", "err", err)
 		} else {
 			go readers.tapDemoBadges(ctx, log, info.badges)
-			defer fmt.Fprintf(e.stdout, "  (bridge status page: %s — a simulated canteen reader taps a badge every few seconds)\n", readers.StatusURL)
+			readersLine = fmt.Sprintf("  %-10s %s (simulated canteen and daycare readers tap a badge every few seconds)\n", "bridge", readers.StatusURL)
 		}
 		fmt.Fprintf(e.stdout, "\nTartine demo is running. Open:\n")
 		fmt.Fprintf(e.stdout, "  health     %s/healthz\n", base)
@@ -52,6 +53,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 		for _, l := range info.links {
 			fmt.Fprintf(e.stdout, "  %-10s %s%s\n", l[0], base, l[1])
 		}
+		fmt.Fprint(e.stdout, readersLine)
 		for _, l := range info.logins {
 			fmt.Fprintf(e.stdout, "  login      %s\n", l)
 		}
@@ -86,7 +88,8 @@ func seedDemo(ctx context.Context, d *database) (demoInfo, error) {
 	// terminal: station screens (log in with a staff login above). Taps
 	// come from a bridge (tartine-bridge simulate) with the device above.
 	info.links = append(info.links, [2]string{"staff", "/staff/"}, [2]string{"canteen", "/staff/stations/canteen-1"},
-		[2]string{"daycare", "/staff/stations/daycare-1"}, [2]string{"enrolment", "/staff/stations/enrolment-1"})
+		[2]string{"daycare", "/staff/stations/daycare-1"}, [2]string{"enrolment", "/staff/stations/enrolment-1"},
+		[2]string{"kiosk", "/staff/kiosk/kiosk-1"}, [2]string{"admin", "/admin/"}, [2]string{"books", "/admin/books"})
 	// Parent portal: a login for Sophie Dubois (Emma, low balance; Lucas).
 	portalLogins, err := portal.SeedDemo(ctx, d.Pool, tenantID)
 	if err != nil {
