@@ -210,14 +210,7 @@ func (l *Ledger) PostHold(ctx context.Context, req PostHoldRequest) (Transfer, e
 		if err != nil {
 			return err
 		}
-		if err := endHold(ctx, tx, req.TenantID, h.ID, HoldPosted, req.Amount, &out.ID, req.Actor, l.now()); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE accounts SET pending = pending - $3 WHERE tenant_id = $1 AND id = $2`,
-			req.TenantID, h.AccountID, h.Amount); err != nil {
-			return fmt.Errorf("release hold %d: %w", h.ID, err)
-		}
-		return nil
+		return postedHold(ctx, tx, h, req.Amount, out.ID, req.Actor, l.now())
 	})
 	if err != nil {
 		return l.failed(ctx, req.TenantID, req.IdempotencyKey, hash, err)
@@ -231,6 +224,27 @@ func sign(neg bool) decimal.Decimal {
 		return decimal.NewFromInt(-1)
 	}
 	return decimal.NewFromInt(1)
+}
+
+// postedHold records the ending of hold h as posted (amount, by transfer)
+// and releases its reservation on the account, both in one round trip. An
+// ending recorded concurrently is ErrHoldEnded.
+func postedHold(ctx context.Context, tx pgx.Tx, h Hold, amount decimal.Decimal, transferID int64, actor string, at time.Time) error {
+	b := &pgx.Batch{}
+	b.Queue(`
+		INSERT INTO hold_endings (tenant_id, hold_id, outcome, posted_amount, transfer_id, actor, ended_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, h.TenantID, h.ID, string(HoldPosted), amount, transferID, actor, at).
+		Exec(func(pgconn.CommandTag) error { return nil })
+	b.Queue(`UPDATE accounts SET pending = pending - $3 WHERE tenant_id = $1 AND id = $2`, h.TenantID, h.AccountID, h.Amount)
+	err := tx.SendBatch(ctx, b).Close()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.TableName == "hold_endings" {
+		return fmt.Errorf("%w: hold %d", ErrHoldEnded, h.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("end hold %d and release its reservation: %w", h.ID, err)
+	}
+	return nil
 }
 
 func endHold(ctx context.Context, tx pgx.Tx, tenantID, holdID int64, outcome HoldStatus, posted decimal.Decimal, transferID *int64, actor string, at time.Time) error {

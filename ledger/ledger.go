@@ -462,27 +462,10 @@ func (l *Ledger) transferTx(ctx context.Context, tx pgx.Tx, req TransferRequest,
 	}
 	t := Transfer{TenantID: req.TenantID, IdempotencyKey: req.IdempotencyKey, Kind: req.Kind, OccurredAt: occurred,
 		Actor: req.Actor, Memo: req.Memo, Metadata: req.Metadata, ReversesID: reverses, HoldID: holdID, Postings: req.Postings}
-	err = tx.QueryRow(ctx, `
-		INSERT INTO transfers (tenant_id, idempotency_key, request_hash, kind, occurred_at, actor, memo, metadata, reverses_id, hold_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-		RETURNING id, recorded_at`,
-		req.TenantID, req.IdempotencyKey, hash, req.Kind, occurred, req.Actor, req.Memo, metadataJSON(req.Metadata), reverses, holdID,
-	).Scan(&t.ID, &t.RecordedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Transfer{}, errReplay
-	}
-	if err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "transfers_tenant_id_reverses_id_key" {
-			return Transfer{}, ErrAlreadyReversed
-		}
-		return Transfer{}, fmt.Errorf("insert transfer: %w", err)
-	}
 
-	// Tracked accounts: update in ascending id order (fixed lock order).
-	// The net change per account is applied once; the floor is checked on
-	// the available balance after the change when the change decreases it.
+	// Tracked accounts: the net change per account is applied once, in
+	// ascending id order (fixed lock order); the floor is checked on the
+	// available balance after the change when the change decreases it.
 	net := map[int64]decimal.Decimal{}
 	for _, p := range req.Postings {
 		if accts[p.AccountID].Tracked() {
@@ -494,60 +477,120 @@ func (l *Ledger) transferTx(ctx context.Context, tx pgx.Tx, req TransferRequest,
 		tracked = append(tracked, id)
 	}
 	sort.Slice(tracked, func(i, j int) bool { return tracked[i] < tracked[j] })
-	type state struct {
-		balance decimal.Decimal // running balance while postings are numbered
-		version int64
-	}
-	states := map[int64]*state{}
-	for _, id := range tracked {
-		delta := net[id]
-		var after, pending, floor decimal.Decimal
-		var version int64
-		// A hold being posted (holdID set) had its amount reserved, so the
-		// floor is not checked again. Reversals are held to floors like any
-		// debit: a correction that would overdraw a wallet must be split
-		// (e.g. the rest to the pupil's receivable) by the caller.
-		err := tx.QueryRow(ctx, `
-			UPDATE accounts SET balance = balance + $3, version = version + $4
-			WHERE tenant_id = $1 AND id = $2
-			RETURNING balance, pending, floor, version`,
-			req.TenantID, id, delta, countPostings(req.Postings, id)).Scan(&after, &pending, &floor, &version)
-		if err != nil {
-			return Transfer{}, fmt.Errorf("update balance of account %d: %w", id, err)
-		}
-		if delta.IsNegative() && holdID == nil {
-			if avail := after.Sub(pending); avail.LessThan(floor) {
-				return Transfer{}, &FloorError{AccountID: id, Code: accts[id].Code, Available: avail.Sub(delta), Shortfall: floor.Sub(avail)}
-			}
-		}
-		states[id] = &state{balance: after.Sub(delta), version: version - countPostings(req.Postings, id)}
-	}
 
-	// Insert postings in one statement.
+	// Postings: on a tracked account, balance_before, balance_after and
+	// account_version are the account's values after the update plus the
+	// offsets computed here (the running balance through the transfer's
+	// postings on that account).
 	n := len(req.Postings)
 	accIDs := make([]int64, n)
 	amounts := make([]decimal.Decimal, n)
-	befores := make([]decimal.NullDecimal, n)
-	afters := make([]decimal.NullDecimal, n)
-	versions := make([]*int64, n)
+	beforeOff := make([]decimal.NullDecimal, n)
+	afterOff := make([]decimal.NullDecimal, n)
+	versionOff := make([]*int64, n)
+	running := map[int64]decimal.Decimal{} // per tracked account: offset from the balance after the update
+	seen := map[int64]int64{}
 	for i, p := range req.Postings {
 		accIDs[i], amounts[i] = p.AccountID, p.Amount
-		if s, ok := states[p.AccountID]; ok {
-			befores[i] = decimal.NullDecimal{Decimal: s.balance, Valid: true}
-			s.balance = s.balance.Add(accts[p.AccountID].Type.normal(p.Amount))
-			s.version++
-			v := s.version
-			afters[i] = decimal.NullDecimal{Decimal: s.balance, Valid: true}
-			versions[i] = &v
+		if _, ok := net[p.AccountID]; !ok {
+			continue
 		}
+		off, ok := running[p.AccountID]
+		if !ok {
+			off = net[p.AccountID].Neg()
+		}
+		beforeOff[i] = decimal.NullDecimal{Decimal: off, Valid: true}
+		off = off.Add(accts[p.AccountID].Type.normal(p.Amount))
+		running[p.AccountID] = off
+		afterOff[i] = decimal.NullDecimal{Decimal: off, Valid: true}
+		seen[p.AccountID]++
+		v := seen[p.AccountID] - countPostings(req.Postings, p.AccountID)
+		versionOff[i] = &v
 	}
-	_, err = tx.Exec(ctx, `
+
+	// One round trip: the transfer, the balance updates and the postings
+	// travel in one pipelined batch. The updates and the postings apply only
+	// when this very statement inserted the transfer (its id is the
+	// session's current value of the transfers sequence); after a conflict
+	// on the idempotency key (a replay) they write nothing.
+	const mine = `EXISTS (SELECT 1 FROM transfers WHERE tenant_id = $1 AND idempotency_key = $2
+		AND id = currval(pg_get_serial_sequence('transfers', 'id')))`
+	b := &pgx.Batch{}
+	inserted := false
+	b.Queue(`
+		INSERT INTO transfers (tenant_id, idempotency_key, request_hash, kind, occurred_at, actor, memo, metadata, reverses_id, hold_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+		RETURNING id, recorded_at`,
+		req.TenantID, req.IdempotencyKey, hash, req.Kind, occurred, req.Actor, req.Memo, metadataJSON(req.Metadata), reverses, holdID,
+	).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&t.ID, &t.RecordedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "transfers_tenant_id_reverses_id_key" {
+				return ErrAlreadyReversed
+			}
+			return fmt.Errorf("insert transfer: %w", err)
+		}
+		inserted = true
+		return nil
+	})
+	var floorErr *FloorError
+	for _, id := range tracked {
+		delta := net[id]
+		b.Queue(`
+			UPDATE accounts SET balance = balance + $4, version = version + $5
+			WHERE tenant_id = $1 AND id = $3 AND `+mine+`
+			RETURNING balance, pending, floor`,
+			req.TenantID, req.IdempotencyKey, id, delta, countPostings(req.Postings, id),
+		).QueryRow(func(row pgx.Row) error {
+			var after, pending, floor decimal.Decimal
+			err := row.Scan(&after, &pending, &floor)
+			if errors.Is(err, pgx.ErrNoRows) && !inserted {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("update balance of account %d: %w", id, err)
+			}
+			// A hold being posted (holdID set) had its amount reserved, so
+			// the floor is not checked again. Reversals are held to floors
+			// like any debit: a correction that would overdraw a wallet
+			// must be split (e.g. the rest to the pupil's receivable) by
+			// the caller.
+			if delta.IsNegative() && holdID == nil && floorErr == nil {
+				if avail := after.Sub(pending); avail.LessThan(floor) {
+					floorErr = &FloorError{AccountID: id, Code: accts[id].Code, Available: avail.Sub(delta), Shortfall: floor.Sub(avail)}
+				}
+			}
+			return nil
+		})
+	}
+	b.Queue(`
 		INSERT INTO postings (tenant_id, transfer_id, account_id, amount, occurred_at, balance_before, balance_after, account_version)
-		SELECT $1, $2, a, m, $3, b, f, v
-		FROM unnest($4::bigint[], $5::numeric[], $6::numeric[], $7::numeric[], $8::bigint[]) AS u(a, m, b, f, v)`,
-		req.TenantID, t.ID, occurred, accIDs, amounts, befores, afters, versions)
-	if err != nil {
-		return Transfer{}, fmt.Errorf("insert postings: %w", err)
+		SELECT $1, t.id, u.a, u.m, $3, a.balance + u.b, a.balance + u.f, a.version + u.v
+		FROM transfers t
+		CROSS JOIN unnest($4::bigint[], $5::numeric[], $6::numeric[], $7::numeric[], $8::bigint[]) WITH ORDINALITY AS u(a, m, b, f, v, i)
+		LEFT JOIN accounts a ON a.tenant_id = $1 AND a.id = u.a AND u.v IS NOT NULL
+		WHERE t.tenant_id = $1 AND t.idempotency_key = $2 AND t.id = currval(pg_get_serial_sequence('transfers', 'id'))
+		ORDER BY u.i`,
+		req.TenantID, req.IdempotencyKey, occurred, accIDs, amounts, beforeOff, afterOff, versionOff,
+	).Exec(func(tag pgconn.CommandTag) error {
+		if inserted && tag.RowsAffected() != int64(n) {
+			return fmt.Errorf("insert postings: %d of %d inserted", tag.RowsAffected(), n)
+		}
+		return nil
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return Transfer{}, err
+	}
+	if !inserted {
+		return Transfer{}, errReplay
+	}
+	if floorErr != nil {
+		return Transfer{}, floorErr
 	}
 	return t, nil
 }

@@ -146,12 +146,8 @@ func (l *Ledger) PostHoldTx(ctx context.Context, tx pgx.Tx, req PostHoldRequest)
 	if err != nil {
 		return Transfer{}, aborted(mapDBError(err))
 	}
-	if err := endHold(ctx, tx, req.TenantID, h.ID, HoldPosted, req.Amount, &out.ID, req.Actor, l.now()); err != nil {
+	if err := postedHold(ctx, tx, h, req.Amount, out.ID, req.Actor, l.now()); err != nil {
 		return Transfer{}, aborted(err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE accounts SET pending = pending - $3 WHERE tenant_id = $1 AND id = $2`,
-		req.TenantID, h.AccountID, h.Amount); err != nil {
-		return Transfer{}, aborted(fmt.Errorf("release hold %d: %w", h.ID, err))
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
 )
@@ -205,4 +206,71 @@ func TestPostHoldTx(t *testing.T) {
 		t.Fatalf("balance after replays = %s, want 6.30", b.Posted)
 	}
 	f.verifyClean(t)
+}
+
+// TestTransferTxPipelined runs, in one transaction, a fresh transfer, then
+// the replay of a key recorded earlier (its guarded balance update and
+// postings must write nothing although the session's transfer sequence
+// moved), then a transfer with two postings on the same tracked account:
+// the running balances and versions of the postings must chain, which
+// Verify checks.
+func TestTransferTxPipelined(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.topup(t, "t1", "20.00")
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	meal := func(key, amount string) ledger.TransferRequest {
+		return ledger.TransferRequest{TenantID: f.tenant, IdempotencyKey: key, Kind: "meal", Actor: "test", OccurredAt: at,
+			Postings: []ledger.Posting{{AccountID: f.wallet.ID, Amount: d(amount)}, {AccountID: f.revenue.ID, Amount: d(amount).Neg()}}}
+	}
+	old, err := f.l.Transfer(ctx, meal("tap:old", "1.00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := ledger.TransferRequest{TenantID: f.tenant, IdempotencyKey: "tap:split", Kind: "meal", Actor: "test", OccurredAt: at,
+		Postings: []ledger.Posting{
+			{AccountID: f.wallet.ID, Amount: d("3.00")}, {AccountID: f.revenue.ID, Amount: d("-5.00")},
+			{AccountID: f.wallet.ID, Amount: d("2.00")}}}
+	err = inTx(t, f, func(tx pgx.Tx) error {
+		if _, err := f.l.TransferTx(ctx, tx, meal("tap:new", "4.00")); err != nil {
+			return err
+		}
+		again, err := f.l.TransferTx(ctx, tx, meal("tap:old", "1.00"))
+		if err != nil {
+			return err
+		}
+		if again.ID != old.ID {
+			t.Errorf("replay = transfer %d, want %d", again.ID, old.ID)
+		}
+		_, err = f.l.TransferTx(ctx, tx, split)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := f.balance(t, f.wallet.ID); !b.Posted.Equal(d("10")) {
+		t.Fatalf("balance = %s, want 10.00 (20 − 1 − 4 − 5)", b.Posted)
+	}
+	violations, _, err := f.l.Verify(ctx)
+	if err != nil || len(violations) > 0 {
+		t.Fatalf("verify: %v, %+v", err, violations)
+	}
+	var n int
+	if err := f.l.Pool().QueryRow(ctx, `SELECT count(*) FROM postings p JOIN transfers t ON t.tenant_id = p.tenant_id AND t.id = p.transfer_id
+		WHERE t.idempotency_key = 'tap:old'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("postings of the replayed transfer = %d, %v; want 2", n, err)
+	}
+	// The split's two wallet postings chain: 15 → 12 → 10, versions +1.
+	rows, _ := f.l.Pool().Query(ctx, `SELECT p.balance_before, p.balance_after FROM postings p JOIN transfers t ON t.tenant_id = p.tenant_id AND t.id = p.transfer_id
+		WHERE t.idempotency_key = 'tap:split' AND p.account_id = $1 ORDER BY p.id`, f.wallet.ID)
+	type ba struct{ Before, After decimal.Decimal }
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ba])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ba{{d("15"), d("12")}, {d("12"), d("10")}}
+	if len(got) != 2 || !got[0].Before.Equal(want[0].Before) || !got[0].After.Equal(want[0].After) ||
+		!got[1].Before.Equal(want[1].Before) || !got[1].After.Equal(want[1].After) {
+		t.Fatalf("split postings = %+v, want %+v", got, want)
+	}
 }

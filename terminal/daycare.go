@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 
 	"tartine/booking"
@@ -63,9 +64,13 @@ func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		} else if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO daycare_sessions (tenant_id, school_id, station_id, pupil_id, day, check_in_at, check_in_tap)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, st.tenantID, st.station.SchoolID, st.station.ID, p.PupilID, st.day, t.ReadAt, t.ID)
-		if err != nil {
+		const checkIn = `INSERT INTO daycare_sessions (tenant_id, school_id, station_id, pupil_id, day, check_in_at, check_in_tap)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`
+		args := []any{st.tenantID, st.station.SchoolID, st.station.ID, p.PupilID, st.day, t.ReadAt, t.ID}
+		if st.late != nil {
+			// Nothing below reads the session: it goes with COMMIT.
+			st.late.Queue(checkIn, args...).Exec(func(pgconn.CommandTag) error { return nil })
+		} else if _, err := tx.Exec(ctx, checkIn, args...); err != nil {
 			return fmt.Errorf("check in: %w", err)
 		}
 		st.res.Action = ActionCheckIn

@@ -220,6 +220,11 @@ type tapState struct {
 	duplicates int
 	bookings   []booking.Booking
 	session    *Session // open daycare session
+
+	// late collects writes whose outcome the decision does not need: they
+	// travel with the tap row and COMMIT (an error there rolls the whole
+	// tap back, as it would have earlier). Nil: write at once.
+	late *pgx.Batch
 }
 
 // tapHints carries what an earlier attempt of the same tap learnt.
@@ -324,6 +329,8 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 		}
 		return err
 	})
+	rb := &pgx.Batch{}
+	st.late = rb
 	var p pupilRow
 	var found bool
 	if invalid == nil && st.station.ID != 0 {
@@ -358,8 +365,8 @@ func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t
 			return nil, nil, err
 		}
 	}
-	// Last round trip: the tap row with its result, and COMMIT.
-	rb := &pgx.Batch{}
+	// Last round trip: the late writes, the tap row with its result, and
+	// COMMIT.
 	if err := s.record(rb, st, readAt); err != nil {
 		return nil, nil, err
 	}
