@@ -173,36 +173,10 @@ func (l *Ledger) PostHold(ctx context.Context, req PostHoldRequest) (Transfer, e
 	if err != nil {
 		return Transfer{}, err
 	}
-	if err := checkAmount(req.Amount, false); err != nil {
-		return Transfer{}, err
-	}
-	if req.Amount.IsNegative() {
-		return Transfer{}, fmt.Errorf("%w: posted amount %s must be positive", ErrInvalidAmount, req.Amount)
-	}
-	if req.Amount.GreaterThan(h.Amount) {
-		return Transfer{}, fmt.Errorf("%w: %s over a hold of %s", ErrOverPost, req.Amount.StringFixed(2), h.Amount.StringFixed(2))
-	}
-	accts, err := l.accountsFor(ctx, req.TenantID, []int64{h.AccountID, req.To})
+	tr, hash, err := l.postHoldTransfer(ctx, h, req)
 	if err != nil {
 		return Transfer{}, err
 	}
-	if req.To == h.AccountID {
-		return Transfer{}, fmt.Errorf("%w: hold %d cannot be posted to the account it holds on", ErrInvalidRequest, h.ID)
-	}
-	kind := req.Kind
-	if kind == "" {
-		kind = h.Kind
-	}
-	tr := TransferRequest{TenantID: req.TenantID, IdempotencyKey: req.IdempotencyKey, Kind: kind, OccurredAt: req.OccurredAt,
-		Actor: req.Actor, Memo: req.Memo, Metadata: req.Metadata, Postings: []Posting{
-			// Decrease the held account's balance; credit-normal (a wallet) means a debit.
-			{AccountID: h.AccountID, Amount: req.Amount.Mul(sign(accts[h.AccountID].Type.debitNormal()))},
-			{AccountID: req.To, Amount: req.Amount.Mul(sign(!accts[h.AccountID].Type.debitNormal()))},
-		}}
-	if err := validate(&tr); err != nil {
-		return Transfer{}, err
-	}
-	hash := requestHash("post-hold", req.HoldID, req.Amount.StringFixed(2), req.To, kind, req.Memo, req.Metadata, occurredKey(req.OccurredAt))
 	var out Transfer
 	err = l.withTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -216,6 +190,44 @@ func (l *Ledger) PostHold(ctx context.Context, req PostHoldRequest) (Transfer, e
 		return l.failed(ctx, req.TenantID, req.IdempotencyKey, hash, err)
 	}
 	return out, nil
+}
+
+// postHoldTransfer checks a post of hold h and returns the transfer it
+// makes and its request hash (for idempotency). It returns ErrInvalidAmount,
+// ErrOverPost, ErrUnknownAccount, ErrInvalidRequest and the errors of
+// validate; nothing is read but account properties.
+func (l *Ledger) postHoldTransfer(ctx context.Context, h Hold, req PostHoldRequest) (TransferRequest, []byte, error) {
+	if err := checkAmount(req.Amount, false); err != nil {
+		return TransferRequest{}, nil, err
+	}
+	if req.Amount.IsNegative() {
+		return TransferRequest{}, nil, fmt.Errorf("%w: posted amount %s must be positive", ErrInvalidAmount, req.Amount)
+	}
+	if req.Amount.GreaterThan(h.Amount) {
+		return TransferRequest{}, nil, fmt.Errorf("%w: %s over a hold of %s", ErrOverPost, req.Amount.StringFixed(2), h.Amount.StringFixed(2))
+	}
+	accts, err := l.accountsFor(ctx, req.TenantID, []int64{h.AccountID, req.To})
+	if err != nil {
+		return TransferRequest{}, nil, err
+	}
+	if req.To == h.AccountID {
+		return TransferRequest{}, nil, fmt.Errorf("%w: hold %d cannot be posted to the account it holds on", ErrInvalidRequest, h.ID)
+	}
+	kind := req.Kind
+	if kind == "" {
+		kind = h.Kind
+	}
+	debitNormal := accts[h.AccountID].Type.debitNormal()
+	tr := TransferRequest{TenantID: req.TenantID, IdempotencyKey: req.IdempotencyKey, Kind: kind, OccurredAt: req.OccurredAt,
+		Actor: req.Actor, Memo: req.Memo, Metadata: req.Metadata, Postings: []Posting{
+			// Decrease the held account's balance; credit-normal (a wallet) means a debit.
+			{AccountID: h.AccountID, Amount: req.Amount.Mul(sign(debitNormal))},
+			{AccountID: req.To, Amount: req.Amount.Mul(sign(!debitNormal))},
+		}}
+	if err := validate(&tr); err != nil {
+		return TransferRequest{}, nil, err
+	}
+	return tr, requestHash("post-hold", req.HoldID, req.Amount.StringFixed(2), req.To, kind, req.Memo, req.Metadata, occurredKey(req.OccurredAt)), nil
 }
 
 // sign returns -1 when neg, else 1.

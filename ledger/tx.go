@@ -96,35 +96,10 @@ func (l *Ledger) PostHoldTx(ctx context.Context, tx pgx.Tx, req PostHoldRequest)
 	if err != nil {
 		return Transfer{}, aborted(err)
 	}
-	if err := checkAmount(req.Amount, false); err != nil {
-		return Transfer{}, err
-	}
-	if req.Amount.IsNegative() {
-		return Transfer{}, fmt.Errorf("%w: posted amount %s must be positive", ErrInvalidAmount, req.Amount)
-	}
-	if req.Amount.GreaterThan(h.Amount) {
-		return Transfer{}, fmt.Errorf("%w: %s over a hold of %s", ErrOverPost, req.Amount.StringFixed(2), h.Amount.StringFixed(2))
-	}
-	accts, err := l.accountsFor(ctx, req.TenantID, []int64{h.AccountID, req.To})
+	tr, hash, err := l.postHoldTransfer(ctx, h, req)
 	if err != nil {
 		return Transfer{}, err
 	}
-	if req.To == h.AccountID {
-		return Transfer{}, fmt.Errorf("%w: hold %d cannot be posted to the account it holds on", ErrInvalidRequest, h.ID)
-	}
-	kind := req.Kind
-	if kind == "" {
-		kind = h.Kind
-	}
-	tr := TransferRequest{TenantID: req.TenantID, IdempotencyKey: req.IdempotencyKey, Kind: kind, OccurredAt: req.OccurredAt,
-		Actor: req.Actor, Memo: req.Memo, Metadata: req.Metadata, Postings: []Posting{
-			{AccountID: h.AccountID, Amount: req.Amount.Mul(sign(accts[h.AccountID].Type.debitNormal()))},
-			{AccountID: req.To, Amount: req.Amount.Mul(sign(!accts[h.AccountID].Type.debitNormal()))},
-		}}
-	if err := validate(&tr); err != nil {
-		return Transfer{}, err
-	}
-	hash := requestHash("post-hold", req.HoldID, req.Amount.StringFixed(2), req.To, kind, req.Memo, req.Metadata, occurredKey(req.OccurredAt))
 	if h.Status != HoldPending {
 		// Ended: a replay of this very post answers the original transfer
 		// (read in tx, nothing written), anything else is ErrHoldEnded.
