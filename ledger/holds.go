@@ -123,11 +123,21 @@ func (l *Ledger) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {
 
 // GetHold returns a hold with its current status, or ErrNotFound.
 func (l *Ledger) GetHold(ctx context.Context, tenantID, id int64) (Hold, error) {
+	return readHold(ctx, l.pool, tenantID, id)
+}
+
+// rowQuerier is what readHold needs: a pool or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// readHold reads a hold and its ending through q, or ErrNotFound.
+func readHold(ctx context.Context, q rowQuerier, tenantID, id int64) (Hold, error) {
 	var h Hold
 	var outcome *string
 	var posted decimal.NullDecimal
 	var meta []byte
-	err := l.pool.QueryRow(ctx, `
+	err := q.QueryRow(ctx, `
 		SELECT h.tenant_id, h.id, h.account_id, h.amount, h.kind, h.memo, h.metadata, h.created_at, h.expires_at,
 		       e.outcome, e.posted_amount, e.transfer_id
 		FROM holds h LEFT JOIN hold_endings e ON e.tenant_id = h.tenant_id AND e.hold_id = h.id

@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/shopspring/decimal"
 )
 
 // TransferTx records a transfer inside the caller's transaction tx, so that
@@ -89,7 +88,7 @@ func (l *Ledger) checkAccounts(ctx context.Context, req TransferRequest) error {
 // them ErrHoldEnded when the hold ends concurrently between the read and
 // the post — requires rolling tx back.
 func (l *Ledger) PostHoldTx(ctx context.Context, tx pgx.Tx, req PostHoldRequest) (Transfer, error) {
-	h, err := holdTx(ctx, tx, req.TenantID, req.HoldID)
+	h, err := readHold(ctx, tx, req.TenantID, req.HoldID)
 	if errors.Is(err, ErrNotFound) {
 		return Transfer{}, err
 	}
@@ -125,33 +124,6 @@ func (l *Ledger) PostHoldTx(ctx context.Context, tx pgx.Tx, req PostHoldRequest)
 		return Transfer{}, aborted(err)
 	}
 	return out, nil
-}
-
-// holdTx reads a hold and its ending in tx, or ErrNotFound.
-func holdTx(ctx context.Context, tx pgx.Tx, tenantID, id int64) (Hold, error) {
-	var h Hold
-	var outcome *string
-	var posted decimal.NullDecimal
-	var meta []byte
-	err := tx.QueryRow(ctx, `
-		SELECT h.tenant_id, h.id, h.account_id, h.amount, h.kind, h.memo, h.metadata, h.created_at, h.expires_at,
-		       e.outcome, e.posted_amount, e.transfer_id
-		FROM holds h LEFT JOIN hold_endings e ON e.tenant_id = h.tenant_id AND e.hold_id = h.id
-		WHERE h.tenant_id = $1 AND h.id = $2`, tenantID, id).
-		Scan(&h.TenantID, &h.ID, &h.AccountID, &h.Amount, &h.Kind, &h.Memo, &meta, &h.CreatedAt, &h.ExpiresAt, &outcome, &posted, &h.TransferID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Hold{}, fmt.Errorf("%w: hold %d", ErrNotFound, id)
-	}
-	if err != nil {
-		return Hold{}, fmt.Errorf("read hold %d: %w", id, err)
-	}
-	_ = decodeMeta(meta, &h.Metadata)
-	h.Status = HoldPending
-	if outcome != nil {
-		h.Status = HoldStatus(*outcome)
-		h.PostedAmount = posted.Decimal
-	}
-	return h, nil
 }
 
 // replayTx is replay read inside tx: the transfer recorded under key if
