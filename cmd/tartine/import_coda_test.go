@@ -10,8 +10,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"tartine/internal/db"
-	"tartine/internal/dbtest"
 	"tartine/ledger"
 )
 
@@ -20,19 +18,7 @@ import (
 // the second books nothing.
 func TestImportCODACommand(t *testing.T) {
 	ctx := context.Background()
-	dsn := dbtest.NewDSN(t)
-	getenv := func(k string) string {
-		if k == "DATABASE_URL" {
-			return dsn
-		}
-		return ""
-	}
-	pool, err := db.Open(ctx, dsn, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	l := ledger.New(pool, nil)
+	getenv, pool, l := testLedger(t)
 	tenant, err := l.EnsureTenant(ctx, "po-coda", "PO CODA")
 	if err != nil {
 		t.Fatal(err)
