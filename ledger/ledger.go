@@ -370,6 +370,11 @@ func (l *Ledger) withTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return fmt.Errorf("gave up after %d attempts: %w", attempts, err)
 }
 
+// MapError turns an error of a batch queued by QueueTransfers into the
+// package's errors where the schema raised one (ErrFloorBreach,
+// ErrPeriodClosed, ErrImmutable); other errors come back as they are.
+func MapError(err error) error { return mapDBError(err) }
+
 // mapDBError turns errors raised by the schema into the package's errors.
 func mapDBError(err error) error {
 	var pgErr *pgconn.PgError
@@ -379,6 +384,8 @@ func mapDBError(err error) error {
 	switch {
 	case strings.HasPrefix(pgErr.Message, "tartine:period_closed"):
 		return fmt.Errorf("%w: %s", ErrPeriodClosed, strings.TrimPrefix(pgErr.Message, "tartine:period_closed: "))
+	case strings.HasPrefix(pgErr.Message, "tartine:floor"):
+		return fmt.Errorf("%w: %s", ErrFloorBreach, strings.TrimPrefix(pgErr.Message, "tartine:floor: "))
 	case strings.HasPrefix(pgErr.Message, "tartine:immutable"):
 		return fmt.Errorf("%w: %s", ErrImmutable, pgErr.Message)
 	}
@@ -462,51 +469,9 @@ func (l *Ledger) transferTx(ctx context.Context, tx pgx.Tx, req TransferRequest,
 	}
 	t := Transfer{TenantID: req.TenantID, IdempotencyKey: req.IdempotencyKey, Kind: req.Kind, OccurredAt: occurred,
 		Actor: req.Actor, Memo: req.Memo, Metadata: req.Metadata, ReversesID: reverses, HoldID: holdID, Postings: req.Postings}
-
-	// Tracked accounts: the net change per account is applied once, in
-	// ascending id order (fixed lock order); the floor is checked on the
-	// available balance after the change when the change decreases it.
-	net := map[int64]decimal.Decimal{}
-	for _, p := range req.Postings {
-		if accts[p.AccountID].Tracked() {
-			net[p.AccountID] = net[p.AccountID].Add(accts[p.AccountID].Type.normal(p.Amount))
-		}
-	}
-	tracked := make([]int64, 0, len(net))
-	for id := range net {
-		tracked = append(tracked, id)
-	}
-	sort.Slice(tracked, func(i, j int) bool { return tracked[i] < tracked[j] })
-
-	// Postings: on a tracked account, balance_before, balance_after and
-	// account_version are the account's values after the update plus the
-	// offsets computed here (the running balance through the transfer's
-	// postings on that account).
-	n := len(req.Postings)
-	accIDs := make([]int64, n)
-	amounts := make([]decimal.Decimal, n)
-	beforeOff := make([]decimal.NullDecimal, n)
-	afterOff := make([]decimal.NullDecimal, n)
-	versionOff := make([]*int64, n)
-	running := map[int64]decimal.Decimal{} // per tracked account: offset from the balance after the update
-	seen := map[int64]int64{}
-	for i, p := range req.Postings {
-		accIDs[i], amounts[i] = p.AccountID, p.Amount
-		if _, ok := net[p.AccountID]; !ok {
-			continue
-		}
-		off, ok := running[p.AccountID]
-		if !ok {
-			off = net[p.AccountID].Neg()
-		}
-		beforeOff[i] = decimal.NullDecimal{Decimal: off, Valid: true}
-		off = off.Add(accts[p.AccountID].Type.normal(p.Amount))
-		running[p.AccountID] = off
-		afterOff[i] = decimal.NullDecimal{Decimal: off, Valid: true}
-		seen[p.AccountID]++
-		v := seen[p.AccountID] - countPostings(req.Postings, p.AccountID)
-		versionOff[i] = &v
-	}
+	pl := planPostings(req.Postings, accts)
+	net, tracked, n := pl.net, pl.tracked, len(req.Postings)
+	accIDs, amounts, beforeOff, afterOff, versionOff := pl.accIDs, pl.amounts, pl.beforeOff, pl.afterOff, pl.versionOff
 
 	// One round trip: the transfer, the balance updates and the postings
 	// travel in one pipelined batch. The updates and the postings apply only
@@ -593,6 +558,59 @@ func (l *Ledger) transferTx(ctx context.Context, tx pgx.Tx, req TransferRequest,
 		return Transfer{}, floorErr
 	}
 	return t, nil
+}
+
+// postingPlan is how a transfer's postings change its tracked accounts.
+type postingPlan struct {
+	net     map[int64]decimal.Decimal // per tracked account: the change of its normal balance
+	tracked []int64                   // the tracked accounts, ascending (the lock order)
+	// Per posting: on a tracked account, balance_before, balance_after and
+	// account_version are the account's values after the update plus these
+	// offsets (the running balance through the transfer's postings on that
+	// account); null on an untracked account.
+	accIDs     []int64
+	amounts    []decimal.Decimal
+	beforeOff  []decimal.NullDecimal
+	afterOff   []decimal.NullDecimal
+	versionOff []*int64
+}
+
+// planPostings computes the net change of each tracked account (applied
+// once, in ascending id order: a fixed lock order) and the offsets of the
+// postings' running balances.
+func planPostings(ps []Posting, accts map[int64]Account) postingPlan {
+	n := len(ps)
+	pl := postingPlan{net: map[int64]decimal.Decimal{}, accIDs: make([]int64, n), amounts: make([]decimal.Decimal, n),
+		beforeOff: make([]decimal.NullDecimal, n), afterOff: make([]decimal.NullDecimal, n), versionOff: make([]*int64, n)}
+	for _, p := range ps {
+		if accts[p.AccountID].Tracked() {
+			pl.net[p.AccountID] = pl.net[p.AccountID].Add(accts[p.AccountID].Type.normal(p.Amount))
+		}
+	}
+	for id := range pl.net {
+		pl.tracked = append(pl.tracked, id)
+	}
+	sort.Slice(pl.tracked, func(i, j int) bool { return pl.tracked[i] < pl.tracked[j] })
+	running := map[int64]decimal.Decimal{}
+	seen := map[int64]int64{}
+	for i, p := range ps {
+		pl.accIDs[i], pl.amounts[i] = p.AccountID, p.Amount
+		if _, ok := pl.net[p.AccountID]; !ok {
+			continue
+		}
+		off, ok := running[p.AccountID]
+		if !ok {
+			off = pl.net[p.AccountID].Neg()
+		}
+		pl.beforeOff[i] = decimal.NullDecimal{Decimal: off, Valid: true}
+		off = off.Add(accts[p.AccountID].Type.normal(p.Amount))
+		running[p.AccountID] = off
+		pl.afterOff[i] = decimal.NullDecimal{Decimal: off, Valid: true}
+		seen[p.AccountID]++
+		v := seen[p.AccountID] - countPostings(ps, p.AccountID)
+		pl.versionOff[i] = &v
+	}
+	return pl
 }
 
 func countPostings(ps []Posting, id int64) int64 {

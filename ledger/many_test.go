@@ -1,0 +1,142 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"tartine/ledger"
+)
+
+// queueAndCommit sends BEGIN, the transfers of QueueTransfers and COMMIT
+// in one pipeline, as the group commit of taps does, and rolls back when
+// the pipeline failed.
+func queueAndCommit(t *testing.T, f fixture, reqs []ledger.TransferRequest) (*ledger.Queued, error) {
+	t.Helper()
+	ctx := context.Background()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	q, err := f.l.QueueTransfers(ctx, b, reqs)
+	if err != nil {
+		return nil, err
+	}
+	b.Queue("COMMIT")
+	conn, err := f.l.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if _, rerr := conn.Exec(ctx, "ROLLBACK"); rerr != nil {
+			t.Fatal(rerr)
+		}
+		return q, ledger.MapError(err)
+	}
+	return q, nil
+}
+
+func TestQueueTransfers(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.topup(t, "t1", "10.00")
+	grace := d("-5")
+	w2, err := f.l.EnsureAccount(ctx, f.tenant, ledger.AccountSpec{Code: "wallet:2", Type: ledger.Liability, Floor: &grace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	meal := func(key string, acct int64, amount string) ledger.TransferRequest {
+		return ledger.TransferRequest{TenantID: f.tenant, IdempotencyKey: key, Kind: "meal", Actor: "test", OccurredAt: at, Memo: "repas",
+			Metadata: map[string]string{"tap": key},
+			Postings: []ledger.Posting{{AccountID: acct, Amount: d(amount)}, {AccountID: f.revenue.ID, Amount: d(amount).Neg()}}}
+	}
+	reqs := []ledger.TransferRequest{
+		meal("tap:a", f.wallet.ID, "4.20"),
+		// Two postings on one tracked account: running balances chain
+		// 0 → −1 → −4 (into the grace).
+		{TenantID: f.tenant, IdempotencyKey: "tap:b", Kind: "meal", Actor: "test", OccurredAt: at,
+			Postings: []ledger.Posting{{AccountID: w2.ID, Amount: d("1")}, {AccountID: w2.ID, Amount: d("3")}, {AccountID: f.revenue.ID, Amount: d("-4")}}},
+		// Untracked accounts only.
+		{TenantID: f.tenant, IdempotencyKey: "fee:c", Kind: "fee", Actor: "test",
+			Postings: []ledger.Posting{{AccountID: f.clear.ID, Amount: d("0.25")}, {AccountID: f.revenue.ID, Amount: d("-0.25")}}},
+	}
+	q, err := queueAndCommit(t, f, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tr := range q.Transfers {
+		if tr.ID == 0 || tr.RecordedAt.IsZero() || tr.IdempotencyKey != reqs[i].IdempotencyKey {
+			t.Fatalf("transfer %d = %+v, want its id and recording time", i, tr)
+		}
+	}
+	if b := f.balance(t, f.wallet.ID); !b.Posted.Equal(d("5.80")) {
+		t.Fatalf("wallet 1 = %s, want 5.80", b.Posted)
+	}
+	if b := f.balance(t, w2.ID); !b.Posted.Equal(d("-4")) {
+		t.Fatalf("wallet 2 = %s, want -4.00", b.Posted)
+	}
+	// The same request through the single-transfer path replays the
+	// queued transfer: one fingerprint for both.
+	again, err := f.l.Transfer(ctx, reqs[0])
+	if err != nil || again.ID != q.Transfers[0].ID {
+		t.Fatalf("replay through Transfer = %d, %v; want transfer %d", again.ID, err, q.Transfers[0].ID)
+	}
+	checkVerify(t, f)
+
+	// A key used before fails the whole group on the server: nothing of it
+	// is written.
+	_, err = queueAndCommit(t, f, []ledger.TransferRequest{meal("tap:d", w2.ID, "0.50"), meal("tap:a", f.wallet.ID, "4.20")})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		t.Fatalf("used key: %v, want a unique violation", err)
+	}
+	if b := f.balance(t, w2.ID); !b.Posted.Equal(d("-4")) {
+		t.Fatalf("wallet 2 after the failed group = %s, want -4.00", b.Posted)
+	}
+
+	// A wallet that would end below its floor fails the group (grace −5:
+	// −4 − 1.01 is short of one cent), the other transfer with it.
+	_, err = queueAndCommit(t, f, []ledger.TransferRequest{meal("tap:e", f.wallet.ID, "1.00"), meal("tap:f", w2.ID, "1.01")})
+	if !errors.Is(err, ledger.ErrFloorBreach) {
+		t.Fatalf("floor: %v, want ErrFloorBreach", err)
+	}
+	if b := f.balance(t, f.wallet.ID); !b.Posted.Equal(d("5.80")) {
+		t.Fatalf("wallet 1 after the failed group = %s, want 5.80", b.Posted)
+	}
+	// Exactly to the floor is fine.
+	if _, err := queueAndCommit(t, f, []ledger.TransferRequest{meal("tap:g", w2.ID, "1.00")}); err != nil {
+		t.Fatalf("down to the floor: %v", err)
+	}
+
+	// Refused before anything is queued: one tracked account in two
+	// transfers, one key twice, an unbalanced transfer.
+	b := &pgx.Batch{}
+	for _, bad := range [][]ledger.TransferRequest{
+		{meal("tap:h", f.wallet.ID, "1"), meal("tap:i", f.wallet.ID, "1")},
+		{meal("tap:j", f.wallet.ID, "1"), meal("tap:j", w2.ID, "1")},
+		{{TenantID: f.tenant, IdempotencyKey: "tap:k", Kind: "meal", Postings: []ledger.Posting{{AccountID: f.wallet.ID, Amount: d("1")}, {AccountID: f.revenue.ID, Amount: d("-2")}}}},
+	} {
+		if _, err := f.l.QueueTransfers(ctx, b, bad); err == nil {
+			t.Fatalf("QueueTransfers(%s, %s) accepted", bad[0].IdempotencyKey, bad[len(bad)-1].IdempotencyKey)
+		}
+	}
+	if b.Len() != 0 {
+		t.Fatalf("%d statements queued by refused groups", b.Len())
+	}
+	checkVerify(t, f)
+}
+
+func checkVerify(t *testing.T, f fixture) {
+	t.Helper()
+	v, _, err := f.l.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v) != 0 {
+		t.Fatalf("verify: %+v", v)
+	}
+}
