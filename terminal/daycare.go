@@ -50,8 +50,11 @@ func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		sess = *st.session
 	}
 	if open && sess.Day.Format(time.DateOnly) != st.day.Format(time.DateOnly) {
+		if st.grp != nil {
+			return errLeaveGroup // rare: applied alone, after the group
+		}
 		// Forgotten yesterday and the day-end job did not run: close it now.
-		if _, err := s.closeSession(ctx, tx, st.tenantID, sess, p, nil, "system:day-end", st.hints); err != nil {
+		if _, err := s.closeSession(ctx, tx, st.tenantID, sess, p, nil, "system:day-end", st.hints, nil); err != nil {
 			return err
 		}
 		open = false
@@ -78,7 +81,7 @@ func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		return nil
 	}
 	at := t.ReadAt
-	out, err := s.closeSession(ctx, tx, st.tenantID, sess, p, &closing{at: at, tapID: t.ID}, st.actor, st.hints)
+	out, err := s.closeSession(ctx, tx, st.tenantID, sess, p, &closing{at: at, tapID: t.ID}, st.actor, st.hints, st.grp)
 	if err != nil {
 		if r := ledgerReason(err); r != "" {
 			st.res = refused(t.ID, r)
@@ -111,8 +114,9 @@ type closed struct {
 // closeSession bills and closes an open session in tx. The ledger transfer
 // uses the key "tap:<tap id>" for a check-out tap and
 // "daycare:<session id>" for a closing by the day-end job, so a retry
-// charges once.
-func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, tenantID int64, sess Session, p *pupilRow, c *closing, actor string, hints *tapHints) (closed, error) {
+// charges once. In a group (grp set) the charge and the session's update
+// are queued on the group.
+func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, tenantID int64, sess Session, p *pupilRow, c *closing, actor string, hints *tapHints, grp *group) (closed, error) {
 	si, err := s.schoolOf(ctx, tenantID, sess.SchoolID)
 	if err != nil {
 		return closed{}, err
@@ -142,7 +146,7 @@ func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, tenantID int64, s
 		s.log.Warn("daycare session closed without a tariff: not billed", "tenant_id", tenantID, "session_id", sess.ID)
 	}
 	if out.Charged.IsPositive() {
-		st := &tapState{tenantID: tenantID, actor: actor, pupil: p, school: si, tap: Tap{ID: key, ReadAt: at}, hints: hints}
+		st := &tapState{tenantID: tenantID, actor: actor, pupil: p, school: si, tap: Tap{ID: key, ReadAt: at}, hints: hints, grp: grp}
 		meta := map[string]string{"session": strconv.FormatInt(sess.ID, 10), "pupil": strconv.FormatInt(p.PupilID, 10)}
 		memo := fmt.Sprintf("Garderie du %s, %s–%s", day.Format(time.DateOnly), sess.CheckIn.In(si.Loc).Format("15:04"), at.In(si.Loc).Format("15:04"))
 		// Never refuse a check-out: no hard floor here.
@@ -156,6 +160,15 @@ func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, tenantID int64, s
 	var checkoutTap *string
 	if c != nil {
 		checkoutTap = &c.tapID
+	}
+	if grp != nil {
+		// The pupil's lock, held by the group, keeps the session open
+		// until the group commits: the update needs no "still open" test
+		// (which would lead the planner to the open sessions' index).
+		grp.late.Queue(`UPDATE daycare_sessions SET check_out_at = $3, check_out_tap = $4, closed_by = $5, charged = $6,
+			transfer_id = (SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = $7)
+			WHERE tenant_id = $1 AND id = $2`, tenantID, sess.ID, at, checkoutTap, by, out.Charged, key)
+		return out, nil
 	}
 	var transfer *int64
 	if out.TransferID != 0 {
@@ -231,10 +244,10 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 			}
 			p := &pupilRow{}
 			if err := scanPupil(tx.QueryRow(ctx, `SELECT `+pupilColumns+` FROM pupils p `+pupilJoins+` WHERE p.tenant_id = $1 AND p.id = $2`,
-				tenantID, sess.PupilID), p, false); err != nil {
+				tenantID, sess.PupilID), p); err != nil {
 				return fmt.Errorf("pupil %d: %w", sess.PupilID, err)
 			}
-			out, err = s.closeSession(ctx, tx, tenantID, sess, p, nil, "system:day-end", nil)
+			out, err = s.closeSession(ctx, tx, tenantID, sess, p, nil, "system:day-end", nil, nil)
 			done = err == nil
 			return err
 		})

@@ -60,6 +60,11 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		st.res = refused(t.ID, "period_closed")
 		return nil
 	}
+	if booked != nil && st.grp != nil {
+		// Posting a booking's hold takes its own round trips: applied
+		// alone, after the group.
+		return errLeaveGroup
+	}
 	if booked != nil {
 		c, err := s.booking.ConsumeTx(ctx, tx, *booked, t.ID, t.ReadAt)
 		switch {
@@ -177,9 +182,14 @@ func (s *Service) subsidise(ctx context.Context, tx pgx.Tx, st *tapState, tariff
 	if err != nil {
 		return 0, err
 	}
-	tr, err := s.ledger.TransferTx(ctx, tx, ledgerTransfer(st, "tap:"+st.tap.ID, booking.KindMeal,
+	req := ledgerTransfer(st, "tap:"+st.tap.ID, booking.KindMeal,
 		fmt.Sprintf("Repas gratuit FWB (%s) du %s", tariff.MealType, st.day.Format(time.DateOnly)), meta,
-		sub, rev, tariff.BookedPrice))
+		sub, rev, tariff.BookedPrice)
+	if st.grp != nil {
+		st.grp.defer_(req)
+		return 0, nil
+	}
+	tr, err := s.ledger.TransferTx(ctx, tx, req)
 	if err != nil {
 		return 0, fmt.Errorf("charge free meal to subsidy: %w", err)
 	}

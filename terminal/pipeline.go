@@ -46,16 +46,16 @@ const pupilColumns = `p.id, p.school_id, p.first_name, p.last_name, coalesce(c.c
 const pupilJoins = `LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id
 	LEFT JOIN accounts a ON a.tenant_id = p.tenant_id AND a.id = p.wallet_account_id`
 
-func scanPupil(row pgx.Row, r *pupilRow, withBadge bool) error {
+// scanPupil scans pupilColumns into r, after the lead destinations (e.g.
+// the badge's id and status).
+func scanPupil(row pgx.Row, r *pupilRow, lead ...any) error {
 	var pid, sid *int64
 	var first, last, class, level, notes *string
 	var hasPhoto, free, active *bool
 	var wallet, recv *int64
 	var avail, floor *decimal.Decimal
 	dest := []any{&pid, &sid, &first, &last, &class, &level, &r.Diet, &r.Allergens, &notes, &hasPhoto, &free, &active, &wallet, &recv, &avail, &floor}
-	if withBadge {
-		dest = append([]any{&r.BadgeID, &r.BadgeStatus}, dest...)
-	}
+	dest = append(lead, dest...)
 	if err := row.Scan(dest...); err != nil {
 		return err
 	}
@@ -102,7 +102,11 @@ func pupilRef(t Tap) (ref string, arg any, ok bool) {
 func queueLookup(b *pgx.Batch, tenantID int64, t Tap, r *pupilRow, found *bool) {
 	scan := func(withBadge bool) func(pgx.Row) error {
 		return func(row pgx.Row) error {
-			err := scanPupil(row, r, withBadge)
+			var lead []any
+			if withBadge {
+				lead = []any{&r.BadgeID, &r.BadgeStatus}
+			}
+			err := scanPupil(row, r, lead...)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil
 			}
@@ -185,8 +189,10 @@ func queueLocked(b *pgx.Batch, st *tapState, into *lockedReads) {
 	}
 	switch st.station.Kind {
 	case KindCanteen:
+		// Cancelled bookings play no part in a meal (and the index of
+		// bookings leaves them out).
 		b.Queue(`SELECT id, service, status, coalesce(tap_id, '') FROM bookings
-			WHERE tenant_id = $1 AND pupil_id = `+ref+` AND day = $3::date ORDER BY service, id`,
+			WHERE tenant_id = $1 AND pupil_id = `+ref+` AND day = $3::date AND status <> 'cancelled' ORDER BY service, id`,
 			ten, arg, st.day.Format(time.DateOnly)).Query(func(rows pgx.Rows) error {
 			list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Booking, error) {
 				bk := booking.Booking{TenantID: ten}
@@ -370,6 +376,10 @@ type charge struct {
 // When the wallet moved between that read and the charge (a hold placed by
 // a booking meanwhile), the ledger's *FloorError comes back wrapping
 // ledger.ErrTxAborted and the tap is retried from a fresh read.
+//
+// In a group (st.grp set) the transfer is only queued: it is written with
+// the group's other transfers, and out.transfer stays 0 (the tap row finds
+// it by its key).
 func (s *Service) chargeWallet(ctx context.Context, tx pgx.Tx, st *tapState, c chargeRequest, hardFloor bool) (charge, error) {
 	p := st.pupil
 	out := charge{owed: decimal.Zero}
@@ -406,6 +416,11 @@ func (s *Service) chargeWallet(ctx context.Context, tx pgx.Tx, st *tapState, c c
 			req.Postings = append(req.Postings, ledger.Posting{AccountID: p.Wallet, Amount: fromWallet})
 		}
 		req.Metadata = withMeta(c.metadata, "owed", out.owed.StringFixed(2))
+	}
+	if st.grp != nil {
+		st.grp.defer_(req)
+		p.Available = p.Available.Sub(fromWallet)
+		return out, nil
 	}
 	tr, err := s.ledger.TransferTx(ctx, tx, req)
 	if errors.Is(err, ledger.ErrIdempotencyConflict) {

@@ -62,6 +62,9 @@ type Service struct {
 	// pool is held by taps and a load always finds a connection (no pool
 	// deadlock).
 	slots chan struct{}
+
+	// groups applies taps in groups (group.go); nil: one at a time.
+	groups *grouper
 }
 
 // New returns a Service. It returns an error when a dependency is missing.
@@ -82,7 +85,7 @@ func New(cfg Config) (*Service, error) {
 	if n < 1 {
 		n = 1
 	}
-	return &Service{
+	s := &Service{
 		pool: cfg.Pool, ledger: cfg.Ledger, store: cfg.School, booking: cfg.Booking, log: cfg.Log, now: cfg.Now,
 		hub:      NewHub(200),
 		devices:  newDeviceCache(cfg.Pool, cfg.CacheTTL, cfg.Now),
@@ -95,7 +98,9 @@ func New(cfg Config) (*Service, error) {
 		daycareTariffs: newTTLCache[tariffKey, booking.DaycareTariff](cfg.CacheTTL, cfg.Now),
 		openDays:       newTTLCache[dayKey, bool](cfg.CacheTTL, cfg.Now),
 		slots:          make(chan struct{}, n),
-	}, nil
+	}
+	s.groups = &grouper{s: s}
+	return s, nil
 }
 
 // Hub returns the live event hub of the station screens.
@@ -221,6 +226,10 @@ type tapState struct {
 	bookings   []booking.Booking
 	session    *Session // open daycare session
 
+	// grp is the group the tap is applied in (nil: alone): its ledger
+	// transfers and late writes are queued on the group.
+	grp *group
+
 	// late collects writes whose outcome the decision does not need: they
 	// travel with the tap row and COMMIT (an error there rolls the whole
 	// tap back, as it would have earlier). Nil: write at once.
@@ -248,6 +257,15 @@ const tapAttempts = 5
 func (s *Service) apply(ctx context.Context, tenantID int64, actor string, t Tap, invalid error) (Result, error) {
 	if t.ID == "" {
 		return refused("", ReasonInvalid), nil
+	}
+	if s.groups != nil && t.Tech != "manual" {
+		out, err := s.groups.submit(ctx, &groupTap{tenantID: tenantID, actor: actor, tap: t, invalid: invalid})
+		if err != nil {
+			return Result{}, err
+		}
+		if !out.alone {
+			return out.res, nil
+		}
 	}
 	select {
 	case s.slots <- struct{}{}:
@@ -277,13 +295,20 @@ func (s *Service) apply(ctx context.Context, tenantID int64, actor string, t Tap
 		if replay != nil {
 			return *replay, nil
 		}
-		if st.station.ID != 0 {
-			st.ev.TapID, st.ev.At = t.ID, t.ReadAt
-			st.ev.Verdict, st.ev.Reason, st.ev.Action, st.ev.Charged = st.res.Verdict, st.res.Reason, st.res.Action, st.charged
-			s.hub.Publish(st.tenantID, st.station.ID, st.ev)
-		}
+		s.publish(st)
 		return st.res, nil
 	}
+}
+
+// publish shows an applied tap on its station's live screen.
+func (s *Service) publish(st *tapState) {
+	if st.station.ID == 0 {
+		return
+	}
+	t := st.tap
+	st.ev.TapID, st.ev.At = t.ID, t.ReadAt
+	st.ev.Verdict, st.ev.Reason, st.ev.Action, st.ev.Charged = st.res.Verdict, st.res.Reason, st.res.Action, st.charged
+	s.hub.Publish(st.tenantID, st.station.ID, st.ev)
 }
 
 // retryable reports whether a failed attempt of a tap may be tried again:

@@ -95,6 +95,11 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		staffWeb = web
 		tick := time.NewTicker(5 * time.Minute)
 		go func() { defer tick.Stop(); svc.RunDayEnd(ctx, tick.C) }()
+		go func() {
+			<-ctx.Done()
+			st := svc.GroupStats()
+			deps.log.Info("tap groups", "committed", st.Groups, "failed", st.Failed, "taps_grouped", st.Grouped, "taps_alone", st.Alone, "largest", st.Largest)
+		}()
 	}
 
 	var portalApp *portal.App

@@ -185,6 +185,14 @@ func Prepare(ctx context.Context, pool *pgxpool.Pool, devices, pupils int) (Setu
 			return out, fmt.Errorf("book pupil %d on %s: %w", p.ID, out.Day, err)
 		}
 	}
+	if err := seedHistory(ctx, pool, ten.ID, day, out.Canteen[0], out.Daycare[0]); err != nil {
+		return out, err
+	}
+	// Statistics for the planner now, as autovacuum would after a while:
+	// the load starts at once.
+	if _, err := pool.Exec(ctx, "ANALYZE"); err != nil {
+		return out, fmt.Errorf("analyze: %w", err)
+	}
 	return out, nil
 }
 
@@ -343,4 +351,50 @@ func post(ctx context.Context, cfg Config, dev Device, body []byte) ([]terminal.
 		return nil, err
 	}
 	return out.Results, nil
+}
+
+// historyDays is how many school days of past taps seedHistory writes.
+const historyDays = 30
+
+// seedHistory writes, once, the taps and daycare sessions of the
+// historyDays days before day (a canteen tap per pupil and day, a daycare
+// session for one pupil in four), so that the load meets tables of a
+// school in the middle of its year, with planner statistics to match,
+// rather than empty ones. They carry no money: the ledger is not touched.
+func seedHistory(ctx context.Context, pool *pgxpool.Pool, tenantID int64, day time.Time, canteen, daycare string) error {
+	var seeded bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM taps WHERE tenant_id = $1 AND tap_id LIKE 'hist-%')`, tenantID).Scan(&seeded); err != nil || seeded {
+		return err
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	_, err = tx.Exec(ctx, `
+		INSERT INTO taps (tenant_id, tap_id, device_id, station_id, badge_uid, pupil_id, read_at, received_at, verdict, charged, result)
+		SELECT $1, 'hist-' || d || '-' || b.uid, 'device:lg-dev-1', s.id, b.uid, b.pupil_id, t.at, t.at, 'accepted', 3.70,
+			'{"verdict": "accepted"}'::jsonb
+		FROM generate_series(1, $4::int) AS d
+		CROSS JOIN badges b
+		JOIN stations s ON s.tenant_id = b.tenant_id AND s.code = $3
+		CROSS JOIN LATERAL (SELECT $2::timestamptz - make_interval(days => d) + make_interval(hours => 12, secs => b.id % 1800) AS at) t
+		WHERE b.tenant_id = $1 AND b.pupil_id IS NOT NULL`, tenantID, day, canteen, historyDays)
+	if err != nil {
+		return fmt.Errorf("seed past taps: %w", err)
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO daycare_sessions (tenant_id, school_id, station_id, pupil_id, day, check_in_at, check_in_tap,
+			check_out_at, check_out_tap, closed_by, charged)
+		SELECT $1, s.school_id, s.id, p.id, (t.at)::date, t.at, 'hist-in-' || d || '-' || p.id,
+			t.at + interval '1 hour', 'hist-out-' || d || '-' || p.id, 'tap', 0
+		FROM generate_series(1, $4::int) AS d
+		CROSS JOIN pupils p
+		JOIN stations s ON s.tenant_id = p.tenant_id AND s.code = $3
+		CROSS JOIN LATERAL (SELECT $2::timestamptz - make_interval(days => d) + make_interval(hours => 15, secs => p.id % 1800) AS at) t
+		WHERE p.tenant_id = $1 AND p.id % 4 = 0`, tenantID, day, daycare, historyDays)
+	if err != nil {
+		return fmt.Errorf("seed past daycare sessions: %w", err)
+	}
+	return tx.Commit(ctx)
 }
