@@ -1,0 +1,167 @@
+package terminal
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"tartine/school"
+)
+
+// addPupils creates n pupils with badges "0200000000"+i in the fixture's
+// school, each topped up with amount.
+func (f *fixture) addPupils(n int, amount string) []string {
+	f.t.Helper()
+	cls, err := f.store.EnsureClass(f.ctx, f.tenant, f.school, "P4B", "P4")
+	must(f.t, err)
+	var uids []string
+	for i := range n {
+		p, err := f.store.CreatePupil(f.ctx, f.tenant, school.PupilInput{SchoolID: f.school, ClassID: cls.ID,
+			FirstName: fmt.Sprintf("Élève%d", i), LastName: "Groupe"}, "test")
+		must(f.t, err)
+		uid := fmt.Sprintf("02%08X", i)
+		_, err = f.store.CreateBadge(f.ctx, f.tenant, school.BadgeInput{UID: uid, Tech: school.TechEM4100, PupilID: p.ID}, "test")
+		must(f.t, err)
+		f.pupils[uid] = p
+		f.topUp(uid, amount)
+		uids = append(uids, uid)
+	}
+	return uids
+}
+
+// TestGroupCommitConcurrentRequests sends, from many goroutines at once,
+// one tap per request — each pupil's daycare check-in and check-out, a meal
+// and a second tap of the meal in the duplicate window, in that order — as
+// readers online do: the taps of different pupils are applied together in
+// groups, and every answer, balance and ledger invariant is that of taps
+// applied one by one. The same tap sent twice at once is charged once.
+func TestGroupCommitConcurrentRequests(t *testing.T) {
+	f := newFixture(t)
+	uids := f.addPupils(24, "10.00")
+	at := func(h, m, s int) time.Time {
+		return time.Date(monday.Year(), monday.Month(), monday.Day(), h, m, s, 0, brussels)
+	}
+	f.clk.Set(at(19, 0, 0))
+	type outcome struct {
+		uid string
+		res []Result
+	}
+	results := make(chan outcome, len(uids)+2)
+	twice := tapAt("canteen-2", uidEmma, at(12, 30, 0))
+	var wg sync.WaitGroup
+	for _, uid := range uids {
+		wg.Go(func() {
+			out := outcome{uid: uid}
+			for _, tap := range []Tap{
+				tapAt("daycare-1", uid, at(7, 30, 0)),
+				tapAt("daycare-1", uid, at(8, 10, 0)),
+				tapAt("canteen-1", uid, at(12, 0, 0)),
+				tapAt("canteen-1", uid, at(12, 0, 10)),
+			} {
+				st, res := f.post(tap)
+				if st != http.StatusOK || len(res) != 1 {
+					t.Errorf("%s: status %d, %d results", uid, st, len(res))
+					return
+				}
+				out.res = append(out.res, res[0])
+			}
+			results <- out
+		})
+	}
+	for range 2 {
+		wg.Go(func() {
+			st, res := f.post(twice)
+			if st != http.StatusOK || len(res) != 1 {
+				t.Errorf("tap sent twice: status %d, %d results", st, len(res))
+				return
+			}
+			results <- outcome{uid: uidEmma, res: res}
+		})
+	}
+	wg.Wait()
+	close(results)
+	emma := 0
+	for o := range results {
+		if o.uid == uidEmma {
+			emma++
+			if r := o.res[0]; r.Verdict != VerdictAccepted || r.Charged != "4.20" {
+				t.Errorf("tap sent twice: %+v, want accepted and charged 4.20 both times", r)
+			}
+			continue
+		}
+		want := []struct{ verdict, action, charged string }{
+			{VerdictAccepted, ActionCheckIn, "0.00"},
+			{VerdictAccepted, ActionCheckOut, "1.60"},
+			{VerdictAccepted, ActionMeal, "4.20"},
+			{VerdictDuplicate, "", "0.00"},
+		}
+		for i, w := range want {
+			if r := o.res[i]; r.Verdict != w.verdict || r.Action != w.action || r.Charged != w.charged {
+				t.Errorf("%s tap %d: %+v, want %s %s %s", o.uid, i, r, w.verdict, w.action, w.charged)
+			}
+		}
+		if got := f.balance(o.uid); !got.Equal(dec("4.20")) {
+			t.Errorf("%s: wallet %s, want 4.20", o.uid, got)
+		}
+	}
+	if emma != 2 {
+		t.Fatalf("%d answers for the tap sent twice", emma)
+	}
+	if got := f.balance(uidEmma); !got.Equal(dec("15.80")) {
+		t.Errorf("Emma's wallet %s, want 15.80 (one meal)", got)
+	}
+	var taps int
+	must(t, f.svc.pool.QueryRow(f.ctx, `SELECT count(*) FROM taps WHERE tenant_id = $1`, f.tenant).Scan(&taps))
+	if want := 4*len(uids) + 1; taps != want {
+		t.Errorf("%d tap rows, want %d", taps, want)
+	}
+	gs := f.svc.GroupStats()
+	if gs.Grouped == 0 || gs.Largest < 2 {
+		t.Errorf("group stats %+v: want taps applied together", gs)
+	}
+	f.verify()
+}
+
+// TestGroupFailsAsAWhole closes the books over the taps' day: the group's
+// transfers are refused by the database, the whole group is rolled back,
+// and each of its taps is applied alone — charges refused period_closed,
+// the taps without money (an unknown badge, a daycare check-in) recorded
+// as usual.
+func TestGroupFailsAsAWhole(t *testing.T) {
+	f := newFixture(t)
+	uids := f.addPupils(6, "10.00")
+	noon := time.Date(monday.Year(), monday.Month(), monday.Day(), 12, 0, 0, 0, brussels)
+	f.clk.Set(noon.Add(6 * time.Hour))
+	must(t, f.led.ClosePeriod(f.ctx, f.tenant, noon.Add(time.Hour), "test"))
+	var taps []Tap
+	for i, uid := range uids {
+		taps = append(taps, tapAt("canteen-1", uid, noon.Add(time.Duration(i)*time.Second)))
+	}
+	taps = append(taps, tapAt("canteen-1", "0A0A0A0A0A", noon), tapAt("daycare-1", uidEmma, noon))
+	st, res := f.post(taps...)
+	if st != http.StatusOK || len(res) != len(taps) {
+		t.Fatalf("POST: status %d, %d results", st, len(res))
+	}
+	for i, r := range res[:len(uids)] {
+		if r.Verdict != VerdictRefused || r.Reason != "period_closed" {
+			t.Errorf("meal %d: %+v, want refused period_closed", i, r)
+		}
+	}
+	if r := res[len(uids)]; r.Reason != ReasonUnknownBadge {
+		t.Errorf("unknown badge: %+v", r)
+	}
+	if r := res[len(uids)+1]; r.Action != ActionCheckIn {
+		t.Errorf("daycare: %+v, want a check-in", r)
+	}
+	if gs := f.svc.GroupStats(); gs.Failed == 0 {
+		t.Errorf("group stats %+v: want a failed group", gs)
+	}
+	for _, uid := range uids {
+		if got := f.balance(uid); !got.Equal(dec("10.00")) {
+			t.Errorf("%s: wallet %s, want 10.00", uid, got)
+		}
+	}
+	f.verify()
+}
