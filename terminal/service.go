@@ -120,9 +120,10 @@ func (s *Service) Authenticate(ctx context.Context, header, method, requestURI s
 // error is a failure of the database: taps answered before it are recorded
 // and will be answered the same on retry.
 //
-// Taps of different badges are applied concurrently (each in its own
-// transaction, at most batchWorkers at once); the taps of one badge uid are
-// applied one after the other in the order of the batch, so a check-in and
+// Taps of different badges are submitted concurrently (at most batchWorkers
+// at once) to the group commit (group.go), which applies them together with
+// the taps of other requests; the taps of one badge uid are applied one
+// after the other in the order of the batch, so a check-in and
 // its check-out replayed together keep their order. Taps of one pupil under
 // different uids (a card and a manual entry) are still serialised by the
 // pupil lock, in the order they reach it.
@@ -195,8 +196,9 @@ feed:
 	return out, nil
 }
 
-// batchWorkers is how many taps of one batch are applied at once.
-const batchWorkers = 8
+// batchWorkers is how many taps of one batch are submitted at once (to the
+// group commit: they are applied together).
+const batchWorkers = 64
 
 // Apply applies one tap for a tenant on behalf of actor ("device:<id>",
 // "staff:<id>" for manual entries) and returns its result. A tap id seen
@@ -249,7 +251,8 @@ type tapHints struct {
 // the charge, a booking's hold ended meanwhile, a closed period).
 const tapAttempts = 5
 
-// apply applies one tap in one transaction: the tap row is claimed, the
+// apply applies one tap: in a group (group.go) when it can, else alone, in
+// one transaction of its own (applyOnce): the tap row is claimed, the
 // badge and pupil read (one round trip), the pupil locked and what the
 // decision needs read (one round trip), the ledger transfer written in the
 // same transaction (ledger.TransferTx, booking.ConsumeTx) and the result

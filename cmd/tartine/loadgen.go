@@ -58,6 +58,9 @@ func cmdLoadgen(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("loadgen setup: %w", err)
 		}
+		if err := loadgen.SeedHistory(ctx, d.Pool, s); err != nil {
+			return fmt.Errorf("loadgen setup: %w", err)
+		}
 		b, _ := json.MarshalIndent(s, "", "  ")
 		if err := os.MkdirAll(filepath.Dir(*file), 0o755); err != nil {
 			return err

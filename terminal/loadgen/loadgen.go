@@ -185,14 +185,6 @@ func Prepare(ctx context.Context, pool *pgxpool.Pool, devices, pupils int) (Setu
 			return out, fmt.Errorf("book pupil %d on %s: %w", p.ID, out.Day, err)
 		}
 	}
-	if err := seedHistory(ctx, pool, ten.ID, day, out.Canteen[0], out.Daycare[0]); err != nil {
-		return out, err
-	}
-	// Statistics for the planner now, as autovacuum would after a while:
-	// the load starts at once.
-	if _, err := pool.Exec(ctx, "ANALYZE"); err != nil {
-		return out, fmt.Errorf("analyze: %w", err)
-	}
 	return out, nil
 }
 
@@ -356,12 +348,28 @@ func post(ctx context.Context, cfg Config, dev Device, body []byte) ([]terminal.
 // historyDays is how many school days of past taps seedHistory writes.
 const historyDays = 30
 
-// seedHistory writes, once, the taps and daycare sessions of the
-// historyDays days before day (a canteen tap per pupil and day, a daycare
-// session for one pupil in four), so that the load meets tables of a
-// school in the middle of its year, with planner statistics to match,
-// rather than empty ones. They carry no money: the ledger is not touched.
-func seedHistory(ctx context.Context, pool *pgxpool.Pool, tenantID int64, day time.Time, canteen, daycare string) error {
+// SeedHistory writes, once, the taps and daycare sessions of the
+// historyDays days before the setup's virtual day (a canteen tap per pupil
+// and day, a daycare session for one pupil in four), then analyses the
+// database, so that the load meets the tables of a school in the middle of
+// its year, with planner statistics to match, rather than empty ones. The
+// history carries no money: the ledger is not touched.
+func SeedHistory(ctx context.Context, pool *pgxpool.Pool, s Setup) error {
+	if err := seedHistory(ctx, pool, s); err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE"); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
+}
+
+func seedHistory(ctx context.Context, pool *pgxpool.Pool, s Setup) error {
+	tenantID, canteen, daycare := s.TenantID, s.Canteen[0], s.Daycare[0]
+	day, err := time.ParseInLocation(time.DateOnly, s.Day, brussels())
+	if err != nil {
+		return fmt.Errorf("virtual day %q: %w", s.Day, err)
+	}
 	var seeded bool
 	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM taps WHERE tenant_id = $1 AND tap_id LIKE 'hist-%')`, tenantID).Scan(&seeded); err != nil || seeded {
 		return err
