@@ -9,8 +9,9 @@
 // # Tap pipeline
 //
 // Each tap is applied once, in one transaction with one commit: the tap
-// row, the ledger transfer (ledger.TransferTx, or booking.ConsumeTx for a
-// booked meal) and the daycare session commit together or not at all. The
+// row, the ledger transfer (ledger.TransferTx, ledger.QueueTransfers in a
+// group, or booking.ConsumeTx for a booked meal) and the daycare session
+// commit together or not at all. The
 // transaction takes a transaction-scoped advisory lock on the tap id, so a
 // concurrent duplicate of the same tap id waits and then answers the stored
 // result; the tap row, keyed by (tenant, tap id), is written at the end
@@ -21,14 +22,22 @@
 // under concurrency. The ledger transfer of a tap uses the idempotency key
 // "tap:<tap id>".
 //
-// Round trips: BEGIN, both locks, the stored result, the badge lookup and
-// the reads under the pupil lock travel in one pipelined batch; the ledger
-// transfer takes three; the tap row travels with COMMIT. A charged tap costs
-// five round trips, a refusal or a duplicate two. An attempt that had to be
+// Group commit (group.go): taps arriving together, from every request and
+// device, are applied in one transaction, each tap's decision taken as
+// above: three round trips for the whole group (locks and reads; the
+// pupils' locks and the reads under them; every ledger transfer through
+// ledger.QueueTransfers, every tap row, and COMMIT). A group holds at most
+// one tap per badge uid, tap id and pupil. A tap that needs more round
+// trips (a booked meal posting its booking's hold, a daycare session left
+// open on an earlier day, a manual entry), and every tap of a group whose
+// transaction failed, is applied alone, after the group, in a transaction
+// of its own: BEGIN, both locks, the stored result, the badge lookup and
+// the reads under the pupil lock in one pipelined batch, the ledger
+// transfer in one more, the tap row with COMMIT. An attempt that had to be
 // rolled back (a wallet that moved between the read and the charge,
 // deadlock, serialization failure, a hold ended meanwhile, a closed period)
-// is retried from the start, a few times. The taps of one batch are applied
-// concurrently across badge uids, in batch order within a uid.
+// is retried from the start, a few times. The taps of one batch are
+// submitted concurrently across badge uids, in batch order within a uid.
 //
 // Amounts are rounded to cents once, half away from zero, when a charge is
 // computed (see DaycareCharge).

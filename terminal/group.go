@@ -20,8 +20,9 @@ import (
 //
 // Taps arriving together (from all requests and devices) are applied in
 // one transaction, with a fixed number of round trips whatever their
-// number: one to begin, lock and read what every tap's decision needs (a
-// statement each for all taps), one to write every ledger transfer
+// number: one to begin, lock the tap ids and read their stored results and
+// their badges; one to lock the pupils and read what every decision needs
+// (a statement each for all taps); one to write every ledger transfer
 // (ledger.QueueTransfers), the daycare rows, every tap row, and commit.
 // A tap that needs more (a booked meal posts its booking's hold; a daycare
 // session left open on an earlier day; a manual entry; a second tap of a
@@ -35,7 +36,7 @@ import (
 // the other (ApplyBatch), and a group holds at most one tap per uid and per
 // tap id, so a uid's taps keep their order. Groups take their locks in one
 // global order (tap ids, class 22, ascending; then pupils, class 20,
-// ascending by id), so two groups in flight never deadlock each other.
+// ascending by lock key), so two groups in flight never deadlock each other.
 
 // Tuning of the group commit.
 const (
