@@ -456,7 +456,13 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 		recorded++
 	}
 	if recorded == 0 {
-		return states, false
+		// Replays only (or taps that left): nothing to write.
+		for i, st := range states {
+			if st != nil {
+				st.res = *replays[i]
+			}
+		}
+		return states, true
 	}
 
 	// Round trip 3: the transfers, the daycare rows, the tap rows, COMMIT.
