@@ -24,10 +24,11 @@ import (
 // their badges; one to lock the pupils and read what every decision needs
 // (a statement each for all taps); one to write every ledger transfer
 // (ledger.QueueTransfers), the daycare rows, every tap row, and commit.
-// A tap that needs more (a booked meal posts its booking's hold; a daycare
-// session left open on an earlier day; a manual entry; a second tap of a
-// pupil already in the group) leaves the group and is applied alone by the
-// one-tap path (applyOnce), after the group. So does every tap of a group
+// A booked meal posts its booking's hold through booking.ConsumeTx in the
+// group's transaction, with round trips of its own. A tap that needs more
+// (a daycare session left open on an earlier day; a manual entry; a second
+// tap of a pupil already in the group) leaves the group and is applied
+// alone by the one-tap path (applyOnce), after the group. So does every tap of a group
 // that failed (a wallet that moved between the read and the write, a closed
 // period, a deadlock): the one-tap path has the retries and the precise
 // answers, and the group's transaction wrote nothing.
@@ -443,6 +444,13 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 			mark := len(grp.transfers)
 			lateMark := grp.late.Len()
 			if err := s.decide(ctx, tx, st); err != nil {
+				if errors.Is(err, ledger.ErrTxAborted) {
+					// A booked meal's consumption (booking.ConsumeTx, the one
+					// decision that writes in the group's transaction at
+					// once) failed half-way: the group is rolled back.
+					s.log.Debug("tap group: decide", "tap_id", t.ID, "err", err)
+					return states, false
+				}
 				if !errors.Is(err, errLeaveGroup) {
 					s.log.Debug("tap group: decide", "tap_id", t.ID, "err", err)
 				}

@@ -60,11 +60,6 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		st.res = refused(t.ID, "period_closed")
 		return nil
 	}
-	if booked != nil && st.grp != nil {
-		// Posting a booking's hold takes its own round trips: applied
-		// alone, after the group.
-		return errLeaveGroup
-	}
 	if booked != nil {
 		c, err := s.booking.ConsumeTx(ctx, tx, *booked, t.ID, t.ReadAt)
 		switch {
