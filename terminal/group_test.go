@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tartine/booking"
 	"tartine/school"
 )
 
@@ -33,15 +34,25 @@ func (f *fixture) addPupils(n int, amount string) []string {
 
 // TestGroupCommitConcurrentRequests sends, from many goroutines at once,
 // one tap per request — each pupil's daycare check-in and check-out, a meal
-// and a second tap of the meal in the duplicate window, in that order — as
-// readers online do: the taps of different pupils are applied together in
-// groups, and every answer, balance and ledger invariant is that of taps
-// applied one by one. The same tap sent twice at once is charged once.
+// (booked for every second pupil: its hold is posted) and a second tap of
+// the meal in the duplicate window, in that order — as readers online do:
+// the taps of different pupils are applied together in groups, and every
+// answer, balance and ledger invariant is that of taps applied one by one.
+// The same tap sent twice at once is charged once.
 func TestGroupCommitConcurrentRequests(t *testing.T) {
 	f := newFixture(t)
 	uids := f.addPupils(24, "10.00")
 	at := func(h, m, s int) time.Time {
 		return time.Date(monday.Year(), monday.Month(), monday.Day(), h, m, s, 0, brussels)
+	}
+	f.clk.Set(monday.AddDate(0, 0, -14)) // booked before the cut-off
+	booked := map[string]bool{}
+	for i, uid := range uids {
+		if i%2 == 0 {
+			_, err := f.book.Book(f.ctx, booking.BookRequest{TenantID: f.tenant, PupilID: f.pupils[uid].ID, Day: monday, Service: "repas", Actor: "test"})
+			must(t, err)
+			booked[uid] = true
+		}
 	}
 	f.clk.Set(at(19, 0, 0))
 	type outcome struct {
@@ -91,10 +102,14 @@ func TestGroupCommitConcurrentRequests(t *testing.T) {
 			}
 			continue
 		}
+		meal, wallet := "4.20", "4.20" // unbooked: 10 − 1.60 − 4.20
+		if booked[o.uid] {
+			meal, wallet = "3.70", "4.70" // the booked price, through the hold
+		}
 		want := []struct{ verdict, action, charged string }{
 			{VerdictAccepted, ActionCheckIn, "0.00"},
 			{VerdictAccepted, ActionCheckOut, "1.60"},
-			{VerdictAccepted, ActionMeal, "4.20"},
+			{VerdictAccepted, ActionMeal, meal},
 			{VerdictDuplicate, "", "0.00"},
 		}
 		for i, w := range want {
@@ -102,8 +117,8 @@ func TestGroupCommitConcurrentRequests(t *testing.T) {
 				t.Errorf("%s tap %d: %+v, want %s %s %s", o.uid, i, r, w.verdict, w.action, w.charged)
 			}
 		}
-		if got := f.balance(o.uid); !got.Equal(dec("4.20")) {
-			t.Errorf("%s: wallet %s, want 4.20", o.uid, got)
+		if got := f.balance(o.uid); !got.Equal(dec(wallet)) {
+			t.Errorf("%s: wallet %s, want %s", o.uid, got, wallet)
 		}
 	}
 	if emma != 2 {
