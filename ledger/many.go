@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,11 +18,11 @@ type Queued struct {
 }
 
 // QueueTransfers validates reqs (all of one tenant) and queues on b the
-// statements that record them all at once: a lock of their tracked
-// accounts in ascending id order, one statement writing every transfer,
-// balance and posting, and a floor check. It is the group-commit entry
-// point: the caller sends b inside its transaction, typically with its own
-// rows and the COMMIT pipelined after it.
+// statement that records them all at once: every transfer, tracked
+// balance and posting, and the floor check of the tracked accounts it
+// debits. It is the group-commit entry point: the caller sends b inside its
+// transaction, typically with its own rows and the COMMIT pipelined after
+// it.
 //
 // Validation errors, ErrUnknownAccount and ErrCurrencyMismatch are returned
 // before anything is queued; so is ErrInvalidRequest when two requests
@@ -71,8 +73,8 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		tHashes                               [][]byte
 		tOccurred                             []time.Time
 		uIDs, uCounts                         []int64
+		uCheck                                []bool
 		uDeltas                               []decimal.Decimal
-		debited                               []int64
 		pKeys                                 []string
 		pl                                    postingPlan
 	)
@@ -98,9 +100,7 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 			uIDs = append(uIDs, id)
 			uDeltas = append(uDeltas, one.net[id])
 			uCounts = append(uCounts, countPostings(r.Postings, id))
-			if one.net[id].IsNegative() {
-				debited = append(debited, id)
-			}
+			uCheck = append(uCheck, one.net[id].IsNegative())
 		}
 		for range r.Postings {
 			pKeys = append(pKeys, r.IdempotencyKey)
@@ -112,14 +112,17 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		pl.versionOff = append(pl.versionOff, one.versionOff...)
 	}
 
-	if len(uIDs) > 0 {
-		// Row locks in ascending id order, as transferTx takes them, before
-		// the UPDATE below (whose join order is the planner's).
-		b.Queue(`SELECT id FROM accounts WHERE tenant_id = $1 AND id = ANY($2::bigint[]) ORDER BY id FOR UPDATE`, tenant, uIDs)
-	}
+	// The tracked accounts are updated in ascending id order, the lock
+	// order of transferTx: the update joins the accounts to the array in
+	// its order (a nested loop over an array of a few elements). Were the
+	// planner to choose otherwise, a deadlock with another writer would be
+	// detected and the caller's transaction rolled back, nothing worse.
+	sortTogether(uIDs, uDeltas, uCounts, uCheck)
 	// One statement: the transfers, the tracked balances, the postings with
-	// their running balances (from the balances as updated plus the offsets).
-	// No ON CONFLICT: a used key fails the statement, and the transaction.
+	// their running balances (from the balances as updated plus the
+	// offsets), and the floor of every debited tracked account checked by
+	// ledger_floor_breach, which raises. No ON CONFLICT: a used key fails
+	// the statement, and the transaction.
 	b.Queue(`
 		WITH t AS (
 			INSERT INTO transfers (tenant_id, idempotency_key, request_hash, kind, occurred_at, actor, memo, metadata)
@@ -128,9 +131,9 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 			RETURNING id, idempotency_key, occurred_at, recorded_at
 		), acc AS (
 			UPDATE accounts x SET balance = x.balance + u.d, version = x.version + u.n
-			FROM unnest($9::bigint[], $10::numeric[], $11::bigint[]) AS u(id, d, n)
+			FROM unnest($9::bigint[], $10::numeric[], $11::bigint[], $18::bool[]) AS u(id, d, n, chk)
 			WHERE x.tenant_id = $1 AND x.id = u.id
-			RETURNING x.id, x.balance, x.version
+			RETURNING x.id, x.balance, x.version, x.pending, x.floor, x.code, u.chk
 		), p AS (
 			INSERT INTO postings (tenant_id, transfer_id, account_id, amount, occurred_at, balance_before, balance_after, account_version)
 			SELECT $1, t.id, u.a, u.m, t.occurred_at, acc.balance + u.b, acc.balance + u.f, acc.version + u.v
@@ -140,10 +143,12 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 			ORDER BY u.i
 			RETURNING 1
 		)
-		SELECT t.idempotency_key, t.id, t.recorded_at FROM t`,
+		SELECT t.idempotency_key, t.id, t.recorded_at FROM t
+		WHERE NOT EXISTS (SELECT 1 FROM acc WHERE ledger_floor_breach(acc.chk AND acc.balance - acc.pending < acc.floor,
+			acc.code, acc.balance - acc.pending, acc.floor))`,
 		tenant, tKeys, tHashes, tKinds, tOccurred, tActors, tMemos, tMeta,
 		uIDs, uDeltas, uCounts,
-		pKeys, pl.accIDs, pl.amounts, pl.beforeOff, pl.afterOff, pl.versionOff,
+		pKeys, pl.accIDs, pl.amounts, pl.beforeOff, pl.afterOff, pl.versionOff, uCheck,
 	).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var key string
@@ -158,9 +163,18 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		}
 		return rows.Err()
 	})
-	if len(debited) > 0 {
-		b.Queue(`SELECT ledger_floor_breach(code, balance - pending, floor) FROM accounts
-			WHERE tenant_id = $1 AND id = ANY($2::bigint[]) AND balance - pending < floor`, tenant, debited)
-	}
 	return q, nil
+}
+
+// sortTogether sorts ids ascending, and the other slices with them.
+func sortTogether(ids []int64, deltas []decimal.Decimal, counts []int64, check []bool) {
+	idx := make([]int, len(ids))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return ids[idx[a]] < ids[idx[b]] })
+	i2, d2, c2, k2 := slices.Clone(ids), slices.Clone(deltas), slices.Clone(counts), slices.Clone(check)
+	for to, from := range idx {
+		ids[to], deltas[to], counts[to], check[to] = i2[from], d2[from], c2[from], k2[from]
+	}
 }

@@ -258,15 +258,16 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 	// seen before, and the badges (uid, or printed number for a 10-digit
 	// uid; each on its index).
 	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock(22, k) FROM unnest($1::int4[]) AS k`, lockKeys)
-	stored := map[string][]byte{}
 	// The statements of a group read per element of an array through
 	// LATERAL subqueries kept apart from the join (OFFSET 0), so that every
 	// lookup is an equality on an index. Their plans hardly depend on the
-	// arrays: generic plans spare planning them on every group (a fifth of
-	// the database's work otherwise). A plan made while a table was nearly
-	// empty is replaced when autovacuum analyses the table.
-	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
+	// arrays: generic plans (set with the first statement, for the
+	// transaction) spare planning them on every group (a fifth of the
+	// database's work otherwise). A plan made while a table was nearly empty
+	// is replaced when autovacuum analyses the table.
+	b.Queue(`SELECT pg_advisory_xact_lock(22, k)
+		FROM set_config('plan_cache_mode', 'force_generic_plan', true) AS g, unnest($1::int4[]) AS k`, lockKeys)
+	stored := map[string][]byte{}
 	b.Queue(`SELECT x.id, t.result FROM unnest($2::text[]) AS x(id)
 		CROSS JOIN LATERAL (SELECT result FROM taps WHERE tenant_id = $1 AND tap_id = x.id OFFSET 0) t`, tenant, tapIDs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
