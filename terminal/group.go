@@ -25,7 +25,8 @@ import (
 // (a statement each for all taps); one to write every ledger transfer
 // (ledger.QueueTransfers), the daycare rows, every tap row, and commit.
 // A booked meal posts its booking's hold through booking.ConsumeTx in the
-// group's transaction, with round trips of its own. A tap that needs more
+// group's transaction, with round trips of its own (up to
+// maxGroupConsumes of them; the others are applied alone). A tap that needs more
 // (a daycare session left open on an earlier day; a manual entry; a second
 // tap of a pupil already in the group) leaves the group and is applied
 // alone by the one-tap path (applyOnce), after the group. So does every tap of a group
@@ -43,6 +44,8 @@ import (
 const (
 	// maxGroup bounds the taps of one group.
 	maxGroup = 128
+	// maxGroupConsumes bounds the booked meals consumed in one group.
+	maxGroupConsumes = 2
 	// groupsInFlight is how many groups run at once: while one waits for
 	// the database the next is being decided.
 	groupsInFlight = 2
@@ -54,6 +57,7 @@ var errLeaveGroup = errors.New("terminal: tap applied alone")
 
 // group is what the taps of a group queue while they are decided.
 type group struct {
+	consumes  int // booked meals consumed in the group's transaction
 	transfers []ledger.TransferRequest
 	// late: daycare writes, sent after the transfers (a session's update
 	// finds its transfer by key) and before the tap rows.

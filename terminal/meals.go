@@ -60,6 +60,15 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		st.res = refused(t.ID, "period_closed")
 		return nil
 	}
+	if booked != nil && st.grp != nil {
+		// In a group, consuming a booking takes round trips of its own,
+		// one consumption after the other: past a few, the tap is applied
+		// alone, next to the group (a replayed backlog brings many).
+		if st.grp.consumes >= maxGroupConsumes {
+			return errLeaveGroup
+		}
+		st.grp.consumes++
+	}
 	if booked != nil {
 		c, err := s.booking.ConsumeTx(ctx, tx, *booked, t.ID, t.ReadAt)
 		switch {
