@@ -64,7 +64,7 @@ type group struct {
 	late *pgx.Batch
 }
 
-func (g *group) defer_(req ledger.TransferRequest) { g.transfers = append(g.transfers, req) }
+func (g *group) addTransfer(req ledger.TransferRequest) { g.transfers = append(g.transfers, req) }
 
 // groupTap is one tap waiting for a group.
 type groupTap struct {

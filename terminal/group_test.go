@@ -1,13 +1,18 @@
 package terminal
 
 import (
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"tartine/booking"
+	"tartine/ledger"
 	"tartine/school"
 )
 
@@ -179,4 +184,106 @@ func TestGroupFailsAsAWhole(t *testing.T) {
 		}
 	}
 	f.verify()
+}
+
+// TestGroupRandomWorkload is the bank's test of the group commit: devices
+// send random taps (canteen and daycare, pupils with little money, batches
+// of one to five, some requests sent again), while guardians book and
+// cancel meals of the next days (holds that move the wallets under the
+// taps' feet) and top up. Afterwards the ledger's invariants hold, every
+// tap is recorded once and answered the same when sent again, and the
+// revenue booked equals what the taps say they charged.
+func TestGroupRandomWorkload(t *testing.T) {
+	f := newFixture(t)
+	uids := f.addPupils(12, "3.00")
+	day := func(h, m, s int) time.Time {
+		return time.Date(monday.Year(), monday.Month(), monday.Day(), h, m, s, 0, brussels)
+	}
+	f.clk.Set(monday.AddDate(0, 0, -14))
+	for i, uid := range uids {
+		if i%3 == 0 {
+			_, err := f.book.Book(f.ctx, booking.BookRequest{TenantID: f.tenant, PupilID: f.pupils[uid].ID, Day: monday, Service: "repas", Actor: "test"})
+			must(t, err)
+		}
+	}
+	f.clk.Set(day(19, 0, 0))
+
+	var mu sync.Mutex
+	answers := map[string]Result{} // first answer per tap id
+	check := func(rs []Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rs {
+			if first, ok := answers[r.ID]; ok && (first.Verdict != r.Verdict || first.Charged != r.Charged || first.Reason != r.Reason) {
+				t.Errorf("tap %s answered %+v, then %+v", r.ID, first, r)
+			}
+			answers[r.ID] = r
+		}
+	}
+	var wg sync.WaitGroup
+	for dev := range 6 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(dev), 42))
+			for range 25 {
+				var batch []Tap
+				for range 1 + rng.IntN(5) {
+					station := []string{"canteen-1", "canteen-2", "daycare-1"}[rng.IntN(3)]
+					at := day(7+rng.IntN(10), rng.IntN(60), rng.IntN(60))
+					batch = append(batch, tapAt(station, uids[rng.IntN(len(uids))], at))
+				}
+				st, res := f.post(batch...)
+				if st != http.StatusOK || len(res) != len(batch) {
+					t.Errorf("device %d: status %d, %d results for %d taps", dev, st, len(res), len(batch))
+					return
+				}
+				check(res)
+				if rng.IntN(4) == 0 { // the bridge did not get the answer: sent again
+					if st, again := f.post(batch...); st == http.StatusOK {
+						check(again)
+					}
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		rng := rand.New(rand.NewPCG(7, 7))
+		for i := range 40 {
+			uid := uids[rng.IntN(len(uids))]
+			p := f.pupils[uid]
+			switch i % 3 {
+			case 0, 1:
+				d := monday.AddDate(0, 0, []int{7, 8, 10, 11}[rng.IntN(4)]) // no meals on Wednesdays
+				b, err := f.book.Book(f.ctx, booking.BookRequest{TenantID: f.tenant, PupilID: p.ID, Day: d, Service: "repas", Actor: "guardian:1"})
+				if err == nil && rng.IntN(2) == 0 {
+					_, err = f.book.Cancel(f.ctx, f.tenant, b.ID, "guardian:1")
+				}
+				if err != nil && !errors.Is(err, ledger.ErrFloorBreach) {
+					t.Errorf("booking: %v", err)
+				}
+			case 2:
+				f.topUp(uid, "2.00")
+			}
+		}
+	})
+	wg.Wait()
+
+	f.verify()
+	var rows, distinct int
+	var charged decimal.Decimal
+	must(t, f.svc.pool.QueryRow(f.ctx, `SELECT count(*), count(DISTINCT tap_id), coalesce(sum(charged), 0) FROM taps WHERE tenant_id = $1`,
+		f.tenant).Scan(&rows, &distinct, &charged))
+	if rows != len(answers) || distinct != len(answers) {
+		t.Errorf("%d tap rows (%d ids) for %d taps sent", rows, distinct, len(answers))
+	}
+	var revenue decimal.Decimal
+	must(t, f.svc.pool.QueryRow(f.ctx, `SELECT coalesce(-sum(p.amount), 0) FROM postings p JOIN accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
+		WHERE p.tenant_id = $1 AND a.code IN ('revenue:meals', 'revenue:daycare')`, f.tenant).Scan(&revenue))
+	if !revenue.Equal(charged) {
+		t.Errorf("revenue booked %s, taps charged %s", revenue, charged)
+	}
+	gs := f.svc.GroupStats()
+	t.Logf("%d taps, charged %s; groups %+v", len(answers), charged, gs)
+	if gs.Grouped == 0 {
+		t.Errorf("no tap applied in a group: %+v", gs)
+	}
 }

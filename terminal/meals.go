@@ -190,7 +190,7 @@ func (s *Service) subsidise(ctx context.Context, tx pgx.Tx, st *tapState, tariff
 		fmt.Sprintf("Repas gratuit FWB (%s) du %s", tariff.MealType, st.day.Format(time.DateOnly)), meta,
 		sub, rev, tariff.BookedPrice)
 	if st.grp != nil {
-		st.grp.defer_(req)
+		st.grp.addTransfer(req)
 		return 0, nil
 	}
 	tr, err := s.ledger.TransferTx(ctx, tx, req)

@@ -418,7 +418,7 @@ func (s *Service) chargeWallet(ctx context.Context, tx pgx.Tx, st *tapState, c c
 		req.Metadata = withMeta(c.metadata, "owed", out.owed.StringFixed(2))
 	}
 	if st.grp != nil {
-		st.grp.defer_(req)
+		st.grp.addTransfer(req)
 		p.Available = p.Available.Sub(fromWallet)
 		return out, nil
 	}
