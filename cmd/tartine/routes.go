@@ -100,6 +100,17 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			st := svc.GroupStats()
 			deps.log.Info("tap groups", "committed", st.Groups, "failed", st.Failed, "taps_grouped", st.Grouped, "taps_alone", st.Alone, "largest", st.Largest)
 		}()
+		if deps.metrics != nil {
+			counter := func(name, help string, v func(terminal.GroupStats) int64) prometheus.Collector {
+				return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(svc.GroupStats())) })
+			}
+			deps.metrics.MustRegister(
+				counter("tartine_tap_groups_committed_total", "Groups of taps committed together.", func(g terminal.GroupStats) int64 { return g.Groups }),
+				counter("tartine_tap_groups_failed_total", "Groups of taps rolled back (their taps applied one by one).", func(g terminal.GroupStats) int64 { return g.Failed }),
+				counter("tartine_taps_grouped_total", "Taps applied in a group.", func(g terminal.GroupStats) int64 { return g.Grouped }),
+				counter("tartine_taps_alone_total", "Taps applied one by one (left their group).", func(g terminal.GroupStats) int64 { return g.Alone }),
+			)
+		}
 	}
 
 	var portalApp *portal.App
