@@ -131,23 +131,20 @@ type rowQuerier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// readHold reads a hold and its ending through q, or ErrNotFound.
-func readHold(ctx context.Context, q rowQuerier, tenantID, id int64) (Hold, error) {
+// holdSelect reads holds with their endings; a WHERE clause on h follows.
+const holdSelect = `
+	SELECT h.tenant_id, h.id, h.account_id, h.amount, h.kind, h.memo, h.metadata, h.created_at, h.expires_at,
+	       e.outcome, e.posted_amount, e.transfer_id
+	FROM holds h LEFT JOIN hold_endings e ON e.tenant_id = h.tenant_id AND e.hold_id = h.id`
+
+// scanHold scans a row of holdSelect.
+func scanHold(row pgx.Row) (Hold, error) {
 	var h Hold
 	var outcome *string
 	var posted decimal.NullDecimal
 	var meta []byte
-	err := q.QueryRow(ctx, `
-		SELECT h.tenant_id, h.id, h.account_id, h.amount, h.kind, h.memo, h.metadata, h.created_at, h.expires_at,
-		       e.outcome, e.posted_amount, e.transfer_id
-		FROM holds h LEFT JOIN hold_endings e ON e.tenant_id = h.tenant_id AND e.hold_id = h.id
-		WHERE h.tenant_id = $1 AND h.id = $2`, tenantID, id).
-		Scan(&h.TenantID, &h.ID, &h.AccountID, &h.Amount, &h.Kind, &h.Memo, &meta, &h.CreatedAt, &h.ExpiresAt, &outcome, &posted, &h.TransferID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Hold{}, fmt.Errorf("%w: hold %d", ErrNotFound, id)
-	}
-	if err != nil {
-		return Hold{}, fmt.Errorf("read hold %d: %w", id, err)
+	if err := row.Scan(&h.TenantID, &h.ID, &h.AccountID, &h.Amount, &h.Kind, &h.Memo, &meta, &h.CreatedAt, &h.ExpiresAt, &outcome, &posted, &h.TransferID); err != nil {
+		return Hold{}, err
 	}
 	_ = decodeMeta(meta, &h.Metadata)
 	h.Status = HoldPending
@@ -156,6 +153,36 @@ func readHold(ctx context.Context, q rowQuerier, tenantID, id int64) (Hold, erro
 		h.PostedAmount = posted.Decimal
 	}
 	return h, nil
+}
+
+// readHold reads a hold and its ending through q, or ErrNotFound.
+func readHold(ctx context.Context, q rowQuerier, tenantID, id int64) (Hold, error) {
+	h, err := scanHold(q.QueryRow(ctx, holdSelect+` WHERE h.tenant_id = $1 AND h.id = $2`, tenantID, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Hold{}, fmt.Errorf("%w: hold %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return Hold{}, fmt.Errorf("read hold %d: %w", id, err)
+	}
+	return h, nil
+}
+
+// QueueHolds queues on b a read of the tenant's holds whose ids the
+// subquery idsSQL yields, with their endings, into into (by id). In idsSQL,
+// $1 is the tenant and args are $2, $3 …: the group commit of taps reads
+// the holds of the bookings it is about to consume, in the round trip that
+// reads the bookings.
+func QueueHolds(b *pgx.Batch, tenantID int64, idsSQL string, args []any, into map[int64]Hold) {
+	b.Queue(holdSelect+` WHERE h.tenant_id = $1 AND h.id IN (`+idsSQL+`)`, append([]any{tenantID}, args...)...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			h, err := scanHold(rows)
+			if err != nil {
+				return fmt.Errorf("read holds: %w", err)
+			}
+			into[h.ID] = h
+		}
+		return rows.Err()
+	})
 }
 
 // PostHoldRequest turns (part of) a hold into a transfer from the held

@@ -12,49 +12,86 @@ import (
 )
 
 // Queued holds the transfers queued by QueueTransfers, in the order of the
-// requests; their ID and RecordedAt are set once the batch has run.
+// requests then of the hold posts; their ID and RecordedAt are set once the
+// batch has run.
 type Queued struct {
 	Transfers []Transfer
 }
 
-// QueueTransfers validates reqs (all of one tenant) and queues on b the
-// statement that records them all at once: every transfer, tracked
-// balance and posting, and the floor check of the tracked accounts it
-// debits. It is the group-commit entry point: the caller sends b inside its
-// transaction, typically with its own rows and the COMMIT pipelined after
-// it.
+// HoldPost is a hold to post with QueueTransfers: the hold as read in the
+// caller's transaction (QueueHolds), pending, and the post asked for.
+type HoldPost struct {
+	Hold    Hold
+	Request PostHoldRequest
+}
+
+// QueueTransfers validates reqs and posts (all of one tenant) and queues on
+// b the statement that records them all at once: every transfer, tracked
+// balance and posting, the endings of the posted holds with the release of
+// their reservations, and the floor check of the tracked accounts it
+// debits (not of a hold's account: its amount was reserved). It is the
+// group-commit entry point: the caller sends b inside its transaction,
+// typically with its own rows and the COMMIT pipelined after it. The
+// transfers and their request fingerprints are those of TransferTx and
+// PostHoldTx: a key recorded here replays there, and the other way round.
 //
-// Validation errors, ErrUnknownAccount and ErrCurrencyMismatch are returned
-// before anything is queued; so is ErrInvalidRequest when two requests
-// share an idempotency key or a tracked account (one change per tracked
-// account keeps the running balances simple). Every other failure happens
-// on the server while b runs and aborts the transaction, so that a COMMIT
-// queued after b rolls back instead: an idempotency key used before
-// (unique violation, SQLSTATE 23505: replays are the caller's business), a
-// tracked account that would end below its floor (MapError gives
-// ErrFloorBreach), a closed period (ErrPeriodClosed). The requests are not
-// checked against holds being posted: plain transfers only.
-func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []TransferRequest) (*Queued, error) {
-	q := &Queued{Transfers: make([]Transfer, len(reqs))}
-	if len(reqs) == 0 {
-		return q, nil
+// Validation errors, ErrUnknownAccount, ErrCurrencyMismatch, ErrOverPost
+// and ErrHoldEnded (a hold not pending as read) are returned before
+// anything is queued; so is ErrInvalidRequest when two requests share an
+// idempotency key or a tracked account (one change per tracked account
+// keeps the running balances simple). Every other failure happens on the
+// server while b runs and aborts the transaction, so that a COMMIT queued
+// after b rolls back instead: an idempotency key used before (unique
+// violation, SQLSTATE 23505: replays are the caller's business), a hold
+// ended meanwhile (its reservation already released: the pending check,
+// 23514; or its ending's unique index), a tracked account that
+// would end below its floor (MapError gives ErrFloorBreach), a closed
+// period (ErrPeriodClosed).
+func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []TransferRequest, posts []HoldPost) (*Queued, error) {
+	type item struct {
+		req  TransferRequest
+		hash []byte
+		hold *Hold
+		post decimal.Decimal
 	}
-	tenant := reqs[0].TenantID
-	var ids []int64
-	keys := make(map[string]int, len(reqs))
+	items := make([]item, 0, len(reqs)+len(posts))
 	for i := range reqs {
-		r := &reqs[i]
-		if err := validate(r); err != nil {
+		r := reqs[i]
+		if err := validate(&r); err != nil {
 			return nil, fmt.Errorf("transfer %q: %w", r.IdempotencyKey, err)
 		}
-		if r.TenantID != tenant {
+		items = append(items, item{req: r, hash: requestHash("transfer", r.Kind, r.Memo, r.Metadata, postingsHash(r.Postings), occurredKey(r.OccurredAt))})
+	}
+	for _, p := range posts {
+		h := p.Hold
+		if h.ID != p.Request.HoldID || h.TenantID != p.Request.TenantID {
+			return nil, fmt.Errorf("%w: post of hold %d with hold %d", ErrInvalidRequest, p.Request.HoldID, h.ID)
+		}
+		if h.Status != HoldPending {
+			return nil, fmt.Errorf("%w: hold %d is %s", ErrHoldEnded, h.ID, h.Status)
+		}
+		tr, hash, err := l.postHoldTransfer(ctx, h, p.Request)
+		if err != nil {
+			return nil, fmt.Errorf("post hold %d: %w", h.ID, err)
+		}
+		items = append(items, item{req: tr, hash: hash, hold: &h, post: p.Request.Amount})
+	}
+	q := &Queued{Transfers: make([]Transfer, len(items))}
+	if len(items) == 0 {
+		return q, nil
+	}
+	tenant := items[0].req.TenantID
+	var ids []int64
+	keys := make(map[string]int, len(items))
+	for i, it := range items {
+		if it.req.TenantID != tenant {
 			return nil, fmt.Errorf("%w: transfers of two tenants in one group", ErrInvalidRequest)
 		}
-		if _, dup := keys[r.IdempotencyKey]; dup {
-			return nil, fmt.Errorf("%w: idempotency key %q twice in one group", ErrInvalidRequest, r.IdempotencyKey)
+		if _, dup := keys[it.req.IdempotencyKey]; dup {
+			return nil, fmt.Errorf("%w: idempotency key %q twice in one group", ErrInvalidRequest, it.req.IdempotencyKey)
 		}
-		keys[r.IdempotencyKey] = i
-		for _, p := range r.Postings {
+		keys[it.req.IdempotencyKey] = i
+		for _, p := range it.req.Postings {
 			ids = append(ids, p.AccountID)
 		}
 	}
@@ -72,24 +109,34 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		tKeys, tKinds, tActors, tMemos, tMeta []string
 		tHashes                               [][]byte
 		tOccurred                             []time.Time
-		uIDs, uCounts                         []int64
-		uCheck                                []bool
-		uDeltas                               []decimal.Decimal
+		tHolds                                []*int64
+		u                                     trackedChanges
+		eHolds                                []int64
+		eAmounts                              []decimal.Decimal
+		eActors, eKeys                        []string
 		pKeys                                 []string
 		pl                                    postingPlan
 	)
 	owner := map[int64]string{}
-	for i, r := range reqs {
+	for i, it := range items {
+		r := it.req
 		occurred := r.OccurredAt
 		if occurred.IsZero() {
 			occurred = l.now()
 		}
 		q.Transfers[i] = Transfer{TenantID: tenant, IdempotencyKey: r.IdempotencyKey, Kind: r.Kind, OccurredAt: occurred,
 			Actor: r.Actor, Memo: r.Memo, Metadata: r.Metadata, Postings: r.Postings}
-		tKeys = append(tKeys, r.IdempotencyKey)
-		tHashes = append(tHashes, requestHash("transfer", r.Kind, r.Memo, r.Metadata, postingsHash(r.Postings), occurredKey(r.OccurredAt)))
+		tKeys, tHashes = append(tKeys, r.IdempotencyKey), append(tHashes, it.hash)
 		tKinds, tActors, tMemos = append(tKinds, r.Kind), append(tActors, r.Actor), append(tMemos, r.Memo)
 		tMeta, tOccurred = append(tMeta, string(metadataJSON(r.Metadata))), append(tOccurred, occurred)
+		var holdID *int64
+		if it.hold != nil {
+			holdID = &it.hold.ID
+			q.Transfers[i].HoldID = holdID
+			eHolds, eAmounts = append(eHolds, it.hold.ID), append(eAmounts, it.post)
+			eActors, eKeys = append(eActors, r.Actor), append(eKeys, r.IdempotencyKey)
+		}
+		tHolds = append(tHolds, holdID)
 
 		one := planPostings(r.Postings, accts)
 		for _, id := range one.tracked {
@@ -97,10 +144,16 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 				return nil, fmt.Errorf("%w: account %s in transfers %q and %q of one group", ErrInvalidRequest, accts[id].Code, k, r.IdempotencyKey)
 			}
 			owner[id] = r.IdempotencyKey
-			uIDs = append(uIDs, id)
-			uDeltas = append(uDeltas, one.net[id])
-			uCounts = append(uCounts, countPostings(r.Postings, id))
-			uCheck = append(uCheck, one.net[id].IsNegative())
+			release := decimal.Zero
+			if it.hold != nil && it.hold.AccountID == id {
+				release = it.hold.Amount
+			}
+			// A hold being posted had its amount reserved: its account's
+			// floor is not checked again (as transferTx).
+			u.add(id, one.net[id], countPostings(r.Postings, id), one.net[id].IsNegative() && it.hold == nil, release)
+		}
+		if it.hold != nil && !slices.Contains(one.tracked, it.hold.AccountID) {
+			return nil, fmt.Errorf("%w: hold %d is on an untracked account", ErrInvalidRequest, it.hold.ID)
 		}
 		for range r.Postings {
 			pKeys = append(pKeys, r.IdempotencyKey)
@@ -117,21 +170,23 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 	// its order (a nested loop over an array of a few elements). Were the
 	// planner to choose otherwise, a deadlock with another writer would be
 	// detected and the caller's transaction rolled back, nothing worse.
-	sortTogether(uIDs, uDeltas, uCounts, uCheck)
-	// One statement: the transfers, the tracked balances, the postings with
-	// their running balances (from the balances as updated plus the
-	// offsets), and the floor of every debited tracked account checked by
-	// ledger_floor_breach, which raises. No ON CONFLICT: a used key fails
-	// the statement, and the transaction.
+	u.sort()
+	// One statement: the transfers, the tracked balances (and reservations
+	// released), the postings with their running balances (from the
+	// balances as updated plus the offsets), the holds' endings, and the
+	// floor of every debited tracked account checked by ledger_floor_breach,
+	// which raises. No ON CONFLICT: a used key, or a hold already ended,
+	// fails the statement, and the transaction.
 	b.Queue(`
 		WITH t AS (
-			INSERT INTO transfers (tenant_id, idempotency_key, request_hash, kind, occurred_at, actor, memo, metadata)
-			SELECT $1, u.k, u.h, u.kind, u.o, u.a, u.m, u.md::jsonb
-			FROM unnest($2::text[], $3::bytea[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[]) AS u(k, h, kind, o, a, m, md)
+			INSERT INTO transfers (tenant_id, idempotency_key, request_hash, kind, occurred_at, actor, memo, metadata, hold_id)
+			SELECT $1, u.k, u.h, u.kind, u.o, u.a, u.m, u.md::jsonb, u.hold
+			FROM unnest($2::text[], $3::bytea[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $19::bigint[])
+				AS u(k, h, kind, o, a, m, md, hold)
 			RETURNING id, idempotency_key, occurred_at, recorded_at
 		), acc AS (
-			UPDATE accounts x SET balance = x.balance + u.d, version = x.version + u.n
-			FROM unnest($9::bigint[], $10::numeric[], $11::bigint[], $18::bool[]) AS u(id, d, n, chk)
+			UPDATE accounts x SET balance = x.balance + u.d, version = x.version + u.n, pending = x.pending - u.r
+			FROM unnest($9::bigint[], $10::numeric[], $11::bigint[], $18::bool[], $20::numeric[]) AS u(id, d, n, chk, r)
 			WHERE x.tenant_id = $1 AND x.id = u.id
 			RETURNING x.id, x.balance, x.version, x.pending, x.floor, x.code, u.chk
 		), p AS (
@@ -142,13 +197,20 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 			LEFT JOIN acc ON acc.id = u.a AND u.v IS NOT NULL
 			ORDER BY u.i
 			RETURNING 1
+		), e AS (
+			INSERT INTO hold_endings (tenant_id, hold_id, outcome, posted_amount, transfer_id, actor, ended_at)
+			SELECT $1, u.h, 'posted', u.amt, t.id, u.actor, $25
+			FROM unnest($21::bigint[], $22::numeric[], $23::text[], $24::text[]) AS u(h, amt, actor, k)
+			JOIN t ON t.idempotency_key = u.k
+			RETURNING 1
 		)
 		SELECT t.idempotency_key, t.id, t.recorded_at FROM t
 		WHERE NOT EXISTS (SELECT 1 FROM acc WHERE ledger_floor_breach(acc.chk AND acc.balance - acc.pending < acc.floor,
 			acc.code, acc.balance - acc.pending, acc.floor))`,
 		tenant, tKeys, tHashes, tKinds, tOccurred, tActors, tMemos, tMeta,
-		uIDs, uDeltas, uCounts,
-		pKeys, pl.accIDs, pl.amounts, pl.beforeOff, pl.afterOff, pl.versionOff, uCheck,
+		u.ids, u.deltas, u.counts,
+		pKeys, pl.accIDs, pl.amounts, pl.beforeOff, pl.afterOff, pl.versionOff, u.check,
+		tHolds, u.releases, eHolds, eAmounts, eActors, eKeys, l.now(),
 	).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var key string
@@ -166,15 +228,28 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 	return q, nil
 }
 
-// sortTogether sorts ids ascending, and the other slices with them.
-func sortTogether(ids []int64, deltas []decimal.Decimal, counts []int64, check []bool) {
-	idx := make([]int, len(ids))
+// trackedChanges are the changes of tracked accounts in a group, as arrays
+// for unnest.
+type trackedChanges struct {
+	ids, counts      []int64
+	deltas, releases []decimal.Decimal
+	check            []bool
+}
+
+func (u *trackedChanges) add(id int64, delta decimal.Decimal, count int64, check bool, release decimal.Decimal) {
+	u.ids, u.deltas, u.counts = append(u.ids, id), append(u.deltas, delta), append(u.counts, count)
+	u.check, u.releases = append(u.check, check), append(u.releases, release)
+}
+
+// sort orders the changes by account id.
+func (u *trackedChanges) sort() {
+	idx := make([]int, len(u.ids))
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.Slice(idx, func(a, b int) bool { return ids[idx[a]] < ids[idx[b]] })
-	i2, d2, c2, k2 := slices.Clone(ids), slices.Clone(deltas), slices.Clone(counts), slices.Clone(check)
+	sort.Slice(idx, func(a, b int) bool { return u.ids[idx[a]] < u.ids[idx[b]] })
+	ids, deltas, counts, check, rel := slices.Clone(u.ids), slices.Clone(u.deltas), slices.Clone(u.counts), slices.Clone(u.check), slices.Clone(u.releases)
 	for to, from := range idx {
-		ids[to], deltas[to], counts[to], check[to] = i2[from], d2[from], c2[from], k2[from]
+		u.ids[to], u.deltas[to], u.counts[to], u.check[to], u.releases[to] = ids[from], deltas[from], counts[from], check[from], rel[from]
 	}
 }

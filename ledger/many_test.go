@@ -15,12 +15,12 @@ import (
 // queueAndCommit sends BEGIN, the transfers of QueueTransfers and COMMIT
 // in one pipeline, as the group commit of taps does, and rolls back when
 // the pipeline failed.
-func queueAndCommit(t *testing.T, f fixture, reqs []ledger.TransferRequest) (*ledger.Queued, error) {
+func queueAndCommit(t *testing.T, f fixture, reqs []ledger.TransferRequest, posts ...ledger.HoldPost) (*ledger.Queued, error) {
 	t.Helper()
 	ctx := context.Background()
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	q, err := f.l.QueueTransfers(ctx, b, reqs)
+	q, err := f.l.QueueTransfers(ctx, b, reqs, posts)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func TestQueueTransfers(t *testing.T) {
 		{meal("tap:j", f.wallet.ID, "1"), meal("tap:j", w2.ID, "1")},
 		{{TenantID: f.tenant, IdempotencyKey: "tap:k", Kind: "meal", Postings: []ledger.Posting{{AccountID: f.wallet.ID, Amount: d("1")}, {AccountID: f.revenue.ID, Amount: d("-2")}}}},
 	} {
-		if _, err := f.l.QueueTransfers(ctx, b, bad); err == nil {
+		if _, err := f.l.QueueTransfers(ctx, b, bad, nil); err == nil {
 			t.Fatalf("QueueTransfers(%s, %s) accepted", bad[0].IdempotencyKey, bad[len(bad)-1].IdempotencyKey)
 		}
 	}
@@ -139,4 +139,69 @@ func checkVerify(t *testing.T, f fixture) {
 	if len(v) != 0 {
 		t.Fatalf("verify: %+v", v)
 	}
+}
+
+// TestQueueTransfersPostsHolds posts holds in a group, next to a plain
+// transfer: the hold's amount leaves the wallet, its reservation is
+// released, the hold ends once, and the same post through PostHold replays.
+func TestQueueTransfersPostsHolds(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.topup(t, "t1", "10.00")
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	h, err := f.l.PlaceHold(ctx, ledger.HoldRequest{TenantID: f.tenant, AccountID: f.wallet.ID, Amount: d("3.70"), IdempotencyKey: "hold:1", Kind: "meal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := ledger.PostHoldRequest{TenantID: f.tenant, HoldID: h.ID, Amount: d("3.70"), To: f.revenue.ID, IdempotencyKey: "tap:p1",
+		Kind: "meal", OccurredAt: at, Actor: "tap:p1", Memo: "Repas", Metadata: map[string]string{"booking": "1"}}
+	fee := ledger.TransferRequest{TenantID: f.tenant, IdempotencyKey: "fee:1", Kind: "fee", Actor: "test",
+		Postings: []ledger.Posting{{AccountID: f.clear.ID, Amount: d("0.25")}, {AccountID: f.revenue.ID, Amount: d("-0.25")}}}
+	q, err := queueAndCommit(t, f, []ledger.TransferRequest{fee}, ledger.HoldPost{Hold: h, Request: post})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := q.Transfers[1]
+	if tr.ID == 0 || tr.HoldID == nil || *tr.HoldID != h.ID {
+		t.Fatalf("posted transfer %+v", tr)
+	}
+	b := f.balance(t, f.wallet.ID)
+	if !b.Posted.Equal(d("6.30")) || !b.Pending.IsZero() {
+		t.Fatalf("wallet: %+v, want 6.30 posted and nothing pending", b)
+	}
+	ended, err := f.l.GetHold(ctx, f.tenant, h.ID)
+	if err != nil || ended.Status != ledger.HoldPosted || ended.TransferID == nil || *ended.TransferID != tr.ID {
+		t.Fatalf("hold after the group: %+v, %v", ended, err)
+	}
+	again, err := f.l.PostHold(ctx, post)
+	if err != nil || again.ID != tr.ID {
+		t.Fatalf("PostHold replay = %d, %v; want transfer %d", again.ID, err, tr.ID)
+	}
+	checkVerify(t, f)
+
+	// Posted already: refused before anything is queued.
+	if _, err := f.l.QueueTransfers(ctx, &pgx.Batch{}, nil, []ledger.HoldPost{{Hold: ended, Request: post}}); !errors.Is(err, ledger.ErrHoldEnded) {
+		t.Fatalf("post of an ended hold: %v, want ErrHoldEnded", err)
+	}
+	// Read pending, ended meanwhile (voided): the group fails on the
+	// server and writes nothing.
+	h2, err := f.l.PlaceHold(ctx, ledger.HoldRequest{TenantID: f.tenant, AccountID: f.wallet.ID, Amount: d("3.70"), IdempotencyKey: "hold:2", Kind: "meal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.l.VoidHold(ctx, f.tenant, h2.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	post2 := post
+	post2.HoldID, post2.IdempotencyKey = h2.ID, "tap:p2"
+	var pgErr *pgconn.PgError
+	// (Its reservation is gone: the release fails the pending check, or
+	// else the second ending its unique index.)
+	if _, err := queueAndCommit(t, f, []ledger.TransferRequest{fee}, ledger.HoldPost{Hold: h2, Request: post2}); !errors.As(err, &pgErr) || (pgErr.Code != "23505" && pgErr.Code != "23514") {
+		t.Fatalf("post of a hold voided meanwhile: %v, want a constraint violation", err)
+	}
+	if b := f.balance(t, f.wallet.ID); !b.Posted.Equal(d("6.30")) || !b.Pending.IsZero() {
+		t.Fatalf("wallet after the failed group: %+v", b)
+	}
+	checkVerify(t, f)
 }
