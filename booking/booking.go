@@ -409,6 +409,11 @@ func bookingMeta(b Booking) map[string]string {
 const bookingCols = `tenant_id, id, school_id, pupil_id, day, service, status, price, list_price, free_meal, hold_id, transfer_id,
 	coalesce(tap_id, ''), booked_by, booked_at, coalesce(cancelled_by, ''), cancelled_at, consumed_at, ended_at`
 
+// qualifiedBookingCols is bookingCols on a table named b.
+const qualifiedBookingCols = `b.tenant_id, b.id, b.school_id, b.pupil_id, b.day, b.service, b.status, b.price, b.list_price, b.free_meal,
+	b.hold_id, b.transfer_id, coalesce(b.tap_id, ''), b.booked_by, b.booked_at, coalesce(b.cancelled_by, ''), b.cancelled_at,
+	b.consumed_at, b.ended_at`
+
 func scanBooking(r pgx.Row) (Booking, error) {
 	var b Booking
 	var svc, st string
@@ -549,75 +554,14 @@ type Consumption struct {
 // Replayed set. It returns ErrNotFound, ErrAlreadyConsumed (another tap
 // consumed it), ErrBookingEnded (cancelled, no-show, or its hold ended).
 func (m *Manager) Consume(ctx context.Context, b Booking, tapID string, occurredAt time.Time) (Consumption, error) {
-	if tapID == "" {
-		return Consumption{}, invalid("consume needs a tap id")
-	}
-	key := "tap:" + tapID
 	var out Consumption
 	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
-		cur, err := lockBooking(ctx, tx, b.TenantID, b.ID)
-		if err != nil {
-			return err
-		}
-		switch cur.Status {
-		case StatusConsumed:
-			if cur.TapID != tapID {
-				return fmt.Errorf("%w: booking %d by tap %s", ErrAlreadyConsumed, cur.ID, cur.TapID)
-			}
-			out = consumption(cur)
-			out.Replayed = true
-			return nil
-		case StatusCancelled, StatusNoShow:
-			return fmt.Errorf("%w: booking %d is %s", ErrBookingEnded, cur.ID, cur.Status)
-		}
-		var transferID *int64
-		switch {
-		case cur.Service.IsDaycare():
-		case cur.HoldID != nil:
-			rev, err := m.account(ctx, cur.TenantID, AccountRevenueMeals)
-			if err != nil {
-				return err
-			}
-			t, err := m.led.PostHold(ctx, ledger.PostHoldRequest{TenantID: cur.TenantID, HoldID: *cur.HoldID, Amount: cur.Price, To: rev,
-				IdempotencyKey: key, Kind: KindMeal, OccurredAt: occurredAt, Actor: key,
-				Memo: fmt.Sprintf("Repas (%s) du %s", cur.Service, cur.Day.Format(time.DateOnly)), Metadata: bookingMeta(cur)})
-			if errors.Is(err, ledger.ErrHoldEnded) {
-				return fmt.Errorf("%w: hold of booking %d already ended", ErrBookingEnded, cur.ID)
-			}
-			if err != nil {
-				return fmt.Errorf("post hold %d: %w", *cur.HoldID, err)
-			}
-			transferID = &t.ID
-		case cur.FreeMeal && cur.ListPrice.IsPositive():
-			rev, err := m.account(ctx, cur.TenantID, AccountRevenueMeals)
-			if err != nil {
-				return err
-			}
-			sub, err := m.account(ctx, cur.TenantID, AccountSubsidyMeals)
-			if err != nil {
-				return err
-			}
-			t, err := m.led.Transfer(ctx, ledger.TransferRequest{TenantID: cur.TenantID, IdempotencyKey: key, Kind: KindMeal,
-				OccurredAt: occurredAt, Actor: key, Memo: fmt.Sprintf("Repas gratuit FWB (%s) du %s", cur.Service, cur.Day.Format(time.DateOnly)),
-				Metadata: bookingMeta(cur), Postings: []ledger.Posting{{AccountID: sub, Amount: cur.ListPrice}, {AccountID: rev, Amount: cur.ListPrice.Neg()}}})
-			if err != nil {
-				return fmt.Errorf("charge free meal to subsidy: %w", err)
-			}
-			transferID = &t.ID
-		case cur.Price.IsPositive():
-			return fmt.Errorf("%w: booking %d has no hold", ErrBookingEnded, cur.ID)
-		}
-		at := occurredAt
-		cur.Status, cur.TapID, cur.ConsumedAt, cur.TransferID = StatusConsumed, tapID, &at, transferID
-		if _, err := tx.Exec(ctx, `UPDATE bookings SET status = 'consumed', tap_id = $3, consumed_at = $4, transfer_id = $5 WHERE tenant_id = $1 AND id = $2`,
-			cur.TenantID, cur.ID, tapID, occurredAt, transferID); err != nil {
-			return err
-		}
-		out = consumption(cur)
-		return nil
+		var err error
+		out, err = m.ConsumeTx(ctx, tx, b, tapID, occurredAt)
+		return err
 	})
 	if err != nil {
-		return Consumption{}, fmt.Errorf("consume booking %d: %w", b.ID, err)
+		return Consumption{}, err
 	}
 	return out, nil
 }

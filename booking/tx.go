@@ -26,7 +26,6 @@ func (m *Manager) ConsumeTx(ctx context.Context, tx pgx.Tx, b Booking, tapID str
 	if tapID == "" {
 		return Consumption{}, invalid("consume needs a tap id")
 	}
-	key := "tap:" + tapID
 	cur, err := lockBooking(ctx, tx, b.TenantID, b.ID)
 	if errors.Is(err, ErrNotFound) {
 		return Consumption{}, err
@@ -45,17 +44,14 @@ func (m *Manager) ConsumeTx(ctx context.Context, tx pgx.Tx, b Booking, tapID str
 	case StatusCancelled, StatusNoShow:
 		return Consumption{}, fmt.Errorf("%w: booking %d is %s", ErrBookingEnded, cur.ID, cur.Status)
 	}
+	w, err := m.PlanConsume(ctx, cur, tapID, occurredAt)
+	if err != nil {
+		return Consumption{}, err
+	}
 	var transferID *int64
 	switch {
-	case cur.Service.IsDaycare():
-	case cur.HoldID != nil:
-		rev, err := m.account(ctx, cur.TenantID, AccountRevenueMeals)
-		if err != nil {
-			return Consumption{}, err
-		}
-		t, err := m.led.PostHoldTx(ctx, tx, ledger.PostHoldRequest{TenantID: cur.TenantID, HoldID: *cur.HoldID, Amount: cur.Price, To: rev,
-			IdempotencyKey: key, Kind: KindMeal, OccurredAt: occurredAt, Actor: key,
-			Memo: fmt.Sprintf("Repas (%s) du %s", cur.Service, cur.Day.Format(time.DateOnly)), Metadata: bookingMeta(cur)})
+	case w.Post != nil:
+		t, err := m.led.PostHoldTx(ctx, tx, *w.Post)
 		if errors.Is(err, ledger.ErrHoldEnded) && !errors.Is(err, ledger.ErrTxAborted) {
 			return Consumption{}, fmt.Errorf("%w: hold of booking %d already ended", ErrBookingEnded, cur.ID)
 		}
@@ -63,24 +59,12 @@ func (m *Manager) ConsumeTx(ctx context.Context, tx pgx.Tx, b Booking, tapID str
 			return Consumption{}, fmt.Errorf("consume booking %d: post hold %d: %w", cur.ID, *cur.HoldID, err)
 		}
 		transferID = &t.ID
-	case cur.FreeMeal && cur.ListPrice.IsPositive():
-		rev, err := m.account(ctx, cur.TenantID, AccountRevenueMeals)
-		if err != nil {
-			return Consumption{}, err
-		}
-		sub, err := m.account(ctx, cur.TenantID, AccountSubsidyMeals)
-		if err != nil {
-			return Consumption{}, err
-		}
-		t, err := m.led.TransferTx(ctx, tx, ledger.TransferRequest{TenantID: cur.TenantID, IdempotencyKey: key, Kind: KindMeal,
-			OccurredAt: occurredAt, Actor: key, Memo: fmt.Sprintf("Repas gratuit FWB (%s) du %s", cur.Service, cur.Day.Format(time.DateOnly)),
-			Metadata: bookingMeta(cur), Postings: []ledger.Posting{{AccountID: sub, Amount: cur.ListPrice}, {AccountID: rev, Amount: cur.ListPrice.Neg()}}})
+	case w.Transfer != nil:
+		t, err := m.led.TransferTx(ctx, tx, *w.Transfer)
 		if err != nil {
 			return Consumption{}, fmt.Errorf("consume booking %d: charge free meal to subsidy: %w", cur.ID, err)
 		}
 		transferID = &t.ID
-	case cur.Price.IsPositive():
-		return Consumption{}, fmt.Errorf("%w: booking %d has no hold", ErrBookingEnded, cur.ID)
 	}
 	cur.Status, cur.TapID, cur.ConsumedAt, cur.TransferID = StatusConsumed, tapID, &occurredAt, transferID
 	if _, err := tx.Exec(ctx, `UPDATE bookings SET status = 'consumed', tap_id = $3, consumed_at = $4, transfer_id = $5 WHERE tenant_id = $1 AND id = $2`,
@@ -88,4 +72,85 @@ func (m *Manager) ConsumeTx(ctx context.Context, tx pgx.Tx, b Booking, tapID str
 		return Consumption{}, fmt.Errorf("%w: consume booking %d: %w", ledger.ErrTxAborted, cur.ID, err)
 	}
 	return consumption(cur), nil
+}
+
+// ConsumeWrites is what consuming a booking writes in the ledger — a
+// paying meal's hold posted to revenue:meals, or a free meal charged to
+// subsidy:fwb-meals, or nothing (a daycare booking) — and the answer.
+type ConsumeWrites struct {
+	Post        *ledger.PostHoldRequest
+	Transfer    *ledger.TransferRequest
+	Consumption Consumption // TransferID unset
+}
+
+// PlanConsume returns what consuming cur — booked, read and locked by the
+// caller in its transaction — at tap tapID writes, with the idempotency key
+// "tap:<tapID>". ConsumeTx writes it; the terminal's group commit writes
+// the plans of many taps at once (ledger.QueueTransfers), with
+// QueueConsumed. ErrBookingEnded for a paying booking without a hold.
+func (m *Manager) PlanConsume(ctx context.Context, cur Booking, tapID string, occurredAt time.Time) (ConsumeWrites, error) {
+	key := "tap:" + tapID
+	var w ConsumeWrites
+	switch {
+	case cur.Service.IsDaycare():
+	case cur.HoldID != nil:
+		rev, err := m.account(ctx, cur.TenantID, AccountRevenueMeals)
+		if err != nil {
+			return w, err
+		}
+		w.Post = &ledger.PostHoldRequest{TenantID: cur.TenantID, HoldID: *cur.HoldID, Amount: cur.Price, To: rev,
+			IdempotencyKey: key, Kind: KindMeal, OccurredAt: occurredAt, Actor: key,
+			Memo: fmt.Sprintf("Repas (%s) du %s", cur.Service, cur.Day.Format(time.DateOnly)), Metadata: bookingMeta(cur)}
+	case cur.FreeMeal && cur.ListPrice.IsPositive():
+		rev, err := m.account(ctx, cur.TenantID, AccountRevenueMeals)
+		if err != nil {
+			return w, err
+		}
+		sub, err := m.account(ctx, cur.TenantID, AccountSubsidyMeals)
+		if err != nil {
+			return w, err
+		}
+		w.Transfer = &ledger.TransferRequest{TenantID: cur.TenantID, IdempotencyKey: key, Kind: KindMeal,
+			OccurredAt: occurredAt, Actor: key, Memo: fmt.Sprintf("Repas gratuit FWB (%s) du %s", cur.Service, cur.Day.Format(time.DateOnly)),
+			Metadata: bookingMeta(cur), Postings: []ledger.Posting{{AccountID: sub, Amount: cur.ListPrice}, {AccountID: rev, Amount: cur.ListPrice.Neg()}}}
+	case cur.Price.IsPositive():
+		return w, fmt.Errorf("%w: booking %d has no hold", ErrBookingEnded, cur.ID)
+	}
+	done := cur
+	done.Status, done.TapID, done.ConsumedAt = StatusConsumed, tapID, &occurredAt
+	w.Consumption = consumption(done)
+	return w, nil
+}
+
+// QueueConsumed queues on b the update that marks cur consumed by tap
+// tapID at occurredAt; its transfer, if any, is found by its key
+// "tap:<tapID>" (queue it after the transfers).
+func QueueConsumed(b *pgx.Batch, cur Booking, tapID string, occurredAt time.Time) {
+	b.Queue(`UPDATE bookings SET status = 'consumed', tap_id = $3, consumed_at = $4,
+		transfer_id = (SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = $5)
+		WHERE tenant_id = $1 AND id = $2`, cur.TenantID, cur.ID, tapID, occurredAt, "tap:"+tapID)
+}
+
+// QueueDayBookings queues on b the read of the bookings (not cancelled) of
+// pupils on days, locked for update, in the order pupil, service, id, into
+// into; then the read of their holds into holds. The caller (the
+// terminal's group commit) serialises the taps of a pupil; the lock keeps
+// a guardian's cancellation or the day-end job from ending a booking
+// between this read and the caller's commit.
+func QueueDayBookings(b *pgx.Batch, tenantID int64, pupilIDs []int64, days []string, into func(Booking), holds map[int64]ledger.Hold) {
+	b.Queue(`SELECT `+qualifiedBookingCols+` FROM unnest($2::bigint[]) AS x(pid)
+		CROSS JOIN LATERAL (SELECT * FROM bookings WHERE tenant_id = $1 AND pupil_id = x.pid AND day = ANY($3::date[])
+			AND status <> 'cancelled' FOR UPDATE) b
+		ORDER BY b.pupil_id, b.service, b.id`, tenantID, pupilIDs, days).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			bk, err := scanBooking(rows)
+			if err != nil {
+				return fmt.Errorf("read bookings: %w", err)
+			}
+			into(bk)
+		}
+		return rows.Err()
+	})
+	ledger.QueueHolds(b, tenantID, `SELECT hold_id FROM bookings WHERE tenant_id = $1 AND pupil_id = ANY($2::bigint[])
+		AND day = ANY($3::date[]) AND status = 'booked' AND hold_id IS NOT NULL`, []any{pupilIDs, days}, holds)
 }

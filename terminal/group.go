@@ -24,9 +24,9 @@ import (
 // their badges; one to lock the pupils and read what every decision needs
 // (a statement each for all taps); one to write every ledger transfer
 // (ledger.QueueTransfers), the daycare rows, every tap row, and commit.
-// A booked meal posts its booking's hold through booking.ConsumeTx in the
-// group's transaction, with round trips of its own (up to
-// maxGroupConsumes of them; the others are applied alone). A tap that needs more
+// A booked meal's booking is read locked with its hold, and consumed with
+// the group's writes (booking.PlanConsume, ledger.QueueTransfers,
+// booking.QueueConsumed). A tap that needs more
 // (a daycare session left open on an earlier day; a manual entry; a second
 // tap of a pupil already in the group) leaves the group and is applied
 // alone by the one-tap path (applyOnce), after the group. So does every tap of a group
@@ -44,8 +44,6 @@ import (
 const (
 	// maxGroup bounds the taps of one group.
 	maxGroup = 128
-	// maxGroupConsumes bounds the booked meals consumed in one group.
-	maxGroupConsumes = 2
 	// groupsInFlight is how many groups run at once: while one waits for
 	// the database the next is being decided.
 	groupsInFlight = 2
@@ -57,8 +55,10 @@ var errLeaveGroup = errors.New("terminal: tap applied alone")
 
 // group is what the taps of a group queue while they are decided.
 type group struct {
-	consumes  int // booked meals consumed in the group's transaction
 	transfers []ledger.TransferRequest
+	posts     []ledger.HoldPost     // booked meals: their holds, posted
+	holds     map[int64]ledger.Hold // the holds of the day's bookings, as read
+
 	// late: daycare writes, sent after the transfers (a session's update
 	// finds its transfer by key) and before the tap rows.
 	late *pgx.Batch
@@ -205,7 +205,7 @@ func (s *Service) runGroup(taps []*groupTap) {
 func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState, bool) {
 	tenant := taps[0].tenantID
 	states := make([]*tapState, len(taps))
-	grp := &group{late: &pgx.Batch{}}
+	grp := &group{late: &pgx.Batch{}, holds: map[int64]ledger.Hold{}}
 	replays := make([]*Result, len(taps))
 
 	var lockKeys []int32
@@ -366,24 +366,10 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 			})
 		}
 		if len(pupilIDs) > 0 && canteen {
-			// Cancelled bookings play no part in a meal's decision.
-			r.Queue(`SELECT x.pid, b.day, b.id, b.service, b.status, coalesce(b.tap_id, '') FROM unnest($2::bigint[]) AS x(pid)
-				CROSS JOIN LATERAL (SELECT * FROM bookings WHERE tenant_id = $1 AND pupil_id = x.pid AND day = ANY($3::date[])
-					AND status <> 'cancelled' OFFSET 0) b
-				ORDER BY x.pid, b.service, b.id`,
-				tenant, pupilIDs, days).Query(func(rows pgx.Rows) error {
-				for rows.Next() {
-					var k bookingKey
-					var day time.Time
-					bk := booking.Booking{TenantID: tenant}
-					if err := rows.Scan(&k.pupil, &day, &bk.ID, &bk.Service, &bk.Status, &bk.TapID); err != nil {
-						return fmt.Errorf("read bookings: %w", err)
-					}
-					k.day = day.Format(time.DateOnly)
-					bookings[k] = append(bookings[k], bk)
-				}
-				return rows.Err()
-			})
+			booking.QueueDayBookings(r, tenant, pupilIDs, days, func(bk booking.Booking) {
+				k := bookingKey{bk.PupilID, bk.Day.Format(time.DateOnly)}
+				bookings[k] = append(bookings[k], bk)
+			}, grp.holds)
 		}
 		if len(pupilIDs) > 0 && daycare {
 			r.Queue(`SELECT d.id, d.school_id, d.station_id, d.pupil_id, d.day, d.check_in_at FROM unnest($2::bigint[]) AS x(pid)
@@ -446,8 +432,7 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 					st.locked.walletOf = p.PupilID
 				}
 			}
-			mark := len(grp.transfers)
-			lateMark := grp.late.Len()
+			mark, postMark, lateMark := len(grp.transfers), len(grp.posts), grp.late.Len()
 			if err := s.decide(ctx, tx, st); err != nil {
 				if errors.Is(err, ledger.ErrTxAborted) {
 					// A booked meal's consumption (booking.ConsumeTx, the one
@@ -460,7 +445,7 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 					s.log.Debug("tap group: decide", "tap_id", t.ID, "err", err)
 				}
 				// Nothing of it was written: drop what it queued.
-				grp.transfers = grp.transfers[:mark]
+				grp.transfers, grp.posts = grp.transfers[:mark], grp.posts[:postMark]
 				grp.late.QueuedQueries = grp.late.QueuedQueries[:lateMark]
 				states[i] = nil
 				continue
@@ -480,7 +465,7 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 
 	// Round trip 3: the transfers, the daycare rows, the tap rows, COMMIT.
 	w := &pgx.Batch{}
-	if _, err := s.ledger.QueueTransfers(ctx, w, grp.transfers); err != nil {
+	if _, err := s.ledger.QueueTransfers(ctx, w, grp.transfers, grp.posts); err != nil {
 		s.log.Warn("tap group: transfers", "taps", len(taps), "err", err)
 		return states, false
 	}
@@ -488,6 +473,9 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 	keys := map[string]bool{}
 	for _, r := range grp.transfers {
 		keys[r.IdempotencyKey] = true
+	}
+	for _, p := range grp.posts {
+		keys[p.Request.IdempotencyKey] = true
 	}
 	var rows tapRows
 	for i, st := range states {

@@ -61,13 +61,7 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		return nil
 	}
 	if booked != nil && st.grp != nil {
-		// In a group, consuming a booking takes round trips of its own,
-		// one consumption after the other: past a few, the tap is applied
-		// alone, next to the group (a replayed backlog brings many).
-		if st.grp.consumes >= maxGroupConsumes {
-			return errLeaveGroup
-		}
-		st.grp.consumes++
+		return s.consumeInGroup(ctx, st, *booked)
 	}
 	if booked != nil {
 		c, err := s.booking.ConsumeTx(ctx, tx, *booked, t.ID, t.ReadAt)
@@ -166,6 +160,39 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	if ch.floorHit {
 		st.res.Reason, st.res.Feedback = ReasonLowBalance, FeedbackWarn
 	}
+	return nil
+}
+
+// consumeInGroup consumes a booked meal with the writes of the tap's group:
+// the booking was read locked, with its hold (QueueDayBookings). Anything
+// unexpected (a booking not booked, a hold not pending) applies the tap
+// alone.
+func (s *Service) consumeInGroup(ctx context.Context, st *tapState, b booking.Booking) error {
+	t, grp := st.tap, st.grp
+	if b.Status != booking.StatusBooked {
+		return errLeaveGroup
+	}
+	w, err := s.booking.PlanConsume(ctx, b, t.ID, t.ReadAt)
+	if err != nil {
+		return errLeaveGroup
+	}
+	if w.Post != nil {
+		h, ok := grp.holds[w.Post.HoldID]
+		if !ok || h.Status != ledger.HoldPending {
+			return errLeaveGroup
+		}
+		grp.posts = append(grp.posts, ledger.HoldPost{Hold: h, Request: *w.Post})
+	}
+	if w.Transfer != nil {
+		grp.addTransfer(*w.Transfer)
+	}
+	booking.QueueConsumed(grp.late, b, t.ID, t.ReadAt)
+	st.charged = w.Consumption.Charged
+	st.ev.Booking = BookingBooked
+	if b.FreeMeal {
+		st.ev.Booking = BookingFreeMeal
+	}
+	st.ev.LowBalance = lowBalance(st, st.pupil.Available)
 	return nil
 }
 
