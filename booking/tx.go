@@ -151,6 +151,7 @@ func QueueDayBookings(b *pgx.Batch, tenantID int64, pupilIDs []int64, days []str
 		}
 		return rows.Err()
 	})
-	ledger.QueueHolds(b, tenantID, `SELECT hold_id FROM bookings WHERE tenant_id = $1 AND pupil_id = ANY($2::bigint[])
-		AND day = ANY($3::date[]) AND status = 'booked' AND hold_id IS NOT NULL`, []any{pupilIDs, days}, holds)
+	ledger.QueueHolds(b, tenantID, `SELECT k.hold_id FROM unnest($2::bigint[]) AS x(pid)
+		CROSS JOIN LATERAL (SELECT hold_id FROM bookings WHERE tenant_id = $1 AND pupil_id = x.pid AND day = ANY($3::date[])
+			AND status = 'booked' AND hold_id IS NOT NULL OFFSET 0) k`, []any{pupilIDs, days}, holds)
 }

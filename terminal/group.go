@@ -108,27 +108,34 @@ type grouper struct {
 	running int
 }
 
-// submit queues a tap for the next group and waits for its outcome.
-func (g *grouper) submit(ctx context.Context, gt *groupTap) (groupOutcome, error) {
-	gt.done = make(chan groupOutcome, 1)
+// submit queues taps for the next groups, all at once, and waits for
+// their outcomes.
+func (g *grouper) submit(ctx context.Context, gts ...*groupTap) ([]groupOutcome, error) {
+	for _, gt := range gts {
+		gt.done = make(chan groupOutcome, 1)
+	}
 	g.mu.Lock()
-	g.queue = append(g.queue, gt)
-	lead := g.running < groupsInFlight
-	if lead {
+	g.queue = append(g.queue, gts...)
+	leaders := 0
+	for g.running < groupsInFlight && leaders*maxGroup < len(g.queue) {
 		g.running++
+		leaders++
 	}
 	g.mu.Unlock()
-	if lead {
+	for range leaders {
 		go g.lead()
 	}
-	select {
-	case out := <-gt.done:
-		return out, nil
-	case <-ctx.Done():
-		// The tap may still be applied by its group: a retry of the
-		// request gets the same answer (idempotent per tap id).
-		return groupOutcome{}, ctx.Err()
+	outs := make([]groupOutcome, len(gts))
+	for i, gt := range gts {
+		select {
+		case outs[i] = <-gt.done:
+		case <-ctx.Done():
+			// The taps may still be applied by their groups: a retry of
+			// the request gets the same answers (idempotent per tap id).
+			return nil, ctx.Err()
+		}
 	}
+	return outs, nil
 }
 
 // lead runs groups while taps are waiting.
@@ -265,12 +272,17 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 	// The statements of a group read per element of an array through
 	// LATERAL subqueries kept apart from the join (OFFSET 0), so that every
 	// lookup is an equality on an index. Their plans hardly depend on the
-	// arrays: generic plans (set with the first statement, for the
-	// transaction) spare planning them on every group (a fifth of the
-	// database's work otherwise). A plan made while a table was nearly empty
-	// is replaced when autovacuum analyses the table.
+	// arrays: generic plans spare planning them on every group (a fifth of
+	// the database's work otherwise). But a generic plan is made once per
+	// connection, and one made while a table was (nearly) empty — a new
+	// school's first taps, statistics of an empty table — would scan the
+	// whole table for every element of every group until autovacuum
+	// analyses it: the planner is told that every statement here is an
+	// index lookup. Both settings hold for the group's transaction only, set
+	// by its first statement.
 	b.Queue(`SELECT pg_advisory_xact_lock(22, k)
-		FROM set_config('plan_cache_mode', 'force_generic_plan', true) AS g, unnest($1::int4[]) AS k`, lockKeys)
+		FROM set_config('plan_cache_mode', 'force_generic_plan', true) AS g, set_config('enable_seqscan', 'off', true) AS s,
+			unnest($1::int4[]) AS k`, lockKeys)
 	stored := map[string][]byte{}
 	b.Queue(`SELECT x.id, t.result FROM unnest($2::text[]) AS x(id)
 		CROSS JOIN LATERAL (SELECT result FROM taps WHERE tenant_id = $1 AND tap_id = x.id OFFSET 0) t`, tenant, tapIDs).Query(func(rows pgx.Rows) error {

@@ -120,13 +120,13 @@ func (s *Service) Authenticate(ctx context.Context, header, method, requestURI s
 // error is a failure of the database: taps answered before it are recorded
 // and will be answered the same on retry.
 //
-// Taps of different badges are submitted concurrently (at most batchWorkers
-// at once) to the group commit (group.go), which applies them together with
-// the taps of other requests; the taps of one badge uid are applied one
-// after the other in the order of the batch, so a check-in and
-// its check-out replayed together keep their order. Taps of one pupil under
+// The taps are applied in rounds: the first tap of every badge uid, then
+// the second, …; a round is submitted to the group commit (group.go) at
+// once, so its taps are applied together (with other requests' taps), and
+// the taps of one uid keep the order of the batch, so a check-in and its
+// check-out replayed together stay in order. Taps of one pupil under
 // different uids (a card and a manual entry) are still serialised by the
-// pupil lock, in the order they reach it.
+// pupil lock.
 func (s *Service) ApplyBatch(ctx context.Context, dev Device, body []byte) ([]Result, error) {
 	raws, err := parseBatch(body)
 	if err != nil {
@@ -160,45 +160,84 @@ func (s *Service) ApplyBatch(ctx context.Context, dev Device, body []byte) ([]Re
 		}
 		groups[g] = append(groups[g], i)
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan []int)
-	var wg sync.WaitGroup
-	for range min(batchWorkers, len(groups)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for g := range next {
-				for _, i := range g {
-					r, err := s.apply(ctx, dev.TenantID, actor, taps[i], invalid[i])
-					if err != nil {
-						cancel(err)
-						break
-					}
-					out[i] = r
-				}
+	// Rounds: the first tap of every uid, then the second …, each round
+	// submitted to the group commit at once, so that its taps are applied
+	// together.
+	for round := 0; ; round++ {
+		var idx []int
+		for _, g := range groups {
+			if round < len(g) {
+				idx = append(idx, g[round])
 			}
-		}()
-	}
-feed:
-	for _, g := range groups {
-		select {
-		case next <- g:
-		case <-ctx.Done():
-			break feed
+		}
+		if len(idx) == 0 {
+			return out, nil
+		}
+		if err := s.applyRound(ctx, dev.TenantID, actor, taps, invalid, idx, out); err != nil {
+			return nil, err
 		}
 	}
-	close(next)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
-// batchWorkers is how many taps of one batch are submitted at once (to the
-// group commit: they are applied together).
-const batchWorkers = 64
+// applyRound applies taps[i] for i in idx (distinct uids) into out[i]:
+// together in groups, then those that had to leave their group alone, at
+// most batchWorkers at once.
+func (s *Service) applyRound(ctx context.Context, tenantID int64, actor string, taps []Tap, invalid []error, idx []int, out []Result) error {
+	var gts []*groupTap
+	var at, alone []int
+	for _, i := range idx {
+		switch {
+		case taps[i].ID == "":
+			out[i] = refused("", ReasonInvalid)
+		case s.groups == nil || taps[i].Tech == "manual":
+			alone = append(alone, i)
+		default:
+			gts = append(gts, &groupTap{tenantID: tenantID, actor: actor, tap: taps[i], invalid: invalid[i]})
+			at = append(at, i)
+		}
+	}
+	if len(gts) > 0 {
+		outs, err := s.groups.submit(ctx, gts...)
+		if err != nil {
+			return err
+		}
+		for k, o := range outs {
+			if o.alone {
+				alone = append(alone, at[k])
+			} else {
+				out[at[k]] = o.res
+			}
+		}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sem := make(chan struct{}, batchWorkers)
+	var wg sync.WaitGroup
+	for _, i := range alone {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r, err := s.applyAlone(ctx, tenantID, actor, taps[i], invalid[i])
+			if err != nil {
+				cancel(err)
+				return
+			}
+			out[i] = r
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// batchWorkers is how many taps of a round that left their group are
+// applied alone at once.
+const batchWorkers = 8
 
 // Apply applies one tap for a tenant on behalf of actor ("device:<id>",
 // "staff:<id>" for manual entries) and returns its result. A tap id seen
@@ -262,14 +301,20 @@ func (s *Service) apply(ctx context.Context, tenantID int64, actor string, t Tap
 		return refused("", ReasonInvalid), nil
 	}
 	if s.groups != nil && t.Tech != "manual" {
-		out, err := s.groups.submit(ctx, &groupTap{tenantID: tenantID, actor: actor, tap: t, invalid: invalid})
+		outs, err := s.groups.submit(ctx, &groupTap{tenantID: tenantID, actor: actor, tap: t, invalid: invalid})
 		if err != nil {
 			return Result{}, err
 		}
-		if !out.alone {
-			return out.res, nil
+		if !outs[0].alone {
+			return outs[0].res, nil
 		}
 	}
+	return s.applyAlone(ctx, tenantID, actor, t, invalid)
+}
+
+// applyAlone applies one tap in a transaction of its own (applyOnce),
+// retrying an attempt that had to be rolled back.
+func (s *Service) applyAlone(ctx context.Context, tenantID int64, actor string, t Tap, invalid error) (Result, error) {
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():

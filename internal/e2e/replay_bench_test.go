@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +90,13 @@ func BenchmarkReplayBacklogToRealServer(b *testing.B) {
 			b.Fatalf("server has %d tap ids, want %d", ids, backlog)
 		}
 		b.ReportMetric(float64(backlog)/elapsed.Seconds(), "taps/s")
+		f.srv.stop() // logs how the taps were grouped
+		for _, line := range strings.Split(f.srv.logs.String(), "\n") {
+			if strings.Contains(line, "tap groups") {
+				b.Log(line)
+			}
+		}
+		f.srv.start()
 		b.StartTimer()
 	}
 }
