@@ -402,7 +402,7 @@ func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (Transfer, e
 	if err := validate(&req); err != nil {
 		return Transfer{}, err
 	}
-	hash := requestHash("transfer", req.Kind, req.Memo, req.Metadata, postingsHash(req.Postings), occurredKey(req.OccurredAt))
+	hash := transferHash(req)
 	var out Transfer
 	err := l.withTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -450,18 +450,9 @@ var errReplay = errors.New("idempotency key already used")
 // posting; reverses links a reversal. skipFloor lists tracked accounts whose
 // floor is not checked (a hold being posted already reserved the amount).
 func (l *Ledger) transferTx(ctx context.Context, tx pgx.Tx, req TransferRequest, hash []byte, holdID, reverses *int64) (Transfer, error) {
-	ids := make([]int64, 0, len(req.Postings))
-	for _, p := range req.Postings {
-		ids = append(ids, p.AccountID)
-	}
-	accts, err := l.accountsFor(ctx, req.TenantID, ids)
+	accts, err := l.checkedAccounts(ctx, req.TenantID, postingAccounts(req.Postings))
 	if err != nil {
 		return Transfer{}, err
-	}
-	for _, a := range accts {
-		if a.Currency != Currency {
-			return Transfer{}, fmt.Errorf("%w: account %s is in %s", ErrCurrencyMismatch, a.Code, a.Currency)
-		}
 	}
 	occurred := req.OccurredAt
 	if occurred.IsZero() {

@@ -60,7 +60,7 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		if err := validate(&r); err != nil {
 			return nil, fmt.Errorf("transfer %q: %w", r.IdempotencyKey, err)
 		}
-		items = append(items, item{req: r, hash: requestHash("transfer", r.Kind, r.Memo, r.Metadata, postingsHash(r.Postings), occurredKey(r.OccurredAt))})
+		items = append(items, item{req: r, hash: transferHash(r)})
 	}
 	for _, p := range posts {
 		h := p.Hold
@@ -91,18 +91,11 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 			return nil, fmt.Errorf("%w: idempotency key %q twice in one group", ErrInvalidRequest, it.req.IdempotencyKey)
 		}
 		keys[it.req.IdempotencyKey] = i
-		for _, p := range it.req.Postings {
-			ids = append(ids, p.AccountID)
-		}
+		ids = append(ids, postingAccounts(it.req.Postings)...)
 	}
-	accts, err := l.accountsFor(ctx, tenant, ids)
+	accts, err := l.checkedAccounts(ctx, tenant, ids)
 	if err != nil {
 		return nil, err
-	}
-	for _, a := range accts {
-		if a.Currency != Currency {
-			return nil, fmt.Errorf("%w: account %s is in %s", ErrCurrencyMismatch, a.Code, a.Currency)
-		}
 	}
 
 	var (

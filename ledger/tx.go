@@ -41,7 +41,7 @@ func (l *Ledger) TransferTx(ctx context.Context, tx pgx.Tx, req TransferRequest)
 	if err := l.checkAccounts(ctx, req); err != nil {
 		return Transfer{}, err
 	}
-	hash := requestHash("transfer", req.Kind, req.Memo, req.Metadata, postingsHash(req.Postings), occurredKey(req.OccurredAt))
+	hash := transferHash(req)
 	out, err := l.transferTx(ctx, tx, req, hash, nil, nil)
 	if errors.Is(err, errReplay) {
 		return l.replayTx(ctx, tx, req.TenantID, req.IdempotencyKey, hash)
@@ -64,20 +64,39 @@ func aborted(err error) error {
 // checkAccounts runs transferTx's account checks (which read no row in
 // tx) before anything is written, so that their errors leave tx usable.
 func (l *Ledger) checkAccounts(ctx context.Context, req TransferRequest) error {
-	ids := make([]int64, 0, len(req.Postings))
-	for _, p := range req.Postings {
-		ids = append(ids, p.AccountID)
-	}
-	accts, err := l.accountsFor(ctx, req.TenantID, ids)
+	_, err := l.checkedAccounts(ctx, req.TenantID, postingAccounts(req.Postings))
+	return err
+}
+
+// checkedAccounts returns the accounts ids of a tenant (ErrUnknownAccount
+// for one it does not have), all in the ledger's currency
+// (ErrCurrencyMismatch).
+func (l *Ledger) checkedAccounts(ctx context.Context, tenantID int64, ids []int64) (map[int64]Account, error) {
+	accts, err := l.accountsFor(ctx, tenantID, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, a := range accts {
 		if a.Currency != Currency {
-			return fmt.Errorf("%w: account %s is in %s", ErrCurrencyMismatch, a.Code, a.Currency)
+			return nil, fmt.Errorf("%w: account %s is in %s", ErrCurrencyMismatch, a.Code, a.Currency)
 		}
 	}
-	return nil
+	return accts, nil
+}
+
+// postingAccounts lists the accounts of postings.
+func postingAccounts(ps []Posting) []int64 {
+	ids := make([]int64, 0, len(ps))
+	for _, p := range ps {
+		ids = append(ids, p.AccountID)
+	}
+	return ids
+}
+
+// transferHash fingerprints a transfer request (Transfer, TransferTx,
+// QueueTransfers): a key used again with another request is a conflict.
+func transferHash(req TransferRequest) []byte {
+	return requestHash("transfer", req.Kind, req.Memo, req.Metadata, postingsHash(req.Postings), occurredKey(req.OccurredAt))
 }
 
 // PostHoldTx is PostHold inside the caller's transaction tx, with the
