@@ -336,7 +336,7 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 	}
 	slices.Sort(pupilKeys)
 	pupilKeys = slices.Compact(pupilKeys)
-	var badges []badgeRow
+	badges := groupBadges{byUID: map[string]pupilRow{}, byNumber: map[string]pupilRow{}}
 	locked := map[int64]bool{}
 	dups := map[int64][]dupTap{}
 	bookings := map[bookingKey][]booking.Booking{}
@@ -357,7 +357,7 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 				if err := scanPupil(rows, &r.p, &r.uid, &r.printed, &r.p.BadgeID, &r.p.BadgeStatus); err != nil {
 					return fmt.Errorf("read badges and pupils: %w", err)
 				}
-				badges = append(badges, r)
+				badges.add(r)
 			}
 			return rows.Err()
 		})
@@ -426,7 +426,7 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 		case st.station.ID == 0:
 			st.res = refused(t.ID, ReasonUnknownStation)
 		default:
-			p := badgeFor(badges, t.UID)
+			p := badges.of(t.UID)
 			if p != nil && p.PupilID != 0 {
 				if seen[p.PupilID] || !locked[p.PupilID] {
 					// A second tap of the pupil in this group, or a badge
@@ -447,9 +447,9 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 			mark, postMark, lateMark := len(grp.transfers), len(grp.posts), grp.late.Len()
 			if err := s.decide(ctx, tx, st); err != nil {
 				if errors.Is(err, ledger.ErrTxAborted) {
-					// A booked meal's consumption (booking.ConsumeTx, the one
-					// decision that writes in the group's transaction at
-					// once) failed half-way: the group is rolled back.
+					// Decisions in a group queue their writes; one that
+					// wrote in the transaction and failed half-way (none
+					// does today) would leave it to be rolled back.
 					s.log.Debug("tap group: decide", "tap_id", t.ID, "err", err)
 					return states, false
 				}
@@ -546,22 +546,29 @@ func countDups(list []dupTap, station int64, at time.Time, w time.Duration) int 
 	return n
 }
 
-// badgeFor finds a tap's badge among the group's: by uid, or by printed
-// number for a 10-digit uid (the uid wins, as in queueLookup). Nil for an
-// unknown badge.
-func badgeFor(list []badgeRow, uid string) *pupilRow {
-	var byNumber *pupilRow
-	for i := range list {
-		switch {
-		case list[i].uid == uid:
-			p := list[i].p
-			return &p
-		case byNumber == nil && list[i].printed == uid && printedNumber.MatchString(uid):
-			p := list[i].p
-			byNumber = &p
-		}
+// groupBadges are the badges (with their pupils) of a group's taps, by uid
+// and by printed number.
+type groupBadges struct {
+	byUID, byNumber map[string]pupilRow
+}
+
+func (g groupBadges) add(r badgeRow) {
+	g.byUID[r.uid] = r.p
+	if _, ok := g.byNumber[r.printed]; r.printed != "" && !ok {
+		g.byNumber[r.printed] = r.p
 	}
-	return byNumber
+}
+
+// of finds a tap's badge: by uid, or by printed number for a 10-digit uid
+// (the uid wins, as in queueLookup). Nil for an unknown badge.
+func (g groupBadges) of(uid string) *pupilRow {
+	if p, ok := g.byUID[uid]; ok {
+		return &p
+	}
+	if p, ok := g.byNumber[uid]; ok && printedNumber.MatchString(uid) {
+		return &p
+	}
+	return nil
 }
 
 // tapRows are tap rows inserted with one statement.
