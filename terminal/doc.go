@@ -9,10 +9,10 @@
 // # Tap pipeline
 //
 // Each tap is applied once, in one transaction with one commit: the tap
-// row, the ledger transfer (ledger.TransferTx, ledger.QueueTransfers in a
-// group, or booking.ConsumeTx for a booked meal) and the daycare session
-// commit together or not at all. The
-// transaction takes a transaction-scoped advisory lock on the tap id, so a
+// row, the ledger transfer (in a group ledger.QueueTransfers, a booked
+// meal's hold posted with it; alone ledger.TransferTx, or booking.ConsumeTx
+// for a booked meal) and the daycare session commit together or not at
+// all. The transaction takes a transaction-scoped advisory lock on the tap id, so a
 // concurrent duplicate of the same tap id waits and then answers the stored
 // result; the tap row, keyed by (tenant, tap id), is written at the end
 // with the result. Taps of the same pupil are serialised by a second
@@ -26,10 +26,10 @@
 // device, are applied in one transaction, each tap's decision taken as
 // above: three round trips for the whole group (locks and reads; the
 // pupils' locks and the reads under them; every ledger transfer through
-// ledger.QueueTransfers, every tap row, and COMMIT). A group holds at most
-// one tap per badge uid, tap id and pupil. A tap that needs more round
-// trips (a booked meal posting its booking's hold, a daycare session left
-// open on an earlier day, a manual entry), and every tap of a group whose
+// ledger.QueueTransfers, booked meals' bookings, every tap row, and
+// COMMIT). A group holds at most one tap per badge uid, tap id and pupil.
+// A tap that needs more round trips (a daycare session left open on an
+// earlier day, a manual entry), and every tap of a group whose
 // transaction failed, is applied alone, after the group, in a transaction
 // of its own: BEGIN, both locks, the stored result, the badge lookup and
 // the reads under the pupil lock in one pipelined batch, the ledger
