@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -179,11 +180,12 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	var wg sync.WaitGroup
 	errs := make(chan error, len(rs))
 	base := rand.Uint32()
+	var emitted atomic.Uint64
 	for i, r := range rs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- emit(ctx, r, i, base, list, *count, *rate)
+			errs <- emit(ctx, r, i, base, list, *count, *rate, &emitted)
 		}()
 	}
 	wg.Wait()
@@ -195,15 +197,9 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	}
 	fmt.Fprintln(stdout, "all taps emitted")
 	if *exit {
-		if b != nil { // let the in-process bridge deliver its outbox
-			t := time.NewTicker(20 * time.Millisecond)
-			defer t.Stop()
-			for b.Status().OutboxDepth > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-t.C:
-				}
+		if b != nil {
+			if err := drain(ctx, b, emitted.Load()); err != nil {
+				return err
 			}
 			fmt.Fprintln(stdout, "outbox delivered")
 		}
@@ -211,6 +207,32 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	}
 	<-ctx.Done()
 	return ctx.Err()
+}
+
+// drain waits until the in-process bridge has delivered what the readers
+// emitted. Line readers have no acknowledgement: their last reads may still
+// be in the serial line or the debouncer when the outbox looks empty, so the
+// wait is for the bridge to have stored every read — or, as a repeated badge
+// within the debounce window is stored once, for its count to stand still
+// for a second with nothing left in the outbox.
+func drain(ctx context.Context, b *bridge.Bridge, emitted uint64) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	last, still := uint64(0), time.Now()
+	for {
+		st := b.Status()
+		if st.TapsStored != last {
+			last, still = st.TapsStored, time.Now()
+		}
+		if st.OutboxDepth == 0 && (st.TapsStored >= emitted || time.Since(still) > time.Second) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bridge stored %d of %d reads, %d not delivered: %w", st.TapsStored, emitted, st.OutboxDepth, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 func encodeCheck(f sim.Format, uid []byte) ([]byte, error) {
@@ -225,7 +247,7 @@ func encodeCheck(f sim.Format, uid []byte) ([]byte, error) {
 
 // emit taps for one reader: the list in order (repeated to count), or
 // generated 5-byte ids, paced at rate per second.
-func emit(ctx context.Context, r *sim.Reader, reader int, base uint32, list [][]byte, count int, rate float64) error {
+func emit(ctx context.Context, r *sim.Reader, reader int, base uint32, list [][]byte, count int, rate float64, emitted *atomic.Uint64) error {
 	n := count
 	if n == 0 && len(list) > 0 {
 		n = len(list)
@@ -247,6 +269,7 @@ func emit(ctx context.Context, r *sim.Reader, reader int, base uint32, list [][]
 		if err := r.Tap(ctx, uid); err != nil {
 			return fmt.Errorf("reader %s: %w", r.Path(), err)
 		}
+		emitted.Add(1)
 		if tick != nil {
 			select {
 			case <-ctx.Done():
