@@ -142,7 +142,7 @@ type fixture struct {
 	dir    string
 }
 
-func newFixture(t testing.TB, pupils int) *fixture {
+func newFixture(t testing.TB, devices, pupils int) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	serverBin, bridgeBin := binaries(t)
@@ -152,7 +152,7 @@ func newFixture(t testing.TB, pupils int) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	setup, err := loadgen.Prepare(ctx, pool, 1, pupils)
+	setup, err := loadgen.Prepare(ctx, pool, devices, pupils)
 	if err != nil {
 		t.Fatalf("prepare school: %v", err)
 	}
@@ -245,7 +245,7 @@ func uidBytes(t *testing.T, hexUID string) []byte {
 // charged tap has exactly one ledger transfer, and the ledger verifies.
 func TestReadersBridgeServerWithOutage(t *testing.T) {
 	const pupils = 150
-	f := newFixture(t, pupils)
+	f := newFixture(t, 1, pupils)
 	vr, err := sim.Open(sim.FormatRDM6300, sim.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +304,7 @@ func TestReadersBridgeServerWithOutage(t *testing.T) {
 // real server holds each badge read exactly once.
 func TestBridgeKilledMidStream(t *testing.T) {
 	const taps, kills = 10000, 4
-	f := newFixture(t, 1)
+	f := newFixture(t, 1, 1)
 	vr, err := sim.Open(sim.FormatTartine, sim.Options{Window: 64, Resend: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

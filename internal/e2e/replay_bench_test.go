@@ -36,7 +36,7 @@ func BenchmarkReplayBacklogToRealServer(b *testing.B) {
 	}
 	for b.Loop() {
 		b.StopTimer()
-		f := newFixture(b, 2000)
+		f := newFixture(b, 1, 2000)
 		day, err := time.ParseInLocation(time.DateOnly, f.setup.Day, brussels)
 		if err != nil {
 			b.Fatalf("virtual day %q: %v", f.setup.Day, err)

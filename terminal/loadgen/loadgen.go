@@ -193,34 +193,65 @@ type Config struct {
 	URL      string
 	Setup    Setup
 	Duration time.Duration
-	Batch    int // taps per request (default 1: online taps)
-	Client   *http.Client
+	// Batch is the taps per request in a closed-loop run (default 1:
+	// online taps), the most taps per request in an open-loop one
+	// (default 500, as firmware-bridge).
+	Batch int
+	// Rate, when positive, makes the run open-loop: taps arrive at Rate
+	// per second in all, at random (Poisson) instants spread evenly over
+	// the devices, whether or not the server has answered; each device
+	// sends like firmware-bridge's uplink, one request at a time with every
+	// tap that arrived meanwhile. Latency is then per tap, from its arrival
+	// to its answer, waiting at the device included. Zero: closed loop,
+	// each device sends Batch taps and waits for the answer before the
+	// next request; latency is per request.
+	Rate float64
+	// Warmup is sent before Duration and not measured: the server's first
+	// requests open its database connections and plan its statements.
+	Warmup time.Duration
+	Client *http.Client
 }
 
 // Report is the outcome of a run.
 type Report struct {
-	Devices   int            `json:"devices"`
-	Batch     int            `json:"batch"`
-	Duration  float64        `json:"duration_s"`
-	Requests  int64          `json:"requests"`
-	Taps      int64          `json:"taps"`
-	TapsPerS  float64        `json:"taps_per_s"`
-	P50ms     float64        `json:"p50_ms"`
-	P99ms     float64        `json:"p99_ms"`
-	Maxms     float64        `json:"max_ms"`
+	Devices int     `json:"devices"`
+	Batch   int     `json:"batch"`
+	Rate    float64 `json:"rate,omitempty"` // offered taps/s (open loop)
+	Warmup  float64 `json:"warmup_s,omitempty"`
+	// Latency says what P50ms… measure: "request" (closed loop) or "tap"
+	// (open loop: arrival to answer).
+	Latency  string  `json:"latency"`
+	Duration float64 `json:"duration_s"`
+	Requests int64   `json:"requests"`
+	Taps     int64   `json:"taps"`
+	TapsPerS float64 `json:"taps_per_s"`
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	Maxms    float64 `json:"max_ms"`
+	// Backlog is the taps (open loop) that had arrived but were not sent
+	// yet when the duration ended; they are sent afterwards and counted.
+	Backlog   int64          `json:"backlog,omitempty"`
 	Errors    int64          `json:"errors"`
 	Verdicts  map[string]int `json:"verdicts"`
 	LastError string         `json:"last_error,omitempty"`
 }
 
+// drainTimeout bounds the time an open-loop run takes, after its
+// duration, to send the taps that had arrived.
+const drainTimeout = 10 * time.Second
+
 // Run sends signed batches from every device in parallel until the
-// duration ends, and measures request latency.
+// duration ends, and measures latency.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if len(cfg.Setup.Devices) == 0 || len(cfg.Setup.Badges) == 0 || len(cfg.Setup.Canteen) == 0 {
 		return Report{}, errors.New("loadgen: no devices, badges or stations (run with --setup first)")
 	}
+	open := cfg.Rate > 0
 	if cfg.Batch <= 0 {
 		cfg.Batch = 1
+		if open {
+			cfg.Batch = 500
+		}
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: len(cfg.Setup.Devices) + 4}}
@@ -232,82 +263,56 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if day, err := time.ParseInLocation(time.DateOnly, cfg.Setup.Day, loc); err == nil && day.Before(time.Now()) {
 		d = day
 	}
-	base := time.Date(d.Year(), d.Month(), d.Day(), 8, 0, 0, 0, loc)
-	counters := make([]atomic.Int64, len(cfg.Setup.Badges))
-	runID := time.Now().UnixNano()
-	var seq atomic.Int64
+	m := &mix{setup: cfg.Setup, base: time.Date(d.Year(), d.Month(), d.Day(), 8, 0, 0, 0, loc),
+		counters: make([]atomic.Int64, len(cfg.Setup.Badges)), runID: time.Now().UnixNano()}
 
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
-	defer cancel()
+	rep := Report{Devices: len(cfg.Setup.Devices), Batch: cfg.Batch, Rate: cfg.Rate, Warmup: cfg.Warmup.Seconds(), Latency: "request", Verdicts: map[string]int{}}
+	if open {
+		rep.Latency = "tap"
+	}
 	var mu sync.Mutex
-	rep := Report{Devices: len(cfg.Setup.Devices), Batch: cfg.Batch, Verdicts: map[string]int{}}
 	var lat []time.Duration
-	start := time.Now()
+	var lastAnswer time.Time
+	begin := time.Now()
+	start := begin.Add(cfg.Warmup)
+	end := start.Add(cfg.Duration)
 	var wg sync.WaitGroup
 	for di, dev := range cfg.Setup.Devices {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(runID), uint64(di)))
-			canteen := cfg.Setup.Canteen[di%len(cfg.Setup.Canteen)]
-			daycare := cfg.Setup.Daycare[di%len(cfg.Setup.Daycare)]
-			var local []time.Duration
-			verdicts := map[string]int{}
-			var errs int64
-			var lastErr string
-			for ctx.Err() == nil {
-				taps := make([]terminal.Tap, 0, cfg.Batch+1)
-				for len(taps) < cfg.Batch {
-					id := fmt.Sprintf("lg-%d-%d", runID, seq.Add(1))
-					r := rng.IntN(100)
-					if r < 5 {
-						taps = append(taps, terminal.Tap{ID: id, Station: canteen, UID: fmt.Sprintf("%010X", 0xF000000000+rng.Int64N(1<<20)), Tech: "em4100", ReadAt: base})
-						continue
-					}
-					i := rng.IntN(len(cfg.Setup.Badges))
-					at := base.Add(time.Duration(counters[i].Add(1)) * 2 * time.Minute)
-					station := canteen
-					if r >= 75 {
-						station = daycare
-					}
-					taps = append(taps, terminal.Tap{ID: id, Station: station, UID: cfg.Setup.Badges[i], Tech: "em4100", ReadAt: at})
-					if r < 10 { // the same badge again 10 s later: a duplicate
-						taps = append(taps, terminal.Tap{ID: id + "d", Station: station, UID: cfg.Setup.Badges[i], Tech: "em4100", ReadAt: at.Add(10 * time.Second)})
-					}
-				}
-				body, _ := json.Marshal(map[string]any{"taps": taps})
-				t0 := time.Now()
-				res, err := post(ctx, cfg, dev, body)
-				if ctx.Err() != nil {
-					break
-				}
-				local = append(local, time.Since(t0))
-				if err != nil {
-					errs++
-					lastErr = err.Error()
-					continue
-				}
-				for _, r := range res {
-					verdicts[r.Verdict+"/"+r.Reason]++
-				}
+			u := &uplink{cfg: cfg, dev: dev, src: m.source(di), from: start, verdicts: map[string]int{}}
+			if open {
+				u.open(ctx, begin, end, cfg.Rate/float64(len(cfg.Setup.Devices)))
+			} else {
+				u.closed(ctx, end)
 			}
 			mu.Lock()
-			lat = append(lat, local...)
-			for k, v := range verdicts {
+			lat = append(lat, u.lat...)
+			for k, v := range u.verdicts {
 				rep.Verdicts[k] += v
 				rep.Taps += int64(v)
 			}
-			rep.Errors += errs
-			if lastErr != "" {
-				rep.LastError = lastErr
+			rep.Requests += u.requests
+			rep.Errors += u.errs
+			rep.Backlog += u.backlog
+			if u.lastErr != "" {
+				rep.LastError = u.lastErr
+			}
+			if u.lastAnswer.After(lastAnswer) {
+				lastAnswer = u.lastAnswer
 			}
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	el := time.Since(start)
+	// Throughput over the run, or until the last answer when an open-loop
+	// run's backlog took longer.
+	el := cfg.Duration
+	if lastAnswer.After(end) {
+		el = lastAnswer.Sub(start)
+	}
 	rep.Duration = el.Seconds()
-	rep.Requests = int64(len(lat))
 	rep.TapsPerS = float64(rep.Taps) / el.Seconds()
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
@@ -315,6 +320,171 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.P50ms, rep.P99ms, rep.Maxms = ms(lat[n/2]), ms(lat[min(n-1, n*99/100)]), ms(lat[n-1])
 	}
 	return rep, nil
+}
+
+// mix makes the taps of a run (see the package documentation).
+type mix struct {
+	setup    Setup
+	base     time.Time      // 08:00 on the virtual day
+	counters []atomic.Int64 // taps per badge: each advances its read_at
+	runID    int64
+	seq      atomic.Int64
+}
+
+// source is one device's share of the mix.
+type source struct {
+	m                *mix
+	rng              *rand.Rand
+	canteen, daycare string
+}
+
+func (m *mix) source(device int) *source {
+	return &source{m: m, rng: rand.New(rand.NewPCG(uint64(m.runID), uint64(device))),
+		canteen: m.setup.Canteen[device%len(m.setup.Canteen)], daycare: m.setup.Daycare[device%len(m.setup.Daycare)]}
+}
+
+// next appends the taps of one badge presentation: one tap, or a tap and
+// its duplicate 10 s later.
+func (s *source) next(taps []terminal.Tap) []terminal.Tap {
+	m := s.m
+	id := fmt.Sprintf("lg-%d-%d", m.runID, m.seq.Add(1))
+	r := s.rng.IntN(100)
+	if r < 5 {
+		return append(taps, terminal.Tap{ID: id, Station: s.canteen, UID: fmt.Sprintf("%010X", 0xF000000000+s.rng.Int64N(1<<20)), Tech: "em4100", ReadAt: m.base})
+	}
+	i := s.rng.IntN(len(m.setup.Badges))
+	at := m.base.Add(time.Duration(m.counters[i].Add(1)) * 2 * time.Minute)
+	station := s.canteen
+	if r >= 75 {
+		station = s.daycare
+	}
+	taps = append(taps, terminal.Tap{ID: id, Station: station, UID: m.setup.Badges[i], Tech: "em4100", ReadAt: at})
+	if r < 10 { // the same badge again 10 s later: a duplicate
+		taps = append(taps, terminal.Tap{ID: id + "d", Station: station, UID: m.setup.Badges[i], Tech: "em4100", ReadAt: at.Add(10 * time.Second)})
+	}
+	return taps
+}
+
+// uplink is one device sending, and what it measured.
+type uplink struct {
+	cfg        Config
+	dev        Device
+	src        *source
+	from       time.Time // end of the warm-up: what starts earlier is not measured
+	lat        []time.Duration
+	verdicts   map[string]int
+	requests   int64
+	errs       int64
+	backlog    int64
+	lastErr    string
+	lastAnswer time.Time
+}
+
+// send posts taps and returns the answers by tap id (nil after an error,
+// counted); it reports false when ctx ended first.
+func (u *uplink) send(ctx context.Context, taps []terminal.Tap) (map[string]terminal.Result, bool) {
+	body, _ := json.Marshal(map[string]any{"taps": taps})
+	res, err := post(ctx, u.cfg, u.dev, body)
+	if ctx.Err() != nil {
+		return nil, false
+	}
+	u.lastAnswer = time.Now()
+	if err != nil {
+		u.errs++
+		u.lastErr = err.Error()
+		return nil, true
+	}
+	byID := make(map[string]terminal.Result, len(res))
+	for _, r := range res {
+		byID[r.ID] = r
+	}
+	return byID, true
+}
+
+// count records the answer to a measured tap.
+func (u *uplink) count(res map[string]terminal.Result, tap terminal.Tap) {
+	if r, ok := res[tap.ID]; ok {
+		u.verdicts[r.Verdict+"/"+r.Reason]++
+	}
+}
+
+// closed sends Batch taps at a time, each request after the answer to the
+// previous one, until end.
+func (u *uplink) closed(ctx context.Context, end time.Time) {
+	ctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	for ctx.Err() == nil {
+		taps := make([]terminal.Tap, 0, u.cfg.Batch+1)
+		for len(taps) < u.cfg.Batch {
+			taps = u.src.next(taps)
+		}
+		t0 := time.Now()
+		res, ok := u.send(ctx, taps)
+		if !ok {
+			return
+		}
+		if t0.Before(u.from) || res == nil {
+			continue
+		}
+		u.requests++
+		u.lat = append(u.lat, u.lastAnswer.Sub(t0))
+		for _, t := range taps {
+			u.count(res, t)
+		}
+	}
+}
+
+// open lets taps arrive at rate per second (exponential gaps) until end
+// and sends, one request at a time, every tap arrived (up to Batch); the
+// taps that arrived before end are sent after it too, within drainTimeout.
+func (u *uplink) open(ctx context.Context, begin, end time.Time, rate float64) {
+	ctx, cancel := context.WithDeadline(ctx, end.Add(drainTimeout))
+	defer cancel()
+	gap := func() time.Duration { return time.Duration(u.src.rng.ExpFloat64() / rate * float64(time.Second)) }
+	next := begin.Add(gap())
+	var taps []terminal.Tap
+	var arrived []time.Time
+	for {
+		now := time.Now()
+		for next.Before(end) && !next.After(now) && len(taps) < u.cfg.Batch {
+			n := len(taps)
+			taps = u.src.next(taps)
+			for range len(taps) - n {
+				arrived = append(arrived, next)
+				next = next.Add(gap())
+			}
+		}
+		if !now.Before(end) { // arrived in time, sent late
+			u.backlog += int64(len(taps))
+		}
+		if len(taps) == 0 {
+			if !next.Before(end) {
+				return
+			}
+			select { // nothing waiting: until the next arrival
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(next)):
+			}
+			continue
+		}
+		res, ok := u.send(ctx, taps)
+		if !ok {
+			u.errs++
+			u.lastErr = fmt.Sprintf("%d taps not answered within %s after the run", len(taps), drainTimeout)
+			return
+		}
+		if res != nil && !arrived[len(arrived)-1].Before(u.from) {
+			u.requests++
+		}
+		for i, at := range arrived {
+			if res != nil && !at.Before(u.from) {
+				u.lat = append(u.lat, u.lastAnswer.Sub(at))
+				u.count(res, taps[i])
+			}
+		}
+		taps, arrived = taps[:0], arrived[:0]
+	}
 }
 
 func post(ctx context.Context, cfg Config, dev Device, body []byte) ([]terminal.Result, error) {
