@@ -133,15 +133,18 @@ func QueueConsumed(b *pgx.Batch, cur Booking, tapID string, occurredAt time.Time
 
 // QueueDayBookings queues on b the read of the bookings (not cancelled) of
 // pupils on days, locked for update, in the order pupil, service, id, into
-// into; then the read of their holds into holds. The caller (the
-// terminal's group commit) serialises the taps of a pupil; the lock keeps
-// a guardian's cancellation or the day-end job from ending a booking
-// between this read and the caller's commit.
-func QueueDayBookings(b *pgx.Batch, tenantID int64, pupilIDs []int64, days []string, into func(Booking), holds map[int64]ledger.Hold) {
-	b.Queue(`SELECT `+qualifiedBookingCols+` FROM unnest($2::bigint[]) AS x(pid)
-		CROSS JOIN LATERAL (SELECT * FROM bookings WHERE tenant_id = $1 AND pupil_id = x.pid AND day = ANY($3::date[])
+// into; then the read of their holds into holds. pupils is an SQL
+// expression of type bigint[] without parameters, evaluated by the
+// database: the terminal's group commit names there the pupils its
+// transaction just locked, in the same round trip. The caller serialises
+// the taps of a pupil; the lock keeps a guardian's cancellation or the
+// day-end job from ending a booking between this read and the caller's
+// commit.
+func QueueDayBookings(b *pgx.Batch, tenantID int64, pupils string, days []string, into func(Booking), holds map[int64]ledger.Hold) {
+	b.Queue(`SELECT `+qualifiedBookingCols+` FROM unnest(`+pupils+`) AS x(pid)
+		CROSS JOIN LATERAL (SELECT * FROM bookings WHERE tenant_id = $1 AND pupil_id = x.pid AND day = ANY($2::date[])
 			AND status <> 'cancelled' FOR UPDATE) b
-		ORDER BY b.pupil_id, b.service, b.id`, tenantID, pupilIDs, days).Query(func(rows pgx.Rows) error {
+		ORDER BY b.pupil_id, b.service, b.id`, tenantID, days).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			bk, err := scanBooking(rows)
 			if err != nil {
@@ -151,7 +154,7 @@ func QueueDayBookings(b *pgx.Batch, tenantID int64, pupilIDs []int64, days []str
 		}
 		return rows.Err()
 	})
-	ledger.QueueHolds(b, tenantID, `SELECT k.hold_id FROM unnest($2::bigint[]) AS x(pid)
-		CROSS JOIN LATERAL (SELECT hold_id FROM bookings WHERE tenant_id = $1 AND pupil_id = x.pid AND day = ANY($3::date[])
-			AND status = 'booked' AND hold_id IS NOT NULL OFFSET 0) k`, []any{pupilIDs, days}, holds)
+	ledger.QueueHolds(b, tenantID, `SELECT k.hold_id FROM unnest(`+pupils+`) AS x(pid)
+		CROSS JOIN LATERAL (SELECT hold_id FROM bookings WHERE tenant_id = $1 AND pupil_id = x.pid AND day = ANY($2::date[])
+			AND status = 'booked' AND hold_id IS NOT NULL OFFSET 0) k`, []any{days}, holds)
 }

@@ -24,8 +24,8 @@
 //
 // Group commit (group.go): taps arriving together, from every request and
 // device, are applied in one transaction, each tap's decision taken as
-// above: three round trips for the whole group (locks and reads; the
-// pupils' locks and the reads under them; every ledger transfer through
+// above: two round trips for the whole group (the tap ids' and pupils'
+// locks and the reads under them; every ledger transfer through
 // ledger.QueueTransfers, booked meals' bookings, every tap row, and
 // COMMIT). A group holds at most one tap per badge uid, tap id and pupil.
 // A tap that needs more round trips (a daycare session left open on an

@@ -19,10 +19,11 @@ import (
 // Group commit of taps.
 //
 // Taps arriving together (from all requests and devices) are applied in
-// one transaction, with a fixed number of round trips whatever their
-// number: one to begin, lock the tap ids and read their stored results and
-// their badges; one to lock the pupils and read what every decision needs
-// (a statement each for all taps); one to write every ledger transfer
+// one transaction, with two round trips whatever their number: one to
+// begin, lock the tap ids and the pupils of their badges and read what
+// every decision needs (a statement each for all taps: the stored results,
+// the badges with their pupils and wallets, the duplicate windows, the
+// bookings, the daycare sessions); one to write every ledger transfer
 // (ledger.QueueTransfers), the daycare rows, every tap row, and commit.
 // A booked meal's booking is read locked with its hold, and consumed with
 // the group's writes (booking.PlanConsume, ledger.QueueTransfers,
@@ -265,9 +266,11 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 	slices.Sort(lockKeys)
 	lockKeys = slices.Compact(lockKeys)
 
-	// Round trip 1: BEGIN, the tap ids' locks, the stored results of taps
-	// seen before, and the badges (uid, or printed number for a 10-digit
-	// uid; each on its index).
+	// Round trip 1: BEGIN; the tap ids' locks and the stored results of
+	// taps seen before; the pupils' locks; then, each a statement after the
+	// locks (READ COMMITTED: a fresh snapshot), the badges with their
+	// pupils and wallets, the accepted taps of the duplicate windows, the
+	// day's bookings and the open daycare sessions of the locked pupils.
 	b := &pgx.Batch{}
 	// The statements of a group read per element of an array through
 	// LATERAL subqueries kept apart from the join (OFFSET 0), so that every
@@ -296,62 +299,35 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 		}
 		return rows.Err()
 	})
-	var found []badgeRow
-	if len(uids) > 0 {
-		scanBadges := func(rows pgx.Rows) error {
-			for rows.Next() {
-				var r badgeRow
-				if err := rows.Scan(&r.uid, &r.printed, &r.p.BadgeID, &r.p.PupilID); err != nil {
-					return fmt.Errorf("look up badges: %w", err)
-				}
-				found = append(found, r)
-			}
-			return rows.Err()
-		}
-		const cols = `SELECT b.uid, b.printed_number, b.id, coalesce(b.pupil_id, 0) FROM unnest($2::text[]) AS x(uid) CROSS JOIN LATERAL (SELECT * FROM badges WHERE tenant_id = $1`
-		b.Queue(cols+` AND uid = x.uid OFFSET 0) b`, tenant, uids).Query(scanBadges)
-		if len(printed) > 0 {
-			b.Queue(cols+` AND printed_number <> '' AND printed_number = x.uid OFFSET 0) b`, tenant, printed).Query(scanBadges)
-		}
-	}
-	tx, err := beginPipe(ctx, s.pool, b)
-	if err != nil {
-		s.log.Debug("tap group: read", "taps", len(taps), "err", err)
-		return states, false
-	}
-	defer tx.end(ctx)
-
-	// Round trip 2: the pupils' locks (ascending), then, each a statement
-	// after the locks (READ COMMITTED: a fresh snapshot), the badges again
-	// with their pupils and wallets, the accepted taps of the duplicate
-	// windows, the day's bookings and the open daycare sessions.
-	var badgeIDs, pupilIDs []int64
-	var pupilKeys []int32
-	for _, f := range found {
-		badgeIDs = append(badgeIDs, f.p.BadgeID)
-		if f.p.PupilID != 0 {
-			pupilIDs = append(pupilIDs, f.p.PupilID)
-			pupilKeys = append(pupilKeys, pupilLockKey(f.p.PupilID))
-		}
-	}
-	slices.Sort(pupilKeys)
-	pupilKeys = slices.Compact(pupilKeys)
 	badges := groupBadges{byUID: map[string]pupilRow{}, byNumber: map[string]pupilRow{}}
 	locked := map[int64]bool{}
 	dups := map[int64][]dupTap{}
 	bookings := map[bookingKey][]booking.Booking{}
 	sessions := map[int64]*Session{}
-	if len(badgeIDs) > 0 {
-		r := &pgx.Batch{}
-		if len(pupilKeys) > 0 {
-			r.Queue(`SELECT pg_advisory_xact_lock(20, k) FROM unnest($1::int4[]) AS k`, pupilKeys)
-			for _, id := range pupilIDs {
+	if len(uids) > 0 {
+		// The pupils of the badges, locked in ascending order of their
+		// lock keys (pupilLockKey), after the tap ids: one global order.
+		// The statements after it read the pupils it locked from the
+		// transaction-local setting it writes (groupPupils).
+		b.Queue(`WITH p AS (
+				SELECT b.pupil_id FROM unnest($2::text[]) AS x(uid)
+				CROSS JOIN LATERAL (SELECT pupil_id FROM badges WHERE tenant_id = $1 AND uid = x.uid AND pupil_id IS NOT NULL OFFSET 0) b
+				UNION
+				SELECT b.pupil_id FROM unnest($3::text[]) AS x(n)
+				CROSS JOIN LATERAL (SELECT pupil_id FROM badges WHERE tenant_id = $1 AND printed_number <> '' AND printed_number = x.n AND pupil_id IS NOT NULL OFFSET 0) b),
+			s AS (SELECT set_config('tartine.group_pupils', coalesce(array_agg(pupil_id)::text, ''), true) FROM p)
+			SELECT o.pupil_id, pg_advisory_xact_lock(20, o.k)
+			FROM (SELECT p.pupil_id, `+pupilLockKeySQL("p.pupil_id")+` AS k FROM p, s ORDER BY 2) o`, tenant, uids, printed).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id, nil); err != nil {
+					return fmt.Errorf("lock pupils: %w", err)
+				}
 				locked[id] = true
 			}
-		}
-		r.Queue(`SELECT b.uid, b.printed_number, b.id, b.status, `+pupilColumns+`
-			FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id `+pupilJoins+`
-			WHERE b.tenant_id = $1 AND b.id = ANY($2::bigint[])`, tenant, badgeIDs).Query(func(rows pgx.Rows) error {
+			return rows.Err()
+		})
+		readBadges := func(rows pgx.Rows) error {
 			for rows.Next() {
 				var r badgeRow
 				if err := scanPupil(rows, &r.p, &r.uid, &r.printed, &r.p.BadgeID, &r.p.BadgeStatus); err != nil {
@@ -360,12 +336,18 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 				badges.add(r)
 			}
 			return rows.Err()
-		})
-		if len(pupilIDs) > 0 && window > 0 && len(stationIDs) > 0 {
-			r.Queue(`SELECT x.pid, t.station_id, t.read_at FROM unnest($2::bigint[]) AS x(pid)
+		}
+		const cols = `SELECT b.uid, b.printed_number, b.id, b.status, ` + pupilColumns + ` FROM unnest($2::text[]) AS x(uid) CROSS JOIN LATERAL (SELECT * FROM badges WHERE tenant_id = $1`
+		const join = ` OFFSET 0) b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id ` + pupilJoins
+		b.Queue(cols+` AND uid = x.uid`+join, tenant, uids).Query(readBadges)
+		if len(printed) > 0 {
+			b.Queue(cols+` AND printed_number <> '' AND printed_number = x.uid`+join, tenant, printed).Query(readBadges)
+		}
+		if window > 0 && len(stationIDs) > 0 {
+			b.Queue(`SELECT x.pid, t.station_id, t.read_at FROM unnest(`+groupPupils+`) AS x(pid)
 				CROSS JOIN LATERAL (SELECT station_id, read_at FROM taps WHERE tenant_id = $1 AND pupil_id = x.pid
-					AND station_id = ANY($3::bigint[]) AND verdict = 'accepted' AND read_at BETWEEN $4 AND $5 OFFSET 0) t`,
-				tenant, pupilIDs, stationIDs, minAt.Add(-window), maxAt.Add(window)).Query(func(rows pgx.Rows) error {
+					AND station_id = ANY($2::bigint[]) AND verdict = 'accepted' AND read_at BETWEEN $3 AND $4 OFFSET 0) t`,
+				tenant, stationIDs, minAt.Add(-window), maxAt.Add(window)).Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var pid int64
 					var d dupTap
@@ -377,15 +359,15 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 				return rows.Err()
 			})
 		}
-		if len(pupilIDs) > 0 && canteen {
-			booking.QueueDayBookings(r, tenant, pupilIDs, days, func(bk booking.Booking) {
+		if canteen {
+			booking.QueueDayBookings(b, tenant, groupPupils, days, func(bk booking.Booking) {
 				k := bookingKey{bk.PupilID, bk.Day.Format(time.DateOnly)}
 				bookings[k] = append(bookings[k], bk)
 			}, grp.holds)
 		}
-		if len(pupilIDs) > 0 && daycare {
-			r.Queue(`SELECT d.id, d.school_id, d.station_id, d.pupil_id, d.day, d.check_in_at FROM unnest($2::bigint[]) AS x(pid)
-				CROSS JOIN LATERAL (SELECT * FROM daycare_sessions WHERE tenant_id = $1 AND pupil_id = x.pid AND check_out_at IS NULL OFFSET 0) d`, tenant, pupilIDs).
+		if daycare {
+			b.Queue(`SELECT d.id, d.school_id, d.station_id, d.pupil_id, d.day, d.check_in_at FROM unnest(`+groupPupils+`) AS x(pid)
+				CROSS JOIN LATERAL (SELECT * FROM daycare_sessions WHERE tenant_id = $1 AND pupil_id = x.pid AND check_out_at IS NULL OFFSET 0) d`, tenant).
 				Query(func(rows pgx.Rows) error {
 					for rows.Next() {
 						var sess Session
@@ -397,11 +379,13 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 					return rows.Err()
 				})
 		}
-		if err := tx.SendBatch(ctx, r).Close(); err != nil {
-			s.log.Debug("tap group: read pupils", "taps", len(taps), "err", err)
-			return states, false
-		}
 	}
+	tx, err := beginPipe(ctx, s.pool, b)
+	if err != nil {
+		s.log.Debug("tap group: read", "taps", len(taps), "err", err)
+		return states, false
+	}
+	defer tx.end(ctx)
 
 	// Decide each tap, in the order they arrived.
 	seen := map[int64]bool{}
@@ -475,7 +459,7 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 		return states, true
 	}
 
-	// Round trip 3: the transfers, the daycare rows, the tap rows, COMMIT.
+	// Round trip 2: the transfers, the daycare rows, the tap rows, COMMIT.
 	w := &pgx.Batch{}
 	if _, err := s.ledger.QueueTransfers(ctx, w, grp.transfers, grp.posts); err != nil {
 		s.log.Warn("tap group: transfers", "taps", len(taps), "err", err)
@@ -513,6 +497,11 @@ func (s *Service) applyGroup(ctx context.Context, taps []*groupTap) ([]*tapState
 	}
 	return states, true
 }
+
+// groupPupils is, in a group's statements, the pupils the group locked:
+// an array (bigint[], empty or null when there are none) that the pupils'
+// locking statement leaves in a setting of the transaction.
+const groupPupils = `nullif(current_setting('tartine.group_pupils', true), '')::bigint[]`
 
 // badgeRow is a badge of the group's lookup.
 type badgeRow struct {

@@ -1,6 +1,7 @@
 package terminal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/booking"
+	"tartine/internal/dbtest"
 	"tartine/ledger"
 	"tartine/school"
 )
@@ -285,5 +287,30 @@ func TestGroupRandomWorkload(t *testing.T) {
 	t.Logf("%d taps, charged %s; groups %+v", len(answers), charged, gs)
 	if gs.Grouped == 0 {
 		t.Errorf("no tap applied in a group: %+v", gs)
+	}
+}
+
+// TestPupilLockKeyInSQL: the statements that lock a pupil in SQL (the
+// group's, the one-tap pipeline's) take the lock pupilLockKey names, so
+// that a group and a tap applied alone exclude each other.
+func TestPupilLockKeyInSQL(t *testing.T) {
+	pool := dbtest.New(t)
+	ids := []int64{1, 42, 2147483646, 2147483647, 2147483648, 9007199254740993}
+	rows, err := pool.Query(context.Background(), `SELECT x.id, `+pupilLockKeySQL("x.id")+` FROM unnest($1::bigint[]) AS x(id)`, ids)
+	must(t, err)
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id int64
+		var key int32
+		must(t, rows.Scan(&id, &key))
+		if key != pupilLockKey(id) {
+			t.Errorf("pupil %d: lock key %d in SQL, %d in Go", id, key, pupilLockKey(id))
+		}
+		n++
+	}
+	must(t, rows.Err())
+	if n != len(ids) {
+		t.Fatalf("%d rows, want %d", n, len(ids))
 	}
 }

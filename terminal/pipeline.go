@@ -165,7 +165,7 @@ func queueLocked(b *pgx.Batch, st *tapState, into *lockedReads) {
 		return
 	}
 	t, ten := st.tap, st.tenantID
-	b.Queue(`SELECT x.pid, pg_advisory_xact_lock(20, (x.pid % 2147483647)::int4)::text FROM (SELECT `+ref+` AS pid) x
+	b.Queue(`SELECT x.pid, pg_advisory_xact_lock(20, `+pupilLockKeySQL("x.pid")+`)::text FROM (SELECT `+ref+` AS pid) x
 		WHERE x.pid IS NOT NULL`, ten, arg).QueryRow(func(row pgx.Row) error {
 		var ignored string
 		if err := row.Scan(&into.locked, &ignored); err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -229,9 +229,15 @@ func queueLocked(b *pgx.Batch, st *tapState, into *lockedReads) {
 var errBadgeMoved = fmt.Errorf("%w: badge reassigned during the tap", ledger.ErrTxAborted)
 
 // pupilLockKey is the advisory lock key of a pupil (class 20): its id, which
-// is unique across tenants, modulo 2^31−1, as queueLocked computes it in SQL.
+// is unique across tenants, modulo 2^31−1.
 func pupilLockKey(pupilID int64) int32 {
 	return int32(pupilID % 2147483647)
+}
+
+// pupilLockKeySQL is pupilLockKey of the pupil id in column, in SQL (the
+// statements that read a pupil's id and lock it at once).
+func pupilLockKeySQL(column string) string {
+	return "(" + column + " % 2147483647)::int4"
 }
 
 // lockPupil serialises the taps of one pupil until the transaction ends, so
