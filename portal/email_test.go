@@ -10,8 +10,10 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"tartine/ledger"
 	"tartine/payments"
 	"tartine/portal"
+	"tartine/school"
 )
 
 var resetLinkRe = regexp.MustCompile(`http://[^\s]+/portal/reset/[0-9a-f]{64}`)
@@ -126,6 +128,43 @@ func TestTopUpReceivedEmail(t *testing.T) {
 	m := f.smtp.Wait(t, 1)[0]
 	if m.Subject != "Tartine : 20,00\u00a0€ reçus pour Lucas" || !strings.Contains(m.Text, "Nouveau solde : 30,00\u00a0€") {
 		t.Errorf("email: %q\n%s", m.Subject, m.Text)
+	}
+}
+
+// TestLowBalanceAfterATap: the terminal's notice of a canteen charge
+// emails the family when the wallet went under its alert threshold — once
+// in 24 hours — and not when plenty is left.
+func TestLowBalanceAfterATap(t *testing.T) {
+	f := newFixture(t)
+	f.accountFor(f.anne, "anne@example.be", "correct horse battery")
+	ctx := t.Context()
+	meal := func(p school.Pupil, key string) decimal.Decimal {
+		rev, err := f.led.AccountByCode(ctx, f.tenant, school.AccountRevenueMeals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		amt := decimal.RequireFromString("4.20")
+		if _, err := f.led.Transfer(ctx, ledger.TransferRequest{TenantID: f.tenant, IdempotencyKey: key, Kind: "meal", Actor: "test",
+			Postings: []ledger.Posting{{AccountID: p.WalletAccountID, Amount: amt}, {AccountID: rev.ID, Amount: amt.Neg()}}}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.led.Balance(ctx, f.tenant, p.WalletAccountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Available
+	}
+	f.app.WalletDebited(ctx, f.tenant, f.lucas.ID, meal(f.lucas, "tap:1")) // 25,80 left
+	f.app.WalletDebited(ctx, f.tenant, f.emma.ID, meal(f.emma, "tap:2"))   // 3,80 left
+	f.app.WalletDebited(ctx, f.tenant, f.emma.ID, meal(f.emma, "tap:3"))   // -0,40: alerted already
+	var low []string
+	for _, m := range f.smtp.Messages() {
+		if strings.Contains(m.Subject, "solde bas") {
+			low = append(low, m.Subject)
+		}
+	}
+	if len(low) != 1 || low[0] != "Tartine : solde bas pour Emma (3,80\u00a0€)" {
+		t.Errorf("low-balance emails %q, want one for Emma at 3,80 €", low)
 	}
 }
 

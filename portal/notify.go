@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,6 +83,52 @@ func (a *App) lowBalanceCheck(ctx context.Context, tenantID, pupilID int64) erro
 			Link: a.BaseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/topup"})
 	}
 	return nil
+}
+
+// WalletDebited is the terminal's notice that a tap (a meal, daycare)
+// charged a pupil's wallet, available being what it has left: below the
+// alert threshold of an account linked to the pupil, LowBalanceCheck emails
+// that account (at most once per 24 hours). The canteen charges hundreds
+// of wallets in half an hour, most of them far above every threshold: those
+// are dismissed against the highest threshold of the accounts with alerts
+// on, read at most once a minute, without a query of their own.
+func (a *App) WalletDebited(ctx context.Context, tenantID, pupilID int64, available decimal.Decimal) {
+	top, err := a.ceiling.get(ctx, a)
+	if err != nil {
+		a.Log.Error("low balance check", "tenant", tenantID, "pupil", pupilID, "err", err)
+		return
+	}
+	if top == nil || !available.LessThan(*top) {
+		return
+	}
+	a.LowBalanceCheck(ctx, tenantID, pupilID)
+}
+
+// alertCeiling caches the highest low-balance threshold of the accounts
+// with alerts on (nil: no such account).
+type alertCeiling struct {
+	mu   sync.Mutex
+	top  *decimal.Decimal
+	read time.Time
+}
+
+// ceilingTTL is how long a threshold change may take to count in
+// WalletDebited's filter.
+const ceilingTTL = time.Minute
+
+func (c *alertCeiling) get(ctx context.Context, a *App) (*decimal.Decimal, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := a.Now()
+	if !c.read.IsZero() && now.Sub(c.read) < ceilingTTL && now.After(c.read) {
+		return c.top, nil
+	}
+	var top *decimal.Decimal
+	if err := a.Pool.QueryRow(ctx, `SELECT max(low_balance_threshold) FROM portal_accounts WHERE low_balance_alert`).Scan(&top); err != nil {
+		return nil, err
+	}
+	c.top, c.read = top, now
+	return top, nil
 }
 
 // TopUpReceived emails the accounts linked to the pupil that money arrived

@@ -91,6 +91,8 @@ type App struct {
 	// dummyHash is verified when an email is unknown so that the answer
 	// takes as long as for a known one.
 	dummyHash string
+
+	ceiling alertCeiling // WalletDebited's first filter
 }
 
 // New parses the templates and returns the portal. A template error stops

@@ -91,6 +91,7 @@ func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	}
 	st.res.Action = ActionCheckOut
 	st.charged, st.transfer = out.Charged, out.TransferID
+	st.walletCharged = out.Charged.IsPositive()
 	st.ev.LowBalance = lowBalance(st, p.Available.Sub(out.owed))
 	if out.floorHit {
 		st.res.Reason, st.res.Feedback = ReasonLowBalance, FeedbackWarn

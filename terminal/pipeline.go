@@ -426,6 +426,7 @@ func (s *Service) chargeWallet(ctx context.Context, tx pgx.Tx, st *tapState, c c
 	if st.grp != nil {
 		st.grp.addTransfer(req)
 		p.Available = p.Available.Sub(fromWallet)
+		st.walletCharged = true
 		return out, nil
 	}
 	tr, err := s.ledger.TransferTx(ctx, tx, req)
@@ -439,6 +440,7 @@ func (s *Service) chargeWallet(ctx context.Context, tx pgx.Tx, st *tapState, c c
 		return out, fmt.Errorf("charge %s: %w", c.key, err)
 	}
 	p.Available = p.Available.Sub(fromWallet)
+	st.walletCharged = true
 	out.transfer = tr.ID
 	return out, nil
 }

@@ -65,6 +65,43 @@ type Service struct {
 
 	// groups applies taps in groups (group.go); nil: one at a time.
 	groups *grouper
+
+	// debits carries wallet charges to the WalletWatcher (nil: none).
+	debits chan walletDebit
+}
+
+// WalletWatcher is told, after their commit, of the taps that charged a
+// pupil's wallet, with what the wallet has left (the portal's low-balance
+// alert implements it). It is called from one goroutine, in the order of
+// the taps.
+type WalletWatcher interface {
+	WalletDebited(ctx context.Context, tenantID, pupilID int64, available decimal.Decimal)
+}
+
+type walletDebit struct {
+	tenantID, pupilID int64
+	available         decimal.Decimal
+}
+
+// debitQueue bounds the wallet charges waiting for the WalletWatcher; past
+// it, notices are dropped (and logged) rather than slow the taps: the next
+// charge of the pupil tells again.
+const debitQueue = 1024
+
+// WatchWallets tells w of every wallet charge from now until ctx ends. Call
+// it before the Service takes taps.
+func (s *Service) WatchWallets(ctx context.Context, w WalletWatcher) {
+	s.debits = make(chan walletDebit, debitQueue)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case d := <-s.debits:
+				w.WalletDebited(ctx, d.tenantID, d.pupilID, d.available)
+			}
+		}
+	}()
 }
 
 // New returns a Service. It returns an error when a dependency is missing.
@@ -260,6 +297,9 @@ type tapState struct {
 	transfer int64
 	charged  decimal.Decimal
 	hints    *tapHints
+	// walletCharged: the pupil's wallet (and receivable, past its floor)
+	// paid for the tap; pupil.Available is what the wallet has left.
+	walletCharged bool
 
 	// Read after the pupil lock, in the first round trip (queueLocked).
 	locked     lockedReads
@@ -357,6 +397,13 @@ func (s *Service) publish(st *tapState) {
 	st.ev.TapID, st.ev.At = t.ID, t.ReadAt
 	st.ev.Verdict, st.ev.Reason, st.ev.Action, st.ev.Charged = st.res.Verdict, st.res.Reason, st.res.Action, st.charged
 	s.hub.Publish(st.tenantID, st.station.ID, st.ev)
+	if st.walletCharged && s.debits != nil {
+		select {
+		case s.debits <- walletDebit{st.tenantID, st.pupil.PupilID, st.pupil.Available}:
+		default:
+			s.log.Warn("wallet watcher behind: low-balance notice dropped", "pupil", st.pupil.PupilID)
+		}
+	}
 }
 
 // retryable reports whether a failed attempt of a tap may be tried again:

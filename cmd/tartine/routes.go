@@ -74,6 +74,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	}
 
 	var staffWeb *terminal.Web
+	var terminalSvc *terminal.Service
 	// terminal: device API (HMAC, no session) and staff screens (own
 	// session cookie, CSRF); the day-end job runs every 5 minutes and
 	// closes each school's day once after 18:30 local time.
@@ -92,7 +93,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			return err
 		}
 		web.Mount(r)
-		staffWeb = web
+		staffWeb, terminalSvc = web, svc
 		tick := time.NewTicker(5 * time.Minute)
 		go func() { defer tick.Stop(); svc.RunDayEnd(ctx, tick.C) }()
 		go func() {
@@ -137,6 +138,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		app.Routes(r)
 		notifier.to = app
 		staffWeb.TopUps = app // kiosk cash top-ups: email the family
+		terminalSvc.WatchWallets(ctx, app) // meals and daycare: low-balance alerts
 		portalApp = app
 		r.GET("/", func(c *gin.Context) { c.Redirect(302, "/portal/") })
 	}
