@@ -45,6 +45,10 @@ func (s *Service) deviceAuth(c *gin.Context) (Device, []byte, bool) {
 	return dev, body, true
 }
 
+// statusClientClosed is the status logged for a request whose client left
+// before the answer (nginx's 499): not a server failure.
+const statusClientClosed = 499
+
 // postTaps is POST /api/v1/taps.
 func (s *Service) postTaps(c *gin.Context) {
 	dev, body, ok := s.deviceAuth(c)
@@ -54,6 +58,14 @@ func (s *Service) postTaps(c *gin.Context) {
 	res, err := s.ApplyBatch(c.Request.Context(), dev, body)
 	if errors.Is(err, ErrBadBatch) {
 		c.JSON(http.StatusBadRequest, apiError{err.Error()})
+		return
+	}
+	if err != nil && c.Request.Context().Err() != nil {
+		// The device hung up (or timed out) before the answer: nothing to
+		// answer; the taps applied meanwhile are answered the same when it
+		// sends them again.
+		s.log.Debug("apply taps: device gone", "device", dev.ID, "err", err)
+		c.AbortWithStatus(statusClientClosed)
 		return
 	}
 	if err != nil {
