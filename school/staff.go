@@ -2,6 +2,7 @@ package school
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -138,18 +139,102 @@ func (s *Store) SetStaffPassword(ctx context.Context, tenantID, userID int64, pw
 	})
 }
 
-// SetStaffActive enables or disables the user (a disabled user cannot log in).
+// SetStaffActive enables or disables the user (a disabled user cannot log
+// in). Disabling the tenant's last active admin is ErrInvalid.
 func (s *Store) SetStaffActive(ctx context.Context, tenantID, userID int64, active bool, actor string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE staff_users SET active = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, userID, active)
+		was, err := wasActiveAdmin(ctx, tx, tenantID, userID)
 		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE staff_users SET active = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, userID, active); err != nil {
 			return mapErr(err, "staff active")
 		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("staff %d: %w", userID, ErrNotFound)
+		if was && !active {
+			if err := keepAnAdmin(ctx, tx, tenantID); err != nil {
+				return err
+			}
 		}
 		return audit(ctx, tx, tenantID, actor, "staff.active", fmt.Sprint("staff:", userID), map[string]any{"active": active}, s.now())
 	})
+}
+
+// SetStaffRoles replaces the user's roles. The tenant keeps at least one
+// active admin: removing the last one's admin role is ErrInvalid.
+func (s *Store) SetStaffRoles(ctx context.Context, tenantID, userID int64, roles []Role, actor string) error {
+	if err := checkRoles(roles); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		was, err := wasActiveAdmin(ctx, tx, tenantID, userID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE staff_users SET roles = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, userID, roleStrings(roles)); err != nil {
+			return mapErr(err, "staff roles")
+		}
+		if was && !slices.Contains(roles, RoleAdmin) {
+			if err := keepAnAdmin(ctx, tx, tenantID); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, tenantID, actor, "staff.roles", fmt.Sprint("staff:", userID), map[string]any{"roles": roles}, s.now())
+	})
+}
+
+// wasActiveAdmin locks the user's row in tx and reports whether the user
+// is an active admin (ErrNotFound: no such user).
+func wasActiveAdmin(ctx context.Context, tx pgx.Tx, tenantID, userID int64) (bool, error) {
+	var admin bool
+	err := tx.QueryRow(ctx, `SELECT active AND 'admin' = ANY(roles) FROM staff_users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+		tenantID, userID).Scan(&admin)
+	return admin, mapErr(err, fmt.Sprint("staff ", userID))
+}
+
+// keepAnAdmin fails with ErrInvalid when the tenant has no active admin
+// left in tx, after a change took one away: the staff could no longer be
+// managed. The remaining admins' rows are locked, so that two such changes
+// at once see each other.
+func keepAnAdmin(ctx context.Context, tx pgx.Tx, tenantID int64) error {
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM staff_users WHERE tenant_id = $1 AND active AND 'admin' = ANY(roles) FOR UPDATE) a`,
+		tenantID).Scan(&n); err != nil {
+		return fmt.Errorf("count admins: %w", err)
+	}
+	if n == 0 {
+		return invalid("the organising body needs at least one active admin")
+	}
+	return nil
+}
+
+// ListStaff returns the tenant's staff users by login.
+func (s *Store) ListStaff(ctx context.Context, tenantID int64) ([]StaffUser, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+staffCols+` FROM staff_users WHERE tenant_id = $1 ORDER BY login`, tenantID)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (StaffUser, error) { return scanStaff(r, nil) })
+	if err != nil {
+		return nil, fmt.Errorf("list staff: %w", err)
+	}
+	return out, nil
+}
+
+// passwordAlphabet has no look-alike characters (0/O, 1/l/I).
+const passwordAlphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// NewStaffPassword returns a random 16-character password (≈ 93 bits, from
+// crypto/rand) to hand to a member of staff.
+func NewStaffPassword() string {
+	out := make([]byte, 0, 16)
+	var buf [32]byte
+	for len(out) < 16 {
+		rand.Read(buf[:]) // never fails (crypto/rand)
+		for _, c := range buf {
+			// 56 letters: keep the bytes below 224 = 4 × 56, unbiased.
+			if c < 4*byte(len(passwordAlphabet)) && len(out) < 16 {
+				out = append(out, passwordAlphabet[int(c)%len(passwordAlphabet)])
+			}
+		}
+	}
+	return string(out)
 }
 
 const staffCols = `tenant_id, id, login, name, roles, coalesce(school_id, 0), active`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -510,5 +511,61 @@ func TestSearchPupils(t *testing.T) {
 		if err != nil || len(got) != want {
 			t.Errorf("SearchPupils(%q) = %d, %v; want %d", q, len(got), err, want)
 		}
+	}
+}
+
+// TestStaffManagement: roles change, the list shows everyone, and the last
+// active admin can neither be disabled nor lose the admin role; generated
+// passwords are long, varied and accepted.
+func TestStaffManagement(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s := f.store
+	pw := NewStaffPassword()
+	if len(pw) != 16 || pw == NewStaffPassword() || strings.ContainsAny(pw, "0O1lI") {
+		t.Errorf("generated password %q", pw)
+	}
+	admin, err := s.CreateStaff(ctx, f.tenant.ID, StaffInput{Login: "direction", Password: pw, Roles: []Role{RoleAdmin}}, "system:setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateStaff(ctx, "direction", pw); err != nil {
+		t.Fatalf("generated password refused: %v", err)
+	}
+	cook, err := s.CreateStaff(ctx, f.tenant.ID, StaffInput{Login: "cuisine", Password: NewStaffPassword(), Roles: []Role{RoleCanteen}}, admin.Actor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetStaffRoles(ctx, f.tenant.ID, cook.ID, []Role{RoleCanteen, RoleKiosk}, admin.Actor()); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListStaff(ctx, f.tenant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Login != "cuisine" || !list[0].Has(RoleKiosk) || list[1].Login != "direction" {
+		t.Errorf("staff list %+v", list)
+	}
+	if err := s.SetStaffRoles(ctx, f.tenant.ID, admin.ID, []Role{RoleCanteen}, admin.Actor()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("last admin loses the role: %v, want ErrInvalid", err)
+	}
+	if err := s.SetStaffActive(ctx, f.tenant.ID, admin.ID, false, admin.Actor()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("last admin disabled: %v, want ErrInvalid", err)
+	}
+	if err := s.SetStaffRoles(ctx, f.tenant.ID, admin.ID, []Role{}, admin.Actor()); !errors.Is(err, ErrInvalid) {
+		t.Errorf("no roles: %v, want ErrInvalid", err)
+	}
+	// With a second admin, the first may step down.
+	if err := s.SetStaffRoles(ctx, f.tenant.ID, cook.ID, []Role{RoleAdmin}, admin.Actor()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetStaffActive(ctx, f.tenant.ID, admin.ID, false, cook.Actor()); err != nil {
+		t.Errorf("an admin disabled while another remains: %v", err)
+	}
+	if err := s.SetStaffRoles(ctx, f.tenant.ID, 999999, []Role{RoleKiosk}, admin.Actor()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown user: %v, want ErrNotFound", err)
+	}
+	if u, err := s.StaffUser(ctx, f.tenant.ID, admin.ID); err != nil || u.Active {
+		t.Errorf("after disabling: %+v, %v", u, err)
 	}
 }
