@@ -82,21 +82,9 @@ func cmdImport(ctx context.Context, e env, args []string) error {
 // importTarget resolves the tenant and school codes, defaulting to the only
 // one.
 func importTarget(ctx context.Context, store *school.Store, tenantCode, schoolCode string) (school.Tenant, school.School, error) {
-	var ten school.Tenant
-	var err error
-	if tenantCode != "" {
-		if ten, err = store.TenantByCode(ctx, tenantCode); err != nil {
-			return ten, school.School{}, err
-		}
-	} else {
-		ts, err := store.Tenants(ctx)
-		if err != nil {
-			return ten, school.School{}, err
-		}
-		if len(ts) != 1 {
-			return ten, school.School{}, fmt.Errorf("%d organising bodies in the database: choose one with --tenant", len(ts))
-		}
-		ten = ts[0]
+	ten, err := tenantByFlag(ctx, store, tenantCode)
+	if err != nil {
+		return ten, school.School{}, err
 	}
 	if schoolCode != "" {
 		sc, err := store.SchoolByCode(ctx, ten.ID, schoolCode)

@@ -7,6 +7,8 @@
 //	tartine bench ledger [--duration 10s] [--concurrency 1,8,32] [--json]
 //	tartine loadgen taps --url … [--devices N] [--duration 30s] [--json]
 //	tartine import pupils FILE.csv [--dry-run]
+//	tartine setup --tenant CODE --tenant-name NAME --school CODE --school-name NAME --admin LOGIN
+//	tartine staff list|add|password …
 //
 // Without DATABASE_URL every command uses the embedded default: a private
 // PostgreSQL cluster started from the installed binaries in --data-dir.
@@ -57,7 +59,9 @@ commands:
   verify    check the ledger invariants; exit 1 on any violation
   bench     benchmarks: bench ledger
   loadgen   load generators: loadgen taps
-  import    imports: import pupils FILE.csv
+  import    imports: import pupils FILE.csv, import coda FILE
+  setup     a school's first run: organising body, school, calendar, tariffs, stations, first admin
+  staff     staff logins: staff list, staff add, staff password
 
 Run 'tartine <command> -h' for the flags of a command.
 Environment: DATABASE_URL (else embedded PostgreSQL in --data-dir), see README.md.
@@ -86,6 +90,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdLoadgen(ctx, e, rest)
 	case "import":
 		return cmdImport(ctx, e, rest)
+	case "setup":
+		return cmdSetup(ctx, e, rest)
+	case "staff":
+		return cmdStaff(ctx, e, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

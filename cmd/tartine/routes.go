@@ -137,7 +137,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		app.Routes(r)
 		notifier.to = app
-		staffWeb.TopUps = app // kiosk cash top-ups: email the family
+		staffWeb.TopUps = app              // kiosk cash top-ups: email the family
 		terminalSvc.WatchWallets(ctx, app) // meals and daycare: low-balance alerts
 		portalApp = app
 		r.GET("/", func(c *gin.Context) { c.Redirect(302, "/portal/") })
