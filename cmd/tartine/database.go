@@ -68,3 +68,18 @@ func newLogger(e env) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 }
+
+// openCurrent opens the database (openDatabase) and checks that its schema
+// is the binary's (requireSchema); the embedded cluster is migrated instead
+// when migrateEmbedded. The caller closes it.
+func openCurrent(ctx context.Context, e env, f dbFlags, log *slog.Logger, migrateEmbedded bool) (*database, error) {
+	d, err := openDatabase(ctx, e, f, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireSchema(ctx, d, migrateEmbedded && d.Cluster != nil); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}

@@ -39,14 +39,11 @@ func cmdImport(ctx context.Context, e env, args []string) error {
 	}
 	defer f.Close()
 
-	d, err := openDatabase(ctx, e, df, newLogger(e))
+	d, err := openCurrent(ctx, e, df, newLogger(e), false)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := requireSchema(ctx, d, false); err != nil {
-		return err
-	}
 	store := school.New(d.Pool, ledger.New(d.Pool, time.Now), time.Now)
 	ten, sc, err := importTarget(ctx, store, *tenantCode, *schoolCode)
 	if err != nil {

@@ -32,14 +32,11 @@ func cmdImportCODA(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("import coda: %w", err)
 	}
 	log := newLogger(e)
-	d, err := openDatabase(ctx, e, df, log)
+	d, err := openCurrent(ctx, e, df, log, false)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := requireSchema(ctx, d, false); err != nil {
-		return err
-	}
 	l := ledger.New(d.Pool, time.Now)
 	store := school.New(d.Pool, l, time.Now)
 	var ten school.Tenant

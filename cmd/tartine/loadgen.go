@@ -54,14 +54,11 @@ func cmdLoadgen(ctx context.Context, e env, args []string) error {
 	}
 	if *setup {
 		log := newLogger(e)
-		d, err := openDatabase(ctx, e, df, log)
+		d, err := openCurrent(ctx, e, df, log, true)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		if err := requireSchema(ctx, d, d.Cluster != nil); err != nil {
-			return err
-		}
 		s, err := loadgen.Prepare(ctx, d.Pool, *devices, *pupils)
 		if err != nil {
 			return fmt.Errorf("loadgen setup: %w", err)

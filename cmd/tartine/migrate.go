@@ -42,14 +42,11 @@ func cmdVerify(ctx context.Context, e env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	d, err := openDatabase(ctx, e, df, newLogger(e))
+	d, err := openCurrent(ctx, e, df, newLogger(e), false)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := requireSchema(ctx, d, false); err != nil {
-		return err
-	}
 	violations, sum, err := ledger.New(d.Pool, nil).Verify(ctx)
 	if err != nil {
 		return err

@@ -92,14 +92,11 @@ func cmdSetup(ctx context.Context, e env, args []string) error {
 		*beneficiary = *schoolName
 	}
 
-	d, err := openDatabase(ctx, e, df, newLogger(e))
+	d, err := openCurrent(ctx, e, df, newLogger(e), true)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := requireSchema(ctx, d, d.Cluster != nil); err != nil {
-		return err
-	}
 	const actor = "system:setup"
 	led := ledger.New(d.Pool, time.Now)
 	store := school.New(d.Pool, led, time.Now)

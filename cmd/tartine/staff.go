@@ -48,14 +48,11 @@ func cmdStaff(ctx context.Context, e env, args []string) error {
 		}
 	}
 
-	d, err := openDatabase(ctx, e, df, newLogger(e))
+	d, err := openCurrent(ctx, e, df, newLogger(e), false)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := requireSchema(ctx, d, false); err != nil {
-		return err
-	}
 	store := school.New(d.Pool, ledger.New(d.Pool, time.Now), time.Now)
 	const actor = "system:cli"
 
