@@ -41,6 +41,12 @@ func (a *App) Mount(r gin.IRouter) {
 	ad.GET("/menus", a.menus)
 	ad.POST("/menus", a.saveMenu)
 	ad.GET("/audit", a.audit)
+	ad.GET("/staff", a.staffList)
+	ad.POST("/staff", a.createStaff)
+	ad.GET("/staff/:id", a.staffMemberPage)
+	ad.POST("/staff/:id/roles", a.setStaffRoles)
+	ad.POST("/staff/:id/active", a.setStaffActive)
+	ad.POST("/staff/:id/password", a.newStaffPassword)
 
 	ac := g.Group("/books", a.require(school.RoleAccountant))
 	ac.GET("", a.trialBalance)
