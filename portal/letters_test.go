@@ -82,3 +82,52 @@ func TestInvitationsByEmail(t *testing.T) {
 		t.Fatalf("GET %s = %d", link, code)
 	}
 }
+
+// TestLettersLanguageSwitchIsStaffs: the letters page, served to staff
+// under /admin, switches language through the staff screens (/admin/lang,
+// whose session holds the page's CSRF token) and comes back to it; the
+// portal's own pages keep /portal/lang.
+func TestLettersLanguageSwitchIsStaffs(t *testing.T) {
+	f := newFixture(t)
+	staff, err := f.app.School.CreateStaff(t.Context(), f.tenant, school.StaffInput{Login: "direction", Password: "secret-direction",
+		Roles: []school.Role{school.RoleAdmin}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(f.app.Sessions.Middleware())
+	r.GET("/as-staff", func(c *gin.Context) {
+		if _, err := f.app.Sessions.Login(c, websession.Principal{Kind: websession.KindStaff, ID: staff.ID, TenantID: f.tenant}); err != nil {
+			c.String(500, err.Error())
+		}
+	})
+	r.GET("/admin/letters", f.app.Letters)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	get := func(path string) string {
+		resp, err := hc.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	get("/as-staff")
+	page := get("/admin/letters")
+	if !strings.Contains(page, `action="/admin/lang"`) || !strings.Contains(page, `name="back" value="/admin/letters"`) {
+		t.Errorf("letters page's language switch does not go through the staff screens:\n%s", page)
+	}
+	resp, err := http.Get(f.url + "/portal/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(login), `action="/portal/lang"`) || !strings.Contains(string(login), `name="back" value="/portal/"`) {
+		t.Errorf("portal page lost its language switch:
+%s", login)
+	}
+}

@@ -200,7 +200,8 @@ type page struct {
 	Title   string
 	Flash   string
 	Error   string
-	Base    string
+	Base    string // "/portal", or "/admin" for a page served to staff
+	Back    string // where the language switch returns
 	Data    any
 	cat     *i18n.Catalog
 }
@@ -259,7 +260,13 @@ func (a *App) newPage(c *gin.Context, acct *account) (page, error) {
 	if err != nil {
 		return page{}, err
 	}
-	return page{Lang: a.lang(c, acct), CSRF: tok, Account: acct, Base: "/portal", cat: a.Catalog}, nil
+	p := page{Lang: a.lang(c, acct), CSRF: tok, Account: acct, Base: "/portal", Back: "/portal/", cat: a.Catalog}
+	if path := c.Request.URL.Path; strings.HasPrefix(path, "/admin/") {
+		// A portal page served to staff (the letters): the staff session's
+		// language switch, back to this page.
+		p.Base, p.Back = "/admin", path
+	}
+	return p, nil
 }
 
 // formError re-renders a form with a message for people (status 422 by default).
