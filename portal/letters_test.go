@@ -127,7 +127,6 @@ func TestLettersLanguageSwitchIsStaffs(t *testing.T) {
 	login, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !strings.Contains(string(login), `action="/portal/lang"`) || !strings.Contains(string(login), `name="back" value="/portal/"`) {
-		t.Errorf("portal page lost its language switch:
-%s", login)
+		t.Errorf("portal page lost its language switch:\n%s", login)
 	}
 }
