@@ -4,7 +4,8 @@
 //   - School admins (role admin): pupils with their guardians, badges and
 //     wallet balance; badge assignment, status changes and QR badges; the QR
 //     badge sheet PDF; stations; bridge devices (enrolment with a secret
-//     shown once, revocation); the school calendar's closed days; menus.
+//     shown once, revocation); the school calendar's closed days; menus;
+//     staff logins (roles, disabling, generated passwords shown once).
 //   - Accountants (role accountant; admins too): the trial balance, the
 //     journal as a Belgian CSV file, the ledger invariants (tartine verify)
 //     and the period close.
@@ -17,16 +18,16 @@
 // websession.Manager configuration. Every page needs a staff session of an
 // active user; each page then needs its role (StaffUser.Can: admins may do
 // everything). A staff user bound to one school sees only that school's
-// pupils, calendar and menus. Other users get 403.
+// pupils, calendar, menus and staff. Other users get 403.
 //
 // # Forms
 //
 // Every POST carries the session's CSRF token and must be same-origin
 // (websession.Middleware), is audited (school.Audit, or the store's own audit
 // entry), and answers with a redirect (303) to a page that shows the outcome
-// once. The one exception is device enrolment: its answer shows the new
-// secret and is never stored, so it is rendered directly with
-// Cache-Control: no-store.
+// once. The exceptions are device enrolment and staff passwords (a new
+// member, a new password): the answer shows the secret, which is never
+// stored, so it is rendered directly with Cache-Control: no-store.
 package backoffice
 
 import (
