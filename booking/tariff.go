@@ -240,3 +240,59 @@ func (m *Manager) DaycareTariffFor(ctx context.Context, tenantID, schoolID int64
 	}
 	return t, nil
 }
+
+// MealTariffs lists every meal tariff of the school, past, current and
+// future, by meal type, then level pattern (the most general first), then
+// latest ValidFrom first. Which one applies on a day is MealTariffFor's
+// business.
+func (m *Manager) MealTariffs(ctx context.Context, tenantID, schoolID int64) ([]MealTariff, error) {
+	rows, _ := m.pool.Query(ctx, `
+		SELECT id, school_id, meal_type, level, booked_price, unbooked_price, valid_from, valid_to FROM meal_tariffs
+		WHERE tenant_id = $1 AND school_id = $2
+		ORDER BY meal_type, `+specificitySQL+`, level, valid_from DESC, id DESC`, tenantID, schoolID)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (MealTariff, error) {
+		var t MealTariff
+		err := r.Scan(&t.ID, &t.SchoolID, &t.MealType, &t.Level, &t.BookedPrice, &t.UnbookedPrice, &t.ValidFrom, &t.ValidTo)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list meal tariffs of school %d: %w", schoolID, err)
+	}
+	return out, nil
+}
+
+// DaycareTariffs lists every daycare tariff of the school, past, current
+// and future, by level pattern (the most general first), then latest
+// ValidFrom first. Which one applies on a day is DaycareTariffFor's
+// business.
+func (m *Manager) DaycareTariffs(ctx context.Context, tenantID, schoolID int64) ([]DaycareTariff, error) {
+	rows, _ := m.pool.Query(ctx, `
+		SELECT id, school_id, level, period_minutes, period_price, daily_cap,
+		       (extract(epoch FROM opens_at) / 60)::int, (extract(epoch FROM closes_at) / 60)::int,
+		       free_windows, valid_from, valid_to
+		FROM daycare_tariffs
+		WHERE tenant_id = $1 AND school_id = $2
+		ORDER BY `+specificitySQL+`, level, valid_from DESC, id DESC`, tenantID, schoolID)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DaycareTariff, error) {
+		var t DaycareTariff
+		var opensMin, closesMin int
+		var windows []byte
+		var cap decimal.NullDecimal
+		if err := r.Scan(&t.ID, &t.SchoolID, &t.Level, &t.PeriodMinutes, &t.PeriodPrice, &cap, &opensMin, &closesMin, &windows, &t.ValidFrom, &t.ValidTo); err != nil {
+			return t, err
+		}
+		t.Opens, t.Closes = Clock(opensMin), Clock(closesMin)
+		if cap.Valid {
+			c := cap.Decimal
+			t.DailyCap = &c
+		}
+		if err := json.Unmarshal(windows, &t.FreeWindows); err != nil {
+			return t, fmt.Errorf("daycare tariff %d free windows: %w", t.ID, err)
+		}
+		return t, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list daycare tariffs of school %d: %w", schoolID, err)
+	}
+	return out, nil
+}

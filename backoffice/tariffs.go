@@ -1,0 +1,452 @@
+package backoffice
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/shopspring/decimal"
+
+	"tartine/booking"
+	"tartine/internal/i18n"
+	"tartine/school"
+)
+
+// Tariffs (/admin/tariffs, admins only): a school's meal tariffs per meal
+// type and its daycare tariffs, current ones first, future ones next, past
+// ones greyed, and two forms that add a tariff effective from a day
+// (booking.Manager.AddMealTariff, AddDaycareTariff). Tariffs are never
+// edited or deleted: a new tariff with the same meal type and level pattern
+// supersedes the older one from its first day, which keeps the price of
+// every past meal explainable. A new tariff starts today at the earliest.
+
+// tariffLevelRE is booking's rule for level patterns, checked here first so
+// that people get the reason in their language.
+var tariffLevelRE = regexp.MustCompile(`^(\*|[MPS]|M[1-3]|P[1-6]|S[1-6])$`)
+
+// tariffState is where a tariff stands on the day the page is shown.
+type tariffState int
+
+const (
+	tariffCurrent tariffState = iota // applies today
+	tariffFuture                     // starts later
+	tariffPast                       // ended, or superseded by a newer one
+)
+
+// mealTariffRow is a meal tariff and its state.
+type mealTariffRow struct {
+	booking.MealTariff
+	State tariffState
+}
+
+// Current, Future and Past report the row's state (for the templates).
+func (r mealTariffRow) Current() bool { return r.State == tariffCurrent }
+
+// Future reports whether the tariff starts later.
+func (r mealTariffRow) Future() bool { return r.State == tariffFuture }
+
+// Past reports whether the tariff ended or was superseded.
+func (r mealTariffRow) Past() bool { return r.State == tariffPast }
+
+// daycareTariffRow is a daycare tariff and its state.
+type daycareTariffRow struct {
+	booking.DaycareTariff
+	State tariffState
+}
+
+// Current reports whether the tariff applies today.
+func (r daycareTariffRow) Current() bool { return r.State == tariffCurrent }
+
+// Future reports whether the tariff starts later.
+func (r daycareTariffRow) Future() bool { return r.State == tariffFuture }
+
+// Past reports whether the tariff ended or was superseded.
+func (r daycareTariffRow) Past() bool { return r.State == tariffPast }
+
+// levelKey is the catalogue key naming a level pattern that is not an
+// exact level: every level, or a cycle.
+func levelKey(level string) string {
+	if level == "*" {
+		return "tariffs.level_of.any"
+	}
+	return "tariffs.level_of." + level
+}
+
+// LevelKey names the row's level pattern (for the templates).
+func (r mealTariffRow) LevelKey() string { return levelKey(r.Level) }
+
+// LevelKey names the row's level pattern (for the templates).
+func (r daycareTariffRow) LevelKey() string { return levelKey(r.Level) }
+
+// mealTypeTariffs is a meal type with its tariffs.
+type mealTypeTariffs struct {
+	booking.MealType
+	Tariffs []mealTariffRow
+}
+
+// mealTariffForm is the meal tariff form as typed.
+type mealTariffForm struct {
+	MealType, Level, Booked, Unbooked, From string
+}
+
+// daycareTariffForm is the daycare tariff form as typed.
+type daycareTariffForm struct {
+	Level, Period, Price, Cap, Opens, Closes, FreeFrom, FreeTo, From string
+}
+
+type tariffsData struct {
+	Schools []school.School
+	School  school.School
+	Today   time.Time
+	Meals   []mealTypeTariffs
+	Daycare []daycareTariffRow
+	Meal    mealTariffForm
+	Care    daycareTariffForm
+	Field   string // the field an error is about: "meal.booked", "daycare.opens"…
+	Done    string // confirmation after a redirect
+}
+
+// tariffKey identifies the tariffs that supersede one another: same meal
+// type (or daycare) and same level pattern.
+type tariffKey struct{ service, level string }
+
+// tariffStates says, for tariffs listed with their key, validity and id,
+// which one applies today: among the tariffs of a key covering today the
+// latest ValidFrom (then the highest id) wins, as in MealTariffFor.
+func tariffStates(today time.Time, n int, at func(i int) (tariffKey, time.Time, *time.Time, int64)) []tariffState {
+	type best struct {
+		from time.Time
+		id   int64
+	}
+	winners := map[tariffKey]best{}
+	for i := range n {
+		k, from, to, id := at(i)
+		if from.After(today) || (to != nil && civilDay(*to).Before(today)) {
+			continue
+		}
+		if b, ok := winners[k]; !ok || from.After(b.from) || (from.Equal(b.from) && id > b.id) {
+			winners[k] = best{from, id}
+		}
+	}
+	out := make([]tariffState, n)
+	for i := range n {
+		k, from, _, id := at(i)
+		switch b := winners[k]; {
+		case civilDay(from).After(today):
+			out[i] = tariffFuture
+		case b.id == id:
+			out[i] = tariffCurrent
+		default:
+			out[i] = tariffPast
+		}
+	}
+	return out
+}
+
+// tariffsData loads the school's meal types and tariffs.
+func (a *App) tariffsData(c *gin.Context, schoolID int64) (tariffsData, error) {
+	ctx := c.Request.Context()
+	u := user(c)
+	d := tariffsData{Today: civilDay(a.Now().In(brussels()))}
+	var err error
+	if d.School, d.Schools, err = a.schoolFor(c, schoolID); err != nil {
+		return d, err
+	}
+	types, err := a.Booking.MealTypes(ctx, u.TenantID)
+	if err != nil {
+		return d, err
+	}
+	meals, err := a.Booking.MealTariffs(ctx, u.TenantID, d.School.ID)
+	if err != nil {
+		return d, err
+	}
+	care, err := a.Booking.DaycareTariffs(ctx, u.TenantID, d.School.ID)
+	if err != nil {
+		return d, err
+	}
+	ms := tariffStates(d.Today, len(meals), func(i int) (tariffKey, time.Time, *time.Time, int64) {
+		t := meals[i]
+		return tariffKey{t.MealType, t.Level}, civilDay(t.ValidFrom), t.ValidTo, t.ID
+	})
+	for _, mt := range types {
+		g := mealTypeTariffs{MealType: mt}
+		for i, t := range meals {
+			if t.MealType == mt.Code {
+				g.Tariffs = append(g.Tariffs, mealTariffRow{MealTariff: t, State: ms[i]})
+			}
+		}
+		slices.SortStableFunc(g.Tariffs, func(x, y mealTariffRow) int { return int(x.State) - int(y.State) })
+		d.Meals = append(d.Meals, g)
+	}
+	cs := tariffStates(d.Today, len(care), func(i int) (tariffKey, time.Time, *time.Time, int64) {
+		t := care[i]
+		return tariffKey{"daycare", t.Level}, civilDay(t.ValidFrom), t.ValidTo, t.ID
+	})
+	for i, t := range care {
+		d.Daycare = append(d.Daycare, daycareTariffRow{DaycareTariff: t, State: cs[i]})
+	}
+	slices.SortStableFunc(d.Daycare, func(x, y daycareTariffRow) int { return int(x.State) - int(y.State) })
+	from := d.Today.Format(time.DateOnly)
+	d.Meal = mealTariffForm{Level: "*", From: from}
+	if len(types) > 0 {
+		d.Meal.MealType = types[0].Code
+	}
+	d.Care = daycareTariffForm{Level: "*", Period: "30", Opens: "07:00", Closes: "18:00", From: from}
+	return d, nil
+}
+
+// tariffsDone are the confirmations a redirect may ask for (?done=…).
+var tariffsDone = map[string]string{
+	"meal":    "tariffs.done.meal",
+	"daycare": "tariffs.done.daycare",
+}
+
+// tariffs shows the school's tariffs and the forms to add one.
+func (a *App) tariffs(c *gin.Context) {
+	sid, _ := strconv.ParseInt(c.Query("school"), 10, 64)
+	d, err := a.tariffsData(c, sid)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	if key, ok := tariffsDone[c.Query("done")]; ok {
+		if day, ok := parseDay(c.Query("from")); ok {
+			d.Done = a.Catalog.T(lang(c), key, i18n.FormatDate(day, lang(c)))
+		}
+	}
+	a.render(c, http.StatusOK, "tariffs", "tariffs.title", "tariffs", d)
+}
+
+// tariffSchool reads the posted school among the visible ones; it answers
+// 404 itself and returns false otherwise.
+func (a *App) tariffSchool(c *gin.Context) (school.School, bool) {
+	sid, _ := strconv.ParseInt(c.PostForm("school"), 10, 64)
+	sc, _, err := a.schoolFor(c, sid)
+	if err != nil || sid == 0 {
+		a.notFound(c)
+		return school.School{}, false
+	}
+	return sc, true
+}
+
+// tariffsError shows the page again with the typed values and a refusal
+// naming the field (422).
+func (a *App) tariffsError(c *gin.Context, sc school.School, field, msg string, keep func(*tariffsData)) {
+	d, err := a.tariffsData(c, sc.ID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	keep(&d)
+	d.Field = field
+	a.formError(c, "tariffs", "tariffs.title", "tariffs", msg, d)
+}
+
+// tariffAmount parses a price typed by a person; msg names the field.
+func (a *App) tariffAmount(l, fieldKey, s string) (decimal.Decimal, string) {
+	v, err := i18n.ParseAmount(s, i18n.RejectNegative)
+	if err == nil {
+		return v, ""
+	}
+	var ae *i18n.AmountError
+	reason := err.Error()
+	if errors.As(err, &ae) {
+		reason = ae.Message(a.Catalog, l)
+	}
+	return decimal.Decimal{}, a.Catalog.T(l, "tariffs.error.amount", a.Catalog.T(l, fieldKey), s, reason)
+}
+
+// tariffFrom parses the first day of a new tariff: a date, today or later.
+func (a *App) tariffFrom(l, s string, today time.Time) (time.Time, string) {
+	day, ok := parseDay(s)
+	if !ok {
+		return time.Time{}, a.Catalog.T(l, "tariffs.error.from", s)
+	}
+	if day.Before(today) {
+		return time.Time{}, a.Catalog.T(l, "tariffs.error.from_past", i18n.FormatDate(day, l), i18n.FormatDate(today, l))
+	}
+	return day, ""
+}
+
+func tariffsURL(schoolID int64, done string, from time.Time) string {
+	return fmt.Sprintf("/admin/tariffs?school=%d&done=%s&from=%s", schoolID, done, from.Format(time.DateOnly))
+}
+
+// addMealTariff records a meal tariff from a day on.
+func (a *App) addMealTariff(c *gin.Context) {
+	ctx := c.Request.Context()
+	u := user(c)
+	l := lang(c)
+	sc, ok := a.tariffSchool(c)
+	if !ok {
+		return
+	}
+	f := mealTariffForm{
+		MealType: strings.TrimSpace(c.PostForm("meal_type")),
+		Level:    strings.ToUpper(strings.TrimSpace(c.PostForm("level"))),
+		Booked:   strings.TrimSpace(c.PostForm("booked")),
+		Unbooked: strings.TrimSpace(c.PostForm("unbooked")),
+		From:     strings.TrimSpace(c.PostForm("from")),
+	}
+	reject := func(field, msg string) {
+		a.tariffsError(c, sc, field, msg, func(d *tariffsData) { d.Meal = f })
+	}
+	types, err := a.Booking.MealTypes(ctx, u.TenantID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	if !slices.ContainsFunc(types, func(mt booking.MealType) bool { return mt.Code == f.MealType }) {
+		reject("meal.meal_type", a.Catalog.T(l, "tariffs.error.meal_type", f.MealType))
+		return
+	}
+	if !tariffLevelRE.MatchString(f.Level) {
+		reject("meal.level", a.Catalog.T(l, "tariffs.error.level", f.Level))
+		return
+	}
+	booked, msg := a.tariffAmount(l, "tariffs.meal.booked", f.Booked)
+	if msg != "" {
+		reject("meal.booked", msg)
+		return
+	}
+	unbooked, msg := a.tariffAmount(l, "tariffs.meal.unbooked", f.Unbooked)
+	if msg != "" {
+		reject("meal.unbooked", msg)
+		return
+	}
+	today := civilDay(a.Now().In(brussels()))
+	from, msg := a.tariffFrom(l, f.From, today)
+	if msg != "" {
+		reject("meal.from", msg)
+		return
+	}
+	id, err := a.Booking.AddMealTariff(ctx, u.TenantID, booking.MealTariff{SchoolID: sc.ID, MealType: f.MealType, Level: f.Level,
+		BookedPrice: booked, UnbookedPrice: unbooked, ValidFrom: from})
+	switch {
+	case errors.Is(err, booking.ErrUnknownService):
+		reject("meal.meal_type", a.Catalog.T(l, "tariffs.error.meal_type", f.MealType))
+		return
+	case errors.Is(err, booking.ErrInvalid):
+		reject("", a.Catalog.T(l, "tariffs.error.invalid", err.Error()))
+		return
+	case err != nil:
+		a.fail(c, err)
+		return
+	}
+	_ = a.School.Audit(ctx, u.TenantID, u.Actor(), "tariff.meal.add", fmt.Sprint("school:", sc.ID), map[string]any{
+		"id": id, "meal_type": f.MealType, "level": f.Level, "booked": booked.StringFixed(2), "unbooked": unbooked.StringFixed(2),
+		"valid_from": from.Format(time.DateOnly)})
+	c.Redirect(http.StatusSeeOther, tariffsURL(sc.ID, "meal", from))
+}
+
+// parseFormClock reads a time of day typed as "07:00" or "7:00".
+func parseFormClock(s string) (booking.Clock, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) == 4 && s[1] == ':' {
+		s = "0" + s
+	}
+	v, err := booking.ParseClock(s)
+	return v, err == nil
+}
+
+// addDaycareTariff records a daycare tariff from a day on.
+func (a *App) addDaycareTariff(c *gin.Context) {
+	ctx := c.Request.Context()
+	u := user(c)
+	l := lang(c)
+	sc, ok := a.tariffSchool(c)
+	if !ok {
+		return
+	}
+	f := daycareTariffForm{
+		Level:    strings.ToUpper(strings.TrimSpace(c.PostForm("level"))),
+		Period:   strings.TrimSpace(c.PostForm("period")),
+		Price:    strings.TrimSpace(c.PostForm("price")),
+		Cap:      strings.TrimSpace(c.PostForm("cap")),
+		Opens:    strings.TrimSpace(c.PostForm("opens")),
+		Closes:   strings.TrimSpace(c.PostForm("closes")),
+		FreeFrom: strings.TrimSpace(c.PostForm("free_from")),
+		FreeTo:   strings.TrimSpace(c.PostForm("free_to")),
+		From:     strings.TrimSpace(c.PostForm("from")),
+	}
+	reject := func(field, msg string) {
+		a.tariffsError(c, sc, field, msg, func(d *tariffsData) { d.Care = f })
+	}
+	t := booking.DaycareTariff{SchoolID: sc.ID, Level: f.Level}
+	if !tariffLevelRE.MatchString(f.Level) {
+		reject("daycare.level", a.Catalog.T(l, "tariffs.error.level", f.Level))
+		return
+	}
+	period, err := strconv.Atoi(f.Period)
+	if err != nil || period < 1 || period > 720 {
+		reject("daycare.period", a.Catalog.T(l, "tariffs.error.period", f.Period))
+		return
+	}
+	t.PeriodMinutes = period
+	var msg string
+	if t.PeriodPrice, msg = a.tariffAmount(l, "tariffs.daycare.price", f.Price); msg != "" {
+		reject("daycare.price", msg)
+		return
+	}
+	if f.Cap != "" {
+		capAmount, msg := a.tariffAmount(l, "tariffs.daycare.cap", f.Cap)
+		if msg != "" {
+			reject("daycare.cap", msg)
+			return
+		}
+		t.DailyCap = &capAmount
+	}
+	if t.Opens, ok = parseFormClock(f.Opens); !ok {
+		reject("daycare.opens", a.Catalog.T(l, "tariffs.error.clock", a.Catalog.T(l, "tariffs.daycare.opens"), f.Opens))
+		return
+	}
+	if t.Closes, ok = parseFormClock(f.Closes); !ok {
+		reject("daycare.closes", a.Catalog.T(l, "tariffs.error.clock", a.Catalog.T(l, "tariffs.daycare.closes"), f.Closes))
+		return
+	}
+	if t.Closes <= t.Opens {
+		reject("daycare.closes", a.Catalog.T(l, "tariffs.error.hours", t.Opens.String(), t.Closes.String()))
+		return
+	}
+	switch {
+	case f.FreeFrom == "" && f.FreeTo == "":
+	case f.FreeFrom == "" || f.FreeTo == "":
+		reject("daycare.free", a.Catalog.T(l, "tariffs.error.free_pair"))
+		return
+	default:
+		from, ok1 := parseFormClock(f.FreeFrom)
+		to, ok2 := parseFormClock(f.FreeTo)
+		if !ok1 || !ok2 || to <= from {
+			reject("daycare.free", a.Catalog.T(l, "tariffs.error.free", f.FreeFrom, f.FreeTo))
+			return
+		}
+		t.FreeWindows = []booking.Window{{From: from, To: to}}
+	}
+	today := civilDay(a.Now().In(brussels()))
+	if t.ValidFrom, msg = a.tariffFrom(l, f.From, today); msg != "" {
+		reject("daycare.from", msg)
+		return
+	}
+	id, err := a.Booking.AddDaycareTariff(ctx, u.TenantID, t)
+	switch {
+	case errors.Is(err, booking.ErrInvalid):
+		reject("", a.Catalog.T(l, "tariffs.error.invalid", err.Error()))
+		return
+	case err != nil:
+		a.fail(c, err)
+		return
+	}
+	audit := map[string]any{"id": id, "level": t.Level, "period_minutes": t.PeriodMinutes, "price": t.PeriodPrice.String(),
+		"opens": t.Opens.String(), "closes": t.Closes.String(), "free_windows": t.FreeWindows, "valid_from": t.ValidFrom.Format(time.DateOnly)}
+	if t.DailyCap != nil {
+		audit["daily_cap"] = t.DailyCap.StringFixed(2)
+	}
+	_ = a.School.Audit(ctx, u.TenantID, u.Actor(), "tariff.daycare.add", fmt.Sprint("school:", sc.ID), audit)
+	c.Redirect(http.StatusSeeOther, tariffsURL(sc.ID, "daycare", t.ValidFrom))
+}
