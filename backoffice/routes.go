@@ -43,6 +43,8 @@ func (a *App) Mount(r gin.IRouter) {
 	ad.GET("/tariffs", a.tariffs)
 	ad.POST("/tariffs/meal", a.addMealTariff)
 	ad.POST("/tariffs/daycare", a.addDaycareTariff)
+	ad.GET("/policy", a.policy)
+	ad.POST("/policy", a.savePolicy)
 	ad.GET("/audit", a.audit)
 	ad.GET("/staff", a.staffList)
 	ad.POST("/staff", a.createStaff)
