@@ -5,7 +5,9 @@
 //     wallet balance; badge assignment, status changes and QR badges; the QR
 //     badge sheet PDF; stations; bridge devices (enrolment with a secret
 //     shown once, revocation); the school calendar's closed days; menus;
-//     staff logins (roles, disabling, generated passwords shown once).
+//     staff logins (roles, disabling, generated passwords shown once); the
+//     meal and daycare tariffs (new effective-dated ones, from today on) and
+//     the school's policy (grace, duplicate window, cut-off, no-shows…).
 //   - Accountants (role accountant; admins too): the trial balance, the
 //     journal as a Belgian CSV file, the ledger invariants (tartine verify)
 //     and the period close.
