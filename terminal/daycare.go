@@ -228,6 +228,7 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 	for _, o := range list {
 		var out closed
 		var done bool
+		var p *pupilRow
 		err := s.retryTx(ctx, func(tx pgx.Tx) error {
 			done = false
 			if err := lockPupil(ctx, tx, o.pupil); err != nil {
@@ -243,7 +244,7 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 			if err != nil {
 				return err
 			}
-			p := &pupilRow{}
+			p = &pupilRow{}
 			if err := scanPupil(tx.QueryRow(ctx, `SELECT `+pupilColumns+` FROM pupils p `+pupilJoins+` WHERE p.tenant_id = $1 AND p.id = $2`,
 				tenantID, sess.PupilID), p); err != nil {
 				return fmt.Errorf("pupil %d: %w", sess.PupilID, err)
@@ -258,6 +259,9 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 		if done {
 			rep.SessionsClosed++
 			rep.DaycareCharged = rep.DaycareCharged.Add(out.Charged)
+			if out.Charged.IsPositive() {
+				s.debited(tenantID, p.PupilID, p.Available)
+			}
 		}
 	}
 	rep.Bookings, err = s.booking.DayEnd(ctx, tenantID, schoolID, local)

@@ -48,6 +48,10 @@ func TestDaycareToggleAndBilling(t *testing.T) {
 
 func TestDayEndTwice(t *testing.T) {
 	f := newFixture(t)
+	notices := make(debitRecorder, 16)
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	f.svc.WatchWallets(ctx, notices)
 	// Emma booked a meal and never came, then checked in at daycare and
 	// was never checked out.
 	f.clk.Set(monday.AddDate(0, 0, -7))
@@ -80,6 +84,21 @@ func TestDayEndTwice(t *testing.T) {
 	f.clk.Set(tue)
 	if r := f.one(tapAt("daycare-1", uidEmma, tue)); r.Action != ActionCheckIn {
 		t.Errorf("next morning: %+v, want check_in", r)
+	}
+	// The family heard of the day end's daycare charge once (the no-show
+	// was paid by its hold, reserved at booking time); the next notice is
+	// Tuesday's meal.
+	f.clk.Set(tue.Add(5 * time.Hour))
+	f.one(tapAt("canteen-1", uidEmma, tue.Add(4*time.Hour)))
+	for i, want := range []string{"13.10", "8.90"} {
+		select {
+		case d := <-notices:
+			if d.pupilID != f.pupils[uidEmma].ID || !d.available.Equal(dec(want)) {
+				t.Errorf("notice %d: %+v, want Emma with %s left", i, d, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("notice %d (%s left) not received", i, want)
+		}
 	}
 	f.verify()
 }

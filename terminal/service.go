@@ -397,12 +397,21 @@ func (s *Service) publish(st *tapState) {
 	st.ev.TapID, st.ev.At = t.ID, t.ReadAt
 	st.ev.Verdict, st.ev.Reason, st.ev.Action, st.ev.Charged = st.res.Verdict, st.res.Reason, st.res.Action, st.charged
 	s.hub.Publish(st.tenantID, st.station.ID, st.ev)
-	if st.walletCharged && s.debits != nil {
-		select {
-		case s.debits <- walletDebit{st.tenantID, st.pupil.PupilID, st.pupil.Available}:
-		default:
-			s.log.Warn("wallet watcher behind: low-balance notice dropped", "pupil", st.pupil.PupilID)
-		}
+	if st.walletCharged {
+		s.debited(st.tenantID, st.pupil.PupilID, st.pupil.Available)
+	}
+}
+
+// debited tells the WalletWatcher, if any, that a committed charge left
+// the pupil's wallet with available; it never blocks.
+func (s *Service) debited(tenantID, pupilID int64, available decimal.Decimal) {
+	if s.debits == nil {
+		return
+	}
+	select {
+	case s.debits <- walletDebit{tenantID, pupilID, available}:
+	default:
+		s.log.Warn("wallet watcher behind: low-balance notice dropped", "pupil", pupilID)
 	}
 }
 
