@@ -135,7 +135,7 @@ func parseDay(s string) (time.Time, bool) {
 }
 
 func (a *App) book(c *gin.Context) {
-	_, ch, ok := a.child(c)
+	acct, ch, ok := a.child(c)
 	if !ok {
 		return
 	}
@@ -145,13 +145,16 @@ func (a *App) book(c *gin.Context) {
 		a.flash(c, ch.Path()+"/bookings", "portal.bookings.bad_day")
 		return
 	}
-	_, err := a.Booking.Book(c.Request.Context(), booking.BookRequest{TenantID: ch.TenantID, PupilID: ch.ID, Day: day,
+	ctx := c.Request.Context()
+	b, err := a.Booking.Book(ctx, booking.BookRequest{TenantID: ch.TenantID, PupilID: ch.ID, Day: day,
 		Service: booking.Service(c.PostForm("service")), Actor: ch.Actor()})
 	if err != nil {
 		a.bookingError(c, back, err)
 		return
 	}
-	a.LowBalanceCheck(c.Request.Context(), ch.TenantID, ch.ID)
+	a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Link: a.BaseURL + back,
+		Booked: []mail.BookingLine{{Date: b.Day, Service: serviceKind(b.Service), Price: b.Price}}})
+	a.LowBalanceCheck(ctx, ch.TenantID, ch.ID)
 	a.flash(c, back, "booked")
 }
 
@@ -170,7 +173,7 @@ func (a *App) bookingError(c *gin.Context, back string, err error) {
 }
 
 func (a *App) cancel(c *gin.Context) {
-	_, ch, ok := a.child(c)
+	acct, ch, ok := a.child(c)
 	if !ok {
 		return
 	}
@@ -194,6 +197,8 @@ func (a *App) cancel(c *gin.Context) {
 		a.bookingError(c, back, err)
 		return
 	}
+	a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Link: a.BaseURL + back,
+		Cancelled: []mail.BookingLine{{Date: b.Day, Service: serviceKind(b.Service)}}})
 	a.flash(c, back, "cancelled")
 }
 

@@ -116,6 +116,30 @@ func TestBookingEmails(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d low-balance emails, want 1", n)
 	}
+	// A single booking and its cancellation are confirmed too (Lucas: his
+	// sister's wallet is at its floor).
+	lucas := childPath(f.tenant, f.lucas)
+	anne.get(lucas + "/bookings")
+	before := len(f.smtp.Messages())
+	if code, _ := anne.post(lucas+"/bookings/book", url.Values{"day": {"2026-12-14"}, "service": {"repas"}}); code != 200 {
+		t.Fatalf("book: %d", code)
+	}
+	msgs = f.smtp.Wait(t, before+1)
+	if last := msgs[len(msgs)-1]; !strings.Contains(last.Text, "Réservé pour Lucas") || !strings.Contains(last.Text, "lundi 14 décembre 2026 : repas (3,70\u00a0€)") {
+		t.Errorf("single booking email:\n%s", last.Text)
+	}
+	_, page := anne.get(lucas + "/bookings?month=2026-12")
+	id := regexp.MustCompile(`name="booking" value="(\d+)"`).FindStringSubmatch(page)
+	if id == nil {
+		t.Fatalf("no cancel form on the bookings page")
+	}
+	if code, _ := anne.post(lucas+"/bookings/cancel", url.Values{"booking": {id[1]}}); code != 200 {
+		t.Fatalf("cancel: %d", code)
+	}
+	msgs = f.smtp.Wait(t, before+2)
+	if last := msgs[len(msgs)-1]; !strings.Contains(last.Text, "Annulé pour Lucas") || !strings.Contains(last.Text, "lundi 14 décembre 2026 : repas") {
+		t.Errorf("cancellation email:\n%s", last.Text)
+	}
 }
 
 func TestTopUpReceivedEmail(t *testing.T) {
