@@ -39,35 +39,26 @@ const (
 	tariffPast                       // ended, or superseded by a newer one
 )
 
+// Current reports whether the tariff applies today (for the templates).
+func (s tariffState) Current() bool { return s == tariffCurrent }
+
+// Future reports whether the tariff starts later.
+func (s tariffState) Future() bool { return s == tariffFuture }
+
+// Past reports whether the tariff ended or was superseded.
+func (s tariffState) Past() bool { return s == tariffPast }
+
 // mealTariffRow is a meal tariff and its state.
 type mealTariffRow struct {
 	booking.MealTariff
-	State tariffState
+	tariffState
 }
-
-// Current, Future and Past report the row's state (for the templates).
-func (r mealTariffRow) Current() bool { return r.State == tariffCurrent }
-
-// Future reports whether the tariff starts later.
-func (r mealTariffRow) Future() bool { return r.State == tariffFuture }
-
-// Past reports whether the tariff ended or was superseded.
-func (r mealTariffRow) Past() bool { return r.State == tariffPast }
 
 // daycareTariffRow is a daycare tariff and its state.
 type daycareTariffRow struct {
 	booking.DaycareTariff
-	State tariffState
+	tariffState
 }
-
-// Current reports whether the tariff applies today.
-func (r daycareTariffRow) Current() bool { return r.State == tariffCurrent }
-
-// Future reports whether the tariff starts later.
-func (r daycareTariffRow) Future() bool { return r.State == tariffFuture }
-
-// Past reports whether the tariff ended or was superseded.
-func (r daycareTariffRow) Past() bool { return r.State == tariffPast }
 
 // levelKey is the catalogue key naming a level pattern that is not an
 // exact level: every level, or a cycle.
@@ -178,10 +169,10 @@ func (a *App) tariffsData(c *gin.Context, schoolID int64) (tariffsData, error) {
 		g := mealTypeTariffs{MealType: mt}
 		for i, t := range meals {
 			if t.MealType == mt.Code {
-				g.Tariffs = append(g.Tariffs, mealTariffRow{MealTariff: t, State: ms[i]})
+				g.Tariffs = append(g.Tariffs, mealTariffRow{MealTariff: t, tariffState: ms[i]})
 			}
 		}
-		slices.SortStableFunc(g.Tariffs, func(x, y mealTariffRow) int { return int(x.State) - int(y.State) })
+		slices.SortStableFunc(g.Tariffs, func(x, y mealTariffRow) int { return int(x.tariffState) - int(y.tariffState) })
 		d.Meals = append(d.Meals, g)
 	}
 	cs := tariffStates(d.Today, len(care), func(i int) (tariffKey, time.Time, *time.Time, int64) {
@@ -189,9 +180,9 @@ func (a *App) tariffsData(c *gin.Context, schoolID int64) (tariffsData, error) {
 		return tariffKey{"daycare", t.Level}, civilDay(t.ValidFrom), t.ValidTo, t.ID
 	})
 	for i, t := range care {
-		d.Daycare = append(d.Daycare, daycareTariffRow{DaycareTariff: t, State: cs[i]})
+		d.Daycare = append(d.Daycare, daycareTariffRow{DaycareTariff: t, tariffState: cs[i]})
 	}
-	slices.SortStableFunc(d.Daycare, func(x, y daycareTariffRow) int { return int(x.State) - int(y.State) })
+	slices.SortStableFunc(d.Daycare, func(x, y daycareTariffRow) int { return int(x.tariffState) - int(y.tariffState) })
 	from := d.Today.Format(time.DateOnly)
 	d.Meal = mealTariffForm{Level: "*", From: from}
 	if len(types) > 0 {
