@@ -48,10 +48,7 @@ func TestDaycareToggleAndBilling(t *testing.T) {
 
 func TestDayEndTwice(t *testing.T) {
 	f := newFixture(t)
-	notices := make(debitRecorder, 16)
-	ctx, cancel := context.WithCancel(f.ctx)
-	defer cancel()
-	f.svc.WatchWallets(ctx, notices)
+	notices := f.watchWallets()
 	// Emma booked a meal and never came, then checked in at daycare and
 	// was never checked out.
 	f.clk.Set(monday.AddDate(0, 0, -7))

@@ -15,15 +15,21 @@ func (r debitRecorder) WalletDebited(_ context.Context, tenantID, pupilID int64,
 	r <- walletDebit{tenantID, pupilID, available}
 }
 
+// watchWallets records the Service's wallet notices until the test ends.
+func (f *fixture) watchWallets() debitRecorder {
+	rec := make(debitRecorder, 16)
+	ctx, cancel := context.WithCancel(f.ctx)
+	f.t.Cleanup(cancel)
+	f.svc.WatchWallets(ctx, rec)
+	return rec
+}
+
 // TestWalletWatcher: the taps that charged a wallet, and only those, are
 // told to the watcher after their commit, with what the wallet has left —
 // alone or in a group, down into the grace.
 func TestWalletWatcher(t *testing.T) {
 	f := newFixture(t)
-	rec := make(debitRecorder, 16)
-	ctx, cancel := context.WithCancel(f.ctx)
-	defer cancel()
-	f.svc.WatchWallets(ctx, rec)
+	rec := f.watchWallets()
 
 	noon := monday
 	f.one(tapAt("canteen-1", uidEmma, noon))                                          // 20,00 − 4,20
