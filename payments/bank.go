@@ -47,13 +47,15 @@ type BankLine struct {
 	Statement           int    // paper sequence of the statement
 	Sequence, Detail    int
 	EntryDate           time.Time
+	ValueDate           time.Time       // zero when the bank gave none
 	Amount              decimal.Decimal // positive for a credit
 	OGM                 string          // 12 digits when the payer used a structured communication
 	Communication       string
 	CounterpartyName    string
 	CounterpartyAccount string
-	PupilID             int64 // the pupil whose wallet was credited (0 when suspense)
-	SuggestedPupilID    int64 // a pupil whose OGM appears in a free communication
+	PupilID             int64  // the pupil whose wallet was credited (0 when suspense)
+	SuggestedPupilID    int64  // a pupil whose OGM appears in a free communication
+	PayoutID            string // the Stripe payout this line was reconciled with ("" when none)
 	TransferID          int64
 }
 
@@ -62,16 +64,22 @@ type CODAReport struct {
 	Statements      int
 	Credited        []BankLine      // credited to a wallet by this import
 	Suspense        []BankLine      // booked to suspense (499): allocate them by hand
+	Payouts         []BankLine      // Stripe payouts booked bank ← stripe-clearing (PayoutID set)
 	AlreadyImported int             // movements booked by an earlier import
 	Skipped         []BankLine      // debits: not top-ups, reconciled elsewhere
 	CreditedTotal   decimal.Decimal // sum of Credited
 	SuspenseTotal   decimal.Decimal // sum of Suspense
+	PayoutsTotal    decimal.Decimal // sum of Payouts
 }
 
 // ImportCODA reads a CODA file and books its credit movements for the
 // tenant: a movement whose structured communication is a pupil's wallet
-// OGM credits that wallet (bank → wallet), any other credit goes to suspense
-// (bank → suspense) for manual allocation. Each movement's key comes from
+// OGM credits that wallet (bank → wallet), a credit that is a recorded Stripe
+// payout (same amount, value date near its arrival date, a communication or
+// counterparty naming Stripe, the payout id or its statement descriptor)
+// empties stripe-clearing into the bank (bank ← stripe-clearing, key
+// stripe-payout:<payout id>) and marks the payout reconciled, and any other
+// credit goes to suspense (bank → suspense) for manual allocation. Each movement's key comes from
 // the account, statement and movement sequence, so importing the same file
 // again books nothing twice. Debits are reported, not booked.
 //
@@ -130,10 +138,14 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 			if err := b.book(ctx, tenantID, &line, bank, suspense, actor); err != nil {
 				return rep, err
 			}
-			if line.PupilID != 0 {
+			switch {
+			case line.PupilID != 0:
 				rep.Credited = append(rep.Credited, line)
 				rep.CreditedTotal = rep.CreditedTotal.Add(line.Amount)
-			} else {
+			case line.PayoutID != "":
+				rep.Payouts = append(rep.Payouts, line)
+				rep.PayoutsTotal = rep.PayoutsTotal.Add(line.Amount)
+			default:
 				rep.Suspense = append(rep.Suspense, line)
 				rep.SuspenseTotal = rep.SuspenseTotal.Add(line.Amount)
 			}
@@ -142,12 +154,14 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 	b.log.InfoContext(ctx, "payments: CODA imported", "tenant_id", tenantID, "statements", rep.Statements,
 		"credited", len(rep.Credited), "credited_total", rep.CreditedTotal.StringFixed(2),
 		"suspense", len(rep.Suspense), "suspense_total", rep.SuspenseTotal.StringFixed(2),
+		"payouts", len(rep.Payouts), "payouts_total", rep.PayoutsTotal.StringFixed(2),
 		"already_imported", rep.AlreadyImported, "skipped", len(rep.Skipped))
 	return rep, nil
 }
 
 // book records one credit movement: to the wallet of the pupil whose OGM it
-// carries, else to suspense.
+// carries, else from stripe-clearing when it is a Stripe payout, else to
+// suspense.
 func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, suspense int64, actor string) error {
 	var status string
 	var to int64
@@ -163,6 +177,13 @@ func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, s
 		}
 	}
 	if to == 0 {
+		payout, err := b.matchPayout(ctx, tenantID, line, bank, actor)
+		if err != nil {
+			return err
+		}
+		if payout {
+			return b.record(ctx, tenantID, line, "payout")
+		}
 		to, status, kind = suspense, "suspense", KindBankSuspense
 		memo = "Virement à affecter"
 		if og := ogmInText(line.Communication); og != "" {
@@ -202,6 +223,11 @@ func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, s
 		return fmt.Errorf("payments: book bank movement %s (%s €, line of %s): %w", line.Key, line.Amount.StringFixed(2), line.CounterpartyName, err)
 	}
 	line.TransferID = tr.ID
+	return b.record(ctx, tenantID, line, status)
+}
+
+// record stores a booked movement in bank_movements.
+func (b *Bank) record(ctx context.Context, tenantID int64, line *BankLine, status string) error {
 	var pupil, suggested *int64
 	if line.PupilID != 0 {
 		pupil = &line.PupilID
@@ -209,13 +235,13 @@ func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, s
 	if line.SuggestedPupilID != 0 {
 		suggested = &line.SuggestedPupilID
 	}
-	_, err = b.pool.Exec(ctx, `
+	_, err := b.pool.Exec(ctx, `
 		INSERT INTO bank_movements (tenant_id, key, account, statement, sequence, detail, entry_date, amount, ogm,
 			communication, counterparty_name, counterparty_account, status, pupil_id, suggested_pupil_id, transfer_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (tenant_id, key) DO NOTHING`,
 		tenantID, line.Key, line.Account, line.Statement, line.Sequence, line.Detail, line.EntryDate, line.Amount, line.OGM,
-		line.Communication, line.CounterpartyName, line.CounterpartyAccount, status, pupil, suggested, tr.ID)
+		line.Communication, line.CounterpartyName, line.CounterpartyAccount, status, pupil, suggested, line.TransferID)
 	if err != nil {
 		return fmt.Errorf("payments: record bank movement %s: %w", line.Key, err)
 	}
@@ -271,6 +297,7 @@ func bankLine(st sepa.Statement, m sepa.Movement) BankLine {
 		Sequence:            m.Sequence,
 		Detail:              m.Detail,
 		EntryDate:           date,
+		ValueDate:           m.ValueDate,
 		Amount:              m.Amount,
 		OGM:                 m.OGM,
 		Communication:       strings.TrimSpace(m.Communication),

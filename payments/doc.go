@@ -24,9 +24,43 @@
 // down to its floor and put the rest on the pupil's receivable, so the family
 // owes it; each refund step and each dispute is booked once.
 //
+// # Stripe payouts
+//
+// Money collected by Stripe sits on stripe-clearing until Stripe pays it out
+// to the bank. The webhook records payout.paid, payout.failed and
+// payout.canceled in stripe_payouts (payout id, amount in EUR, arrival date,
+// statement descriptor, status): once per payout, a re-delivered or repeated
+// event changes nothing, the status follows the most recent event, and an
+// event that disagrees with the recorded amount or arrival date is rejected
+// and logged. A payout event books nothing in the ledger: the money is booked
+// when the bank statement shows it.
+//
+// Tenant. The deployment has one Stripe account, and a payout carries no
+// top-up metadata, so its tenant is taken, in this order, from the payout's
+// own metadata tenant_id (when set in the dashboard or API and naming an
+// existing tenant), from its balance transactions (listed with
+// BalanceTransactionListParams{Payout}; their charges are the top-ups'
+// stripe_charge, as refunds and disputes are resolved), or else left unknown
+// until a tenant's bank statement shows the payout and claims it. A payout
+// whose top-ups belong to several tenants, or whose metadata contradicts its
+// top-ups, is never matched automatically (one bank line cannot be split).
+// The same listing sums the payout's EUR balance transactions and logs a
+// difference from the payout amount; when Stripe cannot be reached the
+// payout is recorded without that check (the webhook does not fail).
+//
 // # Bank transfers
 //
 // ImportCODA books the credit movements of a CODA file whose structured
-// communication is a pupil's wallet OGM: bank → wallet; other credits go to
-// suspense for manual allocation. Re-importing a file books nothing twice.
+// communication is a pupil's wallet OGM: bank → wallet. A credit that is a
+// recorded Stripe payout — same amount as a paid payout not yet reconciled
+// (of this tenant or of none), value date (else entry date) within
+// PayoutDateWindow days of its arrival date, and a communication or
+// counterparty naming Stripe, the payout id or its statement descriptor —
+// is booked bank ← stripe-clearing under the key stripe-payout:<payout id>;
+// the payout is claimed for that bank line first, so two lines never take
+// the same payout, and CODAReport.Payouts lists it. When several payouts
+// fit, the one whose id the line names wins, else the nearest arrival date.
+// Other credits go to suspense for manual allocation. Re-importing a file
+// books nothing twice. UnreconciledPayouts lists the paid payouts no bank
+// line has matched yet, for the accountant's check.
 package payments

@@ -20,6 +20,9 @@ func FuzzProcessWebhook(f *testing.F) {
 		"amount_refunded": 700, "currency": "eur", "payment_intent": "pi_" + id.String()[:8]}))
 	f.Add(event(f, "evt_f4", evDisputeCreated, map[string]any{"id": "dp_f", "object": "dispute", "amount": 99999,
 		"currency": "eur", "payment_intent": "pi_" + id.String()[:8]}))
+	f.Add(event(f, "evt_f6", evPayoutPaid, map[string]any{"id": "po_f", "object": "payout", "amount": 4000,
+		"currency": "eur", "arrival_date": 1796083200, "status": "paid", "metadata": map[string]string{"tenant_id": "999999"}}))
+	f.Add(event(f, "evt_f7", evPayoutFailed, map[string]any{"id": "po_f", "object": "payout", "amount": -1, "currency": "eur"}))
 	f.Add(event(f, "evt_f5", evSessionCompleted, map[string]any{"id": 12, "metadata": []int{1}}))
 	f.Add([]byte(`{"id":"evt_x","api_version":"2023-10-16","type":"charge.refunded","data":{"object":null}}`))
 	f.Add([]byte(`{"id":"","api_version":"2023-10-16","type":"checkout.session.completed"}`))

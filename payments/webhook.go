@@ -34,6 +34,8 @@ const (
 	OutcomeRejected        Outcome = "rejected"         // inconsistent with the top-up: logged, no effect
 	OutcomeIgnored         Outcome = "ignored"          // an event type Tartine does not act on
 	OutcomeDuplicate       Outcome = "duplicate"        // this event id was handled before
+	OutcomePayoutRecorded  Outcome = "payout_recorded"  // a Stripe payout was recorded or its status changed
+	OutcomePayoutUnchanged Outcome = "payout_unchanged" // the payout was recorded in this state before: no effect
 )
 
 // WebhookResult describes a handled event.
@@ -41,8 +43,9 @@ type WebhookResult struct {
 	EventID  string
 	Type     string
 	Outcome  Outcome
-	TenantID int64     // 0 when no top-up was found
+	TenantID int64     // 0 when no top-up (or payout of a known tenant) was found
 	TopUpID  uuid.UUID // zero when no top-up was found
+	PayoutID string    // the Stripe payout of a payout.* event
 }
 
 // Stripe event types acted upon.
@@ -166,6 +169,7 @@ func (s *Stripe) ProcessWebhook(ctx context.Context, payload []byte, sigHeader s
 	}
 
 	var t topup
+	var payoutTenant int64
 	switch ev.Type {
 	case evSessionCompleted, evAsyncSucceeded, evAsyncFailed, evSessionExpired:
 		var sess stripego.CheckoutSession
@@ -185,6 +189,13 @@ func (s *Stripe) ProcessWebhook(ctx context.Context, payload []byte, sigHeader s
 			return res, fmt.Errorf("%w: dispute of event %s: %w", ErrInvalidRequest, ev.ID, err)
 		}
 		t, res.Outcome, err = s.onDispute(ctx, ev, &d)
+	case evPayoutPaid, evPayoutFailed, evPayoutCanceled:
+		var po stripego.Payout
+		if err := json.Unmarshal(ev.Data.Raw, &po); err != nil {
+			return res, fmt.Errorf("%w: payout of event %s: %w", ErrInvalidRequest, ev.ID, err)
+		}
+		res.PayoutID = po.ID
+		payoutTenant, res.Outcome, err = s.onPayout(ctx, ev, &po)
 	default:
 		res.Outcome = OutcomeIgnored
 		s.log.DebugContext(ctx, "payments: stripe event type not handled", "event_id", ev.ID, "type", ev.Type)
@@ -198,6 +209,8 @@ func (s *Stripe) ProcessWebhook(ctx context.Context, payload []byte, sigHeader s
 	var topupID *uuid.UUID
 	if t.TenantID != 0 {
 		tenant, topupID = &t.TenantID, &t.ID
+	} else if payoutTenant != 0 {
+		res.TenantID, tenant = payoutTenant, &payoutTenant
 	}
 	if _, err := s.pool.Exec(ctx, `
 		INSERT INTO stripe_events (event_id, type, tenant_id, topup_id, outcome, created_at, received_at)
