@@ -62,5 +62,8 @@
 // fit, the one whose id the line names wins, else the nearest arrival date.
 // Other credits go to suspense for manual allocation. Re-importing a file
 // books nothing twice. UnreconciledPayouts lists the paid payouts no bank
-// line has matched yet, for the accountant's check.
+// line has matched yet, for the accountant's check; AllocatePayout
+// reconciles by hand a payout line that went to suspense (imported before
+// the webhook, or naming neither Stripe nor the payout): suspense ←
+// stripe-clearing under the same key.
 package payments

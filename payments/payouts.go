@@ -393,7 +393,8 @@ func (b *Bank) matchPayout(ctx context.Context, tenantID int64, line *BankLine, 
 	}
 	if !pick.claimed {
 		tag, err := b.pool.Exec(ctx, `UPDATE stripe_payouts SET bank_movement_key = $3, tenant_id = $2
-			WHERE payout_id = $1 AND bank_movement_key IS NULL AND transfer_id IS NULL AND (tenant_id IS NULL OR tenant_id = $2)`,
+			WHERE payout_id = $1 AND (bank_movement_key IS NULL OR bank_movement_key = $3) AND transfer_id IS NULL
+				AND (tenant_id IS NULL OR tenant_id = $2)`,
 			pick.id, tenantID, line.Key)
 		if err != nil {
 			return false, fmt.Errorf("payments: claim payout %s for movement %s: %w", pick.id, line.Key, err)
@@ -431,4 +432,73 @@ func (b *Bank) matchPayout(ctx context.Context, tenantID int64, line *BankLine, 
 	b.log.InfoContext(ctx, "payments: stripe payout reconciled with its bank line", "tenant_id", tenantID, "payout", pick.id,
 		"bank_movement", line.Key, "amount", line.Amount.StringFixed(2), "transfer_id", tr.ID)
 	return true, nil
+}
+
+// AllocatePayout reconciles a movement waiting in suspense with a Stripe
+// payout, for a payout line imported before its webhook was recorded or
+// whose communication named neither Stripe nor the payout: suspense ←
+// stripe-clearing under the key stripe-payout:<payout id>. The payout must
+// be paid, not reconciled, of this tenant or of none, and of the movement's
+// amount. It returns ErrNotFound when the movement is not in suspense or
+// the payout does not fit, and the transfer id otherwise.
+func (b *Bank) AllocatePayout(ctx context.Context, tenantID int64, key, payoutID, actor string) (int64, error) {
+	var amount decimal.Decimal
+	err := b.pool.QueryRow(ctx, `SELECT m.amount FROM bank_movements m, stripe_payouts p
+		WHERE m.tenant_id = $1 AND m.key = $2 AND m.status = 'suspense' AND p.payout_id = $3 AND p.status = 'paid'
+			AND p.amount = m.amount AND NOT p.mixed_tenants AND p.transfer_id IS NULL
+			AND (p.bank_movement_key IS NULL OR p.bank_movement_key = $2) AND (p.tenant_id IS NULL OR p.tenant_id = $1)`,
+		tenantID, key, payoutID).Scan(&amount)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("%w: movement %s waiting in suspense and paid payout %s of the same amount, not reconciled", ErrNotFound, key, payoutID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("payments: allocate %s to payout %s: %w", key, payoutID, err)
+	}
+	tag, err := b.pool.Exec(ctx, `UPDATE stripe_payouts SET bank_movement_key = $3, tenant_id = $2
+		WHERE payout_id = $1 AND (bank_movement_key IS NULL OR bank_movement_key = $3) AND transfer_id IS NULL
+			AND (tenant_id IS NULL OR tenant_id = $2)`, payoutID, tenantID, key)
+	if err != nil {
+		return 0, fmt.Errorf("payments: claim payout %s for movement %s: %w", payoutID, key, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return 0, fmt.Errorf("%w: payout %s was reconciled meanwhile", ErrNotFound, payoutID)
+	}
+	suspense, err := account(ctx, b.ledger, tenantID, CodeSuspense)
+	if err != nil {
+		return 0, err
+	}
+	clearing, err := account(ctx, b.ledger, tenantID, CodeStripeClearing)
+	if err != nil {
+		return 0, err
+	}
+	tr, err := b.ledger.Transfer(ctx, ledger.TransferRequest{
+		TenantID:       tenantID,
+		IdempotencyKey: "stripe-payout:" + payoutID,
+		Kind:           KindStripePayout,
+		Actor:          actor,
+		Memo:           memoPayout,
+		Metadata:       map[string]string{"payout": payoutID, "bank_movement": key},
+		Postings: []ledger.Posting{
+			{AccountID: suspense, Amount: amount},
+			{AccountID: clearing, Amount: amount.Neg()},
+		},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("payments: allocate %s to payout %s: %w", key, payoutID, err)
+	}
+	err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE stripe_payouts SET transfer_id = $3, reconciled_at = now()
+			WHERE payout_id = $1 AND bank_movement_key = $2 AND transfer_id IS NULL`, payoutID, key, tr.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE bank_movements SET status = 'payout', allocation_transfer_id = $3
+			WHERE tenant_id = $1 AND key = $2 AND status = 'suspense'`, tenantID, key, tr.ID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("payments: mark %s reconciled with payout %s: %w", key, payoutID, err)
+	}
+	b.log.InfoContext(ctx, "payments: movement in suspense reconciled with a stripe payout", "tenant_id", tenantID,
+		"payout", payoutID, "bank_movement", key, "actor", actor, "transfer_id", tr.ID)
+	return tr.ID, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -439,4 +440,48 @@ func TestPayoutRecordedWhenStripeListFails(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "recorded without the check") {
 		t.Errorf("list failure not logged:\n%s", e.logs)
 	}
+}
+
+// TestAllocatePayoutFromSuspense: a payout line imported before its webhook
+// lands in suspense, then is reconciled by hand, once.
+func TestAllocatePayoutFromSuspense(t *testing.T) {
+	e := newEnv(t, "", nil)
+	ctx := context.Background()
+	bank := NewBank(e.ledger, nil)
+	rep, err := bank.ImportCODA(ctx, e.tenant, codaWithLine(t, "VIREMENT", "ACME"), "")
+	if err != nil || !rep.SuspenseTotal.Equal(dec("65")) {
+		t.Fatalf("import: %+v, %v", rep, err)
+	}
+	var key string
+	for _, l := range rep.Suspense {
+		if l.Amount.Equal(dec("40")) {
+			key = l.Key
+		}
+	}
+	e.deliverPayout(t, "evt_po", evPayoutPaid, time.Now().Unix(), payoutObject(testPayoutID, 4000, payoutArrival, "", "paid", nil))
+	e.deliverPayout(t, "evt_po2", evPayoutPaid, time.Now().Unix(), payoutObject("po_other", 4100, payoutArrival, "", "paid", nil))
+
+	if _, err := bank.AllocatePayout(ctx, e.tenant, key, "po_other", "staff:1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("payout of another amount: %v, want ErrNotFound", err)
+	}
+	if _, err := bank.AllocatePayout(ctx, e.tenant, key, testPayoutID, "staff:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bank.AllocatePayout(ctx, e.tenant, key, testPayoutID, "staff:1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second allocation: %v, want ErrNotFound", err)
+	}
+	if got := e.codeBalance(t, CodeSuspense); !got.Equal(dec("25")) {
+		t.Errorf("suspense = %s, want 25", got)
+	}
+	if got := e.codeBalance(t, CodeStripeClearing); !got.Equal(dec("-40")) {
+		t.Errorf("stripe-clearing = %s, want -40", got)
+	}
+	open, err := bank.UnreconciledPayouts(ctx, e.tenant)
+	if err != nil || len(open) != 1 || open[0].ID != "po_other" {
+		t.Errorf("unreconciled = %+v, %v; want po_other only", open, err)
+	}
+	if list, _ := bank.Unallocated(ctx, e.tenant); len(list) != 1 {
+		t.Errorf("unallocated = %+v, want the 25.00 line only", list)
+	}
+	e.verify(t)
 }
