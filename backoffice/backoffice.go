@@ -9,8 +9,9 @@
 //     meal and daycare tariffs (new effective-dated ones, from today on) and
 //     the school's policy (grace, duplicate window, cut-off, no-shows…).
 //   - Accountants (role accountant; admins too): the trial balance, the
-//     journal as a Belgian CSV file, the ledger invariants (tartine verify)
-//     and the period close.
+//     journal as a Belgian CSV file, the ledger invariants (tartine verify),
+//     the period close, and the bank reconciliation (CODA import, credits
+//     waiting in suspense, Stripe payouts not yet seen at the bank).
 //
 // # Access
 //
@@ -49,6 +50,7 @@ import (
 	"tartine/internal/i18n"
 	"tartine/internal/websession"
 	"tartine/ledger"
+	"tartine/payments"
 	"tartine/school"
 )
 
@@ -82,6 +84,7 @@ type Deps struct {
 type App struct {
 	Deps
 	pages map[string]*template.Template
+	bank  *payments.Bank // CODA import and bank reconciliation, on Deps.Ledger
 }
 
 // New parses the templates and returns the back office. A template error
@@ -97,7 +100,7 @@ func New(d Deps) (*App, error) {
 		d.Now = time.Now
 	}
 	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
-	a := &App{Deps: d, pages: map[string]*template.Template{}}
+	a := &App{Deps: d, pages: map[string]*template.Template{}, bank: payments.NewBank(d.Ledger, d.Log)}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err

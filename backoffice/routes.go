@@ -18,7 +18,7 @@ func (a *App) Mount(r gin.IRouter) {
 	r.StaticFS("/admin/static", http.FS(sub))
 	r.GET("/staff/admin", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/admin") })
 
-	g := r.Group("/admin", securityHeaders, a.Sessions.Middleware(), a.requireStaff)
+	g := r.Group("/admin", securityHeaders, a.limitUpload, a.Sessions.Middleware(), a.requireStaff)
 	g.GET("", a.requireAny, a.home)
 	g.GET("/", a.requireAny, a.home)
 	g.POST("/lang", a.setLang)
@@ -58,6 +58,10 @@ func (a *App) Mount(r gin.IRouter) {
 	ac.GET("/journal.csv", a.journalCSV)
 	ac.GET("/verify", a.verify)
 	ac.POST("/close", a.closePeriod)
+	ac.GET("/bank", a.bankPage)
+	ac.POST("/bank/import", a.importCODA)
+	ac.POST("/bank/allocate", a.allocateBankLine)
+	ac.POST("/bank/payout", a.allocatePayout)
 }
 
 // MountLetters serves the portal's invitation letters page at /admin/letters
