@@ -30,7 +30,9 @@
 // entry), and answers with a redirect (303) to a page that shows the outcome
 // once. The exceptions are device enrolment and staff passwords (a new
 // member, a new password): the answer shows the secret, which is never
-// stored, so it is rendered directly with Cache-Control: no-store.
+// stored, so it is rendered directly with Cache-Control: no-store; and the
+// CODA import, which answers with its report (importing a file again books
+// nothing twice, so a resubmitted form is harmless).
 package backoffice
 
 import (

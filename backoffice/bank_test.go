@@ -143,6 +143,13 @@ func TestBankImportAndAllocate(t *testing.T) {
 
 	key := f.suspenseKey()
 	lucas := f.pupil("Lucas")
+
+	// A name search for the line offers other pupils.
+	q := url.Values{"line": {key}, "q": {"chloé"}}
+	if _, page := c.get("/admin/books/bank?" + q.Encode()); !strings.Contains(html.UnescapeString(page), `value="chloé"`) || !strings.Contains(html.UnescapeString(page), "Willems Chloé") ||
+		strings.Contains(page, "Dubois Lucas") {
+		t.Errorf("the line's search for chloé does not replace the default candidates")
+	}
 	refusals := []struct {
 		name string
 		form url.Values
