@@ -63,6 +63,7 @@ func (l bankLineView) ID() string {
 type bankData struct {
 	Report    *payments.CODAReport // after an upload
 	FileName  string
+	Names     map[int64]string // names of the pupils the report credited
 	Lines     []bankLineView
 	Payouts   []payments.Payout
 	Done      string // confirmation after a redirect
@@ -241,7 +242,12 @@ func (a *App) importCODA(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	d.Report, d.FileName = &rep, fh.Filename
+	d.Report, d.FileName, d.Names = &rep, fh.Filename, map[int64]string{}
+	for _, l := range rep.Credited {
+		if p, err := a.School.Pupil(ctx, u.TenantID, l.PupilID); err == nil {
+			d.Names[p.ID] = p.LastName + " " + p.FirstName
+		}
+	}
 	a.render(c, http.StatusOK, "bank", "bank.title", "bank", d)
 }
 

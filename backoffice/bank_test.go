@@ -120,7 +120,7 @@ func TestBankImportAndAllocate(t *testing.T) {
 		t.Fatalf("upload: %d\n%s", st, body)
 	}
 	text := html.UnescapeString(body)
-	for _, want := range []string{"Import de « extrait.cod »", "Versés sur un porte-monnaie : 1 virement(s), " + eur("25"),
+	for _, want := range []string{"Import de « extrait.cod »", "Versés sur un porte-monnaie : 1 virement(s), " + eur("25"), "Dubois Emma · Élève n° " + itoa(f.pupil("Emma").ID),
 		"En attente d'affectation : 1 virement(s), " + eur("40"), "Versements Stripe rapprochés : 0", "déjà importés (non comptés à nouveau) : 0",
 		// The line now waits in suspense, with the pupils named like its payer.
 		"DUBOIS-LEROY FRANÇOIS", "BE62510007547061", "Recharge cantine Emma Dubois", "Dubois Emma", "Dubois Lucas"} {
