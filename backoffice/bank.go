@@ -278,19 +278,28 @@ func (a *App) suspenseLine(c *gin.Context, key string) (payments.BankLine, bool,
 	return payments.BankLine{}, false, nil
 }
 
+// postedSuspenseLine finds the line in suspense a form names, or answers
+// (422: allocated meanwhile or unknown; 500) and reports false.
+func (a *App) postedSuspenseLine(c *gin.Context, key string) (payments.BankLine, bool) {
+	line, ok, err := a.suspenseLine(c, key)
+	if err != nil {
+		a.fail(c, err)
+		return line, false
+	}
+	if !ok {
+		a.bankError(c, http.StatusUnprocessableEntity, a.Catalog.T(lang(c), "bank.error.not_in_suspense"))
+	}
+	return line, ok
+}
+
 // allocateBankLine moves a line in suspense to a pupil's wallet.
 func (a *App) allocateBankLine(c *gin.Context) {
 	ctx := c.Request.Context()
 	u := user(c)
 	l := lang(c)
 	key := c.PostForm("key")
-	line, ok, err := a.suspenseLine(c, key)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
+	line, ok := a.postedSuspenseLine(c, key)
 	if !ok {
-		a.bankError(c, http.StatusUnprocessableEntity, a.Catalog.T(l, "bank.error.not_in_suspense"))
 		return
 	}
 	raw := strings.TrimSpace(c.PostForm("pupil"))
@@ -334,13 +343,8 @@ func (a *App) allocatePayout(c *gin.Context) {
 	u := user(c)
 	l := lang(c)
 	key := c.PostForm("key")
-	line, ok, err := a.suspenseLine(c, key)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
+	line, ok := a.postedSuspenseLine(c, key)
 	if !ok {
-		a.bankError(c, http.StatusUnprocessableEntity, a.Catalog.T(l, "bank.error.not_in_suspense"))
 		return
 	}
 	id := strings.TrimSpace(c.PostForm("payout"))
