@@ -79,11 +79,11 @@ func seedSchool(ctx context.Context, m *Manager, tenantID, schoolID int64) error
 			return err
 		}
 	}
-	var n int
-	if err := m.pool.QueryRow(ctx, `SELECT count(*) FROM meal_tariffs WHERE tenant_id = $1 AND school_id = $2`, tenantID, schoolID).Scan(&n); err != nil {
-		return fmt.Errorf("count tariffs: %w", err)
+	meals, err := m.MealTariffs(ctx, tenantID, schoolID)
+	if err != nil {
+		return err
 	}
-	if n == 0 {
+	if len(meals) == 0 {
 		for _, t := range []MealTariff{
 			{MealType: "repas", Level: "P", BookedPrice: decimal.RequireFromString("3.70"), UnbookedPrice: decimal.RequireFromString("4.50")},
 			{MealType: "repas", Level: "M", BookedPrice: decimal.RequireFromString("3.20"), UnbookedPrice: decimal.RequireFromString("4.50")},
@@ -95,10 +95,11 @@ func seedSchool(ctx context.Context, m *Manager, tenantID, schoolID int64) error
 			}
 		}
 	}
-	if err := m.pool.QueryRow(ctx, `SELECT count(*) FROM daycare_tariffs WHERE tenant_id = $1 AND school_id = $2`, tenantID, schoolID).Scan(&n); err != nil {
-		return fmt.Errorf("count daycare tariffs: %w", err)
+	care, err := m.DaycareTariffs(ctx, tenantID, schoolID)
+	if err != nil {
+		return err
 	}
-	if n == 0 {
+	if len(care) == 0 {
 		capAmount := decimal.RequireFromString("6.00")
 		if _, err := m.AddDaycareTariff(ctx, tenantID, DaycareTariff{SchoolID: schoolID, Level: "*", PeriodMinutes: 30,
 			PeriodPrice: decimal.RequireFromString("0.75"), DailyCap: &capAmount, Opens: MustClock("07:00"), Closes: MustClock("18:00"),

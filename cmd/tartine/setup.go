@@ -131,11 +131,11 @@ func cmdSetup(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("setup: meal type: %w", err)
 	}
 	from := time.Date(year, time.August, 1, 0, 0, 0, 0, time.UTC)
-	var n int
-	if err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM meal_tariffs WHERE tenant_id = $1 AND school_id = $2`, ten.ID, sc.ID).Scan(&n); err != nil {
+	meals, err := books.MealTariffs(ctx, ten.ID, sc.ID)
+	if err != nil {
 		return fmt.Errorf("setup: meal tariffs: %w", err)
 	}
-	if n == 0 {
+	if len(meals) == 0 {
 		tariffs := []booking.MealTariff{{Level: "*", BookedPrice: *amounts["--meal-price"], UnbookedPrice: *amounts["--unbooked-price"]}}
 		if p := amounts["--meal-price-nursery"]; p != nil {
 			tariffs = append(tariffs, booking.MealTariff{Level: "M", BookedPrice: *p, UnbookedPrice: *amounts["--unbooked-price"]})
@@ -149,12 +149,13 @@ func cmdSetup(ctx context.Context, e env, args []string) error {
 				i18n.FormatEUR(t.UnbookedPrice, "fr"), from.Format(time.DateOnly))
 		}
 	} else {
-		fmt.Fprintf(out, "meal tariffs: %d already, kept\n", n)
+		fmt.Fprintf(out, "meal tariffs: %d already, kept\n", len(meals))
 	}
-	if err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM daycare_tariffs WHERE tenant_id = $1 AND school_id = $2`, ten.ID, sc.ID).Scan(&n); err != nil {
+	care, err := books.DaycareTariffs(ctx, ten.ID, sc.ID)
+	if err != nil {
 		return fmt.Errorf("setup: daycare tariffs: %w", err)
 	}
-	if n == 0 {
+	if len(care) == 0 {
 		t := booking.DaycareTariff{SchoolID: sc.ID, Level: "*", PeriodMinutes: *dayPeriod, PeriodPrice: *amounts["--daycare-price"],
 			DailyCap: amounts["--daycare-cap"], Opens: open, Closes: close, ValidFrom: from}
 		if _, err := books.AddDaycareTariff(ctx, ten.ID, t); err != nil {
@@ -162,7 +163,7 @@ func cmdSetup(ctx context.Context, e env, args []string) error {
 		}
 		fmt.Fprintf(out, "daycare tariff: %s per started %d min, %s–%s\n", i18n.FormatEUR(t.PeriodPrice, "fr"), t.PeriodMinutes, *opens, *closes)
 	} else {
-		fmt.Fprintf(out, "daycare tariffs: %d already, kept\n", n)
+		fmt.Fprintf(out, "daycare tariffs: %d already, kept\n", len(care))
 	}
 
 	for _, st := range []school.StationInput{
