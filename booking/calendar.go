@@ -73,6 +73,16 @@ func mondayOf(d time.Time) time.Time {
 	return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
 }
 
+// SchoolYearOf returns the school year holding day, as the calendar year
+// it starts in (school years are counted from 1 August: GenerateYear's
+// startYear).
+func SchoolYearOf(day time.Time) int {
+	if day.Month() < time.August {
+		return day.Year() - 1
+	}
+	return day.Year()
+}
+
 // FWBTemplate returns the default calendar of the FWB school year starting
 // in startYear (rhythm in force since 2022-23), as editable data:
 //

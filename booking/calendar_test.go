@@ -150,3 +150,15 @@ func TestFWBTemplate2026(t *testing.T) {
 		t.Errorf("%d open days, want about 180", open)
 	}
 }
+
+func TestSchoolYearOf(t *testing.T) {
+	for _, tc := range []struct {
+		day  string
+		want int
+	}{{"2026-07-31", 2025}, {"2026-08-01", 2026}, {"2026-11-29", 2026}, {"2027-01-04", 2026}} {
+		d, _ := time.Parse(time.DateOnly, tc.day)
+		if got := SchoolYearOf(d); got != tc.want {
+			t.Errorf("SchoolYearOf(%s) = %d, want %d", tc.day, got, tc.want)
+		}
+	}
+}

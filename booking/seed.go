@@ -69,10 +69,7 @@ func SeedDemo(ctx context.Context, pool *pgxpool.Pool, led *ledger.Ledger, tenan
 
 func seedSchool(ctx context.Context, m *Manager, tenantID, schoolID int64) error {
 	now := m.now()
-	y := now.Year()
-	if now.Month() < time.August {
-		y--
-	}
+	y := SchoolYearOf(now)
 	from := date(min(y, 2026), time.August, 1)
 	for _, sy := range []int{y, 2026} {
 		if _, err := m.GenerateYear(ctx, tenantID, schoolID, sy); err != nil {

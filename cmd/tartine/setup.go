@@ -115,11 +115,7 @@ func cmdSetup(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(out, "organising body %s (%s), school %s (%s)\n", ten.Code, ten.Name, sc.Code, sc.Name)
 
 	// The school year that holds today (from 1 August) and the next.
-	now := time.Now().In(sc.Location())
-	year := now.Year()
-	if now.Month() < time.August {
-		year--
-	}
+	year := booking.SchoolYearOf(time.Now().In(sc.Location()))
 	for _, y := range []int{year, year + 1} {
 		if _, err := books.GenerateYear(ctx, ten.ID, sc.ID, y); err != nil {
 			return fmt.Errorf("setup: calendar %d-%d: %w", y, y+1, err)
