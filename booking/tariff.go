@@ -296,3 +296,162 @@ func (m *Manager) DaycareTariffs(ctx context.Context, tenantID, schoolID int64) 
 	}
 	return out, nil
 }
+
+// Why a tariff cannot be ended; a *TariffEndError wraps one of them (and
+// ErrInvalid).
+var (
+	// ErrEndNotFuture: a tariff ends tomorrow at the earliest, so that the
+	// meals already served keep their price.
+	ErrEndNotFuture = errors.New("booking: a tariff ends tomorrow at the earliest")
+	// ErrEndBeforeStart: the first day without the tariff is not after its
+	// first day.
+	ErrEndBeforeStart = errors.New("booking: a tariff ends after its first day")
+	// ErrTariffEnded: the tariff already has a last day.
+	ErrTariffEnded = errors.New("booking: tariff already ended")
+	// ErrTariffReplaced: a newer tariff of the same service and level
+	// pattern replaces it; end that one instead.
+	ErrTariffReplaced = errors.New("booking: tariff replaced by a newer one")
+)
+
+// TariffEndError says why a tariff cannot be ended and the day that
+// explains it: the earliest first day allowed (ErrEndNotFuture), the
+// tariff's first day (ErrEndBeforeStart), its last day (ErrTariffEnded),
+// or the first day of the tariff that replaces it (ErrTariffReplaced).
+// errors.Is matches Reason and ErrInvalid.
+type TariffEndError struct {
+	Reason error
+	Day    time.Time
+}
+
+func (e *TariffEndError) Error() string {
+	return fmt.Sprintf("%v (%s)", e.Reason, e.Day.Format(time.DateOnly))
+}
+
+// Unwrap returns Reason and ErrInvalid.
+func (e *TariffEndError) Unwrap() []error { return []error{e.Reason, ErrInvalid} }
+
+// TariffEnd is what ending a tariff did.
+type TariffEnd struct {
+	ID       int64
+	LastDay  time.Time // the tariff's new ValidTo: the day before the end
+	Service  string    // the meal type, or "daycare"
+	Level    string
+	Capped   []int64 // older tariffs of the same service and level ended with it
+	Bookings int     // bookings still standing from the end on that no tariff prices any more
+}
+
+// EndMealTariff ends the school's meal tariff id from day from on (its
+// last day becomes the day before): from then, no tariff of that meal type
+// and level pattern applies, and an older tariff it had superseded does not
+// come back (it is ended the same day). A less specific level pattern
+// ("*" for "P") still applies if one covers the day. Bookings already made
+// for later days keep their price; TariffEnd.Bookings counts the ones no
+// tariff covers any more.
+//
+// It returns ErrNotFound (no such tariff at the school), or a
+// *TariffEndError: from is not after the school's today (ErrEndNotFuture),
+// not after the tariff's first day (ErrEndBeforeStart), the tariff already
+// has a last day (ErrTariffEnded), or a newer tariff of the same meal type
+// and level pattern replaces it (ErrTariffReplaced).
+func (m *Manager) EndMealTariff(ctx context.Context, tenantID, schoolID, id int64, from time.Time) (TariffEnd, error) {
+	return m.endTariff(ctx, tenantID, schoolID, id, from, false)
+}
+
+// EndDaycareTariff ends the school's daycare tariff id from day from on,
+// with the rules and errors of EndMealTariff (same level pattern instead of
+// same meal type and level pattern).
+func (m *Manager) EndDaycareTariff(ctx context.Context, tenantID, schoolID, id int64, from time.Time) (TariffEnd, error) {
+	return m.endTariff(ctx, tenantID, schoolID, id, from, true)
+}
+
+func (m *Manager) endTariff(ctx context.Context, tenantID, schoolID, id int64, from time.Time, daycare bool) (TariffEnd, error) {
+	s, err := m.school(ctx, tenantID, schoolID)
+	if err != nil {
+		return TariffEnd{}, err
+	}
+	from = civil(from)
+	tomorrow := civil(m.now().In(s.loc)).AddDate(0, 0, 1)
+	// The tariff table and the condition naming the same service: $3 is the
+	// meal type (unused for daycare, where it is "daycare").
+	table, sameService := "meal_tariffs", "meal_type = $3"
+	if daycare {
+		table, sameService = "daycare_tariffs", "$3 = 'daycare'"
+	}
+	out := TariffEnd{ID: id, LastDay: from.AddDate(0, 0, -1)}
+	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		var validFrom time.Time
+		var validTo *time.Time
+		q := `SELECT 'daycare', level, valid_from, valid_to FROM daycare_tariffs WHERE tenant_id = $1 AND school_id = $2 AND id = $3 FOR UPDATE`
+		if !daycare {
+			q = `SELECT meal_type, level, valid_from, valid_to FROM meal_tariffs WHERE tenant_id = $1 AND school_id = $2 AND id = $3 FOR UPDATE`
+		}
+		err := tx.QueryRow(ctx, q, tenantID, schoolID, id).Scan(&out.Service, &out.Level, &validFrom, &validTo)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: tariff %d at school %d", ErrNotFound, id, schoolID)
+		}
+		if err != nil {
+			return fmt.Errorf("read tariff %d: %w", id, err)
+		}
+		switch {
+		case from.Before(tomorrow):
+			return &TariffEndError{Reason: ErrEndNotFuture, Day: tomorrow}
+		case validTo != nil:
+			return &TariffEndError{Reason: ErrTariffEnded, Day: civil(*validTo)}
+		case !from.After(civil(validFrom)):
+			return &TariffEndError{Reason: ErrEndBeforeStart, Day: civil(validFrom)}
+		}
+		// Lock the tariffs of the same service and level, then look for a
+		// newer one still running on the end day.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM `+table+` WHERE tenant_id = $1 AND school_id = $2 AND `+sameService+` AND level = $4 FOR UPDATE`,
+			tenantID, schoolID, out.Service, out.Level); err != nil {
+			return fmt.Errorf("lock tariffs: %w", err)
+		}
+		var newer time.Time
+		err = tx.QueryRow(ctx, `SELECT valid_from FROM `+table+`
+			WHERE tenant_id = $1 AND school_id = $2 AND `+sameService+` AND level = $4
+			  AND (valid_from > $5 OR (valid_from = $5 AND id > $6)) AND (valid_to IS NULL OR valid_to >= $7)
+			ORDER BY valid_from, id LIMIT 1`, tenantID, schoolID, out.Service, out.Level, validFrom, id, from).Scan(&newer)
+		switch {
+		case err == nil:
+			return &TariffEndError{Reason: ErrTariffReplaced, Day: civil(newer)}
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("find a newer tariff: %w", err)
+		}
+		rows, _ := tx.Query(ctx, `UPDATE `+table+` SET valid_to = $5
+			WHERE tenant_id = $1 AND school_id = $2 AND `+sameService+` AND level = $4
+			  AND valid_from <= $5 AND (valid_to IS NULL OR valid_to > $5)
+			RETURNING id`, tenantID, schoolID, out.Service, out.Level, out.LastDay)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("end tariff %d: %w", id, err)
+		}
+		for _, x := range ids {
+			if x != id {
+				out.Capped = append(out.Capped, x)
+			}
+		}
+		// Bookings from the end on that no tariff prices any more.
+		bq := `SELECT count(*) FROM bookings b JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
+			WHERE b.tenant_id = $1 AND b.school_id = $2 AND b.status = 'booked' AND b.day >= $4 AND b.service = $3
+			  AND NOT EXISTS (SELECT 1 FROM meal_tariffs t WHERE t.tenant_id = b.tenant_id AND t.school_id = b.school_id
+			    AND t.meal_type = b.service AND t.level IN ('*', left(p.level, 1), p.level)
+			    AND t.valid_from <= b.day AND (t.valid_to IS NULL OR t.valid_to >= b.day))`
+		service := out.Service
+		if daycare {
+			bq = `SELECT count(*) FROM bookings b JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
+			WHERE b.tenant_id = $1 AND b.school_id = $2 AND b.status = 'booked' AND b.day >= $4 AND b.service LIKE $3
+			  AND NOT EXISTS (SELECT 1 FROM daycare_tariffs t WHERE t.tenant_id = b.tenant_id AND t.school_id = b.school_id
+			    AND t.level IN ('*', left(p.level, 1), p.level)
+			    AND t.valid_from <= b.day AND (t.valid_to IS NULL OR t.valid_to >= b.day))`
+			service = "daycare-%"
+		}
+		if err := tx.QueryRow(ctx, bq, tenantID, schoolID, service, from).Scan(&out.Bookings); err != nil {
+			return fmt.Errorf("count bookings left without a tariff: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return TariffEnd{}, err
+	}
+	return out, nil
+}
