@@ -22,6 +22,7 @@ var chart = map[string]ledger.AccountSpec{
 	CodeStripeFees:     {Code: CodeStripeFees, Name: "Frais Stripe", Type: ledger.Expense},
 	CodeBank:           {Code: CodeBank, Name: "Banque", Type: ledger.Asset},
 	CodeSuspense:       {Code: CodeSuspense, Name: "Virements à affecter", Type: ledger.Liability},
+	CodeCashInTransit:  {Code: CodeCashInTransit, Name: "Espèces en transit (58)", Type: ledger.Asset},
 }
 
 // account returns the tenant's account with a chart code, creating it if needed.

@@ -56,20 +56,23 @@ type BankLine struct {
 	PupilID             int64  // the pupil whose wallet was credited (0 when suspense)
 	SuggestedPupilID    int64  // a pupil whose OGM appears in a free communication
 	PayoutID            string // the Stripe payout this line was reconciled with ("" when none)
+	RemittanceRef       string // the cash remittance this line was reconciled with ("" when none)
 	TransferID          int64
 }
 
 // CODAReport says what an import booked.
 type CODAReport struct {
-	Statements      int
-	Credited        []BankLine      // credited to a wallet by this import
-	Suspense        []BankLine      // booked to suspense (499): allocate them by hand
-	Payouts         []BankLine      // Stripe payouts booked bank ← stripe-clearing (PayoutID set)
-	AlreadyImported int             // movements booked by an earlier import
-	Skipped         []BankLine      // debits: not top-ups, reconciled elsewhere
-	CreditedTotal   decimal.Decimal // sum of Credited
-	SuspenseTotal   decimal.Decimal // sum of Suspense
-	PayoutsTotal    decimal.Decimal // sum of Payouts
+	Statements       int
+	Credited         []BankLine      // credited to a wallet by this import
+	Suspense         []BankLine      // booked to suspense (499): allocate them by hand
+	Payouts          []BankLine      // Stripe payouts booked bank ← stripe-clearing (PayoutID set)
+	Remittances      []BankLine      // cash remittances booked bank ← cash-in-transit (RemittanceRef set)
+	AlreadyImported  int             // movements booked by an earlier import
+	Skipped          []BankLine      // debits: not top-ups, reconciled elsewhere
+	CreditedTotal    decimal.Decimal // sum of Credited
+	SuspenseTotal    decimal.Decimal // sum of Suspense
+	PayoutsTotal     decimal.Decimal // sum of Payouts
+	RemittancesTotal decimal.Decimal // sum of Remittances
 }
 
 // ImportCODA reads a CODA file and books its credit movements for the
@@ -78,8 +81,11 @@ type CODAReport struct {
 // payout (same amount, value date near its arrival date, a communication or
 // counterparty naming Stripe, the payout id or its statement descriptor)
 // empties stripe-clearing into the bank (bank ← stripe-clearing, key
-// stripe-payout:<payout id>) and marks the payout reconciled, and any other
-// credit goes to suspense (bank → suspense) for manual allocation. Each movement's key comes from
+// stripe-payout:<payout id>) and marks the payout reconciled, a credit that
+// is a cash remittance in transit (same amount, value date on its day or up
+// to RemittanceDateWindow days later, its reference in the communication)
+// empties cash-in-transit into the bank (key cash-remittance:<reference>)
+// and marks it arrived, and any other credit goes to suspense (bank → suspense) for manual allocation. Each movement's key comes from
 // the account, statement and movement sequence, so importing the same file
 // again books nothing twice. Debits are reported, not booked.
 //
@@ -145,6 +151,9 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 			case line.PayoutID != "":
 				rep.Payouts = append(rep.Payouts, line)
 				rep.PayoutsTotal = rep.PayoutsTotal.Add(line.Amount)
+			case line.RemittanceRef != "":
+				rep.Remittances = append(rep.Remittances, line)
+				rep.RemittancesTotal = rep.RemittancesTotal.Add(line.Amount)
 			default:
 				rep.Suspense = append(rep.Suspense, line)
 				rep.SuspenseTotal = rep.SuspenseTotal.Add(line.Amount)
@@ -155,13 +164,14 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 		"credited", len(rep.Credited), "credited_total", rep.CreditedTotal.StringFixed(2),
 		"suspense", len(rep.Suspense), "suspense_total", rep.SuspenseTotal.StringFixed(2),
 		"payouts", len(rep.Payouts), "payouts_total", rep.PayoutsTotal.StringFixed(2),
+		"remittances", len(rep.Remittances), "remittances_total", rep.RemittancesTotal.StringFixed(2),
 		"already_imported", rep.AlreadyImported, "skipped", len(rep.Skipped))
 	return rep, nil
 }
 
 // book records one credit movement: to the wallet of the pupil whose OGM it
-// carries, else from stripe-clearing when it is a Stripe payout, else to
-// suspense.
+// carries, else from stripe-clearing when it is a Stripe payout, else from
+// cash-in-transit when it is a cash remittance, else to suspense.
 func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, suspense int64, actor string) error {
 	var status string
 	var to int64
@@ -183,6 +193,13 @@ func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, s
 		}
 		if payout {
 			return b.record(ctx, tenantID, line, "payout")
+		}
+		remitted, err := b.matchRemittance(ctx, tenantID, line, bank, actor)
+		if err != nil {
+			return err
+		}
+		if remitted {
+			return b.record(ctx, tenantID, line, "remittance")
 		}
 		to, status, kind = suspense, "suspense", KindBankSuspense
 		memo = "Virement à affecter"
