@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -180,6 +181,144 @@ func (s *Store) SetStaffRoles(ctx context.Context, tenantID, userID int64, roles
 		}
 		return audit(ctx, tx, tenantID, actor, "staff.roles", fmt.Sprint("staff:", userID), map[string]any{"roles": roles}, s.now())
 	})
+}
+
+// StaffNameMax is the longest staff display name accepted, in characters.
+const StaffNameMax = 100
+
+// StaffProfile is what UpdateStaff changes: the display name and the
+// school the member is bound to.
+type StaffProfile struct {
+	Name     string // trimmed; required, at most StaffNameMax characters
+	SchoolID int64  // 0: every school of the tenant
+}
+
+// LastAdminError refuses a change that would leave something no active
+// admin manages any more: every school of the organising body (SchoolID
+// 0: there was an active admin of every school and there would be none),
+// or one school (its last admin moved away, with no admin of every
+// school). errors.Is matches ErrInvalid.
+type LastAdminError struct{ SchoolID int64 }
+
+func (e *LastAdminError) Error() string {
+	if e.SchoolID == 0 {
+		return "the organising body needs an active admin of every school"
+	}
+	return fmt.Sprintf("school %d needs an active admin", e.SchoolID)
+}
+
+// Unwrap returns ErrInvalid.
+func (e *LastAdminError) Unwrap() error { return ErrInvalid }
+
+// UpdateStaff changes the member's display name and school. The name is
+// trimmed and required (at most StaffNameMax characters); the school is
+// one of the tenant's, or 0 for every school. Whoever the active admins
+// managed before, they still manage after: binding the last active admin
+// of every school to one school, or moving the last admin of a school that
+// no admin of every school covers, is a *LastAdminError. It returns
+// ErrNotFound (no such member), ErrInvalid (bad name, unknown school) or
+// *LastAdminError, and the member as saved. Nothing changed: nothing is
+// written nor audited.
+func (s *Store) UpdateStaff(ctx context.Context, tenantID, userID int64, p StaffProfile, actor string) (StaffUser, error) {
+	p.Name = strings.TrimSpace(p.Name)
+	switch n := utf8.RuneCountInString(p.Name); {
+	case n == 0:
+		return StaffUser{}, invalid("a staff user needs a name")
+	case n > StaffNameMax:
+		return StaffUser{}, invalid("name of %d characters: at most %d", n, StaffNameMax)
+	case p.SchoolID < 0:
+		return StaffUser{}, invalid("school %d: no such school", p.SchoolID)
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// Lock the member, then the active admins, as SetStaffActive does.
+		old, err := scanStaff(tx.QueryRow(ctx, `SELECT `+staffCols+` FROM staff_users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, userID), nil)
+		if err != nil {
+			return mapErr(err, fmt.Sprint("staff ", userID))
+		}
+		if old.Name == p.Name && old.SchoolID == p.SchoolID {
+			return nil
+		}
+		before, err := adminScopes(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		if p.SchoolID != 0 && p.SchoolID != old.SchoolID {
+			var ok bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schools WHERE tenant_id = $1 AND id = $2)`, tenantID, p.SchoolID).Scan(&ok); err != nil {
+				return fmt.Errorf("read school %d: %w", p.SchoolID, err)
+			}
+			if !ok {
+				return invalid("school %d: no such school", p.SchoolID)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE staff_users SET name = $3, school_id = $4 WHERE tenant_id = $1 AND id = $2`,
+			tenantID, userID, p.Name, nullID(p.SchoolID)); err != nil {
+			return mapErr(err, "staff profile")
+		}
+		if old.SchoolID != p.SchoolID && old.Active && old.Has(RoleAdmin) {
+			after, err := adminScopes(ctx, tx, tenantID)
+			if err != nil {
+				return err
+			}
+			if err := before.keptBy(after); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, tenantID, actor, "staff.profile", fmt.Sprint("staff:", userID), map[string]any{
+			"name": p.Name, "school_id": p.SchoolID, "was_name": old.Name, "was_school_id": old.SchoolID}, s.now())
+	})
+	if err != nil {
+		return StaffUser{}, err
+	}
+	return s.StaffUser(ctx, tenantID, userID)
+}
+
+// scopes is what the active admins manage: every school, and the schools
+// of the admins bound to one.
+type scopes struct {
+	all     bool
+	schools map[int64]bool
+}
+
+// adminScopes locks the tenant's active admins in tx and returns what
+// they manage.
+func adminScopes(ctx context.Context, tx pgx.Tx, tenantID int64) (scopes, error) {
+	rows, _ := tx.Query(ctx, `SELECT coalesce(school_id, 0) FROM staff_users
+		WHERE tenant_id = $1 AND active AND 'admin' = ANY(roles) ORDER BY id FOR UPDATE`, tenantID)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return scopes{}, fmt.Errorf("read admins: %w", err)
+	}
+	sc := scopes{schools: map[int64]bool{}}
+	for _, id := range ids {
+		if id == 0 {
+			sc.all = true
+		} else {
+			sc.schools[id] = true
+		}
+	}
+	return sc, nil
+}
+
+// keptBy returns a *LastAdminError when after manages less than sc.
+func (sc scopes) keptBy(after scopes) error {
+	if sc.all && !after.all {
+		return &LastAdminError{}
+	}
+	if after.all {
+		return nil
+	}
+	ids := make([]int64, 0, len(sc.schools))
+	for id := range sc.schools {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if !after.schools[id] {
+			return &LastAdminError{SchoolID: id}
+		}
+	}
+	return nil
 }
 
 // wasActiveAdmin locks the user's row in tx and reports whether the user
