@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
+	"tartine/payments"
 	"tartine/school"
 )
 
@@ -489,12 +490,16 @@ type ZReport struct {
 	ReceiptsTotal decimal.Decimal
 	Closings      []Closing
 	Differences   decimal.Decimal // sum of the closings' differences
-	Closing       decimal.Decimal // drawer balance at the end of the day
+	// Remittances are the cash taken to the bank that day.
+	Remittances      []payments.Remittance
+	RemittancesTotal decimal.Decimal
+	Closing          decimal.Decimal // drawer balance at the end of the day
 }
 
 // ZReport returns the Z-report of a kiosk drawer for the school-local day
 // containing day: balance at the start, every receipt, the totals, every
-// closing (expected, counted, difference, who) and the balance at the end.
+// closing (expected, counted, difference, who), every remittance to the
+// bank and the balance at the end.
 func (s *Service) ZReport(ctx context.Context, tenantID int64, station string, day time.Time) (ZReport, error) {
 	st, err := s.kioskStation(ctx, tenantID, station)
 	if err != nil {
@@ -528,6 +533,13 @@ func (s *Service) ZReport(ctx context.Context, tenantID int64, station string, d
 	}
 	for _, c := range z.Closings {
 		z.Differences = z.Differences.Add(c.Difference)
+	}
+	if z.Remittances, err = payments.NewBank(s.ledger, s.log).StationRemittances(ctx, tenantID, st.ID, from, to); err != nil {
+		return ZReport{}, err
+	}
+	z.RemittancesTotal = decimal.Zero
+	for _, r := range z.Remittances {
+		z.RemittancesTotal = z.RemittancesTotal.Add(r.Amount)
 	}
 	return z, nil
 }

@@ -11,7 +11,8 @@ func (s *Service) MountDeviceAPI(r gin.IRouter) {
 
 // mountKiosk registers the kiosk screens in the staff group (session,
 // CSRF and user already loaded): the cashier screen, cash top-ups and their
-// printed receipts, the drawer closing and the Z-report.
+// printed receipts, the drawer closing, the Z-report, and cash remittances
+// to the bank with their printed slips.
 func (w *Web) mountKiosk(a gin.IRouter) {
 	a.GET("/kiosk/:code", w.kioskPage)
 	a.POST("/kiosk/:code/topups", w.kioskTopUpPost)
@@ -20,4 +21,7 @@ func (w *Web) mountKiosk(a gin.IRouter) {
 	a.POST("/kiosk/:code/close", w.kioskClosePost)
 	a.GET("/kiosk/:code/closings/:id", w.kioskClosingPage)
 	a.GET("/kiosk/:code/z", w.kioskZReport)
+	a.GET("/kiosk/:code/remit", w.kioskRemitPage)
+	a.POST("/kiosk/:code/remit", w.kioskRemitPost)
+	a.GET("/kiosk/:code/remittances/:ref", w.kioskRemitSlip)
 }
