@@ -149,7 +149,7 @@ func TestStaffCreateRefusals(t *testing.T) {
 		{"no role", url.Values{"login": {"jean"}, "name": {"Jean Dupont"}}, "cochez au moins un rôle", ""},
 		{"unknown role", url.Values{"login": {"jean"}, "name": {"Jean Dupont"}, "roles": {"kiosk", "root"}}, "Rôle inconnu : « root »", ""},
 		{"unknown school", url.Values{"login": {"jean"}, "name": {"Jean Dupont"}, "roles": {"kiosk"}, "school": {"999999"}}, "choisissez une école", `id="school"`},
-		{"long name", url.Values{"login": {"jean"}, "name": {strings.Repeat("x", 81)}, "roles": {"kiosk"}}, "80 caractères au plus", `id="name"`},
+		{"long name", url.Values{"login": {"jean"}, "name": {strings.Repeat("x", 101)}, "roles": {"kiosk"}}, "100 caractères au plus", `id="name"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

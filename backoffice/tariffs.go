@@ -25,6 +25,13 @@ import (
 // edited or deleted: a new tariff with the same meal type and level pattern
 // supersedes the older one from its first day, which keeps the price of
 // every past meal explainable. A new tariff starts today at the earliest.
+// A running or future tariff may be ended without a replacement, from
+// tomorrow at the earliest (booking.Manager.EndMealTariff,
+// EndDaycareTariff): from that day the service has no price for that level
+// (unless a wider level pattern has one), so it can no longer be booked
+// (booking.ErrNoTariff) nor taken unbooked at the canteen (refused,
+// "no_tariff"); bookings already made stay, and the confirmation says how
+// many.
 
 // tariffLevelRE is booking's rule for level patterns, checked here first so
 // that people get the reason in their language.
@@ -99,9 +106,17 @@ type tariffsData struct {
 	Daycare []daycareTariffRow
 	Meal    mealTariffForm
 	Care    daycareTariffForm
-	Field   string // the field an error is about: "meal.booked", "daycare.opens"…
+	Field   string // the field an error is about: "meal.booked", "daycare.opens", "end.meal.12"…
 	Done    string // confirmation after a redirect
+	Warn    string // warning after a redirect: bookings left without a tariff
+	EndKind string // "meal" or "daycare": the end form shown again
+	EndID   int64  // the tariff of that end form
+	EndFrom string // the end day as typed
 }
+
+// Endable reports whether the row may be ended: it runs today or later and
+// has no last day yet (for the templates).
+func (s tariffState) Endable(validTo *time.Time) bool { return s != tariffPast && validTo == nil }
 
 // tariffKey identifies the tariffs that supersede one another: same meal
 // type (or daycare) and same level pattern.
@@ -196,6 +211,7 @@ func (a *App) tariffsData(c *gin.Context, schoolID int64) (tariffsData, error) {
 var tariffsDone = map[string]string{
 	"meal":    "tariffs.done.meal",
 	"daycare": "tariffs.done.daycare",
+	"ended":   "tariffs.done.ended",
 }
 
 // tariffs shows the school's tariffs and the forms to add one.
@@ -210,6 +226,9 @@ func (a *App) tariffs(c *gin.Context) {
 		if day, ok := parseDay(c.Query("from")); ok {
 			d.Done = a.Catalog.T(lang(c), key, i18n.FormatDate(day, lang(c)))
 		}
+	}
+	if n, err := strconv.Atoi(c.Query("left")); err == nil && n > 0 && c.Query("done") == "ended" {
+		d.Warn = a.Catalog.T(lang(c), "tariffs.done.bookings_left", n)
 	}
 	a.render(c, http.StatusOK, "tariffs", "tariffs.title", "tariffs", d)
 }
@@ -440,4 +459,81 @@ func (a *App) addDaycareTariff(c *gin.Context) {
 	}
 	_ = a.School.Audit(ctx, u.TenantID, u.Actor(), "tariff.daycare.add", fmt.Sprint("school:", sc.ID), audit)
 	c.Redirect(http.StatusSeeOther, tariffsURL(sc.ID, "daycare", t.ValidFrom))
+}
+
+// endMealTariff ends a meal tariff from a day on (POST
+// /admin/tariffs/meal/:id/end).
+func (a *App) endMealTariff(c *gin.Context) { a.endTariff(c, "meal") }
+
+// endDaycareTariff ends a daycare tariff from a day on (POST
+// /admin/tariffs/daycare/:id/end).
+func (a *App) endDaycareTariff(c *gin.Context) { a.endTariff(c, "daycare") }
+
+// endTariff ends the tariff of the :id parameter at the posted school from
+// the posted day ("from": the first day without it) on.
+func (a *App) endTariff(c *gin.Context, kind string) {
+	ctx := c.Request.Context()
+	u := user(c)
+	l := lang(c)
+	sc, ok := a.tariffSchool(c)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		a.notFound(c)
+		return
+	}
+	typed := strings.TrimSpace(c.PostForm("from"))
+	reject := func(msg string) {
+		a.tariffsError(c, sc, fmt.Sprintf("end.%s.%d", kind, id), msg, func(d *tariffsData) {
+			d.EndKind, d.EndID, d.EndFrom = kind, id, typed
+		})
+	}
+	from, ok := parseDay(typed)
+	if !ok {
+		reject(a.Catalog.T(l, "tariffs.error.end_from", typed))
+		return
+	}
+	tomorrow := civilDay(a.Now().In(brussels())).AddDate(0, 0, 1)
+	if from.Before(tomorrow) {
+		reject(a.Catalog.T(l, "tariffs.error.end_not_future", i18n.FormatDate(tomorrow, l)))
+		return
+	}
+	end := a.Booking.EndMealTariff
+	if kind == "daycare" {
+		end = a.Booking.EndDaycareTariff
+	}
+	res, err := end(ctx, u.TenantID, sc.ID, id, from)
+	var te *booking.TariffEndError
+	switch {
+	case errors.Is(err, booking.ErrNotFound):
+		a.notFound(c)
+		return
+	case errors.As(err, &te):
+		key := map[error]string{
+			booking.ErrEndNotFuture:   "tariffs.error.end_not_future",
+			booking.ErrEndBeforeStart: "tariffs.error.end_before_start",
+			booking.ErrTariffEnded:    "tariffs.error.end_ended",
+			booking.ErrTariffReplaced: "tariffs.error.end_replaced",
+		}[te.Reason]
+		reject(a.Catalog.T(l, key, i18n.FormatDate(te.Day, l)))
+		return
+	case errors.Is(err, booking.ErrInvalid):
+		reject(a.Catalog.T(l, "tariffs.error.invalid", err.Error()))
+		return
+	case err != nil:
+		a.fail(c, err)
+		return
+	}
+	detail := map[string]any{"id": id, "level": res.Level, "valid_to": res.LastDay.Format(time.DateOnly),
+		"ends_from": from.Format(time.DateOnly), "bookings_left": res.Bookings}
+	if kind == "meal" {
+		detail["meal_type"] = res.Service
+	}
+	if len(res.Capped) > 0 {
+		detail["also_ended"] = res.Capped
+	}
+	_ = a.School.Audit(ctx, u.TenantID, u.Actor(), "tariff."+kind+".end", fmt.Sprint("school:", sc.ID), detail)
+	c.Redirect(http.StatusSeeOther, tariffsURL(sc.ID, "ended", from)+fmt.Sprintf("&left=%d", res.Bookings))
 }
