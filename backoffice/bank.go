@@ -21,8 +21,12 @@ import (
 // credits waiting in suspense, each with a form to allocate it to a pupil's
 // wallet (payments.Bank.Allocate) or, when a paid Stripe payout of the same
 // amount is not reconciled yet, to that payout
-// (payments.Bank.AllocatePayout); and the Stripe payouts no bank line has
-// matched yet.
+// (payments.Bank.AllocatePayout), or, when a cash remittance of the same
+// amount is in transit, to that remittance
+// (payments.Bank.AllocateRemittance); the Stripe payouts no bank line has
+// matched yet; and the cash remittances in transit (taken from a kiosk
+// drawer, not seen on a statement yet), those older than
+// remittanceOldDays highlighted.
 //
 // The import answers with its report directly (not a redirect): importing
 // the same file again books nothing twice, so a resubmitted form is
@@ -42,6 +46,11 @@ const maxCODASize = 5 << 20
 // bankImportPath is where the CODA upload form posts.
 const bankImportPath = "/admin/books/bank/import"
 
+// remittanceOldDays is the age in days above which a remittance in
+// transit is highlighted: a deposit normally shows on the statement within
+// a few working days.
+const remittanceOldDays = 5
+
 // candidateLimit is how many pupils a line's allocation list offers from a
 // name search.
 const candidateLimit = 10
@@ -50,9 +59,17 @@ const candidateLimit = 10
 // allocated to.
 type bankLineView struct {
 	payments.BankLine
-	Pupils  []school.Pupil    // candidates: the suggested pupil, then name matches
-	Payouts []payments.Payout // unreconciled payouts of the same amount
-	Query   string            // the name search that gave Pupils
+	Pupils      []school.Pupil        // candidates: the suggested pupil, then name matches
+	Payouts     []payments.Payout     // unreconciled payouts of the same amount
+	Remittances []payments.Remittance // cash remittances in transit of the same amount
+	Query       string                // the name search that gave Pupils
+}
+
+// remittanceView is a cash remittance in transit with its age.
+type remittanceView struct {
+	payments.Remittance
+	Age int  // days since the remittance day
+	Old bool // older than remittanceOldDays
 }
 
 // ID is an HTML id for the line's form fields.
@@ -66,14 +83,17 @@ type bankData struct {
 	Names     map[int64]string // names of the pupils the report credited
 	Lines     []bankLineView
 	Payouts   []payments.Payout
+	Transit   []remittanceView // cash remittances in transit, oldest first
+	OldDays   int
 	Done      string // confirmation after a redirect
 	MaxSizeMB int
 }
 
 // bankDone are the confirmations a redirect may ask for (?done=…).
 var bankDone = map[string]string{
-	"allocated": "bank.done.allocated",
-	"payout":    "bank.done.payout",
+	"allocated":  "bank.done.allocated",
+	"payout":     "bank.done.payout",
+	"remittance": "bank.done.remittance",
 }
 
 // limitUpload refuses a CODA upload larger than maxCODASize before the
@@ -95,10 +115,19 @@ func (a *App) limitUpload(c *gin.Context) {
 func (a *App) bankData(c *gin.Context) (bankData, error) {
 	ctx := c.Request.Context()
 	u := user(c)
-	d := bankData{MaxSizeMB: maxCODASize >> 20}
+	d := bankData{MaxSizeMB: maxCODASize >> 20, OldDays: remittanceOldDays}
 	var err error
 	if d.Payouts, err = a.bank.UnreconciledPayouts(ctx, u.TenantID); err != nil {
 		return d, err
+	}
+	transit, err := a.bank.RemittancesInTransit(ctx, u.TenantID)
+	if err != nil {
+		return d, err
+	}
+	today := civilDay(a.Now().In(brussels()))
+	for _, r := range transit {
+		age := r.AgeDays(today)
+		d.Transit = append(d.Transit, remittanceView{Remittance: r, Age: age, Old: age > remittanceOldDays})
 	}
 	lines, err := a.bank.Unallocated(ctx, u.TenantID)
 	if err != nil {
@@ -139,6 +168,11 @@ func (a *App) bankData(c *gin.Context) (bankData, error) {
 		for _, p := range d.Payouts {
 			if p.Amount.Equal(l.Amount) && !p.MixedTenants {
 				v.Payouts = append(v.Payouts, p)
+			}
+		}
+		for _, r := range transit {
+			if r.Amount.Equal(l.Amount) {
+				v.Remittances = append(v.Remittances, r)
 			}
 		}
 		d.Lines = append(d.Lines, v)
@@ -235,6 +269,7 @@ func (a *App) importCODA(c *gin.Context) {
 		"credited": len(rep.Credited), "credited_total": rep.CreditedTotal.StringFixed(2),
 		"suspense": len(rep.Suspense), "suspense_total": rep.SuspenseTotal.StringFixed(2),
 		"payouts": len(rep.Payouts), "payouts_total": rep.PayoutsTotal.StringFixed(2),
+		"remittances": len(rep.Remittances), "remittances_total": rep.RemittancesTotal.StringFixed(2),
 		"already_imported": rep.AlreadyImported,
 	})
 	d, err := a.bankData(c)
@@ -383,4 +418,47 @@ func (a *App) allocatePayout(c *gin.Context) {
 	_ = a.School.Audit(ctx, u.TenantID, u.Actor(), "bank.allocate_payout", "payout:"+id, map[string]any{
 		"bank_movement": key, "amount": line.Amount.StringFixed(2), "transfer_id": tr})
 	c.Redirect(http.StatusSeeOther, "/admin/books/bank?done=payout")
+}
+
+// allocateRemittance reconciles a line in suspense with a cash remittance
+// in transit of the same amount.
+func (a *App) allocateRemittance(c *gin.Context) {
+	ctx := c.Request.Context()
+	u := user(c)
+	l := lang(c)
+	key := c.PostForm("key")
+	line, ok := a.postedSuspenseLine(c, key)
+	if !ok {
+		return
+	}
+	ref := strings.TrimSpace(c.PostForm("remittance"))
+	if ref == "" {
+		a.bankError(c, http.StatusUnprocessableEntity, a.Catalog.T(l, "bank.error.no_remittance"))
+		return
+	}
+	r, err := a.bank.RemittanceByReference(ctx, u.TenantID, ref)
+	switch {
+	case errors.Is(err, payments.ErrNotFound) || (err == nil && r.Arrived()):
+		a.bankError(c, http.StatusUnprocessableEntity, a.Catalog.T(l, "bank.error.unknown_remittance", ref))
+		return
+	case err != nil:
+		a.fail(c, err)
+		return
+	case !r.Amount.Equal(line.Amount):
+		a.bankError(c, http.StatusUnprocessableEntity, a.Catalog.T(l, "bank.error.remittance_amount", ref,
+			i18n.FormatEUR(r.Amount, l), i18n.FormatEUR(line.Amount, l)))
+		return
+	}
+	tr, err := a.bank.AllocateRemittance(ctx, u.TenantID, key, ref, u.Actor())
+	if errors.Is(err, payments.ErrNotFound) {
+		a.bankError(c, http.StatusUnprocessableEntity, a.Catalog.T(l, "bank.error.remittance_taken", ref))
+		return
+	}
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	_ = a.School.Audit(ctx, u.TenantID, u.Actor(), "bank.allocate_remittance", "remittance:"+ref, map[string]any{
+		"bank_movement": key, "amount": line.Amount.StringFixed(2), "transfer_id": tr})
+	c.Redirect(http.StatusSeeOther, "/admin/books/bank?done=remittance")
 }

@@ -10,9 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"tartine/ledger"
 	"tartine/payments"
 )
 
@@ -340,5 +343,99 @@ func TestBankAccess(t *testing.T) {
 	acc.post("/admin/lang", url.Values{"lang": {"en"}, "back": {"/admin/books/bank"}})
 	if _, body := acc.get("/admin/books/bank"); !strings.Contains(body, "Bank reconciliation") || !strings.Contains(body, "Transfers to allocate") {
 		t.Errorf("English page is not in English")
+	}
+}
+
+// remit records a cash remittance from the demo kiosk-1 drawer, as the
+// kiosk does, on the day days ago, after putting amount in the drawer.
+func (f *fixture) remit(amount, token string, daysAgo int) payments.Remittance {
+	f.t.Helper()
+	st, err := f.store.StationByCode(f.ctx, f.demo.TenantID, "kiosk-1")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	a := decimal.RequireFromString(amount)
+	if _, err := f.led.Transfer(f.ctx, ledger.TransferRequest{TenantID: f.demo.TenantID, IdempotencyKey: "test-cash:" + token, Kind: "kiosk-topup", Actor: "staff:1",
+		Postings: []ledger.Posting{{AccountID: st.CashAccountID, Amount: a}, {AccountID: f.pupil("Emma").WalletAccountID, Amount: a.Neg()}}}); err != nil {
+		f.t.Fatal(err)
+	}
+	day := time.Now().In(brussels()).AddDate(0, 0, -daysAgo)
+	var r payments.Remittance
+	err = pgx.BeginFunc(f.ctx, f.led.Pool(), func(tx pgx.Tx) error {
+		r, err = payments.NewBank(f.led, nil).RecordRemittanceTx(f.ctx, tx, payments.RemittanceRequest{TenantID: f.demo.TenantID, StationID: st.ID,
+			Station: st.Code, CashAccountID: st.CashAccountID, Amount: a, FormToken: token, Actor: "staff:1", At: day, Day: day, Carrier: "Jean"})
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
+func TestBankRemittances(t *testing.T) {
+	f := newFixture(t)
+	f.giveOGM("Emma", aliceOGM)
+	old := f.remit("40", "0123456789abcdef", 7)
+	recent := f.remit("41", "fedcba9876543210", 1)
+	c := f.login("accountant", "demo-accountant")
+	st, body := c.upload("extrait.cod", codaSample(t))
+	if st != http.StatusOK || !strings.Contains(body, `id="report-remittances"`) {
+		t.Fatalf("upload: %d", st)
+	}
+	// Without the reference the 40,00 € line waits in suspense.
+	if got := f.codeBalance(payments.CodeSuspense); !got.Equal(decimal.RequireFromString("40")) {
+		t.Fatalf("suspense = %s, want 40", got)
+	}
+	st, body = c.get("/admin/books/bank")
+	if st != http.StatusOK {
+		t.Fatalf("GET: %d", st)
+	}
+	body = html.UnescapeString(body)
+	for _, want := range []string{
+		`<tr id="remit-` + old.Reference + `" class="warn">`, `<code>` + old.Reference + `</code></td><td>Jean</td>`,
+		"7 j <strong>(ancienne)</strong>", `<tr id="remit-` + recent.Reference + `"><td>`, "1 j</td>", eur("41"),
+		`<option value="` + old.Reference + `">`, "<td>kiosk-1</td>",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `<option value="`+recent.Reference+`">`) {
+		t.Errorf("a remittance of another amount is offered for the line")
+	}
+	key := f.suspenseKey()
+	st, body, _ = c.post("/admin/books/bank/remittance", url.Values{"key": {key}, "remittance": {recent.Reference}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(html.UnescapeString(body), "La remise d'espèces "+recent.Reference+" est de "+eur("41")+", le virement de "+eur("40")) {
+		t.Errorf("wrong amount: %d, want 422 with the amounts", st)
+	}
+	st, body, _ = c.post("/admin/books/bank/remittance", url.Values{"key": {key}, "remittance": {"DEP-2026-ZZZZZZ"}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(body, "DEP-2026-ZZZZZZ est inconnue") {
+		t.Errorf("unknown remittance: %d, want 422", st)
+	}
+	if !f.codeBalance(payments.CodeSuspense).Equal(decimal.RequireFromString("40")) {
+		t.Fatalf("a refused reconciliation booked something")
+	}
+	st, body = c.follow("/admin/books/bank/remittance", url.Values{"key": {key}, "remittance": {old.Reference}})
+	if st != http.StatusOK || !strings.Contains(html.UnescapeString(body), "Virement rapproché de la remise d'espèces.") {
+		t.Fatalf("remittance: %d, no confirmation", st)
+	}
+	if !strings.Contains(body, `id="no-suspense"`) || strings.Contains(body, old.Reference) || !strings.Contains(body, recent.Reference) {
+		t.Errorf("after reconciliation the line or the remittance is still listed, or the other remittance is gone")
+	}
+	for code, want := range map[string]string{payments.CodeSuspense: "0", payments.CodeCashInTransit: "41"} {
+		if got := f.codeBalance(code); !got.Equal(decimal.RequireFromString(want)) {
+			t.Errorf("%s = %s, want %s", code, got, want)
+		}
+	}
+	var n int
+	if err := f.led.Pool().QueryRow(f.ctx, `SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'bank.allocate_remittance'`, f.demo.TenantID).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d bank.allocate_remittance audit entries, want 1 (%v)", n, err)
+	}
+	v, _, err := f.led.Verify(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range v {
+		t.Errorf("ledger violation: %s", x)
 	}
 }

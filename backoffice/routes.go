@@ -65,6 +65,7 @@ func (a *App) Mount(r gin.IRouter) {
 	ac.POST("/bank/import", a.importCODA)
 	ac.POST("/bank/allocate", a.allocateBankLine)
 	ac.POST("/bank/payout", a.allocatePayout)
+	ac.POST("/bank/remittance", a.allocateRemittance)
 }
 
 // MountLetters serves the portal's invitation letters page at /admin/letters
