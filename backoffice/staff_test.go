@@ -342,3 +342,165 @@ func TestStaffSchoolBoundAdmin(t *testing.T) {
 		t.Errorf("member added by a school's admin: %+v, %v", u, err)
 	}
 }
+
+func TestStaffProfile(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("admin", "demo-admin")
+	other, err := f.store.EnsureSchool(f.ctx, f.demo.TenantID, school.SchoolInput{Code: "chenes", Name: "Les Chênes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kiosk := f.staffByLogin("kiosk")
+	page := fmt.Sprint("/admin/staff/", kiosk.ID)
+	_, body := c.get(page)
+	for _, want := range []string{`action="` + page + `/profile"`, `id="profile-name"`, `value="` + kiosk.Name + `"`, `<option value="0"`, "Les Chênes"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("member page lacks %q", want)
+		}
+	}
+
+	st, body := c.follow(page+"/profile", url.Values{"name": {"  Accueil du matin "}, "school": {fmt.Sprint(other.ID)}})
+	if st != http.StatusOK || !strings.Contains(body, "Nom et école de kiosk enregistrés.") {
+		t.Fatalf("profile: %d, no confirmation", st)
+	}
+	if u := f.staffByLogin("kiosk"); u.Name != "Accueil du matin" || u.SchoolID != other.ID {
+		t.Errorf("after the change: %+v", u)
+	}
+	if !strings.Contains(body, `<dd>Les Chênes</dd>`) {
+		t.Errorf("the member page does not show the new school")
+	}
+	entries, err := f.store.AuditLog(f.ctx, f.demo.TenantID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasAudit(entries, "staff.profile", fmt.Sprint("staff:", kiosk.ID)) {
+		t.Errorf("no audit entry staff.profile")
+	}
+	// Back to every school.
+	if st, _ := c.follow(page+"/profile", url.Values{"name": {"Accueil"}, "school": {"0"}}); st != http.StatusOK || f.staffByLogin("kiosk").SchoolID != 0 {
+		t.Errorf("unbinding to every school: %d, %+v", st, f.staffByLogin("kiosk"))
+	}
+
+	admin := f.staffByLogin("admin")
+	for _, tc := range []struct {
+		name string
+		path string
+		form url.Values
+		want string
+		fld  string
+	}{
+		{"empty name", page, url.Values{"name": {"   "}, "school": {"0"}}, "Nom : indiquez un nom.", `id="profile-name"`},
+		{"long name", page, url.Values{"name": {strings.Repeat("é", 101)}, "school": {"0"}}, "Nom : 100 caractères au plus.", `id="profile-name"`},
+		{"unknown school", page, url.Values{"name": {"Accueil"}, "school": {"999999"}}, "École : choisissez une école de la liste.", `id="profile-school"`},
+		{"bad school", page, url.Values{"name": {"Accueil"}, "school": {"x"}}, "École : choisissez une école de la liste.", `id="profile-school"`},
+		{"last admin of every school", fmt.Sprint("/admin/staff/", admin.ID), url.Values{"name": {"Admin"}, "school": {fmt.Sprint(f.demo.SchoolID)}},
+			"École : admin est le dernier administrateur actif de toutes les écoles", `id="profile-school"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body, _ := c.post(tc.path+"/profile", tc.form)
+			if st != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422", st)
+			}
+			text := html.UnescapeString(body)
+			if !strings.Contains(text, tc.want) {
+				t.Errorf("no message %q in:\n%s", tc.want, regexp.MustCompile(`(?s)<p class="error".*?</p>`).FindString(body))
+			}
+			if !regexp.MustCompile(regexp.QuoteMeta(tc.fld) + `[^>]*aria-invalid="true"`).MatchString(body) {
+				t.Errorf("field %s is not marked invalid", tc.fld)
+			}
+			if n := strings.TrimSpace(tc.form.Get("name")); !strings.Contains(text, `value="`+n+`"`) {
+				t.Errorf("the typed name %q is not kept", n)
+			}
+		})
+	}
+	if u := f.staffByLogin("kiosk"); u.Name != "Accueil" || u.SchoolID != 0 {
+		t.Errorf("a refusal changed the member: %+v", u)
+	}
+	if u := f.staffByLogin("admin"); u.SchoolID != 0 || u.Name != admin.Name {
+		t.Errorf("the last admin of every school was bound to one school: %+v", u)
+	}
+	if st, _, _ := c.post("/admin/staff/999999/profile", url.Values{"name": {"X"}}); st != http.StatusNotFound {
+		t.Errorf("unknown member: %d, want 404", st)
+	}
+	if st, _, _ := c.post(page+"/profile", url.Values{"name": {"Intrus"}, "school": {"0"}, "csrf_token": {"forged"}}); st != http.StatusForbidden {
+		t.Errorf("forged token: %d, want 403", st)
+	}
+	if st, _, _ := f.login("canteen", "demo-canteen").post(page+"/profile", url.Values{"name": {"Intrus"}, "school": {"0"}}); st != http.StatusForbidden {
+		t.Errorf("canteen member: %d, want 403", st)
+	}
+	if u := f.staffByLogin("kiosk"); u.Name != "Accueil" {
+		t.Errorf("a refused user renamed the member: %+v", u)
+	}
+
+	// With a second admin of every school, the first may bind itself to
+	// one school; the second is then the last one and is refused.
+	pw, _ := c.issuedPassword("/admin/staff", url.Values{"login": {"chef"}, "name": {"Chef"}, "roles": {"admin"}, "school": {"0"}})
+	if st, _ := c.follow(fmt.Sprint("/admin/staff/", admin.ID, "/profile"), url.Values{"name": {"Direction Tilleuls"}, "school": {fmt.Sprint(f.demo.SchoolID)}}); st != http.StatusOK {
+		t.Fatalf("binding one of two admins of every school: %d", st)
+	}
+	if u := f.staffByLogin("admin"); u.SchoolID != f.demo.SchoolID || u.Name != "Direction Tilleuls" {
+		t.Errorf("after binding: %+v", u)
+	}
+	chef := f.login("chef", pw)
+	chefPage := fmt.Sprint("/admin/staff/", f.staffByLogin("chef").ID)
+	st, body, _ = chef.post(chefPage+"/profile", url.Values{"name": {"Chef"}, "school": {fmt.Sprint(other.ID)}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(html.UnescapeString(body), "chef est le dernier administrateur actif de toutes les écoles") {
+		t.Errorf("binding the last admin of every school: %d", st)
+	}
+	if u := f.staffByLogin("chef"); u.SchoolID != 0 {
+		t.Errorf("the last admin of every school was bound: %+v", u)
+	}
+}
+
+func TestStaffProfileSchoolBoundAdmin(t *testing.T) {
+	f := newFixture(t)
+	other, err := f.store.EnsureSchool(f.ctx, f.demo.TenantID, school.SchoolInput{Code: "chenes", Name: "Les Chênes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(login string, roles []school.Role, sid int64) school.StaffUser {
+		t.Helper()
+		u, err := f.store.CreateStaff(f.ctx, f.demo.TenantID, school.StaffInput{Login: login, Name: login, Password: "demo-" + login, Roles: roles, SchoolID: sid}, "system")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	mk("direction", []school.Role{school.RoleAdmin}, f.demo.SchoolID)
+	cuisine := mk("cuisine", []school.Role{school.RoleCanteen}, f.demo.SchoolID)
+	ailleurs := mk("ailleurs", []school.Role{school.RoleCanteen}, other.ID)
+	c := f.login("direction", "demo-direction")
+	page := fmt.Sprint("/admin/staff/", cuisine.ID)
+	sc, err := f.store.School(f.ctx, f.demo.TenantID, f.demo.SchoolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, body := c.get(page)
+	if strings.Contains(body, `<option value="0"`) || strings.Contains(body, "Les Chênes") || !strings.Contains(body, `id="profile-school"`) {
+		t.Errorf("a school's admin is offered every school or another school")
+	}
+	for _, sid := range []int64{other.ID, 0} {
+		st, body, _ := c.post(page+"/profile", url.Values{"name": {"Cuisine"}, "school": {fmt.Sprint(sid)}})
+		want := "École : vous gérez seulement " + sc.Name
+		if st != http.StatusUnprocessableEntity || !strings.Contains(html.UnescapeString(body), want) {
+			t.Errorf("school %d: %d, want 422 with %q", sid, st, want)
+		}
+	}
+	if u := f.staffByLogin("cuisine"); u.SchoolID != f.demo.SchoolID || u.Name != "cuisine" {
+		t.Errorf("a refusal changed the member: %+v", u)
+	}
+	if st, _ := c.follow(page+"/profile", url.Values{"name": {"Cuisine centrale"}, "school": {fmt.Sprint(f.demo.SchoolID)}}); st != http.StatusOK {
+		t.Errorf("renaming within the school: %d", st)
+	}
+	if u := f.staffByLogin("cuisine"); u.Name != "Cuisine centrale" {
+		t.Errorf("rename: %+v", u)
+	}
+	// A member of another school is not there for this admin.
+	if st, _, _ := c.post(fmt.Sprint("/admin/staff/", ailleurs.ID, "/profile"), url.Values{"name": {"X"}, "school": {fmt.Sprint(f.demo.SchoolID)}}); st != http.StatusNotFound {
+		t.Errorf("another school's member: %d, want 404", st)
+	}
+	if u := f.staffByLogin("ailleurs"); u.SchoolID != other.ID || u.Name != "ailleurs" {
+		t.Errorf("another school's member changed: %+v", u)
+	}
+}

@@ -1,6 +1,7 @@
 package backoffice
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -240,5 +241,186 @@ func TestTariffStates(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("tariff %d: state %d, want %d", rows[i].id, got[i], want[i])
 		}
+	}
+}
+
+// mealTariffID returns the id of the demo school's meal tariff of that meal
+// type and level valid from the earliest day.
+func (f *fixture) mealTariffID(mealType, level string) int64 {
+	f.t.Helper()
+	list, err := f.book.MealTariffs(f.ctx, f.demo.TenantID, f.demo.SchoolID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var id int64
+	for _, t := range list {
+		if t.MealType == mealType && t.Level == level && t.ValidTo == nil {
+			id = t.ID
+		}
+	}
+	if id == 0 {
+		f.t.Fatalf("no open %s tariff for %s", mealType, level)
+	}
+	return id
+}
+
+func TestEndMealTariff(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("admin", "demo-admin")
+	today := civilDay(time.Now().In(brussels()))
+	tomorrow := today.AddDate(0, 0, 1)
+	sch := itoa(f.demo.SchoolID)
+	potage := f.mealTariffID("potage", "*")
+	repasP := f.mealTariffID("repas", "P")
+	future, err := f.book.AddMealTariff(f.ctx, f.demo.TenantID, booking.MealTariff{SchoolID: f.demo.SchoolID, MealType: "repas", Level: "P",
+		BookedPrice: decimal.RequireFromString("3.90"), UnbookedPrice: decimal.RequireFromString("4.70"), ValidFrom: today.AddDate(0, 0, 30)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := func(day string) url.Values { return url.Values{"school": {sch}, "from": {day}} }
+	path := func(id int64) string { return "/admin/tariffs/meal/" + itoa(id) + "/end" }
+
+	_, page := c.get("/admin/tariffs")
+	for _, want := range []string{`action="` + path(potage) + `"`, `action="` + path(future) + `"`, "Terminer un tarif sans le remplacer",
+		`min="` + tomorrow.Format(time.DateOnly) + `"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("tariffs page lacks %q", want)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		id   int64
+		day  string
+		want string
+	}{
+		{"not a date", potage, "bientôt", "Fin : « bientôt » n&#39;est pas une date."},
+		{"today", potage, today.Format(time.DateOnly), "Fin : un tarif se termine au plus tôt demain (" + dateFR(tomorrow) + ")"},
+		{"backdated", potage, today.AddDate(0, 0, -10).Format("02/01/2006"), "au plus tôt demain"},
+		{"on its first day", future, today.AddDate(0, 0, 30).Format(time.DateOnly), "Fin : ce tarif commence le " + dateFR(today.AddDate(0, 0, 30))},
+		{"replaced by a future tariff", repasP, today.AddDate(0, 0, 10).Format(time.DateOnly),
+			"Ce tarif est remplacé à partir du " + dateFR(today.AddDate(0, 0, 30)) + " par un tarif plus récent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body, _ := c.post(path(tc.id), end(tc.day))
+			if st != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422", st)
+			}
+			if !strings.Contains(body, tc.want) {
+				t.Errorf("answer lacks %q", tc.want)
+			}
+			field := `id="end-meal-` + itoa(tc.id) + `"`
+			if i := strings.Index(body, field); i < 0 || !strings.Contains(body[i:i+400], `aria-invalid="true"`) {
+				t.Errorf("the end field of tariff %d is not marked invalid", tc.id)
+			}
+			if i := strings.Index(body, field); i >= 0 && !strings.Contains(body[i:i+200], `value="`+tc.day+`"`) {
+				t.Errorf("the typed day %q is not kept", tc.day)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		mealType string
+		day      time.Time
+		want     int64
+	}{{"potage", today.AddDate(0, 0, 60), potage}, {"repas", today.AddDate(0, 0, 10), repasP}, {"repas", today.AddDate(0, 0, 60), future}} {
+		if mt, err := f.book.MealTariffFor(f.ctx, f.demo.TenantID, f.demo.SchoolID, tc.mealType, "P3", tc.day); err != nil || mt.ID != tc.want || mt.ValidTo != nil {
+			t.Errorf("after refusals, %s on %s: %+v, %v; want tariff %d without end", tc.mealType, tc.day.Format(time.DateOnly), mt, err, tc.want)
+		}
+	}
+	if st, _, _ := c.post(path(999999), end(tomorrow.Format(time.DateOnly))); st != http.StatusNotFound {
+		t.Errorf("unknown tariff: %d, want 404", st)
+	}
+	if st, _, _ := c.post(path(potage), url.Values{"school": {"999999"}, "from": {tomorrow.Format(time.DateOnly)}}); st != http.StatusNotFound {
+		t.Errorf("another school: %d, want 404", st)
+	}
+	// Emma books soup on the first day she can; the soup then stops from
+	// tomorrow: the page warns about her booking.
+	emma := f.demo.Pupils["Emma"]
+	var booked time.Time
+	for i := 1; i < 30 && booked.IsZero(); i++ {
+		if _, err := f.book.Book(f.ctx, booking.BookRequest{TenantID: f.demo.TenantID, PupilID: emma, Day: today.AddDate(0, 0, i), Service: "potage", Actor: "test"}); err == nil {
+			booked = today.AddDate(0, 0, i)
+		}
+	}
+	if booked.IsZero() {
+		t.Fatal("Emma could not book soup in the next 30 days")
+	}
+	st, body := c.follow(path(potage), end(tomorrow.Format("02/01/2006")))
+	if st != http.StatusOK {
+		t.Fatalf("end soup: %d (%.300s)", st, body)
+	}
+	for _, want := range []string{"Tarif terminé : il ne s&#39;applique plus à partir du " + dateFR(tomorrow), "Attention : 1 réservation(s) déjà faite(s)",
+		" au " + dateFR(today)} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page after ending lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `action="`+path(potage)+`"`) {
+		t.Errorf("an ended tariff still offers the end form")
+	}
+	if _, err := f.book.MealTariffFor(f.ctx, f.demo.TenantID, f.demo.SchoolID, "potage", "P3", tomorrow); !errors.Is(err, booking.ErrNoTariff) {
+		t.Errorf("soup tomorrow: %v, want ErrNoTariff", err)
+	}
+	if _, err := f.book.MealTariffFor(f.ctx, f.demo.TenantID, f.demo.SchoolID, "potage", "P3", today); err != nil {
+		t.Errorf("soup today: %v, want today's price kept", err)
+	}
+	_, err = f.book.Book(f.ctx, booking.BookRequest{TenantID: f.demo.TenantID, PupilID: emma, Day: booked.AddDate(0, 0, 1), Service: "potage", Actor: "test"})
+	if !errors.Is(err, booking.ErrNoTariff) {
+		t.Errorf("booking soup after the end: %v, want ErrNoTariff", err)
+	}
+	entries, err := f.store.AuditLog(f.ctx, f.demo.TenantID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasAudit(entries, "tariff.meal.end", "school:"+sch) {
+		t.Errorf("no audit entry tariff.meal.end")
+	}
+	// Twice: a clear answer, nothing changes.
+	st, body, _ = c.post(path(potage), end(today.AddDate(0, 0, 5).Format(time.DateOnly)))
+	if st != http.StatusUnprocessableEntity || !strings.Contains(body, "Ce tarif est déjà terminé : son dernier jour est le "+dateFR(today)) {
+		t.Errorf("ending twice: %d", st)
+	}
+}
+
+func TestEndDaycareTariff(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("admin", "demo-admin")
+	tomorrow := civilDay(time.Now().In(brussels())).AddDate(0, 0, 1)
+	care, err := f.book.DaycareTariffs(f.ctx, f.demo.TenantID, f.demo.SchoolID)
+	if err != nil || len(care) != 1 {
+		t.Fatalf("demo daycare tariffs: %+v, %v", care, err)
+	}
+	p := "/admin/tariffs/daycare/" + itoa(care[0].ID) + "/end"
+	form := func() url.Values {
+		return url.Values{"school": {itoa(f.demo.SchoolID)}, "from": {tomorrow.AddDate(0, 0, 6).Format(time.DateOnly)}}
+	}
+	// A canteen member may not, nor a forged form.
+	if st, _, _ := f.login("canteen", "demo-canteen").post(p, form()); st != http.StatusForbidden {
+		t.Errorf("canteen member: %d, want 403", st)
+	}
+	forged := form()
+	forged.Set("csrf_token", "forged")
+	if st, _, _ := c.post(p, forged); st != http.StatusForbidden {
+		t.Errorf("forged token: %d, want 403", st)
+	}
+	if _, err := f.book.DaycareTariffFor(f.ctx, f.demo.TenantID, f.demo.SchoolID, "P3", tomorrow.AddDate(0, 0, 6)); err != nil {
+		t.Fatalf("a refused form ended the daycare tariff: %v", err)
+	}
+	st, body := c.follow(p, form())
+	if st != http.StatusOK || !strings.Contains(body, "Tarif terminé") || strings.Contains(body, "Attention :") {
+		t.Fatalf("end daycare: %d", st)
+	}
+	if _, err := f.book.DaycareTariffFor(f.ctx, f.demo.TenantID, f.demo.SchoolID, "P3", tomorrow.AddDate(0, 0, 6)); !errors.Is(err, booking.ErrNoTariff) {
+		t.Errorf("daycare after the end: %v, want ErrNoTariff", err)
+	}
+	if _, err := f.book.DaycareTariffFor(f.ctx, f.demo.TenantID, f.demo.SchoolID, "P3", tomorrow.AddDate(0, 0, 5)); err != nil {
+		t.Errorf("daycare on the last day: %v", err)
+	}
+	entries, err := f.store.AuditLog(f.ctx, f.demo.TenantID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasAudit(entries, "tariff.daycare.end", "school:"+itoa(f.demo.SchoolID)) {
+		t.Errorf("no audit entry tariff.daycare.end")
 	}
 }
