@@ -45,9 +45,14 @@ import (
 const (
 	// maxGroup bounds the taps of one group.
 	maxGroup = 128
-	// groupsInFlight is how many groups run at once: while one waits for
-	// the database the next is being decided.
-	groupsInFlight = 2
+	// groupsInFlight is how many groups run at once. One: a group's
+	// statements, locks and commit cost the database about the same
+	// whatever its size, and two groups at once contend for the same index
+	// pages and locks. With one, groups are about twice as large and a tap
+	// costs a quarter less CPU (server and database), which more than pays
+	// for the database idling while the server decides
+	// (docs/PERFORMANCE-terminal.md, "Third pass").
+	groupsInFlight = 1
 )
 
 // errLeaveGroup is returned by a decision that cannot be taken in a group:
