@@ -238,7 +238,9 @@ type BookRequest struct {
 // Book books req.Service for the pupil on req.Day and, for a paying meal,
 // places a hold of the booked price (tariff effective that day) on the
 // pupil's wallet. Booking the same pupil, day and service again returns the
-// existing booking unchanged. It returns ErrNotFound, ErrInactivePupil,
+// existing booking unchanged. A daycare booking holds nothing but needs a
+// daycare tariff for the pupil's level that day, as a meal needs its meal
+// tariff. It returns ErrNotFound, ErrInactivePupil,
 // ErrUnknownService, ErrNoTariff, ErrClosedDay (school closed, or no meals on
 // Wednesdays), ErrCutoffPassed, ErrNoWallet, or ErrInsufficientFunds (which
 // wraps the ledger's *FloorError when the ledger refused the hold).
@@ -279,6 +281,10 @@ func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, err
 		if !free {
 			price = t.BookedPrice
 		}
+	} else if _, err := m.DaycareTariffFor(ctx, req.TenantID, p.schoolID, p.level, day); err != nil {
+		// Daycare holds nothing, but a day without a tariff cannot be
+		// billed: the terminal would refuse the check-in ("no_tariff").
+		return Booking{}, false, err
 	}
 	if existing, err := m.BookingFor(ctx, req.TenantID, req.PupilID, day, req.Service); err == nil {
 		b, err := m.ensureHold(ctx, existing)
@@ -511,28 +517,37 @@ func (m *Manager) Cancel(ctx context.Context, tenantID, bookingID int64, actor s
 		if !now.Before(co) && !pol.RefundAfterCutoff {
 			return fmt.Errorf("%w: cancellations for %s closed at %s", ErrCutoffPassed, b.Day.Format(time.DateOnly), co.Format("2006-01-02 15:04"))
 		}
-		if b.HoldID != nil {
-			if err := m.led.VoidHold(ctx, tenantID, *b.HoldID, actor); errors.Is(err, ledger.ErrHoldEnded) {
-				h, herr := m.led.GetHold(ctx, tenantID, *b.HoldID)
-				if herr != nil {
-					return herr
-				}
-				if h.Status == ledger.HoldPosted {
-					return fmt.Errorf("%w: booking %d was charged", ErrNotCancellable, b.ID)
-				}
-			} else if err != nil {
-				return fmt.Errorf("void hold %d: %w", *b.HoldID, err)
-			}
-		}
-		b.Status, b.CancelledBy, b.CancelledAt = StatusCancelled, actor, &now
-		_, err = tx.Exec(ctx, `UPDATE bookings SET status = 'cancelled', cancelled_by = $3, cancelled_at = $4 WHERE tenant_id = $1 AND id = $2`,
-			tenantID, b.ID, actor, now)
-		return err
+		return m.cancelLocked(ctx, tx, &b, actor, now)
 	})
 	if err != nil {
 		return Booking{}, fmt.Errorf("cancel booking %d: %w", bookingID, err)
 	}
 	return b, nil
+}
+
+// cancelLocked cancels b, a booked booking locked FOR UPDATE in tx: it voids
+// its hold (a hold already voided, e.g. by an attempt that failed after the
+// void, counts as voided, so the hold ends once) and records the
+// cancellation by actor at now. A hold already posted gives
+// ErrNotCancellable.
+func (m *Manager) cancelLocked(ctx context.Context, tx pgx.Tx, b *Booking, actor string, now time.Time) error {
+	if b.HoldID != nil {
+		if err := m.led.VoidHold(ctx, b.TenantID, *b.HoldID, actor); errors.Is(err, ledger.ErrHoldEnded) {
+			h, herr := m.led.GetHold(ctx, b.TenantID, *b.HoldID)
+			if herr != nil {
+				return herr
+			}
+			if h.Status == ledger.HoldPosted {
+				return fmt.Errorf("%w: booking %d was charged", ErrNotCancellable, b.ID)
+			}
+		} else if err != nil {
+			return fmt.Errorf("void hold %d: %w", *b.HoldID, err)
+		}
+	}
+	b.Status, b.CancelledBy, b.CancelledAt = StatusCancelled, actor, &now
+	_, err := tx.Exec(ctx, `UPDATE bookings SET status = 'cancelled', cancelled_by = $3, cancelled_at = $4 WHERE tenant_id = $1 AND id = $2`,
+		b.TenantID, b.ID, actor, now)
+	return err
 }
 
 // Consumption is the result of consuming a booking at a tap.

@@ -275,6 +275,9 @@ func TestBookClosedDays(t *testing.T) {
 		}
 	}
 	// Daycare is booked on Wednesdays; a school-decided closure closes it.
+	if _, err := f.m.AddDaycareTariff(f.ctx, f.tenant, DaycareTariff{SchoolID: f.school, PeriodPrice: dec("0.75"), ValidFrom: d("2026-08-31")}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.book(emma, "2026-11-04", DaycareEvening); err != nil {
 		t.Errorf("daycare on Wednesday: %v", err)
 	}

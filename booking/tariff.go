@@ -431,21 +431,8 @@ func (m *Manager) endTariff(ctx context.Context, tenantID, schoolID, id int64, f
 			}
 		}
 		// Bookings from the end on that no tariff prices any more.
-		bq := `SELECT count(*) FROM bookings b JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
-			WHERE b.tenant_id = $1 AND b.school_id = $2 AND b.status = 'booked' AND b.day >= $4 AND b.service = $3
-			  AND NOT EXISTS (SELECT 1 FROM meal_tariffs t WHERE t.tenant_id = b.tenant_id AND t.school_id = b.school_id
-			    AND t.meal_type = b.service AND t.level IN ('*', left(p.level, 1), p.level)
-			    AND t.valid_from <= b.day AND (t.valid_to IS NULL OR t.valid_to >= b.day))`
-		service := out.Service
-		if daycare {
-			bq = `SELECT count(*) FROM bookings b JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
-			WHERE b.tenant_id = $1 AND b.school_id = $2 AND b.status = 'booked' AND b.day >= $4 AND b.service LIKE $3
-			  AND NOT EXISTS (SELECT 1 FROM daycare_tariffs t WHERE t.tenant_id = b.tenant_id AND t.school_id = b.school_id
-			    AND t.level IN ('*', left(p.level, 1), p.level)
-			    AND t.valid_from <= b.day AND (t.valid_to IS NULL OR t.valid_to >= b.day))`
-			service = "daycare-%"
-		}
-		if err := tx.QueryRow(ctx, bq, tenantID, schoolID, service, from).Scan(&out.Bookings); err != nil {
+		// out.Service is "daycare" for a daycare tariff.
+		if err := tx.QueryRow(ctx, `SELECT count(*) `+unpricedSQL(out.Service), tenantID, schoolID, serviceArg(out.Service), from).Scan(&out.Bookings); err != nil {
 			return fmt.Errorf("count bookings left without a tariff: %w", err)
 		}
 		return nil
@@ -454,4 +441,32 @@ func (m *Manager) endTariff(ctx context.Context, tenantID, schoolID, id int64, f
 		return TariffEnd{}, err
 	}
 	return out, nil
+}
+
+// unpricedSQL is the FROM and WHERE clauses selecting the school's bookings
+// (table b, pupils p) still booked from a day on that no tariff prices any
+// more, for service: a meal type code, or "daycare" for both daycare
+// services. Its arguments are $1 tenant, $2 school, $3 serviceArg(service),
+// $4 the first day.
+func unpricedSQL(service string) string {
+	if service == "daycare" {
+		return `FROM bookings b JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
+			WHERE b.tenant_id = $1 AND b.school_id = $2 AND b.status = 'booked' AND b.day >= $4 AND b.service LIKE $3
+			  AND NOT EXISTS (SELECT 1 FROM daycare_tariffs t WHERE t.tenant_id = b.tenant_id AND t.school_id = b.school_id
+			    AND t.level IN ('*', left(p.level, 1), p.level)
+			    AND t.valid_from <= b.day AND (t.valid_to IS NULL OR t.valid_to >= b.day))`
+	}
+	return `FROM bookings b JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
+			WHERE b.tenant_id = $1 AND b.school_id = $2 AND b.status = 'booked' AND b.day >= $4 AND b.service = $3
+			  AND NOT EXISTS (SELECT 1 FROM meal_tariffs t WHERE t.tenant_id = b.tenant_id AND t.school_id = b.school_id
+			    AND t.meal_type = b.service AND t.level IN ('*', left(p.level, 1), p.level)
+			    AND t.valid_from <= b.day AND (t.valid_to IS NULL OR t.valid_to >= b.day))`
+}
+
+// serviceArg is unpricedSQL's $3 for service.
+func serviceArg(service string) string {
+	if service == "daycare" {
+		return "daycare-%"
+	}
+	return service
 }
