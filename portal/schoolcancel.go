@@ -1,0 +1,147 @@
+package portal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"tartine/booking"
+	"tartine/internal/i18n"
+	"tartine/internal/mail"
+)
+
+// BookingsCancelledBySchool tells the families about bookings the school
+// cancelled because it stopped a service (booking.Manager.CancelUnpriced):
+// one email per guardian of the pupils concerned, listing each of their
+// children's cancelled days and the amount released, in the guardian's
+// language. A guardian with a portal account is written to at the
+// account's address and language; one without, at the address and
+// language the school recorded; a guardian with neither address is
+// skipped. Two guardians sharing an address get one email. The back office
+// calls it after the cancellation; an error (a pupil or address that
+// cannot be read, a message the mail server refused) never undoes it, and
+// the other emails are still sent.
+func (a *App) BookingsCancelledBySchool(ctx context.Context, tenantID int64, cancelled []booking.Cancellation) error {
+	if len(cancelled) == 0 {
+		return nil
+	}
+	byPupil := map[int64][]booking.Cancellation{}
+	var pupils []int64
+	for _, c := range cancelled {
+		if _, ok := byPupil[c.Booking.PupilID]; !ok {
+			pupils = append(pupils, c.Booking.PupilID)
+		}
+		byPupil[c.Booking.PupilID] = append(byPupil[c.Booking.PupilID], c)
+	}
+	names := map[int64]string{}
+	rows, _ := a.Pool.Query(ctx, `SELECT id, first_name FROM pupils WHERE tenant_id = $1 AND id = ANY($2)`, tenantID, pupils)
+	var id int64
+	var first string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &first}, func() error { names[id] = first; return nil }); err != nil {
+		return fmt.Errorf("read pupils: %w", err)
+	}
+	meals := map[string]string{}
+	types, err := a.Booking.MealTypes(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	for _, mt := range types {
+		meals[mt.Code] = mt.Name
+	}
+
+	// Recipients: lower-case address → language and the pupils concerned.
+	type recipient struct {
+		email, lang string
+		pupils      []int64
+	}
+	rcpts := map[string]*recipient{}
+	var order []string
+	rows, _ = a.Pool.Query(ctx, `
+		SELECT gp.pupil_id, coalesce(pa.email, g.email, ''), coalesce(pa.language, g.language)
+		FROM guardian_pupils gp
+		JOIN guardians g ON g.tenant_id = gp.tenant_id AND g.id = gp.guardian_id
+		LEFT JOIN portal_account_guardians ag ON ag.tenant_id = gp.tenant_id AND ag.guardian_id = gp.guardian_id
+		LEFT JOIN portal_accounts pa ON pa.id = ag.account_id
+		WHERE gp.tenant_id = $1 AND gp.pupil_id = ANY($2)
+		ORDER BY g.id, gp.pupil_id`, tenantID, pupils)
+	var pupil int64
+	var email, lang string
+	_, err = pgx.ForEachRow(rows, []any{&pupil, &email, &lang}, func() error {
+		email = strings.TrimSpace(email)
+		if email == "" {
+			return nil
+		}
+		k := strings.ToLower(email)
+		r, ok := rcpts[k]
+		if !ok {
+			r = &recipient{email: email, lang: lang}
+			rcpts[k] = r
+			order = append(order, k)
+		}
+		if !slices.Contains(r.pupils, pupil) {
+			r.pupils = append(r.pupils, pupil)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read the guardians' addresses: %w", err)
+	}
+
+	var errs []error
+	for _, k := range order {
+		r := rcpts[k]
+		slices.SortFunc(r.pupils, func(x, y int64) int { return strings.Compare(names[x], names[y]) })
+		msg := mail.Message{To: r.email, Subject: a.Catalog.T(r.lang, "portal.school_cancel.subject"),
+			Text: a.schoolCancelText(r.lang, r.pupils, names, byPupil, meals)}
+		if err := a.Mail.Send(ctx, msg); err != nil {
+			errs = append(errs, fmt.Errorf("email %s: %w", r.email, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// schoolCancelText is the body of BookingsCancelledBySchool's email in
+// lang: the cancelled days of each child, then the total released.
+func (a *App) schoolCancelText(lang string, pupils []int64, names map[int64]string, byPupil map[int64][]booking.Cancellation, meals map[string]string) string {
+	t := func(key string, args ...any) string { return a.Catalog.T(lang, key, args...) }
+	var b strings.Builder
+	line := func(s string) { b.WriteString(s); b.WriteByte('\n') }
+	line(t("portal.school_cancel.hello"))
+	line("")
+	line(t("portal.school_cancel.intro"))
+	total := decimal.Zero
+	for _, p := range pupils {
+		line("")
+		line(t("portal.school_cancel.child", names[p]))
+		for _, c := range byPupil[p] {
+			day := i18n.FormatDate(c.Booking.Day, lang)
+			svc := meals[string(c.Booking.Service)]
+			switch {
+			case c.Booking.Service.IsDaycare():
+				svc = t("booking.service." + string(c.Booking.Service))
+			case svc == "":
+				svc = string(c.Booking.Service)
+			}
+			if c.Released.IsPositive() {
+				line(t("portal.school_cancel.line_amount", day, svc, i18n.FormatEUR(c.Released, lang)))
+				total = total.Add(c.Released)
+			} else {
+				line(t("portal.school_cancel.line", day, svc))
+			}
+		}
+	}
+	if total.IsPositive() {
+		line("")
+		line(t("portal.school_cancel.total", i18n.FormatEUR(total, lang)))
+	}
+	line("")
+	line(t("portal.school_cancel.link", a.BaseURL+"/portal/"))
+	line("")
+	line(t("portal.school_cancel.signature"))
+	return b.String()
+}
