@@ -80,6 +80,9 @@ type Deps struct {
 	// BaseURL is the server's public URL, written in the bridge.toml
 	// snippet shown at device enrolment (no trailing slash).
 	BaseURL string
+	// Families tells the families about bookings the school cancelled
+	// (the portal's mailer); nil: nobody is told.
+	Families CancellationNotifier
 }
 
 // App serves the back office.

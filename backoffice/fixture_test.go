@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"tartine/booking"
@@ -38,13 +39,17 @@ type fixture struct {
 	book  *booking.Manager
 	demo  school.DemoInfo
 	now   time.Time
+	pool  *pgxpool.Pool
+	// families relays the back office's notices to the families to the
+	// notifier a test sets (the portal's mailer); none by default.
+	families *familiesRelay
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	pool := dbtest.New(t)
-	f := &fixture{t: t, ctx: ctx, now: time.Now()}
+	f := &fixture{t: t, ctx: ctx, now: time.Now(), pool: pool, families: &familiesRelay{}}
 	f.led = ledger.New(pool, nil)
 	f.store = school.New(pool, f.led, nil)
 	f.book = booking.New(pool, f.led, nil)
@@ -77,7 +82,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	web.Mount(r)
-	app, err := New(Deps{Pool: pool, School: f.store, Booking: f.book, Ledger: f.led, Sessions: sessions, Catalog: cat, BaseURL: f.srv.URL})
+	app, err := New(Deps{Pool: pool, School: f.store, Booking: f.book, Ledger: f.led, Sessions: sessions, Catalog: cat, BaseURL: f.srv.URL,
+		Families: f.families})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package backoffice
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,7 +32,20 @@ import (
 // (unless a wider level pattern has one), so it can no longer be booked
 // (booking.ErrNoTariff) nor taken unbooked at the canteen (refused,
 // "no_tariff"); bookings already made stay, and the confirmation says how
-// many.
+// many. That confirmation offers a second, explicit action: cancel those
+// bookings (booking.Manager.CancelUnpriced: holds voided, no family
+// cut-off) and email each family the cancelled days and the amount
+// released (Deps.Families). It is a second step rather than part of the
+// end so that the admin sees how many families are concerned before
+// anything is cancelled, and may first add a tariff that prices them
+// instead.
+
+// CancellationNotifier tells the families about bookings the school
+// cancelled: one email per guardian listing the cancelled days and the
+// amount released (portal.App implements it).
+type CancellationNotifier interface {
+	BookingsCancelledBySchool(ctx context.Context, tenantID int64, cancelled []booking.Cancellation) error
+}
 
 // tariffLevelRE is booking's rule for level patterns, checked here first so
 // that people get the reason in their language.
@@ -112,6 +126,44 @@ type tariffsData struct {
 	EndKind string // "meal" or "daycare": the end form shown again
 	EndID   int64  // the tariff of that end form
 	EndFrom string // the end day as typed
+	// Cancel offers to cancel the bookings an ended tariff left without a
+	// price (on the confirmation of the end); Count 0: nothing to offer.
+	Cancel cancelOffer
+}
+
+// cancelOffer is the form cancelling the bookings an ended tariff left
+// without a price.
+type cancelOffer struct {
+	Kind  string // "meal" or "daycare"
+	ID    int64  // the ended tariff
+	Count int    // bookings no tariff prices any more
+}
+
+// endedTariff finds the tariff kind/id among the page's tariffs and returns
+// its service (meal type, or "daycare") and its first day without it; ok is
+// false when it is not there, ended false when it has no last day.
+func (d tariffsData) endedTariff(kind string, id int64) (service string, from time.Time, ok, ended bool) {
+	var to *time.Time
+	switch kind {
+	case "meal":
+		for _, g := range d.Meals {
+			for _, t := range g.Tariffs {
+				if t.ID == id {
+					service, to, ok = t.MealType, t.ValidTo, true
+				}
+			}
+		}
+	case "daycare":
+		for _, t := range d.Daycare {
+			if t.ID == id {
+				service, to, ok = "daycare", t.ValidTo, true
+			}
+		}
+	}
+	if !ok || to == nil {
+		return service, time.Time{}, ok, false
+	}
+	return service, civilDay(*to).AddDate(0, 0, 1), true, true
 }
 
 // Endable reports whether the row may be ended: it runs today or later and
@@ -229,6 +281,35 @@ func (a *App) tariffs(c *gin.Context) {
 	}
 	if n, err := strconv.Atoi(c.Query("left")); err == nil && n > 0 && c.Query("done") == "ended" {
 		d.Warn = a.Catalog.T(lang(c), "tariffs.done.bookings_left", n)
+		// The bookings still standing, counted again (a family may have
+		// cancelled meanwhile), and the form that cancels them.
+		id, _ := strconv.ParseInt(c.Query("id"), 10, 64)
+		if service, from, _, ended := d.endedTariff(c.Query("kind"), id); ended {
+			n, err := a.Booking.CountUnpriced(c.Request.Context(), user(c).TenantID, d.School.ID, service, from)
+			if err != nil {
+				a.fail(c, err)
+				return
+			}
+			d.Cancel = cancelOffer{Kind: c.Query("kind"), ID: id, Count: n}
+			if n == 0 {
+				d.Warn = ""
+			} else {
+				d.Warn = a.Catalog.T(lang(c), "tariffs.done.bookings_left", n)
+			}
+		}
+	}
+	if c.Query("done") == "cancelled" {
+		n, _ := strconv.Atoi(c.Query("n"))
+		released, err := decimal.NewFromString(c.Query("released"))
+		switch {
+		case n <= 0:
+			d.Done = a.Catalog.T(lang(c), "tariffs.cancel.none")
+		case err == nil:
+			d.Done = a.Catalog.T(lang(c), "tariffs.cancel.done", n, i18n.FormatEUR(released, lang(c)))
+		}
+		if c.Query("mail") == "failed" {
+			d.Warn = a.Catalog.T(lang(c), "tariffs.cancel_mail.failed")
+		}
 	}
 	a.render(c, http.StatusOK, "tariffs", "tariffs.title", "tariffs", d)
 }
@@ -484,6 +565,10 @@ func (a *App) endTariff(c *gin.Context, kind string) {
 		a.notFound(c)
 		return
 	}
+	if c.PostForm("cancel_bookings") == "1" {
+		a.cancelUnpriced(c, kind, sc, id)
+		return
+	}
 	typed := strings.TrimSpace(c.PostForm("from"))
 	reject := func(msg string) {
 		a.tariffsError(c, sc, fmt.Sprintf("end.%s.%d", kind, id), msg, func(d *tariffsData) {
@@ -535,5 +620,61 @@ func (a *App) endTariff(c *gin.Context, kind string) {
 		detail["also_ended"] = res.Capped
 	}
 	_ = a.School.Audit(ctx, u.TenantID, u.Actor(), "tariff."+kind+".end", fmt.Sprint("school:", sc.ID), detail)
-	c.Redirect(http.StatusSeeOther, tariffsURL(sc.ID, "ended", from)+fmt.Sprintf("&left=%d", res.Bookings))
+	c.Redirect(http.StatusSeeOther, tariffsURL(sc.ID, "ended", from)+fmt.Sprintf("&left=%d&kind=%s&id=%d", res.Bookings, kind, id))
+}
+
+// cancelUnpriced cancels the bookings the ended tariff kind/id left
+// without a price (POST /admin/tariffs/{kind}/:id/end with
+// cancel_bookings=1, the button on the end's confirmation), audits them,
+// and has the families told. Running it again cancels nothing more.
+func (a *App) cancelUnpriced(c *gin.Context, kind string, sc school.School, id int64) {
+	ctx := c.Request.Context()
+	u := user(c)
+	l := lang(c)
+	d, err := a.tariffsData(c, sc.ID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	service, from, found, ended := d.endedTariff(kind, id)
+	switch {
+	case !found:
+		a.notFound(c)
+		return
+	case !ended:
+		d.Field = fmt.Sprintf("end.%s.%d", kind, id)
+		d.EndKind, d.EndID = kind, id
+		a.formError(c, "tariffs", "tariffs.title", "tariffs", a.Catalog.T(l, "tariffs.cancel.open"), d)
+		return
+	}
+	done, err := a.Booking.CancelUnpriced(ctx, u.TenantID, sc.ID, service, from, u.Actor())
+	// What was cancelled before an error stays cancelled: audit it and
+	// tell the families all the same.
+	released := decimal.Zero
+	ids := make([]int64, 0, len(done))
+	for _, x := range done {
+		released = released.Add(x.Released)
+		ids = append(ids, x.Booking.ID)
+	}
+	if len(done) > 0 {
+		detail := map[string]any{"id": id, "service": service, "from": from.Format(time.DateOnly), "cancelled": len(done),
+			"released": released.StringFixed(2), "bookings": ids}
+		_ = a.School.Audit(ctx, u.TenantID, u.Actor(), "tariff."+kind+".cancel_bookings", fmt.Sprint("school:", sc.ID), detail)
+	}
+	mailed := true
+	if a.Families != nil && len(done) > 0 {
+		if merr := a.Families.BookingsCancelledBySchool(ctx, u.TenantID, done); merr != nil {
+			a.Log.Error("email about cancelled bookings", "tenant", u.TenantID, "school", sc.ID, "tariff", id, "err", merr)
+			mailed = false
+		}
+	}
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	to := tariffsURL(sc.ID, "cancelled", from) + fmt.Sprintf("&n=%d&released=%s", len(done), released.StringFixed(2))
+	if !mailed {
+		to += "&mail=failed"
+	}
+	c.Redirect(http.StatusSeeOther, to)
 }

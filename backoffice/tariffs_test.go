@@ -1,11 +1,15 @@
 package backoffice
 
 import (
+	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +17,12 @@ import (
 
 	"tartine/booking"
 	"tartine/internal/i18n"
+	"tartine/internal/mail"
+	"tartine/internal/mail/mailtest"
+	"tartine/internal/websession"
+	"tartine/ledger"
+	"tartine/portal"
+	"tartine/school"
 )
 
 // eur writes "3,70" as the pages write amounts in French.
@@ -355,8 +365,13 @@ func TestEndMealTariff(t *testing.T) {
 			t.Errorf("page after ending lacks %q", want)
 		}
 	}
-	if strings.Contains(body, `action="`+path(potage)+`"`) {
+	// The end form (its date field) is gone; the same address now only
+	// takes the cancellation of the bookings left, offered here.
+	if strings.Contains(body, `id="end-meal-`+itoa(potage)+`"`) {
 		t.Errorf("an ended tariff still offers the end form")
+	}
+	if !strings.Contains(body, "Annuler la réservation concernée et libérer le montant réservé") || !strings.Contains(body, `name="cancel_bookings"`) {
+		t.Errorf("the confirmation does not offer to cancel Emma's booking")
 	}
 	if _, err := f.book.MealTariffFor(f.ctx, f.demo.TenantID, f.demo.SchoolID, "potage", "P3", tomorrow); !errors.Is(err, booking.ErrNoTariff) {
 		t.Errorf("soup tomorrow: %v, want ErrNoTariff", err)
@@ -422,5 +437,221 @@ func TestEndDaycareTariff(t *testing.T) {
 	}
 	if !hasAudit(entries, "tariff.daycare.end", "school:"+itoa(f.demo.SchoolID)) {
 		t.Errorf("no audit entry tariff.daycare.end")
+	}
+}
+
+// familiesRelay is the fixture's Deps.Families: it forwards to the
+// notifier a test sets (the real portal), or drops the notice.
+type familiesRelay struct {
+	mu sync.Mutex
+	to CancellationNotifier
+}
+
+func (r *familiesRelay) set(n CancellationNotifier) { r.mu.Lock(); r.to = n; r.mu.Unlock() }
+
+func (r *familiesRelay) BookingsCancelledBySchool(ctx context.Context, tenantID int64, cancelled []booking.Cancellation) error {
+	r.mu.Lock()
+	to := r.to
+	r.mu.Unlock()
+	if to == nil {
+		return nil
+	}
+	return to.BookingsCancelledBySchool(ctx, tenantID, cancelled)
+}
+
+// withPortalMail plugs the real portal's mailer, sending to a real SMTP
+// listener, into the back office's notices to the families.
+func (f *fixture) withPortalMail() *mailtest.Server {
+	f.t.Helper()
+	srv := mailtest.Start(f.t, "", "")
+	sender, err := mail.NewSMTP(mail.Config{Addr: srv.Addr, From: "Tartine <noreply@ecole.be>"}, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	sessions, err := websession.New(f.pool, websession.Config{BaseURL: f.srv.URL, CookieName: "tartine_portal"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	cat, err := i18n.New()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	p, err := portal.New(portal.Deps{Pool: f.pool, Ledger: f.led, School: f.store, Booking: f.book, Sessions: sessions, Catalog: cat,
+		Mail: sender, BaseURL: f.srv.URL, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.families.set(p)
+	return srv
+}
+
+// TestCancelBookingsOfEndedTariff: soup stops; the confirmation offers to
+// cancel the bookings left without a price; the button cancels them (holds
+// voided, the families' cut-off ignored), each guardian gets one email in
+// their language, and pressing it again cancels nothing more.
+func TestCancelBookingsOfEndedTariff(t *testing.T) {
+	f := newFixture(t)
+	smtp := f.withPortalMail()
+	c := f.login("admin", "demo-admin")
+	today := civilDay(time.Now().In(brussels()))
+	sch := itoa(f.demo.SchoolID)
+	bank, err := f.led.AccountByCode(f.ctx, f.demo.TenantID, school.AccountBank)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emma, noah, olivia := f.pupil("Emma"), f.pupil("Noah"), f.pupil("Olivia")
+	if _, err := f.led.Transfer(f.ctx, ledger.TransferRequest{TenantID: f.demo.TenantID, IdempotencyKey: "test:olivia", Kind: "topup", Actor: "test",
+		Postings: []ledger.Posting{{AccountID: bank.ID, Amount: decimal.RequireFromString("10.00")}, {AccountID: olivia.WalletAccountID, Amount: decimal.RequireFromString("-10.00")}}}); err != nil {
+		t.Fatal(err)
+	}
+	avail := func(p school.Pupil) string {
+		t.Helper()
+		b, err := f.led.Balance(f.ctx, f.demo.TenantID, p.WalletAccountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Available.StringFixed(2)
+	}
+	book := func(p school.Pupil, day time.Time) (booking.Booking, error) {
+		return f.book.Book(f.ctx, booking.BookRequest{TenantID: f.demo.TenantID, PupilID: p.ID, Day: day, Service: "potage", Actor: "guardian:test"})
+	}
+	// Emma's soup on the first two days she can book: the first stays
+	// (before the end), the second is cancelled with Noah's and Olivia's.
+	var days []time.Time
+	before := map[string]string{"Noah": avail(noah), "Olivia": avail(olivia)}
+	for i := 1; i < 40 && len(days) < 2; i++ {
+		if _, err := book(emma, today.AddDate(0, 0, i)); err == nil {
+			days = append(days, today.AddDate(0, 0, i))
+			if len(days) == 1 {
+				before["Emma"] = avail(emma) // with the first day's hold
+			}
+		}
+	}
+	if len(days) < 2 {
+		t.Fatal("Emma could not book soup on two days in the next 40")
+	}
+	cancelled := map[string]int64{}
+	for name, p := range map[string]school.Pupil{"Emma": emma, "Noah": noah, "Olivia": olivia} {
+		b, err := book(p, days[1])
+		if err != nil {
+			t.Fatalf("book %s's soup on %s: %v", name, days[1].Format(time.DateOnly), err)
+		}
+		cancelled[name] = b.ID
+	}
+	first, err := f.book.BookingFor(f.ctx, f.demo.TenantID, emma.ID, days[0], "potage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var potage int64
+	meals, err := f.book.MealTariffs(f.ctx, f.demo.TenantID, f.demo.SchoolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mt := range meals {
+		if mt.MealType == "potage" {
+			potage = mt.ID
+		}
+	}
+	endPath := "/admin/tariffs/meal/" + itoa(potage) + "/end"
+	cancelForm := url.Values{"school": {sch}, "cancel_bookings": {"1"}}
+
+	// Cancelling before the tariff ended: refused, nothing cancelled.
+	if st, body, _ := c.post(endPath, cancelForm); st != http.StatusUnprocessableEntity || !strings.Contains(body, "Ce tarif n&#39;est pas terminé") {
+		t.Errorf("cancel before the end: %d", st)
+	}
+
+	st, page := c.follow(endPath, url.Values{"school": {sch}, "from": {days[0].AddDate(0, 0, 1).Format(time.DateOnly)}})
+	if st != http.StatusOK {
+		t.Fatalf("end soup: %d", st)
+	}
+	for _, want := range []string{"Attention : 3 réservation(s)", `action="` + endPath + `"`, `name="cancel_bookings" value="1"`,
+		"Annuler les 3 réservations concernées et libérer les montants réservés", "même après leur heure limite"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("confirmation lacks %q", want)
+		}
+	}
+	if len(smtp.Messages()) != 0 {
+		t.Fatalf("ending the tariff sent %d emails, want none before the cancellation", len(smtp.Messages()))
+	}
+
+	// A forged form and a canteen member cancel nothing.
+	forged := url.Values{"school": {sch}, "cancel_bookings": {"1"}, "csrf_token": {"forged"}}
+	if st, _, _ := c.post(endPath, forged); st != http.StatusForbidden {
+		t.Errorf("forged token: %d, want 403", st)
+	}
+	if st, _, _ := f.login("canteen", "demo-canteen").post(endPath, cancelForm); st != http.StatusForbidden {
+		t.Errorf("canteen member: %d, want 403", st)
+	}
+	if b, _ := f.book.Get(f.ctx, f.demo.TenantID, cancelled["Noah"]); b.Status != booking.StatusBooked {
+		t.Fatalf("a refused form cancelled Noah's booking: %s", b.Status)
+	}
+
+	st, page = c.follow(endPath, cancelForm)
+	if st != http.StatusOK {
+		t.Fatalf("cancel the bookings: %d", st)
+	}
+	if want := "3 réservation(s) annulée(s) : " + eur("1,80") + " libéré(s)"; !strings.Contains(page, want) {
+		t.Errorf("page after the cancellation lacks %q", want)
+	}
+	if strings.Contains(page, `name="cancel_bookings"`) {
+		t.Errorf("the cancel form is still offered after the cancellation")
+	}
+	for name, id := range cancelled {
+		b, err := f.book.Get(f.ctx, f.demo.TenantID, id)
+		if err != nil || b.Status != booking.StatusCancelled || !strings.HasPrefix(b.CancelledBy, "staff:") {
+			t.Errorf("%s's booking: %+v, %v; want cancelled by staff", name, b, err)
+		}
+	}
+	if b, _ := f.book.Get(f.ctx, f.demo.TenantID, first.ID); b.Status != booking.StatusBooked {
+		t.Errorf("Emma's booking before the end: %s, want still booked", b.Status)
+	}
+	for name, p := range map[string]school.Pupil{"Emma": emma, "Noah": noah, "Olivia": olivia} {
+		if got := avail(p); got != before[name] {
+			t.Errorf("%s's available balance %s, want %s back", name, got, before[name])
+		}
+	}
+	if v, _, err := f.led.Verify(f.ctx); err != nil || len(v) > 0 {
+		t.Errorf("ledger.Verify: %+v, %v", v, err)
+	}
+	entries, err := f.store.AuditLog(f.ctx, f.demo.TenantID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasAudit(entries, "tariff.meal.cancel_bookings", "school:"+sch) {
+		t.Errorf("no audit entry tariff.meal.cancel_bookings")
+	}
+
+	// One email per guardian: Sophie (Emma, French), Marc and An (Noah,
+	// Dutch on record: French), Tom (Olivia, English).
+	msgs := smtp.Wait(t, 4)
+	if len(msgs) != 4 {
+		t.Errorf("%d emails, want 4", len(msgs))
+	}
+	for _, tc := range []struct{ to, subject, want, not string }{
+		{"sophie.dubois@example.be", "Tartine : réservations annulées par l'école", "Emma :", "Noah"},
+		{"marc.janssens@example.be", "Tartine : réservations annulées par l'école", "Noah :", "Emma"},
+		{"an.peeters@example.be", "Tartine : réservations annulées par l'école", "Montant libéré : " + eur("0,60"), "Olivia"},
+		{"tom.martin@example.com", "Tartine: bookings cancelled by the school", "Olivia:", "Emma"},
+	} {
+		m := smtp.Last(t, tc.to)
+		if m.Subject != tc.subject || !strings.Contains(m.Text, tc.want) || strings.Contains(m.Text, tc.not) {
+			t.Errorf("email to %s: %q\n%s\nwant %q, not %q", tc.to, m.Subject, m.Text, tc.want, tc.not)
+		}
+	}
+	if m := smtp.Last(t, "sophie.dubois@example.be"); strings.Contains(m.Text, i18n.FormatDate(days[0], "fr")) ||
+		!strings.Contains(m.Text, i18n.FormatDate(days[1], "fr")) {
+		t.Errorf("Sophie's email lists the wrong days:\n%s", m.Text)
+	}
+
+	// Again: nothing more is cancelled, nobody is written to.
+	st, page = c.follow(endPath, cancelForm)
+	if st != http.StatusOK || !strings.Contains(page, "Aucune réservation à annuler") {
+		t.Errorf("cancelling again: %d", st)
+	}
+	if n := len(smtp.Messages()); n != 4 {
+		t.Errorf("%d emails after cancelling again, want 4", n)
+	}
+	if got := avail(emma); got != before["Emma"] {
+		t.Errorf("Emma's available balance %s after cancelling again, want %s", got, before["Emma"])
 	}
 }

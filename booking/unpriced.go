@@ -91,3 +91,16 @@ func (m *Manager) CancelUnpriced(ctx context.Context, tenantID, schoolID int64, 
 	}
 	return out, nil
 }
+
+// CountUnpriced returns how many bookings CancelUnpriced would cancel now
+// (same arguments; ErrInvalid for an empty or malformed service).
+func (m *Manager) CountUnpriced(ctx context.Context, tenantID, schoolID int64, service string, from time.Time) (int, error) {
+	if service != "daycare" && !mealCodeRe.MatchString(service) {
+		return 0, invalid("service %q: want a meal type code or daycare", service)
+	}
+	var n int
+	if err := m.pool.QueryRow(ctx, `SELECT count(*) `+unpricedSQL(service), tenantID, schoolID, serviceArg(service), civil(from)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count bookings of %s without a tariff: %w", service, err)
+	}
+	return n, nil
+}

@@ -79,7 +79,9 @@ func (a *App) BookingsCancelledBySchool(ctx context.Context, tenantID int64, can
 		k := strings.ToLower(email)
 		r, ok := rcpts[k]
 		if !ok {
-			r = &recipient{email: email, lang: lang}
+			// Dates and amounts in the language of the words: a language
+			// without a catalogue (nl) falls back to French.
+			r = &recipient{email: email, lang: i18n.Negotiate(lang)}
 			rcpts[k] = r
 			order = append(order, k)
 		}
