@@ -45,6 +45,8 @@ func (a *App) Mount(r gin.IRouter) {
 	ad.POST("/tariffs/daycare", a.addDaycareTariff)
 	ad.POST("/tariffs/meal/:id/end", a.endMealTariff)
 	ad.POST("/tariffs/daycare/:id/end", a.endDaycareTariff)
+	ad.POST("/tariffs/meal/:id/cancel-bookings", a.cancelMealBookings)
+	ad.POST("/tariffs/daycare/:id/cancel-bookings", a.cancelDaycareBookings)
 	ad.GET("/policy", a.policy)
 	ad.POST("/policy", a.savePolicy)
 	ad.GET("/audit", a.audit)

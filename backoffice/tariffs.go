@@ -565,10 +565,6 @@ func (a *App) endTariff(c *gin.Context, kind string) {
 		a.notFound(c)
 		return
 	}
-	if c.PostForm("cancel_bookings") == "1" {
-		a.cancelUnpriced(c, kind, sc, id)
-		return
-	}
 	typed := strings.TrimSpace(c.PostForm("from"))
 	reject := func(msg string) {
 		a.tariffsError(c, sc, fmt.Sprintf("end.%s.%d", kind, id), msg, func(d *tariffsData) {
@@ -623,14 +619,30 @@ func (a *App) endTariff(c *gin.Context, kind string) {
 	c.Redirect(http.StatusSeeOther, tariffsURL(sc.ID, "ended", from)+fmt.Sprintf("&left=%d&kind=%s&id=%d", res.Bookings, kind, id))
 }
 
-// cancelUnpriced cancels the bookings the ended tariff kind/id left
-// without a price (POST /admin/tariffs/{kind}/:id/end with
-// cancel_bookings=1, the button on the end's confirmation), audits them,
-// and has the families told. Running it again cancels nothing more.
-func (a *App) cancelUnpriced(c *gin.Context, kind string, sc school.School, id int64) {
+// cancelMealBookings cancels the bookings an ended meal tariff left
+// without a price (POST /admin/tariffs/meal/:id/cancel-bookings).
+func (a *App) cancelMealBookings(c *gin.Context) { a.cancelUnpriced(c, "meal") }
+
+// cancelDaycareBookings cancels the bookings an ended daycare tariff left
+// without a price (POST /admin/tariffs/daycare/:id/cancel-bookings).
+func (a *App) cancelDaycareBookings(c *gin.Context) { a.cancelUnpriced(c, "daycare") }
+
+// cancelUnpriced cancels the bookings the ended tariff kind/:id left
+// without a price (the button on the end's confirmation), audits them, and
+// has the families told. Running it again cancels nothing more.
+func (a *App) cancelUnpriced(c *gin.Context, kind string) {
 	ctx := c.Request.Context()
 	u := user(c)
 	l := lang(c)
+	sc, ok := a.tariffSchool(c)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		a.notFound(c)
+		return
+	}
 	d, err := a.tariffsData(c, sc.ID)
 	if err != nil {
 		a.fail(c, err)

@@ -365,12 +365,12 @@ func TestEndMealTariff(t *testing.T) {
 			t.Errorf("page after ending lacks %q", want)
 		}
 	}
-	// The end form (its date field) is gone; the same address now only
-	// takes the cancellation of the bookings left, offered here.
-	if strings.Contains(body, `id="end-meal-`+itoa(potage)+`"`) {
+	// The end form is gone; the cancellation of the bookings left is offered.
+	if strings.Contains(body, `action="/admin/tariffs/meal/`+itoa(potage)+`/end"`) || strings.Contains(body, `id="end-meal-`+itoa(potage)+`"`) {
 		t.Errorf("an ended tariff still offers the end form")
 	}
-	if !strings.Contains(body, "Annuler la réservation concernée et libérer le montant réservé") || !strings.Contains(body, `name="cancel_bookings"`) {
+	if !strings.Contains(body, "Annuler la réservation concernée et libérer le montant réservé") ||
+		!strings.Contains(body, `action="/admin/tariffs/meal/`+itoa(potage)+`/cancel-bookings"`) {
 		t.Errorf("the confirmation does not offer to cancel Emma's booking")
 	}
 	if _, err := f.book.MealTariffFor(f.ctx, f.demo.TenantID, f.demo.SchoolID, "potage", "P3", tomorrow); !errors.Is(err, booking.ErrNoTariff) {
@@ -553,10 +553,11 @@ func TestCancelBookingsOfEndedTariff(t *testing.T) {
 		}
 	}
 	endPath := "/admin/tariffs/meal/" + itoa(potage) + "/end"
-	cancelForm := url.Values{"school": {sch}, "cancel_bookings": {"1"}}
+	cancelPath := "/admin/tariffs/meal/" + itoa(potage) + "/cancel-bookings"
+	cancelForm := url.Values{"school": {sch}}
 
 	// Cancelling before the tariff ended: refused, nothing cancelled.
-	if st, body, _ := c.post(endPath, cancelForm); st != http.StatusUnprocessableEntity || !strings.Contains(body, "Ce tarif n&#39;est pas terminé") {
+	if st, body, _ := c.post(cancelPath, cancelForm); st != http.StatusUnprocessableEntity || !strings.Contains(body, "Ce tarif n&#39;est pas terminé") {
 		t.Errorf("cancel before the end: %d", st)
 	}
 
@@ -564,7 +565,7 @@ func TestCancelBookingsOfEndedTariff(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("end soup: %d", st)
 	}
-	for _, want := range []string{"Attention : 3 réservation(s)", `action="` + endPath + `"`, `name="cancel_bookings" value="1"`,
+	for _, want := range []string{"Attention : 3 réservation(s)", `action="` + cancelPath + `"`,
 		"Annuler les 3 réservations concernées et libérer les montants réservés", "même après leur heure limite"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("confirmation lacks %q", want)
@@ -575,25 +576,25 @@ func TestCancelBookingsOfEndedTariff(t *testing.T) {
 	}
 
 	// A forged form and a canteen member cancel nothing.
-	forged := url.Values{"school": {sch}, "cancel_bookings": {"1"}, "csrf_token": {"forged"}}
-	if st, _, _ := c.post(endPath, forged); st != http.StatusForbidden {
+	forged := url.Values{"school": {sch}, "csrf_token": {"forged"}}
+	if st, _, _ := c.post(cancelPath, forged); st != http.StatusForbidden {
 		t.Errorf("forged token: %d, want 403", st)
 	}
-	if st, _, _ := f.login("canteen", "demo-canteen").post(endPath, cancelForm); st != http.StatusForbidden {
+	if st, _, _ := f.login("canteen", "demo-canteen").post(cancelPath, cancelForm); st != http.StatusForbidden {
 		t.Errorf("canteen member: %d, want 403", st)
 	}
 	if b, _ := f.book.Get(f.ctx, f.demo.TenantID, cancelled["Noah"]); b.Status != booking.StatusBooked {
 		t.Fatalf("a refused form cancelled Noah's booking: %s", b.Status)
 	}
 
-	st, page = c.follow(endPath, cancelForm)
+	st, page = c.follow(cancelPath, cancelForm)
 	if st != http.StatusOK {
 		t.Fatalf("cancel the bookings: %d", st)
 	}
 	if want := "3 réservation(s) annulée(s) : " + eur("1,80") + " libéré(s)"; !strings.Contains(page, want) {
 		t.Errorf("page after the cancellation lacks %q", want)
 	}
-	if strings.Contains(page, `name="cancel_bookings"`) {
+	if strings.Contains(page, `action="`+cancelPath+`"`) {
 		t.Errorf("the cancel form is still offered after the cancellation")
 	}
 	for name, id := range cancelled {
@@ -644,7 +645,7 @@ func TestCancelBookingsOfEndedTariff(t *testing.T) {
 	}
 
 	// Again: nothing more is cancelled, nobody is written to.
-	st, page = c.follow(endPath, cancelForm)
+	st, page = c.follow(cancelPath, cancelForm)
 	if st != http.StatusOK || !strings.Contains(page, "Aucune réservation à annuler") {
 		t.Errorf("cancelling again: %d", st)
 	}
