@@ -45,14 +45,15 @@ import (
 const (
 	// maxGroup bounds the taps of one group.
 	maxGroup = 128
-	// groupsInFlight is how many groups run at once. One: a group's
-	// statements, locks and commit cost the database about the same
-	// whatever its size, and two groups at once contend for the same index
-	// pages and locks. With one, groups are about twice as large and a tap
-	// costs a quarter less CPU (server and database), which more than pays
-	// for the database idling while the server decides
-	// (docs/PERFORMANCE-terminal.md, "Third pass").
-	groupsInFlight = 1
+	// groupsInFlight bounds the groups running at once. One runs as a
+	// rule: a group's statements, locks and commit cost the database about
+	// the same whatever its size, and two groups at once contend for the
+	// same index pages and locks; with one, groups are about twice as large
+	// and a tap costs a quarter less CPU, server and database
+	// (docs/PERFORMANCE-terminal.md, "Third pass"). A second one runs while
+	// more than a full group waits (a bridge's backlog): its groups are
+	// full either way, and the backlog goes through faster.
+	groupsInFlight = 2
 )
 
 // errLeaveGroup is returned by a decision that cannot be taken in a group:
@@ -111,7 +112,7 @@ type grouper struct {
 
 	mu      sync.Mutex
 	queue   []*groupTap
-	running int
+	running int // run loops
 }
 
 // submit queues taps for the next groups, all at once, and waits for
@@ -122,14 +123,18 @@ func (g *grouper) submit(ctx context.Context, gts ...*groupTap) ([]groupOutcome,
 	}
 	g.mu.Lock()
 	g.queue = append(g.queue, gts...)
-	leaders := 0
-	for g.running < groupsInFlight && leaders*maxGroup < len(g.queue) {
-		g.running++
-		leaders++
+	// One run loop as a rule, a second while more than a full group waits.
+	loops := 0
+	if g.running == 0 {
+		loops++
 	}
+	if g.running+loops < groupsInFlight && len(g.queue) > maxGroup {
+		loops++
+	}
+	g.running += loops
 	g.mu.Unlock()
-	for range leaders {
-		go g.lead()
+	for range loops {
+		go g.run()
 	}
 	outs := make([]groupOutcome, len(gts))
 	for i, gt := range gts {
@@ -144,11 +149,12 @@ func (g *grouper) submit(ctx context.Context, gts ...*groupTap) ([]groupOutcome,
 	return outs, nil
 }
 
-// lead runs groups while taps are waiting.
-func (g *grouper) lead() {
+// run runs groups while taps are waiting; of two run loops, one stops
+// once less than half a group waits.
+func (g *grouper) run() {
 	for {
 		g.mu.Lock()
-		if len(g.queue) == 0 {
+		if len(g.queue) == 0 || (g.running > 1 && len(g.queue) < maxGroup/2) {
 			g.running--
 			g.mu.Unlock()
 			return
