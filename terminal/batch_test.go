@@ -103,3 +103,39 @@ func TestBatchSamePupilConcurrently(t *testing.T) {
 	}
 	f.verify()
 }
+
+// TestBatchLargerThanAGroup sends one request with more taps than a group
+// holds (a bridge's backlog): a second group runs beside the first while
+// more than a group waits. Every tap is answered in order, charged once,
+// and the ledger holds.
+func TestBatchLargerThanAGroup(t *testing.T) {
+	f := newFixture(t)
+	n := 2*maxGroup + maxGroup/2 + 7 // four groups: 128, 128, 128, 7+…
+	uids := f.addPupils(n, "10.00")
+	noon := time.Date(monday.Year(), monday.Month(), monday.Day(), 12, 0, 0, 0, brussels)
+	taps := make([]Tap, n)
+	for i, uid := range uids {
+		taps[i] = tapAt("canteen-1", uid, noon.Add(time.Duration(i)*time.Second))
+	}
+	f.clk.Set(noon.Add(time.Hour))
+	before := f.svc.GroupStats()
+	st, res := f.post(taps...)
+	if st != http.StatusOK || len(res) != n {
+		t.Fatalf("POST: status %d, %d results, want %d", st, len(res), n)
+	}
+	for i, r := range res {
+		if r.ID != taps[i].ID || r.Verdict != VerdictAccepted || r.Charged != "4.20" {
+			t.Fatalf("result %d: %+v, want tap %s accepted and charged 4.20", i, r, taps[i].ID)
+		}
+	}
+	for _, uid := range uids {
+		if got := f.balance(uid); !got.Equal(dec("5.80")) {
+			t.Fatalf("wallet of %s: %s, want 5.80", uid, got)
+		}
+	}
+	gs := f.svc.GroupStats()
+	if gs.Grouped-before.Grouped != int64(n) || gs.Largest != maxGroup || gs.Groups-before.Groups < 3 {
+		t.Errorf("group stats %+v (before %+v): want all %d taps grouped, groups of %d", gs, before, n, maxGroup)
+	}
+	f.verify()
+}
