@@ -542,6 +542,21 @@ func (a *App) addDaycareTariff(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, tariffsURL(sc.ID, "daycare", t.ValidFrom))
 }
 
+// tariffTarget reads the posted school and the tariff id of the path; it
+// answers the request itself (ok false) when either is wrong.
+func (a *App) tariffTarget(c *gin.Context) (school.School, int64, bool) {
+	sc, ok := a.tariffSchool(c)
+	if !ok {
+		return school.School{}, 0, false
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		a.notFound(c)
+		return school.School{}, 0, false
+	}
+	return sc, id, true
+}
+
 // endMealTariff ends a meal tariff from a day on (POST
 // /admin/tariffs/meal/:id/end).
 func (a *App) endMealTariff(c *gin.Context) { a.endTariff(c, "meal") }
@@ -556,13 +571,8 @@ func (a *App) endTariff(c *gin.Context, kind string) {
 	ctx := c.Request.Context()
 	u := user(c)
 	l := lang(c)
-	sc, ok := a.tariffSchool(c)
+	sc, id, ok := a.tariffTarget(c)
 	if !ok {
-		return
-	}
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil {
-		a.notFound(c)
 		return
 	}
 	typed := strings.TrimSpace(c.PostForm("from"))
@@ -634,13 +644,8 @@ func (a *App) cancelUnpriced(c *gin.Context, kind string) {
 	ctx := c.Request.Context()
 	u := user(c)
 	l := lang(c)
-	sc, ok := a.tariffSchool(c)
+	sc, id, ok := a.tariffTarget(c)
 	if !ok {
-		return
-	}
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil {
-		a.notFound(c)
 		return
 	}
 	d, err := a.tariffsData(c, sc.ID)
