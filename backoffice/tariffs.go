@@ -126,17 +126,19 @@ type tariffsData struct {
 	EndKind string // "meal" or "daycare": the end form shown again
 	EndID   int64  // the tariff of that end form
 	EndFrom string // the end day as typed
-	// Cancel offers to cancel the bookings an ended tariff left without a
-	// price (on the confirmation of the end); Count 0: nothing to offer.
-	Cancel cancelOffer
+	// Offers are the forms cancelling the bookings that ended tariffs left
+	// without a price, one per service with such bookings from today on.
+	Offers []cancelOffer
 }
 
-// cancelOffer is the form cancelling the bookings an ended tariff left
-// without a price.
+// cancelOffer is the form cancelling the bookings of a service that ended
+// tariffs left without a price.
 type cancelOffer struct {
-	Kind  string // "meal" or "daycare"
-	ID    int64  // the ended tariff
-	Count int    // bookings no tariff prices any more
+	Kind    string // "meal" or "daycare"
+	ID      int64  // the service's most recently ended tariff
+	Service string // the meal type's name; "" for daycare
+	Count   int    // bookings from today on that no tariff prices any more
+	code    string // the meal type's code
 }
 
 // endedTariff finds the tariff kind/id among the page's tariffs and returns
@@ -250,6 +252,9 @@ func (a *App) tariffsData(c *gin.Context, schoolID int64) (tariffsData, error) {
 		d.Daycare = append(d.Daycare, daycareTariffRow{DaycareTariff: t, tariffState: cs[i]})
 	}
 	slices.SortStableFunc(d.Daycare, func(x, y daycareTariffRow) int { return int(x.tariffState) - int(y.tariffState) })
+	if err := a.cancelOffers(c, &d); err != nil {
+		return d, err
+	}
 	from := d.Today.Format(time.DateOnly)
 	d.Meal = mealTariffForm{Level: "*", From: from}
 	if len(types) > 0 {
@@ -257,6 +262,46 @@ func (a *App) tariffsData(c *gin.Context, schoolID int64) (tariffsData, error) {
 	}
 	d.Care = daycareTariffForm{Level: "*", Period: "30", Opens: "07:00", Closes: "18:00", From: from}
 	return d, nil
+}
+
+// cancelOffers fills d.Offers: for each service with an ended tariff, the
+// bookings from today on that no tariff prices any more, if any.
+func (a *App) cancelOffers(c *gin.Context, d *tariffsData) error {
+	ctx := c.Request.Context()
+	u := user(c)
+	offer := func(kind, service, name string, id int64) error {
+		n, err := a.Booking.CountUnpriced(ctx, u.TenantID, d.School.ID, service, d.Today)
+		if err == nil && n > 0 {
+			d.Offers = append(d.Offers, cancelOffer{Kind: kind, ID: id, Service: name, Count: n, code: service})
+		}
+		return err
+	}
+	latest := func(id int64, to *time.Time, best *time.Time, bestID *int64) {
+		if to != nil && (best.IsZero() || to.After(*best)) {
+			*best, *bestID = *to, id
+		}
+	}
+	for _, g := range d.Meals {
+		var to time.Time
+		var id int64
+		for _, t := range g.Tariffs {
+			latest(t.ID, t.ValidTo, &to, &id)
+		}
+		if id != 0 {
+			if err := offer("meal", g.Code, g.Name, id); err != nil {
+				return err
+			}
+		}
+	}
+	var to time.Time
+	var id int64
+	for _, t := range d.Daycare {
+		latest(t.ID, t.ValidTo, &to, &id)
+	}
+	if id != 0 {
+		return offer("daycare", "daycare", "", id)
+	}
+	return nil
 }
 
 // tariffsDone are the confirmations a redirect may ask for (?done=…).
@@ -279,22 +324,16 @@ func (a *App) tariffs(c *gin.Context) {
 			d.Done = a.Catalog.T(lang(c), key, i18n.FormatDate(day, lang(c)))
 		}
 	}
-	if n, err := strconv.Atoi(c.Query("left")); err == nil && n > 0 && c.Query("done") == "ended" {
-		d.Warn = a.Catalog.T(lang(c), "tariffs.done.bookings_left", n)
-		// The bookings still standing, counted again (a family may have
-		// cancelled meanwhile), and the form that cancels them.
+	if c.Query("done") == "ended" {
+		// The bookings the end left without a price, counted again (a
+		// family may have cancelled meanwhile); the form that cancels them
+		// is among d.Offers.
 		id, _ := strconv.ParseInt(c.Query("id"), 10, 64)
-		if service, from, _, ended := d.endedTariff(c.Query("kind"), id); ended {
-			n, err := a.Booking.CountUnpriced(c.Request.Context(), user(c).TenantID, d.School.ID, service, from)
-			if err != nil {
-				a.fail(c, err)
-				return
-			}
-			d.Cancel = cancelOffer{Kind: c.Query("kind"), ID: id, Count: n}
-			if n == 0 {
-				d.Warn = ""
-			} else {
-				d.Warn = a.Catalog.T(lang(c), "tariffs.done.bookings_left", n)
+		if service, _, _, ended := d.endedTariff(c.Query("kind"), id); ended {
+			for _, o := range d.Offers {
+				if o.Kind == c.Query("kind") && (o.Kind == "daycare" || o.code == service) {
+					d.Warn = a.Catalog.T(lang(c), "tariffs.done.bookings_left", o.Count)
+				}
 			}
 		}
 	}
@@ -626,7 +665,7 @@ func (a *App) endTariff(c *gin.Context, kind string) {
 		detail["also_ended"] = res.Capped
 	}
 	_ = a.School.Audit(ctx, u.TenantID, u.Actor(), "tariff."+kind+".end", fmt.Sprint("school:", sc.ID), detail)
-	c.Redirect(http.StatusSeeOther, tariffsURL(sc.ID, "ended", from)+fmt.Sprintf("&left=%d&kind=%s&id=%d", res.Bookings, kind, id))
+	c.Redirect(http.StatusSeeOther, tariffsURL(sc.ID, "ended", from)+fmt.Sprintf("&kind=%s&id=%d", kind, id))
 }
 
 // cancelMealBookings cancels the bookings an ended meal tariff left
@@ -653,7 +692,9 @@ func (a *App) cancelUnpriced(c *gin.Context, kind string) {
 		a.fail(c, err)
 		return
 	}
-	service, from, found, ended := d.endedTariff(kind, id)
+	// From today on: the bookings of earlier days were served or closed.
+	service, _, found, ended := d.endedTariff(kind, id)
+	from := d.Today
 	switch {
 	case !found:
 		a.notFound(c)

@@ -571,6 +571,12 @@ func TestCancelBookingsOfEndedTariff(t *testing.T) {
 			t.Errorf("confirmation lacks %q", want)
 		}
 	}
+	// Later, the tariffs page still offers the cancellation (an admin
+	// who left the confirmation comes back to it), without the warning.
+	if st, later := c.get("/admin/tariffs?school=" + sch); st != http.StatusOK || !strings.Contains(later, `action="`+cancelPath+`"`) ||
+		!strings.Contains(later, "3 réservation(s) à venir sans tarif") || strings.Contains(later, "Attention : 3 réservation(s)") {
+		t.Errorf("tariffs page after the end: status %d, want the cancellation of the 3 bookings offered without the warning", st)
+	}
 	if len(smtp.Messages()) != 0 {
 		t.Fatalf("ending the tariff sent %d emails, want none before the cancellation", len(smtp.Messages()))
 	}
