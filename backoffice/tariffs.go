@@ -142,30 +142,26 @@ type cancelOffer struct {
 }
 
 // endedTariff finds the tariff kind/id among the page's tariffs and returns
-// its service (meal type, or "daycare") and its first day without it; ok is
-// false when it is not there, ended false when it has no last day.
-func (d tariffsData) endedTariff(kind string, id int64) (service string, from time.Time, ok, ended bool) {
-	var to *time.Time
+// its service (meal type, or "daycare"); ok is false when it is not there,
+// ended false when it has no last day.
+func (d tariffsData) endedTariff(kind string, id int64) (service string, ok, ended bool) {
 	switch kind {
 	case "meal":
 		for _, g := range d.Meals {
 			for _, t := range g.Tariffs {
 				if t.ID == id {
-					service, to, ok = t.MealType, t.ValidTo, true
+					return t.MealType, true, t.ValidTo != nil
 				}
 			}
 		}
 	case "daycare":
 		for _, t := range d.Daycare {
 			if t.ID == id {
-				service, to, ok = "daycare", t.ValidTo, true
+				return "daycare", true, t.ValidTo != nil
 			}
 		}
 	}
-	if !ok || to == nil {
-		return service, time.Time{}, ok, false
-	}
-	return service, civilDay(*to).AddDate(0, 0, 1), true, true
+	return "", false, false
 }
 
 // Endable reports whether the row may be ended: it runs today or later and
@@ -329,7 +325,7 @@ func (a *App) tariffs(c *gin.Context) {
 		// family may have cancelled meanwhile); the form that cancels them
 		// is among d.Offers.
 		id, _ := strconv.ParseInt(c.Query("id"), 10, 64)
-		if service, _, _, ended := d.endedTariff(c.Query("kind"), id); ended {
+		if service, _, ended := d.endedTariff(c.Query("kind"), id); ended {
 			for _, o := range d.Offers {
 				if o.Kind == c.Query("kind") && (o.Kind == "daycare" || o.code == service) {
 					d.Warn = a.Catalog.T(lang(c), "tariffs.done.bookings_left", o.Count)
@@ -693,7 +689,7 @@ func (a *App) cancelUnpriced(c *gin.Context, kind string) {
 		return
 	}
 	// From today on: the bookings of earlier days were served or closed.
-	service, _, found, ended := d.endedTariff(kind, id)
+	service, found, ended := d.endedTariff(kind, id)
 	from := d.Today
 	switch {
 	case !found:
