@@ -672,9 +672,10 @@ func (a *App) cancelMealBookings(c *gin.Context) { a.cancelUnpriced(c, "meal") }
 // without a price (POST /admin/tariffs/daycare/:id/cancel-bookings).
 func (a *App) cancelDaycareBookings(c *gin.Context) { a.cancelUnpriced(c, "daycare") }
 
-// cancelUnpriced cancels the bookings the ended tariff kind/:id left
-// without a price (the button on the end's confirmation), audits them, and
-// has the families told. Running it again cancels nothing more.
+// cancelUnpriced cancels the bookings of the service of the ended tariff
+// kind/:id that no tariff prices from today on (the offers at the top of
+// the tariffs page), audits them, and has the families told. Running it
+// again cancels nothing more.
 func (a *App) cancelUnpriced(c *gin.Context, kind string) {
 	ctx := c.Request.Context()
 	u := user(c)
