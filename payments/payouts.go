@@ -392,14 +392,11 @@ func (b *Bank) matchPayout(ctx context.Context, tenantID int64, line *BankLine, 
 		return false, nil
 	}
 	if !pick.claimed {
-		tag, err := b.pool.Exec(ctx, `UPDATE stripe_payouts SET bank_movement_key = $3, tenant_id = $2
-			WHERE payout_id = $1 AND (bank_movement_key IS NULL OR bank_movement_key = $3) AND transfer_id IS NULL
-				AND (tenant_id IS NULL OR tenant_id = $2)`,
-			pick.id, tenantID, line.Key)
+		claimed, err := b.claimPayout(ctx, tenantID, pick.id, line.Key)
 		if err != nil {
-			return false, fmt.Errorf("payments: claim payout %s for movement %s: %w", pick.id, line.Key, err)
+			return false, err
 		}
-		if tag.RowsAffected() == 0 {
+		if !claimed {
 			// Taken meanwhile by a concurrent import of another line.
 			return false, fmt.Errorf("payments: payout %s was claimed by another movement during the import of %s; import again", pick.id, line.Key)
 		}
@@ -434,6 +431,18 @@ func (b *Bank) matchPayout(ctx context.Context, tenantID int64, line *BankLine, 
 	return true, nil
 }
 
+// claimPayout ties a payout not reconciled yet to bank movement key (and
+// to the tenant); false when another movement holds it.
+func (b *Bank) claimPayout(ctx context.Context, tenantID int64, payoutID, key string) (bool, error) {
+	tag, err := b.pool.Exec(ctx, `UPDATE stripe_payouts SET bank_movement_key = $3, tenant_id = $2
+		WHERE payout_id = $1 AND (bank_movement_key IS NULL OR bank_movement_key = $3) AND transfer_id IS NULL
+			AND (tenant_id IS NULL OR tenant_id = $2)`, payoutID, tenantID, key)
+	if err != nil {
+		return false, fmt.Errorf("payments: claim payout %s for movement %s: %w", payoutID, key, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
 // AllocatePayout reconciles a movement waiting in suspense with a Stripe
 // payout, for a payout line imported before its webhook was recorded or
 // whose communication named neither Stripe nor the payout: suspense ←
@@ -454,13 +463,11 @@ func (b *Bank) AllocatePayout(ctx context.Context, tenantID int64, key, payoutID
 	if err != nil {
 		return 0, fmt.Errorf("payments: allocate %s to payout %s: %w", key, payoutID, err)
 	}
-	tag, err := b.pool.Exec(ctx, `UPDATE stripe_payouts SET bank_movement_key = $3, tenant_id = $2
-		WHERE payout_id = $1 AND (bank_movement_key IS NULL OR bank_movement_key = $3) AND transfer_id IS NULL
-			AND (tenant_id IS NULL OR tenant_id = $2)`, payoutID, tenantID, key)
+	claimed, err := b.claimPayout(ctx, tenantID, payoutID, key)
 	if err != nil {
-		return 0, fmt.Errorf("payments: claim payout %s for movement %s: %w", payoutID, key, err)
+		return 0, err
 	}
-	if tag.RowsAffected() == 0 {
+	if !claimed {
 		return 0, fmt.Errorf("%w: payout %s was reconciled meanwhile", ErrNotFound, payoutID)
 	}
 	suspense, err := account(ctx, b.ledger, tenantID, CodeSuspense)

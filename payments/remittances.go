@@ -384,13 +384,11 @@ func (b *Bank) matchRemittance(ctx context.Context, tenantID int64, line *BankLi
 		return false, nil
 	}
 	if !pick.claimed {
-		tag, err := b.pool.Exec(ctx, `UPDATE cash_remittances SET bank_movement_key = $3
-			WHERE tenant_id = $1 AND reference = $2 AND (bank_movement_key IS NULL OR bank_movement_key = $3) AND arrival_transfer_id IS NULL`,
-			tenantID, pick.ref, line.Key)
+		claimed, err := b.claimRemittance(ctx, tenantID, pick.ref, line.Key)
 		if err != nil {
-			return false, fmt.Errorf("payments: claim remittance %s for movement %s: %w", pick.ref, line.Key, err)
+			return false, err
 		}
-		if tag.RowsAffected() == 0 {
+		if !claimed {
 			return false, fmt.Errorf("payments: remittance %s was claimed by another movement during the import of %s; import again", pick.ref, line.Key)
 		}
 	}
@@ -425,6 +423,18 @@ func (b *Bank) matchRemittance(ctx context.Context, tenantID int64, line *BankLi
 	return true, nil
 }
 
+// claimRemittance ties a remittance still in transit to bank movement key;
+// false when another movement holds it.
+func (b *Bank) claimRemittance(ctx context.Context, tenantID int64, ref, key string) (bool, error) {
+	tag, err := b.pool.Exec(ctx, `UPDATE cash_remittances SET bank_movement_key = $3
+		WHERE tenant_id = $1 AND reference = $2 AND (bank_movement_key IS NULL OR bank_movement_key = $3) AND arrival_transfer_id IS NULL`,
+		tenantID, ref, key)
+	if err != nil {
+		return false, fmt.Errorf("payments: claim remittance %s for movement %s: %w", ref, key, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
 // AllocateRemittance reconciles a movement waiting in suspense with a cash
 // remittance in transit of the same amount, for a deposit line whose
 // communication did not carry the reference: suspense ← cash-in-transit
@@ -444,13 +454,11 @@ func (b *Bank) AllocateRemittance(ctx context.Context, tenantID int64, key, ref,
 	if err != nil {
 		return 0, fmt.Errorf("payments: allocate %s to remittance %s: %w", key, ref, err)
 	}
-	tag, err := b.pool.Exec(ctx, `UPDATE cash_remittances SET bank_movement_key = $3
-		WHERE tenant_id = $1 AND reference = $2 AND (bank_movement_key IS NULL OR bank_movement_key = $3) AND arrival_transfer_id IS NULL`,
-		tenantID, ref, key)
+	claimed, err := b.claimRemittance(ctx, tenantID, ref, key)
 	if err != nil {
-		return 0, fmt.Errorf("payments: claim remittance %s for movement %s: %w", ref, key, err)
+		return 0, err
 	}
-	if tag.RowsAffected() == 0 {
+	if !claimed {
 		return 0, fmt.Errorf("%w: remittance %s was reconciled meanwhile", ErrNotFound, ref)
 	}
 	suspense, err := account(ctx, b.ledger, tenantID, CodeSuspense)
