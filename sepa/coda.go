@@ -62,12 +62,17 @@ type Statement struct {
 	// AccountStructure is position 2 of record 1: 0 Belgian account number,
 	// 1 foreign account number, 2 Belgian IBAN, 3 foreign IBAN.
 	AccountStructure int
-	Account          string // IBAN (structures 2 and 3) or account number
-	Currency         string // ISO currency code of the account
-	HolderName       string // record 1, positions 65–90
-	Description      string // record 1, positions 91–125
-	PaperSequence    int    // statement number on paper, record 1 positions 3–5
-	CODASequence     int    // statement number of the CODA file, record 1 positions 126–128
+	// Account is the IBAN of the account: as written for structures 2 and
+	// 3, converted from the old Belgian account number (BBAN) for structure
+	// 0, and the foreign account number as written for structure 1.
+	Account string
+	// BBAN is the Belgian account number as written (structure 0 only).
+	BBAN          string
+	Currency      string // ISO currency code of the account
+	HolderName    string // record 1, positions 65–90
+	Description   string // record 1, positions 91–125
+	PaperSequence int    // statement number on paper, record 1 positions 3–5
+	CODASequence  int    // statement number of the CODA file, record 1 positions 126–128
 
 	OldBalance     decimal.Decimal // signed, credit positive
 	OldBalanceDate time.Time
@@ -114,7 +119,7 @@ type Movement struct {
 
 	CounterpartyAccount  string // record 2.3, positions 11–47 (account number, without currency)
 	CounterpartyCurrency string
-	CounterpartyName     string // record 2.3, positions 48–82
+	CounterpartyName     string // record 2.3, positions 48–82 (its communication runs on at 83–125)
 	CounterpartyBIC      string // record 2.2, positions 99–109
 	CustomerReference    string // record 2.2, positions 64–98 (end-to-end id)
 }
@@ -155,12 +160,21 @@ const codaLineLen = 128
 // Grouped movements. A movement with detail number 0000 followed by records
 // 2.1 with the same continuous sequence number and detail numbers 0001… is a
 // global amount with its details. The global amount alone counts in the
-// balances. When the details add up exactly to the global amount, the details
-// are booked (each may carry its own structured communication) and the global
-// amount is kept in Unbooked; otherwise (e.g. charges detailed under a net
-// amount, or nested globalisations) the global amount is booked and the
-// details go to Unbooked. Either way each euro is booked once, and
+// balances. When the details add up exactly to the global amount, all go the
+// same way as it and it carries no structured communication of its own (a
+// batch of transfers received together, each with its own communication),
+// the details are booked and the global amount is kept in Unbooked.
+// Otherwise — charges detailed under the net amount a payer's transfer
+// left (a detail going the other way), a structured communication on the
+// total, details that do not add up, nested globalisations — the global
+// amount is booked, with its own communication and payer (taken from its
+// only detail going the same way when the bank wrote them there only), and
+// the details go to Unbooked. Either way each euro is booked once, and
 // Statement.Movements always sums to NewBalance − OldBalance.
+//
+// Amounts. Every amount is written with three implied decimals; a third
+// decimal other than 0 is refused (*CODAError naming the line and the
+// field) unless the statement's currency has three.
 //
 // Not checked: the "next code" and "link code" flags (positions 126 and 128),
 // which only announce the records that follow. Version 1 files are refused.
@@ -316,7 +330,12 @@ func (p *codaParser) oldBalance(line []byte, e errf) error {
 	acc := field(line, 6, 42)
 	switch line[1] {
 	case '0':
-		s.Account, s.Currency = text(acc[0:12]), text(acc[13:16])
+		s.BBAN, s.Currency = text(acc[0:12]), text(acc[13:16])
+		iban, err := BelgianIBAN(s.BBAN)
+		if err != nil {
+			return e(ErrCODAField, "Belgian account number (positions 6-17): %v", err)
+		}
+		s.Account = iban
 	case '1', '3':
 		s.Account, s.Currency = text(acc[0:34]), text(acc[34:37])
 	case '2':
@@ -331,7 +350,7 @@ func (p *codaParser) oldBalance(line []byte, e errf) error {
 		}
 		s.Account = iban
 	}
-	bal, err := codaAmount(line[42], field(line, 44, 58))
+	bal, err := p.amount(line[42], field(line, 44, 58))
 	if err != nil {
 		return e(ErrCODAField, "old balance (positions 43-58): %v", err)
 	}
@@ -364,7 +383,7 @@ func (p *codaParser) movement(n int, line []byte, e errf) error {
 	switch line[1] {
 	case '1':
 		m := Movement{Line: n, Sequence: seq, Detail: detail, BankReference: text(field(line, 11, 31))}
-		if m.Amount, err = codaAmount(line[31], field(line, 33, 47)); err != nil {
+		if m.Amount, err = p.amount(line[31], field(line, 33, 47)); err != nil {
 			return e(ErrCODAField, "amount (positions 32-47): %v", err)
 		}
 		if m.ValueDate, err = codaDate(field(line, 48, 53), true); err != nil {
@@ -421,7 +440,7 @@ func (p *codaParser) movement(n int, line []byte, e errf) error {
 			}
 			m.CounterpartyName = text(field(line, 48, 82))
 			if !m.Structured {
-				m.Communication += rawText(field(line, 83, 115))
+				m.Communication += rawText(field(line, 83, 125))
 			}
 		}
 	default:
@@ -472,7 +491,7 @@ func (p *codaParser) information(n int, line []byte, e errf) error {
 
 func (p *codaParser) newBalance(line []byte, e errf) error {
 	s := p.cur
-	bal, err := codaAmount(line[41], field(line, 43, 57))
+	bal, err := p.amount(line[41], field(line, 43, 57))
 	if err != nil {
 		return e(ErrCODAField, "new balance (positions 42-57): %v", err)
 	}
@@ -517,11 +536,11 @@ func (p *codaParser) group() error {
 		switch {
 		case len(details) == 0:
 			s.Movements = append(s.Movements, g)
-		case sum.Equal(g.Amount):
+		case splits(g, details, sum):
 			s.Unbooked = append(s.Unbooked, g)
 			s.Movements = append(s.Movements, details...)
 		default:
-			s.Movements = append(s.Movements, g)
+			s.Movements = append(s.Movements, fillGlobal(g, details))
 			s.Unbooked = append(s.Unbooked, details...)
 		}
 		i = j
@@ -538,6 +557,50 @@ func (p *codaParser) group() error {
 	return nil
 }
 
+// splits reports whether the details of global amount g are the
+// movements to book in its place: they add up to it, all go the same way as
+// it (a batch of credits received together, a batch of payments), and g
+// carries no structured communication of its own. A detail going the other
+// way is a charge the bank took from the amount (a globalisation of what a
+// payer sent and the bank's costs): then the account received g, under g's
+// communication and payer.
+func splits(g Movement, details []Movement, sum decimal.Decimal) bool {
+	if !sum.Equal(g.Amount) || g.OGM != "" {
+		return false
+	}
+	for _, d := range details {
+		if d.Amount.Sign() != g.Amount.Sign() {
+			return false
+		}
+	}
+	return true
+}
+
+// fillGlobal completes a global amount booked in place of its details with
+// the payer the bank wrote only on a detail: when exactly one detail goes
+// the same way as g, its counterparty (and its structured communication,
+// when g has no communication of its own) stand for g's.
+func fillGlobal(g Movement, details []Movement) Movement {
+	var same []Movement
+	for _, d := range details {
+		if d.Amount.Sign() == g.Amount.Sign() {
+			same = append(same, d)
+		}
+	}
+	if len(same) != 1 {
+		return g
+	}
+	d := same[0]
+	if g.CounterpartyName == "" && g.CounterpartyAccount == "" {
+		g.CounterpartyName, g.CounterpartyAccount = d.CounterpartyName, d.CounterpartyAccount
+		g.CounterpartyCurrency, g.CounterpartyBIC = d.CounterpartyCurrency, d.CounterpartyBIC
+	}
+	if g.OGM == "" && strings.TrimSpace(g.Communication) == "" && d.OGM != "" {
+		g.Structured, g.StructuredType, g.OGM, g.Communication = d.Structured, d.StructuredType, d.OGM, d.Communication
+	}
+	return g
+}
+
 func (p *codaParser) trailer(line []byte, e errf) error {
 	if !p.seen8 {
 		return e(ErrCODARecord, "trailer record 9 before the new balance record 8")
@@ -546,11 +609,11 @@ func (p *codaParser) trailer(line []byte, e errf) error {
 	if err != nil {
 		return e(ErrCODAField, "record count (positions 17-22): %v", err)
 	}
-	debit, err := codaAmount('0', field(line, 23, 37))
+	debit, err := p.amount('0', field(line, 23, 37))
 	if err != nil {
 		return e(ErrCODAField, "debit total (positions 23-37): %v", err)
 	}
-	credit, err := codaAmount('0', field(line, 38, 52))
+	credit, err := p.amount('0', field(line, 38, 52))
 	if err != nil {
 		return e(ErrCODAField, "credit total (positions 38-52): %v", err)
 	}
@@ -578,6 +641,31 @@ func (p *codaParser) trailer(line []byte, e errf) error {
 	p.cur, p.moves, p.info, p.last, p.seen8 = nil, nil, nil, 0, false
 	return nil
 }
+
+// amount reads an amount of the current statement (codaAmount) and refuses
+// a third decimal other than 0 unless the statement's currency has three
+// (a euro amount has two: a bank never books a tenth of a cent, and the
+// ledger would refuse it half-way through an import).
+func (p *codaParser) amount(sign byte, digits []byte) (decimal.Decimal, error) {
+	d, err := codaAmount(sign, digits)
+	if err != nil {
+		return d, err
+	}
+	cur := ""
+	if p.cur != nil {
+		cur = p.cur.Currency
+	}
+	if !threeDecimalCurrencies[cur] && !d.Equal(d.Truncate(2)) {
+		if cur == "" {
+			cur = "EUR"
+		}
+		return decimal.Decimal{}, fmt.Errorf("%s has a third decimal (%q), but %s amounts have two", d.String(), digits, cur)
+	}
+	return d, nil
+}
+
+// threeDecimalCurrencies are the ISO 4217 currencies with three minor units.
+var threeDecimalCurrencies = map[string]bool{"BHD": true, "IQD": true, "JOD": true, "KWD": true, "LYD": true, "OMR": true, "TND": true}
 
 // codaAmount reads a 15-digit amount with 3 implied decimals and its sign
 // digit (0 credit, 1 debit).

@@ -113,9 +113,47 @@ type codaMove struct {
 	paperSeq                 int
 }
 
+// oldBalanceBBAN writes a record 1 naming the account in the old Belgian
+// form (account structure 0: 12 digits, a blank, the currency).
+func (f *codaFile) oldBalanceBBAN(paperSeq int, bban, balance, date, holder, desc string, codaSeq int) {
+	t := f.t
+	r := newRec(t, "10")
+	r.put(t, 3, fmt.Sprintf("%03d", paperSeq))
+	r.put(t, 6, bban)
+	r.put(t, 19, "EUR")
+	r.put(t, 22, "0")
+	r.put(t, 23, "BE")
+	sign, digits := amount15(t, balance)
+	r.put(t, 43, sign+digits)
+	r.put(t, 59, date)
+	r.putPad(t, 65, 26, holder)
+	r.putPad(t, 91, 35, desc)
+	r.put(t, 126, fmt.Sprintf("%03d", codaSeq))
+	f.add(r)
+	f.count++
+}
+
+// newBalanceBBAN writes a record 8 naming the account in the old Belgian form.
+func (f *codaFile) newBalanceBBAN(paperSeq int, bban, balance, date string) {
+	t := f.t
+	r := newRec(t, "8")
+	r.put(t, 2, fmt.Sprintf("%03d", paperSeq))
+	r.put(t, 5, bban)
+	r.put(t, 18, "EUR")
+	r.put(t, 21, "0")
+	r.put(t, 22, "BE")
+	sign, digits := amount15(t, balance)
+	r.put(t, 42, sign+digits)
+	r.put(t, 58, date)
+	r.put(t, 128, "0")
+	f.add(r)
+	f.count++
+}
+
 func (f *codaFile) movement(m codaMove) {
 	t := f.t
-	// Split the free communication: 53 characters in 2.1, 53 in 2.2, 33 in 2.3.
+	// Split the free communication: 53 characters in 2.1, 53 in 2.2, 43 in
+	// 2.3 (positions 83–125).
 	comm := []rune(m.comm)
 	take := func(n int) string {
 		if len(comm) < n {
@@ -127,7 +165,7 @@ func (f *codaFile) movement(m codaMove) {
 	}
 	c1 := take(53)
 	c2 := take(53)
-	c3 := take(33)
+	c3 := take(43)
 	if len(comm) > 0 {
 		t.Fatalf("communication too long")
 	}
@@ -330,5 +368,53 @@ func goldenCODA(t *testing.T) map[string][]byte {
 	f.newBalance(17, "BE71096123456769", "30.00", "031226")
 	f.trailer(true)
 	out["two_statements_crlf.cod"] = f.bytes("\r\n")
+
+	// 4. Globalisations of one payer's transfer, as banks write them for a
+	// transfer from abroad: the total is what the account received, with
+	// the parent's structured communication and name; its details are the
+	// amount sent (bank codes for a communication) and the bank's charge
+	// (a debit). In the second, the bank wrote the payer and communication
+	// on the detail only. A SEPA transfer without charges follows.
+	w5, _ := WalletOGM(42, 76)
+	f = &codaFile{t: t}
+	f.header("081226", "000", "00004411", "PO LES PETITS", "BBRUBEBB", "00412345678")
+	f.oldBalance(45, "BE68539007547034", "2000.00", "071226", "PO LES PETITS", "Compte repas et garderie", 145)
+	f.movement(codaMove{seq: 1, bankRef: "IN26342A0000417", amount: "48.50", valueDate: "081226", code: "34101000",
+		ogm: w1, entryDate: "081226", paperSeq: 45, glob: 1, cpAccount: "FR7630006000011234567890189",
+		cpName: "MARTIN SOPHIE", cpBIC: "AGRIFRPP"})
+	f.movement(codaMove{seq: 1, detail: 1, bankRef: "IN26342A0000417", amount: "50.00", valueDate: "081226", code: "84101000",
+		comm: "/A/ 50,00 EUR /B/ 0,00 /C/ SHA 08-12-26 TRF AGRIFRPP", entryDate: "081226", paperSeq: 45})
+	f.movement(codaMove{seq: 1, detail: 2, bankRef: "IN26342A0000417", amount: "-1.50", valueDate: "081226", code: "84137100",
+		comm: "FRAIS VIREMENT ETRANGER", entryDate: "081226", paperSeq: 45, glob: 1})
+	f.movement(codaMove{seq: 2, bankRef: "IN26342A0000502", amount: "29.75", valueDate: "081226", code: "34101000",
+		entryDate: "081226", paperSeq: 45, glob: 1})
+	f.movement(codaMove{seq: 2, detail: 1, bankRef: "IN26342A0000502", amount: "30.00", valueDate: "081226", code: "84101000",
+		ogm: w5, entryDate: "081226", paperSeq: 45, cpAccount: "NL91ABNA0417164300", cpName: "PEETERS AN", cpBIC: "ABNANL2A"})
+	f.movement(codaMove{seq: 2, detail: 2, bankRef: "IN26342A0000502", amount: "-0.25", valueDate: "081226", code: "84137100",
+		comm: "FRAIS", entryDate: "081226", paperSeq: 45, glob: 1})
+	f.movement(codaMove{seq: 3, bankRef: "0812263301", amount: "20.00", valueDate: "081226", code: "00150000",
+		ogm: w3, entryDate: "081226", paperSeq: 45, custRef: "NOTPROVIDED", cpBIC: "GKCCBEBB",
+		cpAccount: "BE62510007547061", cpName: "NGUYEN THI"})
+	f.newBalance(45, "BE68539007547034", "2098.25", "081226")
+	f.trailer(true)
+	out["statement_globalisation.cod"] = f.bytes("\n")
+
+	// 5. The school's account in the old Belgian form (539-0075470-34 is
+	// BE68 5390 0754 7034), and a transfer with a free communication of the
+	// full 140 characters, its end in record 2.3 up to position 125.
+	f = &codaFile{t: t}
+	f.header("091226", "000", "00004412", "ECOLE SAINT-JOSEPH", "GKCCBEBB", "00123456789")
+	f.oldBalanceBBAN(46, "539007547034", "100.00", "081226", "PO ECOLE SAINT-JOSEPH", "Compte courant", 146)
+	f.movement(codaMove{seq: 1, bankRef: "0912260001", amount: "25.00", valueDate: "091226", code: "00150000",
+		ogm: "010806817183", entryDate: "091226", paperSeq: 46, cpAccount: "BE71096123456769", cpName: "DUPONT MARIE"})
+	f.movement(codaMove{seq: 2, bankRef: "0912260002", amount: "12.00", valueDate: "091226", code: "00150000",
+		comm: LongCommunication, entryDate: "091226", paperSeq: 46, cpAccount: "BE62510007547061", cpName: "LAMBERT LUC"})
+	f.newBalanceBBAN(46, "539007547034", "137.00", "091226")
+	f.trailer(true)
+	out["statement_bban.cod"] = f.bytes("\n")
 	return out
 }
+
+// LongCommunication is a free communication of 140 characters (the most a
+// SEPA transfer carries), ending in "Z" so that a lost last character shows.
+const LongCommunication = "Garderie et repas de novembre et décembre pour Emma, Lucas et Noé Lambert (classes P3A, P1B, M2) merci de votre patience, bonne fin d'annéeZ"

@@ -167,6 +167,106 @@ func TestParseCODAGrouped(t *testing.T) {
 	checkSum(t, s)
 }
 
+// TestParseCODAGlobalisation: a payer's transfer that the bank globalised
+// with its charge books what the account received, under the total's
+// structured communication and payer (or the detail's, when the bank wrote
+// them there only); the gross amount and the charge are not booked.
+func TestParseCODAGlobalisation(t *testing.T) {
+	sts, err := ParseCODA(readGolden(t)["statement_globalisation.cod"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sts[0]
+	w := func(seq uint64) string { o, _ := WalletOGM(42, seq); return o }
+	type mv struct {
+		seq, detail       int
+		amount, ogm, name string
+	}
+	var got []mv
+	for _, m := range s.Movements {
+		got = append(got, mv{m.Sequence, m.Detail, m.Amount.StringFixed(2), m.OGM, m.CounterpartyName})
+	}
+	want := []mv{
+		{1, 0, "48.50", w(1234), "MARTIN SOPHIE"},
+		{2, 0, "29.75", w(76), "PEETERS AN"},
+		{3, 0, "20.00", w(7), "NGUYEN THI"},
+	}
+	if !equalAny(got, want) {
+		t.Errorf("booked movements\ngot  %v\nwant %v", got, want)
+	}
+	if m := s.Movements[0]; m.CounterpartyAccount != "FR7630006000011234567890189" || !m.Structured || m.Communication != w(1234) {
+		t.Errorf("total 1: account %q structured %v communication %q", m.CounterpartyAccount, m.Structured, m.Communication)
+	}
+	if m := s.Movements[1]; m.CounterpartyAccount != "NL91ABNA0417164300" || m.CounterpartyBIC != "ABNANL2A" {
+		t.Errorf("total 2: account %q BIC %q, want the detail's", m.CounterpartyAccount, m.CounterpartyBIC)
+	}
+	var unbooked []mv
+	for _, m := range s.Unbooked {
+		unbooked = append(unbooked, mv{m.Sequence, m.Detail, m.Amount.StringFixed(2), m.OGM, m.CounterpartyName})
+	}
+	wantUnbooked := []mv{{1, 1, "50.00", "", ""}, {1, 2, "-1.50", "", ""}, {2, 1, "30.00", w(76), "PEETERS AN"}, {2, 2, "-0.25", "", ""}}
+	if !equalAny(unbooked, wantUnbooked) {
+		t.Errorf("unbooked\ngot  %v\nwant %v", unbooked, wantUnbooked)
+	}
+	checkSum(t, s)
+}
+
+// TestParseCODABBAN reads a statement that names its account in the old
+// Belgian form (account structure 0) and a free communication of 140
+// characters whose end is in record 2.3 up to position 125.
+func TestParseCODABBAN(t *testing.T) {
+	sts, err := ParseCODA(readGolden(t)["statement_bban.cod"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sts[0]
+	if s.AccountStructure != 0 || s.BBAN != "539007547034" || s.Account != "BE68539007547034" || s.Currency != "EUR" {
+		t.Errorf("structure %d BBAN %q account %q currency %q, want 0 539007547034 BE68539007547034 EUR",
+			s.AccountStructure, s.BBAN, s.Account, s.Currency)
+	}
+	if len(s.Movements) != 2 {
+		t.Fatalf("%d movements, want 2", len(s.Movements))
+	}
+	if got := s.Movements[1].Communication; got != LongCommunication {
+		t.Errorf("communication (%d characters)\ngot  %q\nwant %q", len([]rune(got)), got, LongCommunication)
+	}
+	checkSum(t, s)
+
+	// A Belgian account number whose check digits are wrong is refused.
+	bad := bytes.Replace(readGolden(t)["statement_bban.cod"], []byte("10046539007547034"), []byte("10046539007547035"), 1)
+	_, err = ParseCODA(bad)
+	var ce *CODAError
+	if !errors.As(err, &ce) || ce.Line != 2 || !errors.Is(err, ErrCODAField) || !strings.Contains(err.Error(), "Belgian account number") {
+		t.Errorf("bad BBAN: error = %v, want line 2 Belgian account number", err)
+	}
+}
+
+// TestParseCODAThirdDecimal: an amount with a third decimal is refused by
+// the parser, naming its line and field, even when the balances and
+// trailer add up with it.
+func TestParseCODAThirdDecimal(t *testing.T) {
+	f := &codaFile{t: t}
+	f.header("011226", "000", "", "X", "GKCCBEBB", "00123456789")
+	f.oldBalance(1, "BE68539007547034", "0", "301126", "X", "", 1)
+	f.movement(codaMove{seq: 1, amount: "5", valueDate: "011226", code: "00150000", ogm: "010806817183", entryDate: "011226"})
+	f.movement(codaMove{seq: 2, amount: "10.005", valueDate: "011226", code: "00150000", comm: "X", entryDate: "011226"})
+	f.newBalance(1, "BE68539007547034", "15.005", "011226")
+	f.trailer(true)
+	_, err := ParseCODA(f.bytes("\n"))
+	var ce *CODAError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrCODAField) {
+		t.Fatalf("error = %v, want a *CODAError ErrCODAField", err)
+	}
+	if ce.Line != 4 || ce.Record != "2.1" {
+		t.Errorf("error on line %d record %s, want line 4 record 2.1: %v", ce.Line, ce.Record, err)
+	}
+	for _, want := range []string{"line 4", "amount (positions 32-47)", "10.005", "third decimal"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
 func TestParseCODATwoStatementsCRLF(t *testing.T) {
 	sts, err := ParseCODA(readGolden(t)["two_statements_crlf.cod"])
 	if err != nil {

@@ -98,3 +98,22 @@ func ParseBIC(s string) (string, error) {
 	}
 	return c, nil
 }
+
+// BelgianIBAN converts an old Belgian account number (BBAN, 12 digits, as
+// printed "539-0075470-34" or written "539007547034") into its IBAN
+// ("BE68539007547034"). It checks the national check digits (first 10 digits
+// mod 97, 97 for 0) and returns an error wrapping ErrIBAN when they do not
+// match or the number is not 12 digits.
+func BelgianIBAN(bban string) (string, error) {
+	c := strings.ReplaceAll(compact(bban), "-", "")
+	if len(c) != 12 || !isDigits(c) {
+		return "", fmt.Errorf("%w: %q is not a Belgian account number of 12 digits", ErrIBAN, bban)
+	}
+	base, _ := strconv.ParseUint(c[:10], 10, 64)
+	check, _ := strconv.ParseUint(c[10:], 10, 64)
+	if check != OGMCheck(base) {
+		return "", fmt.Errorf("%w: %q: Belgian account number check does not match", ErrIBAN, bban)
+	}
+	rem, _ := mod97(c + "BE00")
+	return ParseIBAN(fmt.Sprintf("BE%02d%s", 98-rem, c))
+}
