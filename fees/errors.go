@@ -32,9 +32,9 @@ var (
 
 // Rule codes of a RuleError: which legal rule refused the fee.
 const (
-	RuleForbiddenCategory = "forbidden_category"  // forbidden at every level (minerval, bulletin…)
-	RuleFreeSupplies      = "free_supplies"       // supplies in a year group where they are free
-	RuleNoFacultatif      = "level_no_facultatif" // facultatif where the level allows none (maternel)
+	RuleForbiddenCategory = "forbidden_category"   // forbidden at every level (minerval, bulletin…)
+	RuleFreeSupplies      = "free_supplies"        // supplies in a year group where they are free
+	RuleNoFacultatif      = "level_no_facultatif"  // facultatif where the level allows none (maternel)
 	RuleNotAllowed        = "category_not_allowed" // not in the exhaustive list for that kind and level
 )
 
