@@ -23,8 +23,8 @@ const (
 	// ID12LA covers ID-12LA and ID-20LA: as RDM6300 with CR LF before ETX (16 bytes).
 	ID12LA
 	// EM18: the 12 hex digits alone, no STX/ETX; CR and LF are tolerated.
-	// Frames are told apart by the silence between them: after a bad
-	// checksum, digits are skipped until a silence (Idle) or a non-digit.
+	// A frame ends at a silence (Idle), a CR/LF or another non-digit byte;
+	// see em4100Scanner.
 	EM18
 )
 
@@ -51,8 +51,8 @@ func (v EM4100Variant) String() string {
 type EM4100 struct {
 	Observer
 	variant EM4100Variant
-	// Idle is the port read timeout; a silence that long drops a partial
-	// EM-18 frame. Zero means 50 ms.
+	// Idle is the port read timeout; a silence that long ends an EM-18
+	// frame (its taps are emitted then). Zero means 50 ms.
 	Idle time.Duration
 }
 
@@ -90,6 +90,7 @@ func (d *EM4100) Run(ctx context.Context, port io.ReadWriter, emit func(Tap)) er
 	}
 	src := source{r: port, idle: idle}
 	sc := em4100Scanner{variant: d.variant}
+	garbage := 0
 	handle := func(r scanResult) {
 		switch r.kind {
 		case resFrame:
@@ -101,6 +102,12 @@ func (d *EM4100) Run(ctx context.Context, port io.ReadWriter, emit func(Tap)) er
 		case resTorn:
 			o.Stats.Torn.Add(1)
 			o.Logger.Debug("em4100 torn frame", "variant", d.variant.String(), "frame", r.detail)
+		case resGarbage:
+			// Counted at once, before any tap that follows in this chunk
+			// is emitted: a reader of the counters never sees a later tap
+			// without the garbage that preceded it.
+			o.Stats.Garbage.Add(1)
+			garbage++
 		}
 	}
 	for {
@@ -109,21 +116,12 @@ func (d *EM4100) Run(ctx context.Context, port io.ReadWriter, emit func(Tap)) er
 			return err
 		}
 		if chunk == nil {
-			handle(sc.idle())
+			sc.idle(handle)
 			continue
 		}
-		garbage := 0
+		garbage = 0
 		for _, b := range chunk {
-			r := sc.feed(b)
-			if r.kind == resGarbage {
-				// Counted at once, before any tap that follows in this
-				// chunk is emitted: a reader of the counters never sees a
-				// later tap without the garbage that preceded it.
-				o.Stats.Garbage.Add(1)
-				garbage++
-				continue
-			}
-			handle(r)
+			sc.feed(b, handle)
 		}
 		if garbage > 0 {
 			o.Logger.Debug("em4100 garbage", "variant", d.variant.String(), "bytes", garbage)
@@ -150,50 +148,66 @@ type scanResult struct {
 	detail string // quoted input, for logs
 }
 
+// em18MaxRun bounds the digits an EM-18 scanner keeps from one run: four
+// frames. Longer runs drop whole frames from the front, which keeps the
+// alignment on the run's end.
+const em18MaxRun = 4 * 12
+
 // em4100Scanner turns a byte stream into EM4100 frames, one byte at a time.
+//
+// Framed variants (RDM6300, ID-12LA) are cut by STX and ETX. An EM-18 has
+// no framing bytes: its frames are told apart by what ends them. A run of
+// hex digits ends at a silence (idle), a CR or LF, or any other non-digit;
+// a module sends whole frames, so the run's end is a frame's end and the
+// run is cut into 12-digit frames from its end. Digits left over at the
+// start (the tail of a frame cut by the port opening, or noise just before
+// a frame) are dropped; a 12-digit window is never slid over the run, so
+// a window that straddles two frames and passes the checksum by chance is
+// never taken for a card.
 type em4100Scanner struct {
-	variant   EM4100Variant
-	buf       []byte
-	inFrame   bool // STX seen (framed variants)
-	resyncing bool // EM-18: a 12-digit window failed; skip digits until a silence
+	variant EM4100Variant
+	buf     []byte
+	inFrame bool // STX seen (framed variants)
 }
 
-// feed consumes one byte.
-func (s *em4100Scanner) feed(b byte) scanResult {
+// feed consumes one byte and reports what it completed to out.
+func (s *em4100Scanner) feed(b byte, out func(scanResult)) {
 	if s.variant == EM18 {
-		return s.feedEM18(b)
+		s.feedEM18(b, out)
+		return
 	}
 	if !s.inFrame {
 		if b == stx {
 			s.inFrame = true
 			s.buf = s.buf[:0]
-			return scanResult{}
+			return
 		}
-		return scanResult{kind: resGarbage}
+		out(scanResult{kind: resGarbage})
+		return
 	}
 	switch b {
 	case stx: // a new frame starts before this one ended
-		r := scanResult{kind: resTorn, detail: fmt.Sprintf("%q", s.buf)}
+		out(scanResult{kind: resTorn, detail: fmt.Sprintf("%q", s.buf)})
 		s.buf = s.buf[:0]
-		return r
+		return
 	case etx:
 		s.inFrame = false
 		uid, raw, err := DecodeEM4100(s.variant, s.framed())
 		switch {
 		case err == nil:
-			return scanResult{kind: resFrame, uid: uid, raw: raw}
+			out(scanResult{kind: resFrame, uid: uid, raw: raw})
 		case isChecksum(err):
-			return scanResult{kind: resBadChecksum, detail: err.Error()}
+			out(scanResult{kind: resBadChecksum, detail: err.Error()})
 		default:
-			return scanResult{kind: resTorn, detail: err.Error()}
+			out(scanResult{kind: resTorn, detail: err.Error()})
 		}
+		return
 	}
 	s.buf = append(s.buf, b)
 	if len(s.buf) > 14 { // longer than any valid frame body
 		s.inFrame = false
-		return scanResult{kind: resTorn, detail: fmt.Sprintf("%q…", s.buf)}
+		out(scanResult{kind: resTorn, detail: fmt.Sprintf("%q…", s.buf)})
 	}
-	return scanResult{}
 }
 
 // framed rebuilds the full frame around the collected body.
@@ -204,48 +218,51 @@ func (s *em4100Scanner) framed() []byte {
 	return append(f, etx)
 }
 
-func (s *em4100Scanner) feedEM18(b byte) scanResult {
-	if !isHexDigit(b) {
-		r := scanResult{}
-		if b != '\r' && b != '\n' {
-			r.kind = resGarbage
+func (s *em4100Scanner) feedEM18(b byte, out func(scanResult)) {
+	if isHexDigit(b) {
+		if len(s.buf) == em18MaxRun {
+			out(scanResult{kind: resTorn, detail: fmt.Sprintf("%q…", s.buf[:12])})
+			s.buf = append(s.buf[:0], s.buf[12:]...)
 		}
-		if len(s.buf) > 0 && !s.resyncing {
-			r = scanResult{kind: resTorn, detail: fmt.Sprintf("%q", s.buf)}
-		}
-		s.buf = s.buf[:0]
-		s.resyncing = false
-		return r
+		s.buf = append(s.buf, b)
+		return
 	}
-	if s.resyncing {
-		return scanResult{}
+	s.endRun(out)
+	if b != '\r' && b != '\n' {
+		out(scanResult{kind: resGarbage})
 	}
-	s.buf = append(s.buf, b)
-	if len(s.buf) < 12 {
-		return scanResult{}
-	}
-	uid, raw, err := DecodeEM4100(EM18, s.buf)
-	s.buf = s.buf[:0]
-	if err == nil {
-		return scanResult{kind: resFrame, uid: uid, raw: raw}
-	}
-	// Without framing bytes there is no safe way to find the next frame
-	// inside a digit stream: sliding a window finds false frames (a torn
-	// "0100CD" glued to "0100CDA4EC84" gives the valid "0100CD0100CD").
-	// Skip digits until a silence or a non-digit byte.
-	s.resyncing = true
-	return scanResult{kind: resBadChecksum, detail: err.Error()}
 }
 
-// idle reports a silence on the line: an EM-18 partial frame is dropped.
-func (s *em4100Scanner) idle() scanResult {
-	r := scanResult{}
-	if s.variant == EM18 && len(s.buf) > 0 {
-		r = scanResult{kind: resTorn, detail: fmt.Sprintf("%q", s.buf)}
-	}
+// endRun cuts the EM-18 digit run that just ended into frames, from its end.
+func (s *em4100Scanner) endRun(out func(scanResult)) {
+	run := s.buf
 	s.buf = s.buf[:0]
-	s.resyncing = false
-	return r
+	if len(run) == 0 {
+		return
+	}
+	lead := len(run) % 12
+	if lead > 0 {
+		out(scanResult{kind: resTorn, detail: fmt.Sprintf("%q", run[:lead])})
+	}
+	for i := lead; i+12 <= len(run); i += 12 {
+		uid, raw, err := DecodeEM4100(EM18, run[i:i+12])
+		switch {
+		case err == nil:
+			out(scanResult{kind: resFrame, uid: uid, raw: raw})
+		case isChecksum(err):
+			out(scanResult{kind: resBadChecksum, detail: err.Error()})
+		default:
+			out(scanResult{kind: resTorn, detail: err.Error()})
+		}
+	}
+}
+
+// idle reports a silence on the line: it ends an EM-18 run; a framed
+// variant keeps waiting for its ETX.
+func (s *em4100Scanner) idle(out func(scanResult)) {
+	if s.variant == EM18 {
+		s.endRun(out)
+	}
 }
 
 // DecodeEM4100 checks one complete frame of the given variant (with its

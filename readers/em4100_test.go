@@ -134,6 +134,12 @@ func TestEM4100OverPTY(t *testing.T) {
 				deadline := time.After(3 * time.Second)
 				resend := time.NewTicker(100 * time.Millisecond)
 				defer resend.Stop()
+				if v == EM18 {
+					// An EM-18 frame ends at a silence: leave one between
+					// the case's input and the sentinel, as between two
+					// badges.
+					time.Sleep(3 * drv.Idle)
+				}
 				r.write(t, EncodeEM4100(v, fobS))
 			collect:
 				for {
@@ -170,9 +176,10 @@ func TestEM4100OverPTY(t *testing.T) {
 }
 
 func TestEM18Resync(t *testing.T) {
-	// No framing bytes: a torn frame is dropped at the silence after it;
-	// after a bad checksum, digits are skipped until a silence (no sliding
-	// window: it would find false frames such as "0100CD0100CD").
+	// No framing bytes: a run of digits is cut into frames from its end
+	// (a silence, CR/LF or another byte ends it); digits left over at its
+	// start are a torn frame. A window is never slid over the digits: it
+	// would find false frames such as "0100CD0100CD".
 	sc := em4100Scanner{variant: EM18}
 	var uids []string
 	var bad, torn int
@@ -188,20 +195,68 @@ func TestEM18Resync(t *testing.T) {
 	}
 	feed := func(s string) {
 		for _, b := range []byte(s) {
-			count(sc.feed(b))
+			sc.feed(b, count)
 		}
 	}
 	feed("0100CD")
-	count(sc.idle())
-	feed("0100CDA4EC85" + "0100CDA4EC84") // bad checksum, then a glued frame
-	count(sc.idle())
+	sc.idle(count)
+	feed("0100CDA4EC85" + "0100CDA4EC84") // bad checksum, then a glued good frame
+	sc.idle(count)
 	feed("1A2B3C4D5E1E")
-	count(sc.idle())
-	if len(uids) != 1 || uids[0] != "1A2B3C4D5E" {
-		t.Errorf("uids = %v, want [1A2B3C4D5E]", uids)
+	sc.idle(count)
+	if want := []string{"0100CDA4EC", "1A2B3C4D5E"}; !slices.Equal(uids, want) {
+		t.Errorf("uids = %v, want %v", uids, want)
 	}
 	if bad != 1 || torn != 1 {
 		t.Errorf("bad checksum, torn = %d, %d, want 1, 1", bad, torn)
+	}
+}
+
+// em18Straddle returns a card and a cut such that the tail of the card's
+// frame from cut on, glued to the whole frame (the port opened while the
+// module was sending and it sent the frame again), begins with a
+// 12-digit window whose checksum matches: a card that does not exist.
+func em18Straddle(t *testing.T) (card [5]byte, tail []byte, ghost string) {
+	t.Helper()
+	for i := range 1 << 16 {
+		card = [5]byte{0x3C, byte(i >> 8), byte(i), 0x5A, 0x21}
+		frame := EncodeEM4100(EM18, card)
+		for cut := 1; cut < 12; cut++ {
+			stream := append(append([]byte(nil), frame[cut:]...), frame...)
+			if uid, _, err := DecodeEM4100(EM18, stream[:12]); err == nil {
+				return card, frame[cut:], uid
+			}
+		}
+	}
+	t.Fatal("no straddling window found")
+	return
+}
+
+func TestEM18MidFrameAndNoiseOverPTY(t *testing.T) {
+	card, tail, ghost := em18Straddle(t)
+	real := hexUpper(card[:])
+	tests := []struct {
+		name  string
+		input []byte
+	}{
+		// The port opens while the module sends: the first bytes are the
+		// end of a frame, the module's next frame follows without a gap.
+		{"opened mid-frame", append(append([]byte(nil), tail...), EncodeEM4100(EM18, card)...)},
+		// Line noise that ends in hex digits, directly before the frame.
+		{"noise ending in hex digits", append([]byte("\xff\x1b7E"), EncodeEM4100(EM18, card)...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			drv := NewEM4100(EM18)
+			drv.Idle = 20 * time.Millisecond
+			r := runDriver(t, drv)
+			r.write(t, tt.input)
+			if tp := r.tap(t); tp.UID != real {
+				t.Errorf("tap = %s, want %s (the window %s straddles two frames)", tp.UID, real, ghost)
+			}
+			time.Sleep(60 * time.Millisecond)
+			r.noMoreTaps(t)
+		})
 	}
 }
 
