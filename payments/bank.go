@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -89,10 +90,14 @@ type CODAReport struct {
 // the account, statement and movement sequence, so importing the same file
 // again books nothing twice. Debits are reported, not booked.
 //
-// It returns ErrBadFile when the file cannot be parsed (nothing is booked),
-// when a statement is not in EUR, or when the tenant's schools have IBANs and
-// the statement's account is none of them. A ledger error stops the import;
-// movements booked before it stay booked, and importing again completes it.
+// A file is imported all or nothing, in one transaction (imports of one
+// tenant run one at a time): it returns ErrBadFile when the file cannot be
+// parsed (an amount with a third decimal included), when a statement is not
+// in EUR, or when the tenant's schools have IBANs and the statement's account
+// is none of them (an account written in the old Belgian form counts as its
+// IBAN); any other error (a ledger refusal, a closed period) rolls the whole
+// import back. Either way nothing is booked, and importing the corrected
+// file books it all.
 func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, actor string) (CODAReport, error) {
 	rep := CODAReport{}
 	sts, err := sepa.ParseCODA(data)
@@ -115,50 +120,35 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 				ErrBadFile, st.PaperSequence, st.Line, st.Account)
 		}
 	}
-	var bank, suspense int64
-	for _, st := range sts {
-		rep.Statements++
-		for _, m := range st.Movements {
-			line := bankLine(st, m)
-			if !m.Amount.IsPositive() {
-				rep.Skipped = append(rep.Skipped, line)
-				continue
-			}
-			var seen bool
-			if err := b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bank_movements WHERE tenant_id = $1 AND key = $2)`,
-				tenantID, line.Key).Scan(&seen); err != nil {
-				return rep, fmt.Errorf("payments: look up movement %s: %w", line.Key, err)
-			}
-			if seen {
-				rep.AlreadyImported++
-				continue
-			}
-			if bank == 0 {
-				if bank, err = account(ctx, b.ledger, tenantID, CodeBank); err != nil {
-					return rep, err
+	var acc codaAccounts
+	for _, a := range []struct {
+		id   *int64
+		code string
+	}{{&acc.bank, CodeBank}, {&acc.suspense, CodeSuspense}, {&acc.clearing, CodeStripeClearing}} {
+		if *a.id, err = account(ctx, b.ledger, tenantID, a.code); err != nil {
+			return rep, err
+		}
+	}
+	if acc.transit, err = CashInTransitAccount(ctx, b.ledger, tenantID); err != nil {
+		return rep, err
+	}
+	err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+		rep = CODAReport{}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, codaImportLock, tenantID); err != nil {
+			return fmt.Errorf("payments: lock the bank imports: %w", err)
+		}
+		for _, st := range sts {
+			rep.Statements++
+			for _, m := range st.Movements {
+				if err := b.importLine(ctx, tx, tenantID, bankLine(st, m), acc, actor, &rep); err != nil {
+					return err
 				}
-				if suspense, err = account(ctx, b.ledger, tenantID, CodeSuspense); err != nil {
-					return rep, err
-				}
-			}
-			if err := b.book(ctx, tenantID, &line, bank, suspense, actor); err != nil {
-				return rep, err
-			}
-			switch {
-			case line.PupilID != 0:
-				rep.Credited = append(rep.Credited, line)
-				rep.CreditedTotal = rep.CreditedTotal.Add(line.Amount)
-			case line.PayoutID != "":
-				rep.Payouts = append(rep.Payouts, line)
-				rep.PayoutsTotal = rep.PayoutsTotal.Add(line.Amount)
-			case line.RemittanceRef != "":
-				rep.Remittances = append(rep.Remittances, line)
-				rep.RemittancesTotal = rep.RemittancesTotal.Add(line.Amount)
-			default:
-				rep.Suspense = append(rep.Suspense, line)
-				rep.SuspenseTotal = rep.SuspenseTotal.Add(line.Amount)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return CODAReport{}, fmt.Errorf("%w (nothing from this file was booked)", err)
 	}
 	b.log.InfoContext(ctx, "payments: CODA imported", "tenant_id", tenantID, "statements", rep.Statements,
 		"credited", len(rep.Credited), "credited_total", rep.CreditedTotal.StringFixed(2),
@@ -169,16 +159,66 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 	return rep, nil
 }
 
+// codaImportLock is the first key of the advisory lock that makes the CODA
+// imports of one tenant (the second key) run one at a time.
+const codaImportLock = 0x0c0da
+
+// codaAccounts are the ledger accounts a bank import books to.
+type codaAccounts struct{ bank, suspense, clearing, transit int64 }
+
+// importLine books one movement in tx unless it is a debit or was booked by
+// an earlier import, and reports it in rep.
+func (b *Bank) importLine(ctx context.Context, tx pgx.Tx, tenantID int64, line BankLine, acc codaAccounts, actor string, rep *CODAReport) error {
+	if !line.Amount.IsPositive() {
+		rep.Skipped = append(rep.Skipped, line)
+		return nil
+	}
+	var seen bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bank_movements WHERE tenant_id = $1 AND key = $2)`,
+		tenantID, line.Key).Scan(&seen); err != nil {
+		return fmt.Errorf("payments: look up movement %s: %w", line.Key, err)
+	}
+	if seen {
+		rep.AlreadyImported++
+		return nil
+	}
+	if err := b.book(ctx, tx, tenantID, &line, acc, actor); err != nil {
+		return err
+	}
+	switch {
+	case line.PupilID != 0:
+		rep.Credited = append(rep.Credited, line)
+		rep.CreditedTotal = rep.CreditedTotal.Add(line.Amount)
+	case line.PayoutID != "":
+		rep.Payouts = append(rep.Payouts, line)
+		rep.PayoutsTotal = rep.PayoutsTotal.Add(line.Amount)
+	case line.RemittanceRef != "":
+		rep.Remittances = append(rep.Remittances, line)
+		rep.RemittancesTotal = rep.RemittancesTotal.Add(line.Amount)
+	default:
+		rep.Suspense = append(rep.Suspense, line)
+		rep.SuspenseTotal = rep.SuspenseTotal.Add(line.Amount)
+	}
+	return nil
+}
+
+// dbtx runs the bank's statements: the pool, or the import's transaction.
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // book records one credit movement: to the wallet of the pupil whose OGM it
 // carries, else from stripe-clearing when it is a Stripe payout, else from
 // cash-in-transit when it is a cash remittance, else to suspense.
-func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, suspense int64, actor string) error {
+func (b *Bank) book(ctx context.Context, tx pgx.Tx, tenantID int64, line *BankLine, acc codaAccounts, actor string) error {
 	var status string
 	var to int64
 	memo := "Virement bancaire"
 	kind := KindBankTransfer
 	if line.OGM != "" {
-		pupil, wallet, err := b.pupilByOGM(ctx, tenantID, line.OGM)
+		pupil, wallet, err := b.pupilByOGM(ctx, tx, tenantID, line.OGM)
 		if err != nil {
 			return err
 		}
@@ -187,24 +227,24 @@ func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, s
 		}
 	}
 	if to == 0 {
-		payout, err := b.matchPayout(ctx, tenantID, line, bank, actor)
+		payout, err := b.matchPayout(ctx, tx, tenantID, line, acc, actor)
 		if err != nil {
 			return err
 		}
 		if payout {
-			return b.record(ctx, tenantID, line, "payout")
+			return b.record(ctx, tx, tenantID, line, "payout")
 		}
-		remitted, err := b.matchRemittance(ctx, tenantID, line, bank, actor)
+		remitted, err := b.matchRemittance(ctx, tx, tenantID, line, acc, actor)
 		if err != nil {
 			return err
 		}
 		if remitted {
-			return b.record(ctx, tenantID, line, "remittance")
+			return b.record(ctx, tx, tenantID, line, "remittance")
 		}
-		to, status, kind = suspense, "suspense", KindBankSuspense
+		to, status, kind = acc.suspense, "suspense", KindBankSuspense
 		memo = "Virement à affecter"
 		if og := ogmInText(line.Communication); og != "" {
-			pupil, wallet, err := b.pupilByOGM(ctx, tenantID, og)
+			pupil, wallet, err := b.pupilByOGM(ctx, tx, tenantID, og)
 			if err != nil {
 				return err
 			}
@@ -223,7 +263,7 @@ func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, s
 	} else if line.Communication != "" {
 		meta["communication"] = line.Communication
 	}
-	tr, err := b.ledger.Transfer(ctx, ledger.TransferRequest{
+	tr, err := b.ledger.TransferTx(ctx, tx, ledger.TransferRequest{
 		TenantID:       tenantID,
 		IdempotencyKey: line.Key,
 		Kind:           kind,
@@ -232,7 +272,7 @@ func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, s
 		Memo:           memo,
 		Metadata:       meta,
 		Postings: []ledger.Posting{
-			{AccountID: bank, Amount: line.Amount},
+			{AccountID: acc.bank, Amount: line.Amount},
 			{AccountID: to, Amount: line.Amount.Neg()},
 		},
 	})
@@ -240,11 +280,11 @@ func (b *Bank) book(ctx context.Context, tenantID int64, line *BankLine, bank, s
 		return fmt.Errorf("payments: book bank movement %s (%s €, line of %s): %w", line.Key, line.Amount.StringFixed(2), line.CounterpartyName, err)
 	}
 	line.TransferID = tr.ID
-	return b.record(ctx, tenantID, line, status)
+	return b.record(ctx, tx, tenantID, line, status)
 }
 
 // record stores a booked movement in bank_movements.
-func (b *Bank) record(ctx context.Context, tenantID int64, line *BankLine, status string) error {
+func (b *Bank) record(ctx context.Context, q dbtx, tenantID int64, line *BankLine, status string) error {
 	var pupil, suggested *int64
 	if line.PupilID != 0 {
 		pupil = &line.PupilID
@@ -252,7 +292,7 @@ func (b *Bank) record(ctx context.Context, tenantID int64, line *BankLine, statu
 	if line.SuggestedPupilID != 0 {
 		suggested = &line.SuggestedPupilID
 	}
-	_, err := b.pool.Exec(ctx, `
+	_, err := q.Exec(ctx, `
 		INSERT INTO bank_movements (tenant_id, key, account, statement, sequence, detail, entry_date, amount, ogm,
 			communication, counterparty_name, counterparty_account, status, pupil_id, suggested_pupil_id, transfer_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
@@ -267,10 +307,10 @@ func (b *Bank) record(ctx context.Context, tenantID int64, line *BankLine, statu
 
 // pupilByOGM returns the pupil and wallet with this wallet OGM (12 digits),
 // or zeros when none.
-func (b *Bank) pupilByOGM(ctx context.Context, tenantID int64, ogm string) (int64, int64, error) {
+func (b *Bank) pupilByOGM(ctx context.Context, q dbtx, tenantID int64, ogm string) (int64, int64, error) {
 	var pupil int64
 	var wallet *int64
-	err := b.pool.QueryRow(ctx, `SELECT id, wallet_account_id FROM pupils WHERE tenant_id = $1 AND wallet_ogm = $2`,
+	err := q.QueryRow(ctx, `SELECT id, wallet_account_id FROM pupils WHERE tenant_id = $1 AND wallet_ogm = $2`,
 		tenantID, ogm).Scan(&pupil, &wallet)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && wallet == nil) {
 		return 0, 0, nil

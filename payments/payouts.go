@@ -343,12 +343,12 @@ type payoutCandidate struct {
 // lines never take the same payout), then booked bank ← stripe-clearing
 // under the key stripe-payout:<payout id>, then marked reconciled. It
 // reports whether the line was a payout.
-func (b *Bank) matchPayout(ctx context.Context, tenantID int64, line *BankLine, bank int64, actor string) (bool, error) {
+func (b *Bank) matchPayout(ctx context.Context, tx pgx.Tx, tenantID int64, line *BankLine, acc codaAccounts, actor string) (bool, error) {
 	date := line.ValueDate
 	if date.IsZero() {
 		date = line.EntryDate
 	}
-	rows, err := b.pool.Query(ctx, `
+	rows, err := tx.Query(ctx, `
 		SELECT payout_id, statement_descriptor, bank_movement_key IS NOT NULL FROM stripe_payouts
 		WHERE status = 'paid' AND currency = 'EUR' AND NOT mixed_tenants AND amount = $2
 			AND ((bank_movement_key IS NULL AND transfer_id IS NULL AND (tenant_id IS NULL OR tenant_id = $1))
@@ -392,7 +392,7 @@ func (b *Bank) matchPayout(ctx context.Context, tenantID int64, line *BankLine, 
 		return false, nil
 	}
 	if !pick.claimed {
-		claimed, err := b.claimPayout(ctx, tenantID, pick.id, line.Key)
+		claimed, err := b.claimPayout(ctx, tx, tenantID, pick.id, line.Key)
 		if err != nil {
 			return false, err
 		}
@@ -401,11 +401,7 @@ func (b *Bank) matchPayout(ctx context.Context, tenantID int64, line *BankLine, 
 			return false, fmt.Errorf("payments: payout %s was claimed by another movement during the import of %s; import again", pick.id, line.Key)
 		}
 	}
-	clearing, err := account(ctx, b.ledger, tenantID, CodeStripeClearing)
-	if err != nil {
-		return false, err
-	}
-	tr, err := b.ledger.Transfer(ctx, ledger.TransferRequest{
+	tr, err := b.ledger.TransferTx(ctx, tx, ledger.TransferRequest{
 		TenantID:       tenantID,
 		IdempotencyKey: "stripe-payout:" + pick.id,
 		Kind:           KindStripePayout,
@@ -414,14 +410,14 @@ func (b *Bank) matchPayout(ctx context.Context, tenantID int64, line *BankLine, 
 		Memo:           memoPayout,
 		Metadata:       map[string]string{"payout": pick.id, "bank_movement": line.Key, "counterparty": line.CounterpartyName},
 		Postings: []ledger.Posting{
-			{AccountID: bank, Amount: line.Amount},
-			{AccountID: clearing, Amount: line.Amount.Neg()},
+			{AccountID: acc.bank, Amount: line.Amount},
+			{AccountID: acc.clearing, Amount: line.Amount.Neg()},
 		},
 	})
 	if err != nil {
 		return false, fmt.Errorf("payments: book payout %s from movement %s: %w", pick.id, line.Key, err)
 	}
-	if _, err := b.pool.Exec(ctx, `UPDATE stripe_payouts SET transfer_id = $3, reconciled_at = now()
+	if _, err := tx.Exec(ctx, `UPDATE stripe_payouts SET transfer_id = $3, reconciled_at = now()
 		WHERE payout_id = $1 AND bank_movement_key = $2 AND transfer_id IS NULL`, pick.id, line.Key, tr.ID); err != nil {
 		return false, fmt.Errorf("payments: mark payout %s reconciled: %w", pick.id, err)
 	}
@@ -433,8 +429,8 @@ func (b *Bank) matchPayout(ctx context.Context, tenantID int64, line *BankLine, 
 
 // claimPayout ties a payout not reconciled yet to bank movement key (and
 // to the tenant); false when another movement holds it.
-func (b *Bank) claimPayout(ctx context.Context, tenantID int64, payoutID, key string) (bool, error) {
-	tag, err := b.pool.Exec(ctx, `UPDATE stripe_payouts SET bank_movement_key = $3, tenant_id = $2
+func (b *Bank) claimPayout(ctx context.Context, q dbtx, tenantID int64, payoutID, key string) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE stripe_payouts SET bank_movement_key = $3, tenant_id = $2
 		WHERE payout_id = $1 AND (bank_movement_key IS NULL OR bank_movement_key = $3) AND transfer_id IS NULL
 			AND (tenant_id IS NULL OR tenant_id = $2)`, payoutID, tenantID, key)
 	if err != nil {
@@ -463,7 +459,7 @@ func (b *Bank) AllocatePayout(ctx context.Context, tenantID int64, key, payoutID
 	if err != nil {
 		return 0, fmt.Errorf("payments: allocate %s to payout %s: %w", key, payoutID, err)
 	}
-	claimed, err := b.claimPayout(ctx, tenantID, payoutID, key)
+	claimed, err := b.claimPayout(ctx, b.pool, tenantID, payoutID, key)
 	if err != nil {
 		return 0, err
 	}

@@ -349,12 +349,12 @@ type remittanceCandidate struct {
 // then booked bank ← cash-in-transit under the key
 // cash-remittance:<reference>, then marked arrived. It reports whether the
 // line was a remittance.
-func (b *Bank) matchRemittance(ctx context.Context, tenantID int64, line *BankLine, bank int64, actor string) (bool, error) {
+func (b *Bank) matchRemittance(ctx context.Context, tx pgx.Tx, tenantID int64, line *BankLine, acc codaAccounts, actor string) (bool, error) {
 	date := line.ValueDate
 	if date.IsZero() {
 		date = line.EntryDate
 	}
-	rows, err := b.pool.Query(ctx, `
+	rows, err := tx.Query(ctx, `
 		SELECT reference, bank_movement_key IS NOT NULL FROM cash_remittances
 		WHERE tenant_id = $1 AND amount = $2
 			AND ((bank_movement_key IS NULL AND arrival_transfer_id IS NULL) OR bank_movement_key = $3)
@@ -384,7 +384,7 @@ func (b *Bank) matchRemittance(ctx context.Context, tenantID int64, line *BankLi
 		return false, nil
 	}
 	if !pick.claimed {
-		claimed, err := b.claimRemittance(ctx, tenantID, pick.ref, line.Key)
+		claimed, err := b.claimRemittance(ctx, tx, tenantID, pick.ref, line.Key)
 		if err != nil {
 			return false, err
 		}
@@ -392,11 +392,7 @@ func (b *Bank) matchRemittance(ctx context.Context, tenantID int64, line *BankLi
 			return false, fmt.Errorf("payments: remittance %s was claimed by another movement during the import of %s; import again", pick.ref, line.Key)
 		}
 	}
-	transit, err := CashInTransitAccount(ctx, b.ledger, tenantID)
-	if err != nil {
-		return false, err
-	}
-	tr, err := b.ledger.Transfer(ctx, ledger.TransferRequest{
+	tr, err := b.ledger.TransferTx(ctx, tx, ledger.TransferRequest{
 		TenantID:       tenantID,
 		IdempotencyKey: "cash-remittance:" + pick.ref,
 		Kind:           KindRemittanceArrival,
@@ -405,14 +401,14 @@ func (b *Bank) matchRemittance(ctx context.Context, tenantID int64, line *BankLi
 		Memo:           memoRemittanceArrival + " " + pick.ref,
 		Metadata:       map[string]string{"remittance": pick.ref, "bank_movement": line.Key},
 		Postings: []ledger.Posting{
-			{AccountID: bank, Amount: line.Amount},
-			{AccountID: transit, Amount: line.Amount.Neg()},
+			{AccountID: acc.bank, Amount: line.Amount},
+			{AccountID: acc.transit, Amount: line.Amount.Neg()},
 		},
 	})
 	if err != nil {
 		return false, fmt.Errorf("payments: book remittance %s from movement %s: %w", pick.ref, line.Key, err)
 	}
-	if _, err := b.pool.Exec(ctx, `UPDATE cash_remittances SET arrival_transfer_id = $4, arrived_at = now(), arrived_by = $5
+	if _, err := tx.Exec(ctx, `UPDATE cash_remittances SET arrival_transfer_id = $4, arrived_at = now(), arrived_by = $5
 		WHERE tenant_id = $1 AND reference = $2 AND bank_movement_key = $3 AND arrival_transfer_id IS NULL`,
 		tenantID, pick.ref, line.Key, tr.ID, actor); err != nil {
 		return false, fmt.Errorf("payments: mark remittance %s arrived: %w", pick.ref, err)
@@ -425,8 +421,8 @@ func (b *Bank) matchRemittance(ctx context.Context, tenantID int64, line *BankLi
 
 // claimRemittance ties a remittance still in transit to bank movement key;
 // false when another movement holds it.
-func (b *Bank) claimRemittance(ctx context.Context, tenantID int64, ref, key string) (bool, error) {
-	tag, err := b.pool.Exec(ctx, `UPDATE cash_remittances SET bank_movement_key = $3
+func (b *Bank) claimRemittance(ctx context.Context, q dbtx, tenantID int64, ref, key string) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE cash_remittances SET bank_movement_key = $3
 		WHERE tenant_id = $1 AND reference = $2 AND (bank_movement_key IS NULL OR bank_movement_key = $3) AND arrival_transfer_id IS NULL`,
 		tenantID, ref, key)
 	if err != nil {
@@ -454,7 +450,7 @@ func (b *Bank) AllocateRemittance(ctx context.Context, tenantID int64, key, ref,
 	if err != nil {
 		return 0, fmt.Errorf("payments: allocate %s to remittance %s: %w", key, ref, err)
 	}
-	claimed, err := b.claimRemittance(ctx, tenantID, ref, key)
+	claimed, err := b.claimRemittance(ctx, b.pool, tenantID, ref, key)
 	if err != nil {
 		return 0, err
 	}
