@@ -6,12 +6,26 @@
 // the calling process runs as root, the server runs as the "postgres" user,
 // which PostgreSQL requires. The server is a child process that receives a
 // shutdown signal when its parent dies, so a crashed Tartine never leaves an
-// orphan behind; a stale postmaster.pid from a crash is recognised and removed.
+// orphan behind; a stale postmaster.pid from a crash is recognised and removed,
+// and a server still shutting down (postmaster.pid's status line says
+// "stopping") is waited for rather than adopted.
+//
+// A long-running caller (tartine serve) calls Supervise: when the server dies
+// it is restarted, a bounded number of times, and Supervise returns an error
+// when it cannot be, so that the caller exits and its service manager
+// restarts it.
+//
+// When root asks for a data directory under a path the postgres user cannot
+// enter (root's home is mode 700), the cluster is made in a directory it can
+// reach (Options.RelocateDir) and the requested path becomes a symbolic link
+// to it; the log says where.
 package pglocal
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +35,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,15 +59,29 @@ type Options struct {
 	Settings map[string]string
 	// Logf receives progress lines; may be nil.
 	Logf func(format string, args ...any)
+	// RelocateDir is where a cluster is made when running as root and the
+	// postgres user cannot reach DataDir's parent (default /var/lib/tartine).
+	RelocateDir string
+	// ShutdownWait bounds the wait for a previous server on DataDir that is
+	// still shutting down (default 5 minutes: a shutdown checkpoint after
+	// heavy load can take a while).
+	ShutdownWait time.Duration
 }
 
 // Cluster is a running private PostgreSQL server.
 type Cluster struct {
-	opts    Options
-	binDir  string
-	cmd     *exec.Cmd // nil when an already running server was adopted
-	done    chan error
-	logFile *os.File
+	opts   Options
+	binDir string
+	cred   *syscall.Credential
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd     // nil when an already running server was adopted
+	pid      int           // the server's pid, started or adopted
+	exited   chan struct{} // closed when the server process pid has exited
+	waitErr  error         // cmd.Wait's result, once exited is closed
+	logFile  *os.File
+	stopping bool          // Stop was called: an exit is not a crash
+	quit     chan struct{} // closed by Stop: ends the watch of an adopted server
 }
 
 // FindBinaries returns the directory holding initdb and postgres.
@@ -97,33 +126,33 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	opts.DataDir = dir
-	// The socket path must fit in sun_path (107 bytes).
-	if n := len(filepath.Join(dir, ".s.PGSQL.5432")); n > 100 {
-		return nil, fmt.Errorf("data dir %s is too long for a Unix socket path (%d bytes); choose a shorter --data-dir", dir, n)
+	if opts.RelocateDir == "" {
+		opts.RelocateDir = "/var/lib/tartine"
+	}
+	if opts.ShutdownWait == 0 {
+		opts.ShutdownWait = 5 * time.Minute
 	}
 	binDir, err := FindBinaries()
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, binDir: binDir}
 	cred, err := serverCredential()
 	if err != nil {
 		return nil, err
 	}
+	if dir, err = reachableDataDir(dir, cred, opts); err != nil {
+		return nil, err
+	}
+	opts.DataDir = dir
+	// The socket path must fit in sun_path (107 bytes).
+	if n := len(filepath.Join(dir, ".s.PGSQL.5432")); n > 100 {
+		return nil, fmt.Errorf("data dir %s is too long for a Unix socket path (%d bytes); choose a shorter --data-dir", dir, n)
+	}
+	c := &Cluster{opts: opts, binDir: binDir, cred: cred, quit: make(chan struct{})}
 	if err := c.initdb(ctx, cred); err != nil {
 		return nil, err
 	}
-	adopted, err := c.handlePidFile()
-	if err != nil {
-		return nil, err
-	}
-	if !adopted {
-		if err := c.start(cred); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.waitReady(ctx); err != nil {
+	if err := c.launch(ctx); err != nil {
 		c.Stop()
 		return nil, err
 	}
@@ -132,6 +161,22 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// launch adopts the server already running on the data directory, after
+// waiting for one that is shutting down to finish, or starts a new one;
+// then it waits until the server accepts connections.
+func (c *Cluster) launch(ctx context.Context) error {
+	pid, err := c.handlePidFile(ctx)
+	if err != nil {
+		return err
+	}
+	if pid > 0 {
+		c.adopt(pid)
+	} else if err := c.start(c.cred); err != nil {
+		return err
+	}
+	return c.waitReady(ctx)
 }
 
 // serverCredential returns the credential of the postgres user when running
@@ -176,10 +221,8 @@ func (c *Cluster) initdb(ctx context.Context, cred *syscall.Credential) error {
 			return fmt.Errorf("give data dir to postgres: %w", err)
 		}
 		// The postgres user must be able to reach the data dir.
-		for p := filepath.Dir(dir); p != "/"; p = filepath.Dir(p) {
-			if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o001 == 0 {
-				return fmt.Errorf("the postgres user cannot enter %s (mode %v): choose a data dir under a world-traversable path, or chmod o+x it", p, fi.Mode().Perm())
-			}
+		if p, mode := unreachable(filepath.Dir(dir), cred); p != "" {
+			return fmt.Errorf("the postgres user cannot enter %s (mode %v): choose a data dir under a world-traversable path, or chmod o+x it", p, mode)
 		}
 	}
 	c.opts.Logf("initialising PostgreSQL cluster in %s", dir)
@@ -200,31 +243,189 @@ func (c *Cluster) initdb(ctx context.Context, cred *syscall.Credential) error {
 	return nil
 }
 
-// handlePidFile removes a stale postmaster.pid left by a crash. It reports
-// true when a live server already runs on this data directory (adopted).
-func (c *Cluster) handlePidFile() (bool, error) {
-	pidPath := filepath.Join(c.opts.DataDir, "postmaster.pid")
-	b, err := os.ReadFile(pidPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+// reachableDataDir returns the data directory to use for dir. Running as
+// root (cred not nil), a new cluster under a path the postgres user cannot
+// enter is made in opts.RelocateDir instead, and dir becomes a symbolic link
+// to it, so that later starts with the same dir find it. A symbolic link at
+// dir is followed.
+func reachableDataDir(dir string, cred *syscall.Credential, opts Options) (string, error) {
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		target, err := os.Readlink(dir)
+		if err != nil {
+			return "", fmt.Errorf("data dir: %w", err)
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(dir), target)
+		}
+		return filepath.Clean(target), nil
 	}
+	if cred == nil {
+		return dir, nil
+	}
+	p, mode := unreachable(filepath.Dir(dir), cred)
+	if p == "" {
+		return dir, nil
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		// An existing cluster (or anything else) stays where it is: initdb
+		// or the server says what is wrong with it.
+		return dir, nil
+	}
+	base, err := filepath.Abs(opts.RelocateDir)
 	if err != nil {
-		return false, fmt.Errorf("read %s: %w", pidPath, err)
+		return "", fmt.Errorf("relocate dir: %w", err)
 	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
-	if err == nil && pid > 0 {
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if strings.HasPrefix(strings.TrimSpace(string(comm)), "postgres") {
-			c.opts.Logf("PostgreSQL already running on %s (pid %d): reusing it", c.opts.DataDir, pid)
-			return true, nil
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", base, err)
+	}
+	if q, qmode := unreachable(base, cred); q != "" {
+		return "", fmt.Errorf("the postgres user cannot enter %s (mode %v), nor %s (mode %v): choose a data dir under a world-traversable path", p, mode, q, qmode)
+	}
+	sum := sha256.Sum256([]byte(dir))
+	target := filepath.Join(base, filepath.Base(dir)+"-"+hex.EncodeToString(sum[:4]))
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", fmt.Errorf("create data dir parent: %w", err)
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("replace empty data dir: %w", err)
+	}
+	if err := os.Symlink(target, dir); err != nil {
+		return "", fmt.Errorf("link %s to %s: %w", dir, target, err)
+	}
+	if opts.Logf != nil {
+		opts.Logf("the postgres user cannot enter %s (mode %v): the PostgreSQL data is in %s (%s links to it)", p, mode, target, dir)
+	}
+	return target, nil
+}
+
+// unreachable returns the first directory from dir up to / that the user of
+// cred cannot traverse, with its mode, or "" when it can reach dir. Only the
+// user's primary group is considered.
+func unreachable(dir string, cred *syscall.Credential) (string, os.FileMode) {
+	for p := dir; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err == nil {
+			st, ok := fi.Sys().(*syscall.Stat_t)
+			perm := fi.Mode().Perm()
+			var bit os.FileMode = 0o001
+			switch {
+			case ok && st.Uid == cred.Uid:
+				bit = 0o100
+			case ok && st.Gid == cred.Gid:
+				bit = 0o010
+			}
+			if perm&bit == 0 {
+				return p, perm
+			}
+		}
+		if p == "/" || p == "." {
+			return "", 0
 		}
 	}
-	c.opts.Logf("removing stale %s (pid %q is not a running PostgreSQL)", pidPath, strings.TrimSpace(first))
-	if err := os.Remove(pidPath); err != nil {
-		return false, fmt.Errorf("remove stale pid file: %w", err)
+}
+
+// pidFile is what postmaster.pid says: the server's pid and its status line
+// ("starting", "stopping", "ready" or "standby"; empty while the server is
+// still writing the file).
+type pidFile struct {
+	pid    int
+	status string
+}
+
+func readPidFile(path string) (pidFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return pidFile{}, err
 	}
-	return false, nil
+	lines := strings.Split(string(b), "\n")
+	var pf pidFile
+	pf.pid, _ = strconv.Atoi(strings.TrimSpace(lines[0]))
+	// Line 8 (LOCK_FILE_LINE_PM_STATUS in PostgreSQL's miscadmin.h).
+	if len(lines) > 7 {
+		pf.status = strings.TrimSpace(lines[7])
+	}
+	return pf, nil
+}
+
+// running reports whether pid is a live (not zombie) PostgreSQL process.
+func running(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// "pid (comm) state ...": comm may hold spaces and parentheses.
+	s := string(stat)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open || end+2 >= len(s) {
+		return false
+	}
+	if !strings.HasPrefix(s[open+1:end], "postgres") {
+		return false
+	}
+	state := s[end+2]
+	return state != 'Z' && state != 'X'
+}
+
+// handlePidFile reads postmaster.pid. It returns the pid of a live server to
+// adopt, or 0 when a new one must be started: no pid file, or a stale one
+// left by a crash (removed). A server that is shutting down is waited for
+// (up to Options.ShutdownWait) rather than adopted.
+func (c *Cluster) handlePidFile(ctx context.Context) (int, error) {
+	pidPath := filepath.Join(c.opts.DataDir, "postmaster.pid")
+	var deadline time.Time
+	for {
+		pf, err := readPidFile(pidPath)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", pidPath, err)
+		}
+		if !running(pf.pid) {
+			c.opts.Logf("removing stale %s (pid %d is not a running PostgreSQL)", pidPath, pf.pid)
+			if err := os.Remove(pidPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return 0, fmt.Errorf("remove stale pid file: %w", err)
+			}
+			return 0, nil
+		}
+		if pf.status != "stopping" {
+			c.opts.Logf("PostgreSQL already running on %s (pid %d, status %q): reusing it", c.opts.DataDir, pf.pid, pf.status)
+			return pf.pid, nil
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(c.opts.ShutdownWait)
+			c.opts.Logf("PostgreSQL on %s (pid %d) is shutting down: waiting for it to stop", c.opts.DataDir, pf.pid)
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("the previous PostgreSQL on %s (pid %d) is still shutting down after %v", c.opts.DataDir, pf.pid, c.opts.ShutdownWait)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// adopt watches a server that another process started.
+func (c *Cluster) adopt(pid int) {
+	exited := make(chan struct{})
+	c.mu.Lock()
+	c.cmd, c.pid, c.exited, c.waitErr = nil, pid, exited, nil
+	c.mu.Unlock()
+	go func() {
+		defer close(exited)
+		for running(pid) {
+			select {
+			case <-c.quit:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
 }
 
 func (c *Cluster) start(cred *syscall.Credential) error {
@@ -256,24 +457,53 @@ func (c *Cluster) start(cred *syscall.Credential) error {
 		lf.Close()
 		return fmt.Errorf("start postgres: %w", err)
 	}
-	c.cmd, c.logFile = cmd, lf
-	c.done = make(chan error, 1)
-	go func() { c.done <- cmd.Wait() }()
+	exited := make(chan struct{})
+	c.mu.Lock()
+	old := c.logFile
+	c.cmd, c.pid, c.exited, c.waitErr, c.logFile = cmd, cmd.Process.Pid, exited, nil, lf
+	c.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	go func() {
+		err := cmd.Wait()
+		c.mu.Lock()
+		if c.cmd == cmd {
+			c.waitErr = err
+		}
+		c.mu.Unlock()
+		close(exited)
+	}()
 	c.opts.Logf("PostgreSQL started (pid %d) on socket %s", cmd.Process.Pid, dir)
 	return nil
 }
 
+// Pid returns the pid of the server (started or adopted).
+func (c *Cluster) Pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pid
+}
+
+// exitedCh returns the channel closed when the current server exits.
+func (c *Cluster) exitedCh() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.exited
+}
+
 func (c *Cluster) waitReady(ctx context.Context) error {
+	exited := c.exitedCh()
 	deadline := time.Now().Add(60 * time.Second)
 	var lastErr error
 	for time.Now().Before(deadline) {
-		if c.done != nil {
-			select {
-			case err := <-c.done:
-				c.done <- err
-				return fmt.Errorf("postgres exited during start-up (%v); last lines of %s:\n%s", err, filepath.Join(c.opts.DataDir, "server.log"), c.logTail())
-			default:
-			}
+		select {
+		case <-exited:
+			c.mu.Lock()
+			err := c.waitErr
+			c.mu.Unlock()
+			return fmt.Errorf("postgres exited during start-up (%v); last lines of %s:\n%s", err, filepath.Join(c.opts.DataDir, "server.log"), c.logTail())
+		default:
 		}
 		conn, err := pgx.Connect(ctx, c.DSN("postgres"))
 		if err == nil {
@@ -288,6 +518,61 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("postgres did not accept connections within 60 s: %w\n%s", lastErr, c.logTail())
+}
+
+// Supervise watches the server until ctx is done or Stop is called, and
+// returns nil then. When the server dies, it is started again (adopted or
+// started server alike), with up to attempts tries a second or more apart;
+// Supervise returns an error when every try failed, or when the server died
+// more than attempts times within ten minutes (a crash loop), so that the
+// caller can exit and its service manager take over.
+func (c *Cluster) Supervise(ctx context.Context, attempts int) error {
+	var crashes []time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.exitedCh():
+		}
+		c.mu.Lock()
+		stopping, pid, waitErr := c.stopping, c.pid, c.waitErr
+		c.mu.Unlock()
+		if stopping {
+			return nil
+		}
+		now := time.Now()
+		crashes = append(crashes, now)
+		for len(crashes) > 0 && now.Sub(crashes[0]) > 10*time.Minute {
+			crashes = crashes[1:]
+		}
+		c.opts.Logf("PostgreSQL (pid %d) died (%v): restarting it; last lines of its log:\n%s", pid, waitErr, c.logTail())
+		if len(crashes) > attempts {
+			return fmt.Errorf("PostgreSQL died %d times within ten minutes; giving up", len(crashes))
+		}
+		var err error
+		backoff := time.Second
+		for try := 1; try <= attempts; try++ {
+			if err = c.launch(ctx); err == nil {
+				c.opts.Logf("PostgreSQL restarted (pid %d)", c.Pid())
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.opts.Logf("restarting PostgreSQL, try %d of %d: %v", try, attempts, err)
+			if try < attempts {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(backoff):
+				}
+				backoff *= 2
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("PostgreSQL could not be restarted after %d tries: %w", attempts, err)
+		}
+	}
 }
 
 func (c *Cluster) logTail() string {
@@ -330,20 +615,27 @@ func (c *Cluster) DataDir() string { return c.opts.DataDir }
 func (c *Cluster) BinDir() string { return c.binDir }
 
 // Stop shuts the server down (fast shutdown) and waits for it. It does
-// nothing for an adopted server that this process did not start.
+// nothing for an adopted server that this process did not start. Stop ends
+// Supervise.
 func (c *Cluster) Stop() error {
-	if c.cmd == nil {
+	c.mu.Lock()
+	if !c.stopping {
+		c.stopping = true
+		close(c.quit)
+	}
+	cmd, exited, lf := c.cmd, c.exited, c.logFile
+	c.mu.Unlock()
+	if cmd == nil {
 		return nil
 	}
-	defer c.logFile.Close()
-	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	defer lf.Close()
+	_ = cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case err := <-c.done:
-		c.done <- err
+	case <-exited:
 		c.opts.Logf("PostgreSQL stopped")
 		return nil
 	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
 		return errors.New("postgres did not stop within 30 s; sent SIGQUIT")
 	}
 }
