@@ -79,7 +79,7 @@ func (f LineFormat) Validate() error {
 const maxLine = 64
 
 // Parse decodes one line (without its terminator) into a tap with UID,
-// Tech and, for TechEM4100, Number set. It returns an error wrapping
+// Tech and, for TechEM4100 or a decimal line, Number set. It returns an error wrapping
 // ErrMalformed, or ErrChecksum for a Wiegand parity error.
 func (f LineFormat) Parse(line string) (Tap, error) {
 	s := line
@@ -126,8 +126,11 @@ func (f LineFormat) Parse(line string) (Tap, error) {
 		slices.Reverse(id)
 	}
 	t := Tap{UID: strings.ToUpper(hex.EncodeToString(id)), Tech: tech}
-	if tech == TechEM4100 {
+	switch {
+	case tech == TechEM4100:
 		t.Number = em4100Number(id)
+	case f.Encoding == LineDecimal:
+		t.Number = s // what the reader printed, as on the badge
 	}
 	return t, nil
 }
@@ -242,11 +245,17 @@ func countOnes(v uint64) uint {
 
 // Line is the Driver for readers that print one badge per text line:
 // CDC-ACM "keyboard-wedge style" readers and Wiegand-to-RS232 converters.
+//
+// A tap only comes from a whole line, from its first byte to its
+// terminator: a line cut by a silence is dropped with its rest (see
+// lineScanner), and noise directly before a line is skipped (see parse).
+// Set the format's Lengths: they are what tells a shorter id from a whole
+// one.
 type Line struct {
 	Observer
 	format LineFormat
-	// Idle is the port read timeout; a silence that long drops a partial
-	// line. Zero means 50 ms.
+	// Idle is the port read timeout; a silence that long inside a line
+	// drops the line. Zero means 50 ms.
 	Idle time.Duration
 }
 
@@ -270,10 +279,23 @@ func (d *Line) SerialMode() serial.Mode {
 	return serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit}
 }
 
+// lineResync is how long a silence must last, after a line was cut by a
+// shorter one, before the next byte may start a line: the bytes that come
+// back sooner are the rest of the cut line and are dropped up to its
+// terminator.
+const lineResync = 500 * time.Millisecond
+
 // lineScanner splits a byte stream into lines ended by CR, LF or CR LF.
+//
+// It only hands out whole lines. It starts unsynchronised (the port may
+// open in the middle of a line): bytes are dropped until a terminator or a
+// silence. A silence inside a line drops what came before it and the rest
+// of that line, up to its terminator, unless the silence lasts lineResync.
 type lineScanner struct {
-	buf      []byte
-	overflow bool // the current line is too long and is being skipped
+	buf       []byte
+	overflow  bool      // the current line is too long and is being skipped
+	synced    bool      // the next byte starts a line
+	skipUntil time.Time // while !synced: a silence lasting until then resynchronises
 }
 
 // feed consumes one byte and returns a complete line (nil otherwise) and
@@ -282,14 +304,16 @@ func (s *lineScanner) feed(b byte) (line []byte, dropped bool) {
 	if b == '\r' || b == '\n' {
 		dropped = s.overflow
 		s.overflow = false
-		if len(s.buf) == 0 || dropped {
+		synced := s.synced
+		s.synced = true
+		if len(s.buf) == 0 || dropped || !synced {
 			s.buf = s.buf[:0]
 			return nil, dropped
 		}
 		line, s.buf = s.buf, nil
 		return line, false
 	}
-	if s.overflow {
+	if !s.synced || s.overflow {
 		return nil, false
 	}
 	if len(s.buf) >= maxLine {
@@ -301,12 +325,37 @@ func (s *lineScanner) feed(b byte) (line []byte, dropped bool) {
 	return nil, false
 }
 
-// idle drops a partial line after a silence; it reports whether one was dropped.
-func (s *lineScanner) idle() bool {
+// idle reports a silence at time now; it reports whether a partial line
+// was dropped (the rest of that line will be dropped too).
+func (s *lineScanner) idle(now time.Time) bool {
 	partial := len(s.buf) > 0 || s.overflow
 	s.buf = s.buf[:0]
 	s.overflow = false
+	switch {
+	case partial:
+		s.synced = false
+		s.skipUntil = now.Add(lineResync)
+	case !s.synced && !now.Before(s.skipUntil):
+		s.synced = true
+	}
 	return partial
+}
+
+// parse decodes a whole line. When the line does not parse, noise may have
+// come directly before the reader's line: the longest tail of the line that
+// parses is taken, so a good read is not lost to a stray byte before it.
+// The returned error is the whole line's.
+func (d *Line) parse(line string) (t Tap, noise int, err error) {
+	t, err = d.format.Parse(line)
+	if err == nil {
+		return t, 0, nil
+	}
+	for i := 1; i < len(line); i++ {
+		if tail, terr := d.format.Parse(line[i:]); terr == nil {
+			return tail, i, nil
+		}
+	}
+	return Tap{}, 0, err
 }
 
 // Run decodes lines from port until ctx is cancelled or the port fails.
@@ -320,16 +369,18 @@ func (d *Line) Run(ctx context.Context, port io.ReadWriter, emit func(Tap)) erro
 		return fmt.Errorf("line reader: set read timeout: %w", err)
 	}
 	src := source{r: port, idle: idle}
-	var sc lineScanner
+	// The port may have opened in the middle of a line: a silence or a
+	// terminator comes first.
+	sc := lineScanner{skipUntil: time.Now()}
 	for {
 		chunk, err := src.read(ctx)
 		if err != nil {
 			return err
 		}
 		if chunk == nil {
-			if sc.idle() {
+			if sc.idle(time.Now()) {
 				o.Stats.Torn.Add(1)
-				o.Logger.Debug("line reader partial line dropped after silence")
+				o.Logger.Debug("line reader partial line dropped after silence, with the rest of the line")
 			}
 			continue
 		}
@@ -342,7 +393,7 @@ func (d *Line) Run(ctx context.Context, port io.ReadWriter, emit func(Tap)) erro
 			if line == nil {
 				continue
 			}
-			t, err := d.format.Parse(string(line))
+			t, noise, err := d.parse(string(line))
 			if err != nil {
 				if isChecksum(err) {
 					o.Stats.BadChecksum.Add(1)
@@ -351,6 +402,10 @@ func (d *Line) Run(ctx context.Context, port io.ReadWriter, emit func(Tap)) erro
 				}
 				o.Logger.Debug("line reader bad line", "err", err)
 				continue
+			}
+			if noise > 0 {
+				o.Stats.Garbage.Add(1)
+				o.Logger.Debug("line reader noise before a line", "bytes", noise, "line", fmt.Sprintf("%q", line))
 			}
 			o.Stats.Frames.Add(1)
 			t.ReadAt = o.Now()

@@ -2,7 +2,9 @@ package readers
 
 import (
 	"errors"
+	"slices"
 	"testing"
+	"time"
 )
 
 func TestLineFormatParse(t *testing.T) {
@@ -18,7 +20,7 @@ func TestLineFormatParse(t *testing.T) {
 		{"decimal em4100", LineFormat{Encoding: LineDecimal, Tech: TechEM4100, Lengths: []int{10}}, "0013477100", "00CDA4EC", "0013477100", TechEM4100, nil},
 		{"decimal too big for 4 bytes", LineFormat{Encoding: LineDecimal, Tech: TechEM4100}, "9999999999", "", "", "", ErrMalformed},
 		{"decimal 13 digits is 5 bytes", LineFormat{Encoding: LineDecimal, Tech: TechEM4100}, "0004308444396", "0100CDA4EC", "0013477100", TechEM4100, nil},
-		{"decimal reversed", LineFormat{Encoding: LineDecimal, Tech: TechISO14443A, Reverse: true}, "0013477100", "ECA4CD00", "", TechISO14443A, nil},
+		{"decimal reversed", LineFormat{Encoding: LineDecimal, Tech: TechISO14443A, Reverse: true}, "0013477100", "ECA4CD00", "0013477100", TechISO14443A, nil},
 		{"decimal bad digit", LineFormat{Encoding: LineDecimal, Tech: TechEM4100}, "00134771O0", "", "", "", ErrMalformed},
 		{"decimal wrong length", LineFormat{Encoding: LineDecimal, Tech: TechEM4100, Lengths: []int{10}}, "13477100", "", "", "", ErrMalformed},
 		{"hex 7 bytes", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Lengths: []int{8, 14}}, "04a23b1c5d6e80", "04A23B1C5D6E80", "", TechISO14443A, nil},
@@ -124,6 +126,7 @@ func TestLineOverPTY(t *testing.T) {
 			stats := new(Stats)
 			drv.Stats = stats
 			r := runDriver(t, drv)
+			r.write(t, []byte("\n")) // a terminator: the next byte starts a line
 			if tt.slow {
 				r.writeSlowly(t, tt.input)
 			} else {
@@ -151,21 +154,145 @@ func TestLineOverPTY(t *testing.T) {
 	}
 }
 
-func TestLinePartialLineDroppedAfterSilence(t *testing.T) {
-	sc := lineScanner{}
-	for _, b := range []byte("00134") {
-		sc.feed(b)
-	}
-	if !sc.idle() {
-		t.Fatal("idle() did not report the partial line")
-	}
-	var got []byte
-	for _, b := range []byte("0013477100\r\n") {
-		if l, _ := sc.feed(b); l != nil {
-			got = l
+func TestLineScannerResync(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 11, 52, 0, 0, time.UTC)
+	sc := lineScanner{skipUntil: t0}
+	var got []string
+	feed := func(in string) {
+		for _, b := range []byte(in) {
+			if l, _ := sc.feed(b); l != nil {
+				got = append(got, string(l))
+			}
 		}
 	}
-	if string(got) != "0013477100" {
-		t.Errorf("line = %q, want 0013477100", got)
+	feed("77100\r\n") // opened mid-line: the tail is dropped
+	feed("0013477100\r\n")
+	feed("00134")
+	if !sc.idle(t0.Add(time.Second)) {
+		t.Fatal("idle() did not report the partial line")
+	}
+	feed("77100\r\n") // the rest of the cut line
+	feed("1234")
+	sc.idle(t0.Add(2 * time.Second))
+	sc.idle(t0.Add(2*time.Second + lineResync)) // a long silence: synchronised again
+	feed("4294967295\r\n")
+	if want := []string{"0013477100", "4294967295"}; !slices.Equal(got, want) {
+		t.Errorf("lines = %q, want %q", got, want)
+	}
+}
+
+// lineTaps writes input to a line driver over a pty (pause: a silence
+// between the parts) followed by a sentinel line, and returns the UIDs
+// before the sentinel.
+func lineTaps(t *testing.T, f LineFormat, parts ...string) ([]string, StatsSnapshot) {
+	t.Helper()
+	drv, err := NewLine(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv.Idle = 20 * time.Millisecond
+	stats := new(Stats)
+	drv.Stats = stats
+	r := runDriver(t, drv)
+	r.write(t, []byte("\r\n"))
+	for i, p := range parts {
+		if i > 0 {
+			time.Sleep(5 * drv.Idle)
+		}
+		r.write(t, []byte(p))
+	}
+	sentinel, sentUID := "4294967295\r\n", "FFFFFFFF"
+	switch f.Encoding {
+	case LineWiegandBits:
+		sentinel, sentUID = EncodeWiegand([]byte{0xAB, 0xCD, 0xEF})+"\r\n", "ABCDEF"
+	case LineHex:
+		sentinel = f.Prefix + "FFFFFFFF" + f.Suffix + "\r\n"
+	}
+	r.write(t, []byte(sentinel))
+	var got []string
+	for {
+		tp := r.tap(t)
+		if tp.UID == sentUID {
+			break
+		}
+		got = append(got, tp.UID)
+	}
+	return got, stats.Snapshot()
+}
+
+func TestLineCutBySilenceOverPTY(t *testing.T) {
+	tests := []struct {
+		name  string
+		f     LineFormat
+		parts []string
+	}{
+		{"decimal", LineFormat{Encoding: LineDecimal, Tech: TechEM4100}, []string{"00134", "77100\r\n"}},
+		{"hex", LineFormat{Encoding: LineHex, Tech: TechISO14443A}, []string{"04A23B", "1C\r\n"}},
+		{"hex cut twice", LineFormat{Encoding: LineHex, Tech: TechISO14443A}, []string{"04", "A23B", "1C\r\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, s := lineTaps(t, tt.f, tt.parts...)
+			if len(got) != 0 {
+				t.Errorf("taps %v from a line cut by a silence, want none", got)
+			}
+			if s.Torn == 0 {
+				t.Errorf("Torn = 0, want the cut line counted")
+			}
+		})
+	}
+}
+
+func TestLineOpenedMidLineOverPTY(t *testing.T) {
+	drv, err := NewLine(LineFormat{Encoding: LineDecimal, Tech: TechEM4100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, name := newPTY(t)
+	port := openTTY(t, name, drv)
+	// The reader was sending when the port opened: the driver's first read
+	// finds the end of a line.
+	if _, err := master.Write([]byte("77100\r\n0013477100\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := runOn(t, drv, master, port)
+	if tp := r.tap(t); tp.UID != "00CDA4EC" {
+		t.Errorf("tap = %+v, want only the whole line 0013477100", tp)
+	}
+	time.Sleep(50 * time.Millisecond)
+	r.noMoreTaps(t)
+}
+
+func TestLineNoiseBeforeLineOverPTY(t *testing.T) {
+	tests := []struct {
+		name  string
+		f     LineFormat
+		input string
+		want  string
+	}{
+		{"decimal, binary noise", LineFormat{Encoding: LineDecimal, Tech: TechEM4100, Lengths: []int{10}}, "\xff\x1b0013477100\r\n", "00CDA4EC"},
+		{"decimal, digits", LineFormat{Encoding: LineDecimal, Tech: TechEM4100, Lengths: []int{10}}, "420013477100\r\n", "00CDA4EC"},
+		{"hex", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Lengths: []int{8, 14}}, "\xfeAB04A23B1C\r\n", "04A23B1C"},
+		{"hex with prefix", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Prefix: "UID:"}, "\x00zUID:04A23B1C\r\n", "04A23B1C"},
+		{"wiegand", LineFormat{Encoding: LineWiegandBits}, "\x001" + EncodeWiegand([]byte{0x12, 0x34, 0x56}) + "\r\n", "123456"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, s := lineTaps(t, tt.f, tt.input)
+			if !slices.Equal(got, []string{tt.want}) {
+				t.Errorf("taps = %v, want [%s]", got, tt.want)
+			}
+			if s.Garbage != 1 {
+				t.Errorf("Garbage = %d, want 1 (the noise)", s.Garbage)
+			}
+		})
+	}
+}
+
+func TestLineDecimalNumber(t *testing.T) {
+	f := LineFormat{Encoding: LineDecimal, Tech: TechISO14443A}
+	tp, err := f.Parse("3735928559")
+	if err != nil || tp.UID != "DEADBEEF" || tp.Number != "3735928559" {
+		t.Errorf("Parse = %+v, %v, want UID DEADBEEF and the printed digits as Number", tp, err)
 	}
 }

@@ -121,7 +121,7 @@ func TestReaderUnplugReconnect(t *testing.T) {
 		}},
 		{"line", uid4, line, func(t *testing.T) (device, string) {
 			m, name := newPTY(t)
-			return device{m, func(uid []byte) { _, _ = m.Write([]byte(hexUpper(uid) + "\r\n")) }}, name
+			return device{m, func(uid []byte) { _, _ = m.Write([]byte("\r\n" + hexUpper(uid) + "\r\n")) }}, name
 		}},
 		{"pn532", uid4, fastPN532(), func(t *testing.T) (device, string) {
 			m, name := newPTY(t)

@@ -31,8 +31,10 @@ type Tap struct {
 	UID    string    // canonical badge id, upper-case hex (e.g. "0100CDA4EC")
 	Tech   Tech      // technology of the badge
 	ReadAt time.Time // when the reader delivered the frame
-	// Number is the number printed on EM4100 fobs (decimal of the last four
-	// bytes, ten digits, e.g. "0013477100"); empty for other technologies.
+	// Number is the number printed on the badge: for EM4100 fobs the
+	// decimal of the last four bytes, ten digits (e.g. "0013477100"); for
+	// a decimal line reader (LineDecimal) the digits it printed. Empty
+	// otherwise.
 	Number string
 }
 
