@@ -276,7 +276,16 @@ var (
 	errPN532Nack       = errors.New("pn532: NACK")
 	errPN532AppError   = errors.New("pn532: application error frame")
 	errPN532Unexpected = errors.New("pn532: unexpected response")
+	// errPN532Corrupt: a frame arrived damaged (bad LCS/DCS, torn); the
+	// waiter may ask for it again with a NACK.
+	errPN532Corrupt = errors.New("pn532: corrupted frame")
 )
+
+// pn532NackFrame asks the chip to send its last response frame again.
+var pn532NackFrame = [...]byte{0x00, 0x00, 0xFF, 0xFF, 0x00, 0x00}
+
+// pn532MaxNacks bounds the NACKs sent for one response.
+const pn532MaxNacks = 3
 
 func isPN532Protocol(err error) bool {
 	return errors.Is(err, errPN532Timeout) || errors.Is(err, errPN532Nack) ||
@@ -292,6 +301,7 @@ type pn532Session struct {
 	sc      pn532Scanner
 	pending []PN532Frame
 	awake   bool
+	corrupt bool // a damaged frame came since the last wait
 }
 
 // Run talks to the chip until ctx is cancelled or the port fails.
@@ -376,6 +386,7 @@ func (s *pn532Session) poll(ctx context.Context, emit func(Tap)) error {
 
 // transceive sends one command and returns its response parameters (after
 // the response code). A NACK makes it resend the command twice at most; a
+// damaged response is asked for again with a NACK (three times at most); a
 // missing response is aborted with an ACK.
 func (s *pn532Session) transceive(ctx context.Context, cmd byte, params ...byte) ([]byte, error) {
 	frame := EncodePN532Frame(pn532HostToChip, append([]byte{cmd}, params...)...)
@@ -386,6 +397,7 @@ send:
 	for attempt := 0; ; attempt++ {
 		// Answers to earlier, abandoned commands are stale now.
 		s.pending = nil
+		s.corrupt = false
 		s.sc.reset()
 		if _, err := s.port.Write(frame); err != nil {
 			return nil, fmt.Errorf("pn532: write: %w", err)
@@ -393,6 +405,9 @@ send:
 		ackBy := time.Now().Add(orDefault(s.d.AckTimeout, 100*time.Millisecond))
 		for {
 			f, err := s.wait(ctx, ackBy)
+			if errors.Is(err, errPN532Corrupt) {
+				continue // a damaged ACK: the response may still come
+			}
 			if errors.Is(err, errPN532Timeout) {
 				_, _ = s.port.Write(pn532AckFrame[:]) // abort, in case it was only late
 			}
@@ -423,8 +438,20 @@ send:
 	}
 	s.awake = true
 	respBy := time.Now().Add(orDefault(s.d.ResponseTimeout, time.Second))
+	nacks := 0
 	for {
 		f, err := s.wait(ctx, respBy)
+		if errors.Is(err, errPN532Corrupt) {
+			// The response arrived damaged: ask for it again at once
+			// rather than wait for the timeout.
+			if nacks++; nacks <= pn532MaxNacks {
+				s.o.Logger.Debug("pn532 corrupted response, sending NACK", "cmd", cmd, "nack", nacks)
+				if _, err := s.port.Write(pn532NackFrame[:]); err != nil {
+					return nil, fmt.Errorf("pn532: write: %w", err)
+				}
+			}
+			continue
+		}
 		if errors.Is(err, errPN532Timeout) {
 			_, _ = s.port.Write(pn532AckFrame[:]) // abort the command
 		}
@@ -457,10 +484,15 @@ func (s *pn532Session) response(f PN532Frame, cmd byte) ([]byte, bool) {
 	return nil, false
 }
 
-// wait returns the next frame, or errPN532Timeout once deadline has
+// wait returns the next frame, errPN532Corrupt when a damaged frame came
+// and no good frame is waiting, or errPN532Timeout once deadline has
 // passed. Bad frames and stray bytes are counted on the way.
 func (s *pn532Session) wait(ctx context.Context, deadline time.Time) (PN532Frame, error) {
 	for {
+		if s.corrupt && len(s.pending) == 0 {
+			s.corrupt = false
+			return PN532Frame{}, errPN532Corrupt
+		}
 		if len(s.pending) > 0 {
 			f := s.pending[0]
 			s.pending = s.pending[1:]
@@ -485,9 +517,11 @@ func (s *pn532Session) wait(ctx context.Context, deadline time.Time) (PN532Frame
 			case resBadChecksum:
 				s.o.Stats.BadChecksum.Add(1)
 				s.o.Logger.Debug("pn532 bad checksum", "err", ev.detail)
+				s.corrupt = true
 			case resTorn:
 				s.o.Stats.Torn.Add(1)
 				s.o.Logger.Debug("pn532 torn frame", "err", ev.detail)
+				s.corrupt = true
 			}
 		}
 	}

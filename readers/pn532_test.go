@@ -125,6 +125,8 @@ type fakePN532 struct {
 	script []string // actions for the next InListPassiveTarget commands
 	cmds   []byte   // command codes received
 	raw    []byte   // first bytes received from the host
+	last   []byte   // last response frame, sent again on a NACK
+	nacks  int      // NACKs received
 }
 
 func startFakePN532(master *os.File, slow bool, card []byte, script ...string) *fakePN532 {
@@ -147,6 +149,15 @@ func (f *fakePN532) serve() {
 		}
 		f.mu.Unlock()
 		for _, ev := range sc.feed(buf[:n]) {
+			if ev.kind == resFrame && ev.frame.Kind == PN532Nack {
+				// The host asks for the last response again (sent whole:
+				// the damage was on the wire).
+				f.mu.Lock()
+				last := f.last
+				f.nacks++
+				f.mu.Unlock()
+				f.send(last)
+			}
 			if ev.kind == resFrame && ev.frame.Kind == PN532Info && ev.frame.TFI == pn532HostToChip && len(ev.frame.Data) > 0 {
 				f.answer(ev.frame.Data[0])
 			}
@@ -207,6 +218,9 @@ func (f *fakePN532) answer(cmd byte) {
 		resp = append([]byte{0x4B, 0x01, 0x01, 0x00, 0x44, 0x00, byte(len(card))}, card...)
 	}
 	frame := EncodePN532Frame(pn532ChipToHost, resp...)
+	f.mu.Lock()
+	f.last = frame
+	f.mu.Unlock()
 	switch action {
 	case "":
 		f.send(append(slices.Clone(ack), frame...))
@@ -217,8 +231,13 @@ func (f *fakePN532) answer(cmd byte) {
 	case "error":
 		f.send(append(slices.Clone(ack), 0x00, 0x00, 0xFF, 0x01, 0xFF, 0x7F, 0x81, 0x00))
 	case "baddcs":
-		frame[len(frame)-2]++
-		f.send(append(slices.Clone(ack), frame...))
+		bad := slices.Clone(frame)
+		bad[len(bad)-2]++
+		f.send(append(slices.Clone(ack), bad...))
+	case "badlcs":
+		bad := slices.Clone(frame)
+		bad[4]++
+		f.send(append(slices.Clone(ack), bad...))
 	case "garbage":
 		f.send(append(append([]byte{0x13, 0x37, 0xFF}, ack...), append([]byte{0x42}, frame...)...))
 	case "silent":
@@ -284,10 +303,19 @@ func TestPN532OverPTY(t *testing.T) {
 					t.Errorf("Protocol = %d, want 1", s.Protocol)
 				}
 			}},
-		{name: "bad DCS", card: uid4, script: []string{"baddcs"}, want: "DEADBEEF", short: true,
+		{name: "bad DCS is asked again with a NACK", card: uid4, script: []string{"baddcs"}, want: "DEADBEEF",
 			check: func(t *testing.T, s StatsSnapshot, f *fakePN532) {
-				if s.BadChecksum != 1 || s.Timeouts < 1 || s.Garbage != 0 {
-					t.Errorf("BadChecksum, Timeouts, Garbage = %d, %d, %d, want 1, ≥1, 0", s.BadChecksum, s.Timeouts, s.Garbage)
+				if s.BadChecksum != 1 || s.Timeouts != 0 || s.Garbage != 0 {
+					t.Errorf("BadChecksum, Timeouts, Garbage = %d, %d, %d, want 1, 0, 0", s.BadChecksum, s.Timeouts, s.Garbage)
+				}
+				if !bytes.Contains(f.received(), append(EncodePN532Frame(0xD4, 0x4A, 0x01, 0x00), pn532NackFrame[:]...)) {
+					t.Error("the damaged response was not asked for again with a NACK")
+				}
+			}},
+		{name: "unanswered command is aborted", card: uid4, script: []string{"silent"}, want: "DEADBEEF", short: true,
+			check: func(t *testing.T, s StatsSnapshot, f *fakePN532) {
+				if s.Timeouts < 1 {
+					t.Errorf("Timeouts = %d, want ≥ 1", s.Timeouts)
 				}
 				if !bytes.Contains(f.received(), append(EncodePN532Frame(0xD4, 0x4A, 0x01, 0x00), pn532AckFrame[:]...)) {
 					t.Error("the unanswered command was not aborted with an ACK")
@@ -347,5 +375,47 @@ func TestPN532NoCardThenCard(t *testing.T) {
 	fake.setCard([]byte{1, 2, 3, 4})
 	if tp := r.tap(t); tp.UID != "01020304" {
 		t.Errorf("tap = %+v, want 01020304", tp)
+	}
+}
+
+// TestPN532CorruptedAnswerIsResent: with the default 1 s response timeout,
+// a card whose answer is damaged on the wire is read at once: the driver
+// asks for the answer again (NACK) instead of waiting for the timeout.
+func TestPN532CorruptedAnswerIsResent(t *testing.T) {
+	for _, script := range []string{"baddcs", "badlcs"} {
+		t.Run(script, func(t *testing.T) {
+			drv := NewPN532() // default timeouts: 100 ms ACK, 1 s response
+			drv.PollInterval = 5 * time.Millisecond
+			stats := new(Stats)
+			drv.Stats = stats
+			master, name := newPTY(t)
+			port := openTTY(t, name, drv)
+			fake := startFakePN532(master, false, nil)
+			r := runOn(t, drv, master, port)
+			waitFor(t, "a first empty poll", func() bool {
+				return bytes.Count(fake.commands(), []byte{pn532CmdInListPassiveTarget}) >= 1
+			})
+			fake.mu.Lock()
+			fake.script = []string{script}
+			fake.card = []byte{0xDE, 0xAD, 0xBE, 0xEF}
+			fake.mu.Unlock()
+			start := time.Now()
+			tp := r.tap(t)
+			if took := time.Since(start); took > 200*time.Millisecond {
+				t.Errorf("card read after %v, want < 200ms", took.Round(time.Millisecond))
+			}
+			if tp.UID != "DEADBEEF" {
+				t.Errorf("tap = %+v, want DEADBEEF", tp)
+			}
+			fake.mu.Lock()
+			nacks := fake.nacks
+			fake.mu.Unlock()
+			if nacks != 1 {
+				t.Errorf("NACKs received = %d, want 1", nacks)
+			}
+			if s := stats.Snapshot(); s.Timeouts != 0 {
+				t.Errorf("Timeouts = %d, want 0", s.Timeouts)
+			}
+		})
 	}
 }
