@@ -1,13 +1,17 @@
 package sepa
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"strings"
 	"unicode/utf8"
 
+	qr "github.com/piglig/go-qr"
 	"github.com/shopspring/decimal"
-	"github.com/skip2/go-qrcode"
 )
 
 // ErrEPC is returned (wrapped) when an EPC QR payload cannot be built.
@@ -143,15 +147,86 @@ func epcText(field, s string, max int) error {
 	return nil
 }
 
+// eciUTF8 is the ECI assignment number of UTF-8 (ISO/IEC 18004, AIM ECI).
+const eciUTF8 = 26
+
+// quietZone is the white border around a QR code, in modules.
+const quietZone = 4
+
 // EPCQRPNG renders payload (the output of EPCPayload.Payload) as a PNG QR code
-// of size×size pixels with error correction level M, as EPC069-12 requires.
+// of size×size pixels (more when size is too small for one pixel per
+// module) with error correction level M, as EPC069-12 requires.
+//
+// The payload is one byte segment announced by an ECI designator 26
+// (UTF-8). EPC069-12's character set field (line 3, "1") says UTF-8 to a
+// banking app that reads it, but a QR decoder turns bytes into text before:
+// without an ECI it guesses, and zbar (zbarimg, and the apps built on it)
+// guesses Shift-JIS first for any byte above 0x7F, so "Crèche « Les Petits »"
+// came out as mojibake. With the ECI, decoders that honour it (zbar, ZXing,
+// the phone platforms' readers) read UTF-8, and those that do not still get
+// the same bytes.
 func EPCQRPNG(payload string, size int) ([]byte, error) {
 	if payload == "" || len(payload) > epcMaxPayload {
 		return nil, fmt.Errorf("%w: payload of %d bytes, want 1 to %d", ErrEPC, len(payload), epcMaxPayload)
 	}
-	png, err := qrcode.Encode(payload, qrcode.Medium, size)
+	segs := make([]*qr.QrSegment, 0, 2)
+	if !isASCII(payload) {
+		eci, err := qr.MakeEci(eciUTF8)
+		if err != nil {
+			return nil, fmt.Errorf("sepa: encode EPC QR code: %w", err)
+		}
+		segs = append(segs, eci)
+	}
+	data, err := qr.MakeBytes([]byte(payload))
 	if err != nil {
 		return nil, fmt.Errorf("sepa: encode EPC QR code: %w", err)
 	}
-	return png, nil
+	segs = append(segs, data)
+	code, err := qr.EncodeSegments(segs, qr.Medium, qr.MinVersion, qr.MaxVersion, -1, false)
+	if err != nil {
+		return nil, fmt.Errorf("sepa: encode EPC QR code: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, qrImage(code, size)); err != nil {
+		return nil, fmt.Errorf("sepa: encode EPC QR code as PNG: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// qrImage draws code black on white with a quiet zone of 4 modules, scaled
+// to whole pixels per module and centred in a size×size image.
+func qrImage(code *qr.QrCode, size int) image.Image {
+	n := code.Size() + 2*quietZone
+	scale := max(size/n, 1)
+	side := max(size, n*scale)
+	off := (side - n*scale) / 2
+	img := image.NewGray(image.Rect(0, 0, side, side))
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
+	for y := 0; y < code.Size(); y++ {
+		for x := 0; x < code.Size(); x++ {
+			if !code.Module(x, y) {
+				continue
+			}
+			x0, y0 := off+(x+quietZone)*scale, off+(y+quietZone)*scale
+			for dy := 0; dy < scale; dy++ {
+				for dx := 0; dx < scale; dx++ {
+					img.SetGray(x0+dx, y0+dy, color.Gray{})
+				}
+			}
+		}
+	}
+	return img
+}
+
+// isASCII reports whether s holds only 7-bit characters, which every
+// decoder reads alike (no ECI needed).
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -3,12 +3,15 @@ package sepa
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	qr "github.com/piglig/go-qr"
 	"github.com/shopspring/decimal"
 )
 
@@ -151,6 +154,64 @@ func TestEPCQRPNGDecodes(t *testing.T) {
 		got := strings.TrimSuffix(string(out), "\n")
 		if got != want {
 			t.Errorf("payload %d decoded\ngot  %q\nwant %q", i, got, want)
+		}
+	}
+}
+
+// TestEPCQRPNGDecodesAsUTF8 reads EPC QR codes with a plain `zbarimg --raw`
+// (no -Sbinary: zbar turns the bytes into text itself, as the apps built on
+// it do), which must give the payload's text, accents and guillemets
+// included, with error correction level M.
+func TestEPCQRPNGDecodesAsUTF8(t *testing.T) {
+	bin := zbarimg(t)
+	payloads := []EPCPayload{
+		{Name: "Crèche « Les Petits »", IBAN: "BE71096123456769", Amount: decimal.RequireFromString("3.70"),
+			Reference: "+++010/8068/17183+++"},
+		{BIC: "GEBABEBB", Name: "École Saint-Joseph – Tartine", IBAN: "BE68539007547034",
+			Amount: decimal.RequireFromString("12.50"), Text: "Repas de décembre pour Noé, Zoë et Anaïs (classe P3A)",
+			Note: "Recharge du portefeuille — merci !"},
+		{Name: "PO Tartine", IBAN: "BE71096123456769", Amount: decimal.RequireFromString("1")}, // ASCII only
+	}
+	dir := t.TempDir()
+	for i, p := range payloads {
+		want, err := p.Payload()
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := EPCQRPNG(want, 320)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, fmt.Sprintf("qr%d.png", i))
+		if err := os.WriteFile(file, img, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "--raw", "-q", file)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("payload %d: zbarimg: %v: %s", i, err, stderr.String())
+		}
+		if got := strings.TrimSuffix(string(out), "\n"); got != want {
+			t.Errorf("payload %d: zbarimg --raw read\ngot  %q\nwant %q", i, got, want)
+		}
+		decoded, err := png.Decode(bytes.NewReader(img))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := decoded.Bounds(); b.Dx() != 320 || b.Dy() != 320 {
+			t.Errorf("payload %d: image %v, want 320×320", i, b)
+		}
+		res, err := qr.DecodeDetailed(decoded)
+		if err != nil {
+			t.Fatalf("payload %d: decode: %v", i, err)
+		}
+		if res.Ecc != qr.Medium {
+			t.Errorf("payload %d: error correction %v, want M", i, res.Ecc)
+		}
+		if res.Text != want {
+			t.Errorf("payload %d: go-qr read %q, want %q", i, res.Text, want)
 		}
 	}
 }
