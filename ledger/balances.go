@@ -20,7 +20,7 @@ type Balance struct {
 // Balance returns the account's current balance. Tracked accounts read their
 // materialised row; hot accounts sum their postings.
 func (l *Ledger) Balance(ctx context.Context, tenantID, accountID int64) (Balance, error) {
-	accts, err := l.accountsFor(ctx, tenantID, []int64{accountID})
+	accts, err := l.accountsFor(ctx, l.pool, tenantID, []int64{accountID})
 	if err != nil {
 		return Balance{}, err
 	}
@@ -42,7 +42,7 @@ func (l *Ledger) Balance(ctx context.Context, tenantID, accountID int64) (Balanc
 // BalanceAt returns the posted balance of the account as of at: the sum of
 // postings whose business time is before at.
 func (l *Ledger) BalanceAt(ctx context.Context, tenantID, accountID int64, at time.Time) (decimal.Decimal, error) {
-	accts, err := l.accountsFor(ctx, tenantID, []int64{accountID})
+	accts, err := l.accountsFor(ctx, l.pool, tenantID, []int64{accountID})
 	if err != nil {
 		return decimal.Zero, err
 	}

@@ -56,64 +56,18 @@ type Hold struct {
 // It returns ErrInvalidAmount, ErrUnknownAccount, ErrInvalidRequest (account
 // not tracked), *FloorError, ErrIdempotencyConflict.
 func (l *Ledger) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {
-	if req.IdempotencyKey == "" || req.Kind == "" {
-		return Hold{}, fmt.Errorf("%w: a hold needs an idempotency key and a kind", ErrInvalidRequest)
-	}
-	if err := checkAmount(req.Amount, false); err != nil {
-		return Hold{}, err
-	}
-	if req.Amount.IsNegative() {
-		return Hold{}, fmt.Errorf("%w: hold amount %s must be positive", ErrInvalidAmount, req.Amount)
-	}
-	accts, err := l.accountsFor(ctx, req.TenantID, []int64{req.AccountID})
+	a, hash, err := l.checkHold(ctx, l.pool, req)
 	if err != nil {
 		return Hold{}, err
 	}
-	a := accts[req.AccountID]
-	if !a.Tracked() {
-		return Hold{}, fmt.Errorf("%w: holds need a tracked account, %s has no floor", ErrInvalidRequest, a.Code)
-	}
-	hash := requestHash("hold", req.AccountID, req.Amount.StringFixed(2), req.Kind, req.Memo, req.Metadata)
 	var h Hold
 	err = l.withTx(ctx, func(tx pgx.Tx) error {
-		h = Hold{TenantID: req.TenantID, AccountID: req.AccountID, Amount: req.Amount, Kind: req.Kind, Memo: req.Memo,
-			Metadata: req.Metadata, ExpiresAt: req.ExpiresAt, Status: HoldPending}
-		err := tx.QueryRow(ctx, `
-			INSERT INTO holds (tenant_id, account_id, amount, idempotency_key, request_hash, kind, actor, memo, metadata, expires_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-			ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-			RETURNING id, created_at`,
-			req.TenantID, req.AccountID, req.Amount, req.IdempotencyKey, hash, req.Kind, req.Actor, req.Memo,
-			metadataJSON(req.Metadata), req.ExpiresAt, l.now()).Scan(&h.ID, &h.CreatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errReplay
-		}
-		if err != nil {
-			return fmt.Errorf("insert hold: %w", err)
-		}
-		var bal, pending, floor decimal.Decimal
-		err = tx.QueryRow(ctx, `
-			UPDATE accounts SET pending = pending + $3 WHERE tenant_id = $1 AND id = $2
-			RETURNING balance, pending, floor`, req.TenantID, req.AccountID, req.Amount).Scan(&bal, &pending, &floor)
-		if err != nil {
-			return fmt.Errorf("reserve on account %d: %w", req.AccountID, err)
-		}
-		if avail := bal.Sub(pending); avail.LessThan(floor) {
-			return &FloorError{AccountID: req.AccountID, Code: a.Code, Available: avail.Add(req.Amount), Shortfall: floor.Sub(avail)}
-		}
-		return nil
+		var err error
+		h, err = l.insertHold(ctx, tx, req, a, hash)
+		return err
 	})
 	if errors.Is(err, errReplay) {
-		var stored []byte
-		var id int64
-		if err := l.pool.QueryRow(ctx, `SELECT id, request_hash FROM holds WHERE tenant_id = $1 AND idempotency_key = $2`,
-			req.TenantID, req.IdempotencyKey).Scan(&id, &stored); err != nil {
-			return Hold{}, fmt.Errorf("read replayed hold: %w", err)
-		}
-		if string(stored) != string(hash) {
-			return Hold{}, fmt.Errorf("%w: hold key %q", ErrIdempotencyConflict, req.IdempotencyKey)
-		}
-		return l.GetHold(ctx, req.TenantID, id)
+		return l.replayHold(ctx, l.pool, req, hash)
 	}
 	if err != nil {
 		return Hold{}, mapDBError(err)
@@ -121,14 +75,117 @@ func (l *Ledger) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {
 	return h, nil
 }
 
+// PlaceHoldTx is PlaceHold inside the caller's transaction tx, so that the
+// caller's own rows (a booking) and the reservation commit together, with
+// the contract of TransferTx:
+//
+//   - ErrInvalidRequest, ErrInvalidAmount, ErrUnknownAccount and
+//     ErrCurrencyMismatch are returned before anything is written: tx is
+//     untouched and usable;
+//   - a used idempotency key is read inside tx: the same request returns
+//     the original hold, another ErrIdempotencyConflict; nothing is
+//     written, tx stays usable;
+//   - an error wrapping ErrTxAborted — *FloorError (the hold row was
+//     written before the floor was found breached), a database error —
+//     requires rolling tx back (or a savepoint, tx.Begin, around the call).
+//
+// It reads and writes only in tx, never through the pool.
+func (l *Ledger) PlaceHoldTx(ctx context.Context, tx pgx.Tx, req HoldRequest) (Hold, error) {
+	a, hash, err := l.checkHold(ctx, tx, req)
+	if err != nil {
+		return Hold{}, abortedUnless(err, ErrInvalidRequest, ErrInvalidAmount, ErrUnknownAccount, ErrCurrencyMismatch)
+	}
+	h, err := l.insertHold(ctx, tx, req, a, hash)
+	if errors.Is(err, errReplay) {
+		h, err := l.replayHold(ctx, tx, req, hash)
+		return h, abortedUnless(err, ErrIdempotencyConflict)
+	}
+	if err != nil {
+		return Hold{}, aborted(mapDBError(err))
+	}
+	return h, nil
+}
+
+// checkHold validates a hold request and returns its account (read
+// through q when not cached) and request hash; nothing is written.
+func (l *Ledger) checkHold(ctx context.Context, q querier, req HoldRequest) (Account, []byte, error) {
+	if req.IdempotencyKey == "" || req.Kind == "" {
+		return Account{}, nil, fmt.Errorf("%w: a hold needs an idempotency key and a kind", ErrInvalidRequest)
+	}
+	if err := checkAmount(req.Amount, false); err != nil {
+		return Account{}, nil, err
+	}
+	if req.Amount.IsNegative() {
+		return Account{}, nil, fmt.Errorf("%w: hold amount %s must be positive", ErrInvalidAmount, req.Amount)
+	}
+	accts, err := l.accountsFor(ctx, q, req.TenantID, []int64{req.AccountID})
+	if err != nil {
+		return Account{}, nil, err
+	}
+	a := accts[req.AccountID]
+	if !a.Tracked() {
+		return Account{}, nil, fmt.Errorf("%w: holds need a tracked account, %s has no floor", ErrInvalidRequest, a.Code)
+	}
+	return a, requestHash("hold", req.AccountID, req.Amount.StringFixed(2), req.Kind, req.Memo, req.Metadata), nil
+}
+
+// insertHold writes the hold and its reservation on account a in tx. It
+// returns errReplay (nothing written) when the key is used, and
+// *FloorError after writing when the account cannot afford it.
+func (l *Ledger) insertHold(ctx context.Context, tx pgx.Tx, req HoldRequest, a Account, hash []byte) (Hold, error) {
+	h := Hold{TenantID: req.TenantID, AccountID: req.AccountID, Amount: req.Amount, Kind: req.Kind, Memo: req.Memo,
+		Metadata: req.Metadata, ExpiresAt: req.ExpiresAt, Status: HoldPending}
+	err := tx.QueryRow(ctx, `
+		INSERT INTO holds (tenant_id, account_id, amount, idempotency_key, request_hash, kind, actor, memo, metadata, expires_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+		RETURNING id, created_at`,
+		req.TenantID, req.AccountID, req.Amount, req.IdempotencyKey, hash, req.Kind, req.Actor, req.Memo,
+		metadataJSON(req.Metadata), req.ExpiresAt, l.now()).Scan(&h.ID, &h.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Hold{}, errReplay
+	}
+	if err != nil {
+		return Hold{}, fmt.Errorf("insert hold: %w", err)
+	}
+	var bal, pending, floor decimal.Decimal
+	err = tx.QueryRow(ctx, `
+		UPDATE accounts SET pending = pending + $3 WHERE tenant_id = $1 AND id = $2
+		RETURNING balance, pending, floor`, req.TenantID, req.AccountID, req.Amount).Scan(&bal, &pending, &floor)
+	if err != nil {
+		return Hold{}, fmt.Errorf("reserve on account %d: %w", req.AccountID, err)
+	}
+	if avail := bal.Sub(pending); avail.LessThan(floor) {
+		return Hold{}, &FloorError{AccountID: req.AccountID, Code: a.Code, Available: avail.Add(req.Amount), Shortfall: floor.Sub(avail)}
+	}
+	return h, nil
+}
+
+// replayHold returns, read through q, the hold placed under req's key if
+// it was placed with the same request (hash), else ErrIdempotencyConflict.
+func (l *Ledger) replayHold(ctx context.Context, q querier, req HoldRequest, hash []byte) (Hold, error) {
+	var stored []byte
+	var id int64
+	if err := q.QueryRow(ctx, `SELECT id, request_hash FROM holds WHERE tenant_id = $1 AND idempotency_key = $2`,
+		req.TenantID, req.IdempotencyKey).Scan(&id, &stored); err != nil {
+		return Hold{}, fmt.Errorf("read replayed hold: %w", err)
+	}
+	if string(stored) != string(hash) {
+		return Hold{}, fmt.Errorf("%w: hold key %q", ErrIdempotencyConflict, req.IdempotencyKey)
+	}
+	return readHold(ctx, q, req.TenantID, id)
+}
+
 // GetHold returns a hold with its current status, or ErrNotFound.
 func (l *Ledger) GetHold(ctx context.Context, tenantID, id int64) (Hold, error) {
 	return readHold(ctx, l.pool, tenantID, id)
 }
 
-// rowQuerier is what readHold needs: a pool or a transaction.
-type rowQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+// GetHoldTx is GetHold read in the caller's transaction tx (it sees what tx
+// wrote). ErrNotFound leaves tx usable; any other error wraps ErrTxAborted.
+func (l *Ledger) GetHoldTx(ctx context.Context, tx pgx.Tx, tenantID, id int64) (Hold, error) {
+	h, err := readHold(ctx, tx, tenantID, id)
+	return h, abortedUnless(err, ErrNotFound)
 }
 
 // holdSelect reads holds with their endings; a WHERE clause on h follows.
@@ -156,7 +213,7 @@ func scanHold(row pgx.Row) (Hold, error) {
 }
 
 // readHold reads a hold and its ending through q, or ErrNotFound.
-func readHold(ctx context.Context, q rowQuerier, tenantID, id int64) (Hold, error) {
+func readHold(ctx context.Context, q querier, tenantID, id int64) (Hold, error) {
 	h, err := scanHold(q.QueryRow(ctx, holdSelect+` WHERE h.tenant_id = $1 AND h.id = $2`, tenantID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Hold{}, fmt.Errorf("%w: hold %d", ErrNotFound, id)
@@ -212,7 +269,7 @@ func (l *Ledger) PostHold(ctx context.Context, req PostHoldRequest) (Transfer, e
 	if err != nil {
 		return Transfer{}, err
 	}
-	tr, hash, err := l.postHoldTransfer(ctx, h, req)
+	tr, hash, err := l.postHoldTransfer(ctx, l.pool, h, req)
 	if err != nil {
 		return Transfer{}, err
 	}
@@ -234,8 +291,9 @@ func (l *Ledger) PostHold(ctx context.Context, req PostHoldRequest) (Transfer, e
 // postHoldTransfer checks a post of hold h and returns the transfer it
 // makes and its request hash (for idempotency). It returns ErrInvalidAmount,
 // ErrOverPost, ErrUnknownAccount, ErrInvalidRequest and the errors of
-// validate; nothing is read but account properties.
-func (l *Ledger) postHoldTransfer(ctx context.Context, h Hold, req PostHoldRequest) (TransferRequest, []byte, error) {
+// validate; nothing is read but account properties (through q when not
+// cached).
+func (l *Ledger) postHoldTransfer(ctx context.Context, q querier, h Hold, req PostHoldRequest) (TransferRequest, []byte, error) {
 	if err := checkAmount(req.Amount, false); err != nil {
 		return TransferRequest{}, nil, err
 	}
@@ -245,7 +303,7 @@ func (l *Ledger) postHoldTransfer(ctx context.Context, h Hold, req PostHoldReque
 	if req.Amount.GreaterThan(h.Amount) {
 		return TransferRequest{}, nil, fmt.Errorf("%w: %s over a hold of %s", ErrOverPost, req.Amount.StringFixed(2), h.Amount.StringFixed(2))
 	}
-	accts, err := l.accountsFor(ctx, req.TenantID, []int64{h.AccountID, req.To})
+	accts, err := l.accountsFor(ctx, q, req.TenantID, []int64{h.AccountID, req.To})
 	if err != nil {
 		return TransferRequest{}, nil, err
 	}
@@ -298,44 +356,83 @@ func postedHold(ctx context.Context, tx pgx.Tx, h Hold, amount decimal.Decimal, 
 	return nil
 }
 
-func endHold(ctx context.Context, tx pgx.Tx, tenantID, holdID int64, outcome HoldStatus, posted decimal.Decimal, transferID *int64, actor string, at time.Time) error {
-	_, err := tx.Exec(ctx, `
-		INSERT INTO hold_endings (tenant_id, hold_id, outcome, posted_amount, transfer_id, actor, ended_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, tenantID, holdID, string(outcome), posted, transferID, actor, at)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return fmt.Errorf("%w: hold %d", ErrHoldEnded, holdID)
-	}
-	if err != nil {
-		return fmt.Errorf("end hold %d: %w", holdID, err)
-	}
-	return nil
-}
-
 // VoidHold ends a pending hold without posting: the amount is available
 // again. It returns ErrNotFound or ErrHoldEnded.
 func (l *Ledger) VoidHold(ctx context.Context, tenantID, holdID int64, actor string) error {
 	return l.endWithout(ctx, tenantID, holdID, HoldVoided, actor)
 }
 
+// VoidHoldTx is VoidHold inside the caller's transaction tx, so that the
+// caller's own change (a cancelled booking) and the released reservation
+// commit together, with the contract of TransferTx:
+//
+//   - ErrNotFound, and ErrHoldEnded when the hold had ended (posted,
+//     voided or expired) when read, are returned before anything is
+//     written: tx is usable (GetHoldTx tells how it ended). The read
+//     follows the lock of the held account, which a post of the hold also
+//     takes, so an ending committed by a concurrent post is seen;
+//   - an error wrapping ErrTxAborted — among them ErrHoldEnded when the
+//     hold ends concurrently after the read, a database error — requires
+//     rolling tx back.
+//
+// It reads and writes only in tx, never through the pool.
+func (l *Ledger) VoidHoldTx(ctx context.Context, tx pgx.Tx, tenantID, holdID int64, actor string) error {
+	return l.endWithoutTx(ctx, tx, tenantID, holdID, HoldVoided, actor)
+}
+
 func (l *Ledger) endWithout(ctx context.Context, tenantID, holdID int64, outcome HoldStatus, actor string) error {
-	h, err := l.GetHold(ctx, tenantID, holdID)
-	if err != nil {
-		return err
-	}
-	return l.withTx(ctx, func(tx pgx.Tx) error {
-		// Lock the account before ending the hold, in the same order as
-		// PostHold (account row, then hold ending): the other order
-		// deadlocks when a void races a post of the same hold.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE`, tenantID, h.AccountID); err != nil {
-			return fmt.Errorf("lock account %d: %w", h.AccountID, err)
-		}
-		if err := endHold(ctx, tx, tenantID, holdID, outcome, decimal.Zero, nil, actor, l.now()); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `UPDATE accounts SET pending = pending - $3 WHERE tenant_id = $1 AND id = $2`, tenantID, h.AccountID, h.Amount)
-		return err
+	err := l.withTx(ctx, func(tx pgx.Tx) error {
+		return l.endWithoutTx(ctx, tx, tenantID, holdID, outcome, actor)
 	})
+	if errors.Is(err, ErrTxAborted) && errors.Is(err, ErrHoldEnded) {
+		// Ended concurrently: the same answer as when read ended.
+		return fmt.Errorf("%w: hold %d", ErrHoldEnded, holdID)
+	}
+	return err
+}
+
+// endWithoutTx ends a pending hold as outcome (voided, expired) in tx and
+// releases its reservation; see VoidHoldTx for the errors.
+func (l *Ledger) endWithoutTx(ctx context.Context, tx pgx.Tx, tenantID, holdID int64, outcome HoldStatus, actor string) error {
+	// Lock the account before ending the hold, in the same order as
+	// PostHold (account row, then hold ending): the other order deadlocks
+	// when a void races a post of the same hold. Holds never change: their
+	// account and amount are read with the lock.
+	var account int64
+	var amount decimal.Decimal
+	err := tx.QueryRow(ctx, `
+		SELECT h.account_id, h.amount FROM holds h JOIN accounts a ON a.tenant_id = h.tenant_id AND a.id = h.account_id
+		WHERE h.tenant_id = $1 AND h.id = $2 FOR NO KEY UPDATE OF a`, tenantID, holdID).Scan(&account, &amount)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: hold %d", ErrNotFound, holdID)
+	}
+	if err != nil {
+		return aborted(fmt.Errorf("lock account of hold %d: %w", holdID, err))
+	}
+	// Read after the lock: an ending committed meanwhile is visible.
+	var ended string
+	err = tx.QueryRow(ctx, `SELECT outcome FROM hold_endings WHERE tenant_id = $1 AND hold_id = $2`, tenantID, holdID).Scan(&ended)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: hold %d is %s", ErrHoldEnded, holdID, ended)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return aborted(fmt.Errorf("read ending of hold %d: %w", holdID, err))
+	}
+	b := &pgx.Batch{}
+	b.Queue(`
+		INSERT INTO hold_endings (tenant_id, hold_id, outcome, posted_amount, transfer_id, actor, ended_at)
+		VALUES ($1, $2, $3, $4, NULL, $5, $6)`, tenantID, holdID, string(outcome), decimal.Zero, actor, l.now()).
+		Exec(func(pgconn.CommandTag) error { return nil })
+	b.Queue(`UPDATE accounts SET pending = pending - $3 WHERE tenant_id = $1 AND id = $2`, tenantID, account, amount)
+	err = tx.SendBatch(ctx, b).Close()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.TableName == "hold_endings" {
+		return aborted(fmt.Errorf("%w: hold %d", ErrHoldEnded, holdID))
+	}
+	if err != nil {
+		return aborted(fmt.Errorf("end hold %d: %w", holdID, err))
+	}
+	return nil
 }
 
 // ExpireHolds ends, as expired, every pending hold of the tenant whose

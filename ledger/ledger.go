@@ -235,6 +235,56 @@ func (l *Ledger) AccountByCode(ctx context.Context, tenantID int64, code string)
 	return a, nil
 }
 
+// EnsureAccountTx is EnsureAccount inside the caller's transaction tx: the
+// account is created with tx's writes and read in tx. ErrInvalidRequest
+// (and the amount errors of the floor) leave tx usable; any other error —
+// ErrUnknownTenant, ErrAccountMismatch, a database error — wraps
+// ErrTxAborted. As tx may still roll back, callers must not keep the id of
+// an account it returns beyond tx unless AccountByCodeTx found it first.
+func (l *Ledger) EnsureAccountTx(ctx context.Context, tx pgx.Tx, tenantID int64, spec AccountSpec) (Account, error) {
+	if spec.Code == "" || !spec.Type.valid() {
+		return Account{}, fmt.Errorf("%w: account needs a code and a type (asset, liability, income, expense), got %q/%q", ErrInvalidRequest, spec.Code, spec.Type)
+	}
+	if spec.Floor != nil {
+		if err := checkAmount(*spec.Floor, true); err != nil {
+			return Account{}, fmt.Errorf("floor of %s: %w", spec.Code, err)
+		}
+	}
+	a, err := scanAccount(tx.QueryRow(ctx, `
+		WITH ins AS (
+			INSERT INTO accounts (tenant_id, code, name, type, tracked, floor)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (tenant_id, code) DO NOTHING RETURNING `+accountCols+`)
+		SELECT `+accountCols+` FROM ins
+		UNION ALL SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND code = $2 LIMIT 1`,
+		tenantID, spec.Code, spec.Name, string(spec.Type), spec.Floor != nil, spec.Floor))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return Account{}, aborted(fmt.Errorf("%w: tenant %d", ErrUnknownTenant, tenantID))
+	}
+	if err != nil {
+		return Account{}, aborted(fmt.Errorf("ensure account %s: %w", spec.Code, err))
+	}
+	if a.Type != spec.Type || a.Tracked() != (spec.Floor != nil) {
+		return a, aborted(fmt.Errorf("%w: %s exists as %s (tracked=%v)", ErrAccountMismatch, spec.Code, a.Type, a.Tracked()))
+	}
+	return a, nil
+}
+
+// AccountByCodeTx is AccountByCode read in the caller's transaction tx.
+// ErrUnknownAccount leaves tx usable; any other error wraps ErrTxAborted.
+func (l *Ledger) AccountByCodeTx(ctx context.Context, tx pgx.Tx, tenantID int64, code string) (Account, error) {
+	a, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND code = $2`, tenantID, code))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Account{}, fmt.Errorf("%w: %q in tenant %d", ErrUnknownAccount, code, tenantID)
+	}
+	if err != nil {
+		return Account{}, aborted(fmt.Errorf("account %s: %w", code, err))
+	}
+	l.remember(a)
+	return a, nil
+}
+
 // Account returns the tenant's account with this id, or ErrUnknownAccount.
 func (l *Ledger) Account(ctx context.Context, tenantID, id int64) (Account, error) {
 	a, err := scanAccount(l.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND id = $2`, tenantID, id))
@@ -254,9 +304,17 @@ func (l *Ledger) remember(a Account) {
 	l.mu.Unlock()
 }
 
+// querier is what reads need: the pool or the caller's transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // accountsFor returns the immutable properties of the accounts, from the
-// cache or the database. Unknown or other-tenant ids give ErrUnknownAccount.
-func (l *Ledger) accountsFor(ctx context.Context, tenantID int64, ids []int64) (map[int64]Account, error) {
+// cache or the database through q (the pool, or the caller's transaction:
+// a …Tx function never asks the pool for a second connection). Unknown or
+// other-tenant ids give ErrUnknownAccount.
+func (l *Ledger) accountsFor(ctx context.Context, q querier, tenantID int64, ids []int64) (map[int64]Account, error) {
 	out := make(map[int64]Account, len(ids))
 	var missing []int64
 	l.mu.RLock()
@@ -271,7 +329,7 @@ func (l *Ledger) accountsFor(ctx context.Context, tenantID int64, ids []int64) (
 	if len(missing) == 0 {
 		return out, nil
 	}
-	rows, _ := l.pool.Query(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND id = ANY($2)`, tenantID, missing)
+	rows, _ := q.Query(ctx, `SELECT `+accountCols+` FROM accounts WHERE tenant_id = $1 AND id = ANY($2)`, tenantID, missing)
 	accts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Account, error) { return scanAccount(r) })
 	if err != nil {
 		return nil, fmt.Errorf("load accounts: %w", err)
@@ -450,7 +508,7 @@ var errReplay = errors.New("idempotency key already used")
 // posting; reverses links a reversal. skipFloor lists tracked accounts whose
 // floor is not checked (a hold being posted already reserved the amount).
 func (l *Ledger) transferTx(ctx context.Context, tx pgx.Tx, req TransferRequest, hash []byte, holdID, reverses *int64) (Transfer, error) {
-	accts, err := l.checkedAccounts(ctx, req.TenantID, postingAccounts(req.Postings))
+	accts, err := l.checkedAccounts(ctx, tx, req.TenantID, postingAccounts(req.Postings))
 	if err != nil {
 		return Transfer{}, err
 	}

@@ -22,10 +22,19 @@ type fixture struct {
 	wallet, revenue, clear ledger.Account
 }
 
+// setup makes a tenant with a wallet, revenue and clearing accounts; the
+// pool is watched by dbtest.Guarded.
 func setup(t *testing.T) fixture {
 	t.Helper()
+	return setupConns(t, 0)
+}
+
+// setupConns is setup on a pool of maxConns connections.
+func setupConns(t *testing.T, maxConns int32) fixture {
+	t.Helper()
 	ctx := context.Background()
-	l := ledger.New(dbtest.New(t), nil)
+	pool, _ := dbtest.Guarded(t, maxConns)
+	l := ledger.New(pool, nil)
 	tenant, err := l.EnsureTenant(ctx, "po-test", "PO test")
 	if err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		if h.Status != HoldPending {
 			return nil, fmt.Errorf("%w: hold %d is %s", ErrHoldEnded, h.ID, h.Status)
 		}
-		tr, hash, err := l.postHoldTransfer(ctx, h, p.Request)
+		tr, hash, err := l.postHoldTransfer(ctx, l.pool, h, p.Request)
 		if err != nil {
 			return nil, fmt.Errorf("post hold %d: %w", h.ID, err)
 		}
@@ -93,7 +93,7 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		keys[it.req.IdempotencyKey] = i
 		ids = append(ids, postingAccounts(it.req.Postings)...)
 	}
-	accts, err := l.checkedAccounts(ctx, tenant, ids)
+	accts, err := l.checkedAccounts(ctx, l.pool, tenant, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -31,14 +31,14 @@ import (
 //   - a used idempotency key is read inside tx: the original transfer is
 //     returned (as Transfer does), nothing is written.
 //
-// The account properties cache may read accounts it has not seen through
-// the ledger's pool, outside tx: a caller that holds pool connections must
-// leave one free.
+// Everything it reads, accounts its cache has not seen included, is read
+// in tx: it never asks the pool for another connection, so callers that
+// each hold one cannot starve the pool.
 func (l *Ledger) TransferTx(ctx context.Context, tx pgx.Tx, req TransferRequest) (Transfer, error) {
 	if err := validate(&req); err != nil {
 		return Transfer{}, err
 	}
-	if err := l.checkAccounts(ctx, req); err != nil {
+	if err := l.checkAccounts(ctx, tx, req); err != nil {
 		return Transfer{}, err
 	}
 	hash := transferHash(req)
@@ -52,27 +52,45 @@ func (l *Ledger) TransferTx(ctx context.Context, tx pgx.Tx, req TransferRequest)
 	return out, nil
 }
 
-// ErrTxAborted is wrapped, next to the cause, by the errors of TransferTx,
-// PostHoldTx and the consume of booking.ConsumeTx after which the caller's
-// transaction holds partial writes or is aborted: it must be rolled back.
+// ErrTxAborted is wrapped, next to the cause, by the errors of the …Tx
+// functions (TransferTx, PostHoldTx, PlaceHoldTx, VoidHoldTx, GetHoldTx,
+// AccountByCodeTx) and of the consume of booking.ConsumeTx after which the
+// caller's transaction holds partial writes or is aborted: it must be
+// rolled back.
 var ErrTxAborted = errors.New("ledger: transaction must be rolled back")
 
 func aborted(err error) error {
 	return fmt.Errorf("%w: %w", ErrTxAborted, err)
 }
 
-// checkAccounts runs transferTx's account checks (which read no row in
-// tx) before anything is written, so that their errors leave tx usable.
-func (l *Ledger) checkAccounts(ctx context.Context, req TransferRequest) error {
-	_, err := l.checkedAccounts(ctx, req.TenantID, postingAccounts(req.Postings))
-	return err
+// checkAccounts runs transferTx's account checks (which write nothing)
+// before anything is written, so that their errors leave tx usable; a
+// database error while reading the accounts in tx wraps ErrTxAborted.
+func (l *Ledger) checkAccounts(ctx context.Context, tx pgx.Tx, req TransferRequest) error {
+	_, err := l.checkedAccounts(ctx, tx, req.TenantID, postingAccounts(req.Postings))
+	return abortedUnless(err, ErrUnknownAccount, ErrCurrencyMismatch)
+}
+
+// abortedUnless returns err wrapped with ErrTxAborted unless it is nil or
+// one of the errors returned before anything is read in error (these
+// leave the transaction usable).
+func abortedUnless(err error, usable ...error) error {
+	if err == nil {
+		return nil
+	}
+	for _, u := range usable {
+		if errors.Is(err, u) {
+			return err
+		}
+	}
+	return aborted(err)
 }
 
 // checkedAccounts returns the accounts ids of a tenant (ErrUnknownAccount
 // for one it does not have), all in the ledger's currency
-// (ErrCurrencyMismatch).
-func (l *Ledger) checkedAccounts(ctx context.Context, tenantID int64, ids []int64) (map[int64]Account, error) {
-	accts, err := l.accountsFor(ctx, tenantID, ids)
+// (ErrCurrencyMismatch), read through q when not cached.
+func (l *Ledger) checkedAccounts(ctx context.Context, q querier, tenantID int64, ids []int64) (map[int64]Account, error) {
+	accts, err := l.accountsFor(ctx, q, tenantID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -114,9 +132,10 @@ func (l *Ledger) PostHoldTx(ctx context.Context, tx pgx.Tx, req PostHoldRequest)
 	if err != nil {
 		return Transfer{}, aborted(err)
 	}
-	tr, hash, err := l.postHoldTransfer(ctx, h, req)
+	tr, hash, err := l.postHoldTransfer(ctx, tx, h, req)
 	if err != nil {
-		return Transfer{}, err
+		return Transfer{}, abortedUnless(err, ErrInvalidAmount, ErrOverPost, ErrUnknownAccount, ErrInvalidRequest,
+			ErrCurrencyMismatch, ErrTooFewPostings, ErrUnbalanced)
 	}
 	if h.Status != HoldPending {
 		// Ended: a replay of this very post answers the original transfer

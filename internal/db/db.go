@@ -14,12 +14,26 @@ import (
 // Open connects a pool to dsn and registers shopspring/decimal for NUMERIC
 // columns. maxConns ≤ 0 keeps pgx's default.
 func Open(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {
+	return OpenWith(ctx, dsn, Options{MaxConns: maxConns})
+}
+
+// Options configure OpenWith.
+type Options struct {
+	MaxConns int32  // ≤ 0 keeps pgx's default
+	Guard    *Guard // watches the pool (tests); nil for none
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, o Options) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if o.Guard != nil {
+		cfg.ConnConfig.Tracer = o.Guard
 	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		pgxdecimal.Register(conn.TypeMap())

@@ -121,3 +121,27 @@ func New(t testing.TB) *pgxpool.Pool {
 	t.Cleanup(pool.Close)
 	return pool
 }
+
+// Guarded returns a pool of at most maxConns connections (≤ 0: 20) on a
+// fresh migrated database, watched by a db.Guard: the test fails when, by
+// the time it ends, code acquired a second pool connection while its
+// goroutine held one (the deadlock of issue 17). The guard also counts
+// statements (Guard.Queries).
+func Guarded(t testing.TB, maxConns int32) (*pgxpool.Pool, *db.Guard) {
+	t.Helper()
+	if maxConns <= 0 {
+		maxConns = 20
+	}
+	g := db.NewGuard()
+	pool, err := db.OpenWith(context.Background(), NewDSN(t), db.Options{MaxConns: maxConns, Guard: g})
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(func() {
+		pool.Close()
+		for _, v := range g.Violations() {
+			t.Errorf("second pool connection while holding one: %s", v)
+		}
+	})
+	return pool, g
+}
