@@ -97,7 +97,25 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, now func() time.Time) *Manager 
 	return &Manager{pool: pool, led: led, now: now, accounts: map[accountKey]int64{}, zones: map[string]*time.Location{}}
 }
 
+// account returns the id of the tenant's account code (revenue:meals,
+// subsidy:fwb-meals), created on first use, through the pool.
 func (m *Manager) account(ctx context.Context, tenantID int64, code string) (int64, error) {
+	return m.accountIn(ctx, nil, tenantID, code)
+}
+
+// accountSpec is how the package creates its accounts on first use.
+func accountSpec(code string) ledger.AccountSpec {
+	if code == AccountSubsidyMeals {
+		return ledger.AccountSpec{Code: code, Name: "FWB : repas gratuits", Type: ledger.Asset}
+	}
+	return ledger.AccountSpec{Code: code, Name: "Repas", Type: ledger.Income}
+}
+
+// accountIn is account read in tx when tx is not nil: a function holding a
+// transaction never asks the pool for another connection. An account tx
+// had to create is not cached (tx may roll back); an error wrapping
+// ledger.ErrTxAborted requires rolling tx back.
+func (m *Manager) accountIn(ctx context.Context, tx pgx.Tx, tenantID int64, code string) (int64, error) {
 	k := accountKey{tenantID, code}
 	m.mu.Lock()
 	id, ok := m.accounts[k]
@@ -105,11 +123,24 @@ func (m *Manager) account(ctx context.Context, tenantID int64, code string) (int
 	if ok {
 		return id, nil
 	}
-	spec := ledger.AccountSpec{Code: code, Name: "Repas", Type: ledger.Income}
-	if code == AccountSubsidyMeals {
-		spec = ledger.AccountSpec{Code: code, Name: "FWB : repas gratuits", Type: ledger.Asset}
+	if tx != nil {
+		a, err := m.led.AccountByCodeTx(ctx, tx, tenantID, code)
+		if errors.Is(err, ledger.ErrUnknownAccount) {
+			a, err = m.led.EnsureAccountTx(ctx, tx, tenantID, accountSpec(code))
+			if err != nil {
+				return 0, fmt.Errorf("account %s: %w", code, err)
+			}
+			return a.ID, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("account %s: %w", code, err)
+		}
+		m.mu.Lock()
+		m.accounts[k] = a.ID
+		m.mu.Unlock()
+		return a.ID, nil
 	}
-	a, err := m.led.EnsureAccount(ctx, tenantID, spec)
+	a, err := m.led.EnsureAccount(ctx, tenantID, accountSpec(code))
 	if err != nil {
 		return 0, fmt.Errorf("account %s: %w", code, err)
 	}
@@ -339,10 +370,10 @@ func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, err
 		if !price.IsPositive() {
 			return nil
 		}
-		// The hold is placed while the new row is uncommitted: a concurrent
-		// Book of the same triple waits on the unique index. If this
-		// transaction fails after the hold, the orphan hold expires.
-		h, err := m.placeHold(ctx, b, *p.wallet)
+		// The hold is placed in this transaction, while the new row is
+		// uncommitted: a concurrent Book of the same triple waits on the
+		// unique index, and the row and the hold commit together.
+		h, err := m.placeHoldTx(ctx, tx, b, *p.wallet)
 		if err != nil {
 			return err
 		}
@@ -364,9 +395,10 @@ func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, err
 	return b, true, nil
 }
 
-func (m *Manager) placeHold(ctx context.Context, b Booking, wallet int64) (ledger.Hold, error) {
+// placeHoldTx places the hold of booking b on wallet in tx.
+func (m *Manager) placeHoldTx(ctx context.Context, tx pgx.Tx, b Booking, wallet int64) (ledger.Hold, error) {
 	expires := b.Day.AddDate(0, 0, 14)
-	h, err := m.led.PlaceHold(ctx, ledger.HoldRequest{
+	h, err := m.led.PlaceHoldTx(ctx, tx, ledger.HoldRequest{
 		TenantID: b.TenantID, AccountID: wallet, Amount: b.Price,
 		IdempotencyKey: "booking:" + strconv.FormatInt(b.ID, 10), Kind: KindMealBooking, Actor: b.BookedBy,
 		Memo:     fmt.Sprintf("Réservation %s du %s", b.Service, b.Day.Format(time.DateOnly)),
@@ -394,14 +426,20 @@ func (m *Manager) ensureHold(ctx context.Context, b Booking) (Booking, error) {
 	if p.wallet == nil {
 		return b, fmt.Errorf("%w: pupil %d", ErrNoWallet, p.id)
 	}
-	h, err := m.placeHold(ctx, b, *p.wallet)
+	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		h, err := m.placeHoldTx(ctx, tx, b, *p.wallet)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE bookings SET hold_id = $3 WHERE tenant_id = $1 AND id = $2 AND hold_id IS NULL`, b.TenantID, b.ID, h.ID); err != nil {
+			return fmt.Errorf("record hold of booking %d: %w", b.ID, err)
+		}
+		b.HoldID = &h.ID
+		return nil
+	})
 	if err != nil {
 		return b, err
 	}
-	if _, err := m.pool.Exec(ctx, `UPDATE bookings SET hold_id = $3 WHERE tenant_id = $1 AND id = $2 AND hold_id IS NULL`, b.TenantID, b.ID, h.ID); err != nil {
-		return b, fmt.Errorf("record hold of booking %d: %w", b.ID, err)
-	}
-	b.HoldID = &h.ID
 	return b, nil
 }
 
@@ -532,8 +570,9 @@ func (m *Manager) Cancel(ctx context.Context, tenantID, bookingID int64, actor s
 // ErrNotCancellable.
 func (m *Manager) cancelLocked(ctx context.Context, tx pgx.Tx, b *Booking, actor string, now time.Time) error {
 	if b.HoldID != nil {
-		if err := m.led.VoidHold(ctx, b.TenantID, *b.HoldID, actor); errors.Is(err, ledger.ErrHoldEnded) {
-			h, herr := m.led.GetHold(ctx, b.TenantID, *b.HoldID)
+		err := m.led.VoidHoldTx(ctx, tx, b.TenantID, *b.HoldID, actor)
+		if errors.Is(err, ledger.ErrHoldEnded) && !errors.Is(err, ledger.ErrTxAborted) {
+			h, herr := m.led.GetHoldTx(ctx, tx, b.TenantID, *b.HoldID)
 			if herr != nil {
 				return herr
 			}
@@ -625,6 +664,12 @@ func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 	if err != nil {
 		return rep, fmt.Errorf("find open bookings of %s: %w", d.Format(time.DateOnly), err)
 	}
+	var rev int64
+	if pol.NoShowCharged && len(ids) > 0 {
+		if rev, err = m.account(ctx, tenantID, AccountRevenueMeals); err != nil {
+			return rep, err
+		}
+	}
 	for _, id := range ids {
 		err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
 			b, err := lockBooking(ctx, tx, tenantID, id)
@@ -636,16 +681,12 @@ func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 			case b.HoldID == nil:
 				rep.Marked++
 			case pol.NoShowCharged:
-				rev, err := m.account(ctx, tenantID, AccountRevenueMeals)
-				if err != nil {
-					return err
-				}
-				t, err := m.led.PostHold(ctx, ledger.PostHoldRequest{TenantID: tenantID, HoldID: *b.HoldID, Amount: b.Price, To: rev,
+				t, err := m.led.PostHoldTx(ctx, tx, ledger.PostHoldRequest{TenantID: tenantID, HoldID: *b.HoldID, Amount: b.Price, To: rev,
 					IdempotencyKey: "noshow:" + strconv.FormatInt(b.ID, 10), Kind: KindMealNoShow, OccurredAt: occurred, Actor: "system:day-end",
 					Memo: fmt.Sprintf("Repas réservé non pris (%s) du %s", b.Service, d.Format(time.DateOnly)), Metadata: bookingMeta(b)})
 				switch {
-				case errors.Is(err, ledger.ErrHoldEnded):
-					h, herr := m.led.GetHold(ctx, tenantID, *b.HoldID)
+				case errors.Is(err, ledger.ErrHoldEnded) && !errors.Is(err, ledger.ErrTxAborted):
+					h, herr := m.led.GetHoldTx(ctx, tx, tenantID, *b.HoldID)
 					if herr != nil {
 						return herr
 					}
@@ -659,7 +700,8 @@ func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 					rep.Amount = rep.Amount.Add(b.Price)
 				}
 			default:
-				if err := m.led.VoidHold(ctx, tenantID, *b.HoldID, "system:day-end"); err != nil && !errors.Is(err, ledger.ErrHoldEnded) {
+				if err := m.led.VoidHoldTx(ctx, tx, tenantID, *b.HoldID, "system:day-end"); err != nil &&
+					(!errors.Is(err, ledger.ErrHoldEnded) || errors.Is(err, ledger.ErrTxAborted)) {
 					return fmt.Errorf("void no-show hold %d: %w", *b.HoldID, err)
 				}
 				rep.Released++

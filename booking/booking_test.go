@@ -48,10 +48,18 @@ func brussels(t testing.TB) *time.Location {
 
 // newFixture makes a tenant with one school (settings as given), the
 // 2026-27 calendar, meal types repas (subsidised) and potage, and tariffs.
+// The pool is watched by dbtest.Guarded: a test fails when code asks for
+// a second connection while holding one.
 func newFixture(t *testing.T, settings string) *fixture {
 	t.Helper()
+	return newFixtureConns(t, settings, 0)
+}
+
+// newFixtureConns is newFixture with a pool of maxConns connections.
+func newFixtureConns(t *testing.T, settings string, maxConns int32) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	pool := dbtest.New(t)
+	pool, _ := dbtest.Guarded(t, maxConns)
 	f := &fixture{ctx: ctx, pool: pool, clock: &clock{}, loc: brussels(t)}
 	f.clock.set(time.Date(2026, 11, 2, 12, 0, 0, 0, f.loc))
 	f.led = ledger.New(pool, f.clock.now)
@@ -610,7 +618,7 @@ func TestSeedDemoIdempotent(t *testing.T) {
 	f := newFixture(t, "{}")
 	f.pupil(t, "Emma", "P3", "-10", "30.00", false)
 	for i := 0; i < 2; i++ {
-		if err := SeedDemo(f.ctx, f.pool, f.led, f.tenant); err != nil {
+		if err := SeedDemo(f.ctx, f.pool, f.led, f.tenant, f.clock.now); err != nil {
 			t.Fatalf("SeedDemo run %d: %v", i+1, err)
 		}
 	}

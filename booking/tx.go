@@ -44,7 +44,7 @@ func (m *Manager) ConsumeTx(ctx context.Context, tx pgx.Tx, b Booking, tapID str
 	case StatusCancelled, StatusNoShow:
 		return Consumption{}, fmt.Errorf("%w: booking %d is %s", ErrBookingEnded, cur.ID, cur.Status)
 	}
-	w, err := m.PlanConsume(ctx, cur, tapID, occurredAt)
+	w, err := m.planConsume(ctx, tx, cur, tapID, occurredAt)
 	if err != nil {
 		return Consumption{}, err
 	}
@@ -88,13 +88,21 @@ type ConsumeWrites struct {
 // "tap:<tapID>". ConsumeTx writes it; the terminal's group commit writes
 // the plans of many taps at once (ledger.QueueTransfers), with
 // QueueConsumed. ErrBookingEnded for a paying booking without a hold.
+//
+// It may read (or, on first use, create) the tenant's revenue and subsidy
+// accounts through the pool: a caller holding a transaction uses ConsumeTx.
 func (m *Manager) PlanConsume(ctx context.Context, cur Booking, tapID string, occurredAt time.Time) (ConsumeWrites, error) {
+	return m.planConsume(ctx, nil, cur, tapID, occurredAt)
+}
+
+// planConsume is PlanConsume reading the accounts in tx when not nil.
+func (m *Manager) planConsume(ctx context.Context, tx pgx.Tx, cur Booking, tapID string, occurredAt time.Time) (ConsumeWrites, error) {
 	key := "tap:" + tapID
 	var w ConsumeWrites
 	switch {
 	case cur.Service.IsDaycare():
 	case cur.HoldID != nil:
-		rev, err := m.account(ctx, cur.TenantID, AccountRevenueMeals)
+		rev, err := m.accountIn(ctx, tx, cur.TenantID, AccountRevenueMeals)
 		if err != nil {
 			return w, err
 		}
@@ -102,11 +110,11 @@ func (m *Manager) PlanConsume(ctx context.Context, cur Booking, tapID string, oc
 			IdempotencyKey: key, Kind: KindMeal, OccurredAt: occurredAt, Actor: key,
 			Memo: fmt.Sprintf("Repas (%s) du %s", cur.Service, cur.Day.Format(time.DateOnly)), Metadata: bookingMeta(cur)}
 	case cur.FreeMeal && cur.ListPrice.IsPositive():
-		rev, err := m.account(ctx, cur.TenantID, AccountRevenueMeals)
+		rev, err := m.accountIn(ctx, tx, cur.TenantID, AccountRevenueMeals)
 		if err != nil {
 			return w, err
 		}
-		sub, err := m.account(ctx, cur.TenantID, AccountSubsidyMeals)
+		sub, err := m.accountIn(ctx, tx, cur.TenantID, AccountSubsidyMeals)
 		if err != nil {
 			return w, err
 		}
