@@ -17,6 +17,7 @@ type devicesData struct {
 	Devices  []school.Device
 	Enrolled *enrolled
 	Name     string
+	Schools  []school.School // an admin of every school binds a new device to one of them
 }
 
 // enrolled is what the enrolment answer shows once.
@@ -26,14 +27,38 @@ type enrolled struct {
 	TOML string
 }
 
-// devices lists the tenant's bridges.
+// visibleDevices returns the devices the user manages: all the tenant's
+// for an admin of every school, else those bound to the user's school.
+func (a *App) visibleDevices(c *gin.Context) ([]school.Device, error) {
+	u := user(c)
+	all, err := a.School.Devices(c.Request.Context(), u.TenantID)
+	if err != nil || u.SchoolID == 0 {
+		return all, err
+	}
+	var out []school.Device
+	for _, d := range all {
+		if d.SchoolID == u.SchoolID {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// devices lists the bridges the user manages.
 func (a *App) devices(c *gin.Context) {
-	list, err := a.School.Devices(c.Request.Context(), user(c).TenantID)
+	list, err := a.visibleDevices(c)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	a.render(c, http.StatusOK, "devices", "admin.devices.title", "devices", devicesData{Devices: list})
+	d := devicesData{Devices: list}
+	if user(c).SchoolID == 0 {
+		if d.Schools, err = a.visibleSchools(c); err != nil {
+			a.fail(c, err)
+			return
+		}
+	}
+	a.render(c, http.StatusOK, "devices", "admin.devices.title", "devices", d)
 }
 
 // enrolDevice creates a device and shows its id and secret once, with a
@@ -44,7 +69,7 @@ func (a *App) enrolDevice(c *gin.Context) {
 	u := user(c)
 	name := strings.TrimSpace(c.PostForm("name"))
 	if name == "" || utf8.RuneCountInString(name) > 80 {
-		list, err := a.School.Devices(ctx, u.TenantID)
+		list, err := a.visibleDevices(c)
 		if err != nil {
 			a.fail(c, err)
 			return
@@ -52,12 +77,18 @@ func (a *App) enrolDevice(c *gin.Context) {
 		a.formError(c, "devices", "admin.devices.title", "devices", a.Catalog.T(lang(c), "admin.error.device_name"), devicesData{Devices: list, Name: name})
 		return
 	}
-	e, err := a.School.EnrolDevice(ctx, u.TenantID, name, u.Actor())
+	// A device is bound to a school: the admin's own, or the one chosen by
+	// an admin of every school (none: every school).
+	sid := u.SchoolID
+	if sid == 0 {
+		sid, _ = strconv.ParseInt(c.PostForm("school"), 10, 64)
+	}
+	e, err := a.School.EnrolDeviceAt(ctx, u.TenantID, sid, name, u.Actor())
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	list, err := a.School.Devices(ctx, u.TenantID)
+	list, err := a.visibleDevices(c)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -91,7 +122,14 @@ path    = "/dev/ttyACM0"
 func (a *App) revokeDevice(c *gin.Context) {
 	u := user(c)
 	id := c.Param("device")
-	err := a.School.RevokeDevice(c.Request.Context(), u.TenantID, id, u.Actor())
+	// Another school's device is not found for an admin of one school.
+	d, err := a.School.DeviceByID(c.Request.Context(), id)
+	if err == nil && (d.TenantID != u.TenantID || (u.SchoolID != 0 && d.SchoolID != u.SchoolID)) {
+		err = school.ErrNotFound
+	}
+	if err == nil {
+		err = a.School.RevokeDevice(c.Request.Context(), u.TenantID, id, u.Actor())
+	}
 	if errors.Is(err, school.ErrNotFound) {
 		a.notFound(c)
 		return

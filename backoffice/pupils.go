@@ -50,7 +50,7 @@ func (a *App) pupils(c *gin.Context) {
 	d := pupilsData{Schools: schools, School: sc, Query: strings.TrimSpace(c.Query("q"))}
 	if d.Query != "" {
 		d.Searched = true
-		found, err := a.School.SearchPupils(ctx, u.TenantID, d.Query, 100)
+		found, err := a.School.SearchPupilsIn(ctx, u.TenantID, u.SchoolID, d.Query, 100)
 		if err != nil {
 			a.fail(c, err)
 			return
@@ -87,6 +87,10 @@ type pupilData struct {
 
 type assignForm struct {
 	UID, Tech, Printed string
+	// Holder is the pupil the badge belongs to (0: none known yet); the
+	// form then asks to confirm taking it from HolderName.
+	Holder     int64
+	HolderName string
 }
 
 // pupilFor loads the :id pupil when the user's school scope covers it.
@@ -178,6 +182,10 @@ func (a *App) assignBadge(c *gin.Context) {
 		return
 	}
 	f := assignForm{UID: strings.TrimSpace(c.PostForm("uid")), Tech: c.PostForm("tech"), Printed: strings.TrimSpace(c.PostForm("printed"))}
+	confirmed, _ := strconv.ParseInt(c.PostForm("holder"), 10, 64)
+	assign := func(badgeID int64) (school.Badge, error) {
+		return a.School.AssignBadgeAs(ctx, u.TenantID, school.Assignment{BadgeID: badgeID, PupilID: p.ID, SchoolID: u.SchoolID, Holder: confirmed}, u.Actor())
+	}
 	back := fmt.Sprintf("/admin/pupils/%d", p.ID)
 	reject := func(msg string) {
 		d, err := a.pupilData(c, p)
@@ -213,7 +221,7 @@ func (a *App) assignBadge(c *gin.Context) {
 				reject(a.Catalog.T(l, "admin.error.badge_tech", uid, string(info.Tech)))
 				return
 			}
-			b, err = a.School.AssignBadge(ctx, u.TenantID, info.ID, p.ID, u.Actor())
+			b, err = assign(info.ID)
 		}
 	case f.Printed != "":
 		found, ferr := a.School.BadgeByPrintedNumber(ctx, u.TenantID, f.Printed)
@@ -225,9 +233,20 @@ func (a *App) assignBadge(c *gin.Context) {
 			a.fail(c, ferr)
 			return
 		}
-		b, err = a.School.AssignBadge(ctx, u.TenantID, found.ID, p.ID, u.Actor())
+		b, err = assign(found.ID)
 	default:
 		reject(a.Catalog.T(l, "admin.error.badge_empty"))
+		return
+	}
+	var he *school.HolderError
+	if errors.As(err, &he) {
+		// Someone holds the badge: ask to confirm, naming them.
+		f.Holder, f.HolderName = he.Holder.ID, he.Holder.DisplayName()+" ("+he.Holder.ClassCode+")"
+		reject(a.Catalog.T(l, "admin.sec.badge_held", f.HolderName))
+		return
+	}
+	if errors.Is(err, school.ErrOtherSchool) {
+		reject(a.Catalog.T(l, "admin.sec.badge_other_school"))
 		return
 	}
 	if errors.Is(err, school.ErrInvalid) {
@@ -331,7 +350,7 @@ func (a *App) badgeSheet(c *gin.Context) {
 
 // audit shows the latest audit entries.
 func (a *App) audit(c *gin.Context) {
-	entries, err := a.School.AuditLog(c.Request.Context(), user(c).TenantID, 200)
+	entries, err := a.School.AuditLogOf(c.Request.Context(), user(c).TenantID, user(c).SchoolID, 200)
 	if err != nil {
 		a.fail(c, err)
 		return

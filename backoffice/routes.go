@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tartine/internal/websession"
 	"tartine/school"
 )
 
@@ -14,16 +15,18 @@ import (
 // /staff/admin, the landing address after the staff login (which only
 // returns to /staff/… addresses), that redirects to /admin.
 func (a *App) Mount(r gin.IRouter) {
+	// Each route or group names its policy (websession.SchoolAdmin …): see
+	// internal/websession/policy.go. A route added to ad or ac inherits it.
 	sub, _ := fs.Sub(staticFS, "static")
-	r.StaticFS("/admin/static", http.FS(sub))
-	r.GET("/staff/admin", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/admin") })
+	websession.StaticFS(r, "/admin/static", sub)
+	r.GET("/staff/admin", websession.Public, func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/admin") })
 
 	g := r.Group("/admin", securityHeaders, a.limitUpload, a.Sessions.Middleware(), a.requireStaff)
-	g.GET("", a.requireAny, a.home)
-	g.GET("/", a.requireAny, a.home)
-	g.POST("/lang", a.setLang)
+	g.GET("", websession.BackOffice, a.requireAny, a.home)
+	g.GET("/", websession.BackOffice, a.requireAny, a.home)
+	g.POST("/lang", websession.BackOffice, a.setLang)
 
-	ad := g.Group("", a.require(school.RoleAdmin))
+	ad := g.Group("", a.require(school.RoleAdmin), websession.SchoolAdmin)
 	ad.GET("/pupils", a.pupils)
 	ad.GET("/pupils/:id", a.pupil)
 	ad.POST("/pupils/:id/badges", a.assignBadge)
@@ -58,13 +61,13 @@ func (a *App) Mount(r gin.IRouter) {
 	ad.POST("/staff/:id/active", a.setStaffActive)
 	ad.POST("/staff/:id/password", a.newStaffPassword)
 
-	ac := g.Group("/books", a.require(school.RoleAccountant))
+	ac := g.Group("/books", a.require(school.RoleAccountant), websession.Books)
 	ac.GET("", a.trialBalance)
 	ac.GET("/journal.csv", a.journalCSV)
 	ac.GET("/verify", a.verify)
 	ac.POST("/close", a.closePeriod)
 	ac.GET("/bank", a.bankPage)
-	ac.POST("/bank/import", a.importCODA)
+	ac.POST("/bank/import", websession.Upload, a.importCODA)
 	ac.POST("/bank/allocate", a.allocateBankLine)
 	ac.POST("/bank/payout", a.allocatePayout)
 	ac.POST("/bank/remittance", a.allocateRemittance)
@@ -74,7 +77,7 @@ func (a *App) Mount(r gin.IRouter) {
 // behind the staff session and the admin role (the page itself lives in
 // package portal, which renders the letters).
 func (a *App) MountLetters(r gin.IRouter, letters gin.HandlerFunc) {
-	g := r.Group("/admin/letters", a.Sessions.Middleware(), a.requireStaff, a.require(school.RoleAdmin))
+	g := r.Group("/admin/letters", securityHeaders, a.Sessions.Middleware(), a.requireStaff, a.require(school.RoleAdmin), websession.SchoolAdmin)
 	g.GET("", letters)
 	g.POST("", letters)
 }

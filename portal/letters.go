@@ -34,25 +34,24 @@ type lettersData struct {
 	Sent    bool // the form was submitted
 }
 
-// staffAdmin returns the tenant of a logged-in staff admin, or answers 404.
-func (a *App) staffAdmin(c *gin.Context) (int64, bool) {
+// staffAdmin returns the tenant of a logged-in staff admin and the school
+// the admin is bound to (0: every school), or answers 404.
+func (a *App) staffAdmin(c *gin.Context) (tenantID, schoolID int64, ok bool) {
 	p := websession.CurrentPrincipal(c)
 	if p == nil || p.Kind != websession.KindStaff {
 		a.notFound(c)
-		return 0, false
+		return 0, 0, false
 	}
-	var ok bool
-	err := a.Pool.QueryRow(c.Request.Context(), `SELECT active AND 'admin' = ANY(roles) FROM staff_users WHERE tenant_id = $1 AND id = $2`,
-		p.TenantID, p.ID).Scan(&ok)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !ok) {
+	u, err := a.School.StaffUser(c.Request.Context(), p.TenantID, p.ID)
+	if errors.Is(err, school.ErrNotFound) || (err == nil && (!u.Active || !u.Has(school.RoleAdmin))) {
 		a.notFound(c)
-		return 0, false
+		return 0, 0, false
 	}
 	if err != nil {
 		a.fail(c, err)
-		return 0, false
+		return 0, 0, false
 	}
-	return p.TenantID, true
+	return p.TenantID, u.SchoolID, true
 }
 
 // letters shows (GET) the school choice, and (POST) issues fresh codes for
@@ -65,23 +64,29 @@ func (a *App) staffAdmin(c *gin.Context) (int64, bool) {
 // to print) for a logged-in staff admin. The back office mounts it at
 // /admin/letters behind the staff session.
 func (a *App) Letters(c *gin.Context) {
-	tenantID, ok := a.staffAdmin(c)
+	tenantID, scope, ok := a.staffAdmin(c)
 	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
 	var d lettersData
-	var err error
-	if d.Schools, err = a.School.Schools(ctx, tenantID); err != nil {
+	all, err := a.School.Schools(ctx, tenantID)
+	if err != nil {
 		a.fail(c, err)
 		return
+	}
+	// An admin bound to a school issues letters for that school only.
+	for _, s := range all {
+		if scope == 0 || s.ID == scope {
+			d.Schools = append(d.Schools, s)
+		}
 	}
 	if c.Request.Method != http.MethodPost {
 		a.render(c, http.StatusOK, "letters", "portal.letters.title", d, nil)
 		return
 	}
 	schoolID, _ := strconv.ParseInt(c.PostForm("school"), 10, 64)
-	if d.School, err = a.School.School(ctx, tenantID, schoolID); err != nil {
+	if d.School, err = a.School.School(ctx, tenantID, schoolID); err != nil || (scope != 0 && schoolID != scope) {
 		a.notFound(c)
 		return
 	}

@@ -145,19 +145,21 @@ var funcs = template.FuncMap{
 // Routes mounts the portal under /portal (and its static files).
 func (a *App) Routes(r gin.IRouter) {
 	sub, _ := fs.Sub(staticFS, "static")
-	r.StaticFS("/portal/static", http.FS(sub))
+	websession.StaticFS(r, "/portal/static", sub)
+	// Each route or group names its policy (internal/websession/policy.go);
+	// routes added to in or c inherit websession.Guardian.
 	g := r.Group("/portal", a.Sessions.Middleware(), securityHeaders)
-	g.GET("/login", a.loginForm)
-	g.POST("/login", a.login)
-	g.GET("/register", a.registerForm)
-	g.POST("/register", a.register)
-	g.GET("/forgot", a.forgotForm)
-	g.POST("/forgot", a.forgot)
-	g.GET("/reset/:token", a.resetForm)
-	g.POST("/reset/:token", a.reset)
-	g.POST("/lang", a.setLang)
+	g.GET("/login", websession.Public, a.loginForm)
+	g.POST("/login", websession.Public, a.login)
+	g.GET("/register", websession.Public, a.registerForm)
+	g.POST("/register", websession.Public, a.register)
+	g.GET("/forgot", websession.Public, a.forgotForm)
+	g.POST("/forgot", websession.Public, a.forgot)
+	g.GET("/reset/:token", websession.Public, a.resetForm)
+	g.POST("/reset/:token", websession.Public, a.reset)
+	g.POST("/lang", websession.Public, a.setLang)
 
-	in := g.Group("", websession.Require(websession.KindGuardian, a.toLogin))
+	in := g.Group("", websession.Require(websession.KindGuardian, a.toLogin), websession.Guardian)
 	in.GET("", a.home)
 	in.GET("/", a.home)
 	in.POST("/logout", a.logout)

@@ -209,6 +209,83 @@ func (s *Store) AssignBadge(ctx context.Context, tenantID, badgeID, pupilID int6
 	return s.changeBadge(ctx, tenantID, badgeID, pupilID, BadgeActive, actor, "badge.assign")
 }
 
+// Assignment is a badge given to a pupil by a member of staff whose
+// scope is SchoolID (0: every school of the tenant).
+type Assignment struct {
+	BadgeID  int64
+	PupilID  int64
+	SchoolID int64 // the actor's school; 0: every school
+	// Holder is the pupil the actor confirmed taking the badge from (0:
+	// none). A badge that belongs to someone else is only reassigned when
+	// Holder names that pupil.
+	Holder int64
+}
+
+// HolderError refuses to take a badge from its current holder without a
+// confirmation naming that holder (Assignment.Holder).
+type HolderError struct {
+	Holder Pupil
+}
+
+func (e *HolderError) Error() string {
+	return fmt.Sprintf("badge belongs to pupil %d (%s): confirm to reassign", e.Holder.ID, e.Holder.DisplayName())
+}
+
+// AssignBadgeAs gives the badge to the pupil within the actor's school
+// scope and makes it active. It returns ErrNotFound when the badge or
+// pupil is not in the tenant, ErrOtherSchool when the pupil or the badge's
+// current holder belongs to a school outside a.SchoolID, and a *HolderError
+// when the badge belongs to another pupil and a.Holder does not name them.
+// The checks and the change happen under the tenant's badge lock.
+func (s *Store) AssignBadgeAs(ctx context.Context, tenantID int64, a Assignment, actor string) (Badge, error) {
+	if a.PupilID == 0 {
+		return Badge{}, invalid("assign badge %d: no pupil", a.BadgeID)
+	}
+	now := s.now()
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := badgeLock(ctx, tx, tenantID); err != nil {
+			return err
+		}
+		var pupilSchool int64
+		err := tx.QueryRow(ctx, `SELECT school_id FROM pupils WHERE tenant_id = $1 AND id = $2`, tenantID, a.PupilID).Scan(&pupilSchool)
+		if err != nil {
+			return mapErr(err, fmt.Sprint("pupil ", a.PupilID))
+		}
+		if a.SchoolID != 0 && pupilSchool != a.SchoolID {
+			return fmt.Errorf("pupil %d: %w", a.PupilID, ErrOtherSchool)
+		}
+		var holder int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(pupil_id, 0) FROM badges WHERE tenant_id = $1 AND id = $2`, tenantID, a.BadgeID).Scan(&holder); err != nil {
+			return mapErr(err, fmt.Sprint("badge ", a.BadgeID))
+		}
+		if holder != 0 && holder != a.PupilID {
+			h, err := scanPupil(tx.QueryRow(ctx, `SELECT `+pupilCols+pupilFrom+` WHERE p.tenant_id = $1 AND p.id = $2`, tenantID, holder))
+			if err != nil {
+				return mapErr(err, fmt.Sprint("pupil ", holder))
+			}
+			if a.SchoolID != 0 && h.SchoolID != a.SchoolID {
+				return fmt.Errorf("badge %d: holder: %w", a.BadgeID, ErrOtherSchool)
+			}
+			if a.Holder != holder {
+				return &HolderError{Holder: h}
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE badges SET pupil_id = $3, status = 'active', updated_at = $4, change_seq = nextval('badge_change_seq')
+			WHERE tenant_id = $1 AND id = $2`, tenantID, a.BadgeID, a.PupilID, now); err != nil {
+			return mapErr(err, fmt.Sprint("badge ", a.BadgeID))
+		}
+		if err := history(ctx, tx, tenantID, a.BadgeID, a.PupilID, BadgeActive, actor, now); err != nil {
+			return err
+		}
+		return audit(ctx, tx, tenantID, actor, "badge.assign", fmt.Sprint("badge:", a.BadgeID),
+			map[string]any{"pupil": a.PupilID, "status": BadgeActive, "from": holder}, now)
+	})
+	if err != nil {
+		return Badge{}, err
+	}
+	return s.Badge(ctx, tenantID, a.BadgeID)
+}
+
 // UnassignBadge takes the badge back from its pupil (status returned).
 func (s *Store) UnassignBadge(ctx context.Context, tenantID, badgeID int64, actor string) (Badge, error) {
 	return s.changeBadge(ctx, tenantID, badgeID, 0, BadgeReturned, actor, "badge.unassign")

@@ -384,6 +384,13 @@ func (s *Store) PupilsOfSchool(ctx context.Context, tenantID, schoolID int64, al
 // SearchPupils finds active pupils whose first or last name starts with
 // each word of query (case-insensitive), at most limit (20 when ≤ 0).
 func (s *Store) SearchPupils(ctx context.Context, tenantID int64, query string, limit int) ([]Pupil, error) {
+	return s.SearchPupilsIn(ctx, tenantID, 0, query, limit)
+}
+
+// SearchPupilsIn is SearchPupils within one school (schoolID 0: every
+// school of the tenant). Staff bound to a school search with their school:
+// the pupils of another school are strangers to them.
+func (s *Store) SearchPupilsIn(ctx context.Context, tenantID, schoolID int64, query string, limit int) ([]Pupil, error) {
 	if limit <= 0 {
 		limit = 20
 	}
@@ -396,9 +403,9 @@ func (s *Store) SearchPupils(ctx context.Context, tenantID int64, query string, 
 		patterns[i] = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(w) + "%"
 	}
 	return collectPupils(s.pool.Query(ctx, `SELECT `+pupilCols+pupilFrom+`
-		WHERE p.tenant_id = $1 AND p.active
+		WHERE p.tenant_id = $1 AND p.active AND ($4::bigint = 0 OR p.school_id = $4)
 		  AND (SELECT bool_and(lower(p.first_name) LIKE w OR lower(p.last_name) LIKE w) FROM unnest($2::text[]) w)
-		ORDER BY lower(p.last_name), lower(p.first_name), p.id LIMIT $3`, tenantID, patterns, limit))
+		ORDER BY lower(p.last_name), lower(p.first_name), p.id LIMIT $3`, tenantID, patterns, limit, schoolID))
 }
 
 // SetPhoto stores (or with nil removes) the pupil's photo and its consent

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,6 +40,9 @@ var (
 	ErrBadCredentials = errors.New("school: bad credentials")
 	// ErrNoPhoto: the pupil has no photo, or no consent to show it.
 	ErrNoPhoto = errors.New("school: no photo")
+	// ErrOtherSchool: the change reaches into a school outside the actor's
+	// scope (a pupil or a badge holder of another school).
+	ErrOtherSchool = errors.New("school: another school")
 )
 
 // Store reads and writes the school tables. It is safe for concurrent use.
@@ -46,6 +50,9 @@ type Store struct {
 	pool   *pgxpool.Pool
 	ledger *ledger.Ledger
 	now    func() time.Time
+
+	mu       sync.Mutex
+	onRevoke []func(deviceID string) // OnDeviceRevoked
 }
 
 // New returns a Store on pool, booking accounts in led. now may be nil
@@ -261,11 +268,23 @@ type AuditEntry struct {
 // AuditLog returns the tenant's latest audit entries, newest first (at most
 // limit; 100 when limit ≤ 0).
 func (s *Store) AuditLog(ctx context.Context, tenantID int64, limit int) ([]AuditEntry, error) {
+	return s.AuditLogOf(ctx, tenantID, 0, limit)
+}
+
+// AuditLogOf is AuditLog as seen from one school (schoolID 0: the whole
+// tenant): the entries whose actor is a member of staff bound to that
+// school or a device bound to it. Actions of staff of every school and of
+// the system are left out for a school's admin: they may concern other
+// schools.
+func (s *Store) AuditLogOf(ctx context.Context, tenantID, schoolID int64, limit int) ([]AuditEntry, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, at, actor, action, subject, detail FROM audit_log
-		WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2`, tenantID, limit)
+	rows, err := s.pool.Query(ctx, `SELECT id, at, actor, action, subject, detail FROM audit_log l
+		WHERE tenant_id = $1 AND ($3::bigint = 0
+			OR actor IN (SELECT 'staff:' || id FROM staff_users WHERE tenant_id = $1 AND school_id = $3)
+			OR actor IN (SELECT 'device:' || device_id FROM devices WHERE tenant_id = $1 AND school_id = $3))
+		ORDER BY id DESC LIMIT $2`, tenantID, limit, schoolID)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}

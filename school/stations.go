@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,6 +125,7 @@ func (s *Store) Stations(ctx context.Context, tenantID int64) ([]Station, error)
 type Device struct {
 	ID       string
 	TenantID int64
+	SchoolID int64 // 0: every school of the tenant (enrolled before devices were bound)
 	Name     string
 	// Secret is the HMAC key exactly as the bridge uses it (bridge.Sign
 	// takes the secret string's bytes): the bytes of the hex string shown
@@ -147,6 +149,13 @@ type Enrolment struct {
 // EnrolDevice creates a device with a fresh id ("dev-" + 16 hex) and a
 // secret of 32 random bytes written in hex, and audits it.
 func (s *Store) EnrolDevice(ctx context.Context, tenantID int64, name, actor string) (Enrolment, error) {
+	return s.EnrolDeviceAt(ctx, tenantID, 0, name, actor)
+}
+
+// EnrolDeviceAt is EnrolDevice for a device bound to one school (0: every
+// school): its taps are refused at other schools' stations. It returns
+// ErrNotFound when the school is not the tenant's.
+func (s *Store) EnrolDeviceAt(ctx context.Context, tenantID, schoolID int64, name, actor string) (Enrolment, error) {
 	idb := make([]byte, 8)
 	sec := make([]byte, 32)
 	if _, err := rand.Read(idb); err != nil {
@@ -156,7 +165,7 @@ func (s *Store) EnrolDevice(ctx context.Context, tenantID int64, name, actor str
 		return Enrolment{}, fmt.Errorf("device secret: %w", err)
 	}
 	e := Enrolment{DeviceID: "dev-" + hex.EncodeToString(idb), Secret: hex.EncodeToString(sec)}
-	if err := s.EnrolDeviceWithSecret(ctx, tenantID, e.DeviceID, name, e.Secret, actor); err != nil {
+	if err := s.enrolDevice(ctx, tenantID, schoolID, e.DeviceID, name, e.Secret, actor); err != nil {
 		return Enrolment{}, err
 	}
 	return e, nil
@@ -168,6 +177,10 @@ func (s *Store) EnrolDevice(ctx context.Context, tenantID int64, name, actor str
 // production enrolment uses EnrolDevice. It returns ErrConflict when the id
 // belongs to another tenant.
 func (s *Store) EnrolDeviceWithSecret(ctx context.Context, tenantID int64, deviceID, name, secret, actor string) error {
+	return s.enrolDevice(ctx, tenantID, 0, deviceID, name, secret, actor)
+}
+
+func (s *Store) enrolDevice(ctx context.Context, tenantID, schoolID int64, deviceID, name, secret, actor string) error {
 	if deviceID == "" || len(deviceID) > 64 || strings.ContainsAny(deviceID, ", =\t\n\"") {
 		return invalid("device id %q: 1 to 64 characters, no spaces, commas, quotes or '='", deviceID)
 	}
@@ -176,9 +189,9 @@ func (s *Store) EnrolDeviceWithSecret(ctx context.Context, tenantID int64, devic
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var owner int64
-		err := tx.QueryRow(ctx, `INSERT INTO devices (device_id, tenant_id, name, secret, created_at) VALUES ($1, $2, $3, $4, $5)
+		err := tx.QueryRow(ctx, `INSERT INTO devices (device_id, tenant_id, name, secret, created_at, school_id) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (device_id) DO UPDATE SET name = devices.name RETURNING tenant_id`,
-			deviceID, tenantID, name, []byte(secret), s.now()).Scan(&owner)
+			deviceID, tenantID, name, []byte(secret), s.now(), nullID(schoolID)).Scan(&owner)
 		if err != nil {
 			return mapErr(err, "device "+deviceID)
 		}
@@ -192,7 +205,7 @@ func (s *Store) EnrolDeviceWithSecret(ctx context.Context, tenantID int64, devic
 // RevokeDevice revokes the device (idempotent); it returns ErrNotFound when
 // the device is not the tenant's.
 func (s *Store) RevokeDevice(ctx context.Context, tenantID int64, deviceID, actor string) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE devices SET revoked_at = coalesce(revoked_at, $3) WHERE device_id = $1 AND tenant_id = $2`,
 			deviceID, tenantID, s.now())
 		if err != nil {
@@ -203,14 +216,34 @@ func (s *Store) RevokeDevice(ctx context.Context, tenantID int64, deviceID, acto
 		}
 		return audit(ctx, tx, tenantID, actor, "device.revoke", "device:"+deviceID, nil, s.now())
 	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	hooks := slices.Clone(s.onRevoke)
+	s.mu.Unlock()
+	for _, f := range hooks {
+		f(deviceID)
+	}
+	return nil
 }
 
-const deviceCols = `device_id, tenant_id, name, secret, created_at, revoked_at, last_seen_at`
+// OnDeviceRevoked registers f, called with the device id after each
+// RevokeDevice on this store, so that caches of device rows (the terminal's)
+// drop the device at once. Another server process sharing the database
+// learns of the revocation only when its cache expires.
+func (s *Store) OnDeviceRevoked(f func(deviceID string)) {
+	s.mu.Lock()
+	s.onRevoke = append(s.onRevoke, f)
+	s.mu.Unlock()
+}
+
+const deviceCols = `device_id, tenant_id, coalesce(school_id, 0), name, secret, created_at, revoked_at, last_seen_at`
 
 func scanDevice(row pgx.Row) (Device, error) {
 	var d Device
 	var revoked, seen *time.Time
-	if err := row.Scan(&d.ID, &d.TenantID, &d.Name, &d.Secret, &d.CreatedAt, &revoked, &seen); err != nil {
+	if err := row.Scan(&d.ID, &d.TenantID, &d.SchoolID, &d.Name, &d.Secret, &d.CreatedAt, &revoked, &seen); err != nil {
 		return Device{}, err
 	}
 	d.RevokedAt, d.LastSeenAt = deref(revoked), deref(seen)

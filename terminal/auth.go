@@ -113,14 +113,16 @@ func parseAuthorization(h string) (authHeader, error) {
 type Device struct {
 	ID       string
 	TenantID int64
+	SchoolID int64 // 0: every school of the tenant; else its taps count only at this school's stations
 	Name     string
 	secret   []byte
 	Revoked  bool
 }
 
 // deviceCache keeps device rows for a short time so that the hot path does
-// not read the devices table on every request. Revocation takes effect
-// within the TTL.
+// not read the devices table on every request. A revocation through the
+// shared school.Store drops the device at once (school.Store.OnDeviceRevoked);
+// one made by another server process takes effect within the TTL.
 type deviceCache struct {
 	pool *pgxpool.Pool
 	ttl  time.Duration
@@ -149,8 +151,8 @@ func (c *deviceCache) get(ctx context.Context, id string) (Device, error) {
 	if !ok || now.After(e.expires) {
 		var d Device
 		var revokedAt *time.Time
-		err := c.pool.QueryRow(ctx, `SELECT device_id, tenant_id, name, secret, revoked_at FROM devices WHERE device_id = $1`, id).
-			Scan(&d.ID, &d.TenantID, &d.Name, &d.secret, &revokedAt)
+		err := c.pool.QueryRow(ctx, `SELECT device_id, tenant_id, coalesce(school_id, 0), name, secret, revoked_at FROM devices WHERE device_id = $1`, id).
+			Scan(&d.ID, &d.TenantID, &d.SchoolID, &d.Name, &d.secret, &revokedAt)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			e = cachedDevice{expires: now.Add(c.ttl)}

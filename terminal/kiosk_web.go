@@ -146,15 +146,9 @@ func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notic
 	}
 	if q := strings.TrimSpace(c.Query("q")); q != "" {
 		d.Query, d.Searched = q, true
-		all, err := w.svc.store.SearchPupils(ctx, u.TenantID, q, 50)
-		if err != nil {
+		if d.Results, err = w.svc.store.SearchPupilsIn(ctx, u.TenantID, st.SchoolID, q, 20); err != nil {
 			w.fail(c, err)
 			return
-		}
-		for _, p := range all {
-			if p.SchoolID == st.SchoolID && len(d.Results) < 20 {
-				d.Results = append(d.Results, p)
-			}
 		}
 	}
 	if pupilID > 0 {

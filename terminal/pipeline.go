@@ -294,6 +294,12 @@ func (s *Service) decide(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		st.res = refused(t.ID, ReasonUnknownBadge)
 		return nil
 	}
+	if p.PupilID != 0 && p.SchoolID != station.SchoolID {
+		// A pupil of another school is a stranger here: no charge at this
+		// school's tariff, no name or health flags on this school's screen.
+		st.res = refused(t.ID, ReasonOtherSchool)
+		return nil
+	}
 	st.ev.fill(p)
 	disp := displayFor(p)
 	switch {

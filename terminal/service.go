@@ -137,6 +137,7 @@ func New(cfg Config) (*Service, error) {
 		slots:          make(chan struct{}, n),
 	}
 	s.groups = &grouper{s: s}
+	cfg.School.OnDeviceRevoked(s.devices.forget)
 	return s, nil
 }
 
@@ -177,7 +178,50 @@ func (s *Service) ApplyBatch(ctx context.Context, dev Device, body []byte) ([]Re
 	}
 	actor := "device:" + dev.ID
 	out := make([]Result, len(raws))
-	if len(raws) == 1 {
+	if dev.SchoolID != 0 {
+		// A device bound to a school taps only at that school's stations:
+		// elsewhere its taps are refused as at an unknown station (and not
+		// recorded, so the station's school sees nothing of them).
+		var keep []int
+		for i, t := range taps {
+			if invalid[i] == nil && t.ID != "" {
+				st, err := s.station(ctx, dev.TenantID, t.Station)
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					return nil, err
+				}
+				if err == nil && st.SchoolID != dev.SchoolID {
+					out[i] = refused(t.ID, ReasonUnknownStation)
+					continue
+				}
+			}
+			keep = append(keep, i)
+		}
+		if len(keep) < len(taps) {
+			sub := make([]Tap, len(keep))
+			subInvalid := make([]error, len(keep))
+			for j, i := range keep {
+				sub[j], subInvalid[j] = taps[i], invalid[i]
+			}
+			res, err := s.applyTaps(ctx, dev, actor, sub, subInvalid)
+			if err != nil {
+				return nil, err
+			}
+			for j, i := range keep {
+				out[i] = res[j]
+			}
+			return out, nil
+		}
+	}
+	return s.applyTaps(ctx, dev, actor, taps, invalid)
+}
+
+// applyTaps applies the parsed taps of a batch (see ApplyBatch).
+func (s *Service) applyTaps(ctx context.Context, dev Device, actor string, taps []Tap, invalid []error) ([]Result, error) {
+	out := make([]Result, len(taps))
+	if len(taps) == 0 {
+		return out, nil
+	}
+	if len(taps) == 1 {
 		r, err := s.apply(ctx, dev.TenantID, actor, taps[0], invalid[0])
 		if err != nil {
 			return nil, err

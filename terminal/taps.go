@@ -41,6 +41,7 @@ const (
 	ReasonInvalid           = "invalid"
 	ReasonUnknownStation    = "unknown_station"
 	ReasonUnknownBadge      = "unknown_badge"
+	ReasonOtherSchool       = "other_school" // the badge's pupil belongs to another school than the station's
 	ReasonBlockedBadge      = "blocked_badge"
 	ReasonInactivePupil     = "inactive_pupil"
 	ReasonClosedDay         = "closed_day"

@@ -84,14 +84,14 @@ func localZone() *time.Location {
 // CSRF protection included) and their static files.
 func (w *Web) Mount(r gin.IRouter) {
 	static, _ := fs.Sub(assets, "static")
-	r.StaticFS("/staff/static", http.FS(static))
+	websession.StaticFS(r, "/staff/static", static)
 	g := r.Group("/staff", w.sessions.Middleware())
-	g.GET("/login", w.loginPage)
-	g.POST("/login", w.loginPost)
+	g.GET("/login", websession.Public, w.loginPage)
+	g.POST("/login", websession.Public, w.loginPost)
 	a := g.Group("", websession.Require(websession.KindStaff, func(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/staff/login")
 		c.Abort()
-	}), w.loadUser)
+	}), w.loadUser, websession.StaffStation)
 	a.POST("/logout", w.logout)
 	a.GET("/", w.stationsPage)
 	a.GET("/stations/:code", w.stationPage)
@@ -280,6 +280,7 @@ type stationData struct {
 	Present  []Presence
 	Lang     string
 	UID      string // enrolment desk: the unknown badge to assign
+	Holder   int64  // enrolment desk: the badge's holder, named in the notice; assigning again confirms taking it
 	Token    string // manual entry: one tap per form
 }
 
@@ -295,6 +296,7 @@ func (w *Web) stationPage(c *gin.Context) {
 		return
 	}
 	d := stationData{Station: st, Events: w.svc.hub.Recent(u.TenantID, st.ID, 20), Lang: lang(c), UID: strings.TrimSpace(c.Query("uid"))}
+	d.Holder, _ = strconv.ParseInt(c.Query("holder"), 10, 64)
 	tok := make([]byte, 16)
 	if _, err := rand.Read(tok); err != nil {
 		w.fail(c, err)
@@ -303,7 +305,7 @@ func (w *Web) stationPage(c *gin.Context) {
 	d.Token = hex.EncodeToString(tok)
 	if q := strings.TrimSpace(c.Query("q")); q != "" {
 		d.Query, d.Searched = q, true
-		d.Results, err = w.svc.store.SearchPupils(ctx, u.TenantID, q, 20)
+		d.Results, err = w.svc.store.SearchPupilsIn(ctx, u.TenantID, st.SchoolID, q, 20)
 		if err != nil {
 			w.fail(c, err)
 			return
@@ -439,14 +441,33 @@ func (w *Web) assignPost(c *gin.Context) {
 	if tech == "" {
 		tech = school.TechEM4100
 	}
+	// Only a pupil of the station's school: another school's pupils are
+	// strangers here (404, as for an unknown id).
+	if p, err := w.svc.store.Pupil(ctx, u.TenantID, pupilID); err != nil || p.SchoolID != st.SchoolID {
+		w.fail(c, ErrNotFound)
+		return
+	}
+	holder, _ := strconv.ParseInt(c.PostForm("holder"), 10, 64)
 	b, err := w.svc.store.CreateBadge(ctx, u.TenantID, school.BadgeInput{UID: uid, Tech: tech, PupilID: pupilID}, u.Actor())
 	if errors.Is(err, school.ErrConflict) {
-		// A known badge (in stock or someone else's): reassign it.
+		// A known badge (in stock or someone else's): reassign it, taking
+		// it from its holder only when the form confirms that holder.
 		var info school.BadgeInfo
 		info, err = w.svc.store.BadgeByUID(ctx, u.TenantID, uid)
 		if err == nil {
-			b, err = w.svc.store.AssignBadge(ctx, u.TenantID, info.ID, pupilID, u.Actor())
+			b, err = w.svc.store.AssignBadgeAs(ctx, u.TenantID, school.Assignment{BadgeID: info.ID, PupilID: pupilID, SchoolID: st.SchoolID, Holder: holder}, u.Actor())
 		}
+	}
+	var he *school.HolderError
+	if errors.As(err, &he) {
+		notice := w.cat.T(lang(c), "terminal.sec.badge_held", uid, he.Holder.DisplayName(), he.Holder.ClassCode)
+		c.Redirect(http.StatusSeeOther, "/staff/stations/"+st.Code+"?uid="+template.URLQueryEscaper(uid)+"&holder="+strconv.FormatInt(he.Holder.ID, 10)+
+			"&notice="+template.URLQueryEscaper(notice))
+		return
+	}
+	if errors.Is(err, school.ErrOtherSchool) {
+		c.String(http.StatusForbidden, w.cat.T(lang(c), "terminal.sec.badge_other_school", uid))
+		return
 	}
 	if errors.Is(err, school.ErrInvalid) {
 		c.String(http.StatusBadRequest, err.Error())
@@ -465,11 +486,22 @@ func (w *Web) assignPost(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/staff/stations/"+st.Code+"?notice="+template.URLQueryEscaper(notice))
 }
 
-// photo serves a pupil's photo to staff, only with consent.
+// photo serves a pupil's photo, only with consent, to the staff who see
+// the pupil at a screen: the canteen, daycare and kiosk roles and admins,
+// of the pupil's school (or of every school). Others get 404, as for an
+// unknown id.
 func (w *Web) photo(c *gin.Context) {
 	u := user(c)
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
+		w.fail(c, ErrNotFound)
+		return
+	}
+	if !u.Can(school.RoleCanteen) && !u.Can(school.RoleDaycare) && !u.Can(school.RoleKiosk) {
+		w.fail(c, ErrNotFound)
+		return
+	}
+	if p, err := w.svc.store.Pupil(c.Request.Context(), u.TenantID, id); err != nil || (u.SchoolID != 0 && p.SchoolID != u.SchoolID) {
 		w.fail(c, ErrNotFound)
 		return
 	}

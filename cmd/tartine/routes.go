@@ -43,6 +43,20 @@ func (n *notifyLater) TopUpReceived(ctx context.Context, t payments.TopUpNotice)
 
 // mountApps registers the routes of the web packages (terminal, portal …),
 // one block per package, on shared domain services.
+//
+// Route policies: every route names who may call it and within which
+// scope, with one of websession.Public, Device, Webhook, Operator, Guardian,
+// StaffStation, SchoolAdmin, Books or BackOffice among its handlers — on the
+// route, or on its group (a route added to the back office's admin group
+// inherits SchoolAdmin, to the portal's child group Guardian):
+//
+//	r.GET("/portal/login", websession.Public, a.loginForm)
+//
+// A route that names none answers 500 (websession.PolicyGuard, in
+// newRouter), and TestRoutePolicies (security_test.go) fails: it requests
+// every registered route as every role, from another school and another
+// organising body. A new policy needs a line in that test. Routes that take
+// a file upload add websession.Upload (bigger body limit).
 func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	pool := deps.db.Pool
 	led := ledger.New(pool, nil)
@@ -69,7 +83,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		if err != nil {
 			return err
 		}
-		r.POST("/stripe/webhook", gin.WrapF(svc.HandleWebhook))
+		r.POST("/stripe/webhook", websession.Webhook, gin.WrapF(svc.HandleWebhook))
 		topups = svc
 	}
 
@@ -140,7 +154,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		staffWeb.TopUps = app              // kiosk cash top-ups: email the family
 		terminalSvc.WatchWallets(ctx, app) // meals and daycare: low-balance alerts
 		portalApp = app
-		r.GET("/", func(c *gin.Context) { c.Redirect(302, "/portal/") })
+		r.GET("/", websession.Public, func(c *gin.Context) { c.Redirect(302, "/portal/") })
 	}
 	// backoffice: school admin and accountant pages under /admin. No login
 	// of its own: it reads the staff screens' session (same cookie name,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,12 +10,15 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"tartine/internal/websession"
 )
 
 // serveConfig is what the server needs besides the database.
@@ -90,19 +94,38 @@ func serve(ctx context.Context, e env, log *slog.Logger, d *database, cfg serveC
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
+	// The embedded cluster is restarted when it dies; when it cannot be,
+	// the server exits non-zero so that its service manager restarts it.
+	dbErr := make(chan error, 1)
+	if d.Cluster != nil {
+		go func() { dbErr <- d.Cluster.Supervise(ctx, embeddedRestarts) }()
+	}
+	var failed error
 	select {
 	case err := <-errc:
 		return err
+	case err := <-dbErr:
+		if err != nil {
+			failed = fmt.Errorf("embedded PostgreSQL: %w", err)
+			log.Error("stopping: the embedded PostgreSQL cannot be restarted", "err", err)
+		}
 	case <-ctx.Done():
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) && failed == nil {
 		return err
+	}
+	if failed != nil {
+		return failed
 	}
 	log.Info("tartine stopped")
 	return nil
 }
+
+// embeddedRestarts bounds the tries to restart the embedded PostgreSQL after
+// it died, and its deaths within ten minutes (pglocal.Cluster.Supervise).
+const embeddedRestarts = 5
 
 func displayAddr(addr string) string {
 	host, port, _ := net.SplitHostPort(addr)
@@ -136,10 +159,20 @@ func newRouter(ctx context.Context, e env, log *slog.Logger, d *database, cfg se
 			log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status())
 		}
 	})
-	if err := r.SetTrustedProxies(nil); err != nil {
-		return nil, err
+	// Every route names its policy (internal/websession/policy.go): the
+	// guard refuses one that names none and bounds request bodies.
+	guard := websession.NewPolicyGuard(func(method, route string) {
+		log.Error("route without policy: refused", "method", method, "route", route)
+	})
+	r.Use(guard.Handle, secureTransport(cfg.BaseURL))
+	// Client addresses (login throttling, audit) come from X-Forwarded-For
+	// only when the direct peer is one of TARTINE_TRUSTED_PROXIES
+	// (comma-separated addresses or CIDRs, e.g. the TLS reverse proxy's
+	// 127.0.0.1); none by default.
+	if err := r.SetTrustedProxies(splitList(e.getenv("TARTINE_TRUSTED_PROXIES"))); err != nil {
+		return nil, fmt.Errorf("TARTINE_TRUSTED_PROXIES: %w", err)
 	}
-	r.GET("/healthz", func(c *gin.Context) {
+	r.GET("/healthz", websession.Public, func(c *gin.Context) {
 		pctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
 		if err := d.Pool.Ping(pctx); err != nil {
@@ -148,9 +181,56 @@ func newRouter(ctx context.Context, e env, log *slog.Logger, d *database, cfg se
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	r.GET("/metrics", websession.Operator, operatorOnly(e.getenv("TARTINE_METRICS_TOKEN")), gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	if err := mountApps(ctx, r, appDeps{log: log, db: d, cfg: cfg, env: e, metrics: reg}); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// splitList splits a comma-separated setting, dropping empty items (nil
+// for an empty setting).
+func splitList(v string) []string {
+	var out []string
+	for _, x := range strings.Split(v, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// operatorOnly lets through requests that carry "Authorization: Bearer
+// <token>" when token is set, else requests from the loopback address
+// that did not come through a proxy (no X-Forwarded-For); others get 404.
+func operatorOnly(token string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if token != "" {
+			got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+			if ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1 {
+				c.Next()
+				return
+			}
+			c.AbortWithStatus(http.StatusNotFound)
+			return
+		}
+		host, _, _ := net.SplitHostPort(c.Request.RemoteAddr)
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && c.GetHeader("X-Forwarded-For") == "" && c.GetHeader("Forwarded") == "" {
+			c.Next()
+			return
+		}
+		c.AbortWithStatus(http.StatusNotFound)
+	}
+}
+
+// secureTransport sends Strict-Transport-Security on every answer when the
+// public URL is https (the TLS proxy in front serves only https).
+func secureTransport(baseURL string) gin.HandlerFunc {
+	hsts := strings.HasPrefix(strings.ToLower(baseURL), "https://")
+	return func(c *gin.Context) {
+		if hsts {
+			c.Header("Strict-Transport-Security", "max-age=31536000")
+		}
+		c.Next()
+	}
 }
