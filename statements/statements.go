@@ -1,0 +1,88 @@
+package statements
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tartine/internal/i18n"
+	"tartine/internal/mail"
+	"tartine/ledger"
+	"tartine/school"
+)
+
+// Sender sends one email (mail.SMTP, or mail.LogSender without SMTP).
+type Sender interface {
+	Send(ctx context.Context, msg mail.Message) error
+}
+
+// Service is the statements domain on the database.
+type Service struct {
+	pool   *pgxpool.Pool
+	ledger *ledger.Ledger
+	school *school.Store
+	now    func() time.Time
+	// Catalog gives the labels of statements, estimates and emails.
+	Catalog *i18n.Catalog
+	// Mail sends the statement and estimate emails; nil: log them.
+	Mail Sender
+	// Log records what could not be sent; default slog.Default().
+	Log *slog.Logger
+}
+
+// New returns the service on the school store's database. now gives the
+// time (tests pass a fixed clock).
+func New(st *school.Store, cat *i18n.Catalog, now func() time.Time) *Service {
+	return &Service{pool: st.Pool(), ledger: st.Ledger(), school: st, now: now, Catalog: cat, Log: slog.Default()}
+}
+
+func (s *Service) sender() Sender {
+	if s.Mail != nil {
+		return s.Mail
+	}
+	return mail.LogSender{Log: s.Log}
+}
+
+func mapErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23503":
+			return fmt.Errorf("%s: %w: reference to a missing row (%s)", what, ErrNotFound, pgErr.ConstraintName)
+		case "23514", "23505":
+			return fmt.Errorf("%s: %w: %s", what, ErrInvalid, pgErr.Message)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// civil returns t's calendar date (in t's own location) as UTC midnight.
+func civil(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// brussels is the zone of statement dates (the FWB's).
+func brussels() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Brussels"); err == nil {
+		return loc
+	}
+	return time.UTC
+}
+
+// startOfDay is the instant a civil date begins in Brussels.
+func startOfDay(d time.Time) time.Time {
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, brussels())
+}
