@@ -147,8 +147,8 @@ func MarkIssued(ctx context.Context, q Querier, tenantID int64, lineIDs []int64,
 		return fmt.Errorf("fees: mark issued: %w", err)
 	}
 	type state struct {
-		id             int64
-		status, issued string
+		ID             int64
+		Status, Issued string
 	}
 	found, err := pgx.CollectRows(rows, pgx.RowToStructByPos[state])
 	if err != nil {
@@ -156,17 +156,17 @@ func MarkIssued(ctx context.Context, q Querier, tenantID int64, lineIDs []int64,
 	}
 	seen := make(map[int64]state, len(found))
 	for _, s := range found {
-		seen[s.id] = s
+		seen[s.ID] = s
 	}
 	for _, id := range lineIDs {
 		s, ok := seen[id]
 		switch {
 		case !ok:
 			return fmt.Errorf("%w: fee line %d", ErrNotFound, id)
-		case s.status != "charged":
-			return fmt.Errorf("%w: fee line %d is %s, not charged", ErrNotFound, id, s.status)
-		case s.issued != "" && s.issued != ref:
-			return fmt.Errorf("%w: fee line %d is on statement %s", ErrIssued, id, s.issued)
+		case s.Status != "charged":
+			return fmt.Errorf("%w: fee line %d is %s, not charged", ErrNotFound, id, s.Status)
+		case s.Issued != "" && s.Issued != ref:
+			return fmt.Errorf("%w: fee line %d is on statement %s", ErrIssued, id, s.Issued)
 		}
 	}
 	if _, err := q.Exec(ctx, `
