@@ -2,7 +2,7 @@
 GO ?= go
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: demo test deps-demo deps-test build lint fuzz
+.PHONY: demo test test-dates deps-demo deps-test build lint fuzz
 
 build:
 	$(GO) build -o bin/tartine ./cmd/tartine
@@ -22,9 +22,16 @@ lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	$(GO) vet ./...
 
-## test: install test dependencies, then vet, gofmt check and all tests with -race
+## test: install test dependencies, then vet, gofmt check, all tests with -race,
+## and the date-sensitive tests again at fixed hard dates (test-dates)
 test: deps-test lint
 	$(GO) test -race -count=1 -timeout 12m ./...
+	@scripts/test-dates.sh
+
+## test-dates: the date-sensitive tests at 1 January, a Saturday, a Wednesday,
+## the summer holidays, both DST changes and 29 February (internal/testclock)
+test-dates:
+	@scripts/test-dates.sh
 
 ## fuzz: run each fuzz target briefly
 fuzz:

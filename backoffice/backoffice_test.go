@@ -14,6 +14,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"tartine/internal/testclock"
 	"tartine/ledger"
 	"tartine/school"
 	"tartine/terminal"
@@ -156,7 +157,7 @@ func TestEnrolShowsSecretOnceAndDeviceAuthenticates(t *testing.T) {
 	// The new device signs requests to the device API with its secret.
 	badges := func() int {
 		req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/api/v1/badges", nil)
-		req.Header.Set("Authorization", terminal.Authorization(id, []byte(secret), http.MethodGet, "/api/v1/badges", time.Now(), nil))
+		req.Header.Set("Authorization", terminal.Authorization(id, []byte(secret), http.MethodGet, "/api/v1/badges", testclock.Now(), nil))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -412,7 +413,7 @@ func TestMenus(t *testing.T) {
 
 func TestTrialBalanceSumsToZero(t *testing.T) {
 	f := newFixture(t)
-	tb, err := ReadTrialBalance(f.ctx, f.led.Pool(), f.demo.TenantID, time.Now().Add(time.Hour), false)
+	tb, err := ReadTrialBalance(f.ctx, f.led.Pool(), f.demo.TenantID, testclock.Now().Add(time.Hour), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +438,7 @@ func TestTrialBalanceSumsToZero(t *testing.T) {
 			t.Errorf("%s: trial balance %s, ledger %s", l.Code, l.Balance(), want)
 		}
 	}
-	grouped, err := ReadTrialBalance(f.ctx, f.led.Pool(), f.demo.TenantID, time.Now().Add(time.Hour), true)
+	grouped, err := ReadTrialBalance(f.ctx, f.led.Pool(), f.demo.TenantID, testclock.Now().Add(time.Hour), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,12 +540,12 @@ func TestWriteJournalEscapes(t *testing.T) {
 func TestClosePeriod(t *testing.T) {
 	f := newFixture(t)
 	c := f.login("accountant", "demo-accountant")
-	yesterday := time.Now().In(brussels()).AddDate(0, 0, -1)
+	yesterday := testclock.Now().In(brussels()).AddDate(0, 0, -1)
 	for _, tc := range []struct {
 		form url.Values
 		want string
 	}{
-		{url.Values{"day": {time.Now().In(brussels()).Format(time.DateOnly)}, "confirm": {"yes"}}, "jours passés"},
+		{url.Values{"day": {testclock.Now().In(brussels()).Format(time.DateOnly)}, "confirm": {"yes"}}, "jours passés"},
 		{url.Values{"day": {yesterday.Format(time.DateOnly)}}, "Cochez la case"},
 	} {
 		if _, body := c.follow("/admin/books/close", tc.form); !strings.Contains(body, tc.want) {

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"tartine/internal/testclock"
 	"tartine/ledger"
 	"tartine/payments"
 )
@@ -359,7 +359,7 @@ func (f *fixture) remit(amount, token string, daysAgo int) payments.Remittance {
 		Postings: []ledger.Posting{{AccountID: st.CashAccountID, Amount: a}, {AccountID: f.pupil("Emma").WalletAccountID, Amount: a.Neg()}}}); err != nil {
 		f.t.Fatal(err)
 	}
-	day := time.Now().In(brussels()).AddDate(0, 0, -daysAgo)
+	day := testclock.Now().In(brussels()).AddDate(0, 0, -daysAgo)
 	var r payments.Remittance
 	err = pgx.BeginFunc(f.ctx, f.led.Pool(), func(tx pgx.Tx) error {
 		r, err = payments.NewBank(f.led, nil).RecordRemittanceTx(f.ctx, tx, payments.RemittanceRequest{TenantID: f.demo.TenantID, StationID: st.ID,

@@ -19,6 +19,7 @@ import (
 	"tartine/booking"
 	"tartine/internal/dbtest"
 	"tartine/internal/i18n"
+	"tartine/internal/testclock"
 	"tartine/internal/websession"
 	"tartine/ledger"
 	"tartine/school"
@@ -49,15 +50,15 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	pool := dbtest.New(t)
-	f := &fixture{t: t, ctx: ctx, now: time.Now(), pool: pool, families: &familiesRelay{}}
-	f.led = ledger.New(pool, nil)
-	f.store = school.New(pool, f.led, nil)
-	f.book = booking.New(pool, f.led, nil)
+	f := &fixture{t: t, ctx: ctx, now: testclock.Now(), pool: pool, families: &familiesRelay{}}
+	f.led = ledger.New(pool, testclock.Now)
+	f.store = school.New(pool, f.led, testclock.Now)
+	f.book = booking.New(pool, f.led, testclock.Now)
 	var err error
 	if f.demo, err = school.SeedDemo(ctx, f.store); err != nil {
 		t.Fatal(err)
 	}
-	if err := booking.SeedDemo(ctx, pool, f.led, f.demo.TenantID); err != nil {
+	if err := booking.SeedDemo(ctx, pool, f.led, f.demo.TenantID, testclock.Now); err != nil {
 		t.Fatal(err)
 	}
 	cat, err := i18n.New()
@@ -68,11 +69,11 @@ func newFixture(t *testing.T) *fixture {
 	r := gin.New()
 	f.srv = httptest.NewServer(r)
 	t.Cleanup(f.srv.Close)
-	sessions, err := websession.New(pool, websession.Config{BaseURL: f.srv.URL, CookieName: StaffCookie})
+	sessions, err := websession.New(pool, websession.Config{BaseURL: f.srv.URL, CookieName: StaffCookie, Now: testclock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := terminal.New(terminal.Config{Pool: pool, Ledger: f.led, School: f.store, Booking: f.book, CacheTTL: time.Nanosecond})
+	svc, err := terminal.New(terminal.Config{Pool: pool, Ledger: f.led, School: f.store, Booking: f.book, CacheTTL: time.Nanosecond, Now: testclock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	web.Mount(r)
 	app, err := New(Deps{Pool: pool, School: f.store, Booking: f.book, Ledger: f.led, Sessions: sessions, Catalog: cat, BaseURL: f.srv.URL,
-		Families: f.families})
+		Families: f.families, Now: testclock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"tartine/internal/i18n"
 	"tartine/internal/mail"
 	"tartine/internal/mail/mailtest"
+	"tartine/internal/testclock"
 	"tartine/internal/websession"
 	"tartine/ledger"
 	"tartine/portal"
@@ -76,7 +77,7 @@ func TestTariffsPage(t *testing.T) {
 func TestAddMealTariff(t *testing.T) {
 	f := newFixture(t)
 	c := f.login("admin", "demo-admin")
-	today := civilDay(time.Now().In(brussels()))
+	today := civilDay(testclock.Now().In(brussels()))
 	from := today.AddDate(0, 0, 7)
 	school := f.demo.SchoolID
 	form := func(booked, unbooked, day string) url.Values {
@@ -149,7 +150,7 @@ func TestAddMealTariff(t *testing.T) {
 func TestAddDaycareTariff(t *testing.T) {
 	f := newFixture(t)
 	c := f.login("admin", "demo-admin")
-	from := civilDay(time.Now().In(brussels())).AddDate(0, 0, 3)
+	from := civilDay(testclock.Now().In(brussels())).AddDate(0, 0, 3)
 	school := itoa(f.demo.SchoolID)
 	_, care0 := f.tariffCounts()
 	base := func(edit func(url.Values)) url.Values {
@@ -214,7 +215,7 @@ func TestTariffsForbidden(t *testing.T) {
 	meals0, care0 := f.tariffCounts()
 	for _, p := range []string{"/admin/tariffs/meal", "/admin/tariffs/daycare"} {
 		st, _, _ := c.post(p, url.Values{"school": {itoa(f.demo.SchoolID)}, "meal_type": {"repas"}, "level": {"*"}, "booked": {"1"},
-			"unbooked": {"1"}, "period": {"30"}, "price": {"1"}, "opens": {"07:00"}, "closes": {"18:00"}, "from": {time.Now().AddDate(0, 0, 1).Format(time.DateOnly)}})
+			"unbooked": {"1"}, "period": {"30"}, "price": {"1"}, "opens": {"07:00"}, "closes": {"18:00"}, "from": {testclock.Now().AddDate(0, 0, 1).Format(time.DateOnly)}})
 		if st != http.StatusForbidden {
 			t.Errorf("POST %s as canteen: %d, want 403", p, st)
 		}
@@ -277,7 +278,7 @@ func (f *fixture) mealTariffID(mealType, level string) int64 {
 func TestEndMealTariff(t *testing.T) {
 	f := newFixture(t)
 	c := f.login("admin", "demo-admin")
-	today := civilDay(time.Now().In(brussels()))
+	today := civilDay(testclock.Now().In(brussels()))
 	tomorrow := today.AddDate(0, 0, 1)
 	sch := itoa(f.demo.SchoolID)
 	potage := f.mealTariffID("potage", "*")
@@ -347,13 +348,14 @@ func TestEndMealTariff(t *testing.T) {
 	// tomorrow: the page warns about her booking.
 	emma := f.demo.Pupils["Emma"]
 	var booked time.Time
-	for i := 1; i < 30 && booked.IsZero(); i++ {
+	// (up to 90 days ahead: the summer holidays last eight weeks)
+	for i := 1; i < 90 && booked.IsZero(); i++ {
 		if _, err := f.book.Book(f.ctx, booking.BookRequest{TenantID: f.demo.TenantID, PupilID: emma, Day: today.AddDate(0, 0, i), Service: "potage", Actor: "test"}); err == nil {
 			booked = today.AddDate(0, 0, i)
 		}
 	}
 	if booked.IsZero() {
-		t.Fatal("Emma could not book soup in the next 30 days")
+		t.Fatal("Emma could not book soup in the next 90 days")
 	}
 	st, body := c.follow(path(potage), end(tomorrow.Format("02/01/2006")))
 	if st != http.StatusOK {
@@ -400,7 +402,7 @@ func TestEndMealTariff(t *testing.T) {
 func TestEndDaycareTariff(t *testing.T) {
 	f := newFixture(t)
 	c := f.login("admin", "demo-admin")
-	tomorrow := civilDay(time.Now().In(brussels())).AddDate(0, 0, 1)
+	tomorrow := civilDay(testclock.Now().In(brussels())).AddDate(0, 0, 1)
 	care, err := f.book.DaycareTariffs(f.ctx, f.demo.TenantID, f.demo.SchoolID)
 	if err != nil || len(care) != 1 {
 		t.Fatalf("demo daycare tariffs: %+v, %v", care, err)
@@ -493,7 +495,7 @@ func TestCancelBookingsOfEndedTariff(t *testing.T) {
 	f := newFixture(t)
 	smtp := f.withPortalMail()
 	c := f.login("admin", "demo-admin")
-	today := civilDay(time.Now().In(brussels()))
+	today := civilDay(testclock.Now().In(brussels()))
 	sch := itoa(f.demo.SchoolID)
 	bank, err := f.led.AccountByCode(f.ctx, f.demo.TenantID, school.AccountBank)
 	if err != nil {
@@ -519,7 +521,7 @@ func TestCancelBookingsOfEndedTariff(t *testing.T) {
 	// (before the end), the second is cancelled with Noah's and Olivia's.
 	var days []time.Time
 	before := map[string]string{"Noah": avail(noah), "Olivia": avail(olivia)}
-	for i := 1; i < 40 && len(days) < 2; i++ {
+	for i := 1; i < 90 && len(days) < 2; i++ { // the summer holidays last eight weeks
 		if _, err := book(emma, today.AddDate(0, 0, i)); err == nil {
 			days = append(days, today.AddDate(0, 0, i))
 			if len(days) == 1 {
@@ -528,7 +530,7 @@ func TestCancelBookingsOfEndedTariff(t *testing.T) {
 		}
 	}
 	if len(days) < 2 {
-		t.Fatal("Emma could not book soup on two days in the next 40")
+		t.Fatal("Emma could not book soup on two days in the next 90")
 	}
 	cancelled := map[string]int64{}
 	for name, p := range map[string]school.Pupil{"Emma": emma, "Noah": noah, "Olivia": olivia} {

@@ -43,12 +43,14 @@ var demoMenus = [][]MenuItem{
 // "repas" (repas complet: 3,70 € P, 3,20 € M, 4,50 € unbooked) and "potage"
 // (0,60 €), the daycare tariff (0,75 € per started 30 min, free 15:30–15:45,
 // cap 6,00 €, 07:00–18:00), the FWB calendar of the current school year and
-// of 2026-27, menus for the next three weeks, and a few meal bookings for
+// the next one (so that a demo started in July already shows September),
+// menus for the next three weeks, and a few meal bookings for
 // the coming days for up to four pupils (Emma first, when she exists).
 // Schools or pupils that do not exist yet are skipped; bookings that the
 // calendar, cut-off or wallet refuse are skipped too.
-func SeedDemo(ctx context.Context, pool *pgxpool.Pool, led *ledger.Ledger, tenantID int64) error {
-	m := New(pool, led, time.Now)
+// now is the clock: the demo's "today".
+func SeedDemo(ctx context.Context, pool *pgxpool.Pool, led *ledger.Ledger, tenantID int64, now func() time.Time) error {
+	m := New(pool, led, now)
 	for _, mt := range []MealType{{Code: "repas", Name: "Repas complet", Subsidised: true}, {Code: "potage", Name: "Potage", Position: 1}} {
 		if err := m.EnsureMealType(ctx, tenantID, mt); err != nil {
 			return err
@@ -70,8 +72,8 @@ func SeedDemo(ctx context.Context, pool *pgxpool.Pool, led *ledger.Ledger, tenan
 func seedSchool(ctx context.Context, m *Manager, tenantID, schoolID int64) error {
 	now := m.now()
 	y := SchoolYearOf(now)
-	from := date(min(y, 2026), time.August, 1)
-	for _, sy := range []int{y, 2026} {
+	from := date(y, time.August, 1)
+	for _, sy := range []int{y, y + 1} {
 		if _, err := m.GenerateYear(ctx, tenantID, schoolID, sy); err != nil {
 			return err
 		}

@@ -34,7 +34,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	if err := requireSchema(ctx, d, true); err != nil {
 		return err
 	}
-	info, err := seedDemo(ctx, d)
+	info, err := seedDemo(ctx, d, e.now)
 	if err != nil {
 		return fmt.Errorf("demo data: %w", err)
 	}
@@ -54,6 +54,9 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 			fmt.Fprintf(e.stdout, "  %-10s %s%s\n", l[0], base, l[1])
 		}
 		fmt.Fprint(e.stdout, readersLine)
+		if d.Cluster != nil {
+			fmt.Fprintf(e.stdout, "  %-10s %s (PostgreSQL data)\n", "data", d.Cluster.DataDir())
+		}
 		for _, l := range info.logins {
 			fmt.Fprintf(e.stdout, "  login      %s\n", l)
 		}
@@ -71,9 +74,9 @@ type demoInfo struct {
 }
 
 // seedDemo creates (idempotently) the demo organising body and school.
-func seedDemo(ctx context.Context, d *database) (demoInfo, error) {
-	led := ledger.New(d.Pool, time.Now)
-	sd, err := school.SeedDemo(ctx, school.New(d.Pool, led, time.Now))
+func seedDemo(ctx context.Context, d *database, now func() time.Time) (demoInfo, error) {
+	led := ledger.New(d.Pool, now)
+	sd, err := school.SeedDemo(ctx, school.New(d.Pool, led, now))
 	if err != nil {
 		return demoInfo{}, fmt.Errorf("school demo: %w", err)
 	}
@@ -82,7 +85,7 @@ func seedDemo(ctx context.Context, d *database) (demoInfo, error) {
 	tenantID := sd.TenantID
 	// Tariffs, calendar, menus and bookings; after the school seed (it
 	// books for the pupils the school seed created).
-	if err := booking.SeedDemo(ctx, d.Pool, led, tenantID); err != nil {
+	if err := booking.SeedDemo(ctx, d.Pool, led, tenantID, now); err != nil {
 		return demoInfo{}, fmt.Errorf("booking demo: %w", err)
 	}
 	// terminal: station screens (log in with a staff login above). Taps

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -48,6 +49,9 @@ type env struct {
 	getenv func(string) string
 	stdout io.Writer
 	stderr io.Writer
+	// now is the clock of the commands that depend on today (setup's
+	// school years, the demo's calendar, menus and bookings).
+	now func() time.Time
 }
 
 const usage = `usage: tartine <command> [flags]
@@ -69,7 +73,12 @@ Environment: DATABASE_URL (else embedded PostgreSQL in --data-dir), see README.m
 
 // run is the whole program, testable end to end.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
+	return runEnv(ctx, args, env{getenv: getenv, stdout: stdout, stderr: stderr, now: time.Now})
+}
+
+// runEnv is run with every outside dependency given, the clock included.
+func runEnv(ctx context.Context, args []string, e env) error {
+	stdout, stderr := e.stdout, e.stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitCode(2)

@@ -98,9 +98,9 @@ func cmdSetup(ctx context.Context, e env, args []string) error {
 	}
 	defer d.Close()
 	const actor = "system:setup"
-	led := ledger.New(d.Pool, time.Now)
-	store := school.New(d.Pool, led, time.Now)
-	books := booking.New(d.Pool, led, time.Now)
+	led := ledger.New(d.Pool, e.now)
+	store := school.New(d.Pool, led, e.now)
+	books := booking.New(d.Pool, led, e.now)
 	out := e.stdout
 
 	ten, err := store.EnsureTenant(ctx, *tenantCode, *tenantName)
@@ -115,7 +115,7 @@ func cmdSetup(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(out, "organising body %s (%s), school %s (%s)\n", ten.Code, ten.Name, sc.Code, sc.Name)
 
 	// The school year that holds today (from 1 August) and the next.
-	year := booking.SchoolYearOf(time.Now().In(sc.Location()))
+	year := booking.SchoolYearOf(e.now().In(sc.Location()))
 	for _, y := range []int{year, year + 1} {
 		if _, err := books.GenerateYear(ctx, ten.ID, sc.ID, y); err != nil {
 			return fmt.Errorf("setup: calendar %d-%d: %w", y, y+1, err)

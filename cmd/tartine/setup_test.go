@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/booking"
+	"tartine/internal/testclock"
 	"tartine/ledger"
 	"tartine/school"
 )
@@ -26,7 +27,7 @@ func TestSetupAndStaff(t *testing.T) {
 	getenv, pool, _ := testLedger(t)
 	cmd := func(args ...string) (string, error) {
 		var out, errs bytes.Buffer
-		err := run(ctx, args, getenv, &out, &errs)
+		err := runEnv(ctx, args, env{getenv: getenv, stdout: &out, stderr: &errs, now: testclock.Now})
 		return out.String() + errs.String(), err
 	}
 	setup := []string{"setup", "--tenant", "po-ixelles", "--tenant-name", "PO d'Ixelles", "--school", "ecole-1",
@@ -40,7 +41,7 @@ func TestSetupAndStaff(t *testing.T) {
 	if m == nil || m[1] != "direction" {
 		t.Fatalf("setup output lacks the admin's password:\n%s", out)
 	}
-	store := school.New(pool, ledger.New(pool, nil), time.Now)
+	store := school.New(pool, ledger.New(pool, testclock.Now), testclock.Now)
 	u, err := store.AuthenticateStaff(ctx, "direction", m[2])
 	if err != nil || !u.Has(school.RoleAdmin) || u.Name != "Anne Direction" {
 		t.Fatalf("admin login: %+v, %v", u, err)
@@ -58,25 +59,32 @@ func TestSetupAndStaff(t *testing.T) {
 			t.Errorf("station %s: %v", code, err)
 		}
 	}
-	books := booking.New(pool, ledger.New(pool, nil), time.Now)
-	// A Monday of the next school year: open in the FWB template, priced
-	// by level.
-	y := time.Now().Year() + 1
-	day := time.Date(y, time.October, 1, 0, 0, 0, 0, sc.Location())
-	for day.Weekday() != time.Monday {
-		day = day.AddDate(0, 0, 1)
-	}
-	if open, why, err := books.IsOpen(ctx, ten.ID, sc.ID, day); err != nil || !open {
-		t.Errorf("%s open: %v (%s), %v", day.Format(time.DateOnly), open, why, err)
-	}
-	for level, want := range map[string]string{"P3": "3.5", "M2": "3"} {
-		tr, err := books.MealTariffFor(ctx, ten.ID, sc.ID, "repas", level, day)
-		if err != nil || !tr.BookedPrice.Equal(dec(want)) || !tr.UnbookedPrice.Equal(dec("4.5")) {
-			t.Errorf("meal tariff %s: %+v, %v; want %s booked", level, tr, err, want)
+	books := booking.New(pool, ledger.New(pool, testclock.Now), testclock.Now)
+	// A Monday in October of the school year that holds today and of the
+	// next one (setup creates both, whatever the day it runs): open in the
+	// FWB template, priced by level.
+	y := booking.SchoolYearOf(testclock.Today())
+	for _, sy := range []int{y, y + 1} {
+		day := time.Date(sy, time.October, 1, 0, 0, 0, 0, sc.Location())
+		for day.Weekday() != time.Monday {
+			day = day.AddDate(0, 0, 1)
+		}
+		if open, why, err := books.IsOpen(ctx, ten.ID, sc.ID, day); err != nil || !open {
+			t.Errorf("%s open: %v (%s), %v", day.Format(time.DateOnly), open, why, err)
+		}
+		for level, want := range map[string]string{"P3": "3.5", "M2": "3"} {
+			tr, err := books.MealTariffFor(ctx, ten.ID, sc.ID, "repas", level, day)
+			if err != nil || !tr.BookedPrice.Equal(dec(want)) || !tr.UnbookedPrice.Equal(dec("4.5")) {
+				t.Errorf("meal tariff %s on %s: %+v, %v; want %s booked", level, day.Format(time.DateOnly), tr, err, want)
+			}
+		}
+		if _, err := books.DaycareTariffFor(ctx, ten.ID, sc.ID, "P3", day); err != nil {
+			t.Errorf("daycare tariff on %s: %v", day.Format(time.DateOnly), err)
 		}
 	}
-	if _, err := books.DaycareTariffFor(ctx, ten.ID, sc.ID, "P3", day); err != nil {
-		t.Errorf("daycare tariff: %v", err)
+	// The year after those two was not created: its days are not open.
+	if open, _, err := books.IsOpen(ctx, ten.ID, sc.ID, time.Date(y+2, time.October, 4, 0, 0, 0, 0, sc.Location())); err == nil && open {
+		t.Errorf("a day of %d-%d is open, but setup creates only %d-%d and %d-%d", y+2, y+3, y, y+1, y+1, y+2)
 	}
 
 	// Again: nothing new, no password shown.
