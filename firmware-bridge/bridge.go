@@ -59,12 +59,38 @@ type Bridge struct {
 
 // slot is one configured reader.
 type slot struct {
-	cfg    ReaderConfig
-	reader *readers.Reader             // nil for readers injected with Submit only
-	fw     *fwproto.FirmwareDriver     // nil unless driver = tartine
-	taps   atomic.Uint64               // taps stored
-	resent atomic.Uint64               // firmware resends recognised
-	last   atomic.Pointer[readers.Tap] // last tap stored
+	cfg       ReaderConfig
+	reader    *readers.Reader             // nil for readers injected with Submit only
+	fw        *fwproto.FirmwareDriver     // nil unless driver = tartine
+	taps      atomic.Uint64               // taps stored
+	resent    atomic.Uint64               // firmware resends recognised
+	debounced atomic.Uint64               // firmware reads dropped by debounce
+	last      atomic.Pointer[readers.Tap] // last tap stored
+}
+
+// sent returns the tap as the server gets it. A decimal line reader
+// prints the number on the badge: that number is sent as it is (the server
+// finds a badge by its uid or its printed number), not a hex conversion.
+// Only ten-digit numbers are printed numbers to the server; a longer
+// decimal id is sent as the hex it stands for.
+func (s *slot) sent(t readers.Tap) readers.Tap {
+	if s.cfg.Driver == "line-dec" && isPrintedNumber(t.Number) {
+		t.UID = t.Number
+	}
+	return t
+}
+
+// isPrintedNumber reports whether n is a ten-digit printed badge number.
+func isPrintedNumber(n string) bool {
+	if len(n) != 10 {
+		return false
+	}
+	for i := range len(n) {
+		if n[i] < '0' || n[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // submission is a tap on its way to the outbox.
@@ -158,7 +184,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	start(b.badgeLoop)
 	for _, s := range b.slots {
 		start(func(ctx context.Context) {
-			_ = s.reader.Run(ctx, func(t readers.Tap) { b.enqueue(ctx, submission{slot: s, tap: t}) })
+			_ = s.reader.Run(ctx, func(t readers.Tap) { b.enqueue(ctx, submission{slot: s, tap: s.sent(t)}) })
 		})
 	}
 	b.log.Info("bridge running", "device", b.cfg.DeviceID, "server", b.cfg.ServerURL, "readers", len(b.slots), "outbox", b.store.Depth())
@@ -184,7 +210,7 @@ func (b *Bridge) Submit(ctx context.Context, name string, t readers.Tap) error {
 	if t.ReadAt.IsZero() {
 		t.ReadAt = b.now()
 	}
-	b.enqueue(ctx, submission{slot: s, tap: t})
+	b.enqueue(ctx, submission{slot: s, tap: s.sent(t)})
 	return ctx.Err()
 }
 
@@ -358,11 +384,19 @@ func (b *Bridge) feedback(s submission, word, text string) {
 }
 
 // uplinkLoop sends the outbox in order, batch by batch, until ctx ends.
+//
+// After a failure it waits with a bounded exponential backoff (jittered),
+// but a new tap stored meanwhile brings the next try forward (to a second
+// after the failed one at most): the first tap after an outage is sent as
+// soon as it is read, and the backlog with it. A batch the server refuses
+// as too large (413, or 400 "… per request") is split: the batch size is
+// halved for the rest of the run. Every 4xx is logged.
 func (b *Bridge) uplinkLoop(ctx context.Context) {
 	backoff := b.cfg.Uplink.MinBackoff
+	limit := b.cfg.Uplink.BatchSize
 	failing := false
 	for {
-		recs, err := b.store.Head(b.cfg.Uplink.BatchSize)
+		recs, err := b.store.Head(limit)
 		if err != nil {
 			b.log.Error("outbox unreadable", "err", err)
 			if !sleepCtx(ctx, time.Second) {
@@ -378,6 +412,7 @@ func (b *Bridge) uplinkLoop(ctx context.Context) {
 			}
 			continue
 		}
+		tried := time.Now()
 		err = b.send(ctx, recs)
 		if ctx.Err() != nil {
 			return
@@ -386,10 +421,19 @@ func (b *Bridge) uplinkLoop(ctx context.Context) {
 			msg := err.Error()
 			b.lastError.Store(&msg)
 			var se *StatusError
+			isStatus := errors.As(err, &se)
 			switch {
-			case errors.As(err, &se) && se.Auth():
+			case isStatus && se.TooLarge() && len(recs) > 1:
+				limit = max(1, len(recs)/2)
+				b.metrics.requests.WithLabelValues("too_large").Inc()
+				b.log.Warn("server refused the batch as too large; sending smaller batches", "err", err, "taps", len(recs), "batch_size", limit)
+				continue // at once: nothing is wrong but the size
+			case isStatus && se.Auth():
 				b.metrics.requests.WithLabelValues("auth").Inc()
 				b.log.Error("server refused the device credentials; taps are kept", "err", err, "outbox", b.store.Depth())
+			case isStatus && se.Status >= 400 && se.Status < 500:
+				b.metrics.requests.WithLabelValues("refused").Inc()
+				b.log.Error("server refused the batch; taps are kept and sent again", "err", err, "taps", len(recs), "outbox", b.store.Depth())
 			default:
 				b.metrics.requests.WithLabelValues("error").Inc()
 				if !failing {
@@ -398,7 +442,7 @@ func (b *Bridge) uplinkLoop(ctx context.Context) {
 			}
 			failing = true
 			// Bounded exponential backoff with jitter: wait in [backoff/2, backoff).
-			if !sleepCtx(ctx, backoff/2+b.jitter(backoff/2)) {
+			if !b.backoffWait(ctx, tried, backoff/2+b.jitter(backoff/2)) {
 				return
 			}
 			backoff = min(2*backoff, b.cfg.Uplink.MaxBackoff)
@@ -408,8 +452,35 @@ func (b *Bridge) uplinkLoop(ctx context.Context) {
 			b.log.Info("server reachable again", "outbox", b.store.Depth())
 		}
 		failing = false
+		b.lastError.Store(nil)
 		backoff = b.cfg.Uplink.MinBackoff
 		b.metrics.requests.WithLabelValues("ok").Inc()
+	}
+}
+
+// kickedRetry bounds how soon after a failed try a new tap brings the next
+// try forward.
+const kickedRetry = time.Second
+
+// backoffWait waits until wait after tried, or — when a new tap is stored
+// meanwhile — until min(wait, kickedRetry) after tried. It returns false
+// when ctx ends.
+func (b *Bridge) backoffWait(ctx context.Context, tried time.Time, wait time.Duration) bool {
+	t := time.NewTimer(time.Until(tried.Add(wait)))
+	defer t.Stop()
+	kick := b.kick
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-kick:
+			kick = nil // one is enough
+			if early := tried.Add(min(wait, kickedRetry)); early.Before(tried.Add(wait)) {
+				t.Reset(time.Until(early))
+			}
+		}
 	}
 }
 
@@ -506,6 +577,9 @@ func (b *Bridge) RefreshBadges(ctx context.Context) error {
 		}
 		if !d.More {
 			b.badgeSync.Store(b.now().UnixNano())
+			if b.store.Depth() > 0 {
+				b.kickUplink() // the server answers: replay now
+			}
 			return nil
 		}
 	}

@@ -32,6 +32,13 @@ func (e *StatusError) Auth() bool {
 	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
 }
 
+// TooLarge reports whether the server refused the request for its size:
+// 413, or 400 saying how many taps it takes per request.
+func (e *StatusError) TooLarge() bool {
+	return e.Status == http.StatusRequestEntityTooLarge ||
+		e.Status == http.StatusBadRequest && strings.Contains(e.Body, "per request")
+}
+
 // Client speaks the device API. It is safe for concurrent use.
 type Client struct {
 	base     *url.URL

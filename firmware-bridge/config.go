@@ -29,7 +29,7 @@ type Config struct {
 
 // UplinkConfig tunes the sending of taps.
 type UplinkConfig struct {
-	BatchSize      int           `toml:"batch_size"`      // taps per request (default 500)
+	BatchSize      int           `toml:"batch_size"`      // taps per request (default and at most MaxBatch)
 	MinBackoff     time.Duration `toml:"min_backoff"`     // first retry delay (default 200ms)
 	MaxBackoff     time.Duration `toml:"max_backoff"`     // retry delay cap (default 30s)
 	RequestTimeout time.Duration `toml:"request_timeout"` // per request (default 10s)
@@ -54,22 +54,37 @@ type ReaderConfig struct {
 	PID    string `toml:"pid"`    // and product id (hex)
 	Serial string `toml:"serial"` // optional USB serial number
 	Baud   int    `toml:"baud"`   // 0: the driver's default
-	// Tech reported by line readers (default iso14443a).
+	// Tech reported by line readers: default wiegand for the wiegand
+	// driver, iso14443a for line-hex and line-dec.
 	Tech string `toml:"tech"`
 	// Line reader options.
 	Prefix  string `toml:"prefix"`
 	Suffix  string `toml:"suffix"`
 	Reverse bool   `toml:"reverse"`
+	// Lengths are the accepted numbers of digits of a line reader's id
+	// (after prefix and suffix). A line of another length is never a tap.
+	// Defaults: line-hex 8, 10, 14 and 20 (the ids the server accepts for
+	// iso14443a and em4100), line-dec with tech em4100 10; otherwise any.
+	Lengths []int `toml:"lengths"`
+	// HeartbeatTimeout: a tartine reader that sent nothing, not even its
+	// heartbeat (about once a second), for this long is shown as silent,
+	// not connected (default 5s).
+	HeartbeatTimeout time.Duration `toml:"heartbeat_timeout"`
 }
 
 // Driver kinds.
 var driverKinds = []string{"tartine", "rdm6300", "id12la", "em18", "pn532", "line-hex", "line-dec", "wiegand"}
 
+// MaxBatch is the largest number of taps the server accepts in one POST
+// /api/v1/taps (terminal.MaxBatch): uplink.batch_size may not exceed it.
+const MaxBatch = 500
+
 // Defaults used when a field is zero.
 const (
-	DefaultStatusAddr     = "127.0.0.1:8377"
-	DefaultDebounce       = 2 * time.Second
-	DefaultBatchSize      = 500
+	DefaultStatusAddr       = "127.0.0.1:8377"
+	DefaultDebounce         = 2 * time.Second
+	DefaultBatchSize        = MaxBatch
+	DefaultHeartbeatTimeout = 5 * time.Second
 	DefaultMinBackoff     = 200 * time.Millisecond
 	DefaultMaxBackoff     = 30 * time.Second
 	DefaultRequestTimeout = 10 * time.Second
@@ -154,8 +169,23 @@ func (c *Config) SetDefaults() {
 		o.BadgeRefresh = DefaultBadgeRefresh
 	}
 	for i := range c.Readers {
-		if c.Readers[i].Tech == "" {
-			c.Readers[i].Tech = "iso14443a"
+		r := &c.Readers[i]
+		if r.Tech == "" {
+			r.Tech = "iso14443a"
+			if r.Driver == "wiegand" {
+				r.Tech = "wiegand"
+			}
+		}
+		if r.Lengths == nil {
+			switch {
+			case r.Driver == "line-hex" && r.Tech != "wiegand":
+				r.Lengths = []int{8, 10, 14, 20}
+			case r.Driver == "line-dec" && r.Tech == "em4100":
+				r.Lengths = []int{10}
+			}
+		}
+		if r.HeartbeatTimeout == 0 {
+			r.HeartbeatTimeout = DefaultHeartbeatTimeout
 		}
 	}
 }
@@ -196,8 +226,8 @@ func (c Config) Validate() error {
 	if c.Debounce < 0 {
 		bad("debounce", "must not be negative")
 	}
-	if c.Uplink.BatchSize < 1 || c.Uplink.BatchSize > 5000 {
-		bad("uplink.batch_size", "%d out of range 1..5000", c.Uplink.BatchSize)
+	if c.Uplink.BatchSize < 1 || c.Uplink.BatchSize > MaxBatch {
+		bad("uplink.batch_size", "%d out of range 1..%d (the server refuses more than %d taps per request)", c.Uplink.BatchSize, MaxBatch, MaxBatch)
 	}
 	if c.Uplink.MinBackoff <= 0 || c.Uplink.MaxBackoff < c.Uplink.MinBackoff {
 		bad("uplink.max_backoff", "must be ≥ uplink.min_backoff > 0 (got %s and %s)", c.Uplink.MinBackoff, c.Uplink.MaxBackoff)
@@ -247,6 +277,18 @@ func (c Config) Validate() error {
 		case "em4100", "iso14443a", "wiegand", "qr", "manual":
 		default:
 			bad(f("tech"), "%q: want em4100, iso14443a, wiegand, qr or manual", r.Tech)
+		}
+		for _, n := range r.Lengths {
+			if n < 1 || n > 64 {
+				bad(f("lengths"), "%d out of range 1..64", n)
+				break
+			}
+		}
+		if len(r.Lengths) > 0 && !strings.HasPrefix(r.Driver, "line-") && r.Driver != "wiegand" {
+			bad(f("lengths"), "only for line-hex, line-dec and wiegand readers")
+		}
+		if r.HeartbeatTimeout < 0 {
+			bad(f("heartbeat_timeout"), "must not be negative")
 		}
 	}
 	return errors.Join(errs...)

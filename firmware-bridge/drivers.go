@@ -41,7 +41,7 @@ func (b *Bridge) driver(s *slot) (readers.Driver, error) {
 	rc := s.cfg
 	line := func(enc readers.LineEncoding) (readers.Driver, error) {
 		return readers.NewLine(readers.LineFormat{
-			Encoding: enc, Tech: readers.Tech(rc.Tech),
+			Encoding: enc, Tech: readers.Tech(rc.Tech), Lengths: rc.Lengths,
 			Prefix: rc.Prefix, Suffix: rc.Suffix, Reverse: rc.Reverse, Baud: rc.Baud,
 		})
 	}
@@ -96,6 +96,7 @@ func (a *firmwareAdapter) Run(ctx context.Context, port io.ReadWriter, _ func(re
 			debounced = !a.debounce.Allow(r.Tap)
 			a.remember(k, debounced)
 			if debounced {
+				a.s.debounced.Add(1)
 				a.b.metrics.debounced.WithLabelValues(a.s.cfg.Name).Inc()
 			}
 		}

@@ -55,11 +55,11 @@ func newMetrics(b *Bridge) *metrics {
 		func() float64 { return float64(b.store.Depth()) }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tartine_bridge_last_contact_timestamp_seconds", Help: "Unix time of the last good server answer (0: never)."},
 		func() float64 { return float64(b.lastContact.Load()) / 1e9 }))
-	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tartine_bridge_readers_connected", Help: "Readers with an open port."},
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tartine_bridge_readers_connected", Help: "Readers with an open port (and, for Tartine firmware, a recent heartbeat)."},
 		func() float64 {
 			n := 0
 			for _, s := range b.slots {
-				if s.reader != nil && s.reader.Status().State == readers.StateConnected {
+				if b.readerStatus(s).State == readers.StateConnected {
 					n++
 				}
 			}
@@ -94,6 +94,60 @@ type ReaderStatus struct {
 	Uptime   string     `json:"firmware_uptime,omitempty"`
 }
 
+// StateSilent is the state of a Tartine firmware reader whose port is open
+// but which has sent nothing, not even its heartbeat, for the reader's
+// heartbeat_timeout: it is not connected as far as anyone can tell.
+const StateSilent readers.State = "silent"
+
+// readerStatus is one reader's status as shown: a firmware reader's
+// counters come from its protocol decoder, a silent one is not connected,
+// and the error of an earlier session is not shown once connected again.
+func (b *Bridge) readerStatus(s *slot) ReaderStatus {
+	rs := ReaderStatus{Station: s.cfg.Station, Driver: s.cfg.Driver, Taps: s.taps.Load()}
+	rs.Name = s.cfg.Name
+	if s.reader != nil {
+		rs.Status = s.reader.Status()
+	}
+	if t := s.last.Load(); t != nil {
+		at := t.ReadAt
+		rs.LastTap = &at
+	}
+	if s.fw != nil {
+		if hb, ok := s.fw.LastHeartbeat(); ok {
+			rs.Firmware, rs.Uptime = hb.Firmware, hb.Uptime.String()
+		}
+		fs := s.fw.Stats()
+		rs.Stats.Frames = fs.Frames
+		rs.Stats.Garbage = fs.Garbage
+		rs.Stats.BadChecksum = fs.BadCRC
+		rs.Stats.Torn = fs.BadPayload
+		rs.Stats.Protocol = fs.Unknown
+		rs.Stats.Taps = s.taps.Load()
+		rs.Stats.Duplicates = s.debounced.Load()
+		if rs.State == readers.StateConnected {
+			last := rs.Since
+			if seen := s.fw.LastSeen(); seen.After(last) {
+				last = seen
+			}
+			if quiet := b.now().Sub(last); quiet > s.cfg.HeartbeatTimeout {
+				rs.State = StateSilent
+				rs.LastError = fmt.Sprintf("no heartbeat for %s", quiet.Round(time.Second))
+				return rs
+			}
+		}
+	}
+	if rs.State == readers.StateConnected {
+		rs.LastError = ""
+	}
+	return rs
+}
+
+// Noise is the sum of a reader's noise counters, for the status page.
+func (r ReaderStatus) Noise() uint64 {
+	s := r.Stats
+	return s.Garbage + s.BadChecksum + s.Torn + s.Protocol + s.Timeouts
+}
+
 // Status returns a snapshot of the bridge state.
 func (b *Bridge) Status() Status {
 	st := Status{Device: b.cfg.DeviceID, Server: b.cfg.ServerURL, Started: b.started, OutboxDepth: b.store.Depth()}
@@ -110,20 +164,7 @@ func (b *Bridge) Status() Status {
 	}
 	_, st.BadgesCached, _ = b.store.BadgeCursor()
 	for _, s := range b.slots {
-		rs := ReaderStatus{Station: s.cfg.Station, Driver: s.cfg.Driver, Taps: s.taps.Load()}
-		rs.Name = s.cfg.Name
-		if s.reader != nil {
-			rs.Status = s.reader.Status()
-		}
-		if t := s.last.Load(); t != nil {
-			at := t.ReadAt
-			rs.LastTap = &at
-		}
-		if s.fw != nil {
-			if hb, ok := s.fw.LastHeartbeat(); ok {
-				rs.Firmware, rs.Uptime = hb.Firmware, hb.Uptime.String()
-			}
-		}
+		rs := b.readerStatus(s)
 		st.TapsStored += rs.Taps
 		st.FirmwareResnd += s.resent.Load()
 		st.Readers = append(st.Readers, rs)
@@ -141,7 +182,7 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 }).Parse(`<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
 <title>Tartine bridge — {{.Device}}</title>
-<style>body{font-family:sans-serif;margin:1em}td,th{padding:.2em .6em;text-align:left}.connected{color:green}.disconnected{color:#b00}</style>
+<style>body{font-family:sans-serif;margin:1em}td,th{padding:.2em .6em;text-align:left}.connected{color:green}.disconnected,.silent{color:#b00}</style>
 </head><body>
 <h1>Passerelle Tartine / Tartine bridge: {{.Device}}</h1>
 <p>Serveur / server: {{.Server}}<br>
@@ -150,8 +191,8 @@ Dernier contact / last contact: {{ago .LastContact}}<br>
 File d'attente / outbox: <b>{{.OutboxDepth}}</b> passages<br>
 Badges en cache / cached badges: {{.BadgesCached}} (synchro {{ago .BadgeSync}})<br>
 Passages enregistrés / taps stored: {{.TapsStored}}</p>
-<table><tr><th>Lecteur / reader</th><th>Poste / station</th><th>Pilote / driver</th><th>État / state</th><th>Port</th><th>Passages / taps</th><th>Dernier / last</th><th>Erreur / error</th></tr>
-{{range .Readers}}<tr><td>{{.Name}}</td><td>{{.Station}}</td><td>{{.Driver}}{{if .Firmware}} ({{.Firmware}}){{end}}</td><td class="{{.State}}">{{.State}}</td><td>{{.Path}}</td><td>{{.Taps}}</td><td>{{ago .LastTap}}</td><td>{{.LastError}}</td></tr>
+<table><tr><th>Lecteur / reader</th><th>Poste / station</th><th>Pilote / driver</th><th>État / state</th><th>Port</th><th>Passages / taps</th><th>Lectures / reads</th><th>Doublons / repeats</th><th>Bruit / noise</th><th>Dernier / last</th><th>Erreur / error</th></tr>
+{{range .Readers}}<tr><td>{{.Name}}</td><td>{{.Station}}</td><td>{{.Driver}}{{if .Firmware}} ({{.Firmware}}){{end}}</td><td class="{{.State}}">{{.State}}</td><td>{{.Path}}</td><td>{{.Taps}}</td><td>{{.Stats.Frames}}</td><td>{{.Stats.Duplicates}}</td><td>{{.Noise}}</td><td>{{ago .LastTap}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>
 <p><a href="/status?format=json">JSON</a> · <a href="/metrics">metrics</a></p>
 </body></html>

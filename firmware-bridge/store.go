@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -301,9 +304,17 @@ func (s *Store) ApplyBadges(d BadgeDelta) error {
 }
 
 // Badge looks a badge up in the offline cache; ok is false when unknown.
+// A ten-digit decimal uid is a printed number (decimal line readers send
+// it, see slot.sent): when no badge has it as uid, the badge whose 4- or
+// 5-byte uid ends with the four bytes it stands for is found, as the
+// server would by the badge's printed number.
 func (s *Store) Badge(uid string) (b Badge, ok bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketBadges).Get([]byte(uid))
+		bk := tx.Bucket(bucketBadges)
+		v := bk.Get([]byte(uid))
+		if v == nil && isPrintedNumber(uid) {
+			v = badgeByNumber(bk, uid)
+		}
 		if v == nil {
 			return nil
 		}
@@ -326,3 +337,24 @@ func (s *Store) BadgeCursor() (cursor string, n int, err error) {
 	})
 	return cursor, n, err
 }
+
+// badgeByNumber scans the badge cache for the badge whose printed number
+// (the decimal of the last four bytes of a 4- or 5-byte uid) is number.
+func badgeByNumber(bk *bolt.Bucket, number string) []byte {
+	n, err := strconv.ParseUint(number, 10, 64)
+	if err != nil || n > math.MaxUint32 {
+		return nil
+	}
+	want := fmt.Sprintf("%08X", n)
+	var found []byte
+	_ = bk.ForEach(func(k, v []byte) error {
+		if (len(k) == 8 || len(k) == 10) && strings.EqualFold(string(k[len(k)-8:]), want) {
+			found = v
+			return errStop
+		}
+		return nil
+	})
+	return found
+}
+
+var errStop = errors.New("stop")

@@ -45,6 +45,8 @@ type Server struct {
 	delay     time.Duration
 	status    int // when non-zero, every request gets this status
 	version   int // badge list version: the cursor
+	maxBatch  int // taps per request; larger batches get 400 (0: MaxBatch)
+	tooLarge  int // batches refused for their size
 }
 
 // New starts a server accepting the given devices (id → secret).
@@ -126,6 +128,15 @@ func (s *Server) SetStatus(status int) {
 	s.mu.Unlock()
 }
 
+// SetMaxBatch sets the most taps a request may carry (0: bridge.MaxBatch,
+// as the real server); a larger batch is answered 400 with the real
+// server's message.
+func (s *Server) SetMaxBatch(n int) {
+	s.mu.Lock()
+	s.maxBatch = n
+	s.mu.Unlock()
+}
+
 // SetBadge adds or changes a badge (status active or blocked).
 func (s *Server) SetBadge(uid, status, name string) {
 	s.mu.Lock()
@@ -138,6 +149,7 @@ func (s *Server) SetBadge(uid, status, name string) {
 type Stats struct {
 	Requests   int
 	AuthFails  int
+	TooLarge   int // batches refused for their size (400)
 	Unique     int // distinct tap ids
 	Deliveries int // tap deliveries including replays of the same id
 }
@@ -146,7 +158,7 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Requests: s.requests, AuthFails: s.authFails, Unique: len(s.order)}
+	st := Stats{Requests: s.requests, AuthFails: s.authFails, TooLarge: s.tooLarge, Unique: len(s.order)}
 	for _, n := range s.received {
 		st.Deliveries += n
 	}
@@ -255,6 +267,15 @@ func (s *Server) handleTaps(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	limit := s.maxBatch
+	if limit == 0 {
+		limit = bridge.MaxBatch
+	}
+	if len(batch.Taps) > limit {
+		s.tooLarge++
+		writeJSON(w, http.StatusBadRequest, apiError{fmt.Sprintf("terminal: malformed batch: %d taps, at most %d per request", len(batch.Taps), limit)})
+		return
+	}
 	res := bridge.TapResults{Results: make([]bridge.TapResult, 0, len(batch.Taps))}
 	for _, t := range batch.Taps {
 		if first, ok := s.results[t.ID]; ok {

@@ -104,6 +104,10 @@ type Options struct {
 	Resend time.Duration
 	// Boot is the firmware boot number; random when 0.
 	Boot uint32
+	// Heartbeat is how often a tartine reader sends its heartbeat (default
+	// 1 s, as the firmware); negative: never, as a reader that stopped
+	// answering.
+	Heartbeat time.Duration
 }
 
 // Reader is a virtual reader on a pty. It is safe for concurrent use.
@@ -144,6 +148,9 @@ func Open(f Format, opts Options) (*Reader, error) {
 	if opts.Boot == 0 {
 		opts.Boot = rand.Uint32() | 1
 	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = time.Second
+	}
 	master, tty, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("sim: open pty: %w", err)
@@ -175,6 +182,10 @@ func Open(f Format, opts Options) (*Reader, error) {
 		r.wg.Add(2)
 		go r.readLoop()
 		go r.resendLoop()
+		if opts.Heartbeat > 0 {
+			r.wg.Add(1)
+			go r.heartbeatLoop(time.Now())
+		}
 	} else {
 		// Drain anything the bridge might write so it never blocks.
 		r.wg.Add(1)
@@ -391,6 +402,27 @@ func (r *Reader) resendLoop() {
 			if err := r.write(f); err != nil {
 				return
 			}
+		}
+	}
+}
+
+// heartbeatLoop sends a heartbeat every opts.Heartbeat, as the firmware does.
+func (r *Reader) heartbeatLoop(booted time.Time) {
+	defer r.wg.Done()
+	t := time.NewTicker(r.opts.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-t.C:
+		}
+		frame, err := fwproto.Marshal(fwproto.Heartbeat{Boot: r.opts.Boot, Uptime: time.Since(booted).Truncate(time.Millisecond), Firmware: "sim"})
+		if err != nil {
+			return
+		}
+		if err := r.write(frame); err != nil {
+			return
 		}
 	}
 }
