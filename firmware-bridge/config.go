@@ -85,11 +85,11 @@ const (
 	DefaultDebounce         = 2 * time.Second
 	DefaultBatchSize        = MaxBatch
 	DefaultHeartbeatTimeout = 5 * time.Second
-	DefaultMinBackoff     = 200 * time.Millisecond
-	DefaultMaxBackoff     = 30 * time.Second
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultDeadline       = 300 * time.Millisecond
-	DefaultBadgeRefresh   = time.Minute
+	DefaultMinBackoff       = 200 * time.Millisecond
+	DefaultMaxBackoff       = 30 * time.Second
+	DefaultRequestTimeout   = 10 * time.Second
+	DefaultDeadline         = 300 * time.Millisecond
+	DefaultBadgeRefresh     = time.Minute
 )
 
 // FieldError is one configuration problem.
