@@ -507,6 +507,31 @@ func (m *Manager) Bookings(ctx context.Context, tenantID, pupilID int64, from, t
 	return out, nil
 }
 
+// PupilRef names a pupil of a tenant.
+type PupilRef struct{ TenantID, PupilID int64 }
+
+// BookingsOf lists the bookings of several pupils, of any tenants, from
+// from to to (inclusive), every status, by pupil, day and service, in one
+// query: a family's children at once.
+func (m *Manager) BookingsOf(ctx context.Context, pupils []PupilRef, from, to time.Time) ([]Booking, error) {
+	if len(pupils) == 0 {
+		return nil, nil
+	}
+	tenants, ids := make([]int64, len(pupils)), make([]int64, len(pupils))
+	for i, p := range pupils {
+		tenants[i], ids[i] = p.TenantID, p.PupilID
+	}
+	rows, _ := m.pool.Query(ctx, `SELECT `+qualifiedBookingCols+`
+		FROM unnest($1::bigint[], $2::bigint[]) AS u(t, p)
+		JOIN bookings b ON b.tenant_id = u.t AND b.pupil_id = u.p AND b.day BETWEEN $3 AND $4
+		ORDER BY b.tenant_id, b.pupil_id, b.day, b.service, b.id`, tenants, ids, civil(from), civil(to))
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Booking, error) { return scanBooking(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list bookings of %d pupils: %w", len(pupils), err)
+	}
+	return out, nil
+}
+
 // lockBooking reads a booking FOR UPDATE in tx.
 func lockBooking(ctx context.Context, tx pgx.Tx, tenantID, id int64) (Booking, error) {
 	b, err := scanBooking(tx.QueryRow(ctx, `SELECT `+bookingCols+` FROM bookings WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id))

@@ -107,23 +107,15 @@ func (m *Manager) BookPattern(ctx context.Context, req PatternRequest) (PatternR
 // the end of the school year. It returns ErrNotFound when no open day
 // follows from within 200 days.
 func (m *Manager) TermEnd(ctx context.Context, tenantID, schoolID int64, from time.Time) (time.Time, error) {
-	days, err := m.Calendar(ctx, tenantID, schoolID, from, civil(from).AddDate(0, 0, 200))
+	f := civil(from)
+	to := f.AddDate(0, 0, 200)
+	cal, err := m.loadCalendar(ctx, m.pool, tenantID, schoolID, f, to)
 	if err != nil {
 		return time.Time{}, err
 	}
-	var last time.Time
-	for _, d := range days {
-		switch {
-		case d.Open:
-			last = d.Day
-		case last.IsZero() || d.Kind == KindHoliday || d.Kind == KindClosure || d.Reason == ReasonWeekend:
-			// not yet in a term, or a single day off inside it
-		default:
-			return last, nil // a break, or outside the school year
-		}
-	}
+	last := termEnd(cal, f, to)
 	if last.IsZero() {
-		return time.Time{}, fmt.Errorf("%w: no open day after %s at school %d", ErrNotFound, civil(from).Format(time.DateOnly), schoolID)
+		return time.Time{}, fmt.Errorf("%w: no open day after %s at school %d", ErrNotFound, f.Format(time.DateOnly), schoolID)
 	}
 	return last, nil
 }

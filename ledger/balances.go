@@ -126,3 +126,39 @@ func decodeMeta(b []byte, m *map[string]string) error {
 	}
 	return json.Unmarshal(b, m)
 }
+
+// AccountRef names an account of a tenant.
+type AccountRef struct{ TenantID, ID int64 }
+
+// TrackedBalances returns the current balances of tracked accounts
+// (wallets), of any tenants, in one query: a family's children at once.
+// Untracked and unknown accounts are left out of the map (Balance reads
+// them).
+func (l *Ledger) TrackedBalances(ctx context.Context, refs []AccountRef) (map[AccountRef]Balance, error) {
+	out := make(map[AccountRef]Balance, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	tenants, ids := make([]int64, len(refs)), make([]int64, len(refs))
+	for i, r := range refs {
+		tenants[i], ids[i] = r.TenantID, r.ID
+	}
+	rows, _ := l.pool.Query(ctx, `
+		SELECT a.tenant_id, a.id, a.balance, a.pending
+		FROM unnest($1::bigint[], $2::bigint[]) AS u(t, i) JOIN accounts a ON a.tenant_id = u.t AND a.id = u.i
+		WHERE a.tracked`, tenants, ids)
+	defer rows.Close()
+	for rows.Next() {
+		var r AccountRef
+		var b Balance
+		if err := rows.Scan(&r.TenantID, &r.ID, &b.Posted, &b.Pending); err != nil {
+			return nil, fmt.Errorf("balances: %w", err)
+		}
+		b.Available = b.Posted.Sub(b.Pending)
+		out[r] = b
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("balances: %w", err)
+	}
+	return out, nil
+}

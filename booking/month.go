@@ -1,0 +1,159 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// MonthDay is a day of a family's month: whether the school is open and,
+// on open days, the cut-off of its bookings (as Cutoff returns it).
+type MonthDay struct {
+	DayStatus
+	Cutoff time.Time // zero on closed days
+}
+
+// Month is what a family's month of bookings shows for a pupil, read in
+// one round trip whatever the number of days: the school's calendar with
+// each open day's cut-off, the meal types, the menus and the pupil's
+// bookings (every status) from From to To, and the end of the term that
+// holds Today.
+type Month struct {
+	Days     []MonthDay
+	Meals    []MealType
+	Menus    []MenuItem
+	Bookings []Booking
+	TermEnd  time.Time // last open day of Today's term; zero when none is found
+}
+
+// Month reads the pupil's month from from to to (inclusive, at most 62
+// days) at the school, with the end of the term holding today, in four
+// statements sent together: the school's policy and calendar (one query
+// for every cut-off of the month), meal types, menus and bookings. It
+// returns ErrNotFound for an unknown school, ErrInvalid for a bad range or
+// malformed settings.
+func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, from, to, today time.Time) (Month, error) {
+	f, t, td := civil(from), civil(to), civil(today)
+	if t.Before(f) || t.Sub(f) > 62*24*time.Hour {
+		return Month{}, invalid("month range %s–%s: want at most 62 days", f.Format(time.DateOnly), t.Format(time.DateOnly))
+	}
+	// The calendar must reach back far enough for the cut-offs (Cutoff
+	// reads 60 days) and forward to the end of today's term (TermEnd reads
+	// 200 days).
+	calFrom, calTo := f.AddDate(0, 0, -60), t
+	if end := td.AddDate(0, 0, 200); end.After(calTo) {
+		calTo = end
+	}
+	if td.Before(calFrom) {
+		calFrom = td
+	}
+	var (
+		out      Month
+		tz       string
+		settings []byte
+		found    bool
+		years    []SchoolYear
+		cal      = calendar{closures: map[time.Time]Closure{}}
+	)
+	b := &pgx.Batch{}
+	b.Queue(`
+		SELECT s.timezone, s.settings,
+		       ARRAY(SELECT y.label FROM school_years y WHERE y.tenant_id = s.tenant_id AND y.school_id = s.id AND y.ends_on >= $3 AND y.starts_on <= $4 ORDER BY y.starts_on),
+		       ARRAY(SELECT y.starts_on FROM school_years y WHERE y.tenant_id = s.tenant_id AND y.school_id = s.id AND y.ends_on >= $3 AND y.starts_on <= $4 ORDER BY y.starts_on),
+		       ARRAY(SELECT y.ends_on FROM school_years y WHERE y.tenant_id = s.tenant_id AND y.school_id = s.id AND y.ends_on >= $3 AND y.starts_on <= $4 ORDER BY y.starts_on),
+		       ARRAY(SELECT c.day FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
+		       ARRAY(SELECT c.kind FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
+		       ARRAY(SELECT c.label FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day)
+		FROM schools s WHERE s.tenant_id = $1 AND s.id = $2`, tenantID, schoolID, calFrom, calTo).QueryRow(func(row pgx.Row) error {
+		var labels, kinds, clabels []string
+		var starts, ends, days []time.Time
+		err := row.Scan(&tz, &settings, &labels, &starts, &ends, &days, &kinds, &clabels)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read school calendar: %w", err)
+		}
+		found = true
+		for i := range labels {
+			years = append(years, SchoolYear{Label: labels[i], Start: starts[i], End: ends[i]})
+		}
+		for i := range days {
+			cal.closures[civil(days[i])] = Closure{Day: days[i], Kind: ClosureKind(kinds[i]), Label: clabels[i]}
+		}
+		return nil
+	})
+	b.Queue(`SELECT code, name, subsidised, position FROM meal_types WHERE tenant_id = $1 ORDER BY position, code`, tenantID).Query(func(rows pgx.Rows) error {
+		var err error
+		out.Meals, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (MealType, error) {
+			var mt MealType
+			err := r.Scan(&mt.Code, &mt.Name, &mt.Subsidised, &mt.Position)
+			return mt, err
+		})
+		return err
+	})
+	b.Queue(`
+		SELECT mi.day, mi.meal_type, mi.position, mi.course, mi.dish, mi.allergens
+		FROM menu_items mi JOIN meal_types mt ON mt.tenant_id = mi.tenant_id AND mt.code = mi.meal_type
+		WHERE mi.tenant_id = $1 AND mi.school_id = $2 AND mi.day BETWEEN $3 AND $4
+		ORDER BY mi.day, mt.position, mi.meal_type, mi.position`, tenantID, schoolID, f, t).Query(func(rows pgx.Rows) error {
+		var err error
+		out.Menus, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (MenuItem, error) {
+			var it MenuItem
+			err := r.Scan(&it.Day, &it.MealType, &it.Position, &it.Course, &it.Dish, &it.Allergens)
+			return it, err
+		})
+		return err
+	})
+	b.Queue(`SELECT `+bookingCols+` FROM bookings
+		WHERE tenant_id = $1 AND pupil_id = $2 AND day BETWEEN $3 AND $4 ORDER BY day, service, id`, tenantID, pupilID, f, t).Query(func(rows pgx.Rows) error {
+		var err error
+		out.Bookings, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Booking, error) { return scanBooking(r) })
+		return err
+	})
+	if err := m.pool.SendBatch(ctx, b).Close(); err != nil {
+		return Month{}, fmt.Errorf("read month %s of pupil %d: %w", f.Format("2006-01"), pupilID, err)
+	}
+	if !found {
+		return Month{}, fmt.Errorf("%w: school %d", ErrNotFound, schoolID)
+	}
+	cal.years = years
+	pol, err := ParsePolicy(settings)
+	if err != nil {
+		return Month{}, err
+	}
+	loc, err := m.zone(tz)
+	if err != nil {
+		return Month{}, err
+	}
+	for d := f; !d.After(t); d = d.AddDate(0, 0, 1) {
+		md := MonthDay{DayStatus: cal.status(d)}
+		if md.Open {
+			md.Cutoff = cutoff(pol, cal, d, loc)
+		}
+		out.Days = append(out.Days, md)
+	}
+	out.TermEnd = termEnd(cal, td, td.AddDate(0, 0, 200))
+	return out, nil
+}
+
+// termEnd is TermEnd on a loaded calendar: the last open day before the
+// first break (or the end of the school year) from from on; zero when no
+// day is open up to to.
+func termEnd(cal calendar, from, to time.Time) time.Time {
+	var last time.Time
+	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+		s := cal.status(d)
+		switch {
+		case s.Open:
+			last = d
+		case last.IsZero() || s.Kind == KindHoliday || s.Kind == KindClosure || s.Reason == ReasonWeekend:
+		default:
+			return last
+		}
+	}
+	return last
+}
