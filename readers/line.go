@@ -248,7 +248,8 @@ func countOnes(v uint64) uint {
 //
 // A tap only comes from a whole line, from its first byte to its
 // terminator: a line cut by a silence is dropped with its rest (see
-// lineScanner), and noise directly before a line is skipped (see parse).
+// lineScanner), and noise bytes directly before a line are skipped (see
+// parse).
 // Set the format's Lengths: they are what tells a shorter id from a whole
 // one.
 type Line struct {
@@ -342,20 +343,51 @@ func (s *lineScanner) idle(now time.Time) bool {
 }
 
 // parse decodes a whole line. When the line does not parse, noise may have
-// come directly before the reader's line: the longest tail of the line that
-// parses is taken, so a good read is not lost to a stray byte before it.
-// The returned error is the whole line's.
+// come directly before the reader's line: the line is taken from its last
+// Prefix, or, without one, from after the last byte that cannot be part of
+// an id (a non-digit for decimal lines, non-hex for hex, not 0/1 for
+// Wiegand bits). Digits are never skipped: noise made of digits cannot be
+// told from the id. It returns the number of bytes skipped; the error is
+// the whole line's.
 func (d *Line) parse(line string) (t Tap, noise int, err error) {
 	t, err = d.format.Parse(line)
 	if err == nil {
 		return t, 0, nil
 	}
-	for i := 1; i < len(line); i++ {
-		if tail, terr := d.format.Parse(line[i:]); terr == nil {
-			return tail, i, nil
+	f := d.format
+	start := 0
+	if f.Prefix != "" {
+		start = max(strings.LastIndex(line, f.Prefix), 0)
+	} else {
+		body := strings.TrimSuffix(line, f.Suffix)
+		for i := len(body) - 1; i >= 0; i-- {
+			if !f.idByte(body[i]) {
+				start = i + 1
+				break
+			}
 		}
 	}
-	return Tap{}, 0, err
+	if start == 0 || start >= len(line) {
+		return Tap{}, 0, err
+	}
+	tail, terr := f.Parse(line[start:])
+	if terr != nil {
+		return Tap{}, 0, err
+	}
+	return tail, start, nil
+}
+
+// idByte reports whether c may be part of an id of this format.
+func (f LineFormat) idByte(c byte) bool {
+	switch f.Encoding {
+	case LineHex:
+		return isHexDigit(c)
+	case LineDecimal:
+		return '0' <= c && c <= '9'
+	case LineWiegandBits:
+		return c == '0' || c == '1'
+	}
+	return false
 }
 
 // Run decodes lines from port until ctx is cancelled or the port fails.

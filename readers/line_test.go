@@ -271,10 +271,10 @@ func TestLineNoiseBeforeLineOverPTY(t *testing.T) {
 		want  string
 	}{
 		{"decimal, binary noise", LineFormat{Encoding: LineDecimal, Tech: TechEM4100, Lengths: []int{10}}, "\xff\x1b0013477100\r\n", "00CDA4EC"},
-		{"decimal, digits", LineFormat{Encoding: LineDecimal, Tech: TechEM4100, Lengths: []int{10}}, "420013477100\r\n", "00CDA4EC"},
-		{"hex", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Lengths: []int{8, 14}}, "\xfeAB04A23B1C\r\n", "04A23B1C"},
+		{"hex", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Lengths: []int{8, 14}}, "\xfe\x13\x8004A23B1C\r\n", "04A23B1C"},
+		{"hex, no lengths", LineFormat{Encoding: LineHex, Tech: TechISO14443A}, "\xfeZ04A23B1C\r\n", "04A23B1C"},
 		{"hex with prefix", LineFormat{Encoding: LineHex, Tech: TechISO14443A, Prefix: "UID:"}, "\x00zUID:04A23B1C\r\n", "04A23B1C"},
-		{"wiegand", LineFormat{Encoding: LineWiegandBits}, "\x001" + EncodeWiegand([]byte{0x12, 0x34, 0x56}) + "\r\n", "123456"},
+		{"wiegand", LineFormat{Encoding: LineWiegandBits}, "\x00\xff" + EncodeWiegand([]byte{0x12, 0x34, 0x56}) + "\r\n", "123456"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,6 +286,28 @@ func TestLineNoiseBeforeLineOverPTY(t *testing.T) {
 				t.Errorf("Garbage = %d, want 1 (the noise)", s.Garbage)
 			}
 		})
+	}
+}
+
+func TestLineNoiseDigitsAreNotSkipped(t *testing.T) {
+	// Two noise digits before a 10-digit line: the line is 12 digits, not
+	// a configured length, and no tail is taken from it (digits cannot be
+	// told from the id); a 10-digit hex line with lengths [8] is not cut
+	// to 8 digits either.
+	for _, tt := range []struct {
+		f    LineFormat
+		line string
+	}{
+		{LineFormat{Encoding: LineDecimal, Tech: TechEM4100, Lengths: []int{10}}, "420013477100"},
+		{LineFormat{Encoding: LineHex, Tech: TechISO14443A, Lengths: []int{8}}, "0100CDA4EC"},
+	} {
+		d, err := NewLine(tt.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tp, _, err := d.parse(tt.line); err == nil {
+			t.Errorf("parse(%q) = %+v, want no tap", tt.line, tp)
+		}
 	}
 }
 
