@@ -12,11 +12,15 @@ import (
 	"tartine/booking"
 	"tartine/fees"
 	"tartine/school"
-	"tartine/terminal"
 )
 
-// Ledger kinds booked to a pupil's receivable by this package.
+// KindWriteOff is the ledger kind of a write-off this package books to a
+// pupil's receivable.
 const KindWriteOff = "write-off"
+
+// kindDaycare is terminal.LedgerKindDaycare (not imported: the terminal
+// is a web package above this one).
+const kindDaycare = "daycare"
 
 // Skipped is a pupil with something to show who gets no statement, and why.
 type Skipped struct {
@@ -162,7 +166,7 @@ func (s *Service) draft(ctx context.Context, p Period, only []int64) (*build, er
 		switch k.Kind {
 		case booking.KindMeal, booking.KindMealNoShow:
 			name = ServiceMeals
-		case terminal.LedgerKindDaycare:
+		case kindDaycare:
 			name = ServiceDaycare
 		default:
 			continue
