@@ -38,8 +38,8 @@ type labels struct {
 }
 
 func (l labels) T(key string, args ...any) string { return l.cat.T(l.lang, "statements."+key, args...) }
-func (l labels) eur(d decimal.Decimal) string    { return i18n.FormatEUR(d, l.lang) }
-func (l labels) date(t time.Time) string  { return i18n.FormatDateShort(t, l.lang) }
+func (l labels) eur(d decimal.Decimal) string     { return i18n.FormatEUR(d, l.lang) }
+func (l labels) date(t time.Time) string          { return i18n.FormatDateShort(t, l.lang) }
 
 // ogmText formats 12 digits as +++ddd/dddd/ddddd+++.
 func ogmText(d string) string {
