@@ -8,16 +8,26 @@
 // hold a higher number when a lower one ships (00025 after 00041): such
 // missing migrations are applied on the next migrate (goose's out-of-order
 // mode), each once. Gaps are allowed; a file once shipped is never edited.
+//
+// The job queue's tables (river_job, river_leader, …) are river's own,
+// applied by river's migrator (rivermigrate) right after the SQL files, so
+// that they always match the river version the binary is built with.
 package migrations
 
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
+	"log/slog"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed *.sql
@@ -44,7 +54,42 @@ func Up(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 	if err != nil {
 		return len(res), fmt.Errorf("apply migrations: %w", err)
 	}
-	return len(res), nil
+	q, err := queueMigrator(pool)
+	if err != nil {
+		return len(res), err
+	}
+	qres, err := q.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return len(res), fmt.Errorf("apply job queue migrations: %w", err)
+	}
+	return len(res) + len(qres.Versions), nil
+}
+
+func queueMigrator(pool *pgxpool.Pool) (*rivermigrate.Migrator[pgx.Tx], error) {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("job queue migrations: %w", err)
+	}
+	return m, nil
+}
+
+// queuePending reports whether river's migrations are behind this binary.
+func queuePending(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
+	m, err := queueMigrator(pool)
+	if err != nil {
+		return false, err
+	}
+	all := m.AllVersions()
+	have, err := m.ExistingVersions(ctx)
+	if err != nil {
+		// No river_migration table yet: everything is pending.
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+			return true, nil
+		}
+		return false, fmt.Errorf("read job queue schema version: %w", err)
+	}
+	return len(have) < len(all), nil
 }
 
 // Pending reports whether the database schema is behind this binary, with
@@ -62,6 +107,11 @@ func Pending(ctx context.Context, pool *pgxpool.Pool) (pending bool, current, ta
 	pending, err = p.HasPending(ctx)
 	if err != nil {
 		return false, 0, 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if !pending {
+		if pending, err = queuePending(ctx, pool); err != nil {
+			return false, 0, 0, err
+		}
 	}
 	return pending, current, target, nil
 }
