@@ -39,11 +39,24 @@ func (s *Service) deviceAuth(c *gin.Context) (Device, []byte, bool) {
 		return Device{}, nil, false
 	case err != nil:
 		s.log.Error("device authentication", "err", err)
-		c.AbortWithStatusJSON(http.StatusServiceUnavailable, apiError{"server unavailable, retry later"})
+		unavailable(c)
+		c.Abort()
 		return Device{}, nil, false
 	}
 	return dev, body, true
 }
+
+// unavailable answers 503 with Retry-After: the database does not answer
+// (e.g. during a failover to the standby); the bridge keeps its taps in its
+// outbox and sends them again.
+func unavailable(c *gin.Context) {
+	c.Header("Retry-After", retryAfterSeconds)
+	c.JSON(http.StatusServiceUnavailable, apiError{"server unavailable, retry later"})
+}
+
+// retryAfterSeconds is Retry-After on a 503: a failover takes 10 to 30 s,
+// a bridge retries sooner when a new tap arrives.
+const retryAfterSeconds = "2"
 
 // statusClientClosed is the status logged for a request whose client left
 // before the answer (nginx's 499): not a server failure.
@@ -70,7 +83,7 @@ func (s *Service) postTaps(c *gin.Context) {
 	}
 	if err != nil {
 		s.log.Error("apply taps", "device", dev.ID, "err", err)
-		c.JSON(http.StatusServiceUnavailable, apiError{"server unavailable, retry later"})
+		unavailable(c)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"results": res})
@@ -120,7 +133,7 @@ func (s *Service) getBadges(c *gin.Context) {
 	})
 	if err != nil {
 		s.log.Error("badge delta", "device", dev.ID, "err", err)
-		c.JSON(http.StatusServiceUnavailable, apiError{"server unavailable, retry later"})
+		unavailable(c)
 		return
 	}
 	more := len(list) > badgePage
