@@ -18,6 +18,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	var cfg serveConfig
 	var df dbFlags
 	fs.StringVar(&cfg.Addr, "addr", envOr(e, "TARTINE_ADDR", "127.0.0.1:8080"), "listen address")
+	registerDeviceConns(fs, &cfg)
 	df.register(fs, "./var/demo")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)

@@ -91,9 +91,19 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	var terminalSvc *terminal.Service
 	// terminal: device API (HMAC, no session) and staff screens (own
 	// session cookie, CSRF); the day-end job runs every 5 minutes and
-	// closes each school's day once after 18:30 local time.
+	// closes each school's day once after 18:30 local time. It runs on the
+	// device API's own pool, with its own ledger, school and booking
+	// services over it, so that taps keep their connections whatever the
+	// portal does (issue 17).
 	{
-		svc, err := terminal.New(terminal.Config{Pool: pool, Ledger: led, School: schools, Booking: bookings, Log: deps.log})
+		devPool := deps.db.devices()
+		devLed, devSchools, devBookings := led, schools, bookings
+		if devPool != pool {
+			devLed = ledger.New(devPool, nil)
+			devSchools = school.New(devPool, devLed, nil)
+			devBookings = booking.New(devPool, devLed, nil)
+		}
+		svc, err := terminal.New(terminal.Config{Pool: devPool, Ledger: devLed, School: devSchools, Booking: devBookings, Log: deps.log})
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,8 @@ type serveConfig struct {
 	Migrate bool
 	// BaseURL is the public URL of the server (links in emails and letters).
 	BaseURL string
+	// DeviceConns sizes the device API's own pool (database.go).
+	DeviceConns int
 }
 
 // Validate checks the configuration.
@@ -45,6 +47,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&cfg.Addr, "addr", envOr(e, "TARTINE_ADDR", ":8080"), "listen address")
 	fs.BoolVar(&cfg.Migrate, "migrate", false, "apply pending migrations before serving")
 	fs.StringVar(&cfg.BaseURL, "base-url", e.getenv("TARTINE_BASE_URL"), "public URL of the server (default http://localhost<addr>)")
+	registerDeviceConns(fs, &cfg)
 	df.register(fs, "./var/pg")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
@@ -82,6 +85,12 @@ func serve(ctx context.Context, e env, log *slog.Logger, d *database, cfg serveC
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + displayAddr(ln.Addr().String())
 	}
+	closeDevices, err := d.openDevices(ctx, cfg.DeviceConns)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeDevices()
 	handler, err := newRouter(ctx, e, log, d, cfg)
 	if err != nil {
 		ln.Close()
@@ -175,7 +184,7 @@ func newRouter(ctx context.Context, e env, log *slog.Logger, d *database, cfg se
 	r.GET("/healthz", websession.Public, func(c *gin.Context) {
 		pctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
-		if err := d.Pool.Ping(pctx); err != nil {
+		if err := d.devices().Ping(pctx); err != nil { // the canteen's pool
 			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": err.Error()})
 			return
 		}
