@@ -160,18 +160,22 @@ type env struct {
 	wallet   int64
 	guardian int64
 	server   *httptest.Server // the webhook endpoint
+	double   *stripeDouble    // Stripe's records of the sessions, in front of stripe-mock (nil with another apiBase)
 }
 
-// newEnv builds the world; apiBase "" means the shared stripe-mock.
+// newEnv builds the world; apiBase "" means the shared stripe-mock behind
+// a stripeDouble that knows the sessions of the top-ups inserted.
 func newEnv(t testing.TB, apiBase string, httpClient *http.Client) *env {
 	t.Helper()
 	ctx := context.Background()
+	var double *stripeDouble
 	if apiBase == "" {
-		apiBase = stripeMockURL(t)
+		double = newStripeDouble(t, stripeMockURL(t))
+		apiBase = double.srv.URL
 	}
 	pool := dbtest.New(t)
 	l := ledger.New(pool, nil)
-	e := &env{pool: pool, ledger: l, logs: &syncBuffer{}, notifier: &recordingNotifier{}}
+	e := &env{pool: pool, ledger: l, logs: &syncBuffer{}, notifier: &recordingNotifier{}, double: double}
 	var err error
 	if e.tenant, err = l.EnsureTenant(ctx, "po-test", "PO de test"); err != nil {
 		t.Fatal(err)
@@ -241,13 +245,20 @@ func addPupil(t testing.TB, pool *pgxpool.Pool, l *ledger.Ledger, tenant int64, 
 }
 
 // insertTopUp records a pending top-up as StartTopUp would, without Stripe,
-// with session id cs_<id>.
+// with session id cs_<id>, and tells the Stripe double that the session was
+// paid in full (payment intent pi_<first 8 of id>).
 func (e *env) insertTopUp(t testing.TB, amount string) uuid.UUID {
 	t.Helper()
 	id := uuid.New()
+	a := decimal.RequireFromString(amount)
 	if _, err := e.pool.Exec(context.Background(), `INSERT INTO topups (tenant_id, id, pupil_id, wallet_account_id, guardian_id, amount, stripe_session_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.tenant, id, e.pupil, e.wallet, e.guardian, decimal.RequireFromString(amount), "cs_"+id.String()); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.tenant, id, e.pupil, e.wallet, e.guardian, a, "cs_"+id.String()); err != nil {
 		t.Fatal(err)
+	}
+	if e.double != nil {
+		c := cents(a)
+		e.double.set("cs_"+id.String(), doubleSession{topup: id.String(), cents: c, currency: "eur", paymentStatus: "paid",
+			pi: "pi_" + id.String()[:8], piStatus: "succeeded", received: c})
 	}
 	return id
 }

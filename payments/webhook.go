@@ -36,6 +36,8 @@ const (
 	OutcomeDuplicate       Outcome = "duplicate"        // this event id was handled before
 	OutcomePayoutRecorded  Outcome = "payout_recorded"  // a Stripe payout was recorded or its status changed
 	OutcomePayoutUnchanged Outcome = "payout_unchanged" // the payout was recorded in this state before: no effect
+	OutcomeReview          Outcome = "review"           // Stripe's confirmation differs from the top-up: listed for the accountant, nothing credited
+	OutcomeDeferred        Outcome = "deferred"         // a refund or dispute before its credit: kept, applied when the credit is booked
 )
 
 // WebhookResult describes a handled event.
@@ -129,12 +131,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // ProcessWebhook verifies and handles one webhook delivery: payload is the
 // raw body, sigHeader the Stripe-Signature header. It returns an error
-// matching ErrSignature (bad or old signature), ErrAPIVersion (event of
-// another API version), ErrInvalidRequest (unreadable event), or another
-// error when the event could not be handled and should be delivered again.
+// matching ErrSignature (bad signature, or signed more than the tolerance
+// ago or more than MaxClockSkew ahead of the service's clock), ErrAPIVersion
+// (event of another API version), ErrInvalidRequest (unreadable event), or
+// another error when the event could not be handled and should be delivered
+// again (Stripe unreachable, database error) — never for an event that
+// would fail the same way each time: a credit that Stripe's own record
+// contradicts goes to the review queue (OutcomeReview), a refund or dispute
+// that arrives before its credit is kept (OutcomeDeferred).
 func (s *Stripe) ProcessWebhook(ctx context.Context, payload []byte, sigHeader string) (WebhookResult, error) {
-	if err := webhook.ValidatePayloadWithTolerance(payload, sigHeader, s.cfg.WebhookSecret, s.cfg.Tolerance); err != nil {
+	if err := webhook.ValidatePayloadIgnoringTolerance(payload, sigHeader, s.cfg.WebhookSecret); err != nil {
 		return WebhookResult{}, fmt.Errorf("%w: %w", ErrSignature, err)
+	}
+	if err := s.checkSignatureTime(sigHeader); err != nil {
+		return WebhookResult{}, err
 	}
 	var head struct {
 		ID         string `json:"id"`
@@ -149,7 +159,7 @@ func (s *Stripe) ProcessWebhook(ctx context.Context, payload []byte, sigHeader s
 		return res, fmt.Errorf("%w: event %s has API version %q, expected %q", ErrAPIVersion, head.ID, head.APIVersion, stripego.APIVersion)
 	}
 	ev, err := webhook.ConstructEventWithOptions(payload, sigHeader, s.cfg.WebhookSecret,
-		webhook.ConstructEventOptions{Tolerance: s.cfg.Tolerance})
+		webhook.ConstructEventOptions{IgnoreTolerance: true}) // checked above against s.now
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
@@ -298,14 +308,18 @@ func (s *Stripe) credit(ctx context.Context, ev stripego.Event, t topup, sess *s
 		s.log.ErrorContext(ctx, "payments: checkout session not in EUR, not credited", "event_id", ev.ID, "topup_id", t.ID, "currency", sess.Currency)
 		return t, OutcomeRejected, nil
 	}
+	// What the event says is a copy: Stripe's own record of the session
+	// decides what is credited. A mismatch never credits and never fails
+	// again and again: it waits for the accountant.
+	conf, err := s.confirmSession(ctx, t, sess)
+	if err != nil {
+		return t, "", err
+	}
+	if conf.review != nil {
+		return t, OutcomeReview, s.recordReview(ctx, ev, t, *conf.review)
+	}
 	paid := t.Amount
-	if sess.AmountTotal > 0 {
-		paid = fromCents(sess.AmountTotal)
-	}
-	if !paid.Equal(t.Amount) {
-		s.log.WarnContext(ctx, "payments: amount paid differs from the top-up asked; crediting what was paid",
-			"topup_id", t.ID, "asked", t.Amount.StringFixed(2), "paid", paid.StringFixed(2))
-	}
+	sess = conf.session
 	clearing, err := account(ctx, s.ledger, t.TenantID, CodeStripeClearing)
 	if err != nil {
 		return t, "", err
@@ -330,6 +344,12 @@ func (s *Stripe) credit(ctx context.Context, ev stripego.Event, t topup, sess *s
 			{AccountID: t.Wallet, Amount: paid.Neg()},
 		},
 	})
+	if errors.Is(err, ledger.ErrIdempotencyConflict) {
+		// Booked before with other fields (an older version credited the
+		// event's amount): the booking stands, a person looks at it.
+		return t, OutcomeReview, s.recordReview(ctx, ev, t, review{reason: reasonCreditConflict, session: sess.ID,
+			confirmed: &paid, detail: err.Error()})
+	}
 	if err != nil {
 		return t, "", fmt.Errorf("payments: credit top-up %s: %w", t.ID, err)
 	}
@@ -362,8 +382,12 @@ func (s *Stripe) credit(ctx context.Context, ev stripego.Event, t topup, sess *s
 			}
 		}
 	}
+	var charge string
 	if pi != nil {
-		if err := s.bookFee(ctx, t, *pi, clearing); err != nil {
+		if charge, err = s.bookFee(ctx, t, *pi, clearing); err != nil {
+			return t, "", err
+		}
+		if err := s.applyDeferred(ctx, *pi, charge); err != nil {
 			return t, "", err
 		}
 	}
@@ -376,38 +400,40 @@ func (s *Stripe) credit(ctx context.Context, ev stripego.Event, t topup, sess *s
 // transaction, a currency other than EUR, a zero fee as in stripe-mock's
 // fixtures) is logged and skipped; a failing Stripe call is an error so that
 // the event is delivered again.
-func (s *Stripe) bookFee(ctx context.Context, t topup, paymentIntent string, clearing int64) error {
+//
+// It returns the payment's charge id ("" when it has none yet).
+func (s *Stripe) bookFee(ctx context.Context, t topup, paymentIntent string, clearing int64) (string, error) {
 	params := &stripego.PaymentIntentParams{}
 	params.Context = ctx
 	params.AddExpand("latest_charge.balance_transaction")
 	pi, err := s.api.PaymentIntents.Get(paymentIntent, params)
 	if err != nil {
-		return fmt.Errorf("payments: read payment intent %s for the Stripe fee: %w", paymentIntent, err)
+		return "", fmt.Errorf("payments: read payment intent %s for the Stripe fee: %w", paymentIntent, err)
 	}
 	ch := pi.LatestCharge
 	if ch == nil || ch.ID == "" {
 		s.log.WarnContext(ctx, "payments: payment intent has no charge yet; fee not booked", "topup_id", t.ID, "payment_intent", paymentIntent)
-		return nil
+		return "", nil
 	}
 	if _, err := s.pool.Exec(ctx, `UPDATE topups SET stripe_charge = $3 WHERE tenant_id = $1 AND id = $2 AND stripe_charge IS NULL`,
 		t.TenantID, t.ID, ch.ID); err != nil {
-		return fmt.Errorf("payments: store charge of top-up %s: %w", t.ID, err)
+		return "", fmt.Errorf("payments: store charge of top-up %s: %w", t.ID, err)
 	}
 	bt := ch.BalanceTransaction
 	switch {
 	case bt == nil || bt.ID == "":
 		s.log.WarnContext(ctx, "payments: charge has no balance transaction yet; fee not booked", "topup_id", t.ID, "charge", ch.ID)
-		return nil
+		return ch.ID, nil
 	case bt.Currency != stripego.CurrencyEUR:
 		s.log.WarnContext(ctx, "payments: balance transaction not in EUR; fee not booked", "topup_id", t.ID, "charge", ch.ID,
 			"balance_transaction", bt.ID, "currency", bt.Currency, "fee", bt.Fee)
-		return nil
+		return ch.ID, nil
 	case bt.Fee <= 0:
-		return nil
+		return ch.ID, nil
 	}
 	fees, err := account(ctx, s.ledger, t.TenantID, CodeStripeFees)
 	if err != nil {
-		return err
+		return "", err
 	}
 	fee := fromCents(bt.Fee)
 	_, err = s.ledger.Transfer(ctx, ledger.TransferRequest{
@@ -423,9 +449,9 @@ func (s *Stripe) bookFee(ctx context.Context, t topup, paymentIntent string, cle
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("payments: book Stripe fee of charge %s: %w", ch.ID, err)
+		return "", fmt.Errorf("payments: book Stripe fee of charge %s: %w", ch.ID, err)
 	}
-	return nil
+	return ch.ID, nil
 }
 
 // topUpForCharge finds the top-up of a charge by its metadata (copied from
@@ -442,44 +468,68 @@ func (s *Stripe) topUpForCharge(ctx context.Context, meta map[string]string, pay
 }
 
 // onRefund debits the wallet for what was refunded since the last refund
-// event: amount_refunded is cumulative, each step is booked once.
+// event: amount_refunded is cumulative, each step is booked once, and the
+// total taken back (refunds and disputes) never exceeds what was paid: the
+// excess is not booked and goes to the review queue. A refund of a top-up
+// not credited yet (or not known yet) is kept and applied when the credit
+// is booked.
 func (s *Stripe) onRefund(ctx context.Context, ev stripego.Event, ch *stripego.Charge) (topup, Outcome, error) {
 	var pi string
 	if ch.PaymentIntent != nil {
 		pi = ch.PaymentIntent.ID
 	}
-	t, err := s.topUpForCharge(ctx, ch.Metadata, pi, ch.ID)
-	if errors.Is(err, ErrNotFound) {
-		return s.unknown(ctx, ev, ch.ID, ch.Metadata)
-	}
+	t, ready, err := s.paidTopUp(ctx, ev, ch.Metadata, pi, ch.ID)
 	if err != nil {
 		return topup{}, "", err
+	}
+	if !ready {
+		return t, OutcomeDeferred, nil
 	}
 	if ch.Currency != stripego.CurrencyEUR {
 		s.log.ErrorContext(ctx, "payments: refund not in EUR, not booked", "event_id", ev.ID, "topup_id", t.ID, "currency", ch.Currency)
 		return t, OutcomeRejected, nil
 	}
 	cumulative := fromCents(ch.AmountRefunded)
+	var over *review
 	err = s.claim(ctx, t, func(tx pgx.Tx, cur topup) error {
 		if !cumulative.GreaterThan(cur.Refunded) {
 			return nil // an older or repeated refund step
 		}
-		step := cumulative.Sub(cur.Refunded)
-		ref := ch.ID + ":" + strconv.FormatInt(ch.AmountRefunded, 10)
+		room := cur.paid().Sub(cur.Disputed)
+		target := decimal.Min(cumulative, room)
+		if cumulative.GreaterThan(room) {
+			paid := cur.paid()
+			over = &review{reason: reasonRefundOverPaid, pi: pi, confirmed: &paid, eventAmount: &cumulative,
+				detail: fmt.Sprintf("charge %s: %s refunded in all, %s disputed, %s paid", ch.ID,
+					cumulative.StringFixed(2), cur.Disputed.StringFixed(2), paid.StringFixed(2))}
+		}
+		if !target.GreaterThan(cur.Refunded) {
+			return nil
+		}
+		step := target.Sub(cur.Refunded)
+		ref := ch.ID + ":" + strconv.FormatInt(cents(target), 10)
 		if _, err := tx.Exec(ctx, `INSERT INTO topup_adjustments (tenant_id, topup_id, kind, ref, amount, created_at)
 			VALUES ($1, $2, 'refund', $3, $4, $5)`, t.TenantID, t.ID, ref, step, s.now()); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE topups SET refunded_amount = $3 WHERE tenant_id = $1 AND id = $2`, t.TenantID, t.ID, cumulative)
+		_, err := tx.Exec(ctx, `UPDATE topups SET refunded_amount = $3 WHERE tenant_id = $1 AND id = $2`, t.TenantID, t.ID, target)
 		return err
 	})
 	if err != nil {
 		return t, "", err
 	}
+	if over != nil {
+		if err := s.recordReview(ctx, ev, t, *over); err != nil {
+			return t, "", err
+		}
+	}
 	return t, OutcomeRefunded, nil
 }
 
-// onDispute debits the wallet for the disputed amount, once per dispute.
+// onDispute debits the wallet for the disputed amount, once per dispute,
+// capped at what was paid and not already refunded or disputed (the excess
+// goes to the review queue). A dispute of a top-up not credited yet (or not
+// known yet) is kept and applied when the credit is booked.
 func (s *Stripe) onDispute(ctx context.Context, ev stripego.Event, d *stripego.Dispute) (topup, Outcome, error) {
 	var pi, charge string
 	var meta map[string]string
@@ -490,12 +540,12 @@ func (s *Stripe) onDispute(ctx context.Context, ev stripego.Event, d *stripego.D
 		charge = d.Charge.ID
 		meta = d.Charge.Metadata
 	}
-	t, err := s.topUpForCharge(ctx, meta, pi, charge)
-	if errors.Is(err, ErrNotFound) {
-		return s.unknown(ctx, ev, d.ID, d.Metadata)
-	}
+	t, ready, err := s.paidTopUp(ctx, ev, meta, pi, charge)
 	if err != nil {
 		return topup{}, "", err
+	}
+	if !ready {
+		return t, OutcomeDeferred, nil
 	}
 	if d.Currency != stripego.CurrencyEUR || d.Amount <= 0 {
 		s.log.ErrorContext(ctx, "payments: dispute not in EUR or without amount, not booked", "event_id", ev.ID, "topup_id", t.ID,
@@ -503,17 +553,38 @@ func (s *Stripe) onDispute(ctx context.Context, ev stripego.Event, d *stripego.D
 		return t, OutcomeRejected, nil
 	}
 	amount := fromCents(d.Amount)
+	var over *review
 	err = s.claim(ctx, t, func(tx pgx.Tx, cur topup) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO topup_adjustments (tenant_id, topup_id, kind, ref, amount, created_at)
-			VALUES ($1, $2, 'dispute', $3, $4, $5) ON CONFLICT DO NOTHING`, t.TenantID, t.ID, d.ID, amount, s.now())
-		if err != nil || tag.RowsAffected() == 0 {
+		var seen bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM topup_adjustments
+			WHERE tenant_id = $1 AND topup_id = $2 AND kind = 'dispute' AND ref = $3)`, t.TenantID, t.ID, d.ID).Scan(&seen); err != nil || seen {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE topups SET disputed_amount = disputed_amount + $3 WHERE tenant_id = $1 AND id = $2`, t.TenantID, t.ID, amount)
+		room := cur.paid().Sub(cur.Refunded).Sub(cur.Disputed)
+		take := decimal.Min(amount, room)
+		if amount.GreaterThan(room) {
+			paid := cur.paid()
+			over = &review{reason: reasonDisputeOverPaid, pi: pi, confirmed: &paid, eventAmount: &amount,
+				detail: fmt.Sprintf("dispute %s: %s disputed, %s refunded and %s disputed before, %s paid", d.ID,
+					amount.StringFixed(2), cur.Refunded.StringFixed(2), cur.Disputed.StringFixed(2), paid.StringFixed(2))}
+		}
+		if !take.IsPositive() {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO topup_adjustments (tenant_id, topup_id, kind, ref, amount, created_at)
+			VALUES ($1, $2, 'dispute', $3, $4, $5)`, t.TenantID, t.ID, d.ID, take, s.now()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE topups SET disputed_amount = disputed_amount + $3 WHERE tenant_id = $1 AND id = $2`, t.TenantID, t.ID, take)
 		return err
 	})
 	if err != nil {
 		return t, "", err
+	}
+	if over != nil {
+		if err := s.recordReview(ctx, ev, t, *over); err != nil {
+			return t, "", err
+		}
 	}
 	return t, OutcomeDisputed, nil
 }
