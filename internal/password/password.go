@@ -4,13 +4,16 @@
 package password
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -39,12 +42,88 @@ var ErrMalformed = errors.New("password: malformed hash")
 // tampered row cannot exhaust the server.
 const maxMemory = 1 << 20
 
-// Hash returns the PHC string of password with the Default parameters.
-func Hash(password string) (string, error) {
+// ErrBusy is returned when a hash could not start within the limiter's
+// wait because every slot was taken: the web layer answers « trop de
+// connexions, réessayez » (503 with Retry-After).
+var ErrBusy = errors.New("password: too many password checks in progress")
+
+// Limiter bounds how many argon2id hashes run at once: each takes
+// Default.Memory (19 MiB) for its duration, so 200 simultaneous logins
+// unbounded take 4 GB and every core. A hash waits for a slot at most the
+// limiter's wait, then gives ErrBusy. It is safe for concurrent use.
+type Limiter struct {
+	slots chan struct{}
+	wait  time.Duration
+}
+
+// NewLimiter returns a limiter of n concurrent hashes (n ≤ 0: one per
+// processor, runtime.GOMAXPROCS) that lets a hash wait up to wait for a
+// slot.
+func NewLimiter(n int, wait time.Duration) *Limiter {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return &Limiter{slots: make(chan struct{}, n), wait: wait}
+}
+
+// shared bounds the package functions Hash and Verify, process-wide as the
+// memory and the cores it protects: one hash per processor, up to 4 s of
+// wait, so that every login is answered within a few seconds and memory
+// stays near n × 19 MiB whatever the number of simultaneous logins.
+var shared = NewLimiter(0, 4*time.Second)
+
+// Shared returns the process-wide limiter of Hash and Verify.
+func Shared() *Limiter { return shared }
+
+// acquire takes a slot, waiting up to l.wait or until ctx ends.
+func (l *Limiter) acquire(ctx context.Context) error {
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
+	}
+}
+
+func (l *Limiter) release() { <-l.slots }
+
+// Hash is the package's Hash within the limiter; ErrBusy when no slot
+// freed up in time.
+func (l *Limiter) Hash(ctx context.Context, password string) (string, error) {
+	if err := l.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer l.release()
 	return HashWith(password, Default)
 }
 
+// Verify is the package's Verify within the limiter; ErrBusy when no slot
+// freed up in time.
+func (l *Limiter) Verify(ctx context.Context, password, phc string) error {
+	if err := l.acquire(ctx); err != nil {
+		return err
+	}
+	defer l.release()
+	return verify(password, phc)
+}
+
+// Hash returns the PHC string of password with the Default parameters,
+// within the shared limiter (ErrBusy when it is saturated).
+func Hash(password string) (string, error) {
+	return shared.Hash(context.Background(), password)
+}
+
 // HashWith returns the PHC string of password with the given parameters.
+// It is not limited: use Hash or a Limiter for requests.
 func HashWith(password string, p Params) (string, error) {
 	if p.Memory == 0 || p.Time == 0 || p.Threads == 0 || p.KeyLen == 0 || p.SaltLen < 8 {
 		return "", fmt.Errorf("password: invalid parameters %+v", p)
@@ -58,10 +137,15 @@ func HashWith(password string, p Params) (string, error) {
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
-// Verify checks password against a PHC string in constant time. It returns
-// nil on a match, ErrMismatch when the password is wrong and ErrMalformed
-// (wrapped) when the hash cannot be decoded.
+// Verify checks password against a PHC string in constant time, within
+// the shared limiter. It returns nil on a match, ErrMismatch when the
+// password is wrong, ErrMalformed (wrapped) when the hash cannot be decoded
+// and ErrBusy when too many checks are in progress.
 func Verify(password, phc string) error {
+	return shared.Verify(context.Background(), password, phc)
+}
+
+func verify(password, phc string) error {
 	p, salt, key, err := decode(phc)
 	if err != nil {
 		return err
