@@ -221,9 +221,17 @@ func TestBadges(t *testing.T) {
 	if err != nil || info.PupilID != emma.ID {
 		t.Fatalf("badge 0100AABBCC: %+v, %v", info, err)
 	}
-	// Given to Lucas by its printed number: it moves.
+	// Given to Lucas by its printed number: Emma holds it, so the page
+	// first asks to confirm naming her; confirmed, it moves.
 	lucas := f.pupil("Lucas")
-	if st, body = c.follow(fmt.Sprint("/admin/pupils/", lucas.ID, "/badges"), url.Values{"printed": {"0011189196"}}); st != http.StatusOK {
+	if st, body = c.follow(fmt.Sprint("/admin/pupils/", lucas.ID, "/badges"), url.Values{"printed": {"0011189196"}}); st != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "appartient à "+emma.DisplayName()) || !strings.Contains(body, fmt.Sprintf(`name="holder" value="%d"`, emma.ID)) {
+		t.Fatalf("assign Emma's badge by number, unconfirmed: %d\n%.600s", st, body)
+	}
+	if b, _ := f.store.Badge(f.ctx, tenant, info.ID); b.PupilID != emma.ID {
+		t.Fatalf("unconfirmed: badge went to pupil %d, want it kept by Emma %d", b.PupilID, emma.ID)
+	}
+	if st, body = c.follow(fmt.Sprint("/admin/pupils/", lucas.ID, "/badges"), url.Values{"printed": {"0011189196"}, "holder": {fmt.Sprint(emma.ID)}}); st != http.StatusOK {
 		t.Fatalf("assign by number: %d", st)
 	}
 	if b, _ := f.store.Badge(f.ctx, tenant, info.ID); b.PupilID != lucas.ID {

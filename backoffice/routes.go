@@ -24,7 +24,7 @@ func (a *App) Mount(r gin.IRouter) {
 	g := r.Group("/admin", securityHeaders, a.limitUpload, a.Sessions.Middleware(), a.requireStaff)
 	g.GET("", websession.BackOffice, a.requireAny, a.home)
 	g.GET("/", websession.BackOffice, a.requireAny, a.home)
-	g.POST("/lang", websession.BackOffice, a.setLang)
+	g.POST("/lang", websession.Staff, a.setLang)
 
 	ad := g.Group("", a.require(school.RoleAdmin), websession.SchoolAdmin)
 	ad.GET("/pupils", a.pupils)

@@ -91,7 +91,7 @@ func (w *Web) Mount(r gin.IRouter) {
 	a := g.Group("", websession.Require(websession.KindStaff, func(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/staff/login")
 		c.Abort()
-	}), w.loadUser, websession.StaffStation)
+	}), w.loadUser, websession.Staff)
 	a.POST("/logout", w.logout)
 	a.GET("/", w.stationsPage)
 	a.GET("/stations/:code", w.stationPage)

@@ -46,7 +46,7 @@ func (n *notifyLater) TopUpReceived(ctx context.Context, t payments.TopUpNotice)
 //
 // Route policies: every route names who may call it and within which
 // scope, with one of websession.Public, Device, Webhook, Operator, Guardian,
-// StaffStation, SchoolAdmin, Books or BackOffice among its handlers — on the
+// Staff, SchoolAdmin, Books or BackOffice among its handlers — on the
 // route, or on its group (a route added to the back office's admin group
 // inherits SchoolAdmin, to the portal's child group Guardian):
 //

@@ -147,6 +147,16 @@ func displayAddr(addr string) string {
 // newRouter builds the gin engine: plumbing routes here, the web packages'
 // routes in mountApps (routes.go).
 func newRouter(ctx context.Context, e env, log *slog.Logger, d *database, cfg serveConfig) (http.Handler, error) {
+	r, _, err := newEngine(ctx, e, log, d, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// newEngine is newRouter with the engine and its route policy guard (for
+// the route policy test).
+func newEngine(ctx context.Context, e env, log *slog.Logger, d *database, cfg serveConfig) (*gin.Engine, *websession.PolicyGuard, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	reg := prometheus.NewRegistry()
@@ -179,7 +189,7 @@ func newRouter(ctx context.Context, e env, log *slog.Logger, d *database, cfg se
 	// (comma-separated addresses or CIDRs, e.g. the TLS reverse proxy's
 	// 127.0.0.1); none by default.
 	if err := r.SetTrustedProxies(splitList(e.getenv("TARTINE_TRUSTED_PROXIES"))); err != nil {
-		return nil, fmt.Errorf("TARTINE_TRUSTED_PROXIES: %w", err)
+		return nil, nil, fmt.Errorf("TARTINE_TRUSTED_PROXIES: %w", err)
 	}
 	r.GET("/healthz", websession.Public, func(c *gin.Context) {
 		pctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
@@ -192,9 +202,9 @@ func newRouter(ctx context.Context, e env, log *slog.Logger, d *database, cfg se
 	})
 	r.GET("/metrics", websession.Operator, operatorOnly(e.getenv("TARTINE_METRICS_TOKEN")), gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	if err := mountApps(ctx, r, appDeps{log: log, db: d, cfg: cfg, env: e, metrics: reg}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return r, nil
+	return r, guard, nil
 }
 
 // splitList splits a comma-separated setting, dropping empty items (nil

@@ -46,11 +46,11 @@ func Operator(c *gin.Context) { c.Next() }
 // (other ids give 404).
 func Guardian(c *gin.Context) { c.Next() }
 
-// StaffStation: any signed-in staff member; each screen checks the role
+// Staff: any signed-in staff member; each screen checks the role
 // its station kind needs (canteen, daycare, kiosk; admins every kind) and
 // that the station, pupil or receipt is of the member's school (every
 // school for members bound to none).
-func StaffStation(c *gin.Context) { c.Next() }
+func Staff(c *gin.Context) { c.Next() }
 
 // SchoolAdmin: a staff admin; the school the admin is bound to (every
 // school of the organising body for an admin bound to none).
@@ -81,7 +81,7 @@ const (
 var policies = func() map[string]string {
 	m := map[string]string{}
 	for name, h := range map[string]gin.HandlerFunc{"public": Public, "device": Device, "webhook": Webhook, "operator": Operator,
-		"guardian": Guardian, "staff-station": StaffStation, "school-admin": SchoolAdmin, "books": Books, "back-office": BackOffice} {
+		"guardian": Guardian, "staff": Staff, "school-admin": SchoolAdmin, "books": Books, "back-office": BackOffice} {
 		m[funcName(h)] = name
 	}
 	return m
@@ -93,7 +93,7 @@ func funcName(h gin.HandlerFunc) string {
 
 // PolicyOf returns the short name of the policy among a route's handler
 // names (gin.Context.HandlerNames): "public", "device", "webhook",
-// "operator", "guardian", "staff-station", "school-admin", "books",
+// "operator", "guardian", "staff", "school-admin", "books",
 // "back-office"; ErrNoPolicy when it names none or more than one.
 func PolicyOf(handlerNames []string) (string, error) {
 	var found []string
