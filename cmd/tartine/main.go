@@ -66,6 +66,7 @@ commands:
   import    imports: import pupils FILE.csv, import coda FILE
   setup     a school's first run: organising body, school, calendar, tariffs, stations, first admin
   staff     staff logins: staff list, staff add, staff password
+  statements  periodic statements: statements run --period 2026-27/1 [--dry-run] [--send]
 
 Run 'tartine <command> -h' for the flags of a command.
 Environment: DATABASE_URL (else embedded PostgreSQL in --data-dir), see README.md.
@@ -103,6 +104,8 @@ func runEnv(ctx context.Context, args []string, e env) error {
 		return cmdSetup(ctx, e, rest)
 	case "staff":
 		return cmdStaff(ctx, e, rest)
+	case "statements":
+		return cmdStatements(ctx, e, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
