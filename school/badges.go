@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,6 +95,22 @@ func CanonicalUID(uid string, tech Tech) (string, error) {
 	return "", invalid("badge technology %q: want em4100, iso14443a, qr or wiegand", tech)
 }
 
+// derivedNumber is the ten digits a decimal reader prints for a badge
+// whose printed number was not given: the decimal of the last four bytes
+// of its uid (of all of them for a 3-byte Wiegand id), as printed on
+// EM4100 fobs. A tap that carries these digits then finds the badge by its
+// printed number. Empty for QR tokens and uids longer than five bytes.
+func derivedNumber(uid string, tech Tech) string {
+	if tech == TechQR || len(uid) < 6 || len(uid) > 10 || len(uid)%2 != 0 {
+		return ""
+	}
+	v, err := strconv.ParseUint(uid[max(0, len(uid)-8):], 16, 32)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%010d", v)
+}
+
 // NewQRToken returns an unguessable QR badge token: 128 random bits in
 // upper-case base32 without padding (26 characters).
 func NewQRToken() (string, error) {
@@ -108,7 +125,7 @@ func NewQRToken() (string, error) {
 type BadgeInput struct {
 	UID           string
 	Tech          Tech
-	PrintedNumber string // EM4100: the number printed on the fob
+	PrintedNumber string // EM4100: the number printed on the fob; empty: derived from a 3- to 5-byte uid (see derivedNumber)
 	PupilID       int64  // 0: in stock, not assigned
 }
 
@@ -140,6 +157,9 @@ func (s *Store) CreateBadge(ctx context.Context, tenantID int64, in BadgeInput, 
 	printed := strings.TrimSpace(in.PrintedNumber)
 	if len(printed) > 20 {
 		return Badge{}, invalid("printed number %q longer than 20 characters", printed)
+	}
+	if printed == "" {
+		printed = derivedNumber(uid, in.Tech)
 	}
 	var id int64
 	now := s.now()
