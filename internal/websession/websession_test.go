@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,34 +334,79 @@ func TestThrottle(t *testing.T) {
 		}
 		return wait
 	}
-	for i := range 3 {
-		check("Anne@Example.be", "10.0.0.1", true)
-		if err := th.Failed(ctx, "anne@example.be", "10.0.0.1"); err != nil {
+	fail := func(acct, ip string) {
+		t.Helper()
+		check(acct, ip, true)
+		if err := th.Failed(ctx, acct, ip); err != nil {
 			t.Fatal(err)
 		}
-		clk.Add(time.Minute * time.Duration(i+1))
 	}
-	// 3 failures at 21:00, 21:01, 21:03; now 21:06: blocked until 21:15 + 0 (first failure + window).
-	wait := check("anne@example.be", "10.0.0.2", false)
-	if wait != 9*time.Minute {
-		t.Errorf("retry after %v, want 9m", wait)
+	for range 3 {
+		fail("Anne@Example.be", "10.0.0.1")
 	}
-	check("bob@example.be", "10.0.0.1", true) // other account, same address: still allowed
-	clk.Add(9 * time.Minute)
-	check("anne@example.be", "10.0.0.1", true)
-	// Per address: 5 failures on different accounts block the address.
+	// Past the limit: a delay that doubles with each failure, from any
+	// address, never a lock of the whole window.
+	if wait := check("anne@example.be", "10.0.0.2", false); wait != time.Second {
+		t.Errorf("after 3 failures: retry after %v, want 1s", wait)
+	}
+	check("bob@example.be", "10.0.0.1", true) // other account, same address: allowed
+	clk.Add(time.Second)
+	fail("anne@example.be", "10.0.0.2")
+	if wait := check("anne@example.be", "10.0.0.2", false); wait != 2*time.Second {
+		t.Errorf("after 4 failures: retry after %v, want 2s", wait)
+	}
+	for range 10 { // an attacker keeps failing at every allowed moment
+		clk.Add(time.Minute)
+		fail("anne@example.be", "10.0.0."+strconv.Itoa(3+clk.t.Minute()%200))
+	}
+	if wait := check("anne@example.be", "10.0.0.200", false); wait > time.Minute {
+		t.Errorf("the owner waits %v, want at most a minute", wait)
+	}
+	clk.Add(time.Minute)
+	check("anne@example.be", "10.0.0.200", true)
+	// Per address: 5 failures on different accounts slow the address.
 	for i := range 5 {
-		if err := th.Failed(ctx, "user"+strconv.Itoa(i), "10.9.9.9"); err != nil {
-			t.Fatal(err)
-		}
+		fail("user"+strconv.Itoa(i), "10.9.9.9")
 	}
 	check("new@example.be", "10.9.9.9", false)
 	check("new@example.be", "10.9.9.8", true)
 	// Success clears the account's failures.
-	th.Failed(ctx, "carl@example.be", "10.0.0.3")
-	th.Failed(ctx, "carl@example.be", "10.0.0.3")
+	clk.Add(time.Hour)
+	fail("carl@example.be", "10.0.0.3")
+	fail("carl@example.be", "10.0.0.3")
+	check("carl@example.be", "10.0.0.3", true)
 	th.Succeeded(ctx, "carl@example.be")
-	th.Failed(ctx, "carl@example.be", "10.0.0.3")
-	th.Failed(ctx, "carl@example.be", "10.0.0.3")
+	fail("carl@example.be", "10.0.0.4")
+	fail("carl@example.be", "10.0.0.4")
 	check("carl@example.be", "10.0.0.4", true)
+}
+
+// Parallel attempts for one account are counted before any password is
+// checked: of 60 at once, only the limit's worth proceed.
+func TestThrottleCountsBeforeHashing(t *testing.T) {
+	pool := dbtest.New(t)
+	clk := &clock{t: time.Date(2026, 11, 30, 21, 0, 0, 0, time.UTC)}
+	th := websession.NewThrottle(pool, websession.ThrottleConfig{Scope: "staff", PerAccount: 5, PerIP: 1000, Now: clk.Now})
+	var wg sync.WaitGroup
+	var passed atomic.Int32
+	for i := range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, _, err := th.Check(t.Context(), "direction", "10.1.0."+strconv.Itoa(i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if ok {
+				passed.Add(1)
+				time.Sleep(20 * time.Millisecond) // hashing
+				_ = th.Failed(t.Context(), "direction", "10.1.0."+strconv.Itoa(i))
+			}
+		}()
+	}
+	wg.Wait()
+	if n := passed.Load(); n != 5 {
+		t.Errorf("%d of 60 parallel attempts reached the password check, want 5", n)
+	}
 }
