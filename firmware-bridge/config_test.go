@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +46,28 @@ func TestLoadConfigUnknownKey(t *testing.T) {
 	}
 }
 
+func TestReaderDefaults(t *testing.T) {
+	c := validConfig()
+	c.Readers = []ReaderConfig{
+		{Name: "w", Driver: "wiegand"},
+		{Name: "h", Driver: "line-hex"},
+		{Name: "d", Driver: "line-dec", Tech: "em4100"},
+		{Name: "d2", Driver: "line-dec"},
+		{Name: "h2", Driver: "line-hex", Lengths: []int{8}},
+	}
+	c.SetDefaults()
+	want := []struct {
+		tech    string
+		lengths string
+	}{{"wiegand", "[]"}, {"iso14443a", "[8 10 14 20]"}, {"em4100", "[10]"}, {"iso14443a", "[]"}, {"iso14443a", "[8]"}}
+	for i, w := range want {
+		r := c.Readers[i]
+		if r.Tech != w.tech || fmt.Sprint(r.Lengths) != w.lengths || r.HeartbeatTimeout != DefaultHeartbeatTimeout {
+			t.Errorf("reader %s: tech %q lengths %v heartbeat %s, want %q %s %s", r.Name, r.Tech, r.Lengths, r.HeartbeatTimeout, w.tech, w.lengths, DefaultHeartbeatTimeout)
+		}
+	}
+}
+
 func validConfig() Config {
 	c := Config{
 		DeviceID: "dev-1", Secret: "0123456789abcdef0123", ServerURL: "http://127.0.0.1:1",
@@ -67,6 +90,9 @@ func TestValidateNamesField(t *testing.T) {
 		{"data_dir", func(c *Config) { c.DataDir = "" }},
 		{"status_addr", func(c *Config) { c.StatusAddr = "0.0.0.0:8377" }},
 		{"uplink.batch_size", func(c *Config) { c.Uplink.BatchSize = 0 }},
+		{"uplink.batch_size", func(c *Config) { c.Uplink.BatchSize = MaxBatch + 1 }},
+		{"reader[0].lengths", func(c *Config) { c.Readers[0].Lengths = []int{10} }}, // not a line reader
+		{"reader[0].heartbeat_timeout", func(c *Config) { c.Readers[0].HeartbeatTimeout = -time.Second }},
 		{"uplink.max_backoff", func(c *Config) { c.Uplink.MaxBackoff = time.Millisecond }},
 		{"offline.deadline", func(c *Config) { c.Offline.Deadline = time.Minute }},
 		{"offline.unknown", func(c *Config) { c.Offline.Unknown = "maybe" }},
