@@ -37,7 +37,7 @@ func newMetrics(b *Bridge) *metrics {
 	m.resent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tartine_bridge_firmware_resends_total", Help: "Firmware reads received again after they were stored."}, []string{"reader"})
 	m.debounced = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tartine_bridge_debounced_total", Help: "Firmware reads dropped by debounce."}, []string{"reader"})
 	m.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tartine_bridge_decisions_total", Help: "Reader feedback decisions by mode (online, offline) and feedback."}, []string{"mode", "feedback"})
-	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tartine_bridge_uplink_requests_total", Help: "POST /api/v1/taps requests by result (ok, error, auth)."}, []string{"result"})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tartine_bridge_uplink_requests_total", Help: "POST /api/v1/taps requests by result (ok, error, auth, refused: another 4xx, too_large: split)."}, []string{"result"})
 	m.delivered = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tartine_bridge_taps_delivered_total", Help: "Taps answered by the server, by verdict."}, []string{"verdict"})
 	m.overridden = prometheus.NewCounter(prometheus.CounterOpts{Name: "tartine_bridge_offline_overridden_total", Help: "Offline decisions the server's verdict contradicted."})
 	m.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "tartine_bridge_store_errors_total", Help: "Outbox commits that failed."})
