@@ -385,10 +385,11 @@ func (b *Bridge) feedback(s submission, word, text string) {
 
 // uplinkLoop sends the outbox in order, batch by batch, until ctx ends.
 //
-// After a failure it waits with a bounded exponential backoff (jittered),
-// but a new tap stored meanwhile brings the next try forward (to a second
-// after the failed one at most): the first tap after an outage is sent as
-// soon as it is read, and the backlog with it. A batch the server refuses
+// After a failure it waits with a bounded exponential backoff (jittered,
+// and never less than the server's Retry-After), but a new tap stored
+// meanwhile brings the next try forward (to a second after the failed one,
+// or the Retry-After): the first tap after an outage is sent as soon as it
+// is read, and the backlog with it. A batch the server refuses
 // as too large (413, or 400 "… per request") is split: the batch size is
 // halved for the rest of the run. Every 4xx is logged.
 func (b *Bridge) uplinkLoop(ctx context.Context) {
@@ -441,8 +442,13 @@ func (b *Bridge) uplinkLoop(ctx context.Context) {
 				}
 			}
 			failing = true
-			// Bounded exponential backoff with jitter: wait in [backoff/2, backoff).
-			if !b.backoffWait(ctx, tried, backoff/2+b.jitter(backoff/2)) {
+			// Bounded exponential backoff with jitter: wait in [backoff/2,
+			// backoff), and never less than the server's Retry-After.
+			var floor time.Duration
+			if isStatus {
+				floor = se.RetryAfter
+			}
+			if !b.backoffWait(ctx, tried, max(backoff/2+b.jitter(backoff/2), floor), floor) {
 				return
 			}
 			backoff = min(2*backoff, b.cfg.Uplink.MaxBackoff)
@@ -463,9 +469,9 @@ func (b *Bridge) uplinkLoop(ctx context.Context) {
 const kickedRetry = time.Second
 
 // backoffWait waits until wait after tried, or — when a new tap is stored
-// meanwhile — until min(wait, kickedRetry) after tried. It returns false
-// when ctx ends.
-func (b *Bridge) backoffWait(ctx context.Context, tried time.Time, wait time.Duration) bool {
+// meanwhile — until min(wait, kickedRetry) after tried, but never less
+// than floor (the server's Retry-After). It returns false when ctx ends.
+func (b *Bridge) backoffWait(ctx context.Context, tried time.Time, wait, floor time.Duration) bool {
 	t := time.NewTimer(time.Until(tried.Add(wait)))
 	defer t.Stop()
 	kick := b.kick
@@ -477,7 +483,7 @@ func (b *Bridge) backoffWait(ctx context.Context, tried time.Time, wait time.Dur
 			return true
 		case <-kick:
 			kick = nil // one is enough
-			if early := tried.Add(min(wait, kickedRetry)); early.Before(tried.Add(wait)) {
+			if early := tried.Add(max(min(wait, kickedRetry), floor)); early.Before(tried.Add(wait)) {
 				t.Reset(time.Until(early))
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,6 +20,9 @@ type StatusError struct {
 	Method, Path string
 	Status       int
 	Body         string // first bytes of the body, for the log
+	// RetryAfter is the server's Retry-After (seconds or an HTTP date),
+	// zero when absent: do not try again sooner.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -86,7 +90,8 @@ func (c *Client) do(ctx context.Context, method, pathQuery string, body []byte, 
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return &StatusError{Method: method, Path: signed, Status: resp.StatusCode, Body: strings.TrimSpace(string(b))}
+		return &StatusError{Method: method, Path: signed, Status: resp.StatusCode, Body: strings.TrimSpace(string(b)),
+			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.now())}
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
 		return fmt.Errorf("bridge: %s %s: decode response: %w", method, signed, err)
@@ -132,4 +137,24 @@ func (c *Client) Badges(ctx context.Context, since string) (BadgeDelta, error) {
 	var d BadgeDelta
 	err := c.do(ctx, http.MethodGet, PathBadges+"?since="+url.QueryEscape(since), nil, &d)
 	return d, err
+}
+
+// maxRetryAfter caps a server's Retry-After: a wrong header must not stop
+// the uplink for hours.
+const maxRetryAfter = 5 * time.Minute
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+// Zero when absent or unreadable.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.Atoi(h); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(h); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }

@@ -280,3 +280,34 @@ func TestLineReaderConfig(t *testing.T) {
 		t.Errorf("offline cache lookup of the printed number = %+v, %v, %v, want Emma D.'s badge", bd, ok, err)
 	}
 }
+
+// TestUplinkHonoursRetryAfter: a server that answers 503 with Retry-After
+// is not asked again sooner, even while new taps arrive; then everything
+// is delivered.
+func TestUplinkHonoursRetryAfter(t *testing.T) {
+	srv := newServer(t)
+	cfg := testConfig(t, srv.URL, bridge.ReaderConfig{Name: "r", Station: "canteen-1", Driver: "line-hex", Path: "/nonexistent/tty"})
+	cfg.Offline.BadgeRefresh = time.Hour
+	b, st, _ := startLogged(t, cfg, bridge.Options{})
+	waitFor(t, 5*time.Second, "first badge sync", func() bool { return b.Status().BadgeSync != nil })
+	srv.SetStatus(503)
+	srv.SetRetryAfter("2")
+	ctx := context.Background()
+	before := srv.Stats().Requests
+	if err := b.Submit(ctx, "r", readers.Tap{UID: "AA000000", Tech: readers.TechISO14443A}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the first refusal", func() bool { return srv.Stats().Requests == before+1 })
+	first := time.Now()
+	for i := 1; time.Since(first) < 1500*time.Millisecond; i++ {
+		if err := b.Submit(ctx, "r", readers.Tap{UID: fmt.Sprintf("AA%06X", i), Tech: readers.TechISO14443A}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := srv.Stats().Requests - before; n != 1 {
+		t.Errorf("%d requests within 1.5 s of a 503 with Retry-After: 2, want 1", n)
+	}
+	srv.SetStatus(0)
+	waitFor(t, 5*time.Second, "delivery after the Retry-After", func() bool { return st.Depth() == 0 })
+}

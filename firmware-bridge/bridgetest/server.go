@@ -43,10 +43,11 @@ type Server struct {
 	requests  int
 	authFails int
 	delay     time.Duration
-	status    int // when non-zero, every request gets this status
-	version   int // badge list version: the cursor
-	maxBatch  int // taps per request; larger batches get 400 (0: MaxBatch)
-	tooLarge  int // batches refused for their size
+	status    int    // when non-zero, every request gets this status
+	version   int    // badge list version: the cursor
+	maxBatch  int    // taps per request; larger batches get 400 (0: MaxBatch)
+	retry     string // Retry-After sent with a SetStatus answer
+	tooLarge  int    // batches refused for their size
 }
 
 // New starts a server accepting the given devices (id → secret).
@@ -134,6 +135,14 @@ func (s *Server) SetStatus(status int) {
 func (s *Server) SetMaxBatch(n int) {
 	s.mu.Lock()
 	s.maxBatch = n
+	s.mu.Unlock()
+}
+
+// SetRetryAfter sets the Retry-After header of the answers forced by
+// SetStatus ("" for none).
+func (s *Server) SetRetryAfter(v string) {
+	s.mu.Lock()
+	s.retry = v
 	s.mu.Unlock()
 }
 
@@ -232,7 +241,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	}
 	s.mu.Lock()
 	s.requests++
-	delay, status := s.delay, s.status
+	delay, status, retry := s.delay, s.status, s.retry
 	s.mu.Unlock()
 	if delay > 0 {
 		select {
@@ -242,6 +251,9 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		}
 	}
 	if status != 0 {
+		if retry != "" {
+			w.Header().Set("Retry-After", retry)
+		}
 		writeJSON(w, status, apiError{http.StatusText(status)})
 		return nil, false
 	}
