@@ -49,6 +49,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/booking"
+	"tartine/fees"
 	"tartine/internal/i18n"
 	"tartine/internal/websession"
 	"tartine/ledger"
@@ -83,6 +84,9 @@ type Deps struct {
 	// Families tells the families about bookings the school cancelled
 	// (the portal's mailer); nil: nobody is told.
 	Families CancellationNotifier
+	// Fees are the school fees (rule sets, fees, opt-ins); nil: a service
+	// on Pool, Ledger and School with the shipped rules.
+	Fees *fees.Service
 }
 
 // App serves the back office.
@@ -105,6 +109,13 @@ func New(d Deps) (*App, error) {
 		d.Now = time.Now
 	}
 	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
+	if d.Fees == nil {
+		shipped, err := fees.LoadShipped()
+		if err != nil {
+			return nil, err
+		}
+		d.Fees = fees.New(d.Pool, d.Ledger, d.School, fees.NewRules(shipped, d.Now), d.Now)
+	}
 	a := &App{Deps: d, pages: map[string]*template.Template{}, bank: payments.NewBank(d.Ledger, d.Log)}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

@@ -1,0 +1,93 @@
+package backoffice
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"tartine/internal/testclock"
+)
+
+// TestFeeCreationPage walks the fee form as a school admin would: the
+// refusals name the rule and its source (level without facultatif,
+// forbidden category, the maternel activities cap with the pupils' usage),
+// the cap refusal offers to lower the pupils' amounts, and the fee is then
+// created, listed and charged.
+func TestFeeCreationPage(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("admin", "demo-admin")
+	classes, err := f.store.Classes(f.ctx, f.demo.TenantID, f.demo.SchoolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	class := map[string]string{}
+	for _, cl := range classes {
+		class[cl.Code] = fmt.Sprint(cl.ID)
+	}
+	today := testclock.Now().In(testclock.Brussels).Format("02/01/2006")
+	st, body := c.get("/admin/fees")
+	if st != http.StatusOK || !strings.Contains(body, `action="/admin/fees"`) || !strings.Contains(body, "Coût réel par élève") {
+		t.Fatalf("GET /admin/fees: %d\n%.500s", st, body)
+	}
+	form := func(kind, category, amount string, extra url.Values) url.Values {
+		v := url.Values{"school": {fmt.Sprint(f.demo.SchoolID)}, "object": {"Sortie au musée"}, "category": {category},
+			"kind": {kind}, "dates": {today}, "amount": {amount}, "class": {class["M2"]}}
+		for k, x := range extra {
+			v[k] = x
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name        string
+		form        url.Values
+		want, want2 string
+	}{
+		{"level without facultatif", form("facultatif", "activites-facultatives", "4,00", nil), "aucun frais facultatif n&#39;est permis en M2", "7134"},
+		{"forbidden category", form("obligatoire", "journal-de-classe", "4,00", nil), "interdit à tous les niveaux", "Missions art. 100"},
+		{"photocopies in maternel", form("obligatoire", "photocopies", "2,00", nil), "interdit à tous les niveaux", "photocopies interdites"},
+		{"bad amount", form("obligatoire", "activites", "4,001", nil), "Montant « 4,001 » incorrect", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body, _ := c.post("/admin/fees", tc.form)
+			if st != http.StatusUnprocessableEntity || !strings.Contains(body, tc.want) || !strings.Contains(body, tc.want2) {
+				t.Fatalf("status %d, want 422 with %q and %q\n%s", st, tc.want, tc.want2, body)
+			}
+		})
+	}
+	// 40 € of activities for M2, then 20 € more: past the 56 € cap.
+	st, body = c.follow("/admin/fees", form("obligatoire", "activites", "40,00", nil))
+	if st != http.StatusOK || !strings.Contains(body, "Sortie au musée") || !strings.Contains(body, "40,00\u00a0€") || !strings.Contains(body, "compté") {
+		t.Fatalf("create: %d\n%.2000s", st, body)
+	}
+	st, body, _ = c.post("/admin/fees", form("obligatoire", "activites", "20,00", nil))
+	if st != http.StatusUnprocessableEntity || !strings.Contains(body, "dépasserait un plafond") || !strings.Contains(body, "déjà 40,00\u00a0€ sur 56,00\u00a0€, reste 16,00\u00a0€") || !strings.Contains(body, "à confirmer") {
+		t.Fatalf("past the cap: %d\n%s", st, body)
+	}
+	lowers := regexp.MustCompile(`name="(lower_\d+)" value="([^"]+)"`).FindAllStringSubmatch(body, -1)
+	if len(lowers) != 3 {
+		t.Fatalf("lower fields = %v, want one per M2 pupil", lowers)
+	}
+	extra := url.Values{}
+	for _, m := range lowers {
+		extra.Set(m[1], strings.ReplaceAll(m[2], "\u00a0€", ""))
+	}
+	st, body = c.follow("/admin/fees", form("obligatoire", "activites", "20,00", extra))
+	if st != http.StatusOK || !strings.Contains(body, "16,00\u00a0€") {
+		t.Fatalf("lowered: %d\n%.3000s", st, body)
+	}
+	st, body = c.get("/admin/fees")
+	if st != http.StatusOK || strings.Count(body, "Sortie au musée") != 2 {
+		t.Fatalf("list: %d\n%.3000s", st, body)
+	}
+	// The organising-body admin sees the rules with their form.
+	st, body = c.get("/admin/fees/rules?group=M1-M3")
+	if st != http.StatusOK || !strings.Contains(body, `name="cap_amount_maternel-activities"`) || !strings.Contains(body, "à confirmer") {
+		t.Fatalf("rules: %d\n%.3000s", st, body)
+	}
+	if st, body = c.get("/admin/fees/caps"); st != http.StatusOK || !strings.Contains(body, "56,00\u00a0€") {
+		t.Fatalf("caps: %d\n%.3000s", st, body)
+	}
+}
