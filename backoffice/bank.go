@@ -31,11 +31,9 @@ import (
 // The import answers with its report directly (not a redirect): importing
 // the same file again books nothing twice, so a resubmitted form is
 // harmless. A file the parser refuses is answered 422 with the line and the
-// reason, and books nothing. ImportCODA is all-or-nothing for a bad file
-// (parse errors, a statement not in EUR or for another account are found
-// before anything is booked) but not for a database failure half-way:
-// movements booked before it stay booked and importing the file again
-// completes the import. An allocation is one ledger transfer under an
+// reason, and books nothing. ImportCODA is all-or-nothing: a bad file is
+// refused before anything is booked, and a failure half-way rolls the whole
+// import back (importing the file again books it all). An allocation is one ledger transfer under an
 // idempotency key; a refused one (line already allocated, unknown pupil,
 // payout of another amount) books nothing and is answered 422.
 

@@ -82,6 +82,8 @@ func (a *App) Mount(r gin.IRouter) {
 	ac.POST("/bank/allocate", a.allocateBankLine)
 	ac.POST("/bank/payout", a.allocatePayout)
 	ac.POST("/bank/remittance", a.allocateRemittance)
+	ac.GET("/bank/stripe-reviews", a.stripeReviewsPage)
+	ac.POST("/bank/stripe-reviews/dismiss", a.dismissStripeReview)
 }
 
 // MountLetters serves the portal's invitation letters page at /admin/letters
