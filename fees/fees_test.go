@@ -507,3 +507,36 @@ func TestRulesEditVersions(t *testing.T) {
 		t.Errorf("other tenant's cap = %s, %v; want the shipped 56.00", o.Caps[0].Amount, err)
 	}
 }
+
+func TestSeedDemo(t *testing.T) {
+	f := newFixture(t)
+	// A school shaped like the demo's: classes P3A, P5B, M2, P1A.
+	for _, c := range []struct{ code, level string }{{"P3A", "P3"}, {"P5B", "P5"}, {"M2", "M2"}, {"P1A", "P1"}} {
+		cl, err := f.school.EnsureClass(f.ctx, f.tenant, f.sch, c.code, c.level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := f.school.CreatePupil(f.ctx, f.tenant, school.PupilInput{SchoolID: f.sch, ClassID: cl.ID, FirstName: "Arthur", LastName: c.code}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.pupils[c.code] = p
+	}
+	// The first days of a school year: every date falls back to today.
+	f.clock.set(time.Date(2026, 8, 26, 9, 0, 0, 0, time.UTC))
+	arthur := map[string]int64{"Arthur": f.pupils["P5B"].ID}
+	for range 2 {
+		if err := SeedDemo(f.ctx, f.svc, f.tenant, f.sch, arthur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := f.svc.Fees(f.ctx, f.tenant, f.sch, "2026-27")
+	if err != nil || len(list) != 4 {
+		t.Fatalf("demo fees = %d, %v; want 4, once", len(list), err)
+	}
+	lines, err := LinesForPeriod(f.ctx, f.pool, f.tenant, []int64{f.pupils["P5B"].ID}, day(2026, 8, 1), day(2026, 8, 31))
+	if err != nil || len(lines) != 2 {
+		t.Errorf("P5B lines = %+v, %v; want the pool and the magazine (opted in)", lines, err)
+	}
+	f.verify(t)
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tartine/booking"
+	"tartine/fees"
 	"tartine/ledger"
 	"tartine/portal"
 	"tartine/school"
@@ -88,6 +89,16 @@ func seedDemo(ctx context.Context, d *database, now func() time.Time) (demoInfo,
 	// books for the pupils the school seed created).
 	if err := booking.SeedDemo(ctx, d.Pool, led, tenantID, now); err != nil {
 		return demoInfo{}, fmt.Errorf("booking demo: %w", err)
+	}
+	// School fees of the current school year (a pool fee, a maternel
+	// activity, a P5 magazine with one opt-in), dated by the clock.
+	shippedRules, err := fees.LoadShipped()
+	if err != nil {
+		return demoInfo{}, err
+	}
+	feeSvc := fees.New(d.Pool, led, school.New(d.Pool, led, now), fees.NewRules(shippedRules, now), now)
+	if err := fees.SeedDemo(ctx, feeSvc, tenantID, sd.SchoolID, sd.Pupils); err != nil {
+		return demoInfo{}, fmt.Errorf("fees demo: %w", err)
 	}
 	// terminal: station screens (log in with a staff login above). Taps
 	// come from a bridge (tartine-bridge simulate) with the device above.
