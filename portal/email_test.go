@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -8,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"tartine/internal/jobs"
+	"tartine/internal/mail"
 	"tartine/ledger"
 	"tartine/payments"
 	"tartine/portal"
@@ -209,4 +213,76 @@ func FuzzNormaliseCode(f *testing.F) {
 			t.Fatalf("not idempotent: %q → %q → %q, %v", s, got, again, err)
 		}
 	})
+}
+
+// TestLowBalanceAlertThroughTheQueue: with the server's job queue as
+// sender, the alert is enqueued in the transaction that marks it sent (a
+// durable job, delivered by a worker), and not enqueued twice in 24 hours.
+func TestLowBalanceAlertThroughTheQueue(t *testing.T) {
+	f := newFixture(t)
+	f.accountFor(f.anne, "anne@example.be", "correct horse battery")
+	ctx := t.Context()
+	direct, err := mail.NewSMTP(mail.Config{Addr: f.smtp.Addr, From: "Tartine <noreply@ecole.be>"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The queue on a pool of its own: river keeps a connection for LISTEN
+	// while its producer queries, which the fixture's guard would report.
+	cfg := f.app.Pool.Config().Copy()
+	cfg.ConnConfig.Tracer = nil
+	qpool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qpool.Close()
+	q, err := jobs.New(jobs.Config{Pool: qpool, Mail: direct, PollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.app.Mail = q
+	jobsFor := func() (queued, marks int) {
+		t.Helper()
+		if err := f.app.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM river_job WHERE kind = 'email'),
+			(SELECT count(*) FROM portal_low_balance_alerts)`).Scan(&queued, &marks); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	meal := func(key string) decimal.Decimal {
+		rev, err := f.led.AccountByCode(ctx, f.tenant, school.AccountRevenueMeals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		amt := decimal.RequireFromString("4.20")
+		if _, err := f.led.Transfer(ctx, ledger.TransferRequest{TenantID: f.tenant, IdempotencyKey: key, Kind: "meal", Actor: "test",
+			Postings: []ledger.Posting{{AccountID: f.emma.WalletAccountID, Amount: amt}, {AccountID: rev.ID, Amount: amt.Neg()}}}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.led.Balance(ctx, f.tenant, f.emma.WalletAccountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Available
+	}
+	f.app.WalletDebited(ctx, f.tenant, f.emma.ID, meal("tap:1")) // 3,80 left
+	f.app.WalletDebited(ctx, f.tenant, f.emma.ID, meal("tap:2")) // alerted already
+	if queued, marks := jobsFor(); queued != 1 || marks != 1 {
+		t.Fatalf("%d email jobs and %d alert marks, want 1 and 1", queued, marks)
+	}
+	if n := len(f.smtp.Messages()); n != 0 {
+		t.Fatalf("%d emails sent inside the request, want none (queued)", n)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := q.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stop, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		_ = q.Stop(stop)
+	}()
+	if m := f.smtp.Wait(t, 1)[0]; !strings.Contains(m.Subject, "solde bas pour Emma") {
+		t.Errorf("delivered %q", m.Subject)
+	}
 }

@@ -70,17 +70,31 @@ func (a *App) lowBalanceCheck(ctx context.Context, tenantID, pupilID int64) erro
 		if !acct.Alert || !bal.Available.LessThan(acct.Threshold) {
 			continue
 		}
-		tag, err := a.Pool.Exec(ctx, `INSERT INTO portal_low_balance_alerts (tenant_id, pupil_id, account_id, sent_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (tenant_id, pupil_id, account_id) DO UPDATE SET sent_at = excluded.sent_at
-			WHERE portal_low_balance_alerts.sent_at <= $5`, tenantID, pupilID, acct.ID, now, now.Add(-24*time.Hour))
+		e := mail.LowBalance{Child: first, Balance: bal.Available, Threshold: acct.Threshold,
+			Link: a.BaseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/topup"}
+		// The alert is marked sent in the transaction that enqueues it
+		// (with a queue, TxSender): marked exactly when it will be sent.
+		err := pgx.BeginFunc(ctx, a.Pool, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `INSERT INTO portal_low_balance_alerts (tenant_id, pupil_id, account_id, sent_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (tenant_id, pupil_id, account_id) DO UPDATE SET sent_at = excluded.sent_at
+				WHERE portal_low_balance_alerts.sent_at <= $5`, tenantID, pupilID, acct.ID, now, now.Add(-24*time.Hour))
+			if err != nil || tag.RowsAffected() == 0 {
+				return err // nil: alerted recently
+			}
+			q, ok := a.Mail.(TxSender)
+			if !ok {
+				a.sendToAccount(ctx, acct, e)
+				return nil
+			}
+			msg, err := a.emails.Render(acct.Email, acct.Language, e)
+			if err != nil {
+				return err
+			}
+			return q.SendTx(ctx, tx, msg)
+		})
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			continue // alerted recently
-		}
-		a.sendToAccount(ctx, acct, mail.LowBalance{Child: first, Balance: bal.Available, Threshold: acct.Threshold,
-			Link: a.BaseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/topup"})
 	}
 	return nil
 }

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -55,9 +56,16 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Sender sends one email (mail.SMTP, or mail.LogSender without SMTP).
+// Sender sends one email: the job queue (jobs.Queue) in the server, which
+// stores it and returns; mail.SMTP or mail.LogSender directly in tests.
 type Sender interface {
 	Send(ctx context.Context, msg mail.Message) error
+}
+
+// TxSender is a Sender that can enqueue an email in a transaction, sent only
+// if it commits (jobs.Queue).
+type TxSender interface {
+	SendTx(ctx context.Context, tx pgx.Tx, msg mail.Message) error
 }
 
 // TopUps starts online top-ups (payments.Stripe; a stub in tests).
@@ -81,6 +89,12 @@ type Deps struct {
 	Now      func() time.Time
 	// BaseURL is the public URL (links in emails and letters), no trailing slash.
 	BaseURL string
+	// MaxInFlight bounds the portal requests served at once (0: the pool's
+	// connections); MaxWait is how long others wait in line (0: 3 s) and
+	// MaxWaiting how many may (0: 400) before the busy page (shed.go).
+	MaxInFlight int
+	MaxWait     time.Duration
+	MaxWaiting  int
 }
 
 // App serves the portal.
@@ -93,6 +107,7 @@ type App struct {
 	dummyHash string
 
 	ceiling alertCeiling // WalletDebited's first filter
+	shedder *shedder
 }
 
 // New parses the templates and returns the portal. A template error stops
@@ -111,7 +126,16 @@ func New(d Deps) (*App, error) {
 		d.Throttle = websession.NewThrottle(d.Pool, websession.ThrottleConfig{Scope: websession.KindGuardian, Now: d.Now})
 	}
 	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
-	a := &App{Deps: d, pages: map[string]*template.Template{}}
+	if d.MaxInFlight <= 0 {
+		d.MaxInFlight = int(d.Pool.Config().MaxConns)
+	}
+	if d.MaxWait <= 0 {
+		d.MaxWait = defaultMaxWait
+	}
+	if d.MaxWaiting <= 0 {
+		d.MaxWaiting = defaultMaxWaiting
+	}
+	a := &App{Deps: d, pages: map[string]*template.Template{}, shedder: newShedder(d.MaxInFlight, d.MaxWaiting, d.MaxWait)}
 	var err error
 	if a.emails, err = mail.LoadTemplates(); err != nil {
 		return nil, err
@@ -148,7 +172,7 @@ func (a *App) Routes(r gin.IRouter) {
 	websession.StaticFS(r, "/portal/static", sub)
 	// Each route or group names its policy (internal/websession/policy.go);
 	// routes added to in or c inherit websession.Guardian.
-	g := r.Group("/portal", a.Sessions.Middleware(), securityHeaders)
+	g := r.Group("/portal", a.shed, a.Sessions.Middleware(), securityHeaders)
 	g.GET("/login", websession.Public, a.loginForm)
 	g.POST("/login", websession.Public, a.login)
 	g.GET("/register", websession.Public, a.registerForm)
@@ -333,8 +357,13 @@ func (a *App) notFound(c *gin.Context) {
 	c.Abort()
 }
 
-// fail logs err once and answers 500.
+// fail logs err once and answers 500; a saturated server (too many
+// password checks at once) gets the busy page instead.
 func (a *App) fail(c *gin.Context, err error) {
+	if isBusy(err) {
+		a.busy(c)
+		return
+	}
 	a.Log.Error("portal request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
 	lang := a.lang(c, nil)
 	c.String(http.StatusInternalServerError, a.Catalog.T(lang, "error.internal"))

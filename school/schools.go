@@ -126,6 +126,16 @@ func (s *Store) Schools(ctx context.Context, tenantID int64) ([]School, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (School, error) { return scanSchool(r) })
 }
 
+// AllSchools returns every school of every organising body, for the
+// server's periodic jobs (the day end).
+func (s *Store) AllSchools(ctx context.Context) ([]School, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+schoolCols+` FROM schools ORDER BY tenant_id, id`)
+	if err != nil {
+		return nil, fmt.Errorf("schools: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (School, error) { return scanSchool(r) })
+}
+
 // SetPolicy validates and stores the school's policy, moves the floor of its
 // pupils' wallets to p.Floor() and records an audit entry. A wallet already
 // below the new floor keeps its old floor; their number is returned.

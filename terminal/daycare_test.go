@@ -1,7 +1,6 @@
 package terminal
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -115,28 +114,63 @@ func TestForgottenSessionClosedByNextTap(t *testing.T) {
 	f.verify()
 }
 
-func TestRunDayEndOnTicks(t *testing.T) {
+// The day-end job (DayEndPass, run by the job queue every few minutes)
+// closes a school's day once, after its latest daycare closing time plus
+// DayEndGrace (not at a fixed hour): 18:00 + 15 min here.
+func TestDayEndPassAfterClosing(t *testing.T) {
 	f := newFixture(t)
 	f.clk.Set(at(16, 0))
 	f.one(tapAt("daycare-1", uidEmma, at(16, 0)))
-	ctx, cancel := context.WithCancel(f.ctx)
-	tick := make(chan time.Time)
-	done := make(chan struct{})
-	go func() { f.svc.RunDayEnd(ctx, tick); close(done) }()
-	f.clk.Set(at(17, 0)) // before 18:30: nothing
-	tick <- f.clk.Now()
-	f.clk.Set(at(18, 45))
-	tick <- f.clk.Now()
-	tick <- f.clk.Now() // the second tick of the day does nothing more
-	cancel()
-	<-done
-	present, err := f.svc.Present(f.ctx, f.tenant, f.station["daycare-1"])
-	must(t, err)
-	if len(present) != 0 {
-		t.Errorf("present after the day end: %+v", present)
+	present := func() int {
+		t.Helper()
+		p, err := f.svc.Present(f.ctx, f.tenant, f.station["daycare-1"])
+		must(t, err)
+		return len(p)
+	}
+	for _, tc := range []struct {
+		h, m    int
+		present int
+	}{{17, 0, 1}, {18, 10, 1}, {18, 16, 0}, {18, 45, 0}} {
+		f.clk.Set(at(tc.h, tc.m))
+		must(t, f.svc.DayEndPass(f.ctx))
+		if got := present(); got != tc.present {
+			t.Errorf("at %02d:%02d: %d present, want %d", tc.h, tc.m, got, tc.present)
+		}
 	}
 	if got := f.balance(uidEmma); !got.Equal(dec("16.80")) {
 		t.Errorf("wallet = %s, want 16.80", got)
+	}
+	f.verify()
+}
+
+// A school whose daycare closes at 19:00 from some day on is closed after
+// 19:15 from that day (its latest closing time), and after 18:15 before.
+func TestDayEndDueFollowsTheClosingTime(t *testing.T) {
+	f := newFixture(t)
+	from := at(0, 0).AddDate(0, 0, 1)
+	_, err := f.book.AddDaycareTariff(f.ctx, f.tenant, booking.DaycareTariff{SchoolID: f.school, Level: "P", PeriodMinutes: 30,
+		PeriodPrice: dec("0.80"), Opens: booking.MustClock("07:00"), Closes: booking.MustClock("19:00"), ValidFrom: from})
+	must(t, err)
+	for _, tc := range []struct {
+		day  time.Time
+		want time.Duration
+	}{{at(0, 0), 18*time.Hour + 15*time.Minute}, {from, 19*time.Hour + 15*time.Minute}} {
+		got, err := f.svc.DayEndDue(f.ctx, f.tenant, f.school, tc.day)
+		if err != nil || got != tc.want {
+			t.Errorf("DayEndDue(%s) = %v, %v; want %v", tc.day.Format(time.DateOnly), got, err, tc.want)
+		}
+	}
+	f.clk.Set(from.Add(16 * time.Hour))
+	f.one(tapAt("daycare-1", uidEmma, from.Add(16*time.Hour)))
+	f.clk.Set(from.Add(18*time.Hour + 30*time.Minute)) // the old fixed 18:30: still open
+	must(t, f.svc.DayEndPass(f.ctx))
+	if p, _ := f.svc.Present(f.ctx, f.tenant, f.station["daycare-1"]); len(p) != 1 {
+		t.Errorf("closed at 18:30 although the daycare closes at 19:00")
+	}
+	f.clk.Set(from.Add(19*time.Hour + 20*time.Minute))
+	must(t, f.svc.DayEndPass(f.ctx))
+	if p, _ := f.svc.Present(f.ctx, f.tenant, f.station["daycare-1"]); len(p) != 0 {
+		t.Errorf("still open after 19:15: %+v", p)
 	}
 	f.verify()
 }

@@ -68,6 +68,10 @@ type Service struct {
 
 	// debits carries wallet charges to the WalletWatcher (nil: none).
 	debits chan walletDebit
+
+	// dayEndDone is the last day each school was closed by DayEndPass.
+	dayEndMu   sync.Mutex
+	dayEndDone map[idKey]string
 }
 
 // WalletWatcher is told, after their commit, of the taps that charged a
@@ -123,7 +127,8 @@ func New(cfg Config) (*Service, error) {
 		n = 1
 	}
 	s := &Service{
-		pool: cfg.Pool, ledger: cfg.Ledger, store: cfg.School, booking: cfg.Booking, log: cfg.Log, now: cfg.Now,
+		dayEndDone: map[idKey]string{},
+		pool:       cfg.Pool, ledger: cfg.Ledger, store: cfg.School, booking: cfg.Booking, log: cfg.Log, now: cfg.Now,
 		hub:      NewHub(200),
 		devices:  newDeviceCache(cfg.Pool, cfg.CacheTTL, cfg.Now),
 		stations: newTTLCache[stationKey, Station](cfg.CacheTTL, cfg.Now),

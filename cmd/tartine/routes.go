@@ -12,6 +12,7 @@ import (
 	"tartine/backoffice"
 	"tartine/booking"
 	"tartine/internal/i18n"
+	"tartine/internal/jobs"
 	"tartine/internal/mail"
 	"tartine/internal/websession"
 	"tartine/ledger"
@@ -67,6 +68,32 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		return err
 	}
 
+	// jobs: the durable queue for side work (internal/jobs). Emails are
+	// enqueued (the request never waits on SMTP) and delivered by its
+	// workers through SMTP_* or, without it, to the log; the day end and
+	// the cleanup of expired sessions are its periodic jobs. The closures
+	// read the services built below; the queue starts once all are built.
+	var direct jobs.Sender = mail.LogSender{Log: deps.log}
+	if mcfg, ok, err := mail.ConfigFromEnv(deps.env.getenv); err != nil {
+		return err
+	} else if ok {
+		if direct, err = mail.NewSMTP(mcfg, time.Now); err != nil {
+			return err
+		}
+	}
+	var terminalSvc *terminal.Service
+	var expiring *websession.Manager
+	queue, err := jobs.New(jobs.Config{Pool: pool, Mail: direct, Log: deps.log, Metrics: deps.metrics, Periodic: []jobs.Periodic{
+		{Name: "day_end", Every: 5 * time.Minute, Run: func(ctx context.Context) error { return terminalSvc.DayEndPass(ctx) }},
+		{Name: "session_cleanup", Every: time.Hour, Run: func(ctx context.Context) error {
+			_, err := expiring.DeleteExpired(ctx)
+			return err
+		}},
+	}})
+	if err != nil {
+		return err
+	}
+
 	// payments: Stripe top-ups. STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET,
 	// STRIPE_API_BASE (stripe-mock), STRIPE_TOPUP_MIN/MAX; without a secret
 	// key online top-ups are off and parents see the bank transfer only.
@@ -88,7 +115,6 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	}
 
 	var staffWeb *terminal.Web
-	var terminalSvc *terminal.Service
 	// terminal: device API (HMAC, no session) and staff screens (own
 	// session cookie, CSRF); the day-end job runs every 5 minutes and
 	// closes each school's day once after 18:30 local time. It runs on the
@@ -108,7 +134,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			return err
 		}
 		svc.MountDeviceAPI(r)
-		sessions, err := websession.New(pool, websession.Config{BaseURL: deps.cfg.BaseURL, CookieName: "tartine_staff"})
+		sessions, err := websession.New(pool, staffSessions(deps.cfg.BaseURL, "tartine_staff"))
 		if err != nil {
 			return err
 		}
@@ -118,8 +144,6 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		web.Mount(r)
 		staffWeb, terminalSvc = web, svc
-		tick := time.NewTicker(5 * time.Minute)
-		go func() { defer tick.Stop(); svc.RunDayEnd(ctx, tick.C) }()
 		go func() {
 			<-ctx.Done()
 			st := svc.GroupStats()
@@ -142,20 +166,13 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	// portal: parents (own session cookie, CSRF, throttled login); mail
 	// through SMTP_* or, without it, to the log.
 	{
-		var sender portal.Sender = mail.LogSender{Log: deps.log}
-		if mcfg, ok, err := mail.ConfigFromEnv(deps.env.getenv); err != nil {
-			return err
-		} else if ok {
-			if sender, err = mail.NewSMTP(mcfg, time.Now); err != nil {
-				return err
-			}
-		}
 		sessions, err := websession.New(pool, websession.Config{BaseURL: deps.cfg.BaseURL, CookieName: "tartine_portal"})
 		if err != nil {
 			return err
 		}
+		expiring = sessions
 		app, err := portal.New(portal.Deps{Pool: pool, Ledger: led, School: schools, Booking: bookings, Sessions: sessions,
-			Catalog: cat, Mail: sender, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL})
+			Catalog: cat, Mail: queue, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL})
 		if err != nil {
 			return fmt.Errorf("portal: %w", err)
 		}
@@ -170,7 +187,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	// of its own: it reads the staff screens' session (same cookie name,
 	// same table), so staff log in at /staff/login.
 	{
-		sessions, err := websession.New(pool, websession.Config{BaseURL: deps.cfg.BaseURL, CookieName: backoffice.StaffCookie})
+		sessions, err := websession.New(pool, staffSessions(deps.cfg.BaseURL, backoffice.StaffCookie))
 		if err != nil {
 			return err
 		}
@@ -183,5 +200,26 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		// Invitation letters (rendered by the portal) for staff admins.
 		bo.MountLetters(r, portalApp.Letters)
 	}
+	// Every service is built: run the queue's workers until the server
+	// stops, then let running jobs finish (10 s at most).
+	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := queue.Stop(stop); err != nil {
+			deps.log.Warn("jobs: stop", "err", err)
+		}
+	}()
 	return nil
+}
+
+// staffSessions is the session configuration of the staff screens and the
+// back office (one cookie, one table): shorter than a parent's, since staff
+// reach health data and money — a working day at most, four hours idle.
+// Changing a member's password ends their sessions (backoffice).
+func staffSessions(baseURL, cookie string) websession.Config {
+	return websession.Config{BaseURL: baseURL, CookieName: cookie, MaxAge: 12 * time.Hour, IdleTimeout: 4 * time.Hour}
 }

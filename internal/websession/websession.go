@@ -290,11 +290,27 @@ func (m *Manager) LogoutEverywhere(ctx context.Context, p Principal) (int64, err
 	return tag.RowsAffected(), nil
 }
 
-// DeleteExpired removes ended sessions and returns how many.
+// Alive reports whether the session s (loaded by Middleware) still holds:
+// not logged out, not ended everywhere, not past its end. Long-lived
+// answers (a station's event stream) ask it from time to time and end with
+// the session.
+func (m *Manager) Alive(ctx context.Context, s *Session) (bool, error) {
+	if s == nil {
+		return false, nil
+	}
+	var n int
+	if err := m.pool.QueryRow(ctx, `SELECT count(*) FROM web_sessions WHERE id_hash = $1 AND expires_at > $2`, s.idHash, m.cfg.Now()).Scan(&n); err != nil {
+		return false, fmt.Errorf("websession: alive: %w", err)
+	}
+	return n == 1, nil
+}
+
+// DeleteExpired removes the sessions past their end (of every kind: the
+// table is shared) and returns how many; the session cleanup job runs it.
+// Sessions idle past their manager's IdleTimeout are refused at load and
+// deleted once past their end too (their idle limits differ by manager).
 func (m *Manager) DeleteExpired(ctx context.Context) (int64, error) {
-	now := m.cfg.Now()
-	tag, err := m.pool.Exec(ctx, `DELETE FROM web_sessions WHERE expires_at <= $1 OR last_seen_at <= $2`,
-		now, now.Add(-m.cfg.IdleTimeout))
+	tag, err := m.pool.Exec(ctx, `DELETE FROM web_sessions WHERE expires_at <= $1`, m.cfg.Now())
 	if err != nil {
 		return 0, fmt.Errorf("websession: delete expired: %w", err)
 	}
