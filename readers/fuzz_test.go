@@ -140,6 +140,25 @@ func FuzzLine(f *testing.F) {
 				t.Fatalf("EM4100 Number %q is not 10 digits", tp.Number)
 			}
 		}
+		for _, fm := range formats {
+			d, err := NewLine(fm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tp, noise, err := d.parse(line)
+			if err != nil {
+				continue
+			}
+			if noise < 0 || noise >= len(line) {
+				t.Fatalf("%+v: %d noise bytes in a line of %d", fm, noise, len(line))
+			}
+			if want, err := fm.Parse(line[noise:]); err != nil || want != tp {
+				t.Fatalf("%+v: parse(%q) = %+v after %d noise bytes, but the tail parses to %+v, %v", fm, line, tp, noise, want, err)
+			}
+			if noise > 0 && fm.Prefix == "" && fm.idByte(line[noise-1]) {
+				t.Fatalf("%+v: parse(%q) skipped id bytes: %q", fm, line, line[:noise])
+			}
+		}
 		var sc lineScanner
 		for i := 0; i < len(line); i++ {
 			if l, _ := sc.feed(line[i]); len(l) > maxLine {
