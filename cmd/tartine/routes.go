@@ -11,6 +11,7 @@ import (
 
 	"tartine/backoffice"
 	"tartine/booking"
+	"tartine/fees"
 	"tartine/internal/i18n"
 	"tartine/internal/jobs"
 	"tartine/internal/mail"
@@ -67,6 +68,11 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	if err != nil {
 		return err
 	}
+	shippedRules, err := fees.LoadShipped()
+	if err != nil {
+		return err
+	}
+	feeSvc := fees.New(pool, led, schools, fees.NewRules(shippedRules, nil), nil)
 
 	// jobs: the durable queue for side work (internal/jobs). Emails are
 	// enqueued (the request never waits on SMTP) and delivered by its
@@ -177,6 +183,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			return fmt.Errorf("portal: %w", err)
 		}
 		app.Routes(r)
+		app.FeeRoutes(r, feeSvc) // facultatif fee opt-ins (package fees)
 		notifier.to = app
 		staffWeb.TopUps = app              // kiosk cash top-ups: email the family
 		terminalSvc.WatchWallets(ctx, app) // meals and daycare: low-balance alerts
@@ -192,7 +199,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			return err
 		}
 		bo, err := backoffice.New(backoffice.Deps{Pool: pool, School: schools, Booking: bookings,
-			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL, Families: portalApp})
+			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL, Families: portalApp, Fees: feeSvc})
 		if err != nil {
 			return err
 		}
