@@ -175,7 +175,7 @@ func (s *Stripe) confirmSession(ctx context.Context, t topup, ev *stripego.Check
 // the payment's lock, which the credit takes after it is booked, so that an
 // event is either seen by the credit or sees the credit.
 func (s *Stripe) paidTopUp(ctx context.Context, ev stripego.Event, meta map[string]string, pi, charge string) (topup, bool, error) {
-	t, err := s.topUpForCharge(ctx, meta, pi, charge)
+	t, err := topUpForCharge(ctx, s.pool, meta, pi, charge)
 	if err == nil && t.Status == StatusPaid {
 		return t, true, nil
 	}
@@ -192,7 +192,7 @@ func (s *Stripe) paidTopUp(ctx context.Context, ev stripego.Event, meta map[stri
 			return err
 		}
 		var ferr error
-		t, ferr = s.topUpForCharge(ctx, meta, pi, charge)
+		t, ferr = topUpForCharge(ctx, tx, meta, pi, charge)
 		if ferr == nil && t.Status == StatusPaid {
 			ready = true
 			return nil

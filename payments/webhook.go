@@ -235,12 +235,18 @@ func (s *Stripe) ProcessWebhook(ctx context.Context, payload []byte, sigHeader s
 // topUpFromMetadata finds the top-up named by Stripe metadata, or returns
 // ErrNotFound.
 func (s *Stripe) topUpFromMetadata(ctx context.Context, meta map[string]string) (topup, error) {
+	return topUpFromMetadata(ctx, s.pool, meta)
+}
+
+// topUpFromMetadata reads with q the top-up named by Stripe metadata, or
+// returns ErrNotFound.
+func topUpFromMetadata(ctx context.Context, q querier, meta map[string]string) (topup, error) {
 	tenant, err1 := strconv.ParseInt(meta[metaTenant], 10, 64)
 	id, err2 := uuid.Parse(meta[metaTopUp])
 	if err1 != nil || err2 != nil {
 		return topup{}, ErrNotFound
 	}
-	return getTopUp(ctx, s.pool, tenant, id, false)
+	return getTopUp(ctx, q, tenant, id, false)
 }
 
 // unknown logs an event that concerns no top-up of Tartine's.
@@ -454,15 +460,15 @@ func (s *Stripe) bookFee(ctx context.Context, t topup, paymentIntent string, cle
 	return ch.ID, nil
 }
 
-// topUpForCharge finds the top-up of a charge by its metadata (copied from
-// the payment intent), its payment intent, or its id.
-func (s *Stripe) topUpForCharge(ctx context.Context, meta map[string]string, paymentIntent, charge string) (topup, error) {
-	t, err := s.topUpFromMetadata(ctx, meta)
+// topUpForCharge finds with q the top-up of a charge by its metadata
+// (copied from the payment intent), its payment intent, or its id.
+func topUpForCharge(ctx context.Context, q querier, meta map[string]string, paymentIntent, charge string) (topup, error) {
+	t, err := topUpFromMetadata(ctx, q, meta)
 	if errors.Is(err, ErrNotFound) {
-		t, err = findTopUp(ctx, s.pool, "stripe_payment_intent", paymentIntent)
+		t, err = findTopUp(ctx, q, "stripe_payment_intent", paymentIntent)
 	}
 	if errors.Is(err, ErrNotFound) {
-		t, err = findTopUp(ctx, s.pool, "stripe_charge", charge)
+		t, err = findTopUp(ctx, q, "stripe_charge", charge)
 	}
 	return t, err
 }
