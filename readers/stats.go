@@ -57,7 +57,8 @@ func (s *Stats) Snapshot() StatsSnapshot {
 // fills it with its own Stats, logger and clock. The zero value is usable:
 // counters go to a private Stats, logs are discarded, time.Now stamps taps.
 //
-// Protocol timeouts (PN532) always use the real clock.
+// Protocol timing (PN532 timeouts, the line readers' resynchronisation)
+// always uses the real clock.
 type Observer struct {
 	Stats  *Stats
 	Logger *slog.Logger
