@@ -129,7 +129,11 @@ func (b *Bridge) readerStatus(s *slot) ReaderStatus {
 			if seen := s.fw.LastSeen(); seen.After(last) {
 				last = seen
 			}
-			if quiet := b.now().Sub(last); quiet > s.cfg.HeartbeatTimeout {
+			timeout := s.cfg.HeartbeatTimeout
+			if timeout <= 0 {
+				timeout = DefaultHeartbeatTimeout
+			}
+			if quiet := b.now().Sub(last); quiet > timeout {
 				rs.State = StateSilent
 				rs.LastError = fmt.Sprintf("no heartbeat for %s", quiet.Round(time.Second))
 				return rs
