@@ -17,10 +17,10 @@ func benchContent() Content {
 		Period: PeriodInfo{ID: 1, SchoolYear: "2026-27", Seq: 1, From: day(2026, 9, 1), To: day(2026, 10, 31)},
 		Lines: []Line{{ID: 1, Date: day(2026, 9, 15), Object: "Piscine", Category: "piscine", Kind: "obligatoire", Amount: d("36")},
 			{ID: 2, Date: day(2026, 10, 2), Object: "Théâtre", Category: "activites", Kind: "obligatoire", Amount: d("18.50")}},
-		Services:   []ServiceLine{{Service: ServiceMeals, Quantity: 31, Total: d("114.70")}},
-		Fees:       d("54.50"), TotalDue: d("54.50"), Facilities: true,
+		Services: []ServiceLine{{Service: ServiceMeals, Quantity: 31, Total: d("114.70")}},
+		Fees:     d("54.50"), TotalDue: d("54.50"), Facilities: true,
 		Addressees: []Addressee{{GuardianID: 1, Name: "Anne Lefèvre"}}, Split: "none",
-		Payers:     []Payer{{Amount: d("54.50"), OGM: "001000012305"}}}
+		Payers: []Payer{{Amount: d("54.50"), OGM: "001000012305"}}}
 }
 
 func BenchmarkPDF(b *testing.B) {

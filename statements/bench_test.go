@@ -1,0 +1,153 @@
+package statements
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"tartine/fees"
+	"tartine/school"
+)
+
+// BenchmarkStatements issues the statements of one period for 20,000
+// pupils (TARTINE_BENCH_PUPILS changes the number), each with two fee
+// lines and one or two guardians, then renders every PDF on the machine's
+// cores. The setup (pupil import, fees) is not timed. Run it once:
+//
+//	go test -run '^$' -bench Statements -benchtime 1x -timeout 30m ./statements/
+//
+// It reports the seconds of issue and of PDFs, statements/s, the mean PDF
+// size and the peak Go heap (sampled every 20 ms), and fails when the
+// whole takes 60 s or more or the heap passes the 512 MiB ceiling.
+func BenchmarkStatements(b *testing.B) {
+	n := 20000
+	if v := os.Getenv("TARTINE_BENCH_PUPILS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("TARTINE_BENCH_PUPILS=%q", v)
+		}
+	}
+	f := newFixture(b)
+	setup := time.Now()
+	var csv strings.Builder
+	csv.WriteString("matricule;nom;prénom;classe;responsable1_nom;responsable1_prénom;responsable1_email;responsable2_nom;responsable2_prénom;responsable2_email\n")
+	classes := []string{"P4A", "P4B", "P5A", "P5B", "P6A", "P6B", "S1A", "S2A"}
+	for i := range n {
+		second := ";;"
+		if i%3 != 0 { // two thirds have two guardians (separated parents each get it)
+			second = fmt.Sprintf("Lefèvre;Paul;p%d@example.be", i)
+		}
+		fmt.Fprintf(&csv, "M%06d;Lefèvre;Zoé %d;%s;Lefèvre;Anne;a%d@example.be;%s\n", i, i, classes[i%len(classes)], i, second)
+	}
+	rep, err := f.school.ImportPupils(f.ctx, strings.NewReader(csv.String()), school.ImportOptions{TenantID: f.tenant.ID, SchoolID: f.sch.ID, Actor: "bench"})
+	if err != nil {
+		b.Fatalf("import: %v", err)
+	}
+	_ = rep
+	cls, err := f.school.Classes(f.ctx, f.tenant.ID, f.sch.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ids []int64
+	for _, c := range cls {
+		ids = append(ids, c.ID)
+	}
+	for _, fe := range []struct{ object, category, amount string }{{"Piscine — septembre et octobre", "piscine", "24.00"}, {"Théâtre « Le Petit Prince »", "activites", "31.50"}} {
+		if _, err := f.fees.Create(f.ctx, f.tenant.ID, fees.CreateInput{SchoolID: f.sch.ID, Object: fe.object, Category: fe.category, Kind: fees.Obligatoire,
+			Dates: []time.Time{day(2026, 10, 6)}, Amount: decimal.RequireFromString(fe.amount), ClassIDs: ids}, "bench"); err != nil {
+			b.Fatalf("fee: %v", err)
+		}
+	}
+	ps := f.periods()
+	f.override()
+	f.clock.set(at(2026, time.November, 3, 9))
+	b.Logf("setup: %d pupils and %d fee lines in %.1f s", n, 2*n, time.Since(setup).Seconds())
+
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	runtime.GC()
+	b.ResetTimer()
+	start := time.Now()
+	run, err := f.svc.Issue(f.ctx, f.tenant.ID, ps[0].ID, "bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	issued := time.Since(start)
+	var pdfs, size int64
+	err = f.svc.RenderRun(f.ctx, f.tenant.ID, run.ID, 0, "fr", func(st Statement, pdf []byte) error {
+		if !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+			return fmt.Errorf("statement %s: not a PDF", st.Number)
+		}
+		pdfs++
+		size += int64(len(pdf))
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := time.Since(start)
+	b.StopTimer()
+	close(stop)
+	<-sampled
+	if run.Statements != n || pdfs != int64(n) {
+		b.Fatalf("issued %d statements and %d PDFs, want %d", run.Statements, pdfs, n)
+	}
+	peakMiB := float64(peak.Load()) / (1 << 20)
+	b.ReportMetric(issued.Seconds(), "issue-s")
+	b.ReportMetric((total - issued).Seconds(), "pdf-s")
+	b.ReportMetric(total.Seconds(), "total-s")
+	b.ReportMetric(float64(n)/total.Seconds(), "statements/s")
+	b.ReportMetric(float64(size)/float64(n)/1024, "KiB/pdf")
+	b.ReportMetric(peakMiB, "peak-heap-MiB")
+	b.Logf("%d statements: issue %.1f s, PDFs %.1f s, total %.1f s (%.0f/s); %.1f KiB per PDF; peak heap %.0f MiB; VmHWM %s",
+		n, issued.Seconds(), (total - issued).Seconds(), total.Seconds(), float64(n)/total.Seconds(), float64(size)/float64(n)/1024, peakMiB, vmHWM())
+	if n >= 20000 && total >= 60*time.Second {
+		b.Errorf("20,000 statements with PDFs took %.1f s, want under 60 s", total.Seconds())
+	}
+	if peakMiB > 512 {
+		b.Errorf("peak heap %.0f MiB, over the 512 MiB ceiling", peakMiB)
+	}
+}
+
+// vmHWM is the process's peak resident set (Linux), for the record.
+func vmHWM() string {
+	fh, err := os.Open("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}
