@@ -7,9 +7,17 @@
 // Stripe.StartTopUp records a pending top-up, then opens a Checkout Session in
 // EUR whose metadata (on the session and on its payment intent) names the
 // tenant, the pupil, the wallet and the top-up. The webhook (HandleWebhook)
-// verifies the Stripe signature and the API version (2023-10-16, pinned by
-// stripe-go v76), then credits the wallet exactly once per payment:
+// verifies the Stripe signature (dated within the tolerance before and
+// MaxClockSkew after the service's clock) and the API version (2023-10-16,
+// pinned by stripe-go v76), then credits the wallet exactly once per
+// payment:
 //
+//   - the event's amount is never trusted: the Checkout Session and its
+//     payment intent are read back from Stripe, and the top-up is credited
+//     only when Stripe confirms it paid, in EUR, for the amount asked; any
+//     difference credits nothing and is listed in stripe_reviews for the
+//     accountant (Bank.StripeReviews), answered 200 (OutcomeReview) so that
+//     Stripe does not retry an event that would fail the same way forever;
 //   - the credit is a ledger transfer stripe-clearing → wallet whose
 //     idempotency key is "stripe-topup:<top-up id>", so re-delivered events,
 //     checkout.session.completed arriving after
@@ -22,7 +30,13 @@
 // expense:stripe-fees / stripe-clearing ("stripe-fee:<charge id>"). Refunds
 // (charge.refunded) and disputes (charge.dispute.created) debit the wallet
 // down to its floor and put the rest on the pupil's receivable, so the family
-// owes it; each refund step and each dispute is booked once.
+// owes it; each refund step and each dispute is booked once, and all of them
+// together never take back more than was paid (the excess is listed for
+// review). A refund or dispute that arrives before the credit of its payment
+// (or for a payment not known yet) is stored in stripe_deferred_events
+// (OutcomeDeferred) and applied once when the credit is booked: the event
+// checks for the credit and the credit looks for kept events under the same
+// advisory lock of the payment intent, so neither misses the other.
 //
 // # Stripe payouts
 //
@@ -61,7 +75,8 @@
 // the same payout, and CODAReport.Payouts lists it. When several payouts
 // fit, the one whose id the line names wins, else the nearest arrival date.
 // Other credits go to suspense for manual allocation. Re-importing a file
-// books nothing twice. UnreconciledPayouts lists the paid payouts no bank
+// books nothing twice. A file is imported all or nothing, in one
+// transaction (imports of a tenant run one at a time). UnreconciledPayouts lists the paid payouts no bank
 // line has matched yet, for the accountant's check; AllocatePayout
 // reconciles by hand a payout line that went to suspense (imported before
 // the webhook, or naming neither Stripe nor the payout): suspense ←
