@@ -51,6 +51,7 @@ import (
 	"tartine/booking"
 	"tartine/fees"
 	"tartine/internal/i18n"
+	"tartine/internal/tz"
 	"tartine/internal/websession"
 	"tartine/ledger"
 	"tartine/payments"
@@ -153,9 +154,4 @@ var funcs = template.FuncMap{
 }
 
 // brussels is the schools' time zone.
-func brussels() *time.Location {
-	if l, err := time.LoadLocation("Europe/Brussels"); err == nil {
-		return l
-	}
-	return time.UTC
-}
+func brussels() *time.Location { return tz.Brussels }

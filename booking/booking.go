@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"tartine/internal/tz"
 	"tartine/ledger"
 )
 
@@ -157,9 +158,9 @@ func (m *Manager) zone(name string) (*time.Location, error) {
 	if ok {
 		return loc, nil
 	}
-	loc, err := time.LoadLocation(name)
+	loc, err := tz.Load(name)
 	if err != nil {
-		return nil, fmt.Errorf("school time zone %q: %w", name, err)
+		return nil, fmt.Errorf("school: %w", err)
 	}
 	m.mu.Lock()
 	m.zones[name] = loc

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -57,7 +58,13 @@ func (a *App) login(c *gin.Context) {
 	if acct != nil {
 		hash = acct.hash
 	}
-	if verr := password.Verify(pw, hash); acct == nil || verr != nil {
+	verr := password.Shared().Verify(ctx, pw, hash)
+	if isBusy(verr) {
+		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
+		a.formError(c, http.StatusServiceUnavailable, "login", "portal.login.title", a.Catalog.T(lang, "portal.busy.login"), form, nil)
+		return
+	}
+	if acct == nil || verr != nil {
 		if err := a.Throttle.Failed(ctx, email, c.ClientIP()); err != nil {
 			a.fail(c, err)
 			return

@@ -45,18 +45,6 @@ type bookingsData struct {
 	Meals    []booking.MealType
 }
 
-func (a *App) services(c *gin.Context, tenantID int64) ([]booking.Service, []booking.MealType, error) {
-	mts, err := a.Booking.MealTypes(c.Request.Context(), tenantID)
-	if err != nil {
-		return nil, nil, err
-	}
-	var out []booking.Service
-	for _, mt := range mts {
-		out = append(out, booking.Service(mt.Code))
-	}
-	return append(out, booking.DaycareMorning, booking.DaycareEvening), mts, nil
-}
-
 func (a *App) bookings(c *gin.Context) {
 	acct, ch, ok := a.child(c)
 	if !ok {
@@ -68,28 +56,22 @@ func (a *App) bookings(c *gin.Context) {
 	now := a.Now()
 	d := bookingsData{Child: ch, Month: month, MonthArg: month.Format("2006-01"),
 		Prev: month.AddDate(0, -1, 0).Format("2006-01"), Next: month.AddDate(0, 1, 0).Format("2006-01")}
-	var err error
-	if d.Services, d.Meals, err = a.services(c, ch.TenantID); err != nil {
-		a.fail(c, err)
-		return
-	}
-	cal, err := a.Booking.Calendar(ctx, ch.TenantID, ch.SchoolID, month, last)
+	today := now.In(brussels())
+	// One round trip whatever the number of days: calendar and cut-offs,
+	// meal types, menus, bookings and the end of the term.
+	mo, err := a.Booking.Month(ctx, ch.TenantID, ch.SchoolID, ch.ID, month, last, today)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	menus, err := a.Booking.Menus(ctx, ch.TenantID, ch.SchoolID, month, last)
-	if err != nil {
-		a.fail(c, err)
-		return
+	d.Meals = mo.Meals
+	for _, mt := range mo.Meals {
+		d.Services = append(d.Services, booking.Service(mt.Code))
 	}
-	bks, err := a.Booking.Bookings(ctx, ch.TenantID, ch.ID, month, last)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
+	d.Services = append(d.Services, booking.DaycareMorning, booking.DaycareEvening)
+	bks := mo.Bookings
 	prevWeek := -1
-	for _, ds := range cal {
+	for _, ds := range mo.Days {
 		if wd := ds.Day.Weekday(); wd == time.Saturday || wd == time.Sunday {
 			continue
 		}
@@ -98,12 +80,9 @@ func (a *App) bookings(c *gin.Context) {
 		v := dayView{Day: ds.Day, ISO: iso, Open: ds.Open, Reason: ds.Reason, WeekGap: prevWeek != -1 && week != prevWeek}
 		prevWeek = week
 		if ds.Open {
-			if v.Cutoff, err = a.Booking.Cutoff(ctx, ch.TenantID, ch.SchoolID, ds.Day); err != nil {
-				a.fail(c, err)
-				return
-			}
+			v.Cutoff = ds.Cutoff
 			v.Past = !now.Before(v.Cutoff)
-			for _, m := range menus {
+			for _, m := range mo.Menus {
 				if m.Day.Format("2006-01-02") == iso {
 					v.Menu = append(v.Menu, m)
 				}
@@ -120,10 +99,9 @@ func (a *App) bookings(c *gin.Context) {
 		}
 		d.Days = append(d.Days, v)
 	}
-	today := now.In(brussels())
 	d.From = today.AddDate(0, 0, 1).Format("2006-01-02")
-	if end, err := a.Booking.TermEnd(ctx, ch.TenantID, ch.SchoolID, today); err == nil {
-		d.Until = end.Format("2006-01-02")
+	if !mo.TermEnd.IsZero() {
+		d.Until = mo.TermEnd.Format("2006-01-02")
 	}
 	a.render(c, http.StatusOK, "bookings", "portal.bookings.title", d, acct)
 }

@@ -33,11 +33,22 @@ func SeedDemo(ctx context.Context, pool *pgxpool.Pool, tenantID int64) ([]string
 	if err != nil {
 		return nil, err
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	if err := EnsureAccount(ctx, pool, tenantID, guardianID, DemoEmail, hash); err != nil {
+		return nil, fmt.Errorf("portal demo: %w", err)
+	}
+	return []string{fmt.Sprintf("parent    %s / %s (portal /portal/: Emma has a low balance, bookings and history)", DemoEmail, DemoPassword)}, nil
+}
+
+// EnsureAccount gives the guardian a portal account with this e-mail and
+// password hash (password.Hash), or links the existing account of that
+// e-mail (its password unchanged), without an invitation: the demo and the
+// portal load generator (portal/loadgen), never for real families.
+func EnsureAccount(ctx context.Context, pool *pgxpool.Pool, tenantID, guardianID int64, email, hash string) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var id int64
-		err := tx.QueryRow(ctx, `SELECT id FROM portal_accounts WHERE lower(email) = $1`, DemoEmail).Scan(&id)
+		err := tx.QueryRow(ctx, `SELECT id FROM portal_accounts WHERE lower(email) = lower($1)`, email).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			err = tx.QueryRow(ctx, `INSERT INTO portal_accounts (email, password_hash) VALUES ($1, $2) RETURNING id`, DemoEmail, hash).Scan(&id)
+			err = tx.QueryRow(ctx, `INSERT INTO portal_accounts (email, password_hash) VALUES ($1, $2) RETURNING id`, email, hash).Scan(&id)
 		}
 		if err != nil {
 			return err
@@ -46,8 +57,4 @@ func SeedDemo(ctx context.Context, pool *pgxpool.Pool, tenantID int64) ([]string
 			ON CONFLICT (tenant_id, guardian_id) DO NOTHING`, tenantID, guardianID, id)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("portal demo: %w", err)
-	}
-	return []string{fmt.Sprintf("parent    %s / %s (portal /portal/: Emma has a low balance, bookings and history)", DemoEmail, DemoPassword)}, nil
 }

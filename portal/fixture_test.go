@@ -21,6 +21,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/booking"
+	"tartine/internal/db"
 	"tartine/internal/dbtest"
 	"tartine/internal/i18n"
 	"tartine/internal/mail"
@@ -87,15 +88,18 @@ type fixture struct {
 	bruno  school.Guardian
 	// Zoé's booking, for cross-family cancellation attempts.
 	zoeBooking booking.Booking
+	guard      *db.Guard
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	pool := dbtest.New(t)
+	// Guarded: a test fails when code asks for a second connection while
+	// holding one; the guard also counts the statements of a page.
+	pool, guard := dbtest.Guarded(t, 0)
 	brussels, _ := time.LoadLocation("Europe/Brussels")
 	// Thursday 26 November 2026, 20:00: Monday 30's cut-off is Friday 09:00.
-	f := &fixture{t: t, clk: &clock{t: time.Date(2026, 11, 26, 20, 0, 0, 0, brussels)}}
+	f := &fixture{t: t, clk: &clock{t: time.Date(2026, 11, 26, 20, 0, 0, 0, brussels)}, guard: guard}
 	f.led = ledger.New(pool, f.clk.Now)
 	st := school.New(pool, f.led, f.clk.Now)
 	f.bk = booking.New(pool, f.led, f.clk.Now)

@@ -37,22 +37,41 @@ func (a *App) home(c *gin.Context) {
 	}
 	today := a.Now().In(brussels())
 	data := homeData{Today: today}
+	// Two queries whatever the number of children: their wallets, and
+	// their bookings of today.
+	var wallets []ledger.AccountRef
+	pupils := make([]booking.PupilRef, 0, len(kids))
+	for _, k := range kids {
+		if k.WalletID != 0 {
+			wallets = append(wallets, ledger.AccountRef{TenantID: k.TenantID, ID: k.WalletID})
+		}
+		pupils = append(pupils, booking.PupilRef{TenantID: k.TenantID, PupilID: k.ID})
+	}
+	balances, err := a.Ledger.TrackedBalances(ctx, wallets)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	bks, err := a.Booking.BookingsOf(ctx, pupils, today, today)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
 	for _, k := range kids {
 		s := childSummary{child: k}
 		if k.WalletID != 0 {
-			if s.Balance, err = a.Ledger.Balance(ctx, k.TenantID, k.WalletID); err != nil {
-				a.fail(c, err)
-				return
+			var ok bool
+			if s.Balance, ok = balances[ledger.AccountRef{TenantID: k.TenantID, ID: k.WalletID}]; !ok {
+				// Not a tracked wallet: read it alone.
+				if s.Balance, err = a.Ledger.Balance(ctx, k.TenantID, k.WalletID); err != nil {
+					a.fail(c, err)
+					return
+				}
 			}
 		}
 		s.Low = s.Balance.Available.LessThan(acct.Threshold)
-		bs, err := a.Booking.Bookings(ctx, k.TenantID, k.ID, today, today)
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		for _, b := range bs {
-			if b.Status != booking.StatusCancelled {
+		for _, b := range bks {
+			if b.TenantID == k.TenantID && b.PupilID == k.ID && b.Status != booking.StatusCancelled {
 				s.Today = append(s.Today, b)
 			}
 		}

@@ -44,6 +44,7 @@ import (
 	"tartine/internal/i18n"
 	"tartine/internal/mail"
 	"tartine/internal/password"
+	"tartine/internal/tz"
 	"tartine/internal/websession"
 	"tartine/ledger"
 	"tartine/payments"
@@ -375,13 +376,7 @@ func (a *App) toLogin(c *gin.Context) {
 }
 
 // brussels is the schools' time zone (school-local days and cut-offs).
-func brussels() *time.Location {
-	loc, err := time.LoadLocation("Europe/Brussels")
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-}
+func brussels() *time.Location { return tz.Brussels }
 
 // actor is the ledger/booking actor of the account.
 func actor(acct *account) string { return fmt.Sprintf("portal-account:%d", acct.ID) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"tartine/internal/tz"
 	"tartine/sepa"
 )
 
@@ -32,13 +33,7 @@ type School struct {
 
 // Location returns the school's time zone (Europe/Brussels when unknown).
 func (s School) Location() *time.Location {
-	if loc, err := time.LoadLocation(s.Timezone); err == nil {
-		return loc
-	}
-	if loc, err := time.LoadLocation("Europe/Brussels"); err == nil {
-		return loc
-	}
-	return time.UTC
+	return tz.Of(s.Timezone)
 }
 
 // SchoolInput creates or updates a school (matched by Code).
@@ -75,7 +70,7 @@ func (s *Store) EnsureSchool(ctx context.Context, tenantID int64, in SchoolInput
 	if in.Timezone == "" {
 		in.Timezone = "Europe/Brussels"
 	}
-	if _, err := time.LoadLocation(in.Timezone); err != nil {
+	if _, err := tz.Load(in.Timezone); err != nil {
 		return School{}, invalid("school %s: time zone %q: %v", in.Code, in.Timezone, err)
 	}
 	var id int64

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"tartine/internal/tz"
 	"tartine/school"
 )
 
@@ -148,19 +149,14 @@ type idKey struct{ tenant, id int64 }
 func (s *Service) schoolOf(ctx context.Context, tenantID, schoolID int64) (schoolInfo, error) {
 	return s.schools.get(idKey{tenantID, schoolID}, func() (schoolInfo, error) {
 		var si schoolInfo
-		var tz string
+		var zone string
 		var settings []byte
 		err := s.pool.QueryRow(ctx, `SELECT id, name, timezone, settings, free_meals FROM schools WHERE tenant_id = $1 AND id = $2`,
-			tenantID, schoolID).Scan(&si.ID, &si.Name, &tz, &settings, &si.FreeMeals)
+			tenantID, schoolID).Scan(&si.ID, &si.Name, &zone, &settings, &si.FreeMeals)
 		if err != nil {
 			return si, fmt.Errorf("read school %d: %w", schoolID, err)
 		}
-		si.Loc = time.UTC
-		if loc, err := time.LoadLocation(tz); err == nil {
-			si.Loc = loc
-		} else if loc, err := time.LoadLocation("Europe/Brussels"); err == nil {
-			si.Loc = loc
-		}
+		si.Loc = tz.Of(zone)
 		si.Policy, err = school.DecodePolicy(settings)
 		if err != nil {
 			// Keep serving with the safe defaults; say so once per reload.

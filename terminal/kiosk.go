@@ -164,12 +164,7 @@ func (s *Service) schoolLoc(ctx context.Context, tenantID, schoolID int64) (scho
 	if err != nil {
 		return school.School{}, nil, fmt.Errorf("school %d: %w", schoolID, err)
 	}
-	if sc.Timezone != "" {
-		if l, err := time.LoadLocation(sc.Timezone); err == nil {
-			return sc, l, nil
-		}
-	}
-	return sc, localZone(), nil
+	return sc, sc.Location(), nil
 }
 
 // dayBounds returns the local midnight of t's day and of the next day.

@@ -18,6 +18,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/internal/i18n"
+	"tartine/internal/tz"
 	"tartine/internal/websession"
 	"tartine/school"
 )
@@ -45,7 +46,7 @@ func NewWeb(svc *Service, sessions *websession.Manager, throttle *websession.Thr
 	funcs := template.FuncMap{
 		"t":   func(lang, key string, args ...any) string { return cat.T(lang, key, args...) },
 		"eur": func(d decimal.Decimal, lang string) string { return i18n.FormatEUR(d, lang) },
-		"hm":  func(t time.Time) string { return i18n.FormatTime(t.In(localZone()), "fr") },
+		"hm":  func(t time.Time) string { return i18n.FormatTime(t.In(tz.Brussels), "fr") },
 		"diet": func(lang, d string) string {
 			if k := school.Diet(d).LabelKey(); cat.Has(lang, k) || cat.Has("fr", k) {
 				return cat.T(lang, k)
@@ -73,19 +74,12 @@ func NewWeb(svc *Service, sessions *websession.Manager, throttle *websession.Thr
 	return w, nil
 }
 
-func localZone() *time.Location {
-	if l, err := time.LoadLocation("Europe/Brussels"); err == nil {
-		return l
-	}
-	return time.UTC
-}
-
 // Mount registers the staff screens under /staff (session middleware and
 // CSRF protection included) and their static files.
 func (w *Web) Mount(r gin.IRouter) {
 	static, _ := fs.Sub(assets, "static")
 	websession.StaticFS(r, "/staff/static", static)
-	g := r.Group("/staff", w.sessions.Middleware())
+	g := r.Group("/staff", websession.SecurityHeaders(), w.sessions.Middleware())
 	g.GET("/login", websession.Public, w.loginPage)
 	g.POST("/login", websession.Public, w.loginPost)
 	a := g.Group("", websession.Require(websession.KindStaff, func(c *gin.Context) {
@@ -183,6 +177,10 @@ func (w *Web) loginPost(c *gin.Context) {
 	ctx := c.Request.Context()
 	l := lang(c)
 	login, pw := strings.TrimSpace(c.PostForm("login")), c.PostForm("password")
+	if !websession.PlausibleCredentials(login, pw) {
+		c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "login, password"))
+		return
+	}
 	if w.throttle != nil {
 		ok, _, err := w.throttle.Check(ctx, login, c.ClientIP())
 		if err != nil {
@@ -214,11 +212,7 @@ func (w *Web) loginPost(c *gin.Context) {
 		return
 	}
 	_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "staff.login", "", map[string]any{"ip": c.ClientIP()})
-	next := c.Query("next")
-	if !strings.HasPrefix(next, "/staff/") || strings.HasPrefix(next, "//") {
-		next = "/staff/"
-	}
-	c.Redirect(http.StatusSeeOther, next)
+	c.Redirect(http.StatusSeeOther, websession.LocalRedirect(c.Query("next"), "/staff/", "/staff/"))
 }
 
 func (w *Web) logout(c *gin.Context) {
@@ -344,7 +338,26 @@ func (w *Web) events(c *gin.Context) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	c.Status(http.StatusOK)
+	// The cashier and the enrolment desk need no health data: their
+	// screens get the taps without diet and allergies.
+	health := st.Kind == KindCanteen || st.Kind == KindDaycare
+	// The stream ends with the session (logout, logout everywhere, a new
+	// password, expiry): checked at each heartbeat and before a tap when
+	// the last check is older than a few seconds.
+	sess := websession.Current(c)
+	checked := time.Now()
+	alive := func() bool {
+		ok, err := w.sessions.Alive(c.Request.Context(), sess)
+		checked = time.Now()
+		return err == nil && ok
+	}
 	send := func(e Event) bool {
+		if time.Since(checked) > 3*time.Second && !alive() {
+			return false
+		}
+		if !health {
+			e.Diet, e.Allergens, e.AllergyNotes = nil, nil, ""
+		}
 		var buf bytes.Buffer
 		if err := w.tmpl.ExecuteTemplate(&buf, "tap", tapView{Event: e, Lang: l}); err != nil {
 			w.svc.log.Error("render tap", "err", err)
@@ -376,6 +389,9 @@ func (w *Web) events(c *gin.Context) {
 				return
 			}
 		case <-tick.C:
+			if !alive() {
+				return
+			}
 			if _, err := fmt.Fprint(c.Writer, ": heartbeat\n\n"); err != nil {
 				return
 			}

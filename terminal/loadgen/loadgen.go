@@ -36,6 +36,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/booking"
+	"tartine/internal/tz"
 	"tartine/ledger"
 	"tartine/school"
 	"tartine/terminal"
@@ -70,13 +71,7 @@ func VirtualDay(now time.Time, loc *time.Location) time.Time {
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
 }
 
-func brussels() *time.Location {
-	loc, err := time.LoadLocation("Europe/Brussels")
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-}
+func brussels() *time.Location { return tz.Brussels }
 
 // Prepare creates (idempotently) the "loadgen" tenant with one school,
 // devices, pupils each with a badge and 50 € in the wallet, canteen and
