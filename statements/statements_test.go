@@ -464,3 +464,43 @@ func TestPDFTextAndEPCQR(t *testing.T) {
 		t.Errorf("EPC QR payload %q: want BCD, the school's IBAN, EUR1234.56 and the communication %s", lines, c.Payers[0].OGM)
 	}
 }
+
+// The estimate prints on A4 with its headings, kinds and total.
+func TestEstimatePDFAndHTML(t *testing.T) {
+	f := newFixture(t)
+	e, err := f.svc.SaveEstimate(f.ctx, f.tenant.ID, EstimateInput{SchoolYear: "2026-27", SchoolID: f.sch.ID, Scope: "p4a",
+		Headings: []EstimateHeading{{Heading: "Piscine (10 séances)", Kind: "obligatoire", Amount: decimal.RequireFromString("36")},
+			{Heading: "Revue « Wakou »", Kind: "facultatif", Amount: decimal.RequireFromString("18.50")}}}, "staff:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Content.Scope != "P4A" || e.Content.Version != 1 || !e.Content.Total.Equal(decimal.RequireFromString("54.5")) {
+		t.Fatalf("estimate: %+v", e.Content)
+	}
+	if _, err := f.svc.SaveEstimate(f.ctx, f.tenant.ID, EstimateInput{SchoolYear: "2026-27", SchoolID: f.sch.ID, Scope: "Z9",
+		Headings: []EstimateHeading{{Heading: "x", Kind: "obligatoire"}}}, "staff:1"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown scope: got %v, want ErrInvalid", err)
+	}
+	pdf, err := f.svc.EstimatePDF(e.Content, "fr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "e.pdf")
+	if err := os.WriteFile(file, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-layout", file, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v: %s", err, out)
+	}
+	text := strings.ReplaceAll(string(out), "\u00a0", " ")
+	for _, want := range []string{"Estimation des frais scolaires 2026-27", "Piscine (10 séances)", "Revue « Wakou »", "facultatif", "54,50 €"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("estimate PDF lacks %q:\n%s", want, text)
+		}
+	}
+	html, err := f.svc.EstimateHTML(e.Content, "en")
+	if err != nil || !strings.Contains(string(html), "Estimate of school fees 2026-27") {
+		t.Errorf("estimate HTML: %v %s", err, html)
+	}
+}
