@@ -164,10 +164,22 @@ const em18MaxRun = 4 * 12
 // a frame) are dropped; a 12-digit window is never slid over the run, so
 // a window that straddles two frames and passes the checksum by chance is
 // never taken for a card.
+//
+// A run that begins after a silence or a CR/LF should begin with a frame:
+// its frames are taken as each completes, from its start (a module that
+// repeats its frame while the badge stays in the field makes one long
+// run), as long as each has a good checksum; what follows the last good
+// one is cut from the run's end. The first
+// run after the port opened, or one after a stray byte, is only cut from
+// its end.
 type em4100Scanner struct {
 	variant EM4100Variant
 	buf     []byte
 	inFrame bool // STX seen (framed variants)
+	// EM-18: the current run began at a frame boundary (silence, CR/LF);
+	// done digits of it, from its start, are frames already reported.
+	aligned bool
+	done    int
 }
 
 // feed consumes one byte and reports what it completed to out.
@@ -221,22 +233,51 @@ func (s *em4100Scanner) framed() []byte {
 func (s *em4100Scanner) feedEM18(b byte, out func(scanResult)) {
 	if isHexDigit(b) {
 		if len(s.buf) == em18MaxRun {
-			out(scanResult{kind: resTorn, detail: fmt.Sprintf("%q…", s.buf[:12])})
+			if s.done < 12 {
+				out(scanResult{kind: resTorn, detail: fmt.Sprintf("%q…", s.buf[:12])})
+			}
 			s.buf = append(s.buf[:0], s.buf[12:]...)
+			s.done = max(s.done-12, 0)
 		}
 		s.buf = append(s.buf, b)
+		if s.aligned && len(s.buf)%12 == 0 {
+			uid, raw, err := DecodeEM4100(EM18, s.buf[len(s.buf)-12:])
+			if err != nil {
+				// Not a frame after all (noise before it?): leave the
+				// rest of the run to be cut from its end.
+				s.aligned = false
+				return
+			}
+			out(scanResult{kind: resFrame, uid: uid, raw: raw})
+			s.done = len(s.buf)
+		}
 		return
 	}
 	s.endRun(out)
-	if b != '\r' && b != '\n' {
+	s.aligned = b == '\r' || b == '\n'
+	if !s.aligned {
 		out(scanResult{kind: resGarbage})
 	}
 }
 
-// endRun cuts the EM-18 digit run that just ended into frames, from its end.
+// block reports one 12-digit EM-18 frame.
+func (s *em4100Scanner) block(b []byte, out func(scanResult)) {
+	uid, raw, err := DecodeEM4100(EM18, b)
+	switch {
+	case err == nil:
+		out(scanResult{kind: resFrame, uid: uid, raw: raw})
+	case isChecksum(err):
+		out(scanResult{kind: resBadChecksum, detail: err.Error()})
+	default:
+		out(scanResult{kind: resTorn, detail: err.Error()})
+	}
+}
+
+// endRun reports what is left of the EM-18 digit run that just ended: the
+// digits after the frames already reported, cut into frames from the end.
 func (s *em4100Scanner) endRun(out func(scanResult)) {
-	run := s.buf
-	s.buf = s.buf[:0]
+	run := s.buf[s.done:]
+	s.buf, s.done = s.buf[:0], 0
 	if len(run) == 0 {
 		return
 	}
@@ -245,23 +286,16 @@ func (s *em4100Scanner) endRun(out func(scanResult)) {
 		out(scanResult{kind: resTorn, detail: fmt.Sprintf("%q", run[:lead])})
 	}
 	for i := lead; i+12 <= len(run); i += 12 {
-		uid, raw, err := DecodeEM4100(EM18, run[i:i+12])
-		switch {
-		case err == nil:
-			out(scanResult{kind: resFrame, uid: uid, raw: raw})
-		case isChecksum(err):
-			out(scanResult{kind: resBadChecksum, detail: err.Error()})
-		default:
-			out(scanResult{kind: resTorn, detail: err.Error()})
-		}
+		s.block(run[i:i+12], out)
 	}
 }
 
-// idle reports a silence on the line: it ends an EM-18 run; a framed
-// variant keeps waiting for its ETX.
+// idle reports a silence on the line: it ends an EM-18 run, and the next
+// one begins with a frame. A framed variant keeps waiting for its ETX.
 func (s *em4100Scanner) idle(out func(scanResult)) {
 	if s.variant == EM18 {
 		s.endRun(out)
+		s.aligned = true
 	}
 }
 

@@ -265,3 +265,44 @@ func TestEM4100UnknownVariant(t *testing.T) {
 		t.Error("NewReader accepted an unknown EM4100 variant")
 	}
 }
+
+func TestEM18AlignedRun(t *testing.T) {
+	// After a silence, frames are taken as each completes (a long run of
+	// repeats is read at once, not when it ends); noise after a silence
+	// falls back to cutting the run from its end.
+	frameA, frameB := string(EncodeEM4100(EM18, fobA)), string(EncodeEM4100(EM18, fobB))
+	tests := []struct {
+		name      string
+		input     string
+		beforeEnd []string // frames reported before the run ends
+		atEnd     []string // frames reported when it ends
+	}{
+		{"repeats", frameA + frameA + frameA + frameA + frameA + frameA, []string{"0100CDA4EC", "0100CDA4EC", "0100CDA4EC", "0100CDA4EC", "0100CDA4EC", "0100CDA4EC"}, nil},
+		{"two badges", frameA + frameB, []string{"0100CDA4EC", "1A2B3C4D5E"}, nil},
+		{"noise digit first", "7" + frameA, nil, []string{"0100CDA4EC"}},
+		{"good frame, then noise and a frame", frameA + "12" + frameB, []string{"0100CDA4EC"}, []string{"1A2B3C4D5E"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := em4100Scanner{variant: EM18}
+			var got []string
+			collect := func(r scanResult) {
+				if r.kind == resFrame {
+					got = append(got, r.uid)
+				}
+			}
+			sc.idle(collect) // a silence: the next run begins with a frame
+			for _, b := range []byte(tt.input) {
+				sc.feed(b, collect)
+			}
+			if !slices.Equal(got, tt.beforeEnd) {
+				t.Errorf("before the run ends: %v, want %v", got, tt.beforeEnd)
+			}
+			got = nil
+			sc.idle(collect)
+			if !slices.Equal(got, tt.atEnd) {
+				t.Errorf("at the run's end: %v, want %v", got, tt.atEnd)
+			}
+		})
+	}
+}

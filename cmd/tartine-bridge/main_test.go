@@ -74,7 +74,7 @@ func TestSimulateWithBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	for _, format := range []string{"tartine", "id12la", "line-hex"} {
+	for _, format := range []string{"tartine", "id12la", "line-hex", "line-dec", "em18"} {
 		t.Run(format, func(t *testing.T) {
 			before := srv.Stats().Unique
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

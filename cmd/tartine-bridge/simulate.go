@@ -17,6 +17,7 @@ import (
 
 	bridge "tartine/firmware-bridge"
 	"tartine/firmware-bridge/sim"
+	"tartine/readers"
 )
 
 // serve loads the configuration and runs the bridge until ctx ends. started,
@@ -170,6 +171,14 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		}
 	}
 
+	if b != nil {
+		// A line reader takes the first line after a silence or a line end
+		// (the port may open mid-line): tap once the bridge has the ports
+		// open and has heard them quiet.
+		if err := waitConnected(ctx, b); err != nil {
+			return err
+		}
+	}
 	if *delay > 0 {
 		select {
 		case <-ctx.Done():
@@ -207,6 +216,33 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	}
 	<-ctx.Done()
 	return ctx.Err()
+}
+
+// waitConnected waits until every reader of the in-process bridge has its
+// port open, then for a silence longer than a line reader's (50 ms).
+func waitConnected(ctx context.Context, b *bridge.Bridge) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		all := true
+		for _, r := range b.Status().Readers {
+			all = all && r.State == readers.StateConnected
+		}
+		if all {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bridge readers not connected: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(150 * time.Millisecond):
+		return nil
+	}
 }
 
 // drain waits until the in-process bridge has delivered what the readers
