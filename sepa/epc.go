@@ -154,8 +154,9 @@ const eciUTF8 = 26
 const quietZone = 4
 
 // EPCQRPNG renders payload (the output of EPCPayload.Payload) as a PNG QR code
-// of size×size pixels (more when size is too small for one pixel per
-// module) with error correction level M, as EPC069-12 requires.
+// of size×size pixels with error correction level M, as EPC069-12 requires.
+// A size too small for one pixel per module (0 included) gives one pixel
+// per module with a 4-module quiet zone, for a PDF that scales the image.
 //
 // The payload is one byte segment announced by an ECI designator 26
 // (UTF-8). EPC069-12's character set field (line 3, "1") says UTF-8 to a

@@ -216,6 +216,33 @@ func TestEPCQRPNGDecodesAsUTF8(t *testing.T) {
 	}
 }
 
+// TestEPCQRPNGOnePixelPerModule: size 0 gives one pixel per module and a
+// quiet zone of 4.
+func TestEPCQRPNGOnePixelPerModule(t *testing.T) {
+	want, err := EPCPayload{Name: "Crèche « Les Petits »", IBAN: "BE71096123456769", Amount: decimal.RequireFromString("9.99")}.Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := EPCQRPNG(want, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := png.Decode(bytes.NewReader(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qr.DecodeDetailed(decoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if side, modules := decoded.Bounds().Dx(), 17+4*res.Version+8; side != modules {
+		t.Errorf("image of %d pixels, want %d (version %d + quiet zone)", side, modules, res.Version)
+	}
+	if res.Text != want {
+		t.Errorf("decoded %q, want %q", res.Text, want)
+	}
+}
+
 func TestEPCQRPNGErrors(t *testing.T) {
 	if _, err := EPCQRPNG("", 256); !errors.Is(err, ErrEPC) {
 		t.Errorf("empty payload error = %v", err)
