@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 )
 
@@ -20,16 +21,27 @@ type Balance struct {
 // Balance returns the account's current balance. Tracked accounts read their
 // materialised row; hot accounts sum their postings.
 func (l *Ledger) Balance(ctx context.Context, tenantID, accountID int64) (Balance, error) {
-	accts, err := l.accountsFor(ctx, l.pool, tenantID, []int64{accountID})
+	return l.balance(ctx, l.pool, tenantID, accountID)
+}
+
+// BalanceTx is Balance read in the caller's transaction tx: it sees tx's
+// own writes and never asks the pool for another connection. An error
+// leaves tx usable unless it is a database error (roll back then).
+func (l *Ledger) BalanceTx(ctx context.Context, tx pgx.Tx, tenantID, accountID int64) (Balance, error) {
+	return l.balance(ctx, tx, tenantID, accountID)
+}
+
+func (l *Ledger) balance(ctx context.Context, q querier, tenantID, accountID int64) (Balance, error) {
+	accts, err := l.accountsFor(ctx, q, tenantID, []int64{accountID})
 	if err != nil {
 		return Balance{}, err
 	}
 	a := accts[accountID]
 	var b Balance
 	if a.Tracked() {
-		err = l.pool.QueryRow(ctx, `SELECT balance, pending FROM accounts WHERE tenant_id = $1 AND id = $2`, tenantID, accountID).Scan(&b.Posted, &b.Pending)
+		err = q.QueryRow(ctx, `SELECT balance, pending FROM accounts WHERE tenant_id = $1 AND id = $2`, tenantID, accountID).Scan(&b.Posted, &b.Pending)
 	} else {
-		err = l.pool.QueryRow(ctx, `SELECT COALESCE(sum(amount), 0) FROM postings WHERE tenant_id = $1 AND account_id = $2`, tenantID, accountID).Scan(&b.Posted)
+		err = q.QueryRow(ctx, `SELECT COALESCE(sum(amount), 0) FROM postings WHERE tenant_id = $1 AND account_id = $2`, tenantID, accountID).Scan(&b.Posted)
 		b.Posted = a.Type.normal(b.Posted)
 	}
 	if err != nil {

@@ -248,10 +248,8 @@ func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, er
 			return fmt.Errorf("count receipts: %w", err)
 		}
 		ref := fmt.Sprintf("K-%s-%s-%03d", st.Code, now.In(loc).Format("20060102"), n+1)
-		// The transfer body holds nothing that changes on a retry (no
-		// time, no reference): a retry after a failure between the
-		// transfer and the receipt gets the same transfer back.
-		tr, err := s.ledger.Transfer(ctx, ledger.TransferRequest{
+		// The transfer and the receipt commit together (TransferTx).
+		tr, err := s.ledger.TransferTx(ctx, tx, ledger.TransferRequest{
 			TenantID: req.TenantID, IdempotencyKey: "kiosk-topup:" + req.FormToken, Kind: KindKioskTopUp, Actor: req.Actor,
 			Memo:     "Rechargement en espèces (" + st.Code + ")",
 			Metadata: map[string]string{"station": st.Code, "pupil_id": strconv.FormatInt(p.ID, 10), "form_token": req.FormToken},
@@ -385,27 +383,17 @@ func (s *Service) CloseDrawer(ctx context.Context, req CloseRequest) (Closing, e
 		default:
 			return err
 		}
-		bal, err := s.ledger.Balance(ctx, req.TenantID, st.CashAccountID)
+		// Read under the drawer lock, in the transaction that records the
+		// over/short transfer and the closing: they commit together.
+		bal, err := s.ledger.BalanceTx(ctx, tx, req.TenantID, st.CashAccountID)
 		if err != nil {
 			return fmt.Errorf("drawer balance: %w", err)
-		}
-		// A retry after a failure between the over/short transfer and the
-		// closing row: the balance already holds the difference.
-		var posted decimal.Decimal
-		err = tx.QueryRow(ctx, `SELECT t.id, p.amount FROM transfers t JOIN postings p ON p.tenant_id = t.tenant_id AND p.transfer_id = t.id
-			WHERE t.tenant_id = $1 AND t.idempotency_key = $2 AND p.account_id = $3`, req.TenantID, key, st.CashAccountID).Scan(&c.TransferID, &posted)
-		switch {
-		case err == nil:
-			bal.Posted = bal.Posted.Sub(posted)
-		case errors.Is(err, pgx.ErrNoRows):
-		default:
-			return fmt.Errorf("previous over/short: %w", err)
 		}
 		c.Expected = bal.Posted
 		c.Difference = counted.Sub(c.Expected)
 		c.ClosedAt = s.now()
-		if c.TransferID == 0 && !c.Difference.IsZero() {
-			tr, err := s.ledger.Transfer(ctx, ledger.TransferRequest{
+		if !c.Difference.IsZero() {
+			tr, err := s.ledger.TransferTx(ctx, tx, ledger.TransferRequest{
 				TenantID: req.TenantID, IdempotencyKey: key, Kind: KindCashOverShort, Actor: req.Actor,
 				Memo:     "Écart de caisse (" + st.Code + ")",
 				Metadata: map[string]string{"station": st.Code, "expected": c.Expected.StringFixed(2), "counted": counted.StringFixed(2)},

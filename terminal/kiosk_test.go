@@ -595,3 +595,51 @@ func (n *topUpNotices) list() []string {
 	defer n.mu.Unlock()
 	return append([]string(nil), n.seen...)
 }
+
+// A crash between the ledger transfer and the receipt (here: the receipt or
+// closing row refused by a trigger) leaves nothing behind: the money and
+// the paper commit together (ledger.TransferTx), so a retry of the same
+// form records one transfer and one receipt.
+func TestKioskMoneyAndPaperCommitTogether(t *testing.T) {
+	f := newFixture(t)
+	pool := f.svc.pool
+	transfers := func(key string) (n int) {
+		t.Helper()
+		must(t, pool.QueryRow(f.ctx, `SELECT count(*) FROM transfers WHERE tenant_id = $1 AND idempotency_key = $2`, f.tenant, key).Scan(&n))
+		return
+	}
+	for _, table := range []string{"kiosk_receipts", "drawer_closings"} {
+		_, err := pool.Exec(f.ctx, `CREATE FUNCTION fail_`+table+`() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$;
+			CREATE TRIGGER fail BEFORE INSERT ON `+table+` FOR EACH ROW EXECUTE FUNCTION fail_`+table+`()`)
+		must(t, err)
+	}
+	tok := "ab12ab12ab12ab12ab12ab12ab12ab12"
+	if _, err := f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID,
+		Amount: dec("20"), FormToken: tok, Actor: "staff:1"}); err == nil {
+		t.Fatal("top-up succeeded although its receipt could not be written")
+	}
+	if n := transfers("kiosk-topup:" + tok); n != 0 {
+		t.Errorf("%d top-up transfers without a receipt, want 0", n)
+	}
+	ctok := "cd34cd34cd34cd34cd34cd34cd34cd34"
+	if _, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("7.50"), FormToken: ctok, Actor: "staff:1"}); err == nil {
+		t.Fatal("closing succeeded although its row could not be written")
+	}
+	if n := transfers("drawer-close:" + ctok); n != 0 {
+		t.Errorf("%d over/short transfers without a closing, want 0", n)
+	}
+	for _, table := range []string{"kiosk_receipts", "drawer_closings"} {
+		_, err := pool.Exec(f.ctx, `DROP TRIGGER fail ON `+table)
+		must(t, err)
+	}
+	rc := f.cashTopUp(uidEmma, "20", tok)
+	c, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("27.50"), FormToken: ctok, Actor: "staff:1"})
+	must(t, err)
+	if transfers("kiosk-topup:"+tok) != 1 || rc.TransferID == 0 {
+		t.Errorf("retried top-up: %+v", rc)
+	}
+	if !c.Expected.Equal(dec("20")) || !c.Difference.Equal(dec("7.5")) || transfers("drawer-close:"+ctok) != 1 {
+		t.Errorf("retried closing: expected %s, difference %s", c.Expected, c.Difference)
+	}
+	f.verify()
+}
