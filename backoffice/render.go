@@ -170,9 +170,5 @@ func (a *App) fail(c *gin.Context, err error) {
 func (a *App) setLang(c *gin.Context) {
 	l := i18n.Negotiate(c.PostForm("lang"))
 	c.SetCookie("lang", l, 365*24*3600, "/", "", a.secure(), true)
-	back := c.PostForm("back")
-	if !strings.HasPrefix(back, "/admin") || strings.HasPrefix(back, "//") {
-		back = "/admin"
-	}
-	c.Redirect(http.StatusSeeOther, back)
+	c.Redirect(http.StatusSeeOther, websession.LocalRedirect(c.PostForm("back"), "/admin", "/admin"))
 }

@@ -21,7 +21,7 @@ func (a *App) Mount(r gin.IRouter) {
 	websession.StaticFS(r, "/admin/static", sub)
 	r.GET("/staff/admin", websession.Public, func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/admin") })
 
-	g := r.Group("/admin", securityHeaders, a.limitUpload, a.Sessions.Middleware(), a.requireStaff)
+	g := r.Group("/admin", websession.SecurityHeaders(), a.limitUpload, a.Sessions.Middleware(), a.requireStaff)
 	g.GET("", websession.BackOffice, a.requireAny, a.home)
 	g.GET("/", websession.BackOffice, a.requireAny, a.home)
 	g.POST("/lang", websession.Staff, a.setLang)
@@ -90,17 +90,7 @@ func (a *App) Mount(r gin.IRouter) {
 // behind the staff session and the admin role (the page itself lives in
 // package portal, which renders the letters).
 func (a *App) MountLetters(r gin.IRouter, letters gin.HandlerFunc) {
-	g := r.Group("/admin/letters", securityHeaders, a.Sessions.Middleware(), a.requireStaff, a.require(school.RoleAdmin), websession.SchoolAdmin)
+	g := r.Group("/admin/letters", websession.SecurityHeaders(), a.Sessions.Middleware(), a.requireStaff, a.require(school.RoleAdmin), websession.SchoolAdmin)
 	g.GET("", letters)
 	g.POST("", letters)
-}
-
-func securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("Cache-Control", "no-store")
-	c.Next()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"tartine/internal/websession"
 	"tartine/school"
 )
 
@@ -455,6 +456,12 @@ func (a *App) newStaffPassword(c *gin.Context) {
 	u := user(c)
 	pw := school.NewStaffPassword()
 	if err := a.School.SetStaffPassword(c.Request.Context(), u.TenantID, m.ID, pw, u.Actor()); err != nil {
+		a.fail(c, err)
+		return
+	}
+	// A new password ends the member's sessions (a screen left open, a
+	// stolen cookie).
+	if _, err := a.Sessions.LogoutEverywhere(c.Request.Context(), websession.Principal{Kind: websession.KindStaff, ID: m.ID, TenantID: u.TenantID}); err != nil {
 		a.fail(c, err)
 		return
 	}

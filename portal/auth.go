@@ -1,13 +1,14 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
@@ -39,14 +40,18 @@ func (a *App) login(c *gin.Context) {
 	pw := c.PostForm("password")
 	form := authForm{Email: email}
 	lang := a.lang(c, nil)
+	if !websession.PlausibleCredentials(email, pw) {
+		a.formError(c, http.StatusBadRequest, "login", "portal.login.title", a.Catalog.T(lang, "portal.login.bad"), authForm{}, nil)
+		return
+	}
 	ok, wait, err := a.Throttle.Check(ctx, email, c.ClientIP())
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
 	if !ok {
-		minutes := int(math.Ceil(wait.Minutes()))
-		a.formError(c, http.StatusTooManyRequests, "login", "portal.login.title", a.Catalog.T(lang, "portal.login.throttled", minutes), form, nil)
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		a.formError(c, http.StatusTooManyRequests, "login", "portal.login.title", a.throttledText(lang, wait), form, nil)
 		return
 	}
 	acct, err := a.accountByEmail(ctx, email)
@@ -116,6 +121,14 @@ func (a *App) registerForm(c *gin.Context) {
 	a.render(c, http.StatusOK, "register", "portal.register.title", authForm{Code: c.Query("code")}, nil)
 }
 
+// throttledText says how long to wait before another attempt.
+func (a *App) throttledText(lang string, wait time.Duration) string {
+	if wait < time.Minute {
+		return a.Catalog.T(lang, "portal.sec.throttled_seconds", int(math.Ceil(wait.Seconds())))
+	}
+	return a.Catalog.T(lang, "portal.login.throttled", int(math.Ceil(wait.Minutes())))
+}
+
 // checkPassword returns the message key of what is wrong with a new password.
 func checkPassword(pw, again string) string {
 	switch {
@@ -125,6 +138,8 @@ func checkPassword(pw, again string) string {
 		return "portal.password.long"
 	case pw != again:
 		return "portal.password.mismatch"
+	case school.CommonPassword(pw):
+		return "portal.sec.password_common"
 	}
 	return ""
 }
@@ -143,20 +158,24 @@ func (a *App) register(c *gin.Context) {
 	bad := func(status int, key string, args ...any) {
 		a.formError(c, status, "register", "portal.register.title", a.Catalog.T(lang, key, args...), form, nil)
 	}
+	// Registration attempts count apart from logins; a bad code and an
+	// email that already has an account get the same answer (422, one
+	// message), so the form tells nothing about who has an account.
+	throttle := a.Throttle.WithScope("register")
 	throttleKey := "register:" + c.ClientIP()
-	ok, wait, err := a.Throttle.Check(ctx, throttleKey, c.ClientIP())
+	ok, wait, err := throttle.Check(ctx, throttleKey, c.ClientIP())
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
 	if !ok {
-		bad(http.StatusTooManyRequests, "portal.login.throttled", int(math.Ceil(wait.Minutes())))
+		a.formError(c, http.StatusTooManyRequests, "register", "portal.register.title", a.throttledText(lang, wait), form, nil)
 		return
 	}
 	code, err := NormaliseCode(form.Code)
 	if err != nil {
-		_ = a.Throttle.Failed(ctx, throttleKey, c.ClientIP())
-		bad(http.StatusUnprocessableEntity, "portal.register.bad_code")
+		_ = throttle.Failed(ctx, throttleKey, c.ClientIP())
+		bad(http.StatusUnprocessableEntity, "portal.sec.register_refused")
 		return
 	}
 	email, err := school.NormaliseEmail(form.Email)
@@ -175,12 +194,9 @@ func (a *App) register(c *gin.Context) {
 	}
 	id, err := a.registerAccount(ctx, code, email, hash, lang)
 	switch {
-	case errors.Is(err, ErrBadCode):
-		_ = a.Throttle.Failed(ctx, throttleKey, c.ClientIP())
-		bad(http.StatusUnprocessableEntity, "portal.register.bad_code")
-		return
-	case errors.Is(err, ErrEmailTaken):
-		bad(http.StatusConflict, "portal.register.email_taken")
+	case errors.Is(err, ErrBadCode), errors.Is(err, ErrEmailTaken):
+		_ = throttle.Failed(ctx, throttleKey, c.ClientIP())
+		bad(http.StatusUnprocessableEntity, "portal.sec.register_refused")
 		return
 	case err != nil:
 		a.fail(c, err)
@@ -213,7 +229,7 @@ func (a *App) link(c *gin.Context) {
 		a.fail(c, err)
 		return
 	} else if !ok {
-		a.formError(c, http.StatusTooManyRequests, "link", "portal.link.title", a.Catalog.T(lang, "portal.login.throttled", int(math.Ceil(wait.Minutes()))), authForm{}, acct)
+		a.formError(c, http.StatusTooManyRequests, "link", "portal.link.title", a.throttledText(lang, wait), authForm{}, acct)
 		return
 	}
 	code, err := NormaliseCode(c.PostForm("code"))
@@ -236,40 +252,62 @@ func (a *App) forgotForm(c *gin.Context) {
 	a.render(c, http.StatusOK, "forgot", "portal.forgot.title", authForm{}, nil)
 }
 
+// forgotTimeout bounds the work of one password reset request after the
+// answer (look-up, token, email).
+const forgotTimeout = time.Minute
+
 func (a *App) forgot(c *gin.Context) {
 	ctx := c.Request.Context()
 	email := strings.TrimSpace(c.PostForm("email"))
-	// Bound the emails one address can trigger, per address and per client.
-	if ok, _, err := a.Throttle.Check(ctx, "forgot:"+email, c.ClientIP()); err != nil {
+	if !websession.PlausibleCredentials(email, "") {
+		a.flash(c, "/portal/login", "reset_sent")
+		return
+	}
+	// Bound the emails one address can trigger, per address and per
+	// client, apart from the logins (a reset request is no failed login).
+	throttle := a.Throttle.WithScope("forgot")
+	if ok, _, err := throttle.Check(ctx, email, c.ClientIP()); err != nil {
 		a.fail(c, err)
 		return
 	} else if ok {
-		if err := a.Throttle.Failed(ctx, "forgot:"+email, c.ClientIP()); err != nil {
+		if err := throttle.Failed(ctx, email, c.ClientIP()); err != nil {
 			a.fail(c, err)
 			return
 		}
-		acct, err := a.accountByEmail(ctx, email)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			a.fail(c, err)
-			return
-		}
-		if acct != nil {
-			tok, exp, err := a.resetToken(ctx, acct.ID)
-			if err != nil {
-				a.fail(c, err)
-				return
-			}
-			msg, err := a.emails.Render(acct.Email, acct.Language, mail.PasswordReset{Link: a.BaseURL + "/portal/reset/" + tok, Expires: exp.In(brussels())})
-			if err == nil {
-				err = a.Mail.Send(ctx, msg)
-			}
-			if err != nil {
-				a.Log.Error("password reset email", "account", acct.ID, "err", err)
-			}
-		}
+		// The same answer, in the same time, whether the email is known or
+		// not: the look-up, the token and the email happen after the answer.
+		// There is no job queue yet: a goroutine detached from the request,
+		// with its own deadline, does it (lost if the server stops first;
+		// the parent asks again).
+		go a.sendReset(context.WithoutCancel(ctx), email)
 	}
-	// Same answer whether the email is known or not.
 	a.flash(c, "/portal/login", "reset_sent")
+}
+
+// sendReset emails a password reset link to the account of email, if any.
+func (a *App) sendReset(ctx context.Context, email string) {
+	ctx, cancel := context.WithTimeout(ctx, forgotTimeout)
+	defer cancel()
+	acct, err := a.accountByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		return
+	}
+	if err != nil {
+		a.Log.Error("password reset: look up account", "err", err)
+		return
+	}
+	tok, exp, err := a.resetToken(ctx, acct.ID)
+	if err != nil {
+		a.Log.Error("password reset: token", "account", acct.ID, "err", err)
+		return
+	}
+	msg, err := a.emails.Render(acct.Email, acct.Language, mail.PasswordReset{Link: a.BaseURL + "/portal/reset/" + tok, Expires: exp.In(brussels())})
+	if err == nil {
+		err = a.Mail.Send(ctx, msg)
+	}
+	if err != nil {
+		a.Log.Error("password reset email", "account", acct.ID, "err", err)
+	}
 }
 
 func (a *App) resetForm(c *gin.Context) {
@@ -331,9 +369,5 @@ func (a *App) setLang(c *gin.Context) {
 			return
 		}
 	}
-	back := c.PostForm("back")
-	if u, err := url.Parse(back); err != nil || u.IsAbs() || u.Host != "" || !strings.HasPrefix(u.Path, "/portal") || strings.HasPrefix(back, "//") {
-		back = "/portal/"
-	}
-	c.Redirect(http.StatusSeeOther, back)
+	c.Redirect(http.StatusSeeOther, websession.LocalRedirect(c.PostForm("back"), "/portal", "/portal/"))
 }

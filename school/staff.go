@@ -54,7 +54,7 @@ func (u StaffUser) Actor() string { return fmt.Sprint("staff:", u.ID) }
 type StaffInput struct {
 	Login    string
 	Name     string
-	Password string // at least 8 characters
+	Password string // CheckPassword: at least 8 characters, not common
 	Roles    []Role
 	SchoolID int64 // 0: every school
 }
@@ -90,8 +90,8 @@ func (s *Store) CreateStaff(ctx context.Context, tenantID int64, in StaffInput, 
 	if !codeRE.MatchString(in.Login) {
 		return StaffUser{}, invalid("login %q: letters, digits, '-', '_' or '.', at most 40", in.Login)
 	}
-	if len(in.Password) < MinPasswordLen {
-		return StaffUser{}, invalid("password shorter than %d characters", MinPasswordLen)
+	if err := CheckPassword(in.Password); err != nil {
+		return StaffUser{}, err
 	}
 	if err := checkRoles(in.Roles); err != nil {
 		return StaffUser{}, err
@@ -121,8 +121,8 @@ func (s *Store) CreateStaff(ctx context.Context, tenantID int64, in StaffInput, 
 
 // SetStaffPassword replaces the user's password.
 func (s *Store) SetStaffPassword(ctx context.Context, tenantID, userID int64, pw, actor string) error {
-	if len(pw) < MinPasswordLen {
-		return invalid("password shorter than %d characters", MinPasswordLen)
+	if err := CheckPassword(pw); err != nil {
+		return err
 	}
 	hash, err := password.Hash(pw)
 	if err != nil {

@@ -178,3 +178,12 @@ func (t *Throttle) Succeeded(ctx context.Context, account string) error {
 	}
 	return nil
 }
+
+// WithScope returns a Throttle with the same settings that counts in
+// another scope, so that, say, password reset requests or registration
+// attempts do not slow down the logins from the same address.
+func (t *Throttle) WithScope(scope string) *Throttle {
+	c := *t
+	c.scope = scope
+	return &c
+}
