@@ -13,6 +13,7 @@ import (
 
 	"tartine/booking"
 	"tartine/internal/i18n"
+	"tartine/internal/websession"
 	"tartine/ledger"
 	"tartine/school"
 )
