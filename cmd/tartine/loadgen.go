@@ -28,8 +28,12 @@ import (
 //	    device sending what arrived meanwhile, like firmware-bridge (open
 //	    loop; latency per tap, arrival to answer).
 func cmdLoadgen(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 && args[0] == "portal" {
+		return cmdLoadgenPortal(ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "taps" {
 		fmt.Fprintln(e.stderr, "usage: tartine loadgen taps [--setup] --url URL [--devices N] [--duration D] [--warmup D] [--batch N] [--rate R] [--json]")
+		fmt.Fprintln(e.stderr, "       tartine loadgen portal [--setup] --url URL [--parents N] [--duration D] [--login-only] [--pid PID] [--taps-rate R] [--json]")
 		return exitCode(2)
 	}
 	fs := flag.NewFlagSet("loadgen taps", flag.ContinueOnError)
