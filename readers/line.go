@@ -291,12 +291,18 @@ const lineResync = 500 * time.Millisecond
 // It only hands out whole lines. It starts unsynchronised (the port may
 // open in the middle of a line): bytes are dropped until a terminator or a
 // silence. A silence inside a line drops what came before it and the rest
-// of that line, up to its terminator, unless the silence lasts lineResync.
+// of that line, up to its terminator, unless the silence lasts lineResync;
+// noise cut by a silence (bytes no line of the format starts with) is
+// dropped alone.
 type lineScanner struct {
 	buf       []byte
 	overflow  bool      // the current line is too long and is being skipped
 	synced    bool      // the next byte starts a line
 	skipUntil time.Time // while !synced: a silence lasting until then resynchronises
+	// lineLike tells the start of a line from noise (nil: everything may
+	// start a line). Noise cut by a silence is dropped alone: the line
+	// that follows it is whole.
+	lineLike func(partial []byte) bool
 }
 
 // feed consumes one byte and returns a complete line (nil otherwise) and
@@ -327,13 +333,14 @@ func (s *lineScanner) feed(b byte) (line []byte, dropped bool) {
 }
 
 // idle reports a silence at time now; it reports whether a partial line
-// was dropped (the rest of that line will be dropped too).
+// (or noise) was dropped. The rest of a cut line will be dropped too.
 func (s *lineScanner) idle(now time.Time) bool {
 	partial := len(s.buf) > 0 || s.overflow
+	cut := len(s.buf) > 0 && !s.overflow && (s.lineLike == nil || s.lineLike(s.buf))
 	s.buf = s.buf[:0]
 	s.overflow = false
 	switch {
-	case partial:
+	case cut:
 		s.synced = false
 		s.skipUntil = now.Add(lineResync)
 	case !s.synced && !now.Before(s.skipUntil):
@@ -377,6 +384,17 @@ func (d *Line) parse(line string) (t Tap, noise int, err error) {
 	return tail, start, nil
 }
 
+// lineLike reports whether partial may be the start of one of this
+// format's lines: id bytes, and bytes of the prefix and suffix.
+func (f LineFormat) lineLike(partial []byte) bool {
+	for _, c := range partial {
+		if !f.idByte(c) && strings.IndexByte(f.Prefix, c) < 0 && strings.IndexByte(f.Suffix, c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // idByte reports whether c may be part of an id of this format.
 func (f LineFormat) idByte(c byte) bool {
 	switch f.Encoding {
@@ -403,7 +421,7 @@ func (d *Line) Run(ctx context.Context, port io.ReadWriter, emit func(Tap)) erro
 	src := source{r: port, idle: idle}
 	// The port may have opened in the middle of a line: a silence or a
 	// terminator comes first.
-	sc := lineScanner{skipUntil: time.Now()}
+	sc := lineScanner{skipUntil: time.Now(), lineLike: d.format.lineLike}
 	for {
 		chunk, err := src.read(ctx)
 		if err != nil {

@@ -3,6 +3,7 @@ package readers
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -284,6 +285,19 @@ func TestLineNoiseBeforeLineOverPTY(t *testing.T) {
 			}
 			if s.Garbage != 1 {
 				t.Errorf("Garbage = %d, want 1 (the noise)", s.Garbage)
+			}
+		})
+	}
+	// Noise, a silence, then the line: the noise alone is dropped.
+	for _, tt := range tests {
+		t.Run(tt.name+", silence between", func(t *testing.T) {
+			i := strings.IndexFunc(tt.input, func(r rune) bool { return r == 'U' || '0' <= r && r <= '9' })
+			got, s := lineTaps(t, tt.f, tt.input[:i], tt.input[i:])
+			if !slices.Equal(got, []string{tt.want}) {
+				t.Errorf("taps = %v, want [%s]", got, tt.want)
+			}
+			if s.Torn != 1 {
+				t.Errorf("Torn = %d, want 1 (the noise cut by the silence)", s.Torn)
 			}
 		})
 	}
