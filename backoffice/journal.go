@@ -13,6 +13,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
+
+	"tartine/internal/spreadsheet"
 )
 
 // maxJournalDays is the longest range one journal export covers.
@@ -29,12 +31,7 @@ func beAmount(d decimal.Decimal) string {
 }
 
 // safeCell defuses text that a spreadsheet would run as a formula.
-func safeCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+func safeCell(s string) string { return spreadsheet.Cell(s) }
 
 // WriteJournal writes the tenant's postings with business time in [from,
 // to) as a Belgian CSV file: UTF-8 with a byte-order mark (so that Excel

@@ -318,13 +318,16 @@ func (ch child) Name() string { return ch.FirstName + " " + ch.LastName }
 // Actor is the booking and ledger actor for the guardian.
 func (ch child) Actor() string { return "guardian:" + strconv.FormatInt(ch.GuardianID, 10) }
 
-const childQuery = `SELECT DISTINCT ON (p.tenant_id, p.id) p.tenant_id, p.id, p.first_name, p.last_name, p.level, p.school_id, s.name,
+// childQueryAll is childQuery with the children who left (inactive) too.
+const childQueryAll = `SELECT DISTINCT ON (p.tenant_id, p.id) p.tenant_id, p.id, p.first_name, p.last_name, p.level, p.school_id, s.name,
 	coalesce(p.wallet_account_id, 0), coalesce(p.wallet_ogm, ''), ag.guardian_id, p.allergens
 FROM portal_account_guardians ag
 JOIN guardian_pupils gp ON gp.tenant_id = ag.tenant_id AND gp.guardian_id = ag.guardian_id
 JOIN pupils p ON p.tenant_id = gp.tenant_id AND p.id = gp.pupil_id
 JOIN schools s ON s.tenant_id = p.tenant_id AND s.id = p.school_id
-WHERE ag.account_id = $1 AND p.active`
+WHERE ag.account_id = $1`
+
+const childQuery = childQueryAll + ` AND p.active`
 
 func scanChildren(rows pgx.Rows) ([]child, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (child, error) {
@@ -338,6 +341,19 @@ func scanChildren(rows pgx.Rows) ([]child, error) {
 // children lists the account's children, all tenants, by first name.
 func (a *App) children(ctx context.Context, accountID int64) ([]child, error) {
 	rows, err := a.Pool.Query(ctx, `SELECT * FROM (`+childQuery+` ORDER BY p.tenant_id, p.id, ag.guardian_id) x ORDER BY first_name, id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("portal: children: %w", err)
+	}
+	out, err := scanChildren(rows)
+	if err != nil {
+		return nil, fmt.Errorf("portal: children: %w", err)
+	}
+	return out, nil
+}
+
+// childrenAll is children with the inactive ones (the family export).
+func (a *App) childrenAll(ctx context.Context, accountID int64) ([]child, error) {
+	rows, err := a.Pool.Query(ctx, `SELECT * FROM (`+childQueryAll+` ORDER BY p.tenant_id, p.id, ag.guardian_id) x ORDER BY first_name, id`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("portal: children: %w", err)
 	}

@@ -1,7 +1,9 @@
 package portal_test
 
 import (
+	"archive/zip"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -187,4 +189,40 @@ func newLocalListener(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// The family export carries the children who left too, and its CSV files
+// defuse what a spreadsheet would run as a formula.
+func TestExportDefusesFormulasAndKeepsInactiveChildren(t *testing.T) {
+	f := newFixture(t)
+	c := f.accountFor(f.anne, "anne@example.be", "correct horse battery")
+	if _, err := f.app.Pool.Exec(t.Context(), `UPDATE pupils SET last_name = '=HYPERLINK("http://evil.example","x")' WHERE id = $1`, f.emma.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Pool.Exec(t.Context(), `UPDATE pupils SET active = false WHERE id = $1`, f.lucas.ID); err != nil {
+		t.Fatal(err)
+	}
+	st, body := c.get("/portal/export.zip")
+	if st != http.StatusOK {
+		t.Fatalf("export: %d", st)
+	}
+	zr, err := zip.NewReader(strings.NewReader(body), int64(len(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pupils string
+	for _, zf := range zr.File {
+		if zf.Name == "pupils.csv" {
+			rc, _ := zf.Open()
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			pupils = string(b)
+		}
+	}
+	if !strings.Contains(pupils, `'=HYPERLINK`) || strings.Contains(pupils, `,=HYPERLINK`) || strings.Contains(pupils, `,"=HYPERLINK`) {
+		t.Errorf("pupils.csv does not defuse the formula:\n%s", pupils)
+	}
+	if !strings.Contains(pupils, "Lucas") {
+		t.Errorf("pupils.csv leaves out Lucas, who left:\n%s", pupils)
+	}
 }

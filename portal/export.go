@@ -4,7 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/csv"
+
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tartine/booking"
+	"tartine/internal/spreadsheet"
 	"tartine/ledger"
 )
 
@@ -73,7 +74,7 @@ func (a *App) buildExport(ctx context.Context, acct *account) (familyExport, err
 	if ex.Guardians, err = pgx.CollectRows(rows, pgx.RowToStructByPos[exportGuardian]); err != nil {
 		return ex, err
 	}
-	kids, err := a.children(ctx, acct.ID)
+	kids, err := a.childrenAll(ctx, acct.ID) // inactive children too: the export is everything held
 	if err != nil {
 		return ex, err
 	}
@@ -116,13 +117,13 @@ func (a *App) export(c *gin.Context) {
 	}
 	var buf bytes.Buffer
 	z := zip.NewWriter(&buf)
-	write := func(name string, fill func(w *csv.Writer)) error {
+	write := func(name string, fill func(w *spreadsheet.Writer)) error {
 		f, err := z.Create(name)
 		if err != nil {
 			return err
 		}
 		f.Write([]byte("\ufeff")) // BOM: spreadsheets read UTF-8
-		w := csv.NewWriter(f)
+		w := spreadsheet.NewWriter(f)
 		w.Comma = ';'
 		fill(w)
 		w.Flush()
@@ -135,7 +136,7 @@ func (a *App) export(c *gin.Context) {
 		err = enc.Encode(ex)
 	}
 	if err == nil {
-		err = write("guardians.csv", func(w *csv.Writer) {
+		err = write("guardians.csv", func(w *spreadsheet.Writer) {
 			w.Write([]string{"tenant_id", "id", "first_name", "last_name", "email", "phone", "address", "language"})
 			for _, g := range ex.Guardians {
 				w.Write([]string{itoa(g.TenantID), itoa(g.ID), g.FirstName, g.LastName, g.Email, g.Phone, g.Address, g.Language})
@@ -143,7 +144,7 @@ func (a *App) export(c *gin.Context) {
 		})
 	}
 	if err == nil {
-		err = write("pupils.csv", func(w *csv.Writer) {
+		err = write("pupils.csv", func(w *spreadsheet.Writer) {
 			w.Write([]string{"tenant_id", "id", "first_name", "last_name", "birth_date", "school", "level", "diet", "allergens", "allergy_notes", "free_meals", "photo_consent", "structured_communication"})
 			for _, p := range ex.Pupils {
 				w.Write([]string{itoa(p.TenantID), itoa(p.ID), p.FirstName, p.LastName, p.BirthDate, p.School, p.Level,
@@ -152,7 +153,7 @@ func (a *App) export(c *gin.Context) {
 		})
 	}
 	if err == nil {
-		err = write("bookings.csv", func(w *csv.Writer) {
+		err = write("bookings.csv", func(w *spreadsheet.Writer) {
 			w.Write([]string{"pupil_id", "booking_id", "day", "service", "status", "price", "booked_by", "booked_at"})
 			for _, p := range ex.Pupils {
 				for _, b := range p.Bookings {
@@ -162,7 +163,7 @@ func (a *App) export(c *gin.Context) {
 		})
 	}
 	if err == nil {
-		err = write("wallet.csv", func(w *csv.Writer) {
+		err = write("wallet.csv", func(w *spreadsheet.Writer) {
 			w.Write([]string{"pupil_id", "transfer_id", "occurred_at", "kind", "memo", "amount", "balance"})
 			for _, p := range ex.Pupils {
 				for _, l := range p.Wallet {
