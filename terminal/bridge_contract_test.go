@@ -3,7 +3,17 @@ package terminal
 import (
 	"strings"
 	"testing"
+
+	bridge "tartine/firmware-bridge"
 )
+
+// TestBridgeBatchLimit: the bridge refuses an uplink.batch_size above its
+// MaxBatch, which must be the server's.
+func TestBridgeBatchLimit(t *testing.T) {
+	if bridge.MaxBatch != MaxBatch {
+		t.Errorf("bridge.MaxBatch = %d, terminal.MaxBatch = %d", bridge.MaxBatch, MaxBatch)
+	}
+}
 
 // TestTapByPrintedNumber: a decimal reader's bridge sends the ten digits
 // printed on the badge (firmware-bridge, driver line-dec); a badge
