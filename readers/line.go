@@ -430,7 +430,7 @@ func (d *Line) Run(ctx context.Context, port io.ReadWriter, emit func(Tap)) erro
 		if chunk == nil {
 			if sc.idle(time.Now()) {
 				o.Stats.Torn.Add(1)
-				o.Logger.Debug("line reader partial line dropped after silence, with the rest of the line")
+				o.Logger.Debug("line reader partial line dropped after silence")
 			}
 			continue
 		}
