@@ -73,6 +73,14 @@ func (s *Service) postTaps(c *gin.Context) {
 		c.JSON(http.StatusBadRequest, apiError{err.Error()})
 		return
 	}
+	if errors.Is(err, ErrBusy) {
+		// A flood (bridges replaying long outboxes at once): shed it
+		// before it grows the queue; the taps stay in the outboxes.
+		s.log.Debug("apply taps: busy", "device", dev.ID)
+		c.Header("Retry-After", "1")
+		c.JSON(http.StatusServiceUnavailable, apiError{err.Error()})
+		return
+	}
 	if err != nil && c.Request.Context().Err() != nil {
 		// The device hung up (or timed out) before the answer: nothing to
 		// answer; the taps applied meanwhile are answered the same when it

@@ -54,7 +54,16 @@ const (
 	// more than a full group waits (a bridge's backlog): its groups are
 	// full either way, and the backlog goes through faster.
 	groupsInFlight = 2
+	// maxQueued bounds the taps waiting for a group (the queue's memory):
+	// past it a request is refused with ErrBusy (503, Retry-After) before
+	// anything of it is queued, unless the queue is empty. A bridge keeps
+	// such taps in its outbox and sends them again.
+	maxQueued = 4096
 )
+
+// ErrBusy is returned when more taps wait for a group than the server
+// queues (maxQueued): the device API answers 503 with Retry-After.
+var ErrBusy = errors.New("terminal: too many taps waiting, retry later")
 
 // errLeaveGroup is returned by a decision that cannot be taken in a group:
 // the tap is applied alone.
@@ -95,6 +104,8 @@ type GroupStats struct {
 	Grouped int64 // taps applied in a committed group
 	Alone   int64 // taps that left their group
 	Largest int64 // taps in the largest group
+	Shed    int64 // taps refused with ErrBusy (queue full)
+	Peak    int64 // most taps waiting at once
 }
 
 // GroupStats returns the counters of the group commit.
@@ -113,6 +124,7 @@ type grouper struct {
 	mu      sync.Mutex
 	queue   []*groupTap
 	running int // run loops
+	max     int // maxQueued; tests set less
 }
 
 // submit queues taps for the next groups, all at once, and waits for
@@ -122,7 +134,13 @@ func (g *grouper) submit(ctx context.Context, gts ...*groupTap) ([]groupOutcome,
 		gt.done = make(chan groupOutcome, 1)
 	}
 	g.mu.Lock()
+	if len(g.queue) > 0 && len(g.queue)+len(gts) > g.max {
+		g.stats.Shed += int64(len(gts))
+		g.mu.Unlock()
+		return nil, ErrBusy
+	}
 	g.queue = append(g.queue, gts...)
+	g.stats.Peak = max(g.stats.Peak, int64(len(g.queue)))
 	// One run loop as a rule, a second while more than a full group waits.
 	loops := 0
 	if g.running == 0 {

@@ -1,12 +1,15 @@
 package terminal
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,4 +316,68 @@ func TestPupilLockKeyInSQL(t *testing.T) {
 	if n != len(ids) {
 		t.Fatalf("%d rows, want %d", n, len(ids))
 	}
+}
+
+// A flood of taps (bridges replaying their outboxes at once) does not grow
+// the queue of taps waiting for a group without bound: past its bound the
+// device API answers 503 with Retry-After before queueing anything, and the
+// bridges' retries get every tap applied exactly once.
+func TestTapFloodIsShedNotQueued(t *testing.T) {
+	f := newFixture(t)
+	const bound, senders, batches, perBatch = 8, 12, 4, 20
+	f.svc.groups.max = bound
+	uids := []string{uidEmma, uidLucas, uidNora}
+	var wg sync.WaitGroup
+	var busy atomic.Int64
+	errs := make(chan error, senders)
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				var taps []Tap
+				for i := range perBatch {
+					taps = append(taps, tapAt("canteen-1", uids[(s+b+i)%len(uids)], f.clk.Now()))
+				}
+				body, _ := json.Marshal(map[string]any{"taps": taps})
+				for attempt := 0; ; attempt++ {
+					req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/api/v1/taps", bytes.NewReader(body))
+					req.Header.Set("Authorization", Authorization(devID, []byte(devSecret), http.MethodPost, "/api/v1/taps", f.clk.Now(), body))
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						errs <- err
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						break
+					}
+					if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || attempt > 2000 {
+						errs <- fmt.Errorf("status %d, Retry-After %q after %d attempts", resp.StatusCode, resp.Header.Get("Retry-After"), attempt)
+						return
+					}
+					busy.Add(1)
+					time.Sleep(time.Millisecond) // a bridge waits Retry-After; the test only needs another try
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	st := f.svc.GroupStats()
+	if busy.Load() == 0 || st.Shed == 0 {
+		t.Errorf("no request was shed (%d busy answers, %d taps shed): the flood did not reach the bound", busy.Load(), st.Shed)
+	}
+	if st.Peak > bound+perBatch {
+		t.Errorf("peak queue %d taps, want at most %d", st.Peak, bound+perBatch)
+	}
+	var rows, ids int
+	must(t, f.svc.pool.QueryRow(f.ctx, `SELECT count(*), count(DISTINCT tap_id) FROM taps WHERE tenant_id = $1`, f.tenant).Scan(&rows, &ids))
+	if want := senders * batches * perBatch; rows != want || ids != want {
+		t.Errorf("%d tap rows, %d tap ids; want %d of each", rows, ids, want)
+	}
+	f.verify()
 }

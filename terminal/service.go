@@ -141,7 +141,7 @@ func New(cfg Config) (*Service, error) {
 		openDays:       newTTLCache[dayKey, bool](cfg.CacheTTL, cfg.Now),
 		slots:          make(chan struct{}, n),
 	}
-	s.groups = &grouper{s: s}
+	s.groups = &grouper{s: s, max: maxQueued}
 	cfg.School.OnDeviceRevoked(s.devices.forget)
 	return s, nil
 }
