@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"tartine/fees"
 	"tartine/internal/testclock"
+	"tartine/school"
 )
 
 // TestFeeCreationPage walks the fee form as a school admin would: the
@@ -89,5 +91,25 @@ func TestFeeCreationPage(t *testing.T) {
 	}
 	if st, body = c.get("/admin/fees/caps"); st != http.StatusOK || !strings.Contains(body, "56,00\u00a0€") {
 		t.Fatalf("caps: %d\n%.3000s", st, body)
+	}
+	// A school's admin reads the rules but may not change them.
+	if _, err := f.store.CreateStaff(f.ctx, f.demo.TenantID, school.StaffInput{Login: "dir-tilleuls", Name: "Direction", Password: "Tilleuls-Direction-7",
+		Roles: []school.Role{school.RoleAdmin}, SchoolID: f.demo.SchoolID}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	d := f.login("dir-tilleuls", "Tilleuls-Direction-7")
+	if st, body = d.get("/admin/fees/rules?group=M1-M3"); st != http.StatusOK || strings.Contains(body, `name="cap_amount_`) || !strings.Contains(body, "Seul un administrateur du pouvoir organisateur") {
+		t.Fatalf("rules as a school admin: %d\n%.3000s", st, body)
+	}
+	if st, _, _ = d.post("/admin/fees/rules", url.Values{"year": {"2026-27"}, "group": {"M1-M3"}, "based_on": {"1"}, "reason": {"x"}}); st != http.StatusForbidden {
+		t.Errorf("rules saved by a school admin: %d, want 403", st)
+	}
+	// The organising-body admin saves a confirmed cap amount: a new version.
+	st, body = c.follow("/admin/fees/rules", url.Values{"year": {fees.SchoolYearOf(testclock.Now())}, "group": {"M1-M3"}, "based_on": {"1"},
+		"reason": {"montant publié"}, "cap_amount_maternel-activities": {"57,20"}, "cap_amount_maternel-stays": {"125,00"},
+		"obligatoire_piscine": {"on"}, "obligatoire_activites": {"on"}, "obligatoire_sejours": {"on"}, "forbidden_minerval": {"on"}, "pool_value": {"on"},
+		"free_M1": {"on"}, "free_M2": {"on"}, "free_M3": {"on"}})
+	if st != http.StatusOK || !strings.Contains(body, "version 2") || !strings.Contains(body, `value="57.20"`) {
+		t.Fatalf("rules saved: %d\n%.3000s", st, body)
 	}
 }
