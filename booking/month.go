@@ -22,6 +22,7 @@ type MonthDay struct {
 // bookings (every status) from From to To, and the end of the term that
 // holds Today.
 type Month struct {
+	Policy   Policy // the school's booking policy (e.g. no meals on Wednesdays)
 	Days     []MonthDay
 	Meals    []MealType
 	Menus    []MenuItem
@@ -125,6 +126,7 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 	if err != nil {
 		return Month{}, err
 	}
+	out.Policy = pol
 	loc, err := m.zone(tz)
 	if err != nil {
 		return Month{}, err

@@ -94,6 +94,9 @@ func (a *App) bookings(c *gin.Context) {
 						sv.Booking = &bks[i]
 					}
 				}
+				if sv.Booking == nil && !s.IsDaycare() && ds.Day.Weekday() == time.Wednesday && !mo.Policy.WednesdayMeals {
+					continue // no meals on Wednesdays: Book would refuse it
+				}
 				v.Services = append(v.Services, sv)
 			}
 		}

@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +83,20 @@ func TestPagesQueryCount(t *testing.T) {
 	anne.queries("/portal/")
 	if n := anne.queries("/portal/"); n != before {
 		t.Errorf("home with 3 children: %d statements, with 2: %d", n, before)
+	}
+}
+
+// TestNoMealOnWednesdays: the bookings page offers no meal on a Wednesday
+// when the school serves none (the default policy): Book would refuse it
+// (a third of the bookings loadgen portal tried were refused so).
+func TestNoMealOnWednesdays(t *testing.T) {
+	f := newFixture(t)
+	anne := f.accountFor(f.anne, "anne@example.be", "un mot de passe assez long")
+	_, body := anne.get(childPath(f.tenant, f.lucas) + "/bookings?month=2026-12")
+	if !strings.Contains(body, `data-action="book-2026-12-01-repas"`) {
+		t.Fatalf("no booking offered on Tuesday 1 December:\n%s", body)
+	}
+	if strings.Contains(body, `data-action="book-2026-12-02-repas"`) {
+		t.Error("a meal offered on Wednesday 2 December")
 	}
 }

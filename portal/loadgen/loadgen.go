@@ -192,6 +192,7 @@ type Stats struct {
 	Shed     int64            `json:"shed"`    // 503/429 answers (counted in Failures)
 	Refused  int64            `json:"refused"` // book/cancel answered with a refusal message
 	Statuses map[string]int64 `json:"statuses,omitempty"`
+	Refusals map[string]int64 `json:"refusals,omitempty"` // message keys of the refusals
 }
 
 // Report is the outcome of a run.
@@ -221,7 +222,7 @@ type recorder struct {
 func newRecorder() *recorder {
 	r := &recorder{lat: map[string][]time.Duration{}, stats: map[string]*Stats{}}
 	for _, t := range reqTypes {
-		r.stats[t] = &Stats{Statuses: map[string]int64{}}
+		r.stats[t] = &Stats{Statuses: map[string]int64{}, Refusals: map[string]int64{}}
 	}
 	return r
 }
@@ -235,6 +236,12 @@ const (
 	shed
 	failed
 )
+
+func (r *recorder) refusal(typ, key string) {
+	r.mu.Lock()
+	r.stats[typ].Refusals[key]++
+	r.mu.Unlock()
+}
 
 func (r *recorder) add(typ string, d time.Duration, status int, o outcome, err error) {
 	r.mu.Lock()
@@ -334,10 +341,16 @@ func (p *parent) post(ctx context.Context, typ, path string, vals url.Values, su
 		o = classify(status, nil, http.StatusSeeOther)
 		if o == ok && success != "" {
 			o = refused
+			flash := "(none)"
 			for _, ck := range resp.Cookies() {
-				if ck.Name == "flash" && strings.HasPrefix(ck.Value, success) {
-					o = ok
+				if ck.Name == "flash" {
+					flash, _, _ = strings.Cut(ck.Value, "|")
 				}
+			}
+			if flash == success {
+				o = ok
+			} else if ctx.Err() == nil {
+				p.rec.refusal(typ, flash)
 			}
 		}
 	}
