@@ -670,8 +670,11 @@ type DayEndReport struct {
 // becomes a no-show; a meal hold is posted to revenue:meals (key
 // "noshow:<booking id>", kind "meal-noshow") when the policy charges
 // no-shows (default), else voided; free meals and daycare bookings hold
-// nothing and are only marked. Run it after the day's last service. It is
-// safe to run twice or concurrently: each booking and each hold ends once.
+// nothing and are only marked. On a day the school's calendar closed (a
+// day closed after the bookings were made) nothing is charged: the
+// bookings are cancelled by "system:day-end" and their holds voided. Run it
+// after the day's last service. It is safe to run twice or concurrently:
+// each booking and each hold ends once.
 func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time.Time) (DayEndReport, error) {
 	rep := DayEndReport{Amount: decimal.Zero}
 	s, err := m.school(ctx, tenantID, schoolID)
@@ -690,8 +693,15 @@ func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 	if err != nil {
 		return rep, fmt.Errorf("find open bookings of %s: %w", d.Format(time.DateOnly), err)
 	}
+	// A closed day (a strike, a day closed after the bookings were made)
+	// charges nobody: its bookings are cancelled and their holds voided.
+	cal, err := m.loadCalendar(ctx, m.pool, tenantID, schoolID, d, d)
+	if err != nil {
+		return rep, err
+	}
+	closed := !cal.status(d).Open
 	var rev int64
-	if pol.NoShowCharged && len(ids) > 0 {
+	if pol.NoShowCharged && !closed && len(ids) > 0 {
 		if rev, err = m.account(ctx, tenantID, AccountRevenueMeals); err != nil {
 			return rep, err
 		}
@@ -701,6 +711,13 @@ func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 			b, err := lockBooking(ctx, tx, tenantID, id)
 			if err != nil || b.Status != StatusBooked {
 				return err
+			}
+			if closed {
+				if err := m.cancelLocked(ctx, tx, &b, "system:day-end", m.now()); err != nil {
+					return err
+				}
+				rep.Released++
+				return nil
 			}
 			var transferID *int64
 			switch {

@@ -18,6 +18,9 @@ type Cancellation struct {
 	// balance went up by as much): the booked price, or zero for a free
 	// meal and daycare, which hold nothing.
 	Released decimal.Decimal
+	// Closure is the label of the closed day that cancelled it (CloseDays);
+	// empty when a stopped service did (CancelUnpriced).
+	Closure string
 }
 
 // CancelUnpriced cancels every booking of the school still booked for
