@@ -16,7 +16,7 @@ import (
 func cmdDemo(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	var cfg serveConfig
+	cfg := serveConfig{Demo: true}
 	var df dbFlags
 	fs.StringVar(&cfg.Addr, "addr", envOr(e, "TARTINE_ADDR", "127.0.0.1:8080"), "listen address")
 	registerDeviceConns(fs, &cfg)

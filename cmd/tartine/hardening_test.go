@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"tartine/internal/mail"
 )
 
 // Request bodies are bounded before anything parses them; /metrics is for
@@ -230,5 +233,18 @@ func TestStreams(t *testing.T) {
 	case <-cs.done:
 	case <-time.After(5 * time.Second):
 		t.Error("the stream did not end with the session")
+	}
+}
+
+// Without SMTP, a real server logs who an email is for and its subject,
+// never its text (a reset link, an invitation code).
+func TestBriefLogSenderHidesText(t *testing.T) {
+	var buf strings.Builder
+	s := briefLogSender{log: slog.New(slog.NewTextHandler(&buf, nil))}
+	if err := s.Send(context.Background(), mail.Message{To: "anne@example.be", Subject: "Mot de passe", Text: "https://x/portal/reset/SECRET"}); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); strings.Contains(out, "SECRET") || !strings.Contains(out, "anne@example.be") {
+		t.Errorf("log: %s", out)
 	}
 }

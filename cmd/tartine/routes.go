@@ -79,7 +79,13 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	// workers through SMTP_* or, without it, to the log; the day end and
 	// the cleanup of expired sessions are its periodic jobs. The closures
 	// read the services built below; the queue starts once all are built.
+	// Without SMTP the demo logs each email in full (its reset links are
+	// how a newcomer tries them); a real server logs only who and what, so
+	// that a reset link never lands in a log file.
 	var direct jobs.Sender = mail.LogSender{Log: deps.log}
+	if !deps.cfg.Demo {
+		direct = briefLogSender{log: deps.log}
+	}
 	if mcfg, ok, err := mail.ConfigFromEnv(deps.env.getenv); err != nil {
 		return err
 	} else if ok {
@@ -229,4 +235,14 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 // Changing a member's password ends their sessions (backoffice).
 func staffSessions(baseURL, cookie string) websession.Config {
 	return websession.Config{BaseURL: baseURL, CookieName: cookie, MaxAge: 12 * time.Hour, IdleTimeout: 4 * time.Hour}
+}
+
+// briefLogSender "sends" an email by logging its recipient and subject
+// only (no SMTP configured, not the demo): its text may carry a password
+// reset link or an invitation code.
+type briefLogSender struct{ log *slog.Logger }
+
+func (b briefLogSender) Send(ctx context.Context, msg mail.Message) error {
+	b.log.WarnContext(ctx, "email not sent: set SMTP_ADDR", "to", msg.To, "subject", msg.Subject)
+	return nil
 }

@@ -29,6 +29,9 @@ type serveConfig struct {
 	BaseURL string
 	// DeviceConns sizes the device API's own pool (database.go).
 	DeviceConns int
+	// Demo: `tartine demo` (without SMTP, emails are logged in full, reset
+	// links included; in `serve` only their recipient and subject).
+	Demo bool
 }
 
 // Validate checks the configuration.
