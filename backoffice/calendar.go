@@ -41,7 +41,10 @@ type calendarData struct {
 }
 
 type closedForm struct {
-	Day, Kind, Label string
+	Day, To, Kind, Label string
+	// Booked is the number of bookings the closing would cancel: when
+	// non-zero the page asks to confirm (Confirm) before closing.
+	Booked int
 }
 
 // parseDay reads a date as "2026-11-30" (HTML date field) or "30/11/2026".
@@ -147,7 +150,7 @@ func (a *App) addClosedDay(c *gin.Context) {
 		a.notFound(c)
 		return
 	}
-	f := closedForm{Day: c.PostForm("day"), Kind: c.PostForm("kind"), Label: strings.TrimSpace(c.PostForm("label"))}
+	f := closedForm{Day: c.PostForm("day"), To: strings.TrimSpace(c.PostForm("to")), Kind: c.PostForm("kind"), Label: strings.TrimSpace(c.PostForm("label"))}
 	l := lang(c)
 	reject := func(msg string) {
 		d, err := a.calendarData(c, sc.ID, c.PostForm("year"))
@@ -167,9 +170,38 @@ func (a *App) addClosedDay(c *gin.Context) {
 		reject(a.Catalog.T(l, "admin.error.closed_label"))
 		return
 	}
-	err = a.Booking.AddClosedDay(ctx, u.TenantID, sc.ID, day, booking.ClosureKind(f.Kind), f.Label)
+	to := day
+	if f.To != "" {
+		if to, ok = parseDay(f.To); !ok {
+			reject(a.Catalog.T(l, "admin.error.day", f.To))
+			return
+		}
+	}
+	if to.Before(day) || to.Sub(day) >= booking.MaxClosedRange*24*time.Hour {
+		reject(a.Catalog.T(l, "admin.calendar.error_range", booking.MaxClosedRange))
+		return
+	}
+	// Bookings on those days: show how many will be cancelled and ask to
+	// confirm (the families are told by email).
+	booked, err := a.Booking.BookedBetween(ctx, u.TenantID, sc.ID, day, to)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	if booked > 0 && c.PostForm("confirm") != "yes" {
+		d, err := a.calendarData(c, sc.ID, c.PostForm("year"))
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		f.Booked = booked
+		d.Form = f
+		a.render(c, http.StatusOK, "calendar", "admin.calendar.title", "calendar", d)
+		return
+	}
+	cancelled, err := a.Booking.CloseDays(ctx, u.TenantID, sc.ID, day, to, booking.ClosureKind(f.Kind), f.Label, u.Actor())
 	if errors.Is(err, booking.ErrInvalid) {
-		if day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
+		if day.Equal(to) && (day.Weekday() == time.Saturday || day.Weekday() == time.Sunday) {
 			reject(a.Catalog.T(l, "admin.error.weekend", day.Format("02/01/2006")))
 		} else {
 			reject(a.Catalog.T(l, "admin.error.closed_kind", f.Kind))
@@ -181,8 +213,24 @@ func (a *App) addClosedDay(c *gin.Context) {
 		return
 	}
 	_ = a.School.Audit(ctx, u.TenantID, u.Actor(), "calendar.close", fmt.Sprint("school:", sc.ID),
-		map[string]any{"day": day.Format(time.DateOnly), "kind": f.Kind, "label": f.Label})
-	a.flash(c, calendarURL(sc.ID, c.PostForm("year")), "admin.flash.day_closed", day.Format("02/01/2006"), f.Label)
+		map[string]any{"day": day.Format(time.DateOnly), "to": to.Format(time.DateOnly), "kind": f.Kind, "label": f.Label, "bookings_cancelled": len(cancelled)})
+	back := calendarURL(sc.ID, c.PostForm("year"))
+	if a.Families != nil && len(cancelled) > 0 {
+		if err := a.Families.BookingsCancelledBySchool(ctx, u.TenantID, cancelled); err != nil {
+			a.Log.Error("calendar: families' email", "school_id", sc.ID, "err", err)
+			a.flash(c, back, "tariffs.cancel_mail.failed")
+			return
+		}
+	}
+	if len(cancelled) > 0 {
+		a.flash(c, back, "admin.calendar.flash_cancelled", day.Format("02/01/2006"), to.Format("02/01/2006"), f.Label, strconv.Itoa(len(cancelled)))
+		return
+	}
+	if day.Equal(to) {
+		a.flash(c, back, "admin.flash.day_closed", day.Format("02/01/2006"), f.Label)
+		return
+	}
+	a.flash(c, back, "admin.calendar.flash_range", day.Format("02/01/2006"), to.Format("02/01/2006"), f.Label)
 }
 
 // removeClosedDay opens a closed day again.

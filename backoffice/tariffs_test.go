@@ -3,6 +3,7 @@ package backoffice
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -662,5 +663,59 @@ func TestCancelBookingsOfEndedTariff(t *testing.T) {
 	}
 	if got := avail(emma); got != before["Emma"] {
 		t.Errorf("Emma's available balance %s after cancelling again, want %s", got, before["Emma"])
+	}
+}
+
+// Closing days that have bookings (issue 11: "no charge for a closed day"):
+// the first submit previews how many bookings the closing cancels and
+// closes nothing; the confirmation closes the days, cancels the bookings
+// (holds released) and emails each family with the closure's label.
+func TestCloseDaysWithBookings(t *testing.T) {
+	f := newFixture(t)
+	smtp := f.withPortalMail()
+	c := f.login("admin", "demo-admin")
+	today := civilDay(testclock.Now().In(brussels()))
+	emma := f.pupil("Emma")
+	var booked booking.Booking
+	for i := 2; i < 90 && booked.ID == 0; i++ { // the summer holidays last eight weeks
+		b, err := f.book.Book(f.ctx, booking.BookRequest{TenantID: f.demo.TenantID, PupilID: emma.ID, Day: today.AddDate(0, 0, i), Service: "potage", Actor: "guardian:test"})
+		if err == nil {
+			booked = b
+		}
+	}
+	if booked.ID == 0 {
+		t.Fatal("Emma could not book soup in the next 90 days")
+	}
+	n, err := f.book.BookedBetween(f.ctx, f.demo.TenantID, f.demo.SchoolID, booked.Day, booked.Day)
+	if err != nil || n == 0 {
+		t.Fatalf("BookedBetween = %d, %v", n, err)
+	}
+	year := booking.SchoolYearOf(booked.Day)
+	form := url.Values{"school": {itoa(f.demo.SchoolID)}, "year": {fmt.Sprintf("%d-%d", year, year+1)}, "day": {booked.Day.Format(time.DateOnly)},
+		"to": {booked.Day.Format(time.DateOnly)}, "kind": {"closure"}, "label": {"Grève"}}
+	st, body, _ := c.post("/admin/calendar/closed", form)
+	if st != http.StatusOK || !strings.Contains(body, fmt.Sprintf("%d réservation(s) sont prévues", n)) || !strings.Contains(body, `name="confirm" value="yes"`) {
+		t.Fatalf("preview: %d\n%.500s", st, body)
+	}
+	if open, _, _ := f.book.IsOpen(f.ctx, f.demo.TenantID, f.demo.SchoolID, booked.Day); !open {
+		t.Fatal("the preview closed the day")
+	}
+	form.Set("confirm", "yes")
+	st, body = c.follow("/admin/calendar/closed", form)
+	if st != http.StatusOK || !strings.Contains(body, "réservation(s) annulée(s), familles prévenues") {
+		t.Fatalf("confirm: %d\n%.500s", st, body)
+	}
+	if open, _, _ := f.book.IsOpen(f.ctx, f.demo.TenantID, f.demo.SchoolID, booked.Day); open {
+		t.Error("the day is still open")
+	}
+	if b, err := f.book.Get(f.ctx, f.demo.TenantID, booked.ID); err != nil || b.Status != booking.StatusCancelled {
+		t.Errorf("Emma's booking: %+v, %v; want cancelled", b, err)
+	}
+	msgs := smtp.Wait(t, 1)
+	if !strings.Contains(msgs[0].Text, "L'école sera fermée (Grève)") || !strings.Contains(msgs[0].Text, "Emma") {
+		t.Errorf("families' email:\n%s", msgs[0].Text)
+	}
+	if v, _, err := f.led.Verify(f.ctx); err != nil || len(v) > 0 {
+		t.Errorf("verify: %v, %v", v, err)
 	}
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // BookingsCancelledBySchool tells the families about bookings the school
-// cancelled because it stopped a service (booking.Manager.CancelUnpriced):
+// cancelled because it stopped a service (booking.Manager.CancelUnpriced)
+// or closed the day (booking.Manager.CloseDays, the closure's label named):
 // one email per guardian of the pupils concerned, listing each of their
 // children's cancelled days and the amount released, in the guardian's
 // language. A guardian with a portal account is written to at the
@@ -115,7 +116,20 @@ func (a *App) schoolCancelText(lang string, pupils []int64, names map[int64]stri
 	line := func(s string) { b.WriteString(s); b.WriteByte('\n') }
 	line(t("portal.school_cancel.hello"))
 	line("")
-	line(t("portal.school_cancel.intro"))
+	// A closed day says so; a stopped service gives the general reason.
+	closure := ""
+	for _, p := range pupils {
+		for _, c := range byPupil[p] {
+			if c.Closure != "" {
+				closure = c.Closure
+			}
+		}
+	}
+	if closure != "" {
+		line(t("portal.school_cancel.intro_closed", closure))
+	} else {
+		line(t("portal.school_cancel.intro"))
+	}
 	total := decimal.Zero
 	for _, p := range pupils {
 		line("")
