@@ -109,8 +109,9 @@ const badgePage = 1000
 // getBadges is GET /api/v1/badges?since=<cursor>: badges changed after the
 // cursor (every badge for an empty cursor), as active (assigned to an
 // active pupil), blocked (blocked or lost) or removed (returned, unassigned
-// or inactive pupil: drop it). The cursor is the badges' change_seq; "more"
-// says another page follows at once.
+// or inactive pupil: drop it). A device bound to a school gets the badges
+// of other schools' pupils as removed, without names. The cursor is the
+// badges' change_seq; "more" says another page follows at once.
 func (s *Service) getBadges(c *gin.Context) {
 	dev, _, ok := s.deviceAuth(c)
 	if !ok {
@@ -126,18 +127,20 @@ func (s *Service) getBadges(c *gin.Context) {
 		since = n
 	}
 	rows, _ := s.pool.Query(c.Request.Context(), `
-		SELECT b.uid, b.status, b.change_seq, p.first_name, p.last_name, coalesce(p.active, false)
+		SELECT b.uid, b.status, b.change_seq, p.first_name, p.last_name, coalesce(p.active, false),
+			$4::bigint = 0 OR p.id IS NULL OR p.school_id = $4
 		FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
-		WHERE b.tenant_id = $1 AND b.change_seq > $2 ORDER BY b.change_seq LIMIT $3`, dev.TenantID, since, badgePage+1)
+		WHERE b.tenant_id = $1 AND b.change_seq > $2 ORDER BY b.change_seq LIMIT $3`, dev.TenantID, since, badgePage+1, dev.SchoolID)
 	type row struct {
 		uid, status string
 		seq         int64
 		first, last *string
 		active      bool
+		mine        bool // the device's school's (or the device serves every school)
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 		var x row
-		return x, r.Scan(&x.uid, &x.status, &x.seq, &x.first, &x.last, &x.active)
+		return x, r.Scan(&x.uid, &x.status, &x.seq, &x.first, &x.last, &x.active, &x.mine)
 	})
 	if err != nil {
 		s.log.Error("badge delta", "device", dev.ID, "err", err)
@@ -153,6 +156,8 @@ func (s *Service) getBadges(c *gin.Context) {
 	for _, x := range list {
 		e := BadgeEntry{UID: x.uid}
 		switch {
+		case !x.mine: // another school's pupil: nothing of them on this bridge
+			e.Status = "removed"
 		case x.status == "blocked" || x.status == "lost":
 			e.Status = "blocked"
 		case x.status == "active" && x.first != nil && x.active:

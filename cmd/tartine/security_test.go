@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -357,5 +358,34 @@ func TestRevokeTakesEffectAtOnce(t *testing.T) {
 	}
 	if st, body := f.deviceTaps(f.dev2, devSecret, tapJSON("r-2", "s2-canteen", f.zoeBadge, "em4100")); st != http.StatusUnauthorized {
 		t.Errorf("right after revocation: %d %s, want 401", st, body)
+	}
+}
+
+// A bridge bound to school 2 gets the badge list of school 2's pupils; the
+// badges of school 1's pupils come as removed, without names.
+func TestBoundDeviceBadgeList(t *testing.T) {
+	f := newSecFixture(t, nil)
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/api/v1/badges", nil)
+	req.Header.Set("Authorization", authHeader(f.dev2, devSecret, "GET", "/api/v1/badges", ""))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Badges []terminal.BadgeEntry `json:"badges"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("badges: %d %v", resp.StatusCode, err)
+	}
+	byUID := map[string]terminal.BadgeEntry{}
+	for _, b := range got.Badges {
+		byUID[b.UID] = b
+	}
+	if b := byUID[f.zoeBadge]; b.Status != "active" || !strings.HasPrefix(b.Name, "Zoé") {
+		t.Errorf("Zoé's badge: %+v", b)
+	}
+	if b, ok := byUID[f.demo.Badges["Emma"]]; ok && (b.Status != "removed" || b.Name != "") {
+		t.Errorf("Emma's badge on school 2's bridge: %+v", b)
 	}
 }
