@@ -56,6 +56,7 @@ import (
 	"tartine/ledger"
 	"tartine/payments"
 	"tartine/school"
+	"tartine/statements"
 )
 
 //go:embed templates/*.html
@@ -88,6 +89,9 @@ type Deps struct {
 	// Fees are the school fees (rule sets, fees, opt-ins); nil: a service
 	// on Pool, Ledger and School with the shipped rules.
 	Fees *fees.Service
+	// Statements are the periodic statements and estimates; nil: a service
+	// on School with Catalog (emails to the log).
+	Statements *statements.Service
 }
 
 // App serves the back office.
@@ -116,6 +120,10 @@ func New(d Deps) (*App, error) {
 			return nil, err
 		}
 		d.Fees = fees.New(d.Pool, d.Ledger, d.School, fees.NewRules(shipped, d.Now), d.Now)
+	}
+	if d.Statements == nil {
+		d.Statements = statements.New(d.School, d.Catalog, d.Now)
+		d.Statements.Log = d.Log
 	}
 	a := &App{Deps: d, pages: map[string]*template.Template{}, bank: payments.NewBank(d.Ledger, d.Log)}
 	names, err := fs.Glob(templateFS, "templates/*.html")

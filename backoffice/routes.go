@@ -84,6 +84,7 @@ func (a *App) Mount(r gin.IRouter) {
 	ac.POST("/bank/remittance", a.allocateRemittance)
 	ac.GET("/bank/stripe-reviews", a.stripeReviewsPage)
 	ac.POST("/bank/stripe-reviews/dismiss", a.dismissStripeReview)
+	a.mountStatements(ad, ac) // statements_books.go
 }
 
 // MountLetters serves the portal's invitation letters page at /admin/letters

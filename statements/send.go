@@ -94,7 +94,7 @@ func (s *Service) sendOne(ctx context.Context, st Statement, kind, portalURL, ac
 			continue
 		}
 		to := byID[a.GuardianID]
-		lang := langs[a.GuardianID]
+		lang := normLang(langs[a.GuardianID])
 		amount := i18n.FormatEUR(c.TotalDue, lang)
 		for _, py := range c.Payers {
 			if py.GuardianID == a.GuardianID {
@@ -105,8 +105,12 @@ func (s *Service) sendOne(ctx context.Context, st Statement, kind, portalURL, ac
 		if kind == "reminder" {
 			key = "statements.email.reminder"
 		}
+		contact := s.Catalog.T(lang, "statements.contact_school", c.School.Name)
+		if c.School.Contact != "" {
+			contact = s.Catalog.T(lang, "statements.contact", c.School.Contact)
+		}
 		msg := s.email(to, lang, key, c.Pupil.FirstName, c.Period.SchoolYear, c.Period.Seq, c.Number, amount,
-			i18n.FormatDate(c.DueOn, lang), link, c.School.Name, c.School.Contact)
+			i18n.FormatDate(c.DueOn, lang), link, c.School.Name, contact)
 		errText := ""
 		switch {
 		case to == "":
