@@ -29,7 +29,7 @@ var policyMaxAmount = decimal.RequireFromString("999.99")
 // form's fields).
 type policyForm struct {
 	Grace, Duplicate, Unbooked, Surcharge, Cutoff, CutoffDays, MealNoShow, DaycareNoShow, LowBalance string
-	HardFloor, Refund                                                                                bool
+	HardFloor, Refund, WednesdayMeals, RefuseShort                                                   bool
 }
 
 type policyData struct {
@@ -60,17 +60,19 @@ func amountField(d decimal.Decimal) string { return strings.Replace(d.StringFixe
 
 func policyFormOf(p school.Policy) policyForm {
 	return policyForm{
-		Grace:         amountField(p.GraceAmount),
-		HardFloor:     p.HardFloor,
-		Duplicate:     strconv.Itoa(p.DuplicateWindowSeconds),
-		Unbooked:      string(p.UnbookedMeal),
-		Surcharge:     amountField(p.UnbookedSurcharge),
-		Cutoff:        p.BookingCutoff,
-		CutoffDays:    strconv.Itoa(p.BookingCutoffDaysBefore),
-		Refund:        p.RefundAfterCutoff,
-		MealNoShow:    string(p.MealNoShow),
-		DaycareNoShow: string(p.DaycareNoShow),
-		LowBalance:    amountField(p.LowBalanceThreshold),
+		Grace:          amountField(p.GraceAmount),
+		HardFloor:      p.HardFloor,
+		Duplicate:      strconv.Itoa(p.DuplicateWindowSeconds),
+		Unbooked:       string(p.UnbookedMeal),
+		Surcharge:      amountField(p.UnbookedSurcharge),
+		Cutoff:         p.BookingCutoff,
+		CutoffDays:     strconv.Itoa(p.BookingCutoffDaysBefore),
+		Refund:         p.RefundAfterCutoff,
+		MealNoShow:     string(p.MealNoShow),
+		DaycareNoShow:  string(p.DaycareNoShow),
+		LowBalance:     amountField(p.LowBalanceThreshold),
+		WednesdayMeals: p.WednesdayMeals,
+		RefuseShort:    p.InsufficientFunds == "refuse",
 	}
 }
 
@@ -167,6 +169,11 @@ func (a *App) parsePolicyForm(l string, f policyForm, p school.Policy) (school.P
 		return p, bad
 	}
 	p.RefundAfterCutoff = f.Refund
+	p.WednesdayMeals = f.WednesdayMeals
+	p.InsufficientFunds = "allow"
+	if f.RefuseShort {
+		p.InsufficientFunds = "refuse"
+	}
 	for _, ns := range []struct {
 		field, v string
 		to       *school.NoShow
@@ -200,7 +207,7 @@ func (a *App) savePolicy(c *gin.Context) {
 		Grace: trim("grace"), HardFloor: c.PostForm("hard_floor") == "1", Duplicate: trim("duplicate"),
 		Unbooked: trim("unbooked"), Surcharge: trim("surcharge"), Cutoff: trim("cutoff"), CutoffDays: trim("cutoff_days"),
 		Refund: c.PostForm("refund") == "1", MealNoShow: trim("meal_no_show"), DaycareNoShow: trim("daycare_no_show"),
-		LowBalance: trim("low_balance"),
+		LowBalance: trim("low_balance"), WednesdayMeals: c.PostForm("wednesday_meals") == "1", RefuseShort: c.PostForm("refuse_short") == "1",
 	}
 	reject := func(field, msg string) {
 		d, err := a.policyData(c, sc.ID)

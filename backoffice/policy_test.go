@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"tartine/booking"
 	"tartine/school"
 )
 
@@ -161,5 +162,42 @@ func TestPolicyForbidden(t *testing.T) {
 	}
 	if p := f.demoPolicy(); p.DuplicateWindowSeconds != 90 {
 		t.Errorf("policy changed by a canteen user: %+v", p)
+	}
+}
+
+// The Wednesday-meal and short-wallet rules have their place on the policy
+// page, and saving the page keeps the keys that booking reads (one column,
+// one policy): a school that serves Wednesday meals can say so, and the
+// booking rules see it.
+func TestPolicyWednesdayMealsAndShortWallet(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("admin", "demo-admin")
+	if _, page := c.get("/admin/policy"); !strings.Contains(page, `name="wednesday_meals"`) || !strings.Contains(page, `name="refuse_short"`) {
+		t.Fatal("the policy page has no Wednesday-meal or short-wallet field")
+	}
+	for _, on := range []bool{true, false} {
+		st, body, _ := c.post("/admin/policy", f.policyValues(func(v url.Values) {
+			if on {
+				v.Set("wednesday_meals", "1")
+				v.Set("refuse_short", "1")
+			}
+		}))
+		if st != http.StatusSeeOther {
+			t.Fatalf("save (on=%v): %d (%.300s)", on, st, body)
+		}
+		var settings []byte
+		if err := f.pool.QueryRow(f.ctx, `SELECT settings FROM schools WHERE tenant_id = $1 AND id = $2`, f.demo.TenantID, f.demo.SchoolID).Scan(&settings); err != nil {
+			t.Fatal(err)
+		}
+		bp, err := booking.ParsePolicy(settings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bp.WednesdayMeals != on || (bp.InsufficientFunds == booking.FundsRefuse) != on {
+			t.Errorf("on=%v: booking reads wednesday meals %v, insufficient funds %q", on, bp.WednesdayMeals, bp.InsufficientFunds)
+		}
+		if _, page := c.get("/admin/policy"); strings.Contains(page, `name="wednesday_meals" value="1" checked`) != on {
+			t.Errorf("on=%v: the page does not show the stored Wednesday rule", on)
+		}
 	}
 }

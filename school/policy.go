@@ -58,6 +58,14 @@ type Policy struct {
 	// LowBalanceThreshold: below it staff see a discreet mark and parents are
 	// reminded (default 5.00 €).
 	LowBalanceThreshold decimal.Decimal `json:"low_balance_threshold"`
+	// WednesdayMeals: the canteen serves meals on Wednesdays (default
+	// false: Wednesday afternoon is free in Belgian schools). booking reads
+	// the same key: the portal offers, and the server accepts, a Wednesday
+	// meal only when it is set.
+	WednesdayMeals bool `json:"wednesday_meals"`
+	// InsufficientFunds: a booking with a short wallet is allowed within the
+	// grace ("allow", default) or refused ("refuse"); booking reads it.
+	InsufficientFunds string `json:"insufficient_funds"`
 }
 
 // DefaultPolicy returns the safe defaults of DESIGN.md.
@@ -72,6 +80,7 @@ func DefaultPolicy() Policy {
 		MealNoShow:              NoShowCharge,
 		DaycareNoShow:           NoShowRelease,
 		LowBalanceThreshold:     decimal.RequireFromString("5.00"),
+		InsufficientFunds:       "allow",
 	}
 }
 
@@ -114,6 +123,8 @@ func (p Policy) Validate() error {
 		return invalid("meal_no_show %q: want charge or release", p.MealNoShow)
 	case p.DaycareNoShow != NoShowCharge && p.DaycareNoShow != NoShowRelease:
 		return invalid("daycare_no_show %q: want charge or release", p.DaycareNoShow)
+	case p.InsufficientFunds != "allow" && p.InsufficientFunds != "refuse":
+		return invalid("insufficient_funds %q: want allow or refuse", p.InsufficientFunds)
 	case !money(p.LowBalanceThreshold):
 		return invalid("low_balance_threshold %s: want 0 to 999.99 with at most two decimals", p.LowBalanceThreshold)
 	}
