@@ -281,6 +281,7 @@ type parent struct {
 	rec      *recorder
 	rnd      *rand.Rand
 	month    string // bookings page month with bookable days ("2006-01")
+	n        int    // the parent's number
 	loggedIn bool
 }
 
@@ -292,6 +293,7 @@ var (
 
 // do sends req and returns the status and body (read to the end).
 func (p *parent) do(req *http.Request) (int, string, time.Duration, error) {
+	p.address(req)
 	start := time.Now()
 	resp, err := p.http.Do(req)
 	if err != nil {
@@ -330,6 +332,7 @@ func (p *parent) post(ctx context.Context, typ, path string, vals url.Values, su
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.URL+path, strings.NewReader(vals.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", p.cfg.URL)
+	p.address(req)
 	start := time.Now()
 	resp, err := p.http.Do(req)
 	var status int
@@ -360,6 +363,15 @@ func (p *parent) post(ctx context.Context, typ, path string, vals url.Values, su
 	}
 	p.rec.add(typ, d, status, o, err)
 	return o == ok || o == refused
+}
+
+// address gives each parent its own address, as families reach a school's
+// server from their homes, through the reverse proxy's X-Forwarded-For
+// (the server honours it with TARTINE_TRUSTED_PROXIES=127.0.0.1): the
+// login throttle per address then sees each family apart, not every
+// parent behind one address.
+func (p *parent) address(req *http.Request) {
+	req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.17.%d.%d", p.n/250, 1+p.n%250))
 }
 
 func classify(status int, err error, want int) outcome {
@@ -454,7 +466,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	ps := make([]*parent, cfg.Parents)
 	for i := range ps {
 		jar, _ := cookiejar.New(nil)
-		ps[i] = &parent{cfg: cfg, who: cfg.Setup.Parents[i], rec: rec, rnd: rand.New(rand.NewPCG(uint64(i), 17)),
+		ps[i] = &parent{cfg: cfg, who: cfg.Setup.Parents[i], n: i, rec: rec, rnd: rand.New(rand.NewPCG(uint64(i), 17)),
 			http: &http.Client{Jar: jar, Transport: transport, Timeout: cfg.Timeout,
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	}
