@@ -14,6 +14,9 @@ deps-demo:
 deps-test:
 	@scripts/install-deps.sh test
 
+deps-failover:
+	@scripts/install-deps.sh failover
+
 ## demo: run the demo school on the embedded PostgreSQL (./var/demo)
 demo: deps-demo build
 	./bin/tartine demo
@@ -32,6 +35,13 @@ test: deps-test lint
 ## the summer holidays, both DST changes and 29 February (internal/testclock)
 test-dates:
 	@scripts/test-dates.sh
+
+## test-failover: a primary, a synchronous standby and pg_auto_failover on this
+## machine; the primary is killed under tap load, FAILOVER_RUNS times in a row
+## (1–2 min each; not in make test). docs/DEPLOYMENT.md.
+FAILOVER_RUNS ?= 5
+test-failover: deps-failover
+	$(GO) test -tags failover -count=$(FAILOVER_RUNS) -run '^TestFailover$$' -timeout 45m -v ./internal/e2e/
 
 ## fuzz: run each fuzz target briefly
 fuzz:
