@@ -49,6 +49,7 @@ import (
 	"tartine/ledger"
 	"tartine/payments"
 	"tartine/school"
+	"tartine/statements"
 )
 
 //go:embed templates/*.html
@@ -96,6 +97,9 @@ type Deps struct {
 	MaxInFlight int
 	MaxWait     time.Duration
 	MaxWaiting  int
+	// Statements are the periodic statements and estimates shown to the
+	// guardians; nil: a service on School with Catalog.
+	Statements *statements.Service
 }
 
 // App serves the portal.
@@ -135,6 +139,9 @@ func New(d Deps) (*App, error) {
 	}
 	if d.MaxWaiting <= 0 {
 		d.MaxWaiting = defaultMaxWaiting
+	}
+	if d.Statements == nil {
+		d.Statements = statements.New(d.School, d.Catalog, d.Now)
 	}
 	a := &App{Deps: d, pages: map[string]*template.Template{}, shedder: newShedder(d.MaxInFlight, d.MaxWaiting, d.MaxWait)}
 	var err error
@@ -207,6 +214,13 @@ func (a *App) Routes(r gin.IRouter) {
 	c.GET("/epc.png", a.epcPNG)
 	c.GET("/transfer", a.transferForm)
 	c.POST("/transfer", a.transfer)
+	c.GET("/statements", a.childStatements) // statements.go
+	c.GET("/statements/:id", a.childStatementPage)
+	c.GET("/statements/:id/pdf", a.childStatementPDF)
+	c.GET("/estimates/:id", a.childEstimatePage)
+	c.GET("/estimates/:id/pdf", a.childEstimatePDF)
+	in.GET("/statements/:id", a.statementLink)
+	in.GET("/estimates/:id", a.estimateLink)
 }
 
 func securityHeaders(c *gin.Context) {

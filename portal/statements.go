@@ -1,0 +1,238 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"tartine/statements"
+)
+
+// Statements in the portal: a child's periodic statements addressed to the
+// account's guardian (every version, the latest first), each as a page for
+// phones with the EPC QR code to pay it by transfer and its A4 PDF, and
+// the year's estimate of fees. A statement or estimate is shown only to a
+// guardian it is addressed to (never to a pupil: there is no pupil login).
+// The links in the emails (/portal/statements/:id, /portal/estimates/:id)
+// lead to the child's page after the login.
+
+type statementsListData struct {
+	Child      child
+	Statements []statements.Statement
+	Estimates  []statements.Estimate
+}
+
+// stmts returns the statements service.
+func (a *App) stmts() *statements.Service { return a.Statements }
+
+// childStatements lists the child's statements and estimates.
+func (a *App) childStatements(c *gin.Context) {
+	acct, ch, ok := a.child(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	all, err := a.stmts().OfPupil(ctx, ch.TenantID, ch.ID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	d := statementsListData{Child: ch}
+	for _, st := range all {
+		if st.Addressed(ch.GuardianID) {
+			d.Statements = append(d.Statements, st)
+		}
+	}
+	pu, err := a.School.Pupil(ctx, ch.TenantID, ch.ID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	now := a.Now().In(brussels())
+	for _, y := range []string{statements.SchoolYearOf(now), statements.SchoolYearOf(now.AddDate(0, 3, 0))} {
+		e, err := a.stmts().EstimateFor(ctx, ch.TenantID, y, pu)
+		if errors.Is(err, statements.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		if len(d.Estimates) == 0 || d.Estimates[0].ID != e.ID {
+			d.Estimates = append(d.Estimates, e)
+		}
+	}
+	a.render(c, http.StatusOK, "statements", "portal.statements.title", d, acct)
+}
+
+// childStatement loads a statement of the child addressed to the
+// account's guardian, or answers 404.
+func (a *App) childStatement(c *gin.Context) (*account, child, statements.Statement, bool) {
+	acct, ch, ok := a.child(c)
+	if !ok {
+		return nil, ch, statements.Statement{}, false
+	}
+	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
+	st, err := a.stmts().Get(c.Request.Context(), ch.TenantID, id)
+	if errors.Is(err, statements.ErrNotFound) || (err == nil && (st.PupilID != ch.ID || !st.Addressed(ch.GuardianID))) {
+		a.notFound(c)
+		return nil, ch, st, false
+	}
+	if err != nil {
+		a.fail(c, err)
+		return nil, ch, st, false
+	}
+	return acct, ch, st, true
+}
+
+type statementPageData struct {
+	Child     child
+	Statement statements.Statement
+	HTML      template.HTML
+}
+
+// childStatementPage shows one statement for phones.
+func (a *App) childStatementPage(c *gin.Context) {
+	acct, ch, st, ok := a.childStatement(c)
+	if !ok {
+		return
+	}
+	html, err := a.stmts().HTML(st.Content, a.lang(c, acct))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "private, no-store")
+	a.render(c, http.StatusOK, "statement", "portal.statements.one", statementPageData{Child: ch, Statement: st, HTML: html}, acct)
+}
+
+// childStatementPDF serves the statement's A4 PDF.
+func (a *App) childStatementPDF(c *gin.Context) {
+	acct, _, st, ok := a.childStatement(c)
+	if !ok {
+		return
+	}
+	pdf, err := a.stmts().PDF(st.Content, a.lang(c, acct))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="%s-v%d.pdf"`, st.Number, st.Version))
+	c.Header("Cache-Control", "private, no-store")
+	c.Data(http.StatusOK, "application/pdf", pdf)
+}
+
+// childEstimate loads an estimate that applies to the child, or answers 404.
+func (a *App) childEstimate(c *gin.Context) (*account, child, statements.Estimate, bool) {
+	acct, ch, ok := a.child(c)
+	if !ok {
+		return nil, ch, statements.Estimate{}, false
+	}
+	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
+	e, err := a.stmts().Estimate(c.Request.Context(), ch.TenantID, id)
+	if err == nil {
+		var pu, perr = a.School.Pupil(c.Request.Context(), ch.TenantID, ch.ID)
+		if perr != nil || pu.SchoolID != e.SchoolID || (pu.Level != e.Content.Scope && pu.ClassCode != e.Content.Scope) {
+			err = statements.ErrNotFound
+		}
+	}
+	if errors.Is(err, statements.ErrNotFound) {
+		a.notFound(c)
+		return nil, ch, e, false
+	}
+	if err != nil {
+		a.fail(c, err)
+		return nil, ch, e, false
+	}
+	return acct, ch, e, true
+}
+
+type estimatePageData struct {
+	Child    child
+	Estimate statements.Estimate
+	HTML     template.HTML
+}
+
+// childEstimatePage shows the estimate for phones.
+func (a *App) childEstimatePage(c *gin.Context) {
+	acct, ch, e, ok := a.childEstimate(c)
+	if !ok {
+		return
+	}
+	html, err := a.stmts().EstimateHTML(e.Content, a.lang(c, acct))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.render(c, http.StatusOK, "estimate", "portal.statements.estimate", estimatePageData{Child: ch, Estimate: e, HTML: html}, acct)
+}
+
+// childEstimatePDF serves the estimate's A4 PDF.
+func (a *App) childEstimatePDF(c *gin.Context) {
+	acct, _, e, ok := a.childEstimate(c)
+	if !ok {
+		return
+	}
+	pdf, err := a.stmts().EstimatePDF(e.Content, a.lang(c, acct))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`inline; filename="estimation-%s-v%d.pdf"`, e.Content.SchoolYear, e.Content.Version))
+	c.Data(http.StatusOK, "application/pdf", pdf)
+}
+
+// statementLink follows an email's link (/portal/statements/:id) to the
+// child's statement page, when the account is a guardian it is addressed
+// to; 404 otherwise.
+func (a *App) statementLink(c *gin.Context) {
+	acct, ok := a.mustAccount(c)
+	if !ok {
+		return
+	}
+	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
+	kids, err := a.children(c.Request.Context(), acct.ID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	for _, ch := range kids {
+		st, err := a.stmts().Get(c.Request.Context(), ch.TenantID, id)
+		if err == nil && st.PupilID == ch.ID && st.Addressed(ch.GuardianID) {
+			c.Redirect(http.StatusSeeOther, fmt.Sprintf("%s/statements/%d", ch.Path(), st.ID))
+			return
+		}
+	}
+	a.notFound(c)
+}
+
+// estimateLink follows an email's link (/portal/estimates/:id) to the
+// page of a child the estimate applies to; 404 otherwise.
+func (a *App) estimateLink(c *gin.Context) {
+	acct, ok := a.mustAccount(c)
+	if !ok {
+		return
+	}
+	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
+	kids, err := a.children(c.Request.Context(), acct.ID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	for _, ch := range kids {
+		e, err := a.stmts().Estimate(c.Request.Context(), ch.TenantID, id)
+		if err != nil {
+			continue
+		}
+		pu, err := a.School.Pupil(c.Request.Context(), ch.TenantID, ch.ID)
+		if err == nil && pu.SchoolID == e.SchoolID && (pu.Level == e.Content.Scope || pu.ClassCode == e.Content.Scope) {
+			c.Redirect(http.StatusSeeOther, fmt.Sprintf("%s/estimates/%d", ch.Path(), e.ID))
+			return
+		}
+	}
+	a.notFound(c)
+}
