@@ -3,6 +3,7 @@ package fees
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -539,4 +540,37 @@ func TestSeedDemo(t *testing.T) {
 		t.Errorf("P5B lines = %+v, %v; want the pool and the magazine (opted in)", lines, err)
 	}
 	f.verify(t)
+}
+
+// Two charges of one pupil at once check the cap one after the other: of
+// five concurrent 20 € activities for a maternel pupil (cap 56 €), two
+// pass, whatever the interleaving.
+func TestCapUnderConcurrency(t *testing.T) {
+	f := newFixture(t)
+	p := f.pupils["M3A-1"].ID
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.create(t, CreateInput{Category: "activites", Kind: Obligatoire, Amount: eur("20"), PupilIDs: []int64{p}, Object: fmt.Sprint("Sortie ", i)})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ErrRefused):
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 2 {
+		t.Errorf("%d charges passed, want 2 (56 € cap)", ok)
+	}
+	if got := f.receivable(t, "M3A-1"); !got.Equal(eur("40")) {
+		t.Errorf("receivable = %s, want 40", got)
+	}
 }
