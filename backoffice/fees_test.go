@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -111,5 +112,55 @@ func TestFeeCreationPage(t *testing.T) {
 		"free_M1": {"on"}, "free_M2": {"on"}, "free_M3": {"on"}})
 	if st != http.StatusOK || !strings.Contains(body, "version 2") || !strings.Contains(body, `value="57.20"`) {
 		t.Fatalf("rules saved: %d\n%.3000s", st, body)
+	}
+}
+
+// TestFeePageOptInAndCredit: the office records a paper opt-in to a
+// facultatif fee; once the line is on an issued statement the fee can no
+// longer be corrected, only credited, and the credit shows on the page.
+func TestFeePageOptInAndCredit(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("admin", "demo-admin")
+	classes, err := f.store.Classes(f.ctx, f.demo.TenantID, f.demo.SchoolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p5 string
+	for _, cl := range classes {
+		if cl.Code == "P5B" {
+			p5 = fmt.Sprint(cl.ID)
+		}
+	}
+	today := testclock.Now().In(testclock.Brussels).Format("02/01/2006")
+	st, body, loc := c.post("/admin/fees", url.Values{"school": {fmt.Sprint(f.demo.SchoolID)}, "object": {"Revue Tremplin"}, "category": {"abonnements"},
+		"kind": {"facultatif"}, "dates": {today}, "amount": {"18,00"}, "class": {p5}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", st, body)
+	}
+	arthur := f.pupil("Arthur")
+	if st, body = c.get(loc); st != http.StatusOK || !strings.Contains(body, "en attente d&#39;accord") || !strings.Contains(body, "Enregistrer la réponse") {
+		t.Fatalf("fee page: %d\n%s", st, body)
+	}
+	if st, body, _ = c.post(loc+"/opt-in", url.Values{"pupil": {fmt.Sprint(arthur.ID)}, "answer": {"yes"}}); st != http.StatusUnprocessableEntity {
+		t.Fatalf("opt-in without saying how: %d, want 422", st)
+	}
+	if st, body = c.follow(loc+"/opt-in", url.Values{"pupil": {fmt.Sprint(arthur.ID)}, "answer": {"yes"}, "note": {"talon papier"}}); st != http.StatusOK || !strings.Contains(body, "Accord enregistré") || !strings.Contains(body, "talon papier") {
+		t.Fatalf("opt-in: %d\n%s", st, body)
+	}
+	// The statements package issues Arthur's line.
+	id, _ := strconv.ParseInt(strings.TrimPrefix(loc, "/admin/fees/"), 10, 64)
+	lines, err := fees.UnissuedBefore(f.ctx, f.pool, f.demo.TenantID, []int64{arthur.ID}, testclock.Now().AddDate(0, 0, 1))
+	if err != nil || len(lines) != 1 || lines[0].FeeID != id {
+		t.Fatalf("lines = %+v, %v", lines, err)
+	}
+	if err := fees.MarkIssued(f.ctx, f.pool, f.demo.TenantID, []int64{lines[0].ID}, "D-2026-0001"); err != nil {
+		t.Fatal(err)
+	}
+	if st, body, _ = c.post(loc+"/cancel", url.Values{"reason": {"erreur"}}); st != http.StatusUnprocessableEntity || !strings.Contains(body, "note de crédit") {
+		t.Fatalf("cancel after issue: %d\n%s", st, body)
+	}
+	st, body = c.follow(fmt.Sprintf("%s/lines/%d/credit", loc, lines[0].ID), url.Values{"amount": {"4,50"}, "reason": {"numéro manquant"}})
+	if st != http.StatusOK || !strings.Contains(body, "Note de crédit de 4,50\u00a0€ ajoutée") || !strings.Contains(body, "numéro manquant") || !strings.Contains(body, "D-2026-0001") {
+		t.Fatalf("credit: %d\n%s", st, body)
 	}
 }
