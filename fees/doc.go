@@ -42,6 +42,21 @@
 // cancellation) or "fee-credit" (a credit line). tartine verify checks
 // these transfers like every other.
 //
+// Caveat: the terminal (and payments) also post meal overdrafts — the part
+// of a meal a wallet at its floor could not pay — to the same
+// receivable:<pupil> account, so that account's balance mixes fees and
+// service debts. To show fees alone, sum the fee lines (LinesForPeriod),
+// or the account's transfers of kinds fee, fee-cancel and fee-credit
+// (metadata "line", "fee", "category", "kind" on each).
+//
+// # The rest of the service
+//
+// Service.Fees, Fee and FeeLines list a school's fees and lines (the back
+// office); Service.Offers lists the facultatif fees proposed to pupils with
+// the family's latest answer (the portal); Service.CapUsages returns a
+// pupil's usage of its caps; Rules.Get, History and Save read and version
+// the rule sets. SeedDemo fills the demo school.
+//
 // # For the statements package
 //
 // Lines are what a periodic statement shows. The statements package reads
