@@ -20,6 +20,7 @@ import (
 	"tartine/payments"
 	"tartine/portal"
 	"tartine/school"
+	"tartine/statements"
 	"tartine/terminal"
 )
 
@@ -174,6 +175,11 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 	}
 
+	// statements: periodic statements and estimates, emailed through the
+	// queue; shown by the portal and run from the back office.
+	stmtSvc := statements.New(schools, cat, time.Now)
+	stmtSvc.Mail, stmtSvc.Log = queue, deps.log
+
 	var portalApp *portal.App
 	// portal: parents (own session cookie, CSRF, throttled login); mail
 	// through SMTP_* or, without it, to the log.
@@ -184,7 +190,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		expiring = sessions
 		app, err := portal.New(portal.Deps{Pool: pool, Ledger: led, School: schools, Booking: bookings, Sessions: sessions,
-			Catalog: cat, Mail: queue, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL})
+			Catalog: cat, Mail: queue, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL, Statements: stmtSvc})
 		if err != nil {
 			return fmt.Errorf("portal: %w", err)
 		}
@@ -205,7 +211,8 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			return err
 		}
 		bo, err := backoffice.New(backoffice.Deps{Pool: pool, School: schools, Booking: bookings,
-			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL, Families: portalApp, Fees: feeSvc})
+			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL, Families: portalApp, Fees: feeSvc,
+			Statements: stmtSvc})
 		if err != nil {
 			return err
 		}
