@@ -32,6 +32,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -91,9 +92,10 @@ type Deps struct {
 	Now      func() time.Time
 	// BaseURL is the public URL (links in emails and letters), no trailing slash.
 	BaseURL string
-	// MaxInFlight bounds the portal requests served at once (0: the pool's
-	// connections); MaxWait is how long others wait in line (0: 3 s) and
-	// MaxWaiting how many may (0: 400) before the busy page (shed.go).
+	// MaxInFlight bounds the portal requests served at once (0: four per
+	// processor, at most the pool's connections); MaxWait is how long
+	// others wait in line (0: 3 s) and MaxWaiting how many may (0: 400)
+	// before the busy page (shed.go).
 	MaxInFlight int
 	MaxWait     time.Duration
 	MaxWaiting  int
@@ -132,7 +134,7 @@ func New(d Deps) (*App, error) {
 	}
 	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
 	if d.MaxInFlight <= 0 {
-		d.MaxInFlight = int(d.Pool.Config().MaxConns)
+		d.MaxInFlight = min(defaultInFlightPerCPU*runtime.GOMAXPROCS(0), int(d.Pool.Config().MaxConns))
 	}
 	if d.MaxWait <= 0 {
 		d.MaxWait = defaultMaxWait

@@ -22,9 +22,13 @@ import (
 
 // Default shedding limits.
 const (
-	defaultMaxWait    = 3 * time.Second
-	defaultMaxWaiting = 400
-	retryAfterSeconds = 2
+	// defaultInFlightPerCPU: the portal's requests are short and mostly
+	// CPU (here and in PostgreSQL); more at once only queue on the cores
+	// the canteen's taps need.
+	defaultInFlightPerCPU = 4
+	defaultMaxWait        = 3 * time.Second
+	defaultMaxWaiting     = 400
+	retryAfterSeconds     = 2
 )
 
 // shedder admits at most cap(slots) requests at once.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -79,6 +80,9 @@ func cmdLoadgenPortal(ctx context.Context, e env, args []string) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return fmt.Errorf("loadgen portal: %s: %w", *file, err)
 	}
+	// As loadgen taps: one processor for the generator's scheduler, the
+	// rest for the server it measures on the same machine.
+	runtime.GOMAXPROCS(1)
 	var taps *loadgen.Report
 	var tapsErr error
 	var wg sync.WaitGroup

@@ -190,7 +190,8 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		expiring = sessions
 		app, err := portal.New(portal.Deps{Pool: pool, Ledger: led, School: schools, Booking: bookings, Sessions: sessions,
-			Catalog: cat, Mail: queue, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL, Statements: stmtSvc})
+			Catalog: cat, Mail: queue, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL, Statements: stmtSvc,
+			MaxInFlight: deps.cfg.PortalInFlight})
 		if err != nil {
 			return fmt.Errorf("portal: %w", err)
 		}

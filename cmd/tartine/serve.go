@@ -29,6 +29,10 @@ type serveConfig struct {
 	BaseURL string
 	// DeviceConns sizes the device API's own pool (database.go).
 	DeviceConns int
+	// PortalInFlight bounds the portal requests served at once (0: the
+	// portal's default, four per processor); the others wait in line or
+	// get « réessayez dans un instant » (database.go registers the flag).
+	PortalInFlight int
 	// Demo: `tartine demo` (without SMTP, emails are logged in full, reset
 	// links included; in `serve` only their recipient and subject).
 	Demo bool
