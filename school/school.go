@@ -207,15 +207,15 @@ func ReceivableAccountCode(pupilID int64) string { return fmt.Sprint(receivableP
 func CashAccountCode(stationCode string) string { return cashPrefix + stationCode }
 
 var chart = []ledger.AccountSpec{
-	{Code: AccountRevenueMeals, Name: "Repas (70x)", Type: ledger.Income},
-	{Code: AccountRevenueDaycare, Name: "Garderie (70x)", Type: ledger.Income},
+	{Code: AccountRevenueMeals, Name: "Repas", Type: ledger.Income},
+	{Code: AccountRevenueDaycare, Name: "Garderie", Type: ledger.Income},
 	{Code: AccountSubsidyFWBMeals, Name: "Repas gratuits FWB à recevoir", Type: ledger.Asset},
 	{Code: AccountStripeClearing, Name: "Stripe, en transit", Type: ledger.Asset},
-	{Code: AccountBank, Name: "Banque (550)", Type: ledger.Asset},
-	{Code: AccountSuspense, Name: "Compte d'attente (499)", Type: ledger.Liability},
-	{Code: AccountStripeFees, Name: "Frais Stripe (6xx)", Type: ledger.Expense},
-	{Code: AccountCashOverShort, Name: "Écarts de caisse (6xx)", Type: ledger.Expense},
-	{Code: AccountWriteOff, Name: "Créances irrécouvrables (6xx)", Type: ledger.Expense},
+	{Code: AccountBank, Name: "Banque", Type: ledger.Asset},
+	{Code: AccountSuspense, Name: "Compte d'attente", Type: ledger.Liability},
+	{Code: AccountStripeFees, Name: "Frais Stripe", Type: ledger.Expense},
+	{Code: AccountCashOverShort, Name: "Écarts de caisse", Type: ledger.Expense},
+	{Code: AccountWriteOff, Name: "Créances irrécouvrables", Type: ledger.Expense},
 }
 
 // EnsureChart creates the tenant's shared accounts if missing (idempotent):
