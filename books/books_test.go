@@ -24,7 +24,9 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
-func at(y int, m time.Month, day, h int) time.Time { return time.Date(y, m, day, h, 0, 0, 0, tz.Brussels) }
+func at(y int, m time.Month, day, h int) time.Time {
+	return time.Date(y, m, day, h, 0, 0, 0, tz.Brussels)
+}
 
 // world is a tenant with the school chart, two pupils and a year of
 // transfers in every journal.

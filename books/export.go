@@ -79,7 +79,7 @@ var kindJournal = map[string]Journal{
 	"kiosk-topup": JournalCash, "cash-over-short": JournalCash, "cash-remittance": JournalCash,
 	"meal": JournalCanteen, "meal-noshow": JournalCanteen,
 	"daycare": JournalDaycare,
-	"fee": JournalFees, "fee-cancel": JournalFees, "fee-credit": JournalFees, "write-off": JournalFees,
+	"fee":     JournalFees, "fee-cancel": JournalFees, "fee-credit": JournalFees, "write-off": JournalFees,
 }
 
 // journalOf returns the journal of a transfer: by its (origin) kind, else
