@@ -4,23 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
-
-// Allergens are the 14 EU allergens (Regulation 1169/2011, annex II), as
-// stored codes.
-var allergens = []string{"gluten", "crustaceans", "eggs", "fish", "peanuts", "soy", "milk",
-	"nuts", "celery", "mustard", "sesame", "sulphites", "lupin", "molluscs"}
-
-// Allergens returns the 14 EU allergen codes, in the regulation's order.
-func Allergens() []string { return slices.Clone(allergens) }
-
-// IsAllergen reports whether code is one of the 14 EU allergen codes.
-func IsAllergen(code string) bool { return slices.Contains(allergens, code) }
 
 // MenuItem is one dish of a day's menu for a meal type.
 type MenuItem struct {
@@ -43,7 +31,7 @@ func (m *Manager) SetMenu(ctx context.Context, tenantID, schoolID int64, day tim
 		}
 		for _, a := range it.Allergens {
 			if !IsAllergen(a) {
-				return invalid("menu %s %s, dish %q: unknown allergen %q (want one of %v)", civil(day).Format(time.DateOnly), mealType, it.Dish, a, allergens)
+				return invalid("menu %s %s, dish %q: unknown allergen %q (want one of %v)", civil(day).Format(time.DateOnly), mealType, it.Dish, a, Allergens())
 			}
 		}
 	}

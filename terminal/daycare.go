@@ -304,6 +304,7 @@ type Presence struct {
 	Class     string
 	Since     time.Time
 	Allergens []string
+	Notes     string // allergy notes (an allergy outside the EU 14 lives here)
 	Diet      []string
 }
 
@@ -311,7 +312,7 @@ type Presence struct {
 // not checked out, by check-in time.
 func (s *Service) Present(ctx context.Context, tenantID, stationID int64) ([]Presence, error) {
 	rows, _ := s.pool.Query(ctx, `
-		SELECT d.id, p.id, p.first_name, p.last_name, coalesce(c.code, ''), d.check_in_at, p.allergens, p.diet
+		SELECT d.id, p.id, p.first_name, p.last_name, coalesce(c.code, ''), d.check_in_at, p.allergens, p.allergy_notes, p.diet
 		FROM daycare_sessions d
 		JOIN stations st ON st.tenant_id = d.tenant_id AND st.id = $2
 		JOIN pupils p ON p.tenant_id = d.tenant_id AND p.id = d.pupil_id
@@ -321,7 +322,7 @@ func (s *Service) Present(ctx context.Context, tenantID, stationID int64) ([]Pre
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Presence, error) {
 		var p Presence
 		var first, last string
-		err := r.Scan(&p.SessionID, &p.PupilID, &first, &last, &p.Class, &p.Since, &p.Allergens, &p.Diet)
+		err := r.Scan(&p.SessionID, &p.PupilID, &first, &last, &p.Class, &p.Since, &p.Allergens, &p.Notes, &p.Diet)
 		p.Name = school.DisplayName(first, last)
 		return p, err
 	})

@@ -257,6 +257,12 @@ func displayFor(p *pupilRow) *Display {
 	for _, a := range p.Allergens {
 		d.Flags = append(d.Flags, "allergy:"+a)
 	}
+	// An allergy outside the EU 14 lives in the notes only (kiwi, « épipen
+	// dans le cartable »): flag it too, as the badge list does
+	// (school.BadgeInfo.Flags), so that no allergy is silent.
+	if strings.TrimSpace(p.AllergyNotes) != "" {
+		d.Flags = append(d.Flags, "allergy:notes")
+	}
 	for _, x := range p.Diet {
 		d.Flags = append(d.Flags, "diet:"+x)
 	}
