@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
-	"strings"
 
 	"github.com/go-pdf/fpdf"
 )
@@ -18,8 +17,7 @@ func (s *Service) EstimatePDF(e EstimateContent, lang string) ([]byte, error) {
 	pdf.SetCreator("Tartine", true)
 	pdf.SetMargins(18, 16, 18)
 	pdf.SetCompression(false)
-	cp := pdf.UnicodeTranslatorFromDescriptor("")
-	tr := func(s string) string { return cp(strings.ReplaceAll(s, "\u202f", "\u00a0")) }
+	tr := cp1252
 	w := 210.0 - 36
 	pdf.AddPage()
 	pdf.SetFont("Helvetica", "B", 12)

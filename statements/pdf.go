@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-pdf/fpdf"
@@ -73,11 +74,7 @@ func renderPDF(l labels, c Content) ([]byte, error) {
 	pdf.SetMargins(18, 16, 18)
 	pdf.SetAutoPageBreak(true, 16)
 	pdf.SetCompression(false) // deflate costs a fifth of a statement; the file stays ~20 KB
-	cp := pdf.UnicodeTranslatorFromDescriptor("")
-	tr := func(s string) string {
-		// Narrow no-break spaces (French thousands) are not in cp1252.
-		return cp(strings.ReplaceAll(s, "\u202f", "\u00a0"))
-	}
+	tr := cp1252
 	pdf.AddPage()
 	w := 210.0 - 36
 	text := func(style string, size float64, h float64, s string) {
@@ -175,7 +172,7 @@ func renderPDF(l labels, c Content) ([]byte, error) {
 	if len(c.Payers) > 0 {
 		text("B", 11, 6, l.T("how_to_pay"))
 		text("", 9.5, 5, l.T("iban", sepaIBAN(c.School.IBAN), firstNonEmpty(c.School.Beneficiary, c.School.Name)))
-		for i, py := range c.Payers {
+		for _, py := range c.Payers {
 			payload, err := c.EPC(py)
 			if err != nil {
 				return nil, fmt.Errorf("statement %s: EPC QR: %w", c.Number, err)
@@ -190,13 +187,9 @@ func renderPDF(l labels, c Content) ([]byte, error) {
 					pdf.AddPage()
 					y = pdf.GetY()
 				}
-				png, err := qrPNG(payload)
-				if err != nil {
+				if err := drawQR(pdf, payload, 18, y, 32); err != nil {
 					return nil, fmt.Errorf("statement %s: QR: %w", c.Number, err)
 				}
-				name := fmt.Sprintf("epc%d", i)
-				pdf.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, bytes.NewReader(png))
-				pdf.ImageOptions(name, 18, y, 32, 32, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
 				pdf.SetXY(54, y+4)
 				pdf.SetFont("Helvetica", "B", 10)
 				pdf.MultiCell(w-36, 5, tr(line), "", "L", false)
@@ -247,13 +240,44 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-// qrPNG encodes an EPC payload as a QR code (error correction M) of one
-// pixel per module: the PDF scales it up, so the file stays small and the
-// rendering fast (a 300-pixel PNG costs most of a statement's time).
-func qrPNG(payload string) ([]byte, error) {
+// drawQR draws the QR code of payload (error correction M, as EPC069-12
+// asks) as vector squares, size mm wide with its quiet zone, at x, y: one
+// filled rectangle per run of dark modules in a row. It is sharper than an
+// image and several times faster than encoding a PNG that fpdf would then
+// decode and compress again.
+func drawQR(pdf *fpdf.Fpdf, payload string, x, y, size float64) error {
 	q, err := qrcode.New(payload, qrcode.Medium)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return q.PNG(-1)
+	bm := q.Bitmap() // with a 4-module quiet zone
+	m := size / float64(len(bm))
+	pdf.SetFillColor(0, 0, 0)
+	for r, row := range bm {
+		for c := 0; c < len(row); {
+			if !row[c] {
+				c++
+				continue
+			}
+			start := c
+			for c < len(row) && row[c] {
+				c++
+			}
+			pdf.Rect(x+float64(start)*m, y+float64(r)*m, float64(c-start)*m, m, "F")
+		}
+	}
+	return nil
 }
+
+// cp1252 writes UTF-8 text in the core fonts' encoding (Windows-1252),
+// narrow no-break spaces (French thousands) as no-break spaces. The table
+// is parsed once for every document.
+func cp1252(s string) string {
+	cp1252Once.Do(func() { cp1252Tr = fpdf.New("P", "mm", "A4", "").UnicodeTranslatorFromDescriptor("") })
+	return cp1252Tr(strings.ReplaceAll(s, "\u202f", "\u00a0"))
+}
+
+var (
+	cp1252Once sync.Once
+	cp1252Tr   func(string) string
+)
