@@ -320,7 +320,9 @@ func (st Statement) Addressed(guardianID int64) bool {
 // Reissue records a new version of a statement, rebuilt from today's
 // data, with what changed; the old version stays as it was. It returns
 // ErrUnchanged when the rebuilt statement claims the same, and ErrInvalid
-// when id is not the latest version.
+// when id is not the latest version or a statement of a later period was
+// issued for the pupil (its balance builds on this one: correct with a
+// credit note instead).
 func (s *Service) Reissue(ctx context.Context, tenantID, id int64, actor string) (Statement, error) {
 	old, err := s.Get(ctx, tenantID, id)
 	if err != nil {
@@ -332,6 +334,14 @@ func (s *Service) Reissue(ctx context.Context, tenantID, id int64, actor string)
 	p, err := s.Period(ctx, tenantID, old.PeriodID)
 	if err != nil {
 		return Statement{}, err
+	}
+	var later bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM statements st JOIN statement_periods sp ON sp.tenant_id = st.tenant_id AND sp.id = st.period_id
+		WHERE st.tenant_id = $1 AND st.pupil_id = $2 AND sp.starts_on > $3)`, tenantID, old.PupilID, p.From).Scan(&later); err != nil {
+		return Statement{}, fmt.Errorf("reissue %s: %w", old.Number, err)
+	}
+	if later {
+		return Statement{}, invalid("statement %s: a later statement of the pupil is issued; correct with a credit note, which the next statement shows", old.Number)
 	}
 	b, err := s.draft(ctx, p, []int64{old.PupilID})
 	if err != nil {

@@ -190,9 +190,9 @@ func (s *Service) WriteOff(ctx context.Context, tenantID, pupilID int64, amount 
 
 // Remind sends a polite reminder of a statement to every guardian it is
 // addressed to (never the pupil), recorded with the sends. It refuses with
-// a *RuleError RuleUnclaimable when nothing is outstanding on it (a fee
-// that is on no issued statement cannot be reminded), and ErrInvalid for an
-// old version.
+// a *RuleError RuleUnclaimable when nothing is outstanding on the pupil's
+// issued statements (a fee that is on no issued statement cannot be
+// reminded), and ErrInvalid for an old version.
 func (s *Service) Remind(ctx context.Context, tenantID, statementID int64, portalURL, actor string) (SendReport, error) {
 	st, err := s.Get(ctx, tenantID, statementID)
 	if err != nil {
@@ -207,7 +207,7 @@ func (s *Service) Remind(ctx context.Context, tenantID, statementID int64, porta
 	}
 	owed := false
 	for _, r := range rs {
-		if r.PupilID == st.PupilID && r.LastID == st.ID {
+		if r.PupilID == st.PupilID {
 			owed = true
 		}
 	}

@@ -504,3 +504,40 @@ func TestEstimatePDFAndHTML(t *testing.T) {
 		t.Errorf("estimate HTML: %v %s", err, html)
 	}
 }
+
+// A statement whose balance a later statement carries cannot be re-issued:
+// the correction is a credit note on the next statement.
+func TestReissueRefusedOnceALaterStatementExists(t *testing.T) {
+	f := newFixture(t)
+	ps := f.periods()
+	p := f.pupil("Zoé", "Lefèvre", [2]string{"Anne", "anne@example.be"})
+	fe := f.fee("Piscine", "piscine", "30.00", day(2026, 9, 15), p.ID)
+	f.override()
+	f.clock.set(at(2026, time.November, 3, 9))
+	run1, err := f.svc.Issue(f.ctx, f.tenant.ID, ps[0].ID, "staff:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := f.fees.FeeLines(f.ctx, f.tenant.ID, fe.ID)
+	if err != nil || len(lines) != 1 {
+		t.Fatalf("fee lines: %v %v", lines, err)
+	}
+	f.clock.set(at(2026, time.November, 20, 9))
+	if _, err := f.fees.Credit(f.ctx, f.tenant.ID, lines[0].ID, decimal.RequireFromString("5"), "séance annulée", "staff:1"); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.set(at(2027, time.January, 5, 9))
+	run2, err := f.svc.Issue(f.ctx, f.tenant.ID, ps[1].ID, "staff:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := f.svc.OfRun(f.ctx, f.tenant.ID, run2.ID)
+	c := s2[0].Content
+	if !c.Previous.Equal(decimal.RequireFromString("30")) || len(c.Lines) != 1 || !c.Lines[0].Credit || !c.TotalDue.Equal(decimal.RequireFromString("25")) {
+		t.Errorf("second statement: previous %s, lines %+v, total %s; want 30, the credit note, 25", c.Previous, c.Lines, c.TotalDue)
+	}
+	s1, _ := f.svc.OfRun(f.ctx, f.tenant.ID, run1.ID)
+	if _, err := f.svc.Reissue(f.ctx, f.tenant.ID, s1[0].ID, "staff:1"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("re-issue under a later statement: got %v, want ErrInvalid", err)
+	}
+}
