@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tartine/internal/deviceapi"
 )
 
 // StatusError is returned by Client calls when the server answers with a
@@ -47,7 +49,7 @@ func (e *StatusError) TooLarge() bool {
 type Client struct {
 	base     *url.URL
 	deviceID string
-	secret   string
+	secret   []byte
 	hc       *http.Client
 	now      func() time.Time
 }
@@ -67,7 +69,7 @@ func NewClient(baseURL, deviceID, secret string, hc *http.Client, now func() tim
 		now = time.Now
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &Client{base: u, deviceID: deviceID, secret: secret, hc: hc, now: now}, nil
+	return &Client{base: u, deviceID: deviceID, secret: []byte(secret), hc: hc, now: now}, nil
 }
 
 func (c *Client) do(ctx context.Context, method, pathQuery string, body []byte, out any) error {
@@ -78,7 +80,7 @@ func (c *Client) do(ctx context.Context, method, pathQuery string, body []byte, 
 	}
 	// Sign what the server will see as the request URI.
 	signed := c.base.Path + pathQuery
-	req.Header.Set("Authorization", Authorization(c.deviceID, c.secret, method, signed, c.now(), body))
+	req.Header.Set("Authorization", deviceapi.Authorization(c.deviceID, c.secret, method, signed, c.now(), body))
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

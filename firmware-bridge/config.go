@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"tartine/internal/deviceapi"
 )
 
 // Config is the bridge configuration (bridge.example.toml documents every
@@ -76,8 +78,8 @@ type ReaderConfig struct {
 var driverKinds = []string{"tartine", "rdm6300", "id12la", "em18", "pn532", "line-hex", "line-dec", "wiegand"}
 
 // MaxBatch is the largest number of taps the server accepts in one POST
-// /api/v1/taps (terminal.MaxBatch): uplink.batch_size may not exceed it.
-const MaxBatch = 500
+// /api/v1/taps (deviceapi.MaxBatch): uplink.batch_size may not exceed it.
+const MaxBatch = deviceapi.MaxBatch
 
 // Defaults used when a field is zero.
 const (

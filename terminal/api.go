@@ -9,13 +9,12 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 
+	"tartine/internal/deviceapi"
 	"tartine/school"
 )
 
 // apiError is the JSON body of a device API error.
-type apiError struct {
-	Error string `json:"error"`
-}
+type apiError = deviceapi.Error
 
 // deviceAuth reads the body (at most MaxBody bytes) and authenticates the
 // request; on failure it answers 401 (or 413/500) and aborts.
@@ -24,10 +23,10 @@ func (s *Service) deviceAuth(c *gin.Context) (Device, []byte, bool) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, apiError{"body larger than " + strconv.Itoa(MaxBody) + " bytes"})
+			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, apiError{Error: "body larger than " + strconv.Itoa(MaxBody) + " bytes"})
 			return Device{}, nil, false
 		}
-		c.AbortWithStatusJSON(http.StatusBadRequest, apiError{"unreadable body"})
+		c.AbortWithStatusJSON(http.StatusBadRequest, apiError{Error: "unreadable body"})
 		return Device{}, nil, false
 	}
 	dev, err := s.Authenticate(c.Request.Context(), c.GetHeader("Authorization"), c.Request.Method, c.Request.URL.RequestURI(), body)
@@ -35,7 +34,7 @@ func (s *Service) deviceAuth(c *gin.Context) (Device, []byte, bool) {
 	case errors.Is(err, ErrAuthMissing), errors.Is(err, ErrAuthMalformed), errors.Is(err, ErrClockSkew),
 		errors.Is(err, ErrUnknownDevice), errors.Is(err, ErrRevokedDevice), errors.Is(err, ErrBadSignature):
 		c.Header("WWW-Authenticate", AuthScheme)
-		c.AbortWithStatusJSON(http.StatusUnauthorized, apiError{err.Error()})
+		c.AbortWithStatusJSON(http.StatusUnauthorized, apiError{Error: err.Error()})
 		return Device{}, nil, false
 	case err != nil:
 		s.log.Error("device authentication", "err", err)
@@ -51,7 +50,7 @@ func (s *Service) deviceAuth(c *gin.Context) (Device, []byte, bool) {
 // outbox and sends them again.
 func unavailable(c *gin.Context) {
 	c.Header("Retry-After", retryAfterSeconds)
-	c.JSON(http.StatusServiceUnavailable, apiError{"server unavailable, retry later"})
+	c.JSON(http.StatusServiceUnavailable, apiError{Error: "server unavailable, retry later"})
 }
 
 // retryAfterSeconds is Retry-After on a 503: a failover takes 10 to 30 s,
@@ -70,7 +69,7 @@ func (s *Service) postTaps(c *gin.Context) {
 	}
 	res, err := s.ApplyBatch(c.Request.Context(), dev, body)
 	if errors.Is(err, ErrBadBatch) {
-		c.JSON(http.StatusBadRequest, apiError{err.Error()})
+		c.JSON(http.StatusBadRequest, apiError{Error: err.Error()})
 		return
 	}
 	if errors.Is(err, ErrBusy) {
@@ -78,7 +77,7 @@ func (s *Service) postTaps(c *gin.Context) {
 		// before it grows the queue; the taps stay in the outboxes.
 		s.log.Debug("apply taps: busy", "device", dev.ID)
 		c.Header("Retry-After", "1")
-		c.JSON(http.StatusServiceUnavailable, apiError{err.Error()})
+		c.JSON(http.StatusServiceUnavailable, apiError{Error: err.Error()})
 		return
 	}
 	if err != nil && c.Request.Context().Err() != nil {
@@ -94,15 +93,11 @@ func (s *Service) postTaps(c *gin.Context) {
 		unavailable(c)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"results": res})
+	c.JSON(http.StatusOK, deviceapi.Results{Results: res})
 }
 
 // BadgeEntry is one badge of GET /api/v1/badges.
-type BadgeEntry struct {
-	UID    string `json:"uid"`
-	Status string `json:"status"` // active | blocked | removed
-	Name   string `json:"name"`
-}
+type BadgeEntry = deviceapi.Badge
 
 const badgePage = 1000
 
@@ -121,7 +116,7 @@ func (s *Service) getBadges(c *gin.Context) {
 	if v := c.Query("since"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			c.JSON(http.StatusBadRequest, apiError{"since: want the cursor of a previous answer"})
+			c.JSON(http.StatusBadRequest, apiError{Error: "since: want the cursor of a previous answer"})
 			return
 		}
 		since = n
@@ -157,19 +152,19 @@ func (s *Service) getBadges(c *gin.Context) {
 		e := BadgeEntry{UID: x.uid}
 		switch {
 		case !x.mine: // another school's pupil: nothing of them on this bridge
-			e.Status = "removed"
+			e.Status = deviceapi.BadgeRemoved
 		case x.status == "blocked" || x.status == "lost":
-			e.Status = "blocked"
+			e.Status = deviceapi.BadgeBlocked
 		case x.status == "active" && x.first != nil && x.active:
-			e.Status = "active"
+			e.Status = deviceapi.BadgeActive
 		default:
-			e.Status = "removed"
+			e.Status = deviceapi.BadgeRemoved
 		}
-		if x.first != nil && e.Status != "removed" {
+		if x.first != nil && e.Status != deviceapi.BadgeRemoved {
 			e.Name = school.DisplayName(*x.first, *x.last)
 		}
 		out = append(out, e)
 		cursor = x.seq
 	}
-	c.JSON(http.StatusOK, gin.H{"badges": out, "cursor": strconv.FormatInt(cursor, 10), "more": more})
+	c.JSON(http.StatusOK, deviceapi.BadgeDelta{Badges: out, Cursor: strconv.FormatInt(cursor, 10), More: more})
 }

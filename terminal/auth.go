@@ -2,111 +2,40 @@ package terminal
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tartine/internal/deviceapi"
 )
 
 // AuthScheme is the scheme word of the device API Authorization header.
-const AuthScheme = "Tartine-HMAC"
+const AuthScheme = deviceapi.AuthScheme
 
 // MaxClockSkew is how far a request's timestamp may be from the server's
 // clock, either way.
-const MaxClockSkew = 300 * time.Second
+const MaxClockSkew = deviceapi.MaxClockSkew
 
 // Errors of device authentication. All of them are answered with 401.
+// ErrAuthMissing and ErrAuthMalformed are deviceapi's (the header's syntax);
+// the others are the server's decisions.
 var (
-	ErrAuthMissing   = errors.New("terminal: missing Tartine-HMAC authorization")
-	ErrAuthMalformed = errors.New("terminal: malformed authorization header")
+	ErrAuthMissing   = deviceapi.ErrAuthMissing
+	ErrAuthMalformed = deviceapi.ErrAuthMalformed
 	ErrClockSkew     = errors.New("terminal: request timestamp too far from the server clock")
 	ErrUnknownDevice = errors.New("terminal: unknown device")
 	ErrRevokedDevice = errors.New("terminal: device revoked")
 	ErrBadSignature  = errors.New("terminal: bad signature")
 )
 
-// Sign returns the device API signature, lower-case hex of
-//
-//	HMAC-SHA256(secret, method + "\n" + requestURI + "\n" + ts + "\n" + hex(SHA256(body)))
-//
-// where requestURI is the path plus "?" and the raw query when there is one.
-// It matches the bridge's bridge.Sign.
-func Sign(secret []byte, method, requestURI string, ts int64, body []byte) string {
-	sum := sha256.Sum256(body)
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(method + "\n" + requestURI + "\n" + strconv.FormatInt(ts, 10) + "\n" + hex.EncodeToString(sum[:])))
-	return hex.EncodeToString(mac.Sum(nil))
-}
-
-// Authorization returns the Authorization header value for a device request.
+// Authorization returns the Authorization header value for a device request
+// (deviceapi.Authorization, for the server's tests and load generators).
 func Authorization(deviceID string, secret []byte, method, requestURI string, now time.Time, body []byte) string {
-	ts := now.Unix()
-	return fmt.Sprintf("%s device=%s,ts=%d,sig=%s", AuthScheme, deviceID, ts, Sign(secret, method, requestURI, ts, body))
-}
-
-// authHeader is a parsed Authorization header.
-type authHeader struct {
-	Device string
-	TS     int64
-	Sig    []byte
-}
-
-// parseAuthorization reads `Tartine-HMAC device=<id>,ts=<unix>,sig=<hex>`.
-// It returns ErrAuthMissing or an error wrapping ErrAuthMalformed that says
-// which part is wrong.
-func parseAuthorization(h string) (authHeader, error) {
-	if h == "" {
-		return authHeader{}, ErrAuthMissing
-	}
-	rest, ok := strings.CutPrefix(h, AuthScheme+" ")
-	if !ok {
-		return authHeader{}, fmt.Errorf("%w: scheme is not %s", ErrAuthMalformed, AuthScheme)
-	}
-	var a authHeader
-	seen := map[string]bool{}
-	for _, kv := range strings.Split(rest, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if !ok || v == "" {
-			return authHeader{}, fmt.Errorf("%w: field %q is not key=value", ErrAuthMalformed, kv)
-		}
-		if seen[k] {
-			return authHeader{}, fmt.Errorf("%w: field %q given twice", ErrAuthMalformed, k)
-		}
-		seen[k] = true
-		switch k {
-		case "device":
-			if len(v) > 128 {
-				return authHeader{}, fmt.Errorf("%w: device id longer than 128 characters", ErrAuthMalformed)
-			}
-			a.Device = v
-		case "ts":
-			ts, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return authHeader{}, fmt.Errorf("%w: ts %q is not a Unix time", ErrAuthMalformed, v)
-			}
-			a.TS = ts
-		case "sig":
-			sig, err := hex.DecodeString(v)
-			if err != nil || len(sig) != sha256.Size {
-				return authHeader{}, fmt.Errorf("%w: sig is not 64 hex digits", ErrAuthMalformed)
-			}
-			a.Sig = sig
-		default:
-			return authHeader{}, fmt.Errorf("%w: unknown field %q", ErrAuthMalformed, k)
-		}
-	}
-	if a.Device == "" || !seen["ts"] || a.Sig == nil {
-		return authHeader{}, fmt.Errorf("%w: device, ts and sig are required", ErrAuthMalformed)
-	}
-	return a, nil
+	return deviceapi.Authorization(deviceID, secret, method, requestURI, now, body)
 }
 
 // Device is an enrolled bridge.
@@ -186,7 +115,7 @@ func (c *deviceCache) forget(id string) {
 // ErrAuthMissing, ErrAuthMalformed, ErrClockSkew, ErrUnknownDevice,
 // ErrRevokedDevice, ErrBadSignature (wrapped), or a database error.
 func (c *deviceCache) authenticate(ctx context.Context, header, method, requestURI string, body []byte) (Device, error) {
-	a, err := parseAuthorization(header)
+	a, err := deviceapi.ParseAuthorization(header)
 	if err != nil {
 		return Device{}, err
 	}
@@ -198,8 +127,7 @@ func (c *deviceCache) authenticate(ctx context.Context, header, method, requestU
 	if err != nil {
 		return Device{}, err
 	}
-	want, _ := hex.DecodeString(Sign(dev.secret, method, requestURI, a.TS, body))
-	if !hmac.Equal(want, a.Sig) {
+	if !a.Verify(dev.secret, method, requestURI, body) {
 		return Device{}, ErrBadSignature
 	}
 	// Checked after the signature so that a revoked id is not confirmed to

@@ -10,17 +10,6 @@ import (
 	bridge "tartine/firmware-bridge"
 )
 
-func TestSignMatchesBridge(t *testing.T) {
-	body := []byte(`{"taps":[]}`)
-	for _, path := range []string{"/api/v1/taps", "/api/v1/badges?since=42"} {
-		got := Sign([]byte(devSecret), "POST", path, 1795000000, body)
-		want := bridge.Sign(devSecret, "POST", path, 1795000000, body)
-		if got != want {
-			t.Errorf("Sign(%s) = %s, bridge.Sign = %s", path, got, want)
-		}
-	}
-}
-
 func TestDeviceAuthRefusals(t *testing.T) {
 	f := newFixture(t)
 	body := []byte(`{"taps": []}`)
@@ -110,18 +99,6 @@ func TestBadgeDeltaThroughBridgeClient(t *testing.T) {
 	if r := res["bridge-tap-1"]; r.Verdict != bridge.VerdictAccepted || r.Display == nil || r.Display.Name != "Emma D." {
 		t.Errorf("bridge result = %+v", r)
 	}
-}
-
-func FuzzParseAuthorization(f *testing.F) {
-	f.Add("Tartine-HMAC device=dev-1,ts=1795000000,sig=" + strings.Repeat("ab", 32))
-	f.Add("Tartine-HMAC device=,ts=,sig=")
-	f.Add("Tartine-HMAC device=a,device=b")
-	f.Fuzz(func(t *testing.T, h string) {
-		a, err := parseAuthorization(h)
-		if err == nil && (a.Device == "" || len(a.Sig) != 32) {
-			t.Errorf("accepted %q as %+v", h, a)
-		}
-	})
 }
 
 func FuzzParseTap(f *testing.F) {

@@ -3,14 +3,15 @@ package terminal
 import (
 	"github.com/gin-gonic/gin"
 
+	"tartine/internal/deviceapi"
 	"tartine/internal/websession"
 )
 
 // MountDeviceAPI registers the device API (HMAC-authenticated, no session,
 // no CSRF): POST /api/v1/taps and GET /api/v1/badges.
 func (s *Service) MountDeviceAPI(r gin.IRouter) {
-	r.POST("/api/v1/taps", websession.Device, s.postTaps)
-	r.GET("/api/v1/badges", websession.Device, s.getBadges)
+	r.POST(deviceapi.PathTaps, websession.Device, s.postTaps)
+	r.GET(deviceapi.PathBadges, websession.Device, s.getBadges)
 }
 
 // mountKiosk registers the kiosk screens in the staff group (session,

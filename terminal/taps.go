@@ -8,14 +8,16 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"tartine/internal/deviceapi"
 )
 
 // Limits of the device API.
 const (
 	// MaxBatch is the largest number of taps in one POST /api/v1/taps.
-	MaxBatch = 500
+	MaxBatch = deviceapi.MaxBatch
 	// MaxBody is the largest request body the device API reads.
-	MaxBody = 1 << 20
+	MaxBody = deviceapi.MaxBody
 	// maxTapID is the longest tap id accepted (a UUID is 36).
 	maxTapID = 64
 	// maxUID is the longest badge uid or QR token accepted.
@@ -24,16 +26,16 @@ const (
 
 // Verdicts of a tap.
 const (
-	VerdictAccepted  = "accepted"
-	VerdictRefused   = "refused"
-	VerdictDuplicate = "duplicate"
+	VerdictAccepted  = deviceapi.VerdictAccepted
+	VerdictRefused   = deviceapi.VerdictRefused
+	VerdictDuplicate = deviceapi.VerdictDuplicate
 )
 
 // Feedback patterns for the reader's LED and beeper.
 const (
-	FeedbackOK   = "ok"
-	FeedbackWarn = "warn"
-	FeedbackDeny = "deny"
+	FeedbackOK   = deviceapi.FeedbackOK
+	FeedbackWarn = deviceapi.FeedbackWarn
+	FeedbackDeny = deviceapi.FeedbackDeny
 )
 
 // Reasons: machine codes of a refused or flagged tap.
@@ -63,34 +65,15 @@ const (
 // Techs are the badge technologies of the device API.
 var techs = map[string]bool{"em4100": true, "iso14443a": true, "qr": true, "wiegand": true, "manual": true}
 
-// Tap is one badge read sent by a device.
-type Tap struct {
-	ID      string    `json:"id"`
-	Station string    `json:"station"`
-	UID     string    `json:"uid"`
-	Tech    string    `json:"tech"`
-	ReadAt  time.Time `json:"read_at"`
-	Offline bool      `json:"offline"`
-}
+// Tap is one badge read sent by a device (the wire type is deviceapi's).
+type Tap = deviceapi.Tap
 
 // Display is what a reader's small display and the staff screen may show.
-type Display struct {
-	Name  string   `json:"name"`
-	Class string   `json:"class"`
-	Flags []string `json:"flags"`
-}
+type Display = deviceapi.Display
 
 // Result is the answer for one tap (DESIGN.md "Device API"). Action is an
 // addition to the contract that clients may ignore.
-type Result struct {
-	ID       string   `json:"id"`
-	Verdict  string   `json:"verdict"`
-	Reason   string   `json:"reason"`
-	Feedback string   `json:"feedback"`
-	Display  *Display `json:"display,omitempty"`
-	Charged  string   `json:"charged"`
-	Action   string   `json:"action,omitempty"`
-}
+type Result = deviceapi.Result
 
 func refused(id, reason string) Result {
 	return Result{ID: id, Verdict: VerdictRefused, Reason: reason, Feedback: FeedbackDeny, Charged: "0.00"}
