@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -75,7 +76,7 @@ func (d *database) Close() {
 
 // openDatabase connects to DATABASE_URL or starts the embedded cluster.
 func openDatabase(ctx context.Context, e env, f dbFlags, log *slog.Logger) (*database, error) {
-	d := &database{DSN: e.getenv("DATABASE_URL")}
+	d := &database{DSN: withConnectTimeout(e.getenv("DATABASE_URL"))}
 	if d.DSN == "" {
 		c, err := pglocal.Start(ctx, pglocal.Options{DataDir: f.dataDir, Durable: true, Logf: func(format string, args ...any) {
 			log.Info(fmt.Sprintf(format, args...))
@@ -94,6 +95,30 @@ func openDatabase(ctx context.Context, e env, f dbFlags, log *slog.Logger) (*dat
 	}
 	d.Pool = pool
 	return d, nil
+}
+
+// defaultConnectTimeout bounds each connection attempt to one host of
+// DATABASE_URL when it sets no connect_timeout.
+const defaultConnectTimeout = "5"
+
+// withConnectTimeout adds connect_timeout to a connection string that sets
+// none. With several hosts (a primary and its standby), pgx tries the next
+// host only when the attempt on the previous one fails; a database machine
+// that is lost answers nothing, and without a timeout every new connection
+// would wait for the system's TCP timeout (about two minutes) before trying
+// the new primary.
+func withConnectTimeout(dsn string) string {
+	if dsn == "" || strings.Contains(dsn, "connect_timeout") {
+		return dsn
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		return dsn + sep + "connect_timeout=" + defaultConnectTimeout
+	}
+	return dsn + " connect_timeout=" + defaultConnectTimeout
 }
 
 func newLogger(e env) *slog.Logger {
