@@ -42,6 +42,8 @@ func (a *App) Mount(r gin.IRouter) {
 	ad.POST("/calendar/closed", a.addClosedDay)
 	ad.POST("/calendar/open", a.removeClosedDay)
 	ad.GET("/menus", a.menus)
+	ad.GET("/kitchen", a.kitchen)        // kitchen.go
+	ad.GET("/kitchen.csv", a.kitchenCSV) // kitchen.go
 	ad.POST("/menus", a.saveMenu)
 	ad.GET("/tariffs", a.tariffs)
 	ad.POST("/tariffs/meal", a.addMealTariff)
@@ -85,6 +87,7 @@ func (a *App) Mount(r gin.IRouter) {
 	ac.GET("/bank/stripe-reviews", a.stripeReviewsPage)
 	ac.POST("/bank/stripe-reviews/dismiss", a.dismissStripeReview)
 	a.mountStatements(ad, ac) // statements_books.go
+	a.mountAccounts(ac)       // books_accounts.go
 }
 
 // MountLetters serves the portal's invitation letters page at /admin/letters

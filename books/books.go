@@ -78,6 +78,9 @@ var DefaultRules = []Rule{
 	{Pattern: "expense:write-off", PCMN: "642000", Label: "Pertes sur créances"},
 }
 
+// Prefix reports whether the rule matches a code prefix rather than one code.
+func (r Rule) Prefix() bool { return strings.HasSuffix(r.Pattern, ":") }
+
 // fallback is the PCMN account of an account no rule matches, by type.
 var fallback = map[ledger.AccountType]Rule{
 	ledger.Asset:     {Pattern: "*", PCMN: "416000", Label: "Créances diverses"},
