@@ -7,10 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"tartine/internal/deviceapi"
+	"tartine/school"
 )
 
 // AuthScheme is the scheme word of the device API Authorization header.
@@ -53,9 +51,9 @@ type Device struct {
 // shared school.Store drops the device at once (school.Store.OnDeviceRevoked);
 // one made by another server process takes effect within the TTL.
 type deviceCache struct {
-	pool *pgxpool.Pool
-	ttl  time.Duration
-	now  func() time.Time
+	store *school.Store
+	ttl   time.Duration
+	now   func() time.Time
 
 	mu sync.Mutex
 	m  map[string]cachedDevice
@@ -67,8 +65,8 @@ type cachedDevice struct {
 	expires time.Time
 }
 
-func newDeviceCache(pool *pgxpool.Pool, ttl time.Duration, now func() time.Time) *deviceCache {
-	return &deviceCache{pool: pool, ttl: ttl, now: now, m: map[string]cachedDevice{}}
+func newDeviceCache(store *school.Store, ttl time.Duration, now func() time.Time) *deviceCache {
+	return &deviceCache{store: store, ttl: ttl, now: now, m: map[string]cachedDevice{}}
 }
 
 // get returns the device or ErrUnknownDevice.
@@ -78,17 +76,14 @@ func (c *deviceCache) get(ctx context.Context, id string) (Device, error) {
 	e, ok := c.m[id]
 	c.mu.Unlock()
 	if !ok || now.After(e.expires) {
-		var d Device
-		var revokedAt *time.Time
-		err := c.pool.QueryRow(ctx, `SELECT device_id, tenant_id, coalesce(school_id, 0), name, secret, revoked_at FROM devices WHERE device_id = $1`, id).
-			Scan(&d.ID, &d.TenantID, &d.SchoolID, &d.Name, &d.secret, &revokedAt)
+		sd, err := c.store.DeviceByID(ctx, id)
 		switch {
-		case errors.Is(err, pgx.ErrNoRows):
+		case errors.Is(err, school.ErrNotFound):
 			e = cachedDevice{expires: now.Add(c.ttl)}
 		case err != nil:
 			return Device{}, fmt.Errorf("read device %q: %w", id, err)
 		default:
-			d.Revoked = revokedAt != nil
+			d := Device{ID: sd.ID, TenantID: sd.TenantID, SchoolID: sd.SchoolID, Name: sd.Name, secret: sd.Secret, Revoked: sd.Revoked()}
 			e = cachedDevice{dev: d, found: true, expires: now.Add(c.ttl)}
 		}
 		c.mu.Lock()

@@ -130,7 +130,7 @@ func New(cfg Config) (*Service, error) {
 		dayEndDone: map[idKey]string{},
 		pool:       cfg.Pool, ledger: cfg.Ledger, store: cfg.School, booking: cfg.Booking, log: cfg.Log, now: cfg.Now,
 		hub:      NewHub(200),
-		devices:  newDeviceCache(cfg.Pool, cfg.CacheTTL, cfg.Now),
+		devices:  newDeviceCache(cfg.School, cfg.CacheTTL, cfg.Now),
 		stations: newTTLCache[stationKey, Station](cfg.CacheTTL, cfg.Now),
 		schools:  newTTLCache[idKey, schoolInfo](cfg.CacheTTL, cfg.Now),
 		accounts: newTTLCache[codeKey, int64](time.Hour, cfg.Now),
