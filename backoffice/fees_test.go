@@ -164,3 +164,20 @@ func TestFeePageOptInAndCredit(t *testing.T) {
 		t.Fatalf("credit: %d\n%s", st, body)
 	}
 }
+
+func FuzzParseDays(f *testing.F) {
+	for _, s := range []string{"05/11/2025", "2025-11-05, 12/11/2025", "1/2/2026;3/2/2026", "", "31/02/2026", "05/11/2025,,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		days, ok := parseDays(s)
+		if ok != (len(days) > 0) {
+			t.Fatalf("parseDays(%q) = %v, %v", s, days, ok)
+		}
+		for _, d := range days {
+			if d.Year() < 2000 || d.Year() >= 2100 || d.Hour() != 0 {
+				t.Fatalf("parseDays(%q) gave %v", s, d)
+			}
+		}
+	})
+}
