@@ -152,6 +152,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.initdb(ctx, cred); err != nil {
 		return nil, err
 	}
+	if cred != nil {
+		// An existing cluster under a path that became unreachable.
+		if p, mode := unreachable(filepath.Dir(dir), cred); p != "" {
+			return nil, fmt.Errorf("the postgres user cannot enter %s (mode %v), which holds the cluster %s: chmod o+x it, or move the cluster to a world-traversable path", p, mode, dir)
+		}
+	}
 	if err := c.launch(ctx); err != nil {
 		c.Stop()
 		return nil, err
