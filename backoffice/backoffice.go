@@ -92,6 +92,9 @@ type Deps struct {
 	// Statements are the periodic statements and estimates; nil: a service
 	// on School with Catalog (emails to the log).
 	Statements *statements.Service
+	// Present lists who is at a school's daycare now (kitchen.go); nil:
+	// the daycare list shows the children expected only.
+	Present DaycarePresent
 }
 
 // App serves the back office.

@@ -331,3 +331,26 @@ func (s *Service) Present(ctx context.Context, tenantID, stationID int64) ([]Pre
 	}
 	return out, nil
 }
+
+// PresentInSchool lists the pupils checked in at the school's daycare and
+// not checked out, by check-in time (the back office's daycare list).
+func (s *Service) PresentInSchool(ctx context.Context, tenantID, schoolID int64) ([]Presence, error) {
+	rows, _ := s.pool.Query(ctx, `
+		SELECT d.id, p.id, p.first_name, p.last_name, coalesce(c.code, ''), d.check_in_at, p.allergens, p.allergy_notes, p.diet
+		FROM daycare_sessions d
+		JOIN pupils p ON p.tenant_id = d.tenant_id AND p.id = d.pupil_id
+		LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id
+		WHERE d.tenant_id = $1 AND d.school_id = $2 AND d.check_out_at IS NULL
+		ORDER BY d.check_in_at, p.last_name`, tenantID, schoolID)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Presence, error) {
+		var p Presence
+		var first, last string
+		err := r.Scan(&p.SessionID, &p.PupilID, &first, &last, &p.Class, &p.Since, &p.Allergens, &p.Notes, &p.Diet)
+		p.Name = school.DisplayName(first, last)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("present at school %d: %w", schoolID, err)
+	}
+	return out, nil
+}

@@ -213,7 +213,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		bo, err := backoffice.New(backoffice.Deps{Pool: pool, School: schools, Booking: bookings,
 			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL, Families: portalApp, Fees: feeSvc,
-			Statements: stmtSvc})
+			Statements: stmtSvc, Present: daycarePresent(terminalSvc)})
 		if err != nil {
 			return err
 		}
@@ -253,4 +253,20 @@ type briefLogSender struct{ log *slog.Logger }
 func (b briefLogSender) Send(ctx context.Context, msg mail.Message) error {
 	b.log.WarnContext(ctx, "email not sent: set SMTP_ADDR", "to", msg.To, "subject", msg.Subject)
 	return nil
+}
+
+// daycarePresent gives the back office's daycare list who is at a school's
+// daycare now (the terminal owns the daycare sessions).
+func daycarePresent(svc *terminal.Service) backoffice.DaycarePresent {
+	return func(ctx context.Context, tenantID, schoolID int64) ([]backoffice.DaycarePresence, error) {
+		ps, err := svc.PresentInSchool(ctx, tenantID, schoolID)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]backoffice.DaycarePresence, len(ps))
+		for i, p := range ps {
+			out[i] = backoffice.DaycarePresence{PupilID: p.PupilID, Since: p.Since}
+		}
+		return out, nil
+	}
 }
