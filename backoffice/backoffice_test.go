@@ -526,7 +526,7 @@ func TestJournalCSV(t *testing.T) {
 }
 
 func TestWriteJournalEscapes(t *testing.T) {
-	tests := []struct{ in, want string }{{"=HYPERLINK(1)", "'=HYPERLINK(1)"}, {"-2", "'-2"}, {"Repas; frites", "Repas; frites"}, {"", ""}}
+	tests := []struct{ in, want string }{{"=HYPERLINK(1)", "'=HYPERLINK(1)"}, {"-2+3", "'-2+3"}, {"-2", "-2"}, {"Repas; frites", "Repas; frites"}, {"", ""}}
 	for _, tt := range tests {
 		if got := safeCell(tt.in); got != tt.want {
 			t.Errorf("safeCell(%q) = %q, want %q", tt.in, got, tt.want)
