@@ -2,12 +2,25 @@
 // the binary, and applies them with goose. Each numbered file runs in its own
 // transaction and is recorded in goose_db_version.
 //
-// Numbering: 00001–00009 ledger, 00010–00014 school, 00015–00019 booking,
-// 00020–00029 terminal, 00030–00039 portal, 00040–00049 payments, so each
-// package's schema grows in its own range. A database may therefore already
-// hold a higher number when a lower one ships (00025 after 00041): such
-// missing migrations are applied on the next migrate (goose's out-of-order
-// mode), each once. Gaps are allowed; a file once shipped is never edited.
+// Numbering, from now on: plain sequential. A new migration takes the
+// highest number in this folder plus one (00082 after 00081), whatever
+// package owns its tables (docs/ARCHITECTURE.md says which); two changes
+// that would take the same number are ordered when they are merged, the
+// later one renumbered before it ships. A file once shipped is never edited
+// nor renumbered: goose_db_version records the numbers applied.
+//
+// History: up to 00081 each package had its own range (00001– ledger,
+// 00010– school, 00015– booking, 00020– terminal, 00030– portal, 00040–
+// payments, 00050– fees, 00060– statements, 00070– security, 00080– books
+// and the ledger's year close), so the shipped numbers keep gaps (00003–09,
+// 00012–14, 00016–19, 00021–24, 00026–29, 00032–39, 00046–49, 00051–59,
+// 00061–69, 00071–79). The gaps are harmless and stay. What they made
+// possible is a lower number shipping after a higher one was applied
+// (00025 after 00041): goose's out-of-order mode applies such a missing
+// migration on the next migrate, once. It stays on until every database
+// has applied every file up to the highest range number (00081); from then
+// on sequential numbers never ship out of order and the mode can be turned
+// off (WithAllowOutofOrder below).
 //
 // The job queue's tables (river_job, river_leader, …) are river's own,
 // applied by river's migrator (rivermigrate) right after the SQL files, so
