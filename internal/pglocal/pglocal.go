@@ -467,6 +467,10 @@ func (c *Cluster) start(cred *syscall.Credential) error {
 	c.mu.Lock()
 	old := c.logFile
 	c.cmd, c.pid, c.exited, c.waitErr, c.logFile = cmd, cmd.Process.Pid, exited, nil, lf
+	if c.stopping {
+		// Stop ran while Supervise was restarting the server.
+		_ = cmd.Process.Signal(syscall.SIGINT)
+	}
 	c.mu.Unlock()
 	if old != nil {
 		old.Close()
