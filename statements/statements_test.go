@@ -2,6 +2,7 @@ package statements
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -539,5 +540,54 @@ func TestReissueRefusedOnceALaterStatementExists(t *testing.T) {
 	s1, _ := f.svc.OfRun(f.ctx, f.tenant.ID, run1.ID)
 	if _, err := f.svc.Reissue(f.ctx, f.tenant.ID, s1[0].ID, "staff:1"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("re-issue under a later statement: got %v, want ErrInvalid", err)
+	}
+}
+
+// Services (meals, daycare) are shown apart with quantities and totals
+// from the ledger, never added to the fees due.
+func TestServicesShownApart(t *testing.T) {
+	f := newFixture(t)
+	ps := f.periods()
+	p := f.pupil("Zoé", "Lefèvre", [2]string{"Anne", "anne@example.be"})
+	f.fee("Piscine", "piscine", "10.00", day(2026, 9, 15), p.ID)
+	bank, _ := f.led.AccountByCode(f.ctx, f.tenant.ID, school.AccountBank)
+	meals, _ := f.led.AccountByCode(f.ctx, f.tenant.ID, school.AccountRevenueMeals)
+	daycare, _ := f.led.AccountByCode(f.ctx, f.tenant.ID, school.AccountRevenueDaycare)
+	post := func(key, kind string, on time.Time, from, to int64, amount string) ledger.Transfer {
+		t.Helper()
+		a := decimal.RequireFromString(amount)
+		tr, err := f.led.Transfer(f.ctx, ledger.TransferRequest{TenantID: f.tenant.ID, IdempotencyKey: key, Kind: kind, OccurredAt: on,
+			Postings: []ledger.Posting{{AccountID: from, Amount: a}, {AccountID: to, Amount: a.Neg()}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	post("topup", "topup", at(2026, time.September, 1, 8), bank.ID, p.WalletAccountID, "100")
+	post("m1", "meal", at(2026, time.September, 14, 12), p.WalletAccountID, meals.ID, "3.70")
+	post("m2", "meal", at(2026, time.September, 15, 12), p.WalletAccountID, meals.ID, "3.70")
+	m3 := post("m3", "meal", at(2026, time.October, 1, 12), p.WalletAccountID, meals.ID, "3.70")
+	post("m4", "meal-noshow", at(2026, time.October, 2, 18), p.WalletAccountID, meals.ID, "3.70")
+	post("d1", "daycare", at(2026, time.October, 5, 17), p.WalletAccountID, daycare.ID, "2.40")
+	post("m-next", "meal", at(2026, time.November, 2, 12), p.WalletAccountID, meals.ID, "3.70") // next period
+	f.clock.set(at(2026, time.October, 3, 9)) // the reversal is dated the day it is made
+	if _, err := f.led.Reverse(f.ctx, f.tenant.ID, m3.ID, "m3-rev", "test", "repas annulé"); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.set(at(2026, time.November, 3, 9))
+	pv, err := f.svc.Preview(f.ctx, f.tenant.ID, ps[0].ID)
+	if err != nil || len(pv.Statements) != 1 {
+		t.Fatalf("preview: %v %v", pv, err)
+	}
+	c := pv.Statements[0]
+	got := map[string]string{}
+	for _, s := range c.Services {
+		got[s.Service] = fmt.Sprintf("%d × %s", s.Quantity, s.Total.StringFixed(2))
+	}
+	if got[ServiceMeals] != "3 × 11.10" || got[ServiceDaycare] != "1 × 2.40" || len(got) != 2 {
+		t.Errorf("services: %v, want meals 3 × 11.10 (a reversed meal out, the no-show in) and daycare 1 × 2.40", got)
+	}
+	if !c.TotalDue.Equal(decimal.RequireFromString("10")) {
+		t.Errorf("total due %s, want 10.00 (services are not fees)", c.TotalDue)
 	}
 }
