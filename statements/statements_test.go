@@ -570,7 +570,7 @@ func TestServicesShownApart(t *testing.T) {
 	post("m4", "meal-noshow", at(2026, time.October, 2, 18), p.WalletAccountID, meals.ID, "3.70")
 	post("d1", "daycare", at(2026, time.October, 5, 17), p.WalletAccountID, daycare.ID, "2.40")
 	post("m-next", "meal", at(2026, time.November, 2, 12), p.WalletAccountID, meals.ID, "3.70") // next period
-	f.clock.set(at(2026, time.October, 3, 9)) // the reversal is dated the day it is made
+	f.clock.set(at(2026, time.October, 3, 9))                                                   // the reversal is dated the day it is made
 	if _, err := f.led.Reverse(f.ctx, f.tenant.ID, m3.ID, "m3-rev", "test", "repas annulé"); err != nil {
 		t.Fatal(err)
 	}
