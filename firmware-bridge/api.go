@@ -5,7 +5,8 @@ import "tartine/internal/deviceapi"
 // This file names the bridge's half of the device API contract (DESIGN.md,
 // "Device API"). The wire types, the limits and the signature are
 // deviceapi's, shared with the server, so the two cannot drift; the bridge
-// still imports no server package (imports_test.go).
+// still imports no server package (imports_test.go). Verdicts, feedback
+// words and badge statuses are deviceapi's constants.
 
 // Device API paths.
 const (
@@ -19,20 +20,6 @@ type APITap = deviceapi.Tap
 // TapBatch is the body of POST /api/v1/taps.
 type TapBatch = deviceapi.TapBatch
 
-// Verdicts of a TapResult.
-const (
-	VerdictAccepted  = deviceapi.VerdictAccepted
-	VerdictRefused   = deviceapi.VerdictRefused
-	VerdictDuplicate = deviceapi.VerdictDuplicate
-)
-
-// Feedback words of a TapResult (and of offline decisions).
-const (
-	FeedbackOK   = deviceapi.FeedbackOK
-	FeedbackWarn = deviceapi.FeedbackWarn
-	FeedbackDeny = deviceapi.FeedbackDeny
-)
-
 // TapDisplay is what the staff screen and a small reader display may show.
 type TapDisplay = deviceapi.Display
 
@@ -42,13 +29,6 @@ type TapResult = deviceapi.Result
 // TapResults is the 200 response of POST /api/v1/taps: one result per tap,
 // in request order.
 type TapResults = deviceapi.Results
-
-// Badge statuses in a badge delta.
-const (
-	BadgeActive  = deviceapi.BadgeActive
-	BadgeBlocked = deviceapi.BadgeBlocked
-	BadgeRemoved = deviceapi.BadgeRemoved
-)
 
 // Badge is one entry of GET /api/v1/badges.
 type Badge = deviceapi.Badge

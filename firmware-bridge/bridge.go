@@ -21,6 +21,8 @@ import (
 
 	"tartine/firmware-bridge/fwproto"
 	"tartine/readers"
+
+	"tartine/internal/deviceapi"
 )
 
 // Options are the bridge's injectable dependencies; every field may be zero.
@@ -347,10 +349,10 @@ func (b *Bridge) localDecision(uid string) (level, text string) {
 		return b.cfg.Offline.Unknown, "Hors ligne"
 	case !ok:
 		return b.cfg.Offline.Unknown, "Badge inconnu"
-	case bd.Status == BadgeBlocked:
-		return FeedbackDeny, "Voir le personnel"
+	case bd.Status == deviceapi.BadgeBlocked:
+		return deviceapi.FeedbackDeny, "Voir le personnel"
 	default:
-		return FeedbackOK, bd.Name
+		return deviceapi.FeedbackOK, bd.Name
 	}
 }
 
@@ -358,7 +360,7 @@ func (b *Bridge) localDecision(uid string) (level, text string) {
 // shows a refusal reason (debts are never shown to pupils).
 func displayText(r TapResult) string {
 	if r.Display == nil || r.Display.Name == "" {
-		if r.Feedback == FeedbackDeny {
+		if r.Feedback == deviceapi.FeedbackDeny {
 			return "Voir le personnel"
 		}
 		return ""

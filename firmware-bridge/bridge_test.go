@@ -18,6 +18,8 @@ import (
 	"tartine/firmware-bridge/fwproto"
 	"tartine/firmware-bridge/sim"
 	"tartine/readers"
+
+	"tartine/internal/deviceapi"
 )
 
 const (
@@ -106,7 +108,7 @@ func TestEndToEndOutage(t *testing.T) {
 
 	const perPhase = 40
 	for i := range 3 * perPhase {
-		srv.SetBadge(hexUID(uid5(i)), bridge.BadgeActive, fmt.Sprintf("Pupil %d", i))
+		srv.SetBadge(hexUID(uid5(i)), deviceapi.BadgeActive, fmt.Sprintf("Pupil %d", i))
 	}
 	cfg := testConfig(t, srv.URL,
 		bridge.ReaderConfig{Name: "fw", Station: "canteen-1", Driver: "tartine", Path: fw.Path()},
@@ -201,9 +203,9 @@ func TestOfflineDecisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	srv.SetBadge("1000000001", bridge.BadgeActive, "Emma D.")
-	srv.SetBadge("1000000002", bridge.BadgeBlocked, "Noah B.")
-	srv.SetBadge("1000000004", bridge.BadgeActive, "Lina M.")
+	srv.SetBadge("1000000001", deviceapi.BadgeActive, "Emma D.")
+	srv.SetBadge("1000000002", deviceapi.BadgeBlocked, "Noah B.")
+	srv.SetBadge("1000000004", deviceapi.BadgeActive, "Lina M.")
 	fw, err := sim.Open(sim.FormatTartine, sim.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -165,7 +165,7 @@ func (c *Config) SetDefaults() {
 		o.Deadline = DefaultDeadline
 	}
 	if o.Unknown == "" {
-		o.Unknown = FeedbackWarn
+		o.Unknown = deviceapi.FeedbackWarn
 	}
 	if o.BadgeRefresh == 0 {
 		o.BadgeRefresh = DefaultBadgeRefresh
@@ -241,7 +241,7 @@ func (c Config) Validate() error {
 		bad("offline.deadline", "%s out of range (0, 5s]", c.Offline.Deadline)
 	}
 	switch c.Offline.Unknown {
-	case FeedbackOK, FeedbackWarn, FeedbackDeny:
+	case deviceapi.FeedbackOK, deviceapi.FeedbackWarn, deviceapi.FeedbackDeny:
 	default:
 		bad("offline.unknown", "%q: want ok, warn or deny", c.Offline.Unknown)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"tartine/internal/deviceapi"
 )
 
 // Bucket names of the bridge database.
@@ -281,7 +283,7 @@ func (s *Store) ApplyBadges(d BadgeDelta) error {
 			if bd.UID == "" {
 				continue
 			}
-			if bd.Status == BadgeRemoved {
+			if bd.Status == deviceapi.BadgeRemoved {
 				if err := b.Delete([]byte(bd.UID)); err != nil {
 					return err
 				}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"tartine/internal/deviceapi"
 )
 
 func TestStoreOrderAndReopen(t *testing.T) {
@@ -34,7 +36,7 @@ func TestStoreOrderAndReopen(t *testing.T) {
 	if err := s.Remove([]uint64{head[0].Seq, head[2].Seq}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkOffline(head[1].Seq, FeedbackWarn); err != nil {
+	if err := s.MarkOffline(head[1].Seq, deviceapi.FeedbackWarn); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -58,7 +60,7 @@ func TestStoreOrderAndReopen(t *testing.T) {
 	if got, want := fmt.Sprint(ids), "[id-1 id-3 id-4 id-5 id-6 id-7 id-8 id-9]"; got != want {
 		t.Errorf("outbox order %s, want %s", got, want)
 	}
-	if !all[0].Offline || all[0].Local != FeedbackWarn || all[1].Offline {
+	if !all[0].Offline || all[0].Local != deviceapi.FeedbackWarn || all[1].Offline {
 		t.Errorf("offline marks: %+v %+v", all[0], all[1])
 	}
 	if !all[0].ReadAt.Equal(now) {
@@ -103,16 +105,16 @@ func TestStoreBadges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.ApplyBadges(BadgeDelta{Cursor: "c1", Badges: []Badge{{UID: "A", Status: BadgeActive, Name: "Emma"}, {UID: "B", Status: BadgeBlocked}}}); err != nil {
+	if err := s.ApplyBadges(BadgeDelta{Cursor: "c1", Badges: []Badge{{UID: "A", Status: deviceapi.BadgeActive, Name: "Emma"}, {UID: "B", Status: deviceapi.BadgeBlocked}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ApplyBadges(BadgeDelta{Cursor: "c2", Badges: []Badge{{UID: "A", Status: BadgeRemoved}}}); err != nil {
+	if err := s.ApplyBadges(BadgeDelta{Cursor: "c2", Badges: []Badge{{UID: "A", Status: deviceapi.BadgeRemoved}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := s.Badge("A"); ok {
 		t.Error("removed badge still cached")
 	}
-	if b, ok, _ := s.Badge("B"); !ok || b.Status != BadgeBlocked {
+	if b, ok, _ := s.Badge("B"); !ok || b.Status != deviceapi.BadgeBlocked {
 		t.Errorf("badge B = %+v %v", b, ok)
 	}
 	if c, n, _ := s.BadgeCursor(); c != "c2" || n != 1 {

@@ -16,6 +16,8 @@ import (
 	"tartine/firmware-bridge/bridgetest"
 	"tartine/firmware-bridge/sim"
 	"tartine/readers"
+
+	"tartine/internal/deviceapi"
 )
 
 // logBuffer collects a bridge's log lines.
@@ -215,7 +217,7 @@ func TestReplayStartsOnNewTap(t *testing.T) {
 // cache also knows; a line-hex reader takes only the configured lengths.
 func TestLineReaderConfig(t *testing.T) {
 	srv := newServer(t)
-	srv.SetBadge("0100CDA4EC", bridge.BadgeActive, "Emma D.")
+	srv.SetBadge("0100CDA4EC", deviceapi.BadgeActive, "Emma D.")
 	open := func(f sim.Format) *sim.Reader {
 		r, err := sim.Open(f, sim.Options{})
 		if err != nil {

@@ -96,7 +96,7 @@ func TestBadgeDeltaThroughBridgeClient(t *testing.T) {
 	// Taps through the bridge client too.
 	res, err := c.PostTaps(f.ctx, []bridge.APITap{{ID: "bridge-tap-1", Station: "canteen-1", UID: uidEmma, Tech: "em4100", ReadAt: monday}})
 	must(t, err)
-	if r := res["bridge-tap-1"]; r.Verdict != bridge.VerdictAccepted || r.Display == nil || r.Display.Name != "Emma D." {
+	if r := res["bridge-tap-1"]; r.Verdict != VerdictAccepted || r.Display == nil || r.Display.Name != "Emma D." {
 		t.Errorf("bridge result = %+v", r)
 	}
 }

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	bridge "tartine/firmware-bridge"
+
+	"tartine/internal/deviceapi"
 )
 
 // Server is a recording device API server on a loopback address.
@@ -299,13 +301,13 @@ func (s *Server) handleTaps(w http.ResponseWriter, r *http.Request) {
 		b, known := s.badges[t.UID]
 		switch {
 		case t.ID == "" || t.UID == "" || t.Station == "" || t.ReadAt.IsZero():
-			r.Verdict, r.Reason, r.Feedback = bridge.VerdictRefused, "invalid", bridge.FeedbackDeny
+			r.Verdict, r.Reason, r.Feedback = deviceapi.VerdictRefused, "invalid", deviceapi.FeedbackDeny
 		case !known:
-			r.Verdict, r.Reason, r.Feedback = bridge.VerdictRefused, "unknown_badge", bridge.FeedbackWarn
-		case b.Status == bridge.BadgeBlocked:
-			r.Verdict, r.Reason, r.Feedback = bridge.VerdictRefused, "blocked_badge", bridge.FeedbackDeny
+			r.Verdict, r.Reason, r.Feedback = deviceapi.VerdictRefused, "unknown_badge", deviceapi.FeedbackWarn
+		case b.Status == deviceapi.BadgeBlocked:
+			r.Verdict, r.Reason, r.Feedback = deviceapi.VerdictRefused, "blocked_badge", deviceapi.FeedbackDeny
 		default:
-			r.Verdict, r.Feedback, r.Charged = bridge.VerdictAccepted, bridge.FeedbackOK, "3.70"
+			r.Verdict, r.Feedback, r.Charged = deviceapi.VerdictAccepted, deviceapi.FeedbackOK, "3.70"
 			r.Display = &bridge.TapDisplay{Name: b.Name, Class: "P3A", Flags: []string{}}
 		}
 		if t.ID != "" {
