@@ -435,6 +435,10 @@ func (a *App) setStaffActive(c *gin.Context) {
 		a.memberError(c, m, "", a.Catalog.T(l, "staff.error.last_admin_disable", m.Login), nil)
 		return
 	}
+	if err == nil && !active {
+		// A disabled member's screens close now, not at their next click.
+		_, err = a.Sessions.LogoutEverywhere(c.Request.Context(), websession.Principal{Kind: websession.KindStaff, ID: m.ID, TenantID: u.TenantID})
+	}
 	if err != nil {
 		a.fail(c, err)
 		return

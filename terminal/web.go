@@ -347,9 +347,13 @@ func (w *Web) events(c *gin.Context) {
 	sess := websession.Current(c)
 	checked := time.Now()
 	alive := func() bool {
-		ok, err := w.sessions.Alive(c.Request.Context(), sess)
 		checked = time.Now()
-		return err == nil && ok
+		if ok, err := w.sessions.Alive(c.Request.Context(), sess); err != nil || !ok {
+			return false
+		}
+		// The member may have lost the role or the school meanwhile.
+		now, err := w.svc.store.StaffUser(c.Request.Context(), u.TenantID, u.ID)
+		return err == nil && now.Active && now.Can(roleFor(st.Kind)) && (now.SchoolID == 0 || now.SchoolID == st.SchoolID)
 	}
 	send := func(e Event) bool {
 		if time.Since(checked) > 3*time.Second && !alive() {

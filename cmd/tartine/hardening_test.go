@@ -248,3 +248,35 @@ func TestBriefLogSenderHidesText(t *testing.T) {
 		t.Errorf("log: %s", out)
 	}
 }
+
+// A station's stream ends when its member loses the role, and a disabled
+// member's sessions end at once.
+func TestStreamEndsWhenTheRoleGoes(t *testing.T) {
+	f := newSecFixture(t, nil)
+	canteen := f.staff("canteen", "demo-canteen")
+	cs := canteen.stream("/staff/stations/canteen-1/events")
+	if _, ok := cs.until(": connected", 5*time.Second); !ok {
+		t.Fatal("canteen stream did not start")
+	}
+	var id int64
+	_ = f.pool.QueryRow(f.ctx, `SELECT id FROM staff_users WHERE login = 'canteen'`).Scan(&id)
+	boss := f.staff("admin", "demo-admin")
+	boss.token(fmt.Sprintf("/admin/staff/%d", id))
+	if st, _, _ := boss.post(fmt.Sprintf("/admin/staff/%d/roles", id), url.Values{"roles": {"daycare"}}); st != http.StatusSeeOther {
+		t.Fatalf("roles: %d", st)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	f.deviceTaps(f.demo.DeviceID, f.demo.DeviceSecret, tapJSON("role-1", "canteen-1", f.demo.Badges["Lucas"], "em4100"))
+	if got, ok := cs.until("Lucas", 5*time.Second); ok {
+		t.Errorf("a screen whose member lost the canteen role still receives taps:\n%s", got)
+	}
+	// Disabled: the session ends at once.
+	if st, _, _ := boss.post(fmt.Sprintf("/admin/staff/%d/active", id), url.Values{"active": {"0"}}); st != http.StatusSeeOther {
+		t.Fatalf("disable: %d", st)
+	}
+	var n int
+	_ = f.pool.QueryRow(f.ctx, `SELECT count(*) FROM web_sessions WHERE principal_kind = 'staff' AND principal_id = $1`, id).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d sessions left after disabling", n)
+	}
+}
