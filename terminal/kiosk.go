@@ -88,6 +88,12 @@ type Receipt struct {
 	Actor      string
 	CreatedAt  time.Time
 	FormToken  string
+	// Void (kiosk_void.go): when, by whom, why, and the ledger reversal;
+	// VoidedAt is nil for a receipt that stands.
+	VoidedAt       *time.Time
+	VoidedBy       string
+	VoidReason     string
+	VoidTransferID int64
 	// Read back with the receipt (not stored on it).
 	FirstName, LastName, Class string
 	// Replay is true when a repeated request returned this receipt.
@@ -279,6 +285,7 @@ func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, er
 }
 
 const receiptCols = `r.tenant_id, r.id, r.reference, r.station_id, s.code, r.pupil_id, r.amount, r.transfer_id, r.actor, r.created_at, r.form_token,
+	r.voided_at, coalesce(r.voided_by, ''), coalesce(r.void_reason, ''), coalesce(r.void_transfer_id, 0),
 	p.first_name, p.last_name, coalesce(c.code, '')
 	FROM kiosk_receipts r JOIN stations s ON s.tenant_id = r.tenant_id AND s.id = r.station_id
 	JOIN pupils p ON p.tenant_id = r.tenant_id AND p.id = r.pupil_id
@@ -292,6 +299,7 @@ type kioskQuerier interface {
 func scanReceipt(row pgx.Row) (Receipt, error) {
 	var r Receipt
 	err := row.Scan(&r.TenantID, &r.ID, &r.Reference, &r.StationID, &r.Station, &r.PupilID, &r.Amount, &r.TransferID, &r.Actor, &r.CreatedAt, &r.FormToken,
+		&r.VoidedAt, &r.VoidedBy, &r.VoidReason, &r.VoidTransferID,
 		&r.FirstName, &r.LastName, &r.Class)
 	return r, err
 }
@@ -470,9 +478,13 @@ type ZReport struct {
 	Day           time.Time // local midnight
 	Opening       decimal.Decimal
 	Receipts      []Receipt
-	ReceiptsTotal decimal.Decimal
-	Closings      []Closing
-	Differences   decimal.Decimal // sum of the closings' differences
+	ReceiptsTotal decimal.Decimal // every receipt of the day, voided or not
+	// Voids are the receipts voided that day (their reversals left the
+	// drawer that day, whatever the receipt's own day).
+	Voids       []Receipt
+	VoidsTotal  decimal.Decimal
+	Closings    []Closing
+	Differences decimal.Decimal // sum of the closings' differences
 	// Remittances are the cash taken to the bank that day.
 	Remittances      []payments.Remittance
 	RemittancesTotal decimal.Decimal
@@ -505,6 +517,13 @@ func (s *Service) ZReport(ctx context.Context, tenantID int64, station string, d
 	}
 	for _, r := range z.Receipts {
 		z.ReceiptsTotal = z.ReceiptsTotal.Add(r.Amount)
+	}
+	if z.Voids, err = s.voidsOf(ctx, tenantID, st.ID, from, to); err != nil {
+		return ZReport{}, err
+	}
+	z.VoidsTotal = decimal.Zero
+	for _, r := range z.Voids {
+		z.VoidsTotal = z.VoidsTotal.Add(r.Amount)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+closingCols+` WHERE c.tenant_id = $1 AND c.station_id = $2 AND c.closed_at >= $3 AND c.closed_at < $4
 		ORDER BY c.closed_at, c.id`, tenantID, st.ID, from, to)

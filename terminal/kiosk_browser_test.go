@@ -54,6 +54,8 @@ func TestKioskTapSelectsPupilInBrowser(t *testing.T) {
 	err = chromedp.Do(step,
 		chromedp.SendKeys("#amount", "20,00"),
 		chromedp.Click("#cash-in"),
+		chromedp.WaitVisible("#confirm-cash-in"),
+		chromedp.Click("#confirm-cash-in"),
 		chromedp.WaitVisible("#receipt #r-ref"),
 	)
 	if err != nil {

@@ -348,8 +348,19 @@ func TestKioskScreensEndToEnd(t *testing.T) {
 		t.Fatalf("refused amounts wrote %d receipts / moved the wallet", r)
 	}
 
-	// Good amount, submitted twice: one receipt, one credit.
+	// Good amount: first a confirmation naming the pupil in full and the
+	// amount, nothing written yet.
 	form := url.Values{"pupil_id": {itoa(f.emma.ID)}, "form_token": {tok}, "amount": {"20"}}
+	st, confirm := cashier.post("/staff/kiosk/kiosk-1/topups", page, form)
+	if st != http.StatusOK || !strings.Contains(confirm, `id="confirm-cash-in"`) || !strings.Contains(confirm, "Emma Dubois") ||
+		!strings.Contains(confirm, eurFR("20")) || !strings.Contains(confirm, `name="confirm" value="1"`) {
+		t.Fatalf("confirmation step: %d\n%s", st, confirm)
+	}
+	if r, _ := f.kioskCount(); r != 0 || !f.balance(uidEmma).Equal(before) {
+		t.Fatalf("the confirmation step wrote %d receipts / moved the wallet", r)
+	}
+	// Confirmed, submitted twice: one receipt, one credit.
+	form.Set("confirm", "1")
 	st1, loc1 := cashier.post("/staff/kiosk/kiosk-1/topups", page, form)
 	st2, loc2 := cashier.post("/staff/kiosk/kiosk-1/topups", page, form)
 	if st1 != http.StatusSeeOther || loc1 != loc2 || !strings.HasPrefix(loc1, "/staff/kiosk/kiosk-1/receipts/K-kiosk-1-20261130-001") {
@@ -404,10 +415,17 @@ func TestKioskScreensEndToEnd(t *testing.T) {
 		t.Errorf("over/short = %s, want 0.50", b)
 	}
 
-	// The cashier may not read the Z-report; the accountant may, but may
-	// not take cash.
-	if st, _ := cashier.get("/staff/kiosk/kiosk-1/z"); st != http.StatusForbidden {
-		t.Errorf("cashier Z-report: %d, want 403", st)
+	// The cashier reopens the Z-report of the day they closed the drawer
+	// (the slip links to it), not of another day; the accountant reads
+	// any day, but may not take cash.
+	if !strings.Contains(slip, `/staff/kiosk/kiosk-1/z?day=2026-11-30`) {
+		t.Errorf("the closing slip does not link to its Z-report")
+	}
+	if st, z := cashier.get("/staff/kiosk/kiosk-1/z?day=2026-11-30"); st != http.StatusOK || !strings.Contains(z, "K-kiosk-1-20261130-001") {
+		t.Errorf("cashier reopens the Z-report of the day they closed: %d, want 200", st)
+	}
+	if st, _ := cashier.get("/staff/kiosk/kiosk-1/z?day=2026-11-27"); st != http.StatusForbidden {
+		t.Errorf("cashier Z-report of a day they did not close: %d, want 403", st)
 	}
 	acct := f.staff(t, srv.URL, "compta", school.RoleAccountant)
 	st, z := acct.get("/staff/kiosk/kiosk-1/z?day=2026-11-30")

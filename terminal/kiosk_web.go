@@ -182,7 +182,9 @@ func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notic
 	}
 	d.TodayTotal = decimal.Zero
 	for _, r := range d.Today {
-		d.TodayTotal = d.TodayTotal.Add(r.Amount)
+		if r.VoidedAt == nil {
+			d.TodayTotal = d.TodayTotal.Add(r.Amount)
+		}
 	}
 	w.render(c, status, "kiosk.html", page{Title: st.Name, User: &u, Data: d, Error: errMsg, Notice: notice})
 }
@@ -278,6 +280,16 @@ func (w *Web) kioskTopUpPost(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
+	if c.PostForm("confirm") != "1" {
+		// A confirmation step before the cash is taken: amount and
+		// pupil in full, the same one-time token (nothing written yet).
+		if err := CheckTopUpAmount(amount); err != nil {
+			again(w.cat.T(l, "terminal.kiosk.amount_range", i18n.FormatEUR(cents(KioskMinTopUpCents), l), i18n.FormatEUR(cents(KioskMaxTopUpCents), l)))
+			return
+		}
+		w.confirmTopUp(c, st, u, pupilID, amount, token)
+		return
+	}
 	rc, err := w.svc.KioskTopUp(ctx, TopUpRequest{TenantID: u.TenantID, Station: st.Code, PupilID: pupilID, Amount: amount, FormToken: token, Actor: u.Actor()})
 	switch {
 	case errors.Is(err, ErrAmountRange):
@@ -326,6 +338,15 @@ type receiptView struct {
 	QR        template.URL
 	AutoPrint bool
 	Back      string
+	// Void (kiosk_void_web.go): the form when the user may void it, or
+	// what happened.
+	CanVoid    bool
+	Correction bool // the accountant's correcting entry (another day)
+	VoidedWhen string
+	VoidedBy   string
+	CSRF       string
+	Notice     string
+	Error      string
 }
 
 // localWhen writes "lundi 30 novembre 2026 17:02" in the school's zone.
@@ -345,6 +366,12 @@ func qrDataURI(s string, size int) (template.URL, error) {
 }
 
 func (w *Web) kioskReceipt(c *gin.Context) {
+	w.renderReceipt(c, http.StatusOK, c.Query("notice"), "")
+}
+
+// renderReceipt renders the receipt page with a notice or an error (of a
+// refused void).
+func (w *Web) renderReceipt(c *gin.Context, status int, notice, errMsg string) {
 	ctx := c.Request.Context()
 	st, u, err := w.kioskFor(c, school.RoleKiosk, school.RoleAccountant)
 	if err != nil {
@@ -367,12 +394,19 @@ func (w *Web) kioskReceipt(c *gin.Context) {
 	l := lang(c)
 	v := receiptView{Receipt: rc, Lang: l, School: sc.Name, Pupil: strings.TrimSpace(rc.FirstName + " " + rc.LastName),
 		Amount: i18n.FormatEUR(rc.Amount, l), When: localWhen(rc.CreatedAt, loc, l), Cashier: w.svc.staffName(ctx, u.TenantID, rc.Actor),
-		AutoPrint: c.Query("print") == "1", Back: "/staff/kiosk/" + url.PathEscape(st.Code)}
+		AutoPrint: c.Query("print") == "1", Back: "/staff/kiosk/" + url.PathEscape(st.Code), Error: errMsg}
+	if notice != "" {
+		v.Notice = w.cat.T(l, "terminal.kiosk.void_notice."+notice)
+	}
 	if v.QR, err = qrDataURI(rc.Reference, 192); err != nil {
 		w.fail(c, err)
 		return
 	}
-	w.render(c, http.StatusOK, "kiosk_receipt.html", page{Title: rc.Reference, User: &u, Data: v})
+	if err := w.voidView(c, &v, u, loc); err != nil {
+		w.fail(c, err)
+		return
+	}
+	w.render(c, status, "kiosk_receipt.html", page{Title: rc.Reference, User: &u, Data: v})
 }
 
 // closeData is the data of the drawer closing form (a blind count: the
@@ -519,7 +553,7 @@ func (w *Web) kioskClosingPage(c *gin.Context) {
 	}
 	l := lang(c)
 	d := closingPage{Station: st, School: sc.Name, C: w.closingViews(ctx, u.TenantID, []Closing{cl}, loc, l)[0],
-		CanReport: u.Can(school.RoleAccountant), Day: cl.ClosedAt.In(loc).Format(time.DateOnly)}
+		CanReport: u.Can(school.RoleAccountant) || cl.Actor == u.Actor(), Day: cl.ClosedAt.In(loc).Format(time.DateOnly)}
 	w.render(c, http.StatusOK, "kiosk_closing.html", page{Title: w.cat.T(l, "terminal.kiosk.closing_title", st.Name), User: &u, Data: d})
 }
 
@@ -543,7 +577,9 @@ type zReceipt struct {
 
 func (w *Web) kioskZReport(c *gin.Context) {
 	ctx := c.Request.Context()
-	st, u, err := w.kioskFor(c, school.RoleAccountant)
+	// The accountant reads any day; a cashier reopens the Z-report of a
+	// day on which they closed this drawer (checked below).
+	st, u, err := w.kioskFor(c, school.RoleAccountant, school.RoleKiosk)
 	if err != nil {
 		w.fail(c, err)
 		return
@@ -558,6 +594,18 @@ func (w *Web) kioskZReport(c *gin.Context) {
 	if q := c.Query("day"); q != "" {
 		if day, err = time.ParseInLocation(time.DateOnly, q, loc); err != nil {
 			c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "day (AAAA-MM-JJ)"))
+			return
+		}
+	}
+	if !u.Can(school.RoleAccountant) {
+		from, to := dayBounds(day, loc)
+		closed, err := w.svc.closedBy(ctx, u.TenantID, st.ID, u.Actor(), from, to)
+		if err != nil {
+			w.fail(c, err)
+			return
+		}
+		if !closed {
+			w.fail(c, errForbidden)
 			return
 		}
 	}

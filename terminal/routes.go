@@ -22,6 +22,7 @@ func (w *Web) mountKiosk(a gin.IRouter) {
 	a.GET("/kiosk/:code", w.kioskPage)
 	a.POST("/kiosk/:code/topups", w.kioskTopUpPost)
 	a.GET("/kiosk/:code/receipts/:ref", w.kioskReceipt)
+	a.POST("/kiosk/:code/receipts/:ref/void", w.kioskVoidPost) // kiosk_void_web.go
 	a.GET("/kiosk/:code/close", w.kioskClosePage)
 	a.POST("/kiosk/:code/close", w.kioskClosePost)
 	a.GET("/kiosk/:code/closings/:id", w.kioskClosingPage)
