@@ -280,3 +280,27 @@ func TestStreamEndsWhenTheRoleGoes(t *testing.T) {
 		t.Errorf("%d sessions left after disabling", n)
 	}
 }
+
+// The back office's language switch and the staff login return only to
+// their own pages.
+func TestStaffRedirectsStayLocal(t *testing.T) {
+	f := newSecFixture(t, nil)
+	admin := f.staff("admin1", secPassword)
+	admin.token("/admin/pupils")
+	for back, want := range map[string]string{
+		"/admin/pupils":           "/admin/pupils",
+		`/\evil.example`:          "/admin",
+		`/admin/..\evil.example`:  "/admin",
+		"/admin/..//evil.example": "/admin",
+		"//evil.example/admin":    "/admin",
+	} {
+		if _, _, loc := admin.post("/admin/lang", url.Values{"lang": {"en"}, "back": {back}}); loc != want {
+			t.Errorf("/admin/lang back=%q: to %q, want %q", back, loc, want)
+		}
+	}
+	b := f.anonymous("login")
+	b.token("/staff/login")
+	if _, _, loc := b.post("/staff/login?next="+url.QueryEscape(`/staff/..\evil.example`), url.Values{"login": {"admin1"}, "password": {secPassword}}); loc != "/staff/" {
+		t.Errorf("staff login next: to %q, want /staff/", loc)
+	}
+}
