@@ -359,6 +359,38 @@ func (s *Store) BadgesOfPupil(ctx context.Context, tenantID, pupilID int64) ([]B
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Badge, error) { return scanBadge(r) })
 }
 
+// ChangedBadge is a badge changed after a cursor, with its pupil if it has
+// one (ChangedBadges).
+type ChangedBadge struct {
+	UID         string
+	Status      BadgeStatus
+	Seq         int64 // the badge's change_seq: the cursor after this badge
+	PupilID     int64 // 0: assigned to no pupil
+	SchoolID    int64 // the pupil's school
+	FirstName   string
+	LastName    string
+	PupilActive bool
+}
+
+// ChangedBadges returns the tenant's badges whose change sequence is above
+// since, in change order, at most limit of them: the rows of a badge delta
+// (the device API's, BadgesSince). Changes commit in change_seq order (see
+// badgeLock), so a cursor never skips one.
+func (s *Store) ChangedBadges(ctx context.Context, tenantID, since int64, limit int) ([]ChangedBadge, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT b.uid, b.status, b.change_seq, coalesce(p.id, 0), coalesce(p.school_id, 0),
+			coalesce(p.first_name, ''), coalesce(p.last_name, ''), coalesce(p.active, false)
+		FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
+		WHERE b.tenant_id = $1 AND b.change_seq > $2 ORDER BY b.change_seq LIMIT $3`, tenantID, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("badges changed since %d: %w", since, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ChangedBadge, error) {
+		var c ChangedBadge
+		return c, r.Scan(&c.UID, &c.Status, &c.Seq, &c.PupilID, &c.SchoolID, &c.FirstName, &c.LastName, &c.PupilActive)
+	})
+}
+
 // BadgeEvent is one entry of a badge's history.
 type BadgeEvent struct {
 	PupilID int64
@@ -488,55 +520,38 @@ type BadgeDelta struct {
 // BadgesSince returns the tenant's badges changed after cursor (0: all),
 // oldest change first, at most limit (1000 when ≤ 0). Lost badges are
 // reported blocked; returned or unassigned badges, and badges of pupils who
-// left, removed (left out when cursor is 0). Changes commit in change_seq
-// order (see badgeLock), so a cursor never skips one.
+// left, removed (left out when cursor is 0). The device API's delta
+// (terminal) reads the same rows (ChangedBadges) with its own rules.
 func (s *Store) BadgesSince(ctx context.Context, tenantID, cursor int64, limit int) (BadgeDelta, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT b.uid, b.status, b.change_seq, p.first_name, p.last_name, coalesce(p.active, false)
-		FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
-		WHERE b.tenant_id = $1 AND b.change_seq > $2
-		ORDER BY b.change_seq LIMIT $3`, tenantID, cursor, limit+1)
+	list, err := s.ChangedBadges(ctx, tenantID, cursor, limit+1)
 	if err != nil {
-		return BadgeDelta{}, fmt.Errorf("badges since %d: %w", cursor, err)
+		return BadgeDelta{}, err
 	}
-	defer rows.Close()
 	d := BadgeDelta{Cursor: cursor}
-	n := 0
-	for rows.Next() {
-		var uid, status string
-		var seq int64
-		var first, last *string
-		var active bool
-		if err := rows.Scan(&uid, &status, &seq, &first, &last, &active); err != nil {
-			return BadgeDelta{}, fmt.Errorf("badges since %d: %w", cursor, err)
-		}
-		if n++; n > limit {
-			d.More = true
-			break
-		}
-		d.Cursor = seq
-		c := BadgeChange{UID: uid, Status: DeltaRemoved}
-		if first != nil && active {
-			switch BadgeStatus(status) {
+	if len(list) > limit {
+		d.More, list = true, list[:limit]
+	}
+	for _, x := range list {
+		d.Cursor = x.Seq
+		c := BadgeChange{UID: x.UID, Status: DeltaRemoved}
+		if x.PupilID != 0 && x.PupilActive {
+			switch x.Status {
 			case BadgeActive:
 				c.Status = DeltaActive
 			case BadgeBlocked, BadgeLost:
 				c.Status = DeltaBlocked
 			}
 			if c.Status != DeltaRemoved {
-				c.Name = DisplayName(*first, deref(last))
+				c.Name = DisplayName(x.FirstName, x.LastName)
 			}
 		}
 		if c.Status == DeltaRemoved && cursor == 0 {
 			continue
 		}
 		d.Badges = append(d.Badges, c)
-	}
-	if err := rows.Err(); err != nil {
-		return BadgeDelta{}, fmt.Errorf("badges since %d: %w", cursor, err)
 	}
 	return d, nil
 }

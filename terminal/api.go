@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5"
 
 	"tartine/internal/deviceapi"
 	"tartine/school"
@@ -121,22 +120,7 @@ func (s *Service) getBadges(c *gin.Context) {
 		}
 		since = n
 	}
-	rows, _ := s.pool.Query(c.Request.Context(), `
-		SELECT b.uid, b.status, b.change_seq, p.first_name, p.last_name, coalesce(p.active, false),
-			$4::bigint = 0 OR p.id IS NULL OR p.school_id = $4
-		FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
-		WHERE b.tenant_id = $1 AND b.change_seq > $2 ORDER BY b.change_seq LIMIT $3`, dev.TenantID, since, badgePage+1, dev.SchoolID)
-	type row struct {
-		uid, status string
-		seq         int64
-		first, last *string
-		active      bool
-		mine        bool // the device's school's (or the device serves every school)
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-		var x row
-		return x, r.Scan(&x.uid, &x.status, &x.seq, &x.first, &x.last, &x.active, &x.mine)
-	})
+	list, err := s.store.ChangedBadges(c.Request.Context(), dev.TenantID, since, badgePage+1)
 	if err != nil {
 		s.log.Error("badge delta", "device", dev.ID, "err", err)
 		unavailable(c)
@@ -149,22 +133,25 @@ func (s *Service) getBadges(c *gin.Context) {
 	out := make([]BadgeEntry, 0, len(list))
 	cursor := since
 	for _, x := range list {
-		e := BadgeEntry{UID: x.uid}
+		e := BadgeEntry{UID: x.UID}
+		// mine: the device's school's pupil (or no pupil), or the device
+		// serves every school.
+		mine := dev.SchoolID == 0 || x.PupilID == 0 || x.SchoolID == dev.SchoolID
 		switch {
-		case !x.mine: // another school's pupil: nothing of them on this bridge
+		case !mine: // another school's pupil: nothing of them on this bridge
 			e.Status = deviceapi.BadgeRemoved
-		case x.status == "blocked" || x.status == "lost":
+		case x.Status == school.BadgeBlocked || x.Status == school.BadgeLost:
 			e.Status = deviceapi.BadgeBlocked
-		case x.status == "active" && x.first != nil && x.active:
+		case x.Status == school.BadgeActive && x.PupilID != 0 && x.PupilActive:
 			e.Status = deviceapi.BadgeActive
 		default:
 			e.Status = deviceapi.BadgeRemoved
 		}
-		if x.first != nil && e.Status != deviceapi.BadgeRemoved {
-			e.Name = school.DisplayName(*x.first, *x.last)
+		if x.PupilID != 0 && e.Status != deviceapi.BadgeRemoved {
+			e.Name = school.DisplayName(x.FirstName, x.LastName)
 		}
 		out = append(out, e)
-		cursor = x.seq
+		cursor = x.Seq
 	}
 	c.JSON(http.StatusOK, deviceapi.BadgeDelta{Badges: out, Cursor: strconv.FormatInt(cursor, 10), More: more})
 }

@@ -67,10 +67,10 @@ var known = map[string]string{
 	// throughput (docs/PERFORMANCE.md); issue 13's "one tap path" rework
 	// moves these behind the owners' batch reads.
 	"terminal → accounts":  "tap decision query joins the wallet",
-	"terminal → badges":    "tap decision query and the badge delta of the device API",
+	"terminal → badges":    "tap decision query",
 	"terminal → bookings":  "tap decision query reads the day's booking",
 	"terminal → classes":   "tap decision query and staff screens",
-	"terminal → pupils":    "tap decision query, staff screens, badge delta",
+	"terminal → pupils":    "tap decision query and staff screens",
 	"terminal → schools":   "tap decision query reads the school's zone and policy",
 	"terminal → stations":  "tap decision query resolves the station",
 	"terminal → transfers": "daycare session linked to its transfer by idempotency key",
