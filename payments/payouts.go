@@ -63,8 +63,12 @@ type Payout struct {
 	BalanceCount    int
 	BankMovementKey string // the bank line it was reconciled with ("" when not yet)
 	TransferID      int64  // the ledger transfer bank ← stripe-clearing (0 when not yet)
-	ReconciledAt    *time.Time
-	RecordedAt      time.Time
+	// ReversalTransferID is the reversal of TransferID booked when Stripe
+	// reported the payout failed or canceled after it was reconciled (0:
+	// none).
+	ReversalTransferID int64
+	ReconciledAt       *time.Time
+	RecordedAt         time.Time
 }
 
 // onPayout records a payout.paid, payout.failed or payout.canceled event:
@@ -196,7 +200,7 @@ func (s *Stripe) onPayout(ctx context.Context, ev stripego.Event, po *stripego.P
 			return err
 		}
 		if reconciled != nil && status != PayoutPaid {
-			s.log.ErrorContext(ctx, "payments: payout reported "+string(status)+" after it was reconciled with a bank line; check the bank account",
+			s.log.ErrorContext(ctx, "payments: payout reported "+string(status)+" after it was reconciled with a bank line; its booking is reversed, check the bank account",
 				"event_id", ev.ID, "payout", po.ID, "bank_movement", *reconciled)
 		}
 		outcome = OutcomePayoutRecorded
@@ -204,6 +208,11 @@ func (s *Stripe) onPayout(ctx context.Context, ev stripego.Event, po *stripego.P
 	})
 	if err != nil {
 		return 0, "", fmt.Errorf("payments: update payout %s: %w", po.ID, err)
+	}
+	// A failed or canceled payout already booked on the bank is reversed
+	// (on every delivery until it is: an error makes Stripe deliver again).
+	if err := s.reverseFailedPayout(ctx, po.ID); err != nil {
+		return 0, "", err
 	}
 	s.log.InfoContext(ctx, "payments: stripe payout event", "event_id", ev.ID, "payout", po.ID, "status", status, "outcome", outcome)
 	return tenant, outcome, nil
@@ -280,26 +289,31 @@ func (s *Stripe) payoutBalance(ctx context.Context, payoutID string) (payoutBala
 }
 
 const payoutColumns = `payout_id, coalesce(tenant_id, 0), mixed_tenants, amount, arrival_date, statement_descriptor, status,
-	balance_total, coalesce(balance_count, 0), coalesce(bank_movement_key, ''), coalesce(transfer_id, 0), reconciled_at, recorded_at`
+	balance_total, coalesce(balance_count, 0), coalesce(bank_movement_key, ''), coalesce(transfer_id, 0), reconciled_at, recorded_at,
+	coalesce(reversal_transfer_id, 0)`
 
 func scanPayout(r pgx.CollectableRow) (Payout, error) {
 	var p Payout
 	var status string
 	err := r.Scan(&p.ID, &p.TenantID, &p.MixedTenants, &p.Amount, &p.ArrivalDate, &p.StatementDescriptor, &status,
-		&p.BalanceTotal, &p.BalanceCount, &p.BankMovementKey, &p.TransferID, &p.ReconciledAt, &p.RecordedAt)
+		&p.BalanceTotal, &p.BalanceCount, &p.BankMovementKey, &p.TransferID, &p.ReconciledAt, &p.RecordedAt, &p.ReversalTransferID)
 	p.Status = PayoutStatus(status)
 	return p, err
 }
 
 // UnreconciledPayouts returns the paid Stripe payouts that no bank line has
-// been matched with yet, oldest arrival first: those of the tenant and those
-// whose tenant is not known yet (the deployment's Stripe account serves
-// every tenant; a payout becomes a tenant's when its bank statement shows
-// it). A payout listed well after its arrival date has not been seen on an
-// imported statement: look for it in suspense (Unallocated) or at the bank.
+// been matched with yet, oldest arrival first: those of the tenant, and
+// those whose tenant is not known yet only when a movement of this tenant
+// waiting in suspense has the payout's amount (the deployment's Stripe
+// account serves every tenant: a payout of no known tenant is never shown
+// to every tenant, only to one whose bank statement shows its amount, who
+// may claim it with AllocatePayout). A payout listed well after its arrival
+// date has not been seen on an imported statement: look for it in suspense
+// (Unallocated) or at the bank.
 func (b *Bank) UnreconciledPayouts(ctx context.Context, tenantID int64) ([]Payout, error) {
-	rows, err := b.pool.Query(ctx, `SELECT `+payoutColumns+` FROM stripe_payouts
-		WHERE status = 'paid' AND transfer_id IS NULL AND (tenant_id = $1 OR tenant_id IS NULL)
+	rows, err := b.pool.Query(ctx, `SELECT `+payoutColumns+` FROM stripe_payouts p
+		WHERE status = 'paid' AND transfer_id IS NULL AND (tenant_id = $1 OR (tenant_id IS NULL AND EXISTS (
+			SELECT 1 FROM bank_movements m WHERE m.tenant_id = $1 AND m.status = 'suspense' AND m.amount = p.amount)))
 		ORDER BY arrival_date, payout_id`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("payments: unreconciled payouts: %w", err)
@@ -311,14 +325,15 @@ func (b *Bank) UnreconciledPayouts(ctx context.Context, tenantID int64) ([]Payou
 	return out, nil
 }
 
-// Payouts returns the tenant's reconciled or unreconciled payouts and those
-// of no known tenant, most recent arrival first, at most limit (≤ 0: 100).
+// Payouts returns the tenant's reconciled or unreconciled payouts, most
+// recent arrival first, at most limit (≤ 0: 100). Payouts of no known
+// tenant are not listed (see UnreconciledPayouts).
 func (b *Bank) Payouts(ctx context.Context, tenantID int64, limit int) ([]Payout, error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	rows, err := b.pool.Query(ctx, `SELECT `+payoutColumns+` FROM stripe_payouts
-		WHERE tenant_id = $1 OR tenant_id IS NULL ORDER BY arrival_date DESC, payout_id LIMIT $2`, tenantID, limit)
+		WHERE tenant_id = $1 ORDER BY arrival_date DESC, payout_id LIMIT $2`, tenantID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("payments: payouts: %w", err)
 	}

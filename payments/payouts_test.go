@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
 )
@@ -77,9 +78,15 @@ func (e *env) deliverPayout(t *testing.T, eventID, typ string, created int64, ob
 	return outcomeOf(t, body)
 }
 
+// payouts returns every recorded payout, of any tenant or none (Payouts
+// lists a tenant's own only).
 func (e *env) payouts(t *testing.T) map[string]Payout {
 	t.Helper()
-	list, err := NewBank(e.ledger, nil).Payouts(context.Background(), e.tenant, 0)
+	rows, err := e.pool.Query(context.Background(), `SELECT `+payoutColumns+` FROM stripe_payouts`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := pgx.CollectRows(rows, scanPayout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,9 +217,11 @@ func TestPayoutReconciledFromCODA(t *testing.T) {
 		t.Fatalf("payout: %s", got)
 	}
 	bank := NewBank(e.ledger, nil)
+	// Its tenant is not known yet (stripe-mock's balance transactions name
+	// no top-up) and no bank line of its amount is here: not shown.
 	open, err := bank.UnreconciledPayouts(ctx, e.tenant)
-	if err != nil || len(open) != 1 || open[0].ID != testPayoutID {
-		t.Fatalf("unreconciled before import = %+v, %v", open, err)
+	if err != nil || len(open) != 0 {
+		t.Fatalf("unreconciled before import = %+v, %v; want none", open, err)
 	}
 
 	file := codaWithLine(t, "STRIPE "+testPayoutID, "STRIPE TECHNOLOGY EUROPE LTD")
@@ -342,7 +351,9 @@ func TestPayoutMatching(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantOpen := 0
-			if !tt.wantMatch && tt.status == evPayoutPaid && !tt.otherPO {
+			// A payout of no known tenant is shown only to a tenant with a
+			// movement of its amount waiting in suspense.
+			if !tt.wantMatch && tt.status == evPayoutPaid && !tt.otherPO && tt.cents == 4000 {
 				wantOpen = 1
 			}
 			if len(open) != wantOpen {
@@ -476,9 +487,10 @@ func TestAllocatePayoutFromSuspense(t *testing.T) {
 	if got := e.codeBalance(t, CodeStripeClearing); !got.Equal(dec("-40")) {
 		t.Errorf("stripe-clearing = %s, want -40", got)
 	}
+	// po_other has no tenant and no movement of its amount here: not shown.
 	open, err := bank.UnreconciledPayouts(ctx, e.tenant)
-	if err != nil || len(open) != 1 || open[0].ID != "po_other" {
-		t.Errorf("unreconciled = %+v, %v; want po_other only", open, err)
+	if err != nil || len(open) != 0 {
+		t.Errorf("unreconciled = %+v, %v; want none", open, err)
 	}
 	if list, _ := bank.Unallocated(ctx, e.tenant); len(list) != 1 {
 		t.Errorf("unallocated = %+v, want the 25.00 line only", list)

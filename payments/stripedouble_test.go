@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,12 @@ type stripeDouble struct {
 	// with this fee (0: none, as stripe-mock's fixtures).
 	fee         int64
 	feeCurrency string
-	down        atomic.Bool  // answer 500 to everything
-	retrievals  atomic.Int64 // session retrievals answered
+	down        atomic.Bool // answer 500 to everything
+	// bts, when set, are Stripe's balance transactions: the list endpoint
+	// answers them (filtered by payout and created range) instead of
+	// stripe-mock's fixture.
+	bts        []doubleBT
+	retrievals atomic.Int64 // session retrievals answered
 }
 
 // doubleSession is Stripe's record of a Checkout Session.
@@ -57,6 +62,9 @@ func newStripeDouble(t testing.TB, upstream string) *stripeDouble {
 		}
 		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/checkout/sessions/") {
 			d.session(w, r, strings.TrimPrefix(r.URL.Path, "/v1/checkout/sessions/"))
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/balance_transactions" && d.balanceTransactions(w, r) {
 			return
 		}
 		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/payment_intents/") {
@@ -134,5 +142,50 @@ func (d *stripeDouble) paymentIntent(w http.ResponseWriter, id string) bool {
 	fmt.Fprintf(w, `{"id":%q,"object":"payment_intent","amount":%d,"amount_received":%d,"currency":%q,"status":%q,
 		"latest_charge":{"id":"ch_%s","object":"charge","amount":%d,"currency":%q,"balance_transaction":%s}}`,
 		id, s.cents, s.received, s.currency, s.piStatus, strings.TrimPrefix(id, "pi_"), s.cents, s.currency, bt)
+	return true
+}
+
+// doubleBT is one of Stripe's balance transactions.
+type doubleBT struct {
+	id, typ, source string
+	amount, fee     int64
+	currency        string
+	created         int64
+	payout          string // the payout that paid it out ("" for none)
+}
+
+// addBT registers a balance transaction.
+func (d *stripeDouble) addBT(bt doubleBT) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.bts = append(d.bts, bt)
+}
+
+// balanceTransactions answers the list of balance transactions (one page)
+// when some are registered; false passes the request on to stripe-mock.
+func (d *stripeDouble) balanceTransactions(w http.ResponseWriter, r *http.Request) bool {
+	d.mu.Lock()
+	bts := append([]doubleBT(nil), d.bts...)
+	d.mu.Unlock()
+	if len(bts) == 0 {
+		return false
+	}
+	q := r.URL.Query()
+	var data []string
+	for _, bt := range bts {
+		if p := q.Get("payout"); p != "" && bt.payout != p {
+			continue
+		}
+		if v, err := strconv.ParseInt(q.Get("created[gte]"), 10, 64); err == nil && bt.created < v {
+			continue
+		}
+		if v, err := strconv.ParseInt(q.Get("created[lt]"), 10, 64); err == nil && bt.created >= v {
+			continue
+		}
+		data = append(data, fmt.Sprintf(`{"id":%q,"object":"balance_transaction","type":%q,"source":%q,"amount":%d,"fee":%d,"net":%d,"currency":%q,"created":%d,"status":"available"}`,
+			bt.id, bt.typ, bt.source, bt.amount, bt.fee, bt.amount-bt.fee, bt.currency, bt.created))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"object":"list","url":"/v1/balance_transactions","has_more":false,"data":[%s]}`, strings.Join(data, ","))
 	return true
 }

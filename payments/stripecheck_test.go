@@ -1,0 +1,149 @@
+package payments
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"tartine/internal/tz"
+)
+
+// TestStripeBalanceCheck: Stripe's balance transactions of a day against
+// stripe-clearing — a fee the books lack is booked once, a payment Stripe
+// took that the books never credited and a payout whose transactions do not
+// add up are listed; another tenant's charge is not looked at.
+func TestStripeBalanceCheck(t *testing.T) {
+	e := newEnv(t, "", nil)
+	ctx := context.Background()
+	id := e.insertTopUp(t, "50.00")
+	e.credited(t, id, 5000) // the double's fee is 0: no fee booked by the webhook
+	charge := "ch_" + id.String()[:8]
+	var at time.Time
+	if err := e.pool.QueryRow(ctx, `SELECT occurred_at FROM transfers WHERE tenant_id = $1 AND idempotency_key = $2`,
+		e.tenant, "stripe-topup:"+id.String()).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	missing := e.insertTopUp(t, "20.00") // paid at Stripe, never credited
+	if _, err := e.pool.Exec(ctx, `UPDATE topups SET stripe_charge = 'ch_missing' WHERE tenant_id = $1 AND id = $2`, e.tenant, missing); err != nil {
+		t.Fatal(err)
+	}
+	y, m, d := at.In(tz.Brussels).Date()
+	from := time.Date(y, m, d, 0, 0, 0, 0, tz.Brussels)
+	to := from.AddDate(0, 0, 1)
+	arrival := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	e.double.addBT(doubleBT{id: "txn_1", typ: "charge", source: charge, amount: 5000, fee: 90, currency: "eur", created: at.Unix(), payout: "po_check"})
+	e.double.addBT(doubleBT{id: "txn_2", typ: "charge", source: "ch_missing", amount: 2000, fee: 50, currency: "eur", created: at.Unix()})
+	e.double.addBT(doubleBT{id: "txn_3", typ: "charge", source: "ch_foreign", amount: 7000, fee: 100, currency: "eur", created: at.Unix()})
+	e.double.addBT(doubleBT{id: "txn_4", typ: "charge", source: "ch_old", amount: 2600, fee: 100, currency: "eur", created: from.AddDate(0, 0, -30).Unix(), payout: "po_short"})
+	meta := map[string]string{metaTenant: strconv.FormatInt(e.tenant, 10)}
+	e.deliverPayout(t, "evt_po1", evPayoutPaid, time.Now().Unix(), payoutObject("po_check", 4910, arrival, "", "paid", meta))
+	e.deliverPayout(t, "evt_po2", evPayoutPaid, time.Now().Unix(), payoutObject("po_short", 3000, arrival, "", "paid", meta))
+
+	rep, err := e.stripe.CheckBalance(ctx, e.tenant, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.FeesBooked) != 2 {
+		t.Errorf("fees booked for %v, want the two charges of this tenant", rep.FeesBooked)
+	}
+	if got := e.codeBalance(t, CodeStripeFees); !got.Equal(dec("1.40")) {
+		t.Errorf("expense:stripe-fees = %s, want 1.40", got)
+	}
+	if len(rep.Days) != 1 || !rep.Days[0].StripeGross.Equal(dec("70")) || !rep.Days[0].BooksGross.Equal(dec("50")) ||
+		!rep.Days[0].StripeFees.Equal(dec("1.40")) || !rep.Days[0].BooksFees.Equal(dec("1.40")) {
+		t.Errorf("days = %+v", rep.Days)
+	}
+	want := map[string]bool{"day/" + from.Format(time.DateOnly): true, "payout/po_short": true}
+	if len(rep.Differences) != len(want) {
+		t.Errorf("differences = %+v, want %v", rep.Differences, want)
+	}
+	for _, df := range rep.Differences {
+		if !want[df.Scope+"/"+df.Ref] {
+			t.Errorf("unexpected difference %+v", df)
+		}
+		if df.Scope == "payout" && (!df.Stripe.Equal(dec("25")) || !df.Books.Equal(dec("30"))) {
+			t.Errorf("payout difference %+v, want Stripe 25.00 vs 30.00", df)
+		}
+	}
+	if len(rep.Payouts) != 2 {
+		t.Errorf("payouts checked: %+v", rep.Payouts)
+	}
+	// Again: nothing booked twice.
+	rep, err = e.stripe.CheckBalance(ctx, e.tenant, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.FeesBooked) != 0 || !e.codeBalance(t, CodeStripeFees).Equal(dec("1.40")) {
+		t.Errorf("second check booked %v (fees %s)", rep.FeesBooked, e.codeBalance(t, CodeStripeFees))
+	}
+	// Another tenant sees none of it.
+	other, err := e.ledger.EnsureTenant(ctx, "po-other", "Autre PO")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orep, err := e.stripe.CheckBalance(ctx, other, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orep.Days) != 0 || len(orep.Payouts) != 0 || len(orep.Differences) != 0 || len(orep.FeesBooked) != 0 {
+		t.Errorf("another tenant's check = %+v", orep)
+	}
+	e.verify(t)
+}
+
+// TestPayoutFailedAfterReconciliation: a payout.failed after the payout was
+// reconciled with its bank line reverses the booking once; a payout of no
+// known tenant is not listed for another tenant.
+func TestPayoutFailedAfterReconciliation(t *testing.T) {
+	e := newEnv(t, "", nil)
+	ctx := context.Background()
+	e.credited(t, e.insertTopUp(t, "50.00"), 5000)
+	now := time.Now().Unix()
+	e.deliverPayout(t, "evt_po", evPayoutPaid, now, payoutObject(testPayoutID, 4000, payoutArrival, "TARTINE", "paid", nil))
+
+	other, err := e.ledger.EnsureTenant(ctx, "po-other", "Autre PO")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bank := NewBank(e.ledger, nil)
+	for _, tn := range []int64{e.tenant, other} {
+		open, err := bank.UnreconciledPayouts(ctx, tn)
+		list, err2 := bank.Payouts(ctx, tn, 0)
+		if err != nil || err2 != nil || len(open) != 0 || len(list) != 0 {
+			t.Errorf("tenant %d sees the payout of no known tenant: %+v %+v (%v %v)", tn, open, list, err, err2)
+		}
+	}
+
+	if _, err := bank.ImportCODA(ctx, e.tenant, codaWithLine(t, "STRIPE "+testPayoutID, "STRIPE TECHNOLOGY EUROPE LTD"), "staff:1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.codeBalance(t, CodeStripeClearing); !got.Equal(dec("10")) {
+		t.Fatalf("stripe-clearing after the payout = %s, want 10", got)
+	}
+	if list, _ := bank.Payouts(ctx, other, 0); len(list) != 0 {
+		t.Errorf("another tenant sees the reconciled payout: %+v", list)
+	}
+	if got := e.deliverPayout(t, "evt_po_failed", evPayoutFailed, now+10, payoutObject(testPayoutID, 4000, payoutArrival, "TARTINE", "failed", nil)); got != OutcomePayoutRecorded {
+		t.Fatalf("payout.failed: %s", got)
+	}
+	for code, want := range map[string]string{CodeStripeClearing: "50", CodeBank: "25"} {
+		if got := e.codeBalance(t, code); !got.Equal(dec(want)) {
+			t.Errorf("%s after the failure = %s, want %s", code, got, want)
+		}
+	}
+	p := e.payouts(t)[testPayoutID]
+	if p.Status != PayoutFailed || p.ReversalTransferID == 0 {
+		t.Errorf("payout = %+v, want failed with its reversal", p)
+	}
+	// Re-delivered and a later canceled: reversed once.
+	e.deliverPayout(t, "evt_po_failed", evPayoutFailed, now+10, payoutObject(testPayoutID, 4000, payoutArrival, "TARTINE", "failed", nil))
+	e.deliverPayout(t, "evt_po_canceled", evPayoutCanceled, now+20, payoutObject(testPayoutID, 4000, payoutArrival, "TARTINE", "canceled", nil))
+	if n := e.count(t, `SELECT count(*) FROM transfers WHERE tenant_id = $1 AND reverses_id = $2`, e.tenant, p.TransferID); n != 1 {
+		t.Errorf("%d reversals of the payout, want 1", n)
+	}
+	if got := e.codeBalance(t, CodeStripeClearing); !got.Equal(dec("50")) {
+		t.Errorf("stripe-clearing = %s, want 50", got)
+	}
+	e.verify(t)
+}
