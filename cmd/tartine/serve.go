@@ -202,7 +202,10 @@ func newEngine(ctx context.Context, e env, log *slog.Logger, d *database, cfg se
 		pctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
 		if err := d.devices().Ping(pctx); err != nil { // the canteen's pool
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": err.Error()})
+			// The detail (addresses, socket paths) goes to the log, not to
+			// whoever asks: /healthz is public.
+			log.Warn("healthz: database unavailable", "err", err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": "unreachable"})
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
