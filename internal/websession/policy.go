@@ -26,10 +26,12 @@ import (
 // (session kind, role, school, family). What a policy promises is proved by
 // cmd/tartine's route policy test, which calls every route as every role,
 // from another school and from another organising body; and PolicyGuard
-// refuses, at run time, a route that names none (or two).
+// refuses, at run time, a route that names none (or two). docs/SECURITY.md
+// has the threat model and the table of policies.
 //
-// The list (docs/SECURITY.md has the threat model):
-func Public(c *gin.Context) { c.Next() } // anyone: login and registration forms, static files, health
+// Public: anyone — login, registration and reset forms, static files,
+// /healthz.
+func Public(c *gin.Context) { c.Next() }
 
 // Device: a bridge signing with its HMAC secret (terminal device API); its
 // organising body, and its school's stations when it is bound to one.
@@ -60,8 +62,7 @@ func SchoolAdmin(c *gin.Context) { c.Next() }
 // the organising body's, not a school's.
 func Books(c *gin.Context) { c.Next() }
 
-// BackOffice: an admin or accountant (the back office's home and
-// language).
+// BackOffice: an admin or accountant (the back office's home).
 func BackOffice(c *gin.Context) { c.Next() }
 
 // Upload marks a route that takes a file (a bank statement): its body may
