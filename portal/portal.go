@@ -225,15 +225,9 @@ func (a *App) Routes(r gin.IRouter) {
 	in.GET("/estimates/:id", a.estimateLink)
 }
 
-func securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; form-action 'self' https://checkout.stripe.com; frame-ancestors 'none'")
-	h.Set("Cache-Control", "no-store")
-	c.Next()
-}
+// securityHeaders are the headers of every page (websession.SecurityHeaders,
+// as on /staff and /admin), forms may also post to Stripe Checkout.
+var securityHeaders = websession.SecurityHeaders("https://checkout.stripe.com")
 
 // page is what every template receives.
 type page struct {
