@@ -70,6 +70,8 @@ type CODAReport struct {
 	Remittances      []BankLine      // cash remittances booked bank ← cash-in-transit (RemittanceRef set)
 	AlreadyImported  int             // movements booked by an earlier import
 	Skipped          []BankLine      // debits: not top-ups, reconciled elsewhere
+	Refunds          []BankLine      // debits that are approved refunds leaving (refunds.go): booked refunds-payable → bank
+	RefundsTotal     decimal.Decimal // sum of Refunds (positive)
 	CreditedTotal    decimal.Decimal // sum of Credited
 	SuspenseTotal    decimal.Decimal // sum of Suspense
 	PayoutsTotal     decimal.Decimal // sum of Payouts
@@ -170,7 +172,19 @@ type codaAccounts struct{ bank, suspense, clearing, transit int64 }
 // an earlier import, and reports it in rep.
 func (b *Bank) importLine(ctx context.Context, tx pgx.Tx, tenantID int64, line BankLine, acc codaAccounts, actor string, rep *CODAReport) error {
 	if !line.Amount.IsPositive() {
-		rep.Skipped = append(rep.Skipped, line)
+		// A debit: a refund leaving (refunds.go), else not ours to book.
+		refund, again, err := b.matchRefund(ctx, tx, tenantID, &line, acc, actor)
+		switch {
+		case err != nil:
+			return err
+		case again:
+			rep.AlreadyImported++
+		case refund:
+			rep.Refunds = append(rep.Refunds, line)
+			rep.RefundsTotal = rep.RefundsTotal.Add(line.Amount.Neg())
+		default:
+			rep.Skipped = append(rep.Skipped, line)
+		}
 		return nil
 	}
 	var seen bool
