@@ -219,6 +219,7 @@ func (a *App) Routes(r gin.IRouter) {
 	c.GET("/statements", a.childStatements) // statements.go
 	c.GET("/statements/:id", a.childStatementPage)
 	c.GET("/statements/:id/pdf", a.childStatementPDF)
+	c.POST("/statements/:id/pay-wallet", a.payFromWallet)
 	c.GET("/estimates/:id", a.childEstimatePage)
 	c.GET("/estimates/:id/pdf", a.childEstimatePDF)
 	in.GET("/statements/:id", a.statementLink)

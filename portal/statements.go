@@ -8,7 +8,9 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/shopspring/decimal"
 
+	"tartine/internal/i18n"
 	"tartine/statements"
 )
 
@@ -93,6 +95,10 @@ type statementPageData struct {
 	Child     child
 	Statement statements.Statement
 	HTML      template.HTML
+	// Wallet payment: offered on the latest version when something is
+	// outstanding; Available is the prepaid account's available balance.
+	Outstanding decimal.Decimal
+	Available   decimal.Decimal
 }
 
 // childStatementPage shows one statement for phones.
@@ -106,8 +112,56 @@ func (a *App) childStatementPage(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	d := statementPageData{Child: ch, Statement: st, HTML: html}
+	if st.Latest {
+		if d.Outstanding, err = a.stmts().Outstanding(c.Request.Context(), ch.TenantID, ch.ID, a.Now()); err != nil {
+			a.fail(c, err)
+			return
+		}
+		if ch.WalletID != 0 && d.Outstanding.IsPositive() {
+			b, err := a.Ledger.Balance(c.Request.Context(), ch.TenantID, ch.WalletID)
+			if err != nil {
+				a.fail(c, err)
+				return
+			}
+			d.Available = b.Available
+		}
+	}
 	c.Header("Cache-Control", "private, no-store")
-	a.render(c, http.StatusOK, "statement", "portal.statements.one", statementPageData{Child: ch, Statement: st, HTML: html}, acct)
+	a.render(c, http.StatusOK, "statement", "portal.statements.one", d, acct)
+}
+
+// payFromWallet pays the statement from the child's prepaid account, on
+// the guardian's explicit choice (the confirmation box).
+func (a *App) payFromWallet(c *gin.Context) {
+	acct, ch, st, ok := a.childStatement(c)
+	if !ok {
+		return
+	}
+	back := fmt.Sprintf("%s/statements/%d", ch.Path(), st.ID)
+	if c.PostForm("confirm") != "yes" {
+		a.flash(c, back, "portal.statements.confirm_needed")
+		return
+	}
+	t, err := a.stmts().PayFromWallet(c.Request.Context(), ch.TenantID, st.ID, ch.GuardianID, fmt.Sprint("account:", acct.ID))
+	switch {
+	case errors.Is(err, statements.ErrWalletShort):
+		a.flash(c, back, "portal.statements.wallet_short")
+		return
+	case errors.Is(err, statements.ErrInvalid):
+		a.flash(c, back, "portal.statements.nothing_to_pay")
+		return
+	case err != nil:
+		a.fail(c, err)
+		return
+	}
+	var paid decimal.Decimal
+	for _, p := range t.Postings {
+		if p.AccountID == ch.WalletID {
+			paid = p.Amount
+		}
+	}
+	a.flash(c, back, "portal.statements.paid", i18n.FormatEUR(paid, a.lang(c, acct)))
 }
 
 // childStatementPDF serves the statement's A4 PDF.

@@ -42,10 +42,26 @@ type Receivable struct {
 // issued statement claims counts (RuleUnclaimable): a fee on no statement
 // is not a debt.
 func (s *Service) AgedReceivables(ctx context.Context, tenantID int64, asOf time.Time) ([]Receivable, error) {
+	return s.aged(ctx, tenantID, 0, asOf)
+}
+
+// Outstanding returns what the pupil owes on its issued statements as of
+// asOf (zero when nothing).
+func (s *Service) Outstanding(ctx context.Context, tenantID, pupilID int64, asOf time.Time) (decimal.Decimal, error) {
+	rs, err := s.aged(ctx, tenantID, pupilID, asOf)
+	if err != nil || len(rs) == 0 {
+		return decimal.Zero, err
+	}
+	return rs[0].Outstanding, nil
+}
+
+// aged is AgedReceivables for one pupil (pupilID ≠ 0) or all.
+func (s *Service) aged(ctx context.Context, tenantID, pupilID int64, asOf time.Time) ([]Receivable, error) {
 	rows, err := s.pool.Query(ctx, `SELECT st.id, st.number, st.pupil_id, st.content, sp.ends_on
 		FROM statements st JOIN statement_periods sp ON sp.tenant_id = st.tenant_id AND sp.id = st.period_id
-		WHERE st.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM statements n WHERE n.tenant_id = st.tenant_id AND n.number = st.number AND n.version > st.version)
-		ORDER BY st.pupil_id, sp.starts_on`, tenantID)
+		WHERE st.tenant_id = $1 AND ($2 = 0 OR st.pupil_id = $2)
+		  AND NOT EXISTS (SELECT 1 FROM statements n WHERE n.tenant_id = st.tenant_id AND n.number = st.number AND n.version > st.version)
+		ORDER BY st.pupil_id, sp.starts_on`, tenantID, pupilID)
 	if err != nil {
 		return nil, fmt.Errorf("aged receivables: %w", err)
 	}
@@ -88,7 +104,7 @@ func (s *Service) AgedReceivables(ctx context.Context, tenantID int64, asOf time
 	}
 	after := map[int64]decimal.Decimal{}
 	for end, accts := range groups {
-		kts, err := s.ledger.KindTotals(ctx, tenantID, accts, startOfDay(end.AddDate(0, 0, 1)), asOf.Add(time.Nanosecond))
+		kts, err := s.ledger.KindTotals(ctx, tenantID, accts, startOfDay(end.AddDate(0, 0, 1)), asOf.Add(time.Microsecond)) // PostgreSQL keeps microseconds
 		if err != nil {
 			return nil, err
 		}
@@ -156,15 +172,9 @@ func (s *Service) WriteOff(ctx context.Context, tenantID, pupilID int64, amount 
 	if !amount.IsPositive() || !amount.Equal(amount.Round(2)) {
 		return ledger.Transfer{}, invalid("write-off amount %s: positive, at most two decimals", amount)
 	}
-	rs, err := s.AgedReceivables(ctx, tenantID, s.now())
+	owed, err := s.Outstanding(ctx, tenantID, pupilID, s.now())
 	if err != nil {
 		return ledger.Transfer{}, err
-	}
-	var owed decimal.Decimal
-	for _, r := range rs {
-		if r.PupilID == pupilID {
-			owed = r.Outstanding
-		}
 	}
 	if amount.GreaterThan(owed) {
 		return ledger.Transfer{}, invalid("write-off of %s € is more than the %s € outstanding on issued statements", amount.StringFixed(2), owed.StringFixed(2))
@@ -201,17 +211,11 @@ func (s *Service) Remind(ctx context.Context, tenantID, statementID int64, porta
 	if !st.Latest {
 		return SendReport{}, invalid("statement %s v%d was replaced: remind the latest version", st.Number, st.Version)
 	}
-	rs, err := s.AgedReceivables(ctx, tenantID, s.now())
+	owed, err := s.Outstanding(ctx, tenantID, st.PupilID, s.now())
 	if err != nil {
 		return SendReport{}, err
 	}
-	owed := false
-	for _, r := range rs {
-		if r.PupilID == st.PupilID {
-			owed = true
-		}
-	}
-	if !owed {
+	if !owed.IsPositive() {
 		return SendReport{}, refused(RuleUnclaimable, "statement %s claims nothing outstanding: only what an issued statement claims may be reminded", st.Number)
 	}
 	var rep SendReport

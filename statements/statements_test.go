@@ -591,3 +591,50 @@ func TestServicesShownApart(t *testing.T) {
 		t.Errorf("total due %s, want 10.00 (services are not fees)", c.TotalDue)
 	}
 }
+
+// A guardian may choose to pay a statement from the prepaid account:
+// wallet → receivable, once, never below the wallet's floor.
+func TestPayFromWallet(t *testing.T) {
+	f := newFixture(t)
+	ps := f.periods()
+	p := f.pupil("Zoé", "Lefèvre", [2]string{"Anne", "anne@example.be"})
+	poor := f.pupil("Léon", "Dupont", [2]string{"Marc", "marc@example.be"})
+	f.fee("Piscine", "piscine", "60.00", day(2026, 9, 15), p.ID, poor.ID)
+	bank, _ := f.led.AccountByCode(f.ctx, f.tenant.ID, school.AccountBank)
+	if _, err := f.led.Transfer(f.ctx, ledger.TransferRequest{TenantID: f.tenant.ID, IdempotencyKey: "topup", Kind: "topup",
+		Postings: []ledger.Posting{{AccountID: bank.ID, Amount: decimal.RequireFromString("100")}, {AccountID: p.WalletAccountID, Amount: decimal.RequireFromString("-100")}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.override()
+	f.clock.set(at(2026, time.November, 3, 9))
+	run, err := f.svc.Issue(f.ctx, f.tenant.ID, ps[0].ID, "staff:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts, _ := f.svc.OfRun(f.ctx, f.tenant.ID, run.ID)
+	byPupil := map[int64]Statement{}
+	for _, st := range sts {
+		byPupil[st.PupilID] = st
+	}
+	anne := byPupil[p.ID].Content.Addressees[0].GuardianID
+	marc := byPupil[poor.ID].Content.Addressees[0].GuardianID
+	if _, err := f.svc.PayFromWallet(f.ctx, f.tenant.ID, byPupil[p.ID].ID, marc, "guardian:x"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("paying another family's statement: got %v, want ErrNotFound", err)
+	}
+	if _, err := f.svc.PayFromWallet(f.ctx, f.tenant.ID, byPupil[poor.ID].ID, marc, "guardian:x"); !errors.Is(err, ErrWalletShort) {
+		t.Errorf("paying from an empty wallet: got %v, want ErrWalletShort", err)
+	}
+	tr, err := f.svc.PayFromWallet(f.ctx, f.tenant.ID, byPupil[p.ID].ID, anne, "guardian:1")
+	if err != nil || tr.Kind != KindWalletPayment {
+		t.Fatalf("pay from wallet: %+v %v", tr, err)
+	}
+	if b, _ := f.led.Balance(f.ctx, f.tenant.ID, p.WalletAccountID); !b.Posted.Equal(decimal.RequireFromString("40")) {
+		t.Errorf("wallet after paying 60: %s, want 40", b.Posted)
+	}
+	if o, _ := f.svc.Outstanding(f.ctx, f.tenant.ID, p.ID, f.clock.now()); !o.IsZero() {
+		t.Errorf("outstanding after paying: %s, want 0", o)
+	}
+	if _, err := f.svc.PayFromWallet(f.ctx, f.tenant.ID, byPupil[p.ID].ID, anne, "guardian:1"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("paying twice: got %v, want ErrInvalid", err)
+	}
+}

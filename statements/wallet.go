@@ -1,0 +1,73 @@
+package statements
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+
+	"tartine/ledger"
+)
+
+// KindWalletPayment is the ledger kind of a statement paid from the
+// pupil's prepaid account (wallet → receivable).
+const KindWalletPayment = "statement-wallet"
+
+// ErrWalletShort is returned when the prepaid account cannot pay the
+// amount without going below its floor.
+var ErrWalletShort = errors.New("statements: the prepaid account does not hold enough")
+
+// PayFromWallet pays what the guardian owes on a statement (the guardian's
+// share when it is split, else the total, at most what is outstanding for
+// the pupil) from the pupil's prepaid account, on the guardian's explicit
+// choice: wallet:<pupil> → receivable:<pupil>, audited. Paying the same
+// statement version twice books nothing more. It returns ErrNotFound when
+// the statement is not addressed to the guardian, ErrInvalid for a
+// replaced version or nothing to pay, and ErrWalletShort when the wallet's
+// available balance is too low.
+func (s *Service) PayFromWallet(ctx context.Context, tenantID, statementID, guardianID int64, actor string) (ledger.Transfer, error) {
+	st, err := s.Get(ctx, tenantID, statementID)
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	if !st.Addressed(guardianID) {
+		return ledger.Transfer{}, fmt.Errorf("statement %d for guardian %d: %w", statementID, guardianID, ErrNotFound)
+	}
+	if !st.Latest {
+		return ledger.Transfer{}, invalid("statement %s v%d was replaced", st.Number, st.Version)
+	}
+	amount := st.TotalDue
+	for _, py := range st.Content.Payers {
+		if py.GuardianID == guardianID {
+			amount = py.Amount
+		}
+	}
+	owed, err := s.Outstanding(ctx, tenantID, st.PupilID, s.now())
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	amount = decimal.Min(amount, owed)
+	if !amount.IsPositive() {
+		return ledger.Transfer{}, invalid("statement %s: nothing left to pay", st.Number)
+	}
+	pu, err := s.school.Pupil(ctx, tenantID, st.PupilID)
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	t, err := s.ledger.Transfer(ctx, ledger.TransferRequest{TenantID: tenantID, IdempotencyKey: fmt.Sprintf("statement-wallet:%d:%d", st.ID, guardianID),
+		Kind: KindWalletPayment, OccurredAt: s.now(), Actor: actor, Memo: st.Number,
+		Metadata: map[string]string{"statement": st.Number, "version": fmt.Sprint(st.Version)},
+		Postings: []ledger.Posting{{AccountID: pu.WalletAccountID, Amount: amount}, {AccountID: pu.ReceivableAccountID, Amount: amount.Neg()}}})
+	if errors.Is(err, ledger.ErrFloorBreach) {
+		return ledger.Transfer{}, fmt.Errorf("%w: %v", ErrWalletShort, err)
+	}
+	if errors.Is(err, ledger.ErrIdempotencyConflict) {
+		return ledger.Transfer{}, invalid("statement %s was already paid from the prepaid account", st.Number)
+	}
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	_ = s.school.Audit(ctx, tenantID, actor, "statements.pay_wallet", st.Number, map[string]any{"amount": amount.StringFixed(2), "transfer": t.ID, "guardian": guardianID})
+	return t, nil
+}
