@@ -57,6 +57,7 @@ import (
 	"tartine/payments"
 	"tartine/school"
 	"tartine/statements"
+	"tartine/taxcert"
 )
 
 //go:embed templates/*.html
@@ -95,6 +96,9 @@ type Deps struct {
 	// Present lists who is at a school's daycare now (kitchen.go); nil:
 	// the daycare list shows the children expected only.
 	Present DaycarePresent
+	// TaxCert issues the childcare tax certificates (taxcert.go); nil: a
+	// service without a sealing key (national numbers cannot be entered).
+	TaxCert *taxcert.Service
 }
 
 // App serves the back office.
@@ -127,6 +131,9 @@ func New(d Deps) (*App, error) {
 	if d.Statements == nil {
 		d.Statements = statements.New(d.School, d.Catalog, d.Now)
 		d.Statements.Log = d.Log
+	}
+	if d.TaxCert == nil {
+		d.TaxCert = taxcert.New(d.Pool, d.Ledger, d.School, nil, taxcert.Settings{}, d.Now)
 	}
 	a := &App{Deps: d, pages: map[string]*template.Template{}, bank: payments.NewBank(d.Ledger, d.Log)}
 	names, err := fs.Glob(templateFS, "templates/*.html")

@@ -81,7 +81,10 @@ func (s *Service) Belcotax(certs []Certificate, opt BelcotaxOptions) ([]byte, er
 		opt.CorrectionTreatment = 1
 	}
 	year := certs[0].Year
-	st := s.settings
+	st := certs[0].Content.Issuer
+	if st.ContactName == "" && st.ContactEmail == "" {
+		st.ContactName, st.ContactPhone, st.ContactEmail = s.settings.ContactName, s.settings.ContactPhone, s.settings.ContactEmail
+	}
 	street, postal, city := st.IssuerAddress, st.IssuerPostal, st.IssuerCity
 	fileType := "BELCOTAX"
 	if opt.Test {

@@ -106,6 +106,10 @@ func New(pool *pgxpool.Pool, led *ledger.Ledger, st *school.Store, sealer *Seale
 	return &Service{pool: pool, led: led, school: st, sealer: sealer, settings: settings, now: now}
 }
 
+// Sealing reports whether national numbers can be recorded and read (a
+// sealing key was given).
+func (s *Service) Sealing() bool { return s.sealer != nil }
+
 // Settings returns the service's settings.
 func (s *Service) Settings() Settings { return s.settings }
 
@@ -380,6 +384,10 @@ func (s *Service) draftsOf(ctx context.Context, tenantID int64, p school.Pupil, 
 		pr.Amount = pr.Amount.Add(e.amount)
 		total = total.Add(e.amount)
 	}
+	issuer, err := s.issuer(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
 	guardians, err := s.school.GuardiansOfPupil(ctx, tenantID, p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("taxcert: guardians of pupil %d: %w", p.ID, err)
@@ -387,6 +395,9 @@ func (s *Service) draftsOf(ctx context.Context, tenantID int64, p school.Pupil, 
 	shares, err := s.shares(ctx, tenantID, p.ID, guardians)
 	if err != nil {
 		return nil, err
+	}
+	if len(shares) == 0 {
+		return []Draft{{PupilID: p.ID, Missing: "payer (the child has no guardian)"}}, nil
 	}
 	childNISS, _, err := s.niss(ctx, tenantID, SubjectPupil, p.ID)
 	if err != nil {
@@ -409,7 +420,7 @@ func (s *Service) draftsOf(ctx context.Context, tenantID int64, p school.Pupil, 
 			child.Address = g.Address
 		}
 		d := Draft{PupilID: p.ID, GuardianID: sh.GuardianID}
-		c := Content{Issuer: s.settings, Child: child, SharePct: sh.Percent,
+		c := Content{Issuer: issuer, Child: child, SharePct: sh.Percent,
 			Payer: Person{ID: g.ID, FirstName: g.FirstName, LastName: g.LastName, Address: g.Address}}
 		c.Child.Address = g.Address // the child lives with the payer (the form asks for the child's address)
 		last := gi == len(shares)-1
@@ -442,6 +453,29 @@ func (s *Service) draftsOf(ctx context.Context, tenantID int64, p school.Pupil, 
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// issuer is the settings with the issuer filled from the tenant (its name)
+// and its first school (the address) where the settings leave it empty.
+func (s *Service) issuer(ctx context.Context, tenantID int64) (Settings, error) {
+	st := s.settings
+	if st.IssuerName == "" {
+		t, err := s.school.Tenant(ctx, tenantID)
+		if err != nil {
+			return st, fmt.Errorf("taxcert: tenant %d: %w", tenantID, err)
+		}
+		st.IssuerName = t.Name
+	}
+	if st.IssuerAddress == "" {
+		schools, err := s.school.Schools(ctx, tenantID)
+		if err != nil {
+			return st, fmt.Errorf("taxcert: %w", err)
+		}
+		if len(schools) > 0 {
+			st.IssuerAddress, st.IssuerPostal, st.IssuerCity = splitAddress(schools[0].Address)
+		}
+	}
+	return st, nil
 }
 
 // shares returns the payers of a child: recorded shares, else equal ones.
@@ -587,6 +621,22 @@ func (s *Service) Certificates(ctx context.Context, tenantID int64, year int, gu
 	out, err := pgx.CollectRows(rows, scanCert)
 	if err != nil {
 		return nil, fmt.Errorf("taxcert: certificates %d: %w", year, err)
+	}
+	return out, nil
+}
+
+// CertificatesOf returns the latest version of each certificate of one
+// payer for one child, every year, latest year first (what the portal
+// shows a guardian on the child's page).
+func (s *Service) CertificatesOf(ctx context.Context, tenantID, guardianID, pupilID int64) ([]Certificate, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ON (year, seq) `+certCols+` FROM taxcert_certificates
+		WHERE tenant_id = $1 AND guardian_id = $2 AND pupil_id = $3 ORDER BY year DESC, seq, version DESC`, tenantID, guardianID, pupilID)
+	if err != nil {
+		return nil, fmt.Errorf("taxcert: certificates of guardian %d: %w", guardianID, err)
+	}
+	out, err := pgx.CollectRows(rows, scanCert)
+	if err != nil {
+		return nil, fmt.Errorf("taxcert: certificates of guardian %d: %w", guardianID, err)
 	}
 	return out, nil
 }
