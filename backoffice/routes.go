@@ -85,6 +85,10 @@ func (a *App) Mount(r gin.IRouter) {
 	ac.POST("/bank/payout", a.allocatePayout)
 	ac.POST("/bank/remittance", a.allocateRemittance)
 	ac.GET("/bank/stripe-reviews", a.stripeReviewsPage)
+	ac.GET("/refunds", a.refunds) // refunds.go
+	ac.POST("/refunds", a.requestRefund)
+	ac.POST("/refunds/approve", a.approveRefunds)
+	ac.GET("/refunds/batches/:id/pain001.xml", a.refundFile)
 	ac.POST("/bank/stripe-reviews/dismiss", a.dismissStripeReview)
 	a.mountStatements(ad, ac) // statements_books.go
 	a.mountAccounts(ac)       // books_accounts.go
