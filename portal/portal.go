@@ -92,13 +92,16 @@ type Deps struct {
 	Now      func() time.Time
 	// BaseURL is the public URL (links in emails and letters), no trailing slash.
 	BaseURL string
-	// MaxInFlight bounds the portal requests served at once (0: four per
-	// processor, at most the pool's connections); MaxWait is how long
-	// others wait in line (0: 3 s) and MaxWaiting how many may (0: 400)
-	// before the busy page (shed.go).
-	MaxInFlight int
-	MaxWait     time.Duration
-	MaxWaiting  int
+	// MaxInFlight bounds the portal requests served at once (0: the
+	// pool's connections), MaxInFlightBusy while CanteenBusy reports taps
+	// being served (0: one per processor; CanteenBusy nil: never busy);
+	// MaxWait is how long others wait in line (0: 3 s) and MaxWaiting how
+	// many may (0: 400) before the busy page (shed.go).
+	MaxInFlight     int
+	MaxInFlightBusy int
+	CanteenBusy     func() bool
+	MaxWait         time.Duration
+	MaxWaiting      int
 	// Statements are the periodic statements and estimates shown to the
 	// guardians; nil: a service on School with Catalog.
 	Statements *statements.Service
@@ -134,7 +137,10 @@ func New(d Deps) (*App, error) {
 	}
 	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
 	if d.MaxInFlight <= 0 {
-		d.MaxInFlight = min(defaultInFlightPerCPU*runtime.GOMAXPROCS(0), int(d.Pool.Config().MaxConns))
+		d.MaxInFlight = int(d.Pool.Config().MaxConns)
+	}
+	if d.MaxInFlightBusy <= 0 {
+		d.MaxInFlightBusy = defaultBusyPerCPU * runtime.GOMAXPROCS(0)
 	}
 	if d.MaxWait <= 0 {
 		d.MaxWait = defaultMaxWait
@@ -145,7 +151,7 @@ func New(d Deps) (*App, error) {
 	if d.Statements == nil {
 		d.Statements = statements.New(d.School, d.Catalog, d.Now)
 	}
-	a := &App{Deps: d, pages: map[string]*template.Template{}, shedder: newShedder(d.MaxInFlight, d.MaxWaiting, d.MaxWait)}
+	a := &App{Deps: d, pages: map[string]*template.Template{}, shedder: newShedder(d.MaxInFlight, d.MaxInFlightBusy, d.MaxWaiting, d.MaxWait, d.CanteenBusy)}
 	var err error
 	if a.emails, err = mail.LoadTemplates(); err != nil {
 		return nil, err

@@ -15,66 +15,109 @@ import (
 // Load shedding (issue 17). At 8:00 a few hundred parents open the portal
 // at once; the canteen readers must keep their latency. The portal runs at
 // most Deps.MaxInFlight requests at once (by default its pool's
-// connections); the others wait in line up to Deps.MaxWait, and beyond
-// that, or when more than Deps.MaxWaiting wait already, they get at once a
-// 503 with Retry-After and a « réessayez dans un instant » page that reads
-// nothing from the database.
+// connections), and only Deps.MaxInFlightBusy (one per processor) while
+// Deps.CanteenBusy says taps are being served: the canteen comes first.
+// The others wait in line up to Deps.MaxWait, and beyond that, or when
+// more than Deps.MaxWaiting wait already, they get at once a 503 with
+// Retry-After and a « réessayez dans un instant » page that reads nothing
+// from the database.
 
 // Default shedding limits.
 const (
-	// defaultInFlightPerCPU: the portal's requests are short and mostly
-	// CPU (here and in PostgreSQL); more at once only queue on the cores
-	// the canteen's taps need.
-	defaultInFlightPerCPU = 4
-	defaultMaxWait        = 3 * time.Second
-	defaultMaxWaiting     = 400
-	retryAfterSeconds     = 2
+	// defaultBusyPerCPU: while taps are served, the portal's requests
+	// (short, mostly CPU here and in PostgreSQL) run one per processor at
+	// most; more at once would queue on the cores the taps need. Measured
+	// with 200 parents and taps at 1,000/s (PERFORMANCE.md): 8 portal
+	// requests at once, tap p99 13 s; 2, 2.4 s.
+	defaultBusyPerCPU = 1
+	defaultMaxWait    = 3 * time.Second
+	defaultMaxWaiting = 400
+	retryAfterSeconds = 2
 )
 
-// shedder admits at most cap(slots) requests at once.
+// shedder admits at most cap(slots) requests at once, and at most
+// cap(busySlots) while busy reports the canteen busy.
 type shedder struct {
 	slots      chan struct{}
+	busySlots  chan struct{}
+	busy       func() bool
 	maxWait    time.Duration
 	maxWaiting int64
 	waiting    atomic.Int64
 }
 
-func newShedder(inFlight, waiting int, wait time.Duration) *shedder {
-	return &shedder{slots: make(chan struct{}, inFlight), maxWait: wait, maxWaiting: int64(waiting)}
+func newShedder(inFlight, inFlightBusy, waiting int, wait time.Duration, busy func() bool) *shedder {
+	return &shedder{slots: make(chan struct{}, inFlight), busySlots: make(chan struct{}, inFlightBusy), busy: busy,
+		maxWait: wait, maxWaiting: int64(waiting)}
 }
 
-// admit waits for a slot; false when the request is shed.
-func (s *shedder) admit(c *gin.Context) bool {
-	select {
-	case s.slots <- struct{}{}:
-		return true
-	default:
+// admit waits for a slot (and, while the canteen is busy, a busy slot),
+// MaxWait in all; false when the request is shed. The caller releases
+// what it got.
+func (s *shedder) admit(c *gin.Context) (admitted, busySlot bool) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+			s.waiting.Add(-1)
+		}
+	}()
+	take := func(ch chan struct{}) bool {
+		select {
+		case ch <- struct{}{}:
+			return true
+		default:
+		}
+		if timer == nil {
+			if s.waiting.Add(1) > s.maxWaiting {
+				s.waiting.Add(-1)
+				return false
+			}
+			timer = time.NewTimer(s.maxWait)
+		}
+		select {
+		case ch <- struct{}{}:
+			return true
+		case <-timer.C:
+			return false
+		case <-c.Request.Context().Done():
+			return false
+		}
 	}
-	if s.waiting.Add(1) > s.maxWaiting {
-		s.waiting.Add(-1)
-		return false
+	if !take(s.slots) {
+		return false, false
 	}
-	defer s.waiting.Add(-1)
-	t := time.NewTimer(s.maxWait)
-	defer t.Stop()
-	select {
-	case s.slots <- struct{}{}:
-		return true
-	case <-t.C:
-		return false
-	case <-c.Request.Context().Done():
-		return false
+	if s.busy == nil || !s.busy() {
+		return true, false
 	}
+	if !take(s.busySlots) {
+		<-s.slots
+		return false, false
+	}
+	return true, true
 }
 
 // shed is the portal's first middleware: it admits the request or answers
 // with the busy page.
 func (a *App) shed(c *gin.Context) {
-	if !a.shedder.admit(c) {
+	if c.Request.Method == http.MethodPost && c.Request.URL.Path == "/portal/login" {
+		// A login spends its time in the password check, which has its
+		// own bound (password.Shared): holding a slot meanwhile would
+		// stall the pages of parents already logged in.
+		c.Next()
+		return
+	}
+	ok, busySlot := a.shedder.admit(c)
+	if !ok {
 		a.busy(c)
 		return
 	}
-	defer func() { <-a.shedder.slots }()
+	defer func() {
+		if busySlot {
+			<-a.shedder.busySlots
+		}
+		<-a.shedder.slots
+	}()
 	c.Next()
 }
 

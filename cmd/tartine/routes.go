@@ -61,6 +61,9 @@ func (n *notifyLater) TopUpReceived(ctx context.Context, t payments.TopUpNotice)
 // organising body. A new policy needs a line in that test. Routes that take
 // a file upload add websession.Upload (bigger body limit).
 func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
+	// The portal yields to the canteen while taps are served (issue 17).
+	canteen := &canteenGauge{}
+	r.Use(canteen.middleware)
 	pool := deps.db.Pool
 	led := ledger.New(pool, nil)
 	schools := school.New(pool, led, nil)
@@ -191,7 +194,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		expiring = sessions
 		app, err := portal.New(portal.Deps{Pool: pool, Ledger: led, School: schools, Booking: bookings, Sessions: sessions,
 			Catalog: cat, Mail: queue, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL, Statements: stmtSvc,
-			MaxInFlight: deps.cfg.PortalInFlight})
+			MaxInFlight: deps.cfg.PortalInFlight, CanteenBusy: canteen.busy})
 		if err != nil {
 			return fmt.Errorf("portal: %w", err)
 		}

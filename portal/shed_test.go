@@ -1,0 +1,91 @@
+package portal
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"tartine/booking"
+	"tartine/internal/dbtest"
+	"tartine/internal/i18n"
+	"tartine/internal/mail"
+	"tartine/internal/websession"
+	"tartine/ledger"
+	"tartine/school"
+)
+
+// TestShedding: with every slot taken, a portal request waits MaxWait in
+// line and then gets the « réessayez dans un instant » page — 503 with
+// Retry-After, read from nothing in the database — and once a slot frees
+// up the portal answers again. While the canteen is busy, fewer requests
+// run at once (MaxInFlightBusy).
+func TestShedding(t *testing.T) {
+	var canteen atomic.Bool
+	pool := dbtest.New(t)
+	led := ledger.New(pool, nil)
+	sessions, err := websession.New(pool, websession.Config{BaseURL: "http://127.0.0.1", CookieName: "tartine_portal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Deps{Pool: pool, Ledger: led, School: school.New(pool, led, nil), Booking: booking.New(pool, led, nil),
+		Sessions: sessions, Catalog: cat, Mail: mail.LogSender{Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxInFlight: 2, MaxInFlightBusy: 1, MaxWait: 50 * time.Millisecond,
+		CanteenBusy: canteen.Load})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gin.SetMode(gin.TestMode)
+	r := gin.New()
+	a.Routes(r)
+	get := func() *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/portal/login", nil)
+		req.Header.Set("Accept-Language", "fr-BE")
+		r.ServeHTTP(w, req)
+		return w
+	}
+	if w := get(); w.Code != http.StatusOK {
+		t.Fatalf("login page with a free slot: %d", w.Code)
+	}
+	a.shedder.slots <- struct{}{} // two requests in flight
+	a.shedder.slots <- struct{}{}
+	start := time.Now()
+	w := get()
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("with every slot taken: %d, Retry-After %q; want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	if waited := time.Since(start); waited < 50*time.Millisecond {
+		t.Errorf("shed after %v, want after waiting MaxWait (50ms) in line", waited)
+	}
+	if body := w.Body.String(); !strings.Contains(body, "Réessayez dans un instant") {
+		t.Errorf("busy page without « Réessayez dans un instant »:\n%s", body)
+	}
+	<-a.shedder.slots
+	if w := get(); w.Code != http.StatusOK {
+		t.Fatalf("login page once a slot is free: %d", w.Code)
+	}
+	// While the canteen's taps are served, one portal request at a time.
+	canteen.Store(true)
+	if w := get(); w.Code != http.StatusOK {
+		t.Fatalf("login page while the canteen is busy, nothing else in flight: %d", w.Code)
+	}
+	a.shedder.busySlots <- struct{}{} // a portal request in flight during taps
+	if w := get(); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("second portal request while the canteen is busy: %d, want 503", w.Code)
+	}
+	canteen.Store(false)
+	if w := get(); w.Code != http.StatusOK {
+		t.Fatalf("login page once the canteen is quiet: %d", w.Code)
+	}
+}
