@@ -92,6 +92,7 @@ func (a *App) Mount(r gin.IRouter) {
 	ac.POST("/bank/stripe-reviews/dismiss", a.dismissStripeReview)
 	a.mountStatements(ad, ac) // statements_books.go
 	a.mountAccounts(ac)       // books_accounts.go
+	a.mountTaxCert(ad)        // taxcert.go
 }
 
 // MountLetters serves the portal's invitation letters page at /admin/letters
