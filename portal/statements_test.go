@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"tartine/fees"
 	"tartine/internal/i18n"
+	"tartine/ledger"
 	"tartine/school"
 	"tartine/statements"
 )
@@ -86,6 +88,32 @@ func TestStatementsInPortal(t *testing.T) {
 		t.Errorf("no estimate link")
 	} else if code, body := anne.get(m[1]); code != http.StatusOK || !strings.Contains(body, "Estimation des frais scolaires 2026-27") {
 		t.Errorf("estimate page: %d", code)
+	}
+
+	// Paying from the prepaid account, on explicit choice only.
+	page := childPath(f.tenant, f.emma) + fmt.Sprintf("/statements/%d", id)
+	if _, body := anne.get(page); !strings.Contains(body, "pay-wallet") {
+		t.Errorf("statement page offers no payment from the prepaid account")
+	}
+	if _, body := anne.post(page+"/pay-wallet", url.Values{}); !strings.Contains(body, "Cochez la case") {
+		t.Errorf("payment without the confirmation box: want a refusal\n%.600s", body)
+	}
+	if _, body := anne.post(page+"/pay-wallet", url.Values{"confirm": {"yes"}}); !strings.Contains(body, "ne suffit pas") {
+		t.Errorf("payment from a wallet holding 8,00 € for 12,50 €: want a refusal\n%.600s", body)
+	}
+	bank, err := f.led.AccountByCode(ctx, f.tenant, "bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.led.Transfer(ctx, ledger.TransferRequest{TenantID: f.tenant, IdempotencyKey: "fund-more", Kind: "bank-transfer", Actor: "test",
+		Postings: []ledger.Posting{{AccountID: bank.ID, Amount: decimal.RequireFromString("10")}, {AccountID: f.emma.WalletAccountID, Amount: decimal.RequireFromString("-10")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := anne.post(page+"/pay-wallet", url.Values{"confirm": {"yes"}}); !strings.Contains(body, "12,50") || !strings.Contains(body, "payés avec le compte prépayé") {
+		t.Errorf("payment from the prepaid account: want the thanks\n%.600s", body)
+	}
+	if b, _ := f.led.Balance(ctx, f.tenant, f.emma.WalletAccountID); !b.Posted.Equal(decimal.RequireFromString("5.5")) {
+		t.Errorf("wallet after paying 12,50 €: %s, want 5.50", b.Posted)
 	}
 
 	bruno := f.accountFor(f.bruno, "bruno@example.be", "Tartine-Bruno-2026!")

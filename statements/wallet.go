@@ -21,11 +21,13 @@ var ErrWalletShort = errors.New("statements: the prepaid account does not hold e
 // PayFromWallet pays what the guardian owes on a statement (the guardian's
 // share when it is split, else the total, at most what is outstanding for
 // the pupil) from the pupil's prepaid account, on the guardian's explicit
-// choice: wallet:<pupil> → receivable:<pupil>, audited. Paying the same
+// choice: wallet:<pupil> → receivable:<pupil>, audited. The wallet must
+// hold the amount: the grace below zero that lets a child eat is never
+// used for fees. Paying the same
 // statement version twice books nothing more. It returns ErrNotFound when
 // the statement is not addressed to the guardian, ErrInvalid for a
 // replaced version or nothing to pay, and ErrWalletShort when the wallet's
-// available balance is too low.
+// available balance is below the amount.
 func (s *Service) PayFromWallet(ctx context.Context, tenantID, statementID, guardianID int64, actor string) (ledger.Transfer, error) {
 	st, err := s.Get(ctx, tenantID, statementID)
 	if err != nil {
@@ -54,6 +56,15 @@ func (s *Service) PayFromWallet(ctx context.Context, tenantID, statementID, guar
 	pu, err := s.school.Pupil(ctx, tenantID, st.PupilID)
 	if err != nil {
 		return ledger.Transfer{}, err
+	}
+	// The meal grace below zero is for meals, never for fees: the wallet
+	// must hold the amount.
+	bal, err := s.ledger.Balance(ctx, tenantID, pu.WalletAccountID)
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	if bal.Available.LessThan(amount) {
+		return ledger.Transfer{}, fmt.Errorf("%w: %s available, %s asked", ErrWalletShort, bal.Available.StringFixed(2), amount.StringFixed(2))
 	}
 	t, err := s.ledger.Transfer(ctx, ledger.TransferRequest{TenantID: tenantID, IdempotencyKey: fmt.Sprintf("statement-wallet:%d:%d", st.ID, guardianID),
 		Kind: KindWalletPayment, OccurredAt: s.now(), Actor: actor, Memo: st.Number,
