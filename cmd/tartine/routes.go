@@ -21,6 +21,7 @@ import (
 	"tartine/portal"
 	"tartine/school"
 	"tartine/statements"
+	"tartine/taxcert"
 	"tartine/terminal"
 )
 
@@ -77,6 +78,13 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		return err
 	}
 	feeSvc := fees.New(pool, led, schools, fees.NewRules(shippedRules, nil), nil)
+	// Childcare tax certificates (281.86): national numbers sealed with
+	// TARTINE_NISS_KEY (the demo makes a key of its own).
+	nissSealer, taxSettings, err := taxcert.ConfigFromEnv(deps.env.getenv, deps.cfg.Demo)
+	if err != nil {
+		return err
+	}
+	taxSvc := taxcert.New(pool, led, schools, nissSealer, taxSettings, nil)
 
 	// jobs: the durable queue for side work (internal/jobs). Emails are
 	// enqueued (the request never waits on SMTP) and delivered by its
@@ -200,6 +208,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		app.Routes(r)
 		app.FeeRoutes(r, feeSvc) // facultatif fee opt-ins (package fees)
+		app.TaxCertRoutes(r, taxSvc)
 		notifier.to = app
 		staffWeb.TopUps = app              // kiosk cash top-ups: email the family
 		terminalSvc.WatchWallets(ctx, app) // meals and daycare: low-balance alerts
@@ -216,7 +225,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		bo, err := backoffice.New(backoffice.Deps{Pool: pool, School: schools, Booking: bookings,
 			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL, Families: portalApp, Fees: feeSvc,
-			Statements: stmtSvc, Present: daycarePresent(terminalSvc)})
+			Statements: stmtSvc, Present: daycarePresent(terminalSvc), TaxCert: taxSvc})
 		if err != nil {
 			return err
 		}
