@@ -1,7 +1,6 @@
 package taxcert
 
 import (
-	"crypto/rand"
 	"fmt"
 	"strconv"
 )
@@ -18,8 +17,8 @@ const (
 // ConfigFromEnv reads the sealing key (KeyEnv; nil Sealer when unset:
 // national numbers can then not be recorded) and the settings. The issuer's
 // name and address come from the tenant and its first school. demo, when no
-// key is set, seals with a random key for this process only (the demo's
-// database is thrown away with it).
+// key is set, seals with DemoSealer's public key (the demo's made-up
+// numbers only).
 func ConfigFromEnv(getenv func(string) string, demo bool) (*Sealer, Settings, error) {
 	st := Settings{IssuerBCE: getenv(EnvBCE), ContactName: getenv(EnvContactName), ContactPhone: getenv(EnvContactPhone), ContactEmail: getenv(EnvContactEmail)}
 	if v := getenv(EnvCertification); v != "" {
@@ -38,10 +37,7 @@ func ConfigFromEnv(getenv func(string) string, demo bool) (*Sealer, Settings, er
 		}
 		key = k
 	case demo:
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, st, fmt.Errorf("taxcert: demo key: %w", err)
-		}
+		return DemoSealer(), st, nil
 	default:
 		return nil, st, nil
 	}

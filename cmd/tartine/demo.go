@@ -11,6 +11,7 @@ import (
 	"tartine/ledger"
 	"tartine/portal"
 	"tartine/school"
+	"tartine/taxcert"
 )
 
 func cmdDemo(ctx context.Context, e env, args []string) error {
@@ -99,6 +100,12 @@ func seedDemo(ctx context.Context, d *database, now func() time.Time) (demoInfo,
 	feeSvc := fees.New(d.Pool, led, school.New(d.Pool, led, now), fees.NewRules(shippedRules, now), now)
 	if err := fees.SeedDemo(ctx, feeSvc, tenantID, sd.SchoolID, sd.Pupils); err != nil {
 		return demoInfo{}, fmt.Errorf("fees demo: %w", err)
+	}
+	// Childcare tax certificates: last year's, issued for Emma and Lucas
+	// (their mother's portal login sees them).
+	taxSvc := taxcert.New(d.Pool, led, school.New(d.Pool, led, now), taxcert.DemoSealer(), taxcert.Settings{}, now)
+	if err := taxcert.SeedDemo(ctx, taxSvc, tenantID, sd.Pupils, "Emma", "Lucas"); err != nil {
+		return demoInfo{}, err
 	}
 	// terminal: station screens (log in with a staff login above). Taps
 	// come from a bridge (tartine-bridge simulate) with the device above.
