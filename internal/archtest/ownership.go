@@ -49,6 +49,9 @@ var Owners = map[string]string{
 	// books: the accountant's mapping to the Belgian chart (00080).
 	"books_pcmn_rules": "books",
 
+	// taxcert: childcare tax certificates 281.86 (00083).
+	"taxcert_niss": "taxcert", "taxcert_payer_shares": "taxcert", "taxcert_certificates": "taxcert",
+
 	// internal/jobs: river's queue (river's own migrations).
 	"river_job": "internal/jobs",
 }
