@@ -66,18 +66,24 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	canteen := &canteenGauge{}
 	r.Use(canteen.middleware)
 	pool := deps.db.Pool
-	led := ledger.New(pool, nil)
-	schools := school.New(pool, led, nil)
-	bookings := booking.New(pool, led, nil)
+	// The domain services run on the env's clock: the real one, or the
+	// demo's (demo_clock.go); sessions and cookies keep the real clock.
+	now := deps.env.now
+	led := ledger.New(pool, now)
+	schools := school.New(pool, led, now)
+	bookings := booking.New(pool, led, now)
 	cat, err := i18n.New()
 	if err != nil {
 		return err
+	}
+	if deps.cfg.Demo {
+		r.Use(demoBanner(now, cat)) // « Démo : jeudi 3 décembre 2026 » on every page
 	}
 	shippedRules, err := fees.LoadShipped()
 	if err != nil {
 		return err
 	}
-	feeSvc := fees.New(pool, led, schools, fees.NewRules(shippedRules, nil), nil)
+	feeSvc := fees.New(pool, led, schools, fees.NewRules(shippedRules, now), now)
 	// Childcare tax certificates (281.86): national numbers sealed with
 	// TARTINE_NISS_KEY (the demo makes a key of its own).
 	nissSealer, taxSettings, err := taxcert.ConfigFromEnv(deps.env.getenv, deps.cfg.Demo)
@@ -149,11 +155,11 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		devPool := deps.db.devices()
 		devLed, devSchools, devBookings := led, schools, bookings
 		if devPool != pool {
-			devLed = ledger.New(devPool, nil)
-			devSchools = school.New(devPool, devLed, nil)
-			devBookings = booking.New(devPool, devLed, nil)
+			devLed = ledger.New(devPool, now)
+			devSchools = school.New(devPool, devLed, now)
+			devBookings = booking.New(devPool, devLed, now)
 		}
-		svc, err := terminal.New(terminal.Config{Pool: devPool, Ledger: devLed, School: devSchools, Booking: devBookings, Log: deps.log})
+		svc, err := terminal.New(terminal.Config{Pool: devPool, Ledger: devLed, School: devSchools, Booking: devBookings, Log: deps.log, Now: now})
 		if err != nil {
 			return err
 		}
@@ -202,7 +208,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		expiring = sessions
 		app, err := portal.New(portal.Deps{Pool: pool, Ledger: led, School: schools, Booking: bookings, Sessions: sessions,
 			Catalog: cat, Mail: queue, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL, Statements: stmtSvc,
-			MaxInFlight: deps.cfg.PortalInFlight, CanteenBusy: canteen.busy})
+			MaxInFlight: deps.cfg.PortalInFlight, CanteenBusy: canteen.busy, Now: now})
 		if err != nil {
 			return fmt.Errorf("portal: %w", err)
 		}
@@ -224,7 +230,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			return err
 		}
 		bo, err := backoffice.New(backoffice.Deps{Pool: pool, School: schools, Booking: bookings,
-			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL, Families: portalApp, Fees: feeSvc,
+			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL, Families: portalApp, Fees: feeSvc, Now: now,
 			Statements: stmtSvc, Present: daycarePresent(terminalSvc), TaxCert: taxSvc})
 		if err != nil {
 			return err
