@@ -135,6 +135,10 @@ func cmdLoadgenPortal(ctx context.Context, e env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "  %-9s %7d %7.1f %9.1f %9.1f %9.1f %8d %5d %7d\n", t, st.Count, st.PerS, st.P50ms, st.P99ms, st.Maxms, st.Failures, st.Shed, st.Refused)
 	}
+	if lp := rep.LoginPhase; lp != nil {
+		fmt.Fprintf(e.stdout, "  logins before the loops: %d attempts, p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d told to retry; all in after %.1f s\n",
+			lp.Count, lp.P50ms, lp.P99ms, lp.Maxms, lp.Shed, rep.LoginMaxs)
+	}
 	if rep.LastError != "" {
 		fmt.Fprintf(e.stdout, "  last error: %s\n", rep.LastError)
 	}

@@ -56,20 +56,21 @@ type Limiter struct {
 	wait  time.Duration
 }
 
-// NewLimiter returns a limiter of n concurrent hashes (n ≤ 0: one per
-// processor, runtime.GOMAXPROCS) that lets a hash wait up to wait for a
-// slot.
+// NewLimiter returns a limiter of n concurrent hashes (n ≤ 0: one per two
+// processors, at least one — each hash keeps a core busy, and a login rush
+// must leave cores to everything else) that lets a hash wait up to wait
+// for a slot.
 func NewLimiter(n int, wait time.Duration) *Limiter {
 	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
+		n = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	return &Limiter{slots: make(chan struct{}, n), wait: wait}
 }
 
 // shared bounds the package functions Hash and Verify, process-wide as the
-// memory and the cores it protects: one hash per processor, up to 4 s of
-// wait, so that every login is answered within a few seconds and memory
-// stays near n × 19 MiB whatever the number of simultaneous logins.
+// memory and the cores it protects: one hash per two processors, up to
+// 4 s of wait, so that every login is answered within a few seconds and
+// memory stays near n × 19 MiB whatever the number of simultaneous logins.
 var shared = NewLimiter(0, 4*time.Second)
 
 // Shared returns the process-wide limiter of Hash and Verify.

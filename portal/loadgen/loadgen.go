@@ -197,13 +197,17 @@ type Stats struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	Parents   int              `json:"parents"`
-	Duration  float64          `json:"duration_s"`
-	Requests  int64            `json:"requests"`
-	PerS      float64          `json:"requests_per_s"`
-	Failures  int64            `json:"failures"`
-	Types     map[string]Stats `json:"types"`
-	LoginMaxs float64          `json:"login_max_s"`
+	Parents  int              `json:"parents"`
+	Duration float64          `json:"duration_s"`
+	Requests int64            `json:"requests"`
+	PerS     float64          `json:"requests_per_s"`
+	Failures int64            `json:"failures"`
+	Types    map[string]Stats `json:"types"`
+	// LoginMaxs is the time until the last parent was logged in (its
+	// retries included, before a loop run).
+	LoginMaxs float64 `json:"login_max_s"`
+	// LoginPhase measures the logins before a loop run (retries included).
+	LoginPhase *Stats `json:"login_phase,omitempty"`
 	// PeakRSSMB is the most resident memory of the server sampled during
 	// the run; HWMMB its lifetime peak (VmHWM) at the end.
 	PeakRSSMB float64 `json:"server_peak_rss_mb,omitempty"`
@@ -404,7 +408,7 @@ func (p *parent) loop(ctx context.Context) {
 	for ctx.Err() == nil {
 		if !p.loggedIn {
 			if !p.login(ctx) {
-				pause(ctx, time.Second)
+				pause(ctx, loginRetry)
 				continue
 			}
 		}
@@ -452,6 +456,10 @@ func bookableMonth(ctx context.Context, p *parent, now time.Time) string {
 	return this
 }
 
+// loginRetry is how long a parent waits before logging in again after a
+// « réessayez » (the portal's Retry-After).
+const loginRetry = 2 * time.Second
+
 // Run logs every parent in at once, then (unless LoginOnly) runs their
 // loops for the duration and reports.
 func Run(ctx context.Context, cfg Config) (Report, error) {
@@ -486,7 +494,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			}
 		}
 	}()
-	// Every parent logs in at the same instant.
+	// Every parent logs in at the same instant; before a loop run, a
+	// parent told to retry (503, Retry-After) tries again after the
+	// Retry-After, as a person would, for up to a minute, so that the
+	// loops start logged in.
 	start := time.Now()
 	var wg sync.WaitGroup
 	var loginMax time.Duration
@@ -496,7 +507,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		go func() {
 			defer wg.Done()
 			t := time.Now()
-			p.login(ctx)
+			for !p.login(ctx) && !cfg.LoginOnly && time.Since(t) < time.Minute && ctx.Err() == nil {
+				pause(ctx, loginRetry+time.Duration(p.rnd.IntN(1000))*time.Millisecond)
+			}
 			mu.Lock()
 			loginMax = max(loginMax, time.Since(t))
 			mu.Unlock()
@@ -506,6 +519,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep := Report{Parents: cfg.Parents, LoginMaxs: loginMax.Seconds()}
 	elapsed := time.Since(start)
 	if !cfg.LoginOnly {
+		if st, ok := rec.summary(elapsed)[ReqLogin]; ok {
+			rep.LoginPhase = &st
+		}
 		month := bookableMonth(ctx, ps[0], time.Now())
 		rec = newRecorder()
 		for _, p := range ps {
@@ -528,27 +544,35 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	<-rssDone
 	rep.Duration = elapsed.Seconds()
 	rep.PeakRSSMB, rep.HWMMB = peak, hwm
-	rep.Types = map[string]Stats{}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
+	rep.Types = rec.summary(elapsed)
+	for _, st := range rep.Types {
+		rep.Requests += st.Count
+		rep.Failures += st.Failures
+	}
+	rep.PerS = float64(rep.Requests) / elapsed.Seconds()
+	rep.LastError = rec.lastErr
+	return rep, nil
+}
+
+// summary returns the measures of each request type seen, over elapsed.
+func (r *recorder) summary(elapsed time.Duration) map[string]Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]Stats{}
 	for _, t := range reqTypes {
-		s := *rec.stats[t]
+		s := *r.stats[t]
 		if s.Count == 0 {
 			continue
 		}
-		lat := rec.lat[t]
+		lat := slices.Clone(r.lat[t])
 		slices.Sort(lat)
 		s.PerS = float64(s.Count) / elapsed.Seconds()
 		s.P50ms = ms(lat[len(lat)/2])
 		s.P99ms = ms(lat[min(len(lat)-1, len(lat)*99/100)])
 		s.Maxms = ms(lat[len(lat)-1])
-		rep.Types[t] = s
-		rep.Requests += s.Count
-		rep.Failures += s.Failures
+		out[t] = s
 	}
-	rep.PerS = float64(rep.Requests) / elapsed.Seconds()
-	rep.LastError = rec.lastErr
-	return rep, nil
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
