@@ -99,6 +99,9 @@ type Deps struct {
 	// TaxCert issues the childcare tax certificates (taxcert.go); nil: a
 	// service without a sealing key (national numbers cannot be entered).
 	TaxCert *taxcert.Service
+	// Stripe is the deployment's Stripe account, for the balance check
+	// (books_stripe.go); nil: Stripe is not configured.
+	Stripe *payments.Stripe
 }
 
 // App serves the back office.

@@ -69,3 +69,16 @@ func TestAccountsPage(t *testing.T) {
 		t.Errorf("opening entry: %d", resp.StatusCode)
 	}
 }
+
+// TestStripeCheckPageWithoutStripe: without a Stripe account the check
+// page says so and runs nothing.
+func TestStripeCheckPageWithoutStripe(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("accountant", "demo-accountant")
+	if st, body := c.get("/admin/books/stripe-check"); st != http.StatusOK || !strings.Contains(body, "est pas configuré sur ce serveur") {
+		t.Fatalf("GET stripe-check: %d", st)
+	}
+	if st, body, _ := c.post("/admin/books/stripe-check", url.Values{"from": {"2026-11-01"}, "to": {"2026-11-30"}}); st != http.StatusOK || !strings.Contains(body, "est pas configuré sur ce serveur") {
+		t.Errorf("POST stripe-check: %d", st)
+	}
+}

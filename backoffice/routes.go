@@ -93,6 +93,7 @@ func (a *App) Mount(r gin.IRouter) {
 	a.mountStatements(ad, ac) // statements_books.go
 	a.mountAccounts(ac)       // books_accounts.go
 	a.mountTaxCert(ad)        // taxcert.go
+	a.mountStripeCheck(ac)    // books_stripe.go
 }
 
 // MountLetters serves the portal's invitation letters page at /admin/letters

@@ -90,7 +90,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	if err != nil {
 		return err
 	}
-	taxSvc := taxcert.New(pool, led, schools, nissSealer, taxSettings, nil)
+	taxSvc := taxcert.New(pool, led, schools, nissSealer, taxSettings, now)
 
 	// jobs: the durable queue for side work (internal/jobs). Emails are
 	// enqueued (the request never waits on SMTP) and delivered by its
@@ -131,6 +131,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	// CSRF applies.
 	notifier := &notifyLater{}
 	var topups portal.TopUps
+	var stripeSvc *payments.Stripe // the back office's balance check; nil without Stripe
 	if stripeCfg, err := payments.StripeConfigFromEnv(deps.env.getenv); err != nil {
 		return err
 	} else if !stripeCfg.Enabled() {
@@ -142,6 +143,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		r.POST("/stripe/webhook", websession.Webhook, gin.WrapF(svc.HandleWebhook))
 		topups = svc
+		stripeSvc = svc
 	}
 
 	var staffWeb *terminal.Web
@@ -231,7 +233,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		bo, err := backoffice.New(backoffice.Deps{Pool: pool, School: schools, Booking: bookings,
 			Ledger: led, Sessions: sessions, Catalog: cat, Log: deps.log, BaseURL: deps.cfg.BaseURL, Families: portalApp, Fees: feeSvc, Now: now,
-			Statements: stmtSvc, Present: daycarePresent(terminalSvc), TaxCert: taxSvc})
+			Statements: stmtSvc, Present: daycarePresent(terminalSvc), TaxCert: taxSvc, Stripe: stripeSvc})
 		if err != nil {
 			return err
 		}
