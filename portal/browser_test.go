@@ -44,7 +44,8 @@ func TestBrowserJourney(t *testing.T) {
 	step("language",
 		chromedp.Navigate(f.url+"/portal/login"),
 		chromedp.Click(`button[name="lang"][value="fr"]`),
-		chromedp.WaitVisible("#login-submit"),
+		// The new page, not the English one still shown while it loads.
+		chromedp.WaitVisible(`html[lang="fr"] #login-submit`),
 	)
 	if got := text("h1"); got != "Connexion" {
 		t.Fatalf("after switching to French, h1 = %q", got)

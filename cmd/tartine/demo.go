@@ -8,6 +8,8 @@ import (
 
 	"tartine/booking"
 	"tartine/fees"
+	"tartine/internal/i18n"
+	"tartine/internal/tz"
 	"tartine/ledger"
 	"tartine/portal"
 	"tartine/school"
@@ -37,6 +39,9 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	if err := requireSchema(ctx, d, true); err != nil {
 		return err
 	}
+	// The demo shows a school day: on a weekend or a holiday its services
+	// run on the latest open school day (demo_clock.go).
+	e.now = demoClock(e.now)
 	info, err := seedDemo(ctx, d, e.now)
 	if err != nil {
 		return fmt.Errorf("demo data: %w", err)
@@ -44,13 +49,13 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	return serve(ctx, e, log, d, cfg, func(addr string) {
 		base := "http://" + displayAddr(addr)
 		readersLine := ""
-		if readers, err := startDemoReaders(ctx, log, base, info.deviceID, info.deviceSecret, df.dataDir); err != nil {
+		if readers, err := startDemoReaders(ctx, log, base, info.deviceID, info.deviceSecret, df.dataDir, e.now); err != nil {
 			log.Error("simulated readers unavailable", "err", err)
 		} else {
 			go readers.tapDemoBadges(ctx, log, info.badges)
 			readersLine = fmt.Sprintf("  %-10s %s (simulated canteen and daycare readers tap a badge every few seconds)\n", "bridge", readers.StatusURL)
 		}
-		fmt.Fprintf(e.stdout, "\nTartine demo is running. Open:\n")
+		fmt.Fprintf(e.stdout, "\nTartine demo is running, on %s. Open:\n", i18n.FormatDate(e.now().In(tz.Brussels), "en"))
 		fmt.Fprintf(e.stdout, "  health     %s/healthz\n", base)
 		fmt.Fprintf(e.stdout, "  metrics    %s/metrics\n", base)
 		for _, l := range info.links {
@@ -88,8 +93,15 @@ func seedDemo(ctx context.Context, d *database, now func() time.Time) (demoInfo,
 	tenantID := sd.TenantID
 	// Tariffs, calendar, menus and bookings; after the school seed (it
 	// books for the pupils the school seed created).
-	if err := booking.SeedDemo(ctx, d.Pool, led, tenantID, now); err != nil {
-		return demoInfo{}, fmt.Errorf("booking demo: %w", err)
+	// Seeded once (demo_history.go): a restart keeps what the user changed.
+	first, err := claimDemoSeed(ctx, d.Pool, tenantID, now)
+	if err != nil {
+		return demoInfo{}, err
+	}
+	if first {
+		if err := booking.SeedDemo(ctx, d.Pool, led, tenantID, now); err != nil {
+			return demoInfo{}, fmt.Errorf("booking demo: %w", err)
+		}
 	}
 	// School fees of the current school year (a pool fee, a maternel
 	// activity, a P5 magazine with one opt-in), dated by the clock.
@@ -98,8 +110,14 @@ func seedDemo(ctx context.Context, d *database, now func() time.Time) (demoInfo,
 		return demoInfo{}, err
 	}
 	feeSvc := fees.New(d.Pool, led, school.New(d.Pool, led, now), fees.NewRules(shippedRules, now), now)
-	if err := fees.SeedDemo(ctx, feeSvc, tenantID, sd.SchoolID, sd.Pupils); err != nil {
-		return demoInfo{}, fmt.Errorf("fees demo: %w", err)
+	if first {
+		if err := fees.SeedDemo(ctx, feeSvc, tenantID, sd.SchoolID, sd.Pupils); err != nil {
+			return demoInfo{}, fmt.Errorf("fees demo: %w", err)
+		}
+		// A month of meals, daycare and top-ups before the demo day.
+		if err := seedHistory(ctx, d.Pool, now, sd); err != nil {
+			return demoInfo{}, fmt.Errorf("demo history: %w", err)
+		}
 	}
 	// Childcare tax certificates: last year's, issued for Emma and Lucas
 	// (their mother's portal login sees them).

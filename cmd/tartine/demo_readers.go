@@ -27,7 +27,7 @@ type demoReaders struct {
 
 // startDemoReaders opens the virtual readers and runs the bridge until ctx
 // ends. Taps are emitted by tapDemoBadges.
-func startDemoReaders(ctx context.Context, log *slog.Logger, serverURL, deviceID, secret, dataDir string) (*demoReaders, error) {
+func startDemoReaders(ctx context.Context, log *slog.Logger, serverURL, deviceID, secret, dataDir string, now func() time.Time) (*demoReaders, error) {
 	canteen, err := sim.Open(sim.FormatRDM6300, sim.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("virtual canteen reader: %w", err)
@@ -72,7 +72,7 @@ path    = %q
 	if err != nil {
 		return nil, err
 	}
-	b, err := bridge.New(bc, st, bridge.Options{Logger: log.With("part", "bridge")})
+	b, err := bridge.New(bc, st, bridge.Options{Logger: log.With("part", "bridge"), Now: now}) // the demo clock: taps of the demo day
 	if err != nil {
 		st.Close()
 		return nil, err
