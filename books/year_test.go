@@ -130,4 +130,8 @@ func TestCloseYear(t *testing.T) {
 	if _, err := w.svc.CloseYear(w.ctx, w.tenant, 2025, "staff:1"); !errors.Is(err, ledger.ErrPeriodClosed) {
 		t.Errorf("close 2025 after 2026: %v, want ErrPeriodClosed", err)
 	}
+	// The ledger's invariants hold after the close.
+	if vs, _, err := w.led.Verify(w.ctx); err != nil || len(vs) != 0 {
+		t.Errorf("verify after the close: %v %v", vs, err)
+	}
 }
