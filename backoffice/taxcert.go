@@ -24,6 +24,7 @@ func (a *App) mountTaxCert(ad *gin.RouterGroup) {
 	ad.POST("/taxcert/niss", a.setTaxCertNISS)
 	ad.GET("/taxcert/belcotax.xml", a.belcotaxXML)
 	ad.GET("/taxcert/:id/pdf", a.taxCertPDF)
+	a.mountTaxCertPupil(ad) // taxcert_pupil.go
 }
 
 // missingRow is a child or payer without a certificate.

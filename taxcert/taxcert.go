@@ -672,3 +672,8 @@ func (s *Service) open(n sealedNISS) (string, error) {
 
 // name is "Last First".
 func (p Person) name() string { return strings.TrimSpace(p.LastName + " " + p.FirstName) }
+
+// Shares returns the shares recorded for a child (none: equal shares).
+func (s *Service) Shares(ctx context.Context, tenantID, pupilID int64) ([]Share, error) {
+	return s.shares(ctx, tenantID, pupilID, nil)
+}
