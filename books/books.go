@@ -66,6 +66,7 @@ var DefaultRules = []Rule{
 	{Pattern: "cash-in-transit", PCMN: "580000", Label: "Virements internes — espèces en transit"},
 	{Pattern: "stripe-clearing", PCMN: "581000", Label: "Stripe — fonds en transit"},
 	{Pattern: "suspense", PCMN: "499000", Label: "Compte d'attente"},
+	{Pattern: "refunds-payable", PCMN: "489100", Label: "Remboursements dus aux familles"},
 	{Pattern: "wallet:", PCMN: "460000", Label: "Acomptes reçus des familles (portefeuilles)"},
 	{Pattern: "receivable:", PCMN: "400000", Label: "Créances sur les familles (frais scolaires)"},
 	{Pattern: "subsidy:fwb-meals", PCMN: "416000", Label: "FWB — repas gratuits à recevoir"},

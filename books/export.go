@@ -80,6 +80,7 @@ var kindJournal = map[string]Journal{
 	"meal": JournalCanteen, "meal-noshow": JournalCanteen,
 	"daycare": JournalDaycare,
 	"fee":     JournalFees, "fee-cancel": JournalFees, "fee-credit": JournalFees, "write-off": JournalFees,
+	"statement-wallet": JournalFees, "refund-paid": JournalBank,
 }
 
 // journalOf returns the journal of a transfer: by its (origin) kind, else
