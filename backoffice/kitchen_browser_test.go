@@ -36,7 +36,7 @@ func TestKitchenListInBrowser(t *testing.T) {
 		chromedp.SendKeys("#login", "admin"),
 		chromedp.SendKeys("#password", "demo-admin-kitchen"),
 		chromedp.Click("#sign-in"),
-		chromedp.WaitVisible("main"),
+		chromedp.WaitVisible(`a[href="/staff/stations/daycare-1"]`), // logged in: the staff home
 		chromedp.Navigate(f.srv.URL+"/admin/kitchen?day=2026-12-03"),
 		chromedp.WaitVisible("#meal-repas"),
 	)
