@@ -92,8 +92,8 @@ type Deps struct {
 	Now      func() time.Time
 	// BaseURL is the public URL (links in emails and letters), no trailing slash.
 	BaseURL string
-	// MaxInFlight bounds the portal requests served at once (0: the
-	// pool's connections), MaxInFlightBusy while CanteenBusy reports taps
+	// MaxInFlight bounds the portal requests served at once (0: four per
+	// processor, at most the pool's connections), MaxInFlightBusy while CanteenBusy reports taps
 	// being served (0: one per processor; CanteenBusy nil: never busy);
 	// MaxWait is how long others wait in line (0: 3 s) and MaxWaiting how
 	// many may (0: 400) before the busy page (shed.go).
@@ -137,7 +137,7 @@ func New(d Deps) (*App, error) {
 	}
 	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
 	if d.MaxInFlight <= 0 {
-		d.MaxInFlight = int(d.Pool.Config().MaxConns)
+		d.MaxInFlight = min(defaultInFlightPerCPU*runtime.GOMAXPROCS(0), int(d.Pool.Config().MaxConns))
 	}
 	if d.MaxInFlightBusy <= 0 {
 		d.MaxInFlightBusy = defaultBusyPerCPU * runtime.GOMAXPROCS(0)
