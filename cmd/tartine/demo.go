@@ -46,6 +46,13 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("demo data: %w", err)
 	}
+	if info.firstSeed {
+		// A month of meals, daycare and top-ups before the demo day
+		// (demo_history.go), on the first start only.
+		if err := seedHistory(ctx, d.Pool, e.now, info.school); err != nil {
+			return fmt.Errorf("demo history: %w", err)
+		}
+	}
 	return serve(ctx, e, log, d, cfg, func(addr string) {
 		base := "http://" + displayAddr(addr)
 		readersLine := ""
@@ -79,6 +86,9 @@ type demoInfo struct {
 
 	deviceID, deviceSecret string            // the demo bridge's credentials
 	badges                 map[string]string // demo pupils' badge uids by first name
+
+	firstSeed bool            // first start: the demo's history is still to play
+	school    school.DemoInfo // what the school seed made
 }
 
 // seedDemo creates (idempotently) the demo organising body and school.
@@ -114,10 +124,7 @@ func seedDemo(ctx context.Context, d *database, now func() time.Time) (demoInfo,
 		if err := fees.SeedDemo(ctx, feeSvc, tenantID, sd.SchoolID, sd.Pupils); err != nil {
 			return demoInfo{}, fmt.Errorf("fees demo: %w", err)
 		}
-		// A month of meals, daycare and top-ups before the demo day.
-		if err := seedHistory(ctx, d.Pool, now, sd); err != nil {
-			return demoInfo{}, fmt.Errorf("demo history: %w", err)
-		}
+		info.school, info.firstSeed = sd, true
 	}
 	// Childcare tax certificates: last year's, issued for Emma and Lucas
 	// (their mother's portal login sees them).
