@@ -6,12 +6,17 @@
 //     badge sheet PDF; stations; bridge devices (enrolment with a secret
 //     shown once, revocation); the school calendar's closed days; menus;
 //     staff logins (roles, disabling, generated passwords shown once); the
-//     meal and daycare tariffs (new effective-dated ones, from today on) and
-//     the school's policy (grace, duplicate window, cut-off, no-shows…).
+//     meal and daycare tariffs (new effective-dated ones, from today on),
+//     the school's policy (grace, duplicate window, cut-off, no-shows…) and
+//     the kitchen and daycare lists of a day (kitchen.go: meals per type and
+//     class, counts per allergen — notes included — and diet with the
+//     children's names, A4 print and CSV; who is at the daycare now).
 //   - Accountants (role accountant; admins too): the trial balance, the
 //     journal as a Belgian CSV file, the ledger invariants (tartine verify),
 //     the period close, and the bank reconciliation (CODA import, credits
-//     waiting in suspense, Stripe payouts not yet seen at the bank).
+//     waiting in suspense, Stripe payouts not yet seen at the bank), and
+//     refunds by SEPA credit transfer with their pain.001 batches
+//     (refunds.go).
 //
 // # Access
 //
