@@ -93,10 +93,11 @@ type Deps struct {
 	// BaseURL is the public URL (links in emails and letters), no trailing slash.
 	BaseURL string
 	// MaxInFlight bounds the portal requests served at once (0: four per
-	// processor, at most the pool's connections), MaxInFlightBusy while CanteenBusy reports taps
-	// being served (0: one per processor; CanteenBusy nil: never busy);
-	// MaxWait is how long others wait in line (0: 3 s) and MaxWaiting how
-	// many may (0: 400) before the busy page (shed.go).
+	// processor, at most the pool's connections), MaxInFlightBusy while
+	// CanteenBusy reports taps being served (0: one per processor;
+	// CanteenBusy nil: never busy); MaxWait is how long others wait in
+	// line (0: 3 s) and MaxWaiting how many may (0: 400) before the busy
+	// page (shed.go).
 	MaxInFlight     int
 	MaxInFlightBusy int
 	CanteenBusy     func() bool
