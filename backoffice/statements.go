@@ -54,7 +54,14 @@ func (a *App) statementYear(s string) string {
 	return statements.SchoolYearOf(a.Now().In(brussels()).AddDate(0, 3, 0)) // from June, next year's
 }
 
+// schoolContact is a school with the contact on its statements.
+type schoolContact struct {
+	School  school.School
+	Contact string
+}
+
 type statementsData struct {
+	Contacts     []schoolContact
 	Year         string
 	Years        []string
 	Periods      []statements.Period
@@ -100,6 +107,19 @@ func (a *App) statementsHome(c *gin.Context) {
 	if d.EstimateSent, err = a.Statements.EstimateSentOrOverridden(ctx, u.TenantID, d.Year); err != nil {
 		a.fail(c, err)
 		return
+	}
+	schools, err := a.visibleSchools(c)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	for _, sc := range schools {
+		ct, err := a.Statements.Contact(ctx, u.TenantID, sc.ID)
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		d.Contacts = append(d.Contacts, schoolContact{School: sc, Contact: ct})
 	}
 	a.render(c, http.StatusOK, "statements", "admin.statements.title", "statements", d)
 }

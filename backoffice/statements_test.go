@@ -66,6 +66,17 @@ func TestStatementRunPages(t *testing.T) {
 	if st, _, _ := c.post("/admin/statements/override", url.Values{"year": {"2026-27"}, "reason": {"estimation remise sur papier en juin"}}); st != http.StatusSeeOther {
 		t.Fatalf("override: %d", st)
 	}
+	// Separated parents pay half each; the school's contact is printed.
+	split := "/admin/statements/split/" + itoa(noah.ID)
+	if st, body := c.get(split); st != http.StatusOK || !strings.Contains(body, "Marc") || !strings.Contains(body, "An") {
+		t.Fatalf("split page: %d", st)
+	}
+	if _, body := c.follow(split, url.Values{"mode": {"equal"}}); !strings.Contains(body, "Répartition de Noah Janssens enregistrée") {
+		t.Errorf("split: %.600s", body)
+	}
+	if _, body := c.follow("/admin/statements/contact", url.Values{"school": {itoa(f.demo.SchoolID)}, "contact": {"Mme Hélène, 081 00 00 00"}}); !strings.Contains(body, "Contact des décomptes") {
+		t.Errorf("contact: %.600s", body)
+	}
 	st, _, loc := c.post(period+"/issue", nil)
 	if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/admin/statements/runs/") {
 		t.Fatalf("issue: %d %s", st, loc)
@@ -83,6 +94,9 @@ func TestStatementRunPages(t *testing.T) {
 		if st != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("statement page: %d, lacks %q", st, want)
 		}
+	}
+	if strings.Count(body, "Communication structurée") != 2 || !strings.Contains(body, "42,50") || !strings.Contains(body, "Mme Hélène") {
+		t.Errorf("statement page: want two payers of 42,50 € and the contact")
 	}
 	resp, pdf := c.getResp("/admin/statements/" + m[1] + "/pdf")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(pdf, "%PDF-") {

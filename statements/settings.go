@@ -82,3 +82,27 @@ func (s *Service) SetContact(ctx context.Context, tenantID, schoolID int64, cont
 	}
 	return s.school.Audit(ctx, tenantID, actor, "statements.contact", fmt.Sprint("school:", schoolID), map[string]any{"contact": contact})
 }
+
+// Split returns how the pupil's statements are split (SplitNone when
+// never set) and, for SplitLines, each category's guardian ("*" the rest).
+func (s *Service) Split(ctx context.Context, tenantID, pupilID int64) (string, map[string]int64, error) {
+	all, err := s.splits(ctx, tenantID)
+	if err != nil {
+		return "", nil, err
+	}
+	r := all[pupilID]
+	if r == nil {
+		return SplitNone, map[string]int64{}, nil
+	}
+	return r.mode, r.lines, nil
+}
+
+// Contact returns the contact printed on the school's statements ("" when
+// none is set: the statements name the school's office).
+func (s *Service) Contact(ctx context.Context, tenantID, schoolID int64) (string, error) {
+	cs, err := s.contacts(ctx, tenantID)
+	if err != nil {
+		return "", err
+	}
+	return cs[schoolID], nil
+}
