@@ -120,12 +120,14 @@ func New(cfg Config) (*Queue, error) {
 		retry = retryPolicy{cfg.RetryDelay}
 	}
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
-		RetryPolicy:       retry,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
-		Workers:           workers,
-		PeriodicJobs:      periodic,
-		MaxAttempts:       MaxAttempts,
-		Logger:            cfg.Log.With("component", "jobs"),
+		RetryPolicy:  retry,
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:      workers,
+		PeriodicJobs: periodic,
+		MaxAttempts:  MaxAttempts,
+		// river reports its routine work at INFO every few seconds:
+		// keep its warnings and errors only.
+		Logger:            slog.New(warnOnly{cfg.Log.Handler()}).With("component", "jobs"),
 		FetchPollInterval: cfg.PollInterval,
 		JobTimeout:        2 * time.Minute,
 	})
@@ -285,3 +287,14 @@ func (c *waitingCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.desc.Collect(ch)
 }
+
+// warnOnly passes on the records of WARN and above.
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(a)} }
+
+func (h warnOnly) WithGroup(n string) slog.Handler { return warnOnly{h.Handler.WithGroup(n)} }
