@@ -185,9 +185,14 @@ type previewData struct {
 }
 
 // previewPeriod shows what issuing a period would produce (nothing is
-// written).
+// written), to organising-body admins: a period and its run cover every
+// school of the organising body.
 func (a *App) previewPeriod(c *gin.Context) {
 	u := user(c)
+	if !mayRunStatements(u) {
+		a.notFound(c)
+		return
+	}
 	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
 	pv, err := a.Statements.Preview(c.Request.Context(), u.TenantID, id)
 	if err != nil {
@@ -244,9 +249,14 @@ type runData struct {
 	MayRun     bool
 }
 
-// runPage lists a run's statements.
+// runPage lists a run's statements (organising-body admins; a school's
+// admin finds the school's statements on its pupils' pages).
 func (a *App) runPage(c *gin.Context) {
 	u := user(c)
+	if !mayRunStatements(u) {
+		a.notFound(c)
+		return
+	}
 	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
 	ctx := c.Request.Context()
 	runs, err := a.Statements.Runs(ctx, u.TenantID, 0)

@@ -38,8 +38,16 @@ type SendReport struct {
 // to — a link to the portal, never an attachment, never to the pupil
 // (RuleGuardiansOnly) — records each send and marks the run sent. A
 // guardian already sent this statement is not sent it again, so Send may
-// be run again after a failure.
+// be run again after a failure. It returns ErrNotFound for a run of
+// another tenant.
 func (s *Service) Send(ctx context.Context, tenantID, runID int64, portalURL, actor string, progress Progress) (SendReport, error) {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM statement_runs WHERE tenant_id = $1 AND id = $2)`, tenantID, runID).Scan(&exists); err != nil {
+		return SendReport{}, fmt.Errorf("send run %d: %w", runID, err)
+	}
+	if !exists {
+		return SendReport{}, fmt.Errorf("run %d: %w", runID, ErrNotFound)
+	}
 	sts, err := s.OfRun(ctx, tenantID, runID)
 	if err != nil {
 		return SendReport{}, err

@@ -638,3 +638,37 @@ func TestPayFromWallet(t *testing.T) {
 		t.Errorf("paying twice: got %v, want ErrInvalid", err)
 	}
 }
+
+// The demo: periods as set before the year, estimates sent, the period of
+// the demo fees issued and sent.
+func TestSeedDemo(t *testing.T) {
+	f := newFixture(t)
+	f.clock.set(at(2026, time.December, 5, 10))
+	demo, err := school.SeedDemo(f.ctx, f.school)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fees.SeedDemo(f.ctx, f.fees, demo.TenantID, demo.SchoolID, demo.Pupils); err != nil {
+		t.Fatal(err)
+	}
+	if err := SeedDemo(f.ctx, f.svc, demo.TenantID, demo.SchoolID, "http://127.0.0.1:8080/portal"); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := f.svc.Periods(f.ctx, demo.TenantID, "2026-27")
+	if err != nil || len(ps) != 5 {
+		t.Fatalf("periods: %v %v", ps, err)
+	}
+	if ok, _ := f.svc.EstimateSentOrOverridden(f.ctx, demo.TenantID, "2026-27"); !ok {
+		t.Errorf("demo estimate not sent")
+	}
+	runs, err := f.svc.Runs(f.ctx, demo.TenantID, 0)
+	if err != nil || len(runs) != 1 || runs[0].Statements == 0 || runs[0].Status != "sent" {
+		t.Fatalf("demo runs: %+v %v", runs, err)
+	}
+	if err := SeedDemo(f.ctx, f.svc, demo.TenantID, demo.SchoolID, ""); err != nil {
+		t.Errorf("second seed: %v", err)
+	}
+	if runs, _ := f.svc.Runs(f.ctx, demo.TenantID, 0); len(runs) != 1 {
+		t.Errorf("second seed issued again: %d runs", len(runs))
+	}
+}

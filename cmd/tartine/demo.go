@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"time"
 
 	"tartine/booking"
@@ -13,6 +15,7 @@ import (
 	"tartine/ledger"
 	"tartine/portal"
 	"tartine/school"
+	"tartine/statements"
 	"tartine/taxcert"
 )
 
@@ -123,6 +126,17 @@ func seedDemo(ctx context.Context, d *database, now func() time.Time) (demoInfo,
 	if first {
 		if err := fees.SeedDemo(ctx, feeSvc, tenantID, sd.SchoolID, sd.Pupils); err != nil {
 			return demoInfo{}, fmt.Errorf("fees demo: %w", err)
+		}
+		// Statements: the year's periods, an estimate per level sent, the
+		// period of those fees issued and sent (emails not shown).
+		cat, err := i18n.New()
+		if err != nil {
+			return demoInfo{}, err
+		}
+		stmts := statements.New(school.New(d.Pool, led, now), cat, now)
+		stmts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		if err := statements.SeedDemo(ctx, stmts, tenantID, sd.SchoolID, "/portal"); err != nil {
+			return demoInfo{}, err
 		}
 		info.school, info.firstSeed = sd, true
 	}
