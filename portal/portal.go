@@ -94,7 +94,7 @@ type Deps struct {
 	BaseURL string
 	// MaxInFlight bounds the portal requests served at once (0: four per
 	// processor, at most the pool's connections), MaxInFlightBusy while
-	// CanteenBusy reports taps being served (0: one per processor;
+	// CanteenBusy reports taps being served (0: one per two processors;
 	// CanteenBusy nil: never busy); MaxWait is how long others wait in
 	// line (0: 3 s) and MaxWaiting how many may (0: 400) before the busy
 	// page (shed.go).
@@ -141,7 +141,7 @@ func New(d Deps) (*App, error) {
 		d.MaxInFlight = min(defaultInFlightPerCPU*runtime.GOMAXPROCS(0), int(d.Pool.Config().MaxConns))
 	}
 	if d.MaxInFlightBusy <= 0 {
-		d.MaxInFlightBusy = defaultBusyPerCPU * runtime.GOMAXPROCS(0)
+		d.MaxInFlightBusy = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	if d.MaxWait <= 0 {
 		d.MaxWait = defaultMaxWait

@@ -15,7 +15,7 @@ import (
 // Load shedding (issue 17). At 8:00 a few hundred parents open the portal
 // at once; the canteen readers must keep their latency. The portal runs at
 // most Deps.MaxInFlight requests at once (by default four per processor),
-// and only Deps.MaxInFlightBusy (one per processor) while
+// and only Deps.MaxInFlightBusy (one per two processors) while
 // Deps.CanteenBusy says taps are being served: the canteen comes first.
 // The others wait in line up to Deps.MaxWait, and beyond that, or when
 // more than Deps.MaxWaiting wait already, they get at once a 503 with
@@ -24,12 +24,11 @@ import (
 
 // Default shedding limits.
 const (
-	// defaultBusyPerCPU: while taps are served, the portal's requests
-	// (short, mostly CPU here and in PostgreSQL) run one per processor at
-	// most; more at once would queue on the cores the taps need. Measured
-	// with 200 parents and taps at 1,000/s (PERFORMANCE.md): 8 portal
-	// requests at once, tap p99 13 s; 2, 2.4 s.
-	defaultBusyPerCPU = 1
+	// While taps are served the portal's requests (short, mostly CPU here
+	// and in PostgreSQL) run one per two processors at most (portal.New):
+	// more at once take the cores the taps need. Measured with 200 parents
+	// and taps at 1,000/s on 2 cores (PERFORMANCE.md): 8 portal requests at
+	// once, tap p99 13 s; 2, 1.0–2.4 s; 1, 0.36 s (taps alone: 36 ms).
 	// defaultInFlightPerCPU: otherwise four per processor. Measured with
 	// 200 parents on 2 cores (PERFORMANCE.md): 8 at once, 525 requests/s
 	// and p99 ≤ 1 s; 32 (the pool), 354/s and p99 up to 2.2 s.

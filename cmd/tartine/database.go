@@ -38,7 +38,7 @@ type database struct {
 // (serve, demo): how the canteen keeps its share of the server (issue 17).
 func registerDeviceConns(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.IntVar(&cfg.DeviceConns, "device-conns", 16, "connections of the device API's own pool (canteen taps, staff screens), besides --max-conns; 0 shares one pool")
-	fs.IntVar(&cfg.PortalInFlight, "portal-in-flight", 0, "portal requests served at once, the others wait in line (0: four per processor); one per processor while taps are served")
+	fs.IntVar(&cfg.PortalInFlight, "portal-in-flight", 0, "portal requests served at once, the others wait in line (0: four per processor); one per two processors while taps are served")
 }
 
 // openDevices opens the device API's own pool of n connections (none when
