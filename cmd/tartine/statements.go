@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,7 +24,7 @@ import (
 // progress line when stderr is a terminal.
 func cmdStatements(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] != "run" {
-		fmt.Fprintln(e.stderr, "usage: tartine statements run --period 2026-27/1 [--dry-run] [--send --portal-url URL] [--tenant CODE]")
+		fmt.Fprintln(e.stderr, "usage: tartine statements run --period 2026-27/1 [--dry-run] [--pdf-dir DIR] [--send --portal-url URL] [--tenant CODE]")
 		return exitCode(2)
 	}
 	fs := flag.NewFlagSet("statements run", flag.ContinueOnError)
@@ -36,6 +37,7 @@ func cmdStatements(ctx context.Context, e env, args []string) error {
 	portalURL := fs.String("portal-url", "", "portal base URL for the links in the emails (default BASE_URL + /portal)")
 	tenantCode := fs.String("tenant", "", "organising body code (default: the only one)")
 	actor := fs.String("actor", "cli", "who issues, for the audit log")
+	pdfDir := fs.String("pdf-dir", "", "also write each statement's A4 PDF in this directory (for the guardians without email)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitCode(2)
 	}
@@ -96,6 +98,23 @@ func cmdStatements(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("statements run: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "  émis : %d décompte(s), total %s, lot %d (%.1f s)\n", run.Statements, i18n.FormatEUR(run.Total, i18n.FR), run.ID, time.Since(start).Seconds())
+	if *pdfDir != "" {
+		if err := os.MkdirAll(*pdfDir, 0o750); err != nil {
+			return fmt.Errorf("statements run: %w", err)
+		}
+		n, progress := 0, bar("pdf")
+		err := svc.RenderRun(ctx, ten.ID, run.ID, 0, "fr", func(st statements.Statement, pdf []byte) error {
+			n++
+			if progress != nil {
+				progress(n, run.Statements)
+			}
+			return os.WriteFile(filepath.Join(*pdfDir, fmt.Sprintf("%s-v%d.pdf", st.Number, st.Version)), pdf, 0o640)
+		})
+		if err != nil {
+			return fmt.Errorf("statements run: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "  PDF : %d fichier(s) dans %s\n", n, *pdfDir)
+	}
 	if !*send {
 		fmt.Fprintln(e.stdout, "  envoi : non demandé (--send)")
 		return nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -79,10 +81,14 @@ func TestStatementsRunCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := runEnv(ctx, []string{"statements", "run", "--period", "2026-27/1", "--send", "--portal-url", "https://ecole.example/portal"}, e); err != nil {
+	dir := t.TempDir()
+	if err := runEnv(ctx, []string{"statements", "run", "--period", "2026-27/1", "--pdf-dir", dir, "--send", "--portal-url", "https://ecole.example/portal"}, e); err != nil {
 		t.Fatalf("run: %v\n%s", err, out)
 	}
-	for _, want := range []string{"émis : 1 décompte(s), total 64,00\u00a0€", "envoyés : 1 courriel(s)"} {
+	if pdf, err := os.ReadFile(filepath.Join(dir, "ST-2026-000001-v1.pdf")); err != nil || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+		t.Errorf("--pdf-dir: %v", err)
+	}
+	for _, want := range []string{"émis : 1 décompte(s), total 64,00\u00a0€", "PDF : 1 fichier(s)", "envoyés : 1 courriel(s)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("run output lacks %q:\n%s", want, out)
 		}
