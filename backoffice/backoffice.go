@@ -144,6 +144,7 @@ func New(d Deps) (*App, error) {
 		d.TaxCert = taxcert.New(d.Pool, d.Ledger, d.School, nil, taxcert.Settings{}, d.Now)
 	}
 	a := &App{Deps: d, pages: map[string]*template.Template{}, bank: payments.NewBank(d.Ledger, d.Log)}
+	a.bank.Statements = d.Statements.BankLookup // a statement's communication pays its fees
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err

@@ -278,7 +278,7 @@ func TestChartRules(t *testing.T) {
 		want string
 	}{
 		{"bank", ledger.Asset, "550000"}, {"cash:kiosk-1", ledger.Asset, "570000"}, {"cash-in-transit", ledger.Asset, "580000"},
-		{"suspense", ledger.Liability, "499000"}, {"wallet:7", ledger.Liability, "460000"}, {"receivable:7", ledger.Asset, "400000"},
+		{"suspense", ledger.Liability, "499000"}, {"wallet:7", ledger.Liability, "460000"}, {"fees:7", ledger.Asset, "400000"}, {"receivable:7", ledger.Asset, "400100"},
 		{"revenue:meals", ledger.Income, "700100"}, {"revenue:daycare", ledger.Income, "700200"}, {"revenue:fees:piscine", ledger.Income, "700300"},
 		{"expense:write-off", ledger.Expense, "642000"}, {"expense:stripe-fees", ledger.Expense, "657000"},
 		{"something-new", ledger.Income, "740000"},

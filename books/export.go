@@ -185,7 +185,7 @@ func readableLabel(doc []ledger.JournalLine) string {
 	parts = append(parts, what)
 	seen := map[string]bool{}
 	for _, l := range doc {
-		if !strings.HasPrefix(l.AccountCode, "wallet:") && !strings.HasPrefix(l.AccountCode, "receivable:") {
+		if !strings.HasPrefix(l.AccountCode, "wallet:") && !strings.HasPrefix(l.AccountCode, "receivable:") && !strings.HasPrefix(l.AccountCode, "fees:") {
 			continue
 		}
 		name := l.AccountName

@@ -360,15 +360,11 @@ func (s *Service) accounts(ctx context.Context, tenantID int64, category string,
 	}
 	out.revenue = a.ID
 	for _, t := range targets {
-		if t.pupil.ReceivableAccountID != 0 {
-			out.receivables[t.pupil.ID] = t.pupil.ReceivableAccountID
-			continue
-		}
-		r, err := s.led.EnsureAccount(ctx, tenantID, ledger.AccountSpec{Code: school.ReceivableAccountCode(t.pupil.ID), Name: "Frais scolaires " + t.pupil.DisplayName(), Type: ledger.Asset})
+		r, err := ReceivableAccount(ctx, s.led, nil, tenantID, t.pupil)
 		if err != nil {
-			return out, fmt.Errorf("fees: receivable of pupil %d: %w", t.pupil.ID, err)
+			return out, err
 		}
-		out.receivables[t.pupil.ID] = r.ID
+		out.receivables[t.pupil.ID] = r
 	}
 	return out, nil
 }

@@ -108,10 +108,22 @@ func (f *fixture) mustCreate(t *testing.T, in CreateInput) Fee {
 	return fee
 }
 
-// receivable returns a pupil's fees receivable balance.
+// receivable returns a pupil's fees receivable balance (fees:<pupil>; 0
+// before the first fee). The receivable:<pupil> of service debts must stay
+// untouched by fees.
 func (f *fixture) receivable(t *testing.T, key string) decimal.Decimal {
 	t.Helper()
-	b, err := f.led.Balance(f.ctx, f.tenant, f.pupils[key].ReceivableAccountID)
+	if b, err := f.led.Balance(f.ctx, f.tenant, f.pupils[key].ReceivableAccountID); err != nil || !b.Posted.IsZero() {
+		t.Fatalf("fees booked on receivable:<pupil> (service debts): %v, %v", b.Posted, err)
+	}
+	a, err := f.led.AccountByCode(f.ctx, f.tenant, ReceivableAccountCode(f.pupils[key].ID))
+	if errors.Is(err, ledger.ErrUnknownAccount) {
+		return decimal.Zero
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.led.Balance(f.ctx, f.tenant, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,17 @@ type Bank struct {
 	ledger *ledger.Ledger
 	pool   *pgxpool.Pool
 	log    *slog.Logger
+	// Statements finds, in the import's transaction, the fee statement
+	// whose payer has a credit's structured communication (statements'
+	// PayerByOGMTx): the account to book it on (the pupil's fees
+	// receivable, 0 when no statement has it) and the statement's number.
+	// nil: statement communications go to suspense.
+	Statements func(ctx context.Context, tx pgx.Tx, tenantID int64, ogm string) (account int64, number string, err error)
 }
+
+// KindStatementPayment is the ledger kind of a bank transfer paying a fee
+// statement (bank → the pupil's fees receivable).
+const KindStatementPayment = "statement-payment"
 
 // NewBank returns the bank import service on the ledger's database.
 func NewBank(l *ledger.Ledger, log *slog.Logger) *Bank {
@@ -238,6 +248,15 @@ func (b *Bank) book(ctx context.Context, tx pgx.Tx, tenantID int64, line *BankLi
 		}
 		if wallet != 0 {
 			line.PupilID, to, status = pupil, wallet, "wallet"
+		} else if b.Statements != nil {
+			acct, number, err := b.Statements(ctx, tx, tenantID, line.OGM)
+			if err != nil {
+				return fmt.Errorf("payments: statement of %s: %w", line.OGM, err)
+			}
+			if acct != 0 {
+				to, status, kind = acct, "statement", KindStatementPayment
+				memo = "Paiement du décompte " + number
+			}
 		}
 	}
 	if to == 0 {

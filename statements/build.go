@@ -88,9 +88,15 @@ func (s *Service) draft(ctx context.Context, p Period, only []int64) (*build, er
 		if pu.WalletAccountID != 0 {
 			wallets = append(wallets, pu.WalletAccountID)
 		}
-		if pu.ReceivableAccountID != 0 {
-			receivables = append(receivables, pu.ReceivableAccountID)
-		}
+	}
+	// The fees receivables (fees:<pupil>), not receivable:<pupil> where the
+	// canteen books service debts: a statement shows school fees alone.
+	feesAccount, err := fees.ReceivableAccounts(ctx, s.ledger, tenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range feesAccount {
+		receivables = append(receivables, a)
 	}
 	b := &build{period: p, lineIDs: map[int64][]int64{}, existing: map[int64]string{}}
 	if len(ids) == 0 {
@@ -211,7 +217,7 @@ func (s *Service) draft(ctx context.Context, p Period, only []int64) (*build, er
 			c.Fees = c.Fees.Add(l.Signed())
 			b.lineIDs[pu.ID] = append(b.lineIDs[pu.ID], l.ID)
 		}
-		if m := moneyOf[pu.ReceivableAccountID]; m != nil {
+		if m := moneyOf[feesAccount[pu.ID]]; feesAccount[pu.ID] != 0 && m != nil {
 			c.Payments, c.WriteOffs = m.payments, m.writeOffs
 		}
 		for _, name := range []string{ServiceMeals, ServiceDaycare} {

@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/fees"
+	"tartine/ledger"
 	"tartine/school"
 	"tartine/sepa"
 )
@@ -424,7 +425,7 @@ type PayerRef struct {
 	Number              string
 	Version             int
 	PupilID             int64
-	ReceivableAccountID int64 // book the money here: bank → receivable:<pupil>
+	ReceivableAccountID int64 // book the money here: bank → fees:<pupil>
 	GuardianID          int64 // 0: any guardian
 	Amount              decimal.Decimal
 	OGM                 string
@@ -432,24 +433,57 @@ type PayerRef struct {
 
 // ByCommunication returns the statement payer whose structured
 // communication is ogm (any form sepa.ParseOGM accepts), or ErrNotFound
-// (also for a malformed communication). Payments calls it for a CODA
-// credit whose OGM is no wallet's.
+// (also for a malformed communication).
 func (s *Service) ByCommunication(ctx context.Context, tenantID int64, ogm string) (PayerRef, error) {
+	var r PayerRef
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		r, err = s.PayerByOGMTx(ctx, tx, tenantID, ogm)
+		return err
+	})
+	return r, err
+}
+
+// PayerByOGMTx is ByCommunication read in the caller's transaction tx (the
+// bank import's): it never asks the pool for another connection. The
+// payer's ReceivableAccountID is the pupil's fees receivable
+// (fees.ReceivableAccountCode), created in tx if needed. A bank credit with
+// this communication is booked bank → that account (payments calls it for
+// a credit whose OGM is no wallet's). ErrNotFound leaves tx usable.
+func (s *Service) PayerByOGMTx(ctx context.Context, tx pgx.Tx, tenantID int64, ogm string) (PayerRef, error) {
 	d, err := sepa.ParseOGM(ogm)
 	if err != nil {
 		return PayerRef{}, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	var r PayerRef
-	err = s.pool.QueryRow(ctx, `SELECT st.id, st.number, st.version, st.pupil_id, coalesce(py.guardian_id, 0), py.amount, py.ogm
+	err = tx.QueryRow(ctx, `SELECT st.id, st.number, st.version, st.pupil_id, coalesce(py.guardian_id, 0), py.amount, py.ogm
 		FROM statement_payers py JOIN statements st ON st.tenant_id = py.tenant_id AND st.id = py.statement_id
-		WHERE py.tenant_id = $1 AND py.ogm = $2`, tenantID, d).Scan(&r.StatementID, &r.Number, &r.Version, &r.PupilID, &r.GuardianID, &r.Amount, &r.OGM)
+		WHERE py.tenant_id = $1 AND py.ogm = $2 ORDER BY st.version DESC LIMIT 1`, tenantID, d).Scan(&r.StatementID, &r.Number, &r.Version, &r.PupilID, &r.GuardianID, &r.Amount, &r.OGM)
 	if err != nil {
 		return PayerRef{}, mapErr(err, "statement communication "+d)
 	}
-	pu, err := s.school.Pupil(ctx, tenantID, r.PupilID)
+	a, err := s.ledger.AccountByCodeTx(ctx, tx, tenantID, fees.ReceivableAccountCode(r.PupilID))
+	if errors.Is(err, ledger.ErrUnknownAccount) && !errors.Is(err, ledger.ErrTxAborted) {
+		a, err = s.ledger.EnsureAccountTx(ctx, tx, tenantID, ledger.AccountSpec{Code: fees.ReceivableAccountCode(r.PupilID),
+			Name: fmt.Sprint("Frais scolaires élève ", r.PupilID), Type: ledger.Asset})
+	}
 	if err != nil {
 		return PayerRef{}, err
 	}
-	r.ReceivableAccountID = pu.ReceivableAccountID
+	r.ReceivableAccountID = a.ID
 	return r, nil
+}
+
+// BankLookup is PayerByOGMTx in the shape payments.Bank.Statements takes:
+// the account to book a bank credit with this communication on, and the
+// statement's number; account 0 (and no error) when no statement has it.
+func (s *Service) BankLookup(ctx context.Context, tx pgx.Tx, tenantID int64, ogm string) (int64, string, error) {
+	r, err := s.PayerByOGMTx(ctx, tx, tenantID, ogm)
+	if errors.Is(err, ErrNotFound) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	return r.ReceivableAccountID, r.Number, nil
 }

@@ -92,15 +92,15 @@ func (s *Service) aged(ctx context.Context, tenantID, pupilID int64, asOf time.T
 	// Money received after each pupil's latest statement's period.
 	groups := map[time.Time][]int64{} // period end → receivable accounts
 	accountOf := map[int64]int64{}
+	feesAccount, err := fees.ReceivableAccounts(ctx, s.ledger, tenantID, order)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range order {
-		pu, err := s.school.Pupil(ctx, tenantID, p)
-		if err != nil {
-			return nil, err
-		}
-		accountOf[p] = pu.ReceivableAccountID
+		accountOf[p] = feesAccount[p]
 		items := byPupil[p]
 		end := items[len(items)-1].end
-		groups[end] = append(groups[end], pu.ReceivableAccountID)
+		groups[end] = append(groups[end], feesAccount[p])
 	}
 	after := map[int64]decimal.Decimal{}
 	for end, accts := range groups {
@@ -183,6 +183,10 @@ func (s *Service) WriteOff(ctx context.Context, tenantID, pupilID int64, amount 
 	if err != nil {
 		return ledger.Transfer{}, err
 	}
+	receivable, err := fees.ReceivableAccount(ctx, s.ledger, nil, tenantID, pu)
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
 	exp, err := s.ledger.AccountByCode(ctx, tenantID, school.AccountWriteOff)
 	if err != nil {
 		return ledger.Transfer{}, err
@@ -190,7 +194,7 @@ func (s *Service) WriteOff(ctx context.Context, tenantID, pupilID int64, amount 
 	now := s.now()
 	t, err := s.ledger.Transfer(ctx, ledger.TransferRequest{TenantID: tenantID, IdempotencyKey: fmt.Sprintf("write-off:%d:%d", pupilID, now.UnixNano()),
 		Kind: KindWriteOff, OccurredAt: now, Actor: actor, Memo: reason,
-		Postings: []ledger.Posting{{AccountID: exp.ID, Amount: amount}, {AccountID: pu.ReceivableAccountID, Amount: amount.Neg()}}})
+		Postings: []ledger.Posting{{AccountID: exp.ID, Amount: amount}, {AccountID: receivable, Amount: amount.Neg()}}})
 	if err != nil {
 		return ledger.Transfer{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"tartine/fees"
@@ -670,5 +671,57 @@ func TestSeedDemo(t *testing.T) {
 	}
 	if runs, _ := f.svc.Runs(f.ctx, demo.TenantID, 0); len(runs) != 1 {
 		t.Errorf("second seed issued again: %d runs", len(runs))
+	}
+}
+
+// A statement's fees sit on the pupil's fees receivable (fees:<pupil>),
+// apart from receivable:<pupil> where the canteen books service debts, and
+// a bank transfer with the payer's structured communication is booked on
+// it (payments.Bank.Statements = BankLookup), so the statement is paid.
+func TestBankTransferPaysTheStatement(t *testing.T) {
+	f := newFixture(t)
+	ps := f.periods()
+	p := f.pupil("Zoé", "Lefèvre", [2]string{"Anne", "anne@example.be"})
+	f.fee("Piscine", "piscine", "60.00", day(2026, 9, 15), p.ID)
+	f.override()
+	f.clock.set(at(2026, time.November, 3, 9))
+	run, err := f.svc.Issue(f.ctx, f.tenant.ID, ps[0].ID, "staff:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts, _ := f.svc.OfRun(f.ctx, f.tenant.ID, run.ID)
+	if len(sts) != 1 || len(sts[0].Content.Payers) != 1 {
+		t.Fatalf("statements: %+v", sts)
+	}
+	st := sts[0]
+	feesAcct, err := f.led.AccountByCode(f.ctx, f.tenant.ID, fees.ReceivableAccountCode(p.ID))
+	if err != nil {
+		t.Fatalf("no fees receivable: %v", err)
+	}
+	if feesAcct.ID == p.ReceivableAccountID {
+		t.Fatal("fees share the account of the service debts")
+	}
+	if b, _ := f.led.Balance(f.ctx, f.tenant.ID, p.ReceivableAccountID); !b.Posted.IsZero() {
+		t.Errorf("receivable:<pupil> holds %s of fees, want 0 (service debts only)", b.Posted)
+	}
+	var acct int64
+	var number string
+	err = pgx.BeginFunc(f.ctx, f.led.Pool(), func(tx pgx.Tx) error {
+		if a, _, err := f.svc.BankLookup(f.ctx, tx, f.tenant.ID, "+++000/0000/00097+++"); err != nil || a != 0 {
+			t.Errorf("unknown communication: %d, %v; want 0 and no error", a, err)
+		}
+		acct, number, err = f.svc.BankLookup(f.ctx, tx, f.tenant.ID, st.Content.Payers[0].OGM)
+		return err
+	})
+	if err != nil || acct != feesAcct.ID || number != st.Number {
+		t.Fatalf("BankLookup = %d %q, %v; want %d %q", acct, number, err, feesAcct.ID, st.Number)
+	}
+	bank, _ := f.led.AccountByCode(f.ctx, f.tenant.ID, school.AccountBank)
+	if _, err := f.led.Transfer(f.ctx, ledger.TransferRequest{TenantID: f.tenant.ID, IdempotencyKey: "coda:1", Kind: "statement-payment",
+		Postings: []ledger.Posting{{AccountID: bank.ID, Amount: decimal.RequireFromString("60")}, {AccountID: acct, Amount: decimal.RequireFromString("-60")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := f.svc.Outstanding(f.ctx, f.tenant.ID, p.ID, f.clock.now()); !o.IsZero() {
+		t.Errorf("outstanding after the transfer: %s, want 0", o)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"tartine/fees"
 	"tartine/ledger"
 )
 
@@ -66,10 +67,14 @@ func (s *Service) PayFromWallet(ctx context.Context, tenantID, statementID, guar
 	if bal.Available.LessThan(amount) {
 		return ledger.Transfer{}, fmt.Errorf("%w: %s available, %s asked", ErrWalletShort, bal.Available.StringFixed(2), amount.StringFixed(2))
 	}
+	receivable, err := fees.ReceivableAccount(ctx, s.ledger, nil, tenantID, pu)
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
 	t, err := s.ledger.Transfer(ctx, ledger.TransferRequest{TenantID: tenantID, IdempotencyKey: fmt.Sprintf("statement-wallet:%d:%d", st.ID, guardianID),
 		Kind: KindWalletPayment, OccurredAt: s.now(), Actor: actor, Memo: st.Number,
 		Metadata: map[string]string{"statement": st.Number, "version": fmt.Sprint(st.Version)},
-		Postings: []ledger.Posting{{AccountID: pu.WalletAccountID, Amount: amount}, {AccountID: pu.ReceivableAccountID, Amount: amount.Neg()}}})
+		Postings: []ledger.Posting{{AccountID: pu.WalletAccountID, Amount: amount}, {AccountID: receivable, Amount: amount.Neg()}}})
 	if errors.Is(err, ledger.ErrFloorBreach) {
 		return ledger.Transfer{}, fmt.Errorf("%w: %v", ErrWalletShort, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"tartine/ledger"
 	"tartine/payments"
 	"tartine/school"
+	"tartine/statements"
 )
 
 // cmdImportCODA runs `tartine import coda FILE [--tenant CODE]`: books the
@@ -54,7 +55,9 @@ func cmdImportCODA(ctx context.Context, e env, args []string) error {
 		}
 		ten = ts[0]
 	}
-	rep, err := payments.NewBank(l, log).ImportCODA(ctx, ten.ID, data, "cli")
+	bank := payments.NewBank(l, log)
+	bank.Statements = statements.New(store, nil, time.Now).BankLookup // a statement's communication pays its fees
+	rep, err := bank.ImportCODA(ctx, ten.ID, data, "cli")
 	if errors.Is(err, payments.ErrBadFile) {
 		fmt.Fprintf(e.stderr, "import coda: %s: %v\n", file, err)
 		return exitCode(1)
