@@ -13,6 +13,7 @@ import (
 
 	"tartine/internal/i18n"
 	"tartine/internal/mail"
+	"tartine/internal/tz"
 	"tartine/ledger"
 	"tartine/school"
 )
@@ -75,12 +76,7 @@ func civil(t time.Time) time.Time {
 }
 
 // brussels is the zone of statement dates (the FWB's).
-func brussels() *time.Location {
-	if loc, err := time.LoadLocation("Europe/Brussels"); err == nil {
-		return loc
-	}
-	return time.UTC
-}
+func brussels() *time.Location { return tz.Brussels }
 
 // startOfDay is the instant a civil date begins in Brussels.
 func startOfDay(d time.Time) time.Time {
