@@ -237,7 +237,15 @@ func (m *Manager) AddClosedDay(ctx context.Context, tenantID, schoolID int64, da
 	if label == "" {
 		return invalid("closed day %s needs a label", d.Format(time.DateOnly))
 	}
-	_, err := m.pool.Exec(ctx, `
+	return closeDay(ctx, m.pool, tenantID, schoolID, d, kind, label)
+}
+
+// closeDay stores a closed day (or relabels it) through q: the pool, or a
+// transaction (CloseDays). ErrNotFound for an unknown school.
+func closeDay(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, tenantID, schoolID int64, d time.Time, kind ClosureKind, label string) error {
+	_, err := q.Exec(ctx, `
 		INSERT INTO school_closures (tenant_id, school_id, day, kind, label) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (tenant_id, school_id, day) DO UPDATE SET kind = EXCLUDED.kind, label = EXCLUDED.label`,
 		tenantID, schoolID, d, string(kind), label)

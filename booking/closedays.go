@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 )
 
@@ -70,16 +69,8 @@ func (m *Manager) CloseDays(ctx context.Context, tenantID, schoolID int64, from,
 	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
 		out = nil
 		for _, d := range days {
-			_, err := tx.Exec(ctx, `
-				INSERT INTO school_closures (tenant_id, school_id, day, kind, label) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (tenant_id, school_id, day) DO UPDATE SET kind = EXCLUDED.kind, label = EXCLUDED.label`,
-				tenantID, schoolID, d, string(kind), label)
-			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-				return fmt.Errorf("%w: school %d", ErrNotFound, schoolID)
-			}
-			if err != nil {
-				return fmt.Errorf("close %s: %w", d.Format(time.DateOnly), err)
+			if err := closeDay(ctx, tx, tenantID, schoolID, d, kind, label); err != nil {
+				return err
 			}
 		}
 		rows, _ := tx.Query(ctx, `SELECT `+bookingCols+` FROM bookings WHERE tenant_id = $1 AND school_id = $2 AND day BETWEEN $3 AND $4
