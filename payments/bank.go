@@ -149,15 +149,39 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, codaImportLock, tenantID); err != nil {
 			return fmt.Errorf("payments: lock the bank imports: %w", err)
 		}
+		var lines []BankLine
 		for _, st := range sts {
 			rep.Statements++
 			for _, m := range st.Movements {
-				if err := b.importLine(ctx, tx, tenantID, bankLine(st, m), acc, actor, &rep); err != nil {
-					return err
-				}
+				lines = append(lines, bankLine(st, m))
 			}
 		}
-		return nil
+		fast, err := b.walletCredits(ctx, tx, tenantID, lines)
+		if err != nil {
+			return err
+		}
+		// Wallet top-ups are booked in groups (bookWallets); every other
+		// line one by one, in the file's order. A key met twice in the
+		// file (a statement sent again) is booked once.
+		done := map[string]bool{}
+		var group []walletCredit
+		for i, line := range lines {
+			if line.Amount.IsPositive() {
+				if done[line.Key] {
+					rep.AlreadyImported++
+					continue
+				}
+				done[line.Key] = true
+			}
+			if wc, ok := fast[i]; ok {
+				group = append(group, wc)
+				continue
+			}
+			if err := b.importLine(ctx, tx, tenantID, line, acc, actor, &rep); err != nil {
+				return err
+			}
+		}
+		return b.bookWallets(ctx, tx, tenantID, group, acc, actor, &rep)
 	})
 	if err != nil {
 		return CODAReport{}, fmt.Errorf("%w (nothing from this file was booked)", err)
