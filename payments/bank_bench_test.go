@@ -224,3 +224,59 @@ func TestBigCODAParses(t *testing.T) {
 		t.Errorf("%d statements, %d movements for %s, want 2, %d for %s", len(sts), n, sum, benchPerStmt+300, total)
 	}
 }
+
+// TestImportCODAManyLines: a file of 2,000 lines over 40 pupils (so that a
+// wallet comes back in many groups of the grouped booking) credits every
+// wallet with its lines, the rest to suspense, verifies clean, and a second
+// import books nothing.
+func TestImportCODAManyLines(t *testing.T) {
+	ctx := context.Background()
+	e, bank, ogms := newBigBankEnv(t, 40)
+	data, total := bigCODA(2_000, ogms)
+	want := map[string]decimal.Decimal{}
+	sts, err := sepa.ParseCODA(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range sts {
+		for _, m := range st.Movements {
+			want[m.OGM] = want[m.OGM].Add(m.Amount)
+		}
+	}
+	rep, err := bank.ImportCODA(ctx, e.tenant, data, "staff:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rep.Credited) + len(rep.Suspense); n != 2_000 || !rep.CreditedTotal.Add(rep.SuspenseTotal).Equal(total) {
+		t.Fatalf("booked %d lines for %s, want 2000 for %s", n, rep.CreditedTotal.Add(rep.SuspenseTotal), total)
+	}
+	if len(rep.Credited) != 1_900 || len(rep.Suspense) != 100 {
+		t.Errorf("%d credited, %d suspense, want 1900 and 100", len(rep.Credited), len(rep.Suspense))
+	}
+	for _, o := range ogms {
+		var wallet int64
+		if err := e.pool.QueryRow(ctx, `SELECT wallet_account_id FROM pupils WHERE tenant_id = $1 AND wallet_ogm = $2`, e.tenant, o).Scan(&wallet); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.balance(t, wallet); !got.Equal(want[o]) {
+			t.Errorf("wallet of %s = %s, want %s", o, got, want[o])
+		}
+	}
+	if got := e.codeBalance(t, CodeBank); !got.Equal(total) {
+		t.Errorf("bank = %s, want %s", got, total)
+	}
+	if n := e.count(t, `SELECT count(*) FROM bank_movements m JOIN transfers t ON t.tenant_id = m.tenant_id AND t.id = m.transfer_id
+		AND t.idempotency_key = m.key WHERE m.tenant_id = $1`, e.tenant); n != 2_000 {
+		t.Errorf("%d bank movements with their own transfer, want 2000", n)
+	}
+	for _, l := range rep.Credited {
+		if l.TransferID == 0 || l.PupilID == 0 {
+			t.Fatalf("credited line without its transfer or pupil: %+v", l)
+		}
+	}
+	e.verify(t)
+	again, err := bank.ImportCODA(ctx, e.tenant, data, "staff:1")
+	if err != nil || again.AlreadyImported != 2_000 || len(again.Credited)+len(again.Suspense) != 0 {
+		t.Errorf("second import: %+v, %v; want 2000 already imported", again, err)
+	}
+}
