@@ -3,6 +3,8 @@ package payments
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +29,16 @@ import (
 // and name). The benchmark checks the result (every line booked once, the
 // ledger verifies), then that a second import books nothing.
 
+// benchLines is the size of the benchmark's file: 100,000, or
+// TARTINE_CODA_BENCH_LINES (a multiple of benchPerStmt) for a shorter run.
+var benchLines = func() int {
+	if n, err := strconv.Atoi(os.Getenv("TARTINE_CODA_BENCH_LINES")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}()
+
 const (
-	benchLines      = 100_000
 	benchPerStmt    = 5_000
 	benchPupils     = 2_000
 	benchSchoolIBAN = "BE68539007547034"
