@@ -34,18 +34,21 @@ type topup struct {
 	Lang          string
 	CreatedAt     time.Time
 	PaidAt        *time.Time
+	// Statement is the fee statement paid (Wallet is then the pupil's fees
+	// receivable); nil for a wallet top-up.
+	Statement *string
 }
 
 const topupColumns = `tenant_id, id, pupil_id, wallet_account_id, guardian_id, amount, status,
 	stripe_session_id, stripe_payment_intent, stripe_charge, paid_amount, refunded_amount, disputed_amount,
-	lang, created_at, paid_at`
+	lang, created_at, paid_at, statement_number`
 
 func scanTopUp(row pgx.Row) (topup, error) {
 	var t topup
 	var status string
 	err := row.Scan(&t.TenantID, &t.ID, &t.PupilID, &t.Wallet, &t.GuardianID, &t.Amount, &status,
 		&t.SessionID, &t.PaymentIntent, &t.Charge, &t.PaidAmount, &t.Refunded, &t.Disputed,
-		&t.Lang, &t.CreatedAt, &t.PaidAt)
+		&t.Lang, &t.CreatedAt, &t.PaidAt, &t.Statement)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return topup{}, ErrNotFound
 	}

@@ -333,18 +333,22 @@ func (s *Stripe) credit(ctx context.Context, ev stripego.Event, t topup, sess *s
 	// Every field below comes from the top-up row or the session, never from
 	// the event, so all deliveries build the same request (and OccurredAt is
 	// left zero, "now", which the ledger keeps out of the request hash).
+	kind, memo, meta := KindTopUp, memoTopUp, map[string]string{
+		"topup_id": t.ID.String(),
+		"pupil_id": strconv.FormatInt(t.PupilID, 10),
+		"session":  sess.ID,
+		"method":   "stripe",
+	}
+	if t.Statement != nil { // a fee statement: stripe-clearing → fees receivable
+		kind, memo, meta["statement"] = KindStatementStripe, *t.Statement, *t.Statement
+	}
 	tr, err := s.ledger.Transfer(ctx, ledger.TransferRequest{
 		TenantID:       t.TenantID,
 		IdempotencyKey: "stripe-topup:" + t.ID.String(),
-		Kind:           KindTopUp,
+		Kind:           kind,
 		Actor:          "stripe",
-		Memo:           memoTopUp,
-		Metadata: map[string]string{
-			"topup_id": t.ID.String(),
-			"pupil_id": strconv.FormatInt(t.PupilID, 10),
-			"session":  sess.ID,
-			"method":   "stripe",
-		},
+		Memo:           memo,
+		Metadata:       meta,
 		Postings: []ledger.Posting{
 			{AccountID: clearing, Amount: paid},
 			{AccountID: t.Wallet, Amount: paid.Neg()},
@@ -377,7 +381,7 @@ func (s *Stripe) credit(ctx context.Context, ev stripego.Event, t topup, sess *s
 		outcome = OutcomeCredited
 		s.log.InfoContext(ctx, "payments: top-up credited", "event_id", ev.ID, "type", ev.Type, "tenant_id", t.TenantID,
 			"topup_id", t.ID, "pupil_id", t.PupilID, "amount", paid.StringFixed(2), "transfer_id", tr.ID)
-		if s.notifier != nil {
+		if s.notifier != nil && t.Statement == nil {
 			n := TopUpNotice{TenantID: t.TenantID, TopUpID: t.ID, PupilID: t.PupilID, WalletAccountID: t.Wallet,
 				Amount: paid, Lang: t.Lang, PaidAt: now}
 			if t.GuardianID != nil {
