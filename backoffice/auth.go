@@ -3,6 +3,7 @@ package backoffice
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,7 +14,7 @@ import (
 const userKey = "backoffice.user"
 
 // requireStaff loads the active staff user of the session, or sends the
-// browser to the staff login (which comes back to /staff/admin).
+// browser to the staff login (which comes back to the page asked for).
 func (a *App) requireStaff(c *gin.Context) {
 	p := websession.CurrentPrincipal(c)
 	if p == nil || p.Kind != websession.KindStaff {
@@ -34,8 +35,14 @@ func (a *App) requireStaff(c *gin.Context) {
 	c.Next()
 }
 
+// toLogin sends the browser to the staff login, which comes back to the
+// page asked for (a GET) or to the back office's home (a form post).
 func (a *App) toLogin(c *gin.Context) {
-	c.Redirect(http.StatusSeeOther, "/staff/login?next=/staff/admin")
+	next := "/admin/"
+	if r := c.Request; r.Method == http.MethodGet || r.Method == http.MethodHead {
+		next = websession.LocalRedirect(r.URL.RequestURI(), "/admin", next)
+	}
+	c.Redirect(http.StatusSeeOther, "/staff/login?next="+url.QueryEscape(next))
 	c.Abort()
 }
 

@@ -12,8 +12,8 @@ import (
 
 // Mount registers the back office under /admin (session middleware with
 // CSRF protection, staff authentication, roles) and its static files, plus
-// /staff/admin, the landing address after the staff login (which only
-// returns to /staff/… addresses), that redirects to /admin.
+// /staff/admin, an older landing address after the staff login, that
+// redirects to /admin.
 func (a *App) Mount(r gin.IRouter) {
 	// Each route or group names its policy (websession.SchoolAdmin …): see
 	// internal/websession/policy.go. A route added to ad or ac inherits it.

@@ -479,12 +479,12 @@ func TestKioskRoleChecks(t *testing.T) {
 	if r, c := f.kioskCount(); r != 0 || c != 0 {
 		t.Errorf("refused requests wrote %d receipts, %d closings", r, c)
 	}
-	// Not logged in: to the login page.
+	// Not logged in: to the login page, which comes back to the kiosk.
 	anon := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err = anon.Get(srv.URL + "/staff/kiosk/kiosk-1")
 	must(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/staff/login" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/staff/login?next=%2Fstaff%2Fkiosk%2Fkiosk-1" {
 		t.Errorf("anonymous: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -83,7 +84,7 @@ func (w *Web) Mount(r gin.IRouter) {
 	g.GET("/login", websession.Public, w.loginPage)
 	g.POST("/login", websession.Public, w.loginPost)
 	a := g.Group("", websession.Require(websession.KindStaff, func(c *gin.Context) {
-		c.Redirect(http.StatusSeeOther, "/staff/login")
+		c.Redirect(http.StatusSeeOther, LoginURL(c.Request))
 		c.Abort()
 	}), w.loadUser, websession.Staff)
 	a.POST("/logout", w.logout)
@@ -103,7 +104,7 @@ func (w *Web) loadUser(c *gin.Context) {
 	u, err := w.svc.store.StaffUser(c.Request.Context(), p.TenantID, p.ID)
 	if err != nil || !u.Active {
 		_ = w.sessions.Logout(c)
-		c.Redirect(http.StatusSeeOther, "/staff/login")
+		c.Redirect(http.StatusSeeOther, LoginURL(c.Request))
 		c.Abort()
 		return
 	}
@@ -131,6 +132,7 @@ type page struct {
 	User   *school.StaffUser
 	Error  string
 	Notice string
+	Next   string // login page: where to go after signing in (validated again on post)
 	Data   any
 }
 
@@ -170,13 +172,58 @@ func (w *Web) loginPage(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
-	w.render(c, http.StatusOK, "login.html", page{Title: w.cat.T(lang(c), "terminal.login_title")})
+	w.render(c, http.StatusOK, "login.html", page{Title: w.cat.T(lang(c), "terminal.login_title"), Next: safeNext(c.Query("next"))})
+}
+
+// LoginURL is the staff login page that returns to the address r asked
+// for: the same page (path and query) for a GET or HEAD; for a form post,
+// which cannot be replayed after login, the plain login page (the user
+// lands on their home).
+func LoginURL(r *http.Request) string {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return "/staff/login"
+	}
+	next := safeNext(r.URL.RequestURI())
+	if next == "" {
+		return "/staff/login"
+	}
+	return "/staff/login?next=" + url.QueryEscape(next)
+}
+
+// safeNext returns next when it is a local address a staff member may be
+// sent to after login — a staff screen (/staff/…) or a back-office page
+// (/admin…), checked by websession.LocalRedirect — and "" otherwise. The
+// login and logout addresses themselves are refused.
+func safeNext(next string) string {
+	for _, prefix := range []string{"/staff/", "/admin"} {
+		if n := websession.LocalRedirect(next, prefix, ""); n != "" {
+			if p, _, _ := strings.Cut(n, "?"); p == "/staff/login" || p == "/staff/logout" {
+				return ""
+			}
+			return n
+		}
+	}
+	return ""
+}
+
+// home is where a staff member lands after login without a (safe) next:
+// the back office for an accountant who works no station, the stations
+// otherwise.
+func home(u school.StaffUser) string {
+	if u.Can(school.RoleAccountant) && !u.Can(school.RoleCanteen) && !u.Can(school.RoleDaycare) && !u.Can(school.RoleKiosk) {
+		return "/admin/"
+	}
+	return "/staff/"
 }
 
 func (w *Web) loginPost(c *gin.Context) {
 	ctx := c.Request.Context()
 	l := lang(c)
 	login, pw := strings.TrimSpace(c.PostForm("login")), c.PostForm("password")
+	next := safeNext(c.PostForm("next"))
+	if next == "" {
+		next = safeNext(c.Query("next"))
+	}
 	if !websession.PlausibleCredentials(login, pw) {
 		c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "login, password"))
 		return
@@ -188,7 +235,7 @@ func (w *Web) loginPost(c *gin.Context) {
 			return
 		}
 		if !ok {
-			w.render(c, http.StatusTooManyRequests, "login.html", page{Title: w.cat.T(l, "terminal.login_title"), Error: w.cat.T(l, "terminal.throttled")})
+			w.render(c, http.StatusTooManyRequests, "login.html", page{Title: w.cat.T(l, "terminal.login_title"), Error: w.cat.T(l, "terminal.throttled"), Next: next})
 			return
 		}
 	}
@@ -197,7 +244,7 @@ func (w *Web) loginPost(c *gin.Context) {
 		if w.throttle != nil {
 			_ = w.throttle.Failed(ctx, login, c.ClientIP())
 		}
-		w.render(c, http.StatusUnauthorized, "login.html", page{Title: w.cat.T(l, "terminal.login_title"), Error: w.cat.T(l, "terminal.bad_credentials")})
+		w.render(c, http.StatusUnauthorized, "login.html", page{Title: w.cat.T(l, "terminal.login_title"), Error: w.cat.T(l, "terminal.bad_credentials"), Next: next})
 		return
 	}
 	if err != nil {
@@ -212,7 +259,10 @@ func (w *Web) loginPost(c *gin.Context) {
 		return
 	}
 	_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "staff.login", "", map[string]any{"ip": c.ClientIP()})
-	c.Redirect(http.StatusSeeOther, websession.LocalRedirect(c.Query("next"), "/staff/", "/staff/"))
+	if next == "" {
+		next = home(u)
+	}
+	c.Redirect(http.StatusSeeOther, next)
 }
 
 func (w *Web) logout(c *gin.Context) {
