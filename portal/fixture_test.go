@@ -54,12 +54,24 @@ type stubTopUps struct {
 	mu   sync.Mutex
 	base string
 	reqs []payments.TopUpRequest
+	// stmts are the statement payments started (StartStatementPayment).
+	stmts []payments.StatementPaymentRequest
 }
 
 func (s *stubTopUps) StartTopUp(_ context.Context, req payments.TopUpRequest) (payments.TopUp, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqs = append(s.reqs, req)
+	id := uuid.New()
+	return payments.TopUp{ID: id, CheckoutURL: s.base + "/fake-checkout/" + id.String()}, nil
+}
+
+// StartStatementPayment records a statement payment and sends the browser
+// to the local "checkout" page.
+func (s *stubTopUps) StartStatementPayment(_ context.Context, req payments.StatementPaymentRequest) (payments.TopUp, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stmts = append(s.stmts, req)
 	id := uuid.New()
 	return payments.TopUp{ID: id, CheckoutURL: s.base + "/fake-checkout/" + id.String()}, nil
 }

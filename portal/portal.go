@@ -227,6 +227,7 @@ func (a *App) Routes(r gin.IRouter) {
 	c.GET("/statements/:id", a.childStatementPage)
 	c.GET("/statements/:id/pdf", a.childStatementPDF)
 	c.POST("/statements/:id/pay-wallet", a.payFromWallet)
+	c.POST("/statements/:id/pay-card", a.payByCard)
 	c.GET("/estimates/:id", a.childEstimatePage)
 	c.GET("/estimates/:id/pdf", a.childEstimatePDF)
 	in.GET("/statements/:id", a.statementLink)

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -11,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/internal/i18n"
+	"tartine/payments"
 	"tartine/statements"
 )
 
@@ -99,6 +101,8 @@ type statementPageData struct {
 	// outstanding; Available is the prepaid account's available balance.
 	Outstanding decimal.Decimal
 	Available   decimal.Decimal
+	Online      bool // card/Bancontact through Stripe Checkout
+	PaidByCard  bool // back from Checkout (the webhook books the payment)
 }
 
 // childStatementPage shows one statement for phones.
@@ -112,7 +116,8 @@ func (a *App) childStatementPage(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	d := statementPageData{Child: ch, Statement: st, HTML: html}
+	_, online := a.TopUps.(StatementCheckout)
+	d := statementPageData{Child: ch, Statement: st, HTML: html, Online: online, PaidByCard: c.Query("paid") == "card"}
 	if st.Latest {
 		if d.Outstanding, err = a.stmts().Outstanding(c.Request.Context(), ch.TenantID, ch.ID, a.Now()); err != nil {
 			a.fail(c, err)
@@ -289,4 +294,54 @@ func (a *App) estimateLink(c *gin.Context) {
 		}
 	}
 	a.notFound(c)
+}
+
+// StatementCheckout starts the online payment of a fee statement
+// (payments.Stripe); the portal uses it when Deps.TopUps implements it.
+type StatementCheckout interface {
+	StartStatementPayment(ctx context.Context, req payments.StatementPaymentRequest) (payments.TopUp, error)
+}
+
+// payByCard sends the guardian to Stripe Checkout for what they owe on the
+// statement (card or Bancontact); Checkout brings them back to the
+// statement page.
+func (a *App) payByCard(c *gin.Context) {
+	acct, ch, st, ok := a.childStatement(c)
+	if !ok {
+		return
+	}
+	back := fmt.Sprintf("%s/statements/%d", ch.Path(), st.ID)
+	sc, online := a.TopUps.(StatementCheckout)
+	if !online {
+		a.flash(c, back, "payments.error.checkout")
+		return
+	}
+	_, amount, err := a.stmts().Owed(c.Request.Context(), ch.TenantID, st.ID, ch.GuardianID)
+	switch {
+	case errors.Is(err, statements.ErrInvalid):
+		a.flash(c, back, "portal.statements.nothing_to_pay")
+		return
+	case errors.Is(err, statements.ErrNotFound):
+		a.notFound(c)
+		return
+	case err != nil:
+		a.fail(c, err)
+		return
+	}
+	t, err := sc.StartStatementPayment(c.Request.Context(), payments.StatementPaymentRequest{TenantID: ch.TenantID, PupilID: ch.ID,
+		GuardianID: ch.GuardianID, Statement: st.Number, Amount: amount,
+		SuccessURL: a.BaseURL + back + "?paid=card", CancelURL: a.BaseURL + back, Lang: a.lang(c, acct)})
+	switch {
+	case errors.Is(err, payments.ErrCheckout):
+		a.Log.Warn("checkout unavailable", "tenant", ch.TenantID, "pupil", ch.ID, "err", err)
+		a.flash(c, back, "payments.error.checkout")
+		return
+	case errors.Is(err, payments.ErrNotGuardian):
+		a.notFound(c)
+		return
+	case err != nil:
+		a.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, t.CheckoutURL)
 }

@@ -92,6 +92,21 @@ func TestStatementsInPortal(t *testing.T) {
 
 	// Paying from the prepaid account, on explicit choice only.
 	page := childPath(f.tenant, f.emma) + fmt.Sprintf("/statements/%d", id)
+	// Paying by card or Bancontact: Stripe Checkout for what is owed, back
+	// to the statement page.
+	if _, body := anne.get(page); !strings.Contains(body, "pay-card") {
+		t.Errorf("statement page offers no payment by card")
+	}
+	if _, body := anne.post(page+"/pay-card", url.Values{}); !strings.Contains(body, "Stripe Checkout (stub)") {
+		t.Errorf("pay by card: want Checkout\n%.600s", body)
+	}
+	if got := f.topups.stmts; len(got) != 1 || !got[0].Amount.Equal(decimal.RequireFromString("12.50")) || got[0].PupilID != f.emma.ID ||
+		got[0].GuardianID != f.anne.ID || got[0].Statement == "" || !strings.HasSuffix(got[0].SuccessURL, page+"?paid=card") {
+		t.Errorf("statement payments started = %+v", got)
+	}
+	if _, body := anne.get(page + "?paid=card"); !strings.Contains(body, "en cours de confirmation") {
+		t.Errorf("back from Checkout: want the thanks\n%.600s", body)
+	}
 	if _, body := anne.get(page); !strings.Contains(body, "pay-wallet") {
 		t.Errorf("statement page offers no payment from the prepaid account")
 	}

@@ -30,29 +30,9 @@ var ErrWalletShort = errors.New("statements: the prepaid account does not hold e
 // replaced version or nothing to pay, and ErrWalletShort when the wallet's
 // available balance is below the amount.
 func (s *Service) PayFromWallet(ctx context.Context, tenantID, statementID, guardianID int64, actor string) (ledger.Transfer, error) {
-	st, err := s.Get(ctx, tenantID, statementID)
+	st, amount, err := s.Owed(ctx, tenantID, statementID, guardianID)
 	if err != nil {
 		return ledger.Transfer{}, err
-	}
-	if !st.Addressed(guardianID) {
-		return ledger.Transfer{}, fmt.Errorf("statement %d for guardian %d: %w", statementID, guardianID, ErrNotFound)
-	}
-	if !st.Latest {
-		return ledger.Transfer{}, invalid("statement %s v%d was replaced", st.Number, st.Version)
-	}
-	amount := st.TotalDue
-	for _, py := range st.Content.Payers {
-		if py.GuardianID == guardianID {
-			amount = py.Amount
-		}
-	}
-	owed, err := s.Outstanding(ctx, tenantID, st.PupilID, s.now())
-	if err != nil {
-		return ledger.Transfer{}, err
-	}
-	amount = decimal.Min(amount, owed)
-	if !amount.IsPositive() {
-		return ledger.Transfer{}, invalid("statement %s: nothing left to pay", st.Number)
 	}
 	pu, err := s.school.Pupil(ctx, tenantID, st.PupilID)
 	if err != nil {
@@ -86,4 +66,37 @@ func (s *Service) PayFromWallet(ctx context.Context, tenantID, statementID, guar
 	}
 	_ = s.school.Audit(ctx, tenantID, actor, "statements.pay_wallet", st.Number, map[string]any{"amount": amount.StringFixed(2), "transfer": t.ID, "guardian": guardianID})
 	return t, nil
+}
+
+// Owed returns the statement and what the guardian may pay on it now: the
+// guardian's share when it is split, else the total, at most what is
+// outstanding for the pupil. It returns ErrNotFound when the statement is
+// not addressed to the guardian, ErrInvalid for a replaced version or
+// nothing to pay.
+func (s *Service) Owed(ctx context.Context, tenantID, statementID, guardianID int64) (Statement, decimal.Decimal, error) {
+	st, err := s.Get(ctx, tenantID, statementID)
+	if err != nil {
+		return st, decimal.Zero, err
+	}
+	if !st.Addressed(guardianID) {
+		return st, decimal.Zero, fmt.Errorf("statement %d for guardian %d: %w", statementID, guardianID, ErrNotFound)
+	}
+	if !st.Latest {
+		return st, decimal.Zero, invalid("statement %s v%d was replaced", st.Number, st.Version)
+	}
+	amount := st.TotalDue
+	for _, py := range st.Content.Payers {
+		if py.GuardianID == guardianID {
+			amount = py.Amount
+		}
+	}
+	owed, err := s.Outstanding(ctx, tenantID, st.PupilID, s.now())
+	if err != nil {
+		return st, decimal.Zero, err
+	}
+	amount = decimal.Min(amount, owed)
+	if !amount.IsPositive() {
+		return st, decimal.Zero, invalid("statement %s: nothing left to pay", st.Number)
+	}
+	return st, amount, nil
 }
