@@ -24,24 +24,36 @@ type authForm struct {
 	Email string
 	Code  string
 	Token string
+	Next  string // a local /portal address to land on after the login ("" for home)
+}
+
+// nextAfterLogin returns the page to land on after the login: next when it
+// is a safe local address under /portal (websession.LocalRedirect), else "".
+func nextAfterLogin(next string) string {
+	if websession.LocalRedirect(next, "/portal", "") == "" || strings.HasPrefix(next, "/portal/login") {
+		return ""
+	}
+	return next
 }
 
 func (a *App) loginForm(c *gin.Context) {
+	next := nextAfterLogin(c.Query("next"))
 	if acct, _ := a.currentAccount(c); acct != nil {
-		c.Redirect(http.StatusSeeOther, "/portal/")
+		c.Redirect(http.StatusSeeOther, websession.LocalRedirect(next, "/portal", "/portal/"))
 		return
 	}
-	a.render(c, http.StatusOK, "login", "portal.login.title", authForm{}, nil)
+	a.render(c, http.StatusOK, "login", "portal.login.title", authForm{Next: next}, nil)
 }
 
 func (a *App) login(c *gin.Context) {
 	ctx := c.Request.Context()
 	email := strings.TrimSpace(c.PostForm("email"))
 	pw := c.PostForm("password")
-	form := authForm{Email: email}
+	next := nextAfterLogin(c.PostForm("next"))
+	form := authForm{Email: email, Next: next}
 	lang := a.lang(c, nil)
 	if !websession.PlausibleCredentials(email, pw) {
-		a.formError(c, http.StatusBadRequest, "login", "portal.login.title", a.Catalog.T(lang, "portal.login.bad"), authForm{}, nil)
+		a.formError(c, http.StatusBadRequest, "login", "portal.login.title", a.Catalog.T(lang, "portal.login.bad"), authForm{Next: next}, nil)
 		return
 	}
 	ok, wait, err := a.Throttle.Check(ctx, email, c.ClientIP())
@@ -90,7 +102,7 @@ func (a *App) login(c *gin.Context) {
 			_, _ = a.Pool.Exec(ctx, `UPDATE portal_accounts SET password_hash = $2 WHERE id = $1`, acct.ID, h)
 		}
 	}
-	c.Redirect(http.StatusSeeOther, "/portal/")
+	c.Redirect(http.StatusSeeOther, websession.LocalRedirect(next, "/portal", "/portal/"))
 }
 
 func (a *App) logout(c *gin.Context) {

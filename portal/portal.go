@@ -32,6 +32,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -390,7 +391,15 @@ func (a *App) fail(c *gin.Context, err error) {
 	c.Abort()
 }
 
+// toLogin sends to the login page; a GET keeps its own address (next=) so
+// that the login lands there (a statement email's link, for example).
 func (a *App) toLogin(c *gin.Context) {
+	if c.Request.Method == http.MethodGet {
+		if next := nextAfterLogin(c.Request.URL.RequestURI()); next != "" {
+			c.Redirect(http.StatusSeeOther, "/portal/login?next="+url.QueryEscape(next))
+			return
+		}
+	}
 	c.Redirect(http.StatusSeeOther, "/portal/login")
 }
 

@@ -131,6 +131,29 @@ func TestStatementsInPortal(t *testing.T) {
 		t.Errorf("wallet after paying 12,50 €: %s, want 5.50", b.Posted)
 	}
 
+	// The email's link before the login: the login page keeps it and the
+	// parent lands on the statement; a foreign or odd next= is dropped.
+	later := f.client()
+	code, body = later.get(link)
+	m := regexp.MustCompile(`name="next" value="([^"]+)"`).FindStringSubmatch(body)
+	if code != http.StatusOK || m == nil || m[1] != link {
+		t.Fatalf("email link before the login: %d, next %v\n%.600s", code, m, body)
+	}
+	later.post("/portal/login", url.Values{"email": {"anne@example.be"}, "password": {"Tartine-Anne-2026!"}, "next": {m[1]}})
+	if got := later.last.Request.URL.Path; got != fmt.Sprintf("%s/statements/%d", childPath(f.tenant, f.emma), id) {
+		t.Errorf("after the login from the email link, landed on %s", got)
+	}
+	for _, bad := range []string{"https://evil.example/portal/x", "//evil.example/portal/", "/admin/", "/portal/../admin/"} {
+		odd := f.client()
+		if _, body := odd.get("/portal/login?next=" + url.QueryEscape(bad)); strings.Contains(body, `name="next"`) {
+			t.Errorf("login page keeps next=%s", bad)
+		}
+		odd.post("/portal/login", url.Values{"email": {"anne@example.be"}, "password": {"Tartine-Anne-2026!"}, "next": {bad}})
+		if got := odd.last.Request.URL; got.Host != strings.TrimPrefix(f.url, "http://") || got.Path != "/portal/" {
+			t.Errorf("login with next=%s landed on %s", bad, got)
+		}
+	}
+
 	bruno := f.accountFor(f.bruno, "bruno@example.be", "Tartine-Bruno-2026!")
 	for _, path := range []string{link, childPath(f.tenant, f.emma) + fmt.Sprintf("/statements/%d", id), childPath(f.tenant, f.zoe) + fmt.Sprintf("/statements/%d", id),
 		childPath(f.tenant, f.zoe) + fmt.Sprintf("/statements/%d/pdf", id)} {
