@@ -270,6 +270,6 @@ func (s *Store) Devices(ctx context.Context, tenantID int64) ([]Device, error) {
 // already recorded less than a minute before).
 func (s *Store) TouchDevice(ctx context.Context, deviceID string, at time.Time) error {
 	_, err := s.pool.Exec(ctx, `UPDATE devices SET last_seen_at = $2 WHERE device_id = $1
-		AND (last_seen_at IS NULL OR last_seen_at < $2 - interval '1 minute')`, deviceID, at)
+		AND (last_seen_at IS NULL OR last_seen_at < $2::timestamptz - interval '1 minute')`, deviceID, at)
 	return mapErr(err, "device "+deviceID)
 }

@@ -57,7 +57,14 @@ type deviceCache struct {
 
 	mu sync.Mutex
 	m  map[string]cachedDevice
+	// seen is when this process last recorded each device as seen
+	// (school.Store.TouchDevice): at most once a minute per device, so
+	// that the hot path writes nothing on almost every request.
+	seen map[string]time.Time
 }
+
+// seenEvery is how often a device's last_seen_at is written at most.
+const seenEvery = time.Minute
 
 type cachedDevice struct {
 	dev     Device
@@ -66,7 +73,7 @@ type cachedDevice struct {
 }
 
 func newDeviceCache(store *school.Store, ttl time.Duration, now func() time.Time) *deviceCache {
-	return &deviceCache{store: store, ttl: ttl, now: now, m: map[string]cachedDevice{}}
+	return &deviceCache{store: store, ttl: ttl, now: now, m: map[string]cachedDevice{}, seen: map[string]time.Time{}}
 }
 
 // get returns the device or ErrUnknownDevice.
@@ -130,5 +137,32 @@ func (c *deviceCache) authenticate(ctx context.Context, header, method, requestU
 	if dev.Revoked {
 		return Device{}, fmt.Errorf("%w: %q", ErrRevokedDevice, dev.ID)
 	}
+	c.touch(ctx, dev.ID, now)
 	return dev, nil
+}
+
+// touch records that an authenticated device was seen at now, unless this
+// process did so less than seenEvery before. A failed write is not the
+// request's failure: it is tried again on the device's next request.
+func (c *deviceCache) touch(ctx context.Context, id string, now time.Time) {
+	c.mu.Lock()
+	last, ok := c.seen[id]
+	due := !ok || now.Sub(last) >= seenEvery || now.Before(last)
+	if due {
+		if len(c.seen) > 10000 {
+			clear(c.seen)
+		}
+		c.seen[id] = now
+	}
+	c.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := c.store.TouchDevice(ctx, id, now); err != nil {
+		c.mu.Lock()
+		if c.seen[id].Equal(now) {
+			delete(c.seen, id)
+		}
+		c.mu.Unlock()
+	}
 }
