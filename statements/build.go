@@ -198,6 +198,10 @@ func (s *Service) draft(ctx context.Context, p Period, only []int64) (*build, er
 	if err != nil {
 		return nil, err
 	}
+	partsDue, err := s.partsDue(ctx, tenantID, p.From, p.To)
+	if err != nil {
+		return nil, err
+	}
 	issued := civil(s.now().In(brussels()))
 	for _, pu := range pupils {
 		c := Content{
@@ -212,6 +216,7 @@ func (s *Service) draft(ctx context.Context, p Period, only []int64) (*build, er
 			Services:  []ServiceLine{},
 		}
 		c.School.Contact = contacts[pu.SchoolID]
+		c.Instalments = partsDue[pu.ID]
 		for _, l := range byPupil[pu.ID] {
 			c.Lines = append(c.Lines, Line{ID: l.ID, Date: l.Date, Object: l.Object, Category: l.Category, Kind: string(l.Kind), Amount: l.Amount, Credit: l.Credit})
 			c.Fees = c.Fees.Add(l.Signed())

@@ -32,6 +32,9 @@ type Content struct {
 	Addressees []Addressee     `json:"addressees"` // every guardian; never the pupil
 	Split      string          `json:"split"`      // none, equal or lines
 	Payers     []Payer         `json:"payers"`
+	// Instalments are the parts of accepted instalment plans due in the
+	// period (plans.go).
+	Instalments []Instalment `json:"instalments,omitempty"`
 }
 
 // SchoolInfo is who issues the statement and where to pay.
