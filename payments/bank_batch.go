@@ -3,17 +3,14 @@ package payments
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
 )
 
 // walletGroupSize is the most wallet top-ups booked by one statement.
-const walletGroupSize = 1000
+var walletGroupSize = 1000
 
 // walletCredit is a line of the file that is a wallet top-up to book: a
 // credit whose structured communication is a pupil's wallet OGM, not booked
@@ -78,6 +75,7 @@ func (b *Bank) walletCredits(ctx context.Context, tx pgx.Tx, tenantID int64, lin
 // together. The transfers are those book makes with TransferTx (same key,
 // kind, memo, metadata, postings). A failure aborts tx, so the whole import.
 func (b *Bank) bookWallets(ctx context.Context, tx pgx.Tx, tenantID int64, credits []walletCredit, acc codaAccounts, actor string, rep *CODAReport) error {
+	first := len(rep.Credited)
 	for len(credits) > 0 {
 		var group, rest []walletCredit
 		inGroup := map[int64]bool{}
@@ -94,19 +92,12 @@ func (b *Bank) bookWallets(ctx context.Context, tx pgx.Tx, tenantID int64, credi
 		}
 		credits = rest
 	}
-	return nil
+	return copyWalletMovements(ctx, tx, tenantID, rep.Credited[first:])
 }
 
 func (b *Bank) bookWalletGroup(ctx context.Context, tx pgx.Tx, tenantID int64, group []walletCredit, acc codaAccounts, actor string, rep *CODAReport) error {
 	reqs := make([]ledger.TransferRequest, len(group))
 	n := len(group)
-	var (
-		keys, accounts, ogms, comms, names, ibans = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		stmts, seqs, details                      = make([]int32, n), make([]int32, n), make([]int32, n)
-		dates                                     = make([]time.Time, n)
-		amounts                                   = make([]decimal.Decimal, n)
-		pupils                                    = make([]int64, n)
-	)
 	for i, c := range group {
 		l := c.line
 		meta := map[string]string{"bank_movement": l.Key, "counterparty": l.CounterpartyName, "iban": l.CounterpartyAccount, "ogm": l.OGM}
@@ -123,39 +114,46 @@ func (b *Bank) bookWalletGroup(ctx context.Context, tx pgx.Tx, tenantID int64, g
 				{AccountID: c.wallet, Amount: l.Amount.Neg()},
 			},
 		}
-		keys[i], accounts[i], ogms[i], comms[i], names[i], ibans[i] = l.Key, l.Account, l.OGM, l.Communication, l.CounterpartyName, l.CounterpartyAccount
-		stmts[i], seqs[i], details[i] = int32(l.Statement), int32(l.Sequence), int32(l.Detail)
-		dates[i], amounts[i], pupils[i] = l.EntryDate, l.Amount, c.pupil
 	}
 	batch := &pgx.Batch{}
 	q, err := b.ledger.QueueTransfers(ctx, batch, reqs, nil)
 	if err != nil {
 		return fmt.Errorf("payments: book %d bank movements from %s: %w", n, group[0].line.Key, err)
 	}
-	// The movements name their transfer by key: the transfers of the
-	// statement before, in the same transaction.
-	batch.Queue(`
-		INSERT INTO bank_movements (tenant_id, key, account, statement, sequence, detail, entry_date, amount, ogm,
-			communication, counterparty_name, counterparty_account, status, pupil_id, suggested_pupil_id, transfer_id)
-		SELECT $1, u.k, u.a, u.s, u.q, u.d, u.e, u.m, u.o, u.c, u.n, u.i, 'wallet', u.p, NULL, t.id
-		FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::date[], $8::numeric[], $9::text[],
-			$10::text[], $11::text[], $12::text[], $13::bigint[]) AS u(k, a, s, q, d, e, m, o, c, n, i, p)
-		JOIN transfers t ON t.tenant_id = $1 AND t.idempotency_key = u.k`,
-		tenantID, keys, accounts, stmts, seqs, details, dates, amounts, ogms, comms, names, ibans, pupils,
-	).Exec(func(ct pgconn.CommandTag) error {
-		if ct.RowsAffected() != int64(n) {
-			return fmt.Errorf("%d bank movements recorded for %d transfers", ct.RowsAffected(), n)
-		}
-		return nil
-	})
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("payments: book %d bank movements from %s: %w", n, group[0].line.Key, ledger.MapError(err))
 	}
 	for i, c := range group {
 		l := c.line
 		l.PupilID, l.TransferID = c.pupil, q.Transfers[i].ID
+		if l.TransferID == 0 {
+			return fmt.Errorf("payments: bank movement %s: no transfer returned", l.Key)
+		}
 		rep.Credited = append(rep.Credited, l)
 		rep.CreditedTotal = rep.CreditedTotal.Add(l.Amount)
+	}
+	return nil
+}
+
+// copyWalletMovements records the bank movements of the wallet top-ups
+// booked by bookWallets (rep.Credited from the first) in one COPY.
+func copyWalletMovements(ctx context.Context, tx pgx.Tx, tenantID int64, lines []BankLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"bank_movements"}, []string{"tenant_id", "key", "account", "statement", "sequence",
+		"detail", "entry_date", "amount", "ogm", "communication", "counterparty_name", "counterparty_account", "status",
+		"pupil_id", "transfer_id"},
+		pgx.CopyFromSlice(len(lines), func(i int) ([]any, error) {
+			l := lines[i]
+			return []any{tenantID, l.Key, l.Account, l.Statement, l.Sequence, l.Detail, l.EntryDate, l.Amount, l.OGM,
+				l.Communication, l.CounterpartyName, l.CounterpartyAccount, "wallet", l.PupilID, l.TransferID}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("payments: record %d bank movements: %w", len(lines), err)
+	}
+	if n != int64(len(lines)) {
+		return fmt.Errorf("payments: %d bank movements recorded for %d transfers", n, len(lines))
 	}
 	return nil
 }

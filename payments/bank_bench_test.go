@@ -183,6 +183,9 @@ func newBigBankEnv(tb testing.TB, n int) (*env, *Bank, []string) {
 
 func BenchmarkImportCODA100k(b *testing.B) {
 	ctx := context.Background()
+	if n, err := strconv.Atoi(os.Getenv("TARTINE_CODA_GROUP")); err == nil && n > 0 {
+		walletGroupSize = n
+	}
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		e, bank, ogms := newBigBankEnv(b, benchPupils)
