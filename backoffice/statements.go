@@ -311,6 +311,7 @@ type statementData struct {
 	Sends     []statements.Send
 	Versions  []statements.Statement
 	Guardians map[int64]string
+	Plans     []statements.Plan // instalment plans asked on the statement
 }
 
 // statementFor loads a statement the user may see.
@@ -358,6 +359,10 @@ func (a *App) statementPage(c *gin.Context) {
 	}
 	for _, ad := range st.Content.Addressees {
 		d.Guardians[ad.GuardianID] = ad.Name
+	}
+	if d.Plans, err = a.Statements.Plans(ctx, st.TenantID, st.ID); err != nil {
+		a.fail(c, err)
+		return
 	}
 	a.render(c, http.StatusOK, "statement", "admin.statements.statement.title", "statements", d)
 }

@@ -47,6 +47,7 @@ func (a *App) mountStatements(ad, ac *gin.RouterGroup) {
 	ad.GET("/statements/:id", a.statementPage)
 	ad.GET("/statements/:id/pdf", a.statementPDF)
 	ad.POST("/statements/:id/reissue", a.reissueStatement)
+	ad.POST("/statements/:id/plans/:plan", a.decidePlan) // statements_plans.go
 	ac.GET("/receivables", a.receivables)
 	ac.POST("/receivables/write-off", a.writeOff)
 	ac.POST("/receivables/remind", a.remind)

@@ -229,6 +229,7 @@ func (a *App) Routes(r gin.IRouter) {
 	c.GET("/statements/:id/pdf", a.childStatementPDF)
 	c.POST("/statements/:id/pay-wallet", a.payFromWallet)
 	c.POST("/statements/:id/pay-card", a.payByCard)
+	c.POST("/statements/:id/plan", a.askPlan)
 	c.GET("/estimates/:id", a.childEstimatePage)
 	c.GET("/estimates/:id/pdf", a.childEstimatePDF)
 	in.GET("/statements/:id", a.statementLink)

@@ -103,6 +103,8 @@ type statementPageData struct {
 	Available   decimal.Decimal
 	Online      bool // card/Bancontact through Stripe Checkout
 	PaidByCard  bool // back from Checkout (the webhook books the payment)
+	Plan        *statements.Plan // the guardian's instalment plan on the statement
+	CanAskPlan  bool             // over 50 € owed and no plan asked yet
 }
 
 // childStatementPage shows one statement for phones.
@@ -130,6 +132,21 @@ func (a *App) childStatementPage(c *gin.Context) {
 				return
 			}
 			d.Available = b.Available
+		}
+	}
+	plans, err := a.stmts().Plans(c.Request.Context(), ch.TenantID, st.ID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	for i := range plans {
+		if plans[i].GuardianID == ch.GuardianID {
+			d.Plan = &plans[i]
+		}
+	}
+	if d.Plan == nil && st.Latest {
+		if _, owed, err := a.stmts().Owed(c.Request.Context(), ch.TenantID, st.ID, ch.GuardianID); err == nil {
+			d.CanAskPlan = owed.GreaterThan(statements.FacilitiesThreshold)
 		}
 	}
 	c.Header("Cache-Control", "private, no-store")
@@ -344,4 +361,28 @@ func (a *App) payByCard(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, t.CheckoutURL)
+}
+
+// askPlan records the guardian's request to pay the statement in parts
+// (2 to 10); the school accepts or refuses it in the back office.
+func (a *App) askPlan(c *gin.Context) {
+	_, ch, st, ok := a.childStatement(c)
+	if !ok {
+		return
+	}
+	back := fmt.Sprintf("%s/statements/%d", ch.Path(), st.ID)
+	parts, _ := strconv.Atoi(c.PostForm("parts"))
+	_, err := a.stmts().RequestPlan(c.Request.Context(), ch.TenantID, st.ID, ch.GuardianID, parts, c.PostForm("note"))
+	switch {
+	case errors.Is(err, statements.ErrInvalid):
+		a.flash(c, back, "portal.statements.plan_refused")
+		return
+	case errors.Is(err, statements.ErrNotFound):
+		a.notFound(c)
+		return
+	case err != nil:
+		a.fail(c, err)
+		return
+	}
+	a.flash(c, back, "portal.statements.plan_asked")
 }

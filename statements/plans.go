@@ -178,8 +178,9 @@ func (s *Service) Plan(ctx context.Context, tenantID, planID int64) (Plan, error
 	return p, err
 }
 
-// Plans lists the tenant's plans, the requested first, then the latest;
-// statementID > 0 keeps those of one statement.
+// Plans lists the tenant's plans (with the parts of the accepted ones), the
+// requested first, then the latest; statementID > 0 keeps those of one
+// statement.
 func (s *Service) Plans(ctx context.Context, tenantID, statementID int64) ([]Plan, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+planColumns+` FROM instalment_plans WHERE tenant_id = $1 AND ($2 = 0 OR statement_id = $2)
 		ORDER BY status <> 'requested', requested_at DESC, id DESC`, tenantID, statementID)
@@ -195,7 +196,18 @@ func (s *Service) Plans(ctx context.Context, tenantID, statementID int64) ([]Pla
 		}
 		out = append(out, p)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("statements: instalment plans: %w", err)
+	}
+	rows.Close()
+	for i, p := range out {
+		if p.Status == PlanAccepted { // few: one query each for the parts
+			if out[i], err = s.Plan(ctx, tenantID, p.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // partsDue returns, by pupil, the parts of accepted plans due from from to
