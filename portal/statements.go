@@ -101,8 +101,8 @@ type statementPageData struct {
 	// outstanding; Available is the prepaid account's available balance.
 	Outstanding decimal.Decimal
 	Available   decimal.Decimal
-	Online      bool // card/Bancontact through Stripe Checkout
-	PaidByCard  bool // back from Checkout (the webhook books the payment)
+	Online      bool             // card/Bancontact through Stripe Checkout
+	PaidByCard  bool             // back from Checkout (the webhook books the payment)
 	Plan        *statements.Plan // the guardian's instalment plan on the statement
 	CanAskPlan  bool             // over 50 € owed and no plan asked yet
 }
