@@ -347,13 +347,3 @@ func (a *App) badgeSheet(c *gin.Context) {
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="badges-qr-%s.pdf"`, sc.Code))
 	c.Data(http.StatusOK, "application/pdf", pdf)
 }
-
-// audit shows the latest audit entries.
-func (a *App) audit(c *gin.Context) {
-	entries, err := a.School.AuditLogOf(c.Request.Context(), user(c).TenantID, user(c).SchoolID, 200)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	a.render(c, http.StatusOK, "audit", "admin.audit.title", "audit", entries)
-}

@@ -263,6 +263,20 @@ type AuditEntry struct {
 	Action  string
 	Subject string
 	Detail  map[string]any
+	// ActorName and SubjectName name the actor (a member of staff, a
+	// guardian, a device) and the subject (a pupil) when they are known;
+	// "" otherwise.
+	ActorName   string
+	SubjectName string
+}
+
+// AuditFilter narrows the audit log; its zero value keeps every entry.
+type AuditFilter struct {
+	Action  string    // an action ("badge.assign") or its family ("badge")
+	Actor   string    // "staff:12", "device:abc", …
+	PupilID int64     // entries about this pupil (subject "pupil:<id>")
+	From    time.Time // entries at or after From (zero: no bound)
+	Until   time.Time // entries before Until (zero: no bound)
 }
 
 // AuditLog returns the tenant's latest audit entries, newest first (at most
@@ -277,20 +291,49 @@ func (s *Store) AuditLog(ctx context.Context, tenantID int64, limit int) ([]Audi
 // the system are left out for a school's admin: they may concern other
 // schools.
 func (s *Store) AuditLogOf(ctx context.Context, tenantID, schoolID int64, limit int) ([]AuditEntry, error) {
+	return s.AuditSearch(ctx, tenantID, schoolID, AuditFilter{}, limit)
+}
+
+// AuditSearch is AuditLogOf narrowed by f, with the actor's and the
+// pupil's names.
+func (s *Store) AuditSearch(ctx context.Context, tenantID, schoolID int64, f AuditFilter, limit int) ([]AuditEntry, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, at, actor, action, subject, detail FROM audit_log l
-		WHERE tenant_id = $1 AND ($3::bigint = 0
-			OR actor IN (SELECT 'staff:' || id FROM staff_users WHERE tenant_id = $1 AND school_id = $3)
-			OR actor IN (SELECT 'device:' || device_id FROM devices WHERE tenant_id = $1 AND school_id = $3))
-		ORDER BY id DESC LIMIT $2`, tenantID, limit, schoolID)
+	var from, until *time.Time
+	if !f.From.IsZero() {
+		from = &f.From
+	}
+	if !f.Until.IsZero() {
+		until = &f.Until
+	}
+	subject := ""
+	if f.PupilID != 0 {
+		subject = fmt.Sprint("pupil:", f.PupilID)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT l.id, l.at, l.actor, l.action, l.subject, l.detail,
+			coalesce(CASE split_part(l.actor, ':', 1)
+				WHEN 'staff' THEN (SELECT u.name FROM staff_users u WHERE u.tenant_id = l.tenant_id AND u.id = (CASE WHEN l.actor ~ '^[a-z]+:[0-9]{1,18}$' THEN split_part(l.actor, ':', 2)::bigint END))
+				WHEN 'guardian' THEN (SELECT g.first_name || ' ' || g.last_name FROM guardians g WHERE g.tenant_id = l.tenant_id AND g.id = (CASE WHEN l.actor ~ '^[a-z]+:[0-9]{1,18}$' THEN split_part(l.actor, ':', 2)::bigint END))
+				WHEN 'device' THEN (SELECT d.name FROM devices d WHERE d.tenant_id = l.tenant_id AND d.device_id = substr(l.actor, 8))
+			END, ''),
+			coalesce((SELECT p.first_name || ' ' || p.last_name FROM pupils p WHERE p.tenant_id = l.tenant_id AND l.subject LIKE 'pupil:%' AND p.id = (CASE WHEN l.subject ~ '^pupil:[0-9]{1,18}$' THEN split_part(l.subject, ':', 2)::bigint END)), '')
+		FROM audit_log l
+		WHERE l.tenant_id = $1 AND ($3::bigint = 0
+			OR l.actor IN (SELECT 'staff:' || id FROM staff_users WHERE tenant_id = $1 AND school_id = $3)
+			OR l.actor IN (SELECT 'device:' || device_id FROM devices WHERE tenant_id = $1 AND school_id = $3))
+		AND ($4 = '' OR l.action = $4 OR l.action LIKE replace(replace($4, '_', '\_'), '%', '\%') || '.%')
+		AND ($5 = '' OR l.actor = $5)
+		AND ($6 = '' OR l.subject = $6)
+		AND ($7::timestamptz IS NULL OR l.at >= $7)
+		AND ($8::timestamptz IS NULL OR l.at < $8)
+		ORDER BY l.id DESC LIMIT $2`, tenantID, limit, schoolID, f.Action, f.Actor, subject, from, until)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
 		var e AuditEntry
-		err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Subject, &e.Detail)
+		err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Subject, &e.Detail, &e.ActorName, &e.SubjectName)
 		return e, err
 	})
 }
