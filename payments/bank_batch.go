@@ -76,21 +76,26 @@ func (b *Bank) walletCredits(ctx context.Context, tx pgx.Tx, tenantID int64, lin
 // kind, memo, metadata, postings). A failure aborts tx, so the whole import.
 func (b *Bank) bookWallets(ctx context.Context, tx pgx.Tx, tenantID int64, credits []walletCredit, acc codaAccounts, actor string, rep *CODAReport) error {
 	first := len(rep.Credited)
-	for len(credits) > 0 {
-		var group, rest []walletCredit
-		inGroup := map[int64]bool{}
-		for _, c := range credits {
-			if len(group) < walletGroupSize && !inGroup[c.wallet] {
-				inGroup[c.wallet] = true
-				group = append(group, c)
-			} else {
-				rest = append(rest, c)
+	// The k-th top-up of a wallet in the file goes to round k; each round
+	// is booked in groups of walletGroupSize, in the file's order.
+	var rounds [][]walletCredit
+	seen := map[int64]int{}
+	for _, c := range credits {
+		k := seen[c.wallet]
+		seen[c.wallet] = k + 1
+		if k == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[k] = append(rounds[k], c)
+	}
+	for _, round := range rounds {
+		for len(round) > 0 {
+			n := min(len(round), walletGroupSize)
+			if err := b.bookWalletGroup(ctx, tx, tenantID, round[:n], acc, actor, rep); err != nil {
+				return err
 			}
+			round = round[n:]
 		}
-		if err := b.bookWalletGroup(ctx, tx, tenantID, group, acc, actor, rep); err != nil {
-			return err
-		}
-		credits = rest
 	}
 	return copyWalletMovements(ctx, tx, tenantID, rep.Credited[first:])
 }
