@@ -204,6 +204,13 @@ func renderPDF(l labels, c Content) ([]byte, error) {
 		text("", 9, 4.5, l.T("portal"))
 		pdf.Ln(2)
 	}
+	if len(c.Instalments) > 0 {
+		text("B", 10, 5, l.T("instalments"))
+		for _, in := range c.Instalments {
+			text("", 9.5, 5, l.T("instalment", in.Seq, in.Of, in.Number, l.date(in.DueOn), l.eur(in.Amount)))
+		}
+		pdf.Ln(1)
+	}
 	if c.Facilities {
 		text("B", 9.5, 5, l.T("facilities"))
 		pdf.Ln(1)

@@ -2,6 +2,9 @@ package statements
 
 import (
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +95,20 @@ func TestInstalmentPlan(t *testing.T) {
 	}
 	if !strings.Contains(string(html), "1/3") || !strings.Contains(string(html), "30,00") {
 		t.Errorf("statement HTML does not show the part due\n%s", html)
+	}
+	pdf, err := f.svc.PDF(next.Content, "fr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "st.pdf")
+	if err := os.WriteFile(file, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-layout", file, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v: %s", err, out)
+	}
+	if text := string(out); !strings.Contains(text, "Échéance 1/3") || !strings.Contains(text, "03/12/2026") {
+		t.Errorf("statement PDF does not show the part due (with its accents)\n%s", text)
 	}
 }
