@@ -70,6 +70,9 @@ type statementsData struct {
 	PeriodLabel  map[int64]string
 	EstimateSent bool
 	MayRun       bool
+	// Asked are the instalment plans waiting for a decision (of the
+	// user's school when it has one), with their statements' ids.
+	Asked []statements.Plan
 }
 
 // statementsHome shows a year's periods, runs and estimate state.
@@ -120,6 +123,10 @@ func (a *App) statementsHome(c *gin.Context) {
 			return
 		}
 		d.Contacts = append(d.Contacts, schoolContact{School: sc, Contact: ct})
+	}
+	if d.Asked, err = a.askedPlans(c); err != nil {
+		a.fail(c, err)
+		return
 	}
 	a.render(c, http.StatusOK, "statements", "admin.statements.title", "statements", d)
 }

@@ -46,3 +46,30 @@ func (a *App) decidePlan(c *gin.Context) {
 	}
 	a.flash(c, back, key)
 }
+
+// askedPlans returns the plans waiting for a decision that the user may
+// decide (those of the user's school when it has one).
+func (a *App) askedPlans(c *gin.Context) ([]statements.Plan, error) {
+	u := user(c)
+	all, err := a.Statements.Plans(c.Request.Context(), u.TenantID, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []statements.Plan
+	for _, p := range all {
+		if p.Status != statements.PlanRequested {
+			continue
+		}
+		if u.SchoolID != 0 {
+			st, err := a.Statements.Get(c.Request.Context(), u.TenantID, p.StatementID)
+			if err != nil {
+				return nil, err
+			}
+			if st.Content.School.ID != u.SchoolID {
+				continue
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

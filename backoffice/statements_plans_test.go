@@ -61,12 +61,18 @@ func TestStatementInstalmentPlanDecision(t *testing.T) {
 	}
 	c := f.login("admin", "demo-admin")
 	page := "/admin/statements/" + itoa(st.ID)
+	if _, body := c.get("/admin/statements"); !strings.Contains(body, `href="`+page+`"`) || !strings.Contains(body, "Paiements échelonnés demandés") {
+		t.Errorf("statements home does not list the plan asked\n%.1500s", body)
+	}
 	code, body := c.get(page)
 	if code != http.StatusOK || !strings.Contains(body, "deux fois, merci") || !regexp.MustCompile(`action="/admin/statements/\d+/plans/\d+"`).MatchString(body) {
 		t.Fatalf("statement page: %d, want the plan asked and its decision form\n%.800s", code, body)
 	}
 	if _, body := c.follow(page+"/plans/"+itoa(plan.ID), url.Values{"decision": {"accept"}}); !strings.Contains(body, "42,50") || strings.Contains(body, `/plans/`+itoa(plan.ID)+`"`) {
 		t.Errorf("after accepting: want the parts and no form\n%.800s", body)
+	}
+	if _, body := c.get("/admin/statements"); strings.Contains(body, "Paiements échelonnés demandés") {
+		t.Errorf("statements home still lists the decided plan")
 	}
 	got, err := svc.Plan(ctx, f.demo.TenantID, plan.ID)
 	if err != nil || got.Status != statements.PlanAccepted || len(got.Schedule) != 2 || !strings.HasPrefix(got.DecidedBy, "staff") {
