@@ -28,6 +28,8 @@ func (a *App) Mount(r gin.IRouter) {
 
 	ad := g.Group("", a.require(school.RoleAdmin), websession.SchoolAdmin)
 	ad.GET("/pupils", a.pupils)
+	ad.GET("/pupils/import", a.pupilsImportPage)
+	ad.POST("/pupils/import", websession.Upload, a.pupilsImport)
 	ad.GET("/pupils/:id", a.pupil)
 	ad.POST("/pupils/:id/badges", a.assignBadge)
 	ad.POST("/pupils/:id/badges/qr", a.newQRBadge)
