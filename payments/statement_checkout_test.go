@@ -79,6 +79,20 @@ func TestStatementPaidByCheckoutBooksFeesReceivable(t *testing.T) {
 	if err != nil || rec.Status != StatusPaid {
 		t.Errorf("payment status %v (%v), want paid", rec.Status, err)
 	}
+	// A refund takes the payment back: the fees are owed again on the fees
+	// receivable, not on the service debts (receivable:<pupil>) nor the wallet.
+	if code, body := e.deliver(t, event(t, "evt_st_refund", evChargeRefunded, chargeObject(tu.ID, e, 6240, 6240)), ""); code != 200 {
+		t.Fatalf("refund: %d %s", code, body)
+	}
+	if got := e.balance(t, recv.ID); !got.Equal(dec("62.40")) {
+		t.Errorf("fees receivable after the refund = %s, want 62.40", got)
+	}
+	if a, err := e.ledger.AccountByCode(ctx, e.tenant, "receivable:"+strconv.FormatInt(e.pupil, 10)); err == nil && !e.balance(t, a.ID).IsZero() {
+		t.Errorf("service debts after a statement refund = %s, want 0", e.balance(t, a.ID))
+	}
+	if got := e.balance(t, e.wallet); !got.IsZero() {
+		t.Errorf("wallet after the refund = %s, want 0", got)
+	}
 	e.verify(t)
 }
 

@@ -680,6 +680,9 @@ func (s *Stripe) debitWallet(ctx context.Context, t topup, kind, ref string, amo
 			return 0, fmt.Errorf("payments: balance of wallet %d: %w", t.Wallet, err)
 		}
 		fromWallet := decimal.Min(amount, decimal.Max(bal.Available.Sub(floor), decimal.Zero))
+		if t.Statement != nil { // a statement payment taken back: the fees are owed again, on the fees receivable
+			fromWallet = amount
+		}
 		rest := amount.Sub(fromWallet)
 		postings := []ledger.Posting{{AccountID: clearing, Amount: amount.Neg()}}
 		if fromWallet.IsPositive() {
