@@ -161,4 +161,13 @@ func TestStatementsInPortal(t *testing.T) {
 			t.Errorf("%s as another family: %d, want 404", path, code)
 		}
 	}
+	before := len(f.topups.stmts)
+	for _, path := range []string{childPath(f.tenant, f.zoe) + fmt.Sprintf("/statements/%d/pay-card", id), childPath(f.tenant, f.zoe) + fmt.Sprintf("/statements/%d/plan", id)} {
+		if code, _ := bruno.post(path, url.Values{"parts": {"3"}}); code != http.StatusNotFound {
+			t.Errorf("POST %s as another family: %d, want 404", path, code)
+		}
+	}
+	if len(f.topups.stmts) != before {
+		t.Errorf("another family started a card payment of the statement")
+	}
 }
