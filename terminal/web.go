@@ -84,7 +84,7 @@ func (w *Web) Mount(r gin.IRouter) {
 	g.GET("/login", websession.Public, w.loginPage)
 	g.POST("/login", websession.Public, w.loginPost)
 	a := g.Group("", websession.Require(websession.KindStaff, func(c *gin.Context) {
-		c.Redirect(http.StatusSeeOther, LoginURL(c.Request))
+		c.Redirect(http.StatusSeeOther, loginURL(c.Request))
 		c.Abort()
 	}), w.loadUser, websession.Staff)
 	a.POST("/logout", w.logout)
@@ -104,7 +104,7 @@ func (w *Web) loadUser(c *gin.Context) {
 	u, err := w.svc.store.StaffUser(c.Request.Context(), p.TenantID, p.ID)
 	if err != nil || !u.Active {
 		_ = w.sessions.Logout(c)
-		c.Redirect(http.StatusSeeOther, LoginURL(c.Request))
+		c.Redirect(http.StatusSeeOther, loginURL(c.Request))
 		c.Abort()
 		return
 	}
@@ -175,11 +175,11 @@ func (w *Web) loginPage(c *gin.Context) {
 	w.render(c, http.StatusOK, "login.html", page{Title: w.cat.T(lang(c), "terminal.login_title"), Next: safeNext(c.Query("next"))})
 }
 
-// LoginURL is the staff login page that returns to the address r asked
+// loginURL is the staff login page that returns to the address r asked
 // for: the same page (path and query) for a GET or HEAD; for a form post,
 // which cannot be replayed after login, the plain login page (the user
 // lands on their home).
-func LoginURL(r *http.Request) string {
+func loginURL(r *http.Request) string {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return "/staff/login"
 	}
