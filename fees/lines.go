@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
+
+	"tartine/internal/tz"
 )
 
 // Querier is what the line readers need: a pgx.Tx, a *pgxpool.Pool or a
@@ -86,9 +88,12 @@ func collectLines(rows pgx.Rows, err error) ([]Line, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Line, error) { return scanLine(r) })
 }
 
-// civil returns t's calendar date (in t's own location) as UTC midnight.
+// civil returns t's calendar date in Brussels as UTC midnight. A date
+// given as midnight UTC or midnight in Brussels keeps its day; an instant
+// (now, or now plus a day) gets the schools' day, not UTC's, which differs
+// between midnight and 01:00 or 02:00 in Brussels.
 func civil(t time.Time) time.Time {
-	y, m, d := t.Date()
+	y, m, d := t.In(tz.Brussels).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
