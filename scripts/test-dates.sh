@@ -14,6 +14,7 @@ dates=(
   2027-10-31T02:30:00+02:00   # inside the autumn DST change's repeated hour (first 02:30)
   2028-02-29T10:00:00+01:00   # 29 February
   2027-08-01T00:30:00+02:00   # the first day of a school year, just after midnight
+  2026-12-07T00:30:00+01:00   # a Monday just after midnight in Brussels: still Sunday in UTC
 )
 
 # The date-sensitive tests of each package that uses internal/testclock

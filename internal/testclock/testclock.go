@@ -64,12 +64,16 @@ func load() {
 // Now is the tests' clock: the real time, or the pinned instant plus the
 // time elapsed since the test process first asked. An invalid
 // TARTINE_TEST_NOW panics: a test run must not silently use the real date.
+//
+// It is in UTC, like a server's clock: code that takes the calendar date of
+// an instant without converting it to the school's zone shows up between
+// midnight and 01:00 or 02:00 in Brussels (the pinned 00:30 dates).
 func Now() time.Time {
 	once.Do(load)
 	if err != nil {
 		panic(err)
 	}
-	return start.Add(time.Since(real0))
+	return start.Add(time.Since(real0)).UTC()
 }
 
 // Pinned reports whether TARTINE_TEST_NOW is set.
