@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
-	stripego "github.com/stripe/stripe-go/v76"
 
 	"tartine/fees"
 	"tartine/ledger"
@@ -88,42 +87,9 @@ func (s *Stripe) StartStatementPayment(ctx context.Context, req StatementPayment
 		"statement": req.Statement,
 	}
 	label := s.msgs.T(lang, "payments.checkout.statement_item", req.Statement)
-	params := &stripego.CheckoutSessionParams{
-		Mode:               stripego.String(string(stripego.CheckoutSessionModePayment)),
-		PaymentMethodTypes: stripego.StringSlice([]string{"card", "bancontact"}),
-		Currency:           stripego.String(string(stripego.CurrencyEUR)),
-		LineItems: []*stripego.CheckoutSessionLineItemParams{{
-			Quantity: stripego.Int64(1),
-			PriceData: &stripego.CheckoutSessionLineItemPriceDataParams{
-				Currency:    stripego.String(string(stripego.CurrencyEUR)),
-				UnitAmount:  stripego.Int64(cents(amount)),
-				ProductData: &stripego.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripego.String(label)},
-			},
-		}},
-		PaymentIntentData: &stripego.CheckoutSessionPaymentIntentDataParams{
-			Metadata:    meta,
-			Description: stripego.String(label),
-		},
-		ClientReferenceID: stripego.String(id.String()),
-		SuccessURL:        stripego.String(req.SuccessURL),
-		CancelURL:         stripego.String(req.CancelURL),
-		Locale:            stripego.String(lang),
-	}
-	params.Metadata = meta
-	if email != nil && *email != "" {
-		params.CustomerEmail = stripego.String(*email)
-	}
-	params.SetIdempotencyKey(id.String())
-	params.Context = ctx
-	sess, err := s.api.CheckoutSessions.New(params)
+	sess, err := s.checkout(ctx, req.TenantID, id, "statement payment", amount, label, lang, email, meta, req.SuccessURL, req.CancelURL)
 	if err != nil {
-		if _, uerr := s.pool.Exec(context.WithoutCancel(ctx), `UPDATE topups SET status = 'error' WHERE tenant_id = $1 AND id = $2`, req.TenantID, id); uerr != nil {
-			s.log.ErrorContext(ctx, "payments: mark statement payment as error", "topup_id", id, "err", uerr)
-		}
-		return TopUp{}, fmt.Errorf("%w: statement payment %s: %w", ErrCheckout, id, err)
-	}
-	if _, err := s.pool.Exec(ctx, `UPDATE topups SET stripe_session_id = $3 WHERE tenant_id = $1 AND id = $2`, req.TenantID, id, sess.ID); err != nil {
-		return TopUp{}, fmt.Errorf("payments: store session of statement payment %s: %w", id, err)
+		return TopUp{}, err
 	}
 	s.log.InfoContext(ctx, "payments: statement checkout session opened", "tenant_id", req.TenantID, "topup_id", id,
 		"pupil_id", req.PupilID, "statement", req.Statement, "amount", amount.StringFixed(2), "session", sess.ID)

@@ -191,42 +191,9 @@ func (s *Stripe) StartTopUp(ctx context.Context, req TopUpRequest) (TopUp, error
 		metaTopUp:  id.String(),
 	}
 	label := s.msgs.T(lang, "payments.checkout.line_item", firstName)
-	params := &stripego.CheckoutSessionParams{
-		Mode:               stripego.String(string(stripego.CheckoutSessionModePayment)),
-		PaymentMethodTypes: stripego.StringSlice([]string{"card", "bancontact"}),
-		Currency:           stripego.String(string(stripego.CurrencyEUR)),
-		LineItems: []*stripego.CheckoutSessionLineItemParams{{
-			Quantity: stripego.Int64(1),
-			PriceData: &stripego.CheckoutSessionLineItemPriceDataParams{
-				Currency:    stripego.String(string(stripego.CurrencyEUR)),
-				UnitAmount:  stripego.Int64(cents(amount)),
-				ProductData: &stripego.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripego.String(label)},
-			},
-		}},
-		PaymentIntentData: &stripego.CheckoutSessionPaymentIntentDataParams{
-			Metadata:    meta,
-			Description: stripego.String(label),
-		},
-		ClientReferenceID: stripego.String(id.String()),
-		SuccessURL:        stripego.String(req.SuccessURL),
-		CancelURL:         stripego.String(req.CancelURL),
-		Locale:            stripego.String(lang),
-	}
-	params.Metadata = meta
-	if email != nil && *email != "" {
-		params.CustomerEmail = stripego.String(*email)
-	}
-	params.SetIdempotencyKey(id.String())
-	params.Context = ctx
-	sess, err := s.api.CheckoutSessions.New(params)
+	sess, err := s.checkout(ctx, req.TenantID, id, "top-up", amount, label, lang, email, meta, req.SuccessURL, req.CancelURL)
 	if err != nil {
-		if _, uerr := s.pool.Exec(context.WithoutCancel(ctx), `UPDATE topups SET status = 'error' WHERE tenant_id = $1 AND id = $2`, req.TenantID, id); uerr != nil {
-			s.log.ErrorContext(ctx, "payments: mark top-up as error", "topup_id", id, "err", uerr)
-		}
-		return TopUp{}, fmt.Errorf("%w: top-up %s: %w", ErrCheckout, id, err)
-	}
-	if _, err := s.pool.Exec(ctx, `UPDATE topups SET stripe_session_id = $3 WHERE tenant_id = $1 AND id = $2`, req.TenantID, id, sess.ID); err != nil {
-		return TopUp{}, fmt.Errorf("payments: store session of top-up %s: %w", id, err)
+		return TopUp{}, err
 	}
 	s.log.InfoContext(ctx, "payments: checkout session opened", "tenant_id", req.TenantID, "topup_id", id,
 		"pupil_id", req.PupilID, "amount", amount.StringFixed(2), "session", sess.ID)
@@ -323,4 +290,52 @@ func (l slogStripe) Warnf(format string, v ...any) {
 }
 func (l slogStripe) Errorf(format string, v ...any) {
 	l.log.Debug("stripe: " + fmt.Sprintf(format, v...))
+}
+
+// checkout opens the Checkout session of the topups row id (card and
+// Bancontact, one line labelled label, meta on the session and its payment
+// intent, the row's id as idempotency key and client reference) and stores
+// its id on the row. When Stripe refuses, the row is marked as an error and
+// ErrCheckout is returned; what names the payment in messages ("top-up",
+// "statement payment").
+func (s *Stripe) checkout(ctx context.Context, tenantID int64, id uuid.UUID, what string, amount decimal.Decimal, label, lang string,
+	email *string, meta map[string]string, successURL, cancelURL string) (*stripego.CheckoutSession, error) {
+	params := &stripego.CheckoutSessionParams{
+		Mode:               stripego.String(string(stripego.CheckoutSessionModePayment)),
+		PaymentMethodTypes: stripego.StringSlice([]string{"card", "bancontact"}),
+		Currency:           stripego.String(string(stripego.CurrencyEUR)),
+		LineItems: []*stripego.CheckoutSessionLineItemParams{{
+			Quantity: stripego.Int64(1),
+			PriceData: &stripego.CheckoutSessionLineItemPriceDataParams{
+				Currency:    stripego.String(string(stripego.CurrencyEUR)),
+				UnitAmount:  stripego.Int64(cents(amount)),
+				ProductData: &stripego.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripego.String(label)},
+			},
+		}},
+		PaymentIntentData: &stripego.CheckoutSessionPaymentIntentDataParams{
+			Metadata:    meta,
+			Description: stripego.String(label),
+		},
+		ClientReferenceID: stripego.String(id.String()),
+		SuccessURL:        stripego.String(successURL),
+		CancelURL:         stripego.String(cancelURL),
+		Locale:            stripego.String(lang),
+	}
+	params.Metadata = meta
+	if email != nil && *email != "" {
+		params.CustomerEmail = stripego.String(*email)
+	}
+	params.SetIdempotencyKey(id.String())
+	params.Context = ctx
+	sess, err := s.api.CheckoutSessions.New(params)
+	if err != nil {
+		if _, uerr := s.pool.Exec(context.WithoutCancel(ctx), `UPDATE topups SET status = 'error' WHERE tenant_id = $1 AND id = $2`, tenantID, id); uerr != nil {
+			s.log.ErrorContext(ctx, "payments: mark "+what+" as error", "topup_id", id, "err", uerr)
+		}
+		return nil, fmt.Errorf("%w: %s %s: %w", ErrCheckout, what, id, err)
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE topups SET stripe_session_id = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, id, sess.ID); err != nil {
+		return nil, fmt.Errorf("payments: store session of %s %s: %w", what, id, err)
+	}
+	return sess, nil
 }
