@@ -27,13 +27,15 @@ type Month struct {
 	Meals    []MealType
 	Menus    []MenuItem
 	Bookings []Booking
-	TermEnd  time.Time // last open day of Today's term; zero when none is found
+	Absent   []time.Time // days the pupil was reported absent (sick), from From to To
+	TermEnd  time.Time   // last open day of Today's term; zero when none is found
 }
 
 // Month reads the pupil's month from from to to (inclusive, at most 62
 // days) at the school, with the end of the term holding today, in four
-// statements sent together: the school's policy and calendar (one query
-// for every cut-off of the month), meal types, menus and bookings. It
+// statements sent together: the school's policy, calendar (one query for
+// every cut-off of the month) and the pupil's sick days, meal types, menus
+// and bookings. It
 // returns ErrNotFound for an unknown school, ErrInvalid for a bad range or
 // malformed settings.
 func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, from, to, today time.Time) (Month, error) {
@@ -67,11 +69,12 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 		       ARRAY(SELECT y.ends_on FROM school_years y WHERE y.tenant_id = s.tenant_id AND y.school_id = s.id AND y.ends_on >= $3 AND y.starts_on <= $4 ORDER BY y.starts_on),
 		       ARRAY(SELECT c.day FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
 		       ARRAY(SELECT c.kind FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
-		       ARRAY(SELECT c.label FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day)
-		FROM schools s WHERE s.tenant_id = $1 AND s.id = $2`, tenantID, schoolID, calFrom, calTo).QueryRow(func(row pgx.Row) error {
+		       ARRAY(SELECT c.label FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
+		       ARRAY(SELECT a.day FROM pupil_absences a WHERE a.tenant_id = s.tenant_id AND a.pupil_id = $5 AND a.day BETWEEN $6 AND $7 ORDER BY a.day)
+		FROM schools s WHERE s.tenant_id = $1 AND s.id = $2`, tenantID, schoolID, calFrom, calTo, pupilID, f, t).QueryRow(func(row pgx.Row) error {
 		var labels, kinds, clabels []string
 		var starts, ends, days []time.Time
-		err := row.Scan(&tz, &settings, &labels, &starts, &ends, &days, &kinds, &clabels)
+		err := row.Scan(&tz, &settings, &labels, &starts, &ends, &days, &kinds, &clabels, &out.Absent)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}

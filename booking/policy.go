@@ -42,6 +42,12 @@ type Policy struct {
 	// "wednesday_meals", default false: Wednesday afternoon is free in
 	// Belgian schools).
 	WednesdayMeals bool
+	// SickReleaseAfterCutoff: a sick day reported after the cut-off
+	// releases that day's bookings (their holds are voided) instead of
+	// keeping them, charged as no-shows at day end (key
+	// "sick_day_after_cutoff": "charge" default, or "release"). Before the
+	// cut-off a sick day always releases them.
+	SickReleaseAfterCutoff bool
 }
 
 // DefaultPolicy returns the defaults of DESIGN.md.
@@ -64,6 +70,7 @@ func ParsePolicy(settings []byte) (Policy, error) {
 		InsufficientFunds *string `json:"insufficient_funds"`
 		MealNoShow        *string `json:"meal_no_show"`
 		WednesdayMeals    *bool   `json:"wednesday_meals"`
+		SickAfterCutoff   *string `json:"sick_day_after_cutoff"`
 	}
 	if err := json.Unmarshal(settings, &raw); err != nil {
 		return DefaultPolicy(), invalid("school settings: %v", err)
@@ -104,6 +111,16 @@ func ParsePolicy(settings []byte) (Policy, error) {
 	}
 	if raw.WednesdayMeals != nil {
 		p.WednesdayMeals = *raw.WednesdayMeals
+	}
+	if raw.SickAfterCutoff != nil {
+		switch *raw.SickAfterCutoff {
+		case "charge":
+			p.SickReleaseAfterCutoff = false
+		case "release":
+			p.SickReleaseAfterCutoff = true
+		default:
+			return DefaultPolicy(), invalid("sick_day_after_cutoff %q: want charge or release", *raw.SickAfterCutoff)
+		}
 	}
 	return p, nil
 }

@@ -23,6 +23,9 @@ func TestParsePolicy(t *testing.T) {
 		{`{"insufficient_funds": "maybe"}`, Policy{}, true},
 		{`{"meal_no_show": "yes"}`, Policy{}, true},
 		{`{"wednesday_meals": "yes"}`, Policy{}, true},
+		{`{"sick_day_after_cutoff": "release"}`, Policy{CutoffHour: 9, CutoffDaysBefore: 1, InsufficientFunds: FundsAllow, NoShowCharged: true, SickReleaseAfterCutoff: true}, false},
+		{`{"sick_day_after_cutoff": "charge"}`, DefaultPolicy(), false},
+		{`{"sick_day_after_cutoff": "free"}`, Policy{}, true},
 		{`[`, Policy{}, true},
 	}
 	for _, tc := range tests {

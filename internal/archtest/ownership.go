@@ -17,10 +17,12 @@ var Owners = map[string]string{
 	"schools": "school", "classes": "school", "pupils": "school", "guardians": "school",
 	"guardian_pupils": "school", "badges": "school", "badge_assignments": "school",
 	"stations": "school", "devices": "school", "staff_users": "school", "audit_log": "school",
+	"retention_settings": "school", // 00096
 
 	// booking: tariffs, calendar, menus, bookings (00015).
 	"meal_types": "booking", "meal_tariffs": "booking", "daycare_tariffs": "booking",
 	"school_years": "booking", "school_closures": "booking", "menu_items": "booking", "bookings": "booking",
+	"pupil_absences": "booking", // sick days (00098)
 
 	// terminal: taps and what they record, the kiosk's drawer (00020).
 	"taps": "terminal", "daycare_sessions": "terminal", "kiosk_receipts": "terminal", "drawer_closings": "terminal",
