@@ -105,14 +105,19 @@ func createGuardian(ctx context.Context, tx pgx.Tx, tenantID int64, in GuardianI
 	return id, mapErr(err, "guardian "+in.FirstName+" "+in.LastName)
 }
 
-// UpdateGuardian replaces the guardian's details. Errors as CreateGuardian,
+// UpdateGuardian replaces the guardian's details and audits which fields
+// changed ("guardian.update", detail "changed"). Errors as CreateGuardian,
 // plus ErrNotFound.
 func (s *Store) UpdateGuardian(ctx context.Context, tenantID, id int64, in GuardianInput, actor string) (Guardian, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		old, err := scanGuardian(tx.QueryRow(ctx, `SELECT `+guardianCols+` FROM guardians WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id))
+		if err != nil {
+			return mapErr(err, fmt.Sprint("guardian ", id))
+		}
 		if err := updateGuardian(ctx, tx, tenantID, id, in); err != nil {
 			return err
 		}
-		return audit(ctx, tx, tenantID, actor, "guardian.update", fmt.Sprint("guardian:", id), nil, s.now())
+		return audit(ctx, tx, tenantID, actor, "guardian.update", fmt.Sprint("guardian:", id), map[string]any{"changed": guardianChanges(old, in)}, s.now())
 	})
 	if err != nil {
 		return Guardian{}, err
@@ -194,6 +199,11 @@ func (s *Store) UnlinkGuardian(ctx context.Context, tenantID, guardianID, pupilI
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("link guardian %d – pupil %d: %w", guardianID, pupilID, ErrNotFound)
 		}
+		// Someone still receives the pupil's statements.
+		if _, err := tx.Exec(ctx, `UPDATE guardian_pupils SET statements = true WHERE tenant_id = $1 AND pupil_id = $2
+			AND NOT EXISTS (SELECT 1 FROM guardian_pupils WHERE tenant_id = $1 AND pupil_id = $2 AND statements)`, tenantID, pupilID); err != nil {
+			return mapErr(err, "statements after unlink")
+		}
 		return audit(ctx, tx, tenantID, actor, "guardian.unlink", fmt.Sprint("pupil:", pupilID), map[string]any{"guardian": guardianID}, s.now())
 	})
 }
@@ -223,12 +233,15 @@ func (s *Store) PupilsOfGuardian(ctx context.Context, tenantID, guardianID int64
 type GuardianLink struct {
 	Guardian
 	Relation string
+	// Statements: the guardian receives this pupil's statements and
+	// estimates (SetGuardianStatements); at least one guardian does.
+	Statements bool
 }
 
 // GuardiansOfPupil returns the pupil's guardians by last and first name.
 func (s *Store) GuardiansOfPupil(ctx context.Context, tenantID, pupilID int64) ([]GuardianLink, error) {
 	rows, err := s.pool.Query(ctx, `SELECT g.tenant_id, g.id, coalesce(g.external_ref, ''), g.first_name, g.last_name, coalesce(g.email, ''),
-			g.phone, g.address, g.language, gp.relation
+			g.phone, g.address, g.language, gp.relation, gp.statements
 		FROM guardians g JOIN guardian_pupils gp ON gp.tenant_id = g.tenant_id AND gp.guardian_id = g.id
 		WHERE g.tenant_id = $1 AND gp.pupil_id = $2 ORDER BY lower(g.last_name), lower(g.first_name), g.id`, tenantID, pupilID)
 	if err != nil {
@@ -236,7 +249,7 @@ func (s *Store) GuardiansOfPupil(ctx context.Context, tenantID, pupilID int64) (
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (GuardianLink, error) {
 		var g GuardianLink
-		err := r.Scan(&g.TenantID, &g.ID, &g.ExternalRef, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Address, &g.Language, &g.Relation)
+		err := r.Scan(&g.TenantID, &g.ID, &g.ExternalRef, &g.FirstName, &g.LastName, &g.Email, &g.Phone, &g.Address, &g.Language, &g.Relation, &g.Statements)
 		return g, err
 	})
 }

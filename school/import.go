@@ -99,6 +99,7 @@ const (
 	fAllergyNotes field = "allergies_remarques"
 	fDiet         field = "régime"
 	fFree         field = "repas_gratuits"
+	fPhoto        field = "consentement_photo" // optional: without it, consent is kept (false for a new pupil)
 	// guardian fields, prefixed "responsableN_"
 	gRef      field = "matricule"
 	gLast     field = "nom"
@@ -124,6 +125,7 @@ var pupilAliases = map[string]field{
 	"allergies_remarques": fAllergyNotes, "remarques_allergies": fAllergyNotes, "allergy_notes": fAllergyNotes, "notes_allergies": fAllergyNotes,
 	"regime": fDiet, "regimes": fDiet, "regime_alimentaire": fDiet, "diet": fDiet,
 	"repas_gratuits": fFree, "repas_gratuit": fFree, "free_meals": fFree, "free_meal": fFree, "gratuite": fFree,
+	"consentement_photo": fPhoto, "photo_consent": fPhoto, "autorisation_photo": fPhoto, "droit_image": fPhoto, "droit_a_l_image": fPhoto, "photo": fPhoto,
 }
 
 var guardianAliases = map[string]field{
@@ -420,6 +422,13 @@ func parseRow(c *columns, rec []string, line int) (parsedRow, []RowError, []RowE
 		}
 		p.FreeMeals = b
 	}
+	if v := get(fPhoto); v != "" {
+		b, err := parseBool(v)
+		if err != nil {
+			bad(fPhoto, "%v", err)
+		}
+		p.PhotoConsent = b
+	}
 	for k, cols := range c.guardians {
 		if len(cols) == 0 {
 			continue
@@ -677,7 +686,7 @@ func (im *importer) row(ctx context.Context, tx pgx.Tx, row parsedRow) error {
 	var pupilID int64
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		if pupilID, err = createPupil(ctx, tx, t, in, im.seqs); err != nil {
+		if pupilID, err = createPupil(ctx, tx, t, in, im.seqs, im.s.now()); err != nil {
 			return err
 		}
 		im.rep.PupilsCreated++
@@ -689,7 +698,7 @@ func (im *importer) row(ctx context.Context, tx pgx.Tx, row parsedRow) error {
 		if samePupil(old, merged) {
 			im.rep.PupilsUnchanged++
 		} else {
-			if err := updatePupil(ctx, tx, t, old.ID, merged); err != nil {
+			if err := updatePupil(ctx, tx, t, old.ID, merged, im.s.now()); err != nil {
 				return err
 			}
 			im.rep.PupilsUpdated++
@@ -740,13 +749,16 @@ func mergePupil(old Pupil, in PupilInput, row parsedRow) PupilInput {
 	if !c.has(fFree) {
 		out.FreeMeals = old.FreeMeals
 	}
+	if !c.has(fPhoto) {
+		out.PhotoConsent = old.PhotoConsent
+	}
 	return out
 }
 
 func samePupil(old Pupil, in PupilInput) bool {
 	return old.SchoolID == in.SchoolID && old.ClassID == in.ClassID && old.FirstName == in.FirstName && old.LastName == in.LastName &&
 		old.BirthDate.Equal(in.BirthDate) && old.Level == in.Level && slices.Equal(old.Diet, in.Diet) &&
-		slices.Equal(old.Allergens, in.Allergens) && old.AllergyNotes == in.AllergyNotes && old.FreeMeals == in.FreeMeals && old.Active
+		slices.Equal(old.Allergens, in.Allergens) && old.AllergyNotes == in.AllergyNotes && old.FreeMeals == in.FreeMeals && old.PhotoConsent == in.PhotoConsent && old.Active
 }
 
 // guardian finds or creates the guardian of a row and updates its details.

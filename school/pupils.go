@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"tartine/internal/policy"
+	"tartine/internal/tz"
 	"tartine/sepa"
 )
 
@@ -36,6 +38,12 @@ type Pupil struct {
 	ReceivableAccountID int64
 	WalletOGM           string // 12 digits; format with sepa.FormatOGM
 	Active              bool
+	// LeftAt is the day the pupil leaves or left (the first day no longer
+	// at school; zero: not leaving). A date ahead: still active until then.
+	LeftAt time.Time
+	// Pseudonymised: the retention period passed and the pupil's personal
+	// data was replaced (RetentionPass); the name reads « élève #id ».
+	Pseudonymised bool
 }
 
 // DisplayName is what shared screens show: first name and initial of the
@@ -66,6 +74,10 @@ type PupilInput struct {
 	Allergens    []Allergen
 	AllergyNotes string
 	FreeMeals    bool
+	// PhotoConsent: the guardians agreed that the pupil's photo be shown
+	// (canteen, daycare and kiosk screens); without it no photo is ever
+	// served (PupilPhoto).
+	PhotoConsent bool
 	Inactive     bool // left the school
 }
 
@@ -154,7 +166,7 @@ func (s *Store) CreatePupil(ctx context.Context, tenantID int64, in PupilInput, 
 	var id int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		id, err = createPupil(ctx, tx, tenantID, in, nil)
+		id, err = createPupil(ctx, tx, tenantID, in, nil, s.now())
 		if err != nil {
 			return err
 		}
@@ -195,7 +207,7 @@ func (w *walletSeqs) release(ctx context.Context, tx pgx.Tx, tenantID int64) err
 	return mapErr(err, "release wallet sequence numbers")
 }
 
-func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput, seqs *walletSeqs) (int64, error) {
+func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput, seqs *walletSeqs, now time.Time) (int64, error) {
 	if err := in.normalise(); err != nil {
 		return 0, err
 	}
@@ -203,7 +215,7 @@ func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput, 
 	if err := tx.QueryRow(ctx, `SELECT settings FROM schools WHERE tenant_id = $1 AND id = $2`, tenantID, in.SchoolID).Scan(&settings); err != nil {
 		return 0, mapErr(err, fmt.Sprint("school ", in.SchoolID))
 	}
-	policy, _ := DecodePolicy(settings) // bad settings: safe defaults
+	pol, _ := policy.Decode(settings) // bad settings: safe defaults
 	if err := resolveLevel(ctx, tx, tenantID, &in); err != nil {
 		return 0, err
 	}
@@ -222,10 +234,11 @@ func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput, 
 	var id int64
 	err = tx.QueryRow(ctx, `
 		INSERT INTO pupils (tenant_id, school_id, class_id, external_ref, first_name, last_name, birth_date, level,
-			diet, allergens, allergy_notes, free_meals, active, wallet_ogm)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+			diet, allergens, allergy_notes, free_meals, active, wallet_ogm, photo_consent, left_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $13 THEN NULL ELSE $16::date END) RETURNING id`,
 		tenantID, in.SchoolID, nullID(in.ClassID), nullable(in.ExternalRef), in.FirstName, in.LastName, nullDate(in.BirthDate),
-		in.Level, dietStrings(in.Diet), allergenStrings(in.Allergens), in.AllergyNotes, in.FreeMeals, !in.Inactive, ogm).Scan(&id)
+		in.Level, dietStrings(in.Diet), allergenStrings(in.Allergens), in.AllergyNotes, in.FreeMeals, !in.Inactive, ogm,
+		in.PhotoConsent, schoolDay(now, tz.Brussels)).Scan(&id)
 	if err != nil {
 		return 0, mapErr(err, "pupil "+in.FirstName+" "+in.LastName)
 	}
@@ -233,7 +246,7 @@ func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput, 
 	var wallet, receivable int64
 	if err := tx.QueryRow(ctx, `INSERT INTO accounts (tenant_id, code, name, type, tracked, floor)
 		VALUES ($1, $2, $3, 'liability', true, $4) RETURNING id`,
-		tenantID, WalletAccountCode(id), "Portefeuille "+name, policy.Floor()).Scan(&wallet); err != nil {
+		tenantID, WalletAccountCode(id), "Portefeuille "+name, pol.Floor()).Scan(&wallet); err != nil {
 		return 0, mapErr(err, "wallet account")
 	}
 	if err := tx.QueryRow(ctx, `INSERT INTO accounts (tenant_id, code, name, type, tracked)
@@ -252,7 +265,7 @@ func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput, 
 // and audits it. Errors as CreatePupil.
 func (s *Store) UpdatePupil(ctx context.Context, tenantID, id int64, in PupilInput, actor string) (Pupil, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := updatePupil(ctx, tx, tenantID, id, in); err != nil {
+		if err := updatePupil(ctx, tx, tenantID, id, in, s.now()); err != nil {
 			return err
 		}
 		return audit(ctx, tx, tenantID, actor, "pupil.update", fmt.Sprint("pupil:", id), nil, s.now())
@@ -263,7 +276,7 @@ func (s *Store) UpdatePupil(ctx context.Context, tenantID, id int64, in PupilInp
 	return s.Pupil(ctx, tenantID, id)
 }
 
-func updatePupil(ctx context.Context, tx pgx.Tx, tenantID, id int64, in PupilInput) error {
+func updatePupil(ctx context.Context, tx pgx.Tx, tenantID, id int64, in PupilInput, now time.Time) error {
 	if err := in.normalise(); err != nil {
 		return err
 	}
@@ -273,11 +286,12 @@ func updatePupil(ctx context.Context, tx pgx.Tx, tenantID, id int64, in PupilInp
 	tag, err := tx.Exec(ctx, `
 		UPDATE pupils SET school_id = $3, class_id = $4, external_ref = $5, first_name = $6, last_name = $7,
 			birth_date = $8, level = $9, diet = $10, allergens = $11, allergy_notes = $12, free_meals = $13,
-			active = $14, left_at = CASE WHEN $14 THEN NULL ELSE coalesce(left_at, current_date) END
+			photo_consent = $16, active = $14,
+			left_at = CASE WHEN $14 THEN (CASE WHEN left_at > $15::date THEN left_at END) ELSE coalesce(left_at, $15::date) END
 		WHERE tenant_id = $1 AND id = $2`,
 		tenantID, id, in.SchoolID, nullID(in.ClassID), nullable(in.ExternalRef), in.FirstName, in.LastName,
 		nullDate(in.BirthDate), in.Level, dietStrings(in.Diet), allergenStrings(in.Allergens), in.AllergyNotes,
-		in.FreeMeals, !in.Inactive)
+		in.FreeMeals, !in.Inactive, schoolDay(now, tz.Brussels), in.PhotoConsent)
 	if err != nil {
 		return mapErr(err, fmt.Sprint("pupil ", id))
 	}
@@ -312,19 +326,23 @@ func allergenStrings(a []Allergen) []string {
 const pupilCols = `p.tenant_id, p.id, p.school_id, coalesce(p.class_id, 0), coalesce(c.code, ''), coalesce(p.external_ref, ''),
 	p.first_name, p.last_name, p.birth_date, p.level, p.diet, p.allergens, p.allergy_notes,
 	(p.photo IS NOT NULL AND p.photo_consent), p.photo_consent, p.free_meals,
-	coalesce(p.wallet_account_id, 0), coalesce(p.receivable_account_id, 0), coalesce(p.wallet_ogm, ''), p.active`
+	coalesce(p.wallet_account_id, 0), coalesce(p.receivable_account_id, 0), coalesce(p.wallet_ogm, ''), p.active,
+	p.left_at, p.pseudonymised_at IS NOT NULL`
 
 const pupilFrom = ` FROM pupils p LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id `
 
 func scanPupil(row pgx.Row) (Pupil, error) {
 	var p Pupil
-	var birth *time.Time
+	var birth, left *time.Time
 	var diet, allergens []string
 	err := row.Scan(&p.TenantID, &p.ID, &p.SchoolID, &p.ClassID, &p.ClassCode, &p.ExternalRef, &p.FirstName, &p.LastName,
 		&birth, &p.Level, &diet, &allergens, &p.AllergyNotes, &p.HasPhoto, &p.PhotoConsent, &p.FreeMeals,
-		&p.WalletAccountID, &p.ReceivableAccountID, &p.WalletOGM, &p.Active)
+		&p.WalletAccountID, &p.ReceivableAccountID, &p.WalletOGM, &p.Active, &left, &p.Pseudonymised)
 	if err != nil {
 		return Pupil{}, err
+	}
+	if left != nil {
+		p.LeftAt = *left
 	}
 	if birth != nil {
 		p.BirthDate = *birth
