@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -13,23 +14,59 @@ import (
 	"tartine/internal/mail"
 )
 
-// dayView is one school day of the bookings calendar.
+// dayView is one school day of the bookings calendar: a cell of the
+// month grid and, for an open day, its detail (menu, services, forms).
 type dayView struct {
 	Day      time.Time
 	ISO      string
 	Open     bool
 	Reason   string
 	Past     bool // cut-off passed: no change possible
+	Ended    bool // the day is over (before today): what was booked, served or not taken
+	Today    bool
+	Absent   bool // reported sick
 	Cutoff   time.Time
 	Menu     []booking.MenuItem
 	Services []serviceView
-	WeekGap  bool // first day of a new week
+}
+
+// Booked returns the day's services with a booking that stands (booked,
+// consumed, no-show): the marks of its grid cell.
+func (d dayView) Booked() []serviceView {
+	var out []serviceView
+	for _, s := range d.Services {
+		if s.Booking != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // serviceView is one bookable service on a day.
 type serviceView struct {
 	Service booking.Service
+	Short   string           // its mark in the grid: "R" (repas), "☀" (morning daycare)
 	Booking *booking.Booking // the live booking, if any
+}
+
+// serviceMarks are the grid's one-character marks of the services: a meal
+// type's initial, a sun and a moon for the daycare sessions.
+func serviceMarks(meals []booking.MealType) map[booking.Service]string {
+	out := map[booking.Service]string{booking.DaycareMorning: "☀", booking.DaycareEvening: "☾"}
+	for _, mt := range meals {
+		name := []rune(strings.TrimSpace(mt.Name))
+		if len(name) == 0 {
+			name = []rune(mt.Code)
+		}
+		out[booking.Service(mt.Code)] = strings.ToUpper(string(name[:1]))
+	}
+	return out
+}
+
+// weekRow is a week of the month grid, Monday to Friday; a nil cell is
+// outside the month.
+type weekRow struct {
+	Cells [5]*dayView
 }
 
 type bookingsData struct {
@@ -38,11 +75,15 @@ type bookingsData struct {
 	Prev     string
 	Next     string
 	MonthArg string
-	Days     []dayView
+	Days     []*dayView // open days of the month, for the details
+	Weeks    []weekRow
 	Services []booking.Service
 	Until    string // default end of the weekly pattern (end of term)
 	From     string
+	Today    string // the sick-day form's default
 	Meals    []booking.MealType
+	MarkOf   map[booking.Service]string // the grid's marks (legend)
+	Weekdays []int                      // the grid's columns, 1 (Monday) to 5
 }
 
 func (a *App) bookings(c *gin.Context) {
@@ -57,8 +98,9 @@ func (a *App) bookings(c *gin.Context) {
 	d := bookingsData{Child: ch, Month: month, MonthArg: month.Format("2006-01"),
 		Prev: month.AddDate(0, -1, 0).Format("2006-01"), Next: month.AddDate(0, 1, 0).Format("2006-01")}
 	today := now.In(brussels())
-	// One round trip whatever the number of days: calendar and cut-offs,
-	// meal types, menus, bookings and the end of the term.
+	todayISO := today.Format("2006-01-02")
+	// One round trip whatever the number of days: calendar, cut-offs and
+	// sick days, meal types, menus, bookings and the end of the term.
 	mo, err := a.Booking.Month(ctx, ch.TenantID, ch.SchoolID, ch.ID, month, last, today)
 	if err != nil {
 		a.fail(c, err)
@@ -69,44 +111,67 @@ func (a *App) bookings(c *gin.Context) {
 		d.Services = append(d.Services, booking.Service(mt.Code))
 	}
 	d.Services = append(d.Services, booking.DaycareMorning, booking.DaycareEvening)
+	marks := serviceMarks(mo.Meals)
+	d.MarkOf, d.Weekdays = marks, []int{1, 2, 3, 4, 5}
+	absent := map[string]bool{}
+	for _, day := range mo.Absent {
+		absent[day.Format("2006-01-02")] = true
+	}
 	bks := mo.Bookings
-	prevWeek := -1
+	var week *weekRow
 	for _, ds := range mo.Days {
-		if wd := ds.Day.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		wd := ds.Day.Weekday()
+		if wd == time.Saturday || wd == time.Sunday {
 			continue
 		}
 		iso := ds.Day.Format("2006-01-02")
-		_, week := ds.Day.ISOWeek()
-		v := dayView{Day: ds.Day, ISO: iso, Open: ds.Open, Reason: ds.Reason, WeekGap: prevWeek != -1 && week != prevWeek}
-		prevWeek = week
-		if ds.Open {
-			v.Cutoff = ds.Cutoff
-			v.Past = !now.Before(v.Cutoff)
-			for _, m := range mo.Menus {
-				if m.Day.Format("2006-01-02") == iso {
-					v.Menu = append(v.Menu, m)
+		v := &dayView{Day: ds.Day, ISO: iso, Open: ds.Open, Reason: ds.Reason, Today: iso == todayISO,
+			Ended: iso < todayISO, Absent: absent[iso]}
+		if week == nil || wd == time.Monday {
+			d.Weeks = append(d.Weeks, weekRow{})
+			week = &d.Weeks[len(d.Weeks)-1]
+		}
+		week.Cells[wd-time.Monday] = v
+		if !ds.Open {
+			continue
+		}
+		v.Cutoff = ds.Cutoff
+		v.Past = !now.Before(v.Cutoff)
+		for _, m := range mo.Menus {
+			if m.Day.Format("2006-01-02") == iso {
+				v.Menu = append(v.Menu, m)
+			}
+		}
+		for _, s := range d.Services {
+			sv := serviceView{Service: s, Short: marks[s]}
+			for i := range bks {
+				if bks[i].Day.Format("2006-01-02") == iso && bks[i].Service == s && bks[i].Status != booking.StatusCancelled {
+					sv.Booking = &bks[i]
 				}
 			}
-			for _, s := range d.Services {
-				sv := serviceView{Service: s}
-				for i := range bks {
-					if bks[i].Day.Format("2006-01-02") == iso && bks[i].Service == s && bks[i].Status != booking.StatusCancelled {
-						sv.Booking = &bks[i]
-					}
-				}
-				if sv.Booking == nil && !s.IsDaycare() && ds.Day.Weekday() == time.Wednesday && !mo.Policy.WednesdayMeals {
-					continue // no meals on Wednesdays: Book would refuse it
-				}
-				v.Services = append(v.Services, sv)
+			if sv.Booking == nil && !s.IsDaycare() && wd == time.Wednesday && !mo.Policy.WednesdayMeals {
+				continue // no meals on Wednesdays: Book would refuse it
 			}
+			if sv.Booking == nil && v.Past {
+				continue // nothing booked and nothing to do any more
+			}
+			v.Services = append(v.Services, sv)
 		}
 		d.Days = append(d.Days, v)
 	}
 	d.From = today.AddDate(0, 0, 1).Format("2006-01-02")
+	d.Today = todayISO
 	if !mo.TermEnd.IsZero() {
 		d.Until = mo.TermEnd.Format("2006-01-02")
 	}
 	a.render(c, http.StatusOK, "bookings", "portal.bookings.title", d, acct)
+}
+
+// dayAnchor is the address of a day on the child's bookings page: the
+// month and the day's fragment, so that the page opens where the family
+// acted (no jump to the top after each booking).
+func dayAnchor(ch child, day time.Time) string {
+	return ch.Path() + "/bookings?month=" + day.Format("2006-01") + "#day-" + day.Format("2006-01-02")
 }
 
 // parseDay reads "YYYY-MM-DD" as a school-local day.
@@ -121,7 +186,7 @@ func (a *App) book(c *gin.Context) {
 		return
 	}
 	day, ok := parseDay(c.PostForm("day"))
-	back := ch.Path() + "/bookings?month=" + day.Format("2006-01")
+	back := dayAnchor(ch, day)
 	if !ok {
 		a.flash(c, ch.Path()+"/bookings", "portal.bookings.bad_day")
 		return
@@ -173,7 +238,7 @@ func (a *App) cancel(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	back := ch.Path() + "/bookings?month=" + b.Day.Format("2006-01")
+	back := dayAnchor(ch, b.Day)
 	if _, err := a.Booking.Cancel(ctx, ch.TenantID, id, ch.Actor()); err != nil {
 		a.bookingError(c, back, err)
 		return

@@ -211,6 +211,8 @@ func (a *App) Routes(r gin.IRouter) {
 	in.GET("/settings", a.settingsForm)
 	in.POST("/settings", a.saveSettings)
 	in.GET("/export.zip", a.export)
+	in.GET("/bookings", a.familyBookingsForm) // bookings_family.go
+	in.POST("/bookings", a.familyBook)
 
 	c := in.Group("/c/:tenant/:pupil")
 	c.GET("/history", a.history)
@@ -219,6 +221,7 @@ func (a *App) Routes(r gin.IRouter) {
 	c.POST("/bookings/book", a.book)
 	c.POST("/bookings/cancel", a.cancel)
 	c.POST("/bookings/pattern", a.pattern)
+	c.POST("/bookings/sick", a.reportSick) // bookings_sick.go
 	c.GET("/topup", a.topupForm)
 	c.POST("/topup", a.topup)
 	c.GET("/epc.png", a.epcPNG)

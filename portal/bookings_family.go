@@ -1,0 +1,295 @@
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"tartine/booking"
+	"tartine/internal/mail"
+)
+
+// Booking for several children at once: the family chooses children, a
+// service, days (a range, narrowed to some weekdays: "every Monday and
+// Thursday of December") and books or cancels them in one action. Each
+// child and day goes through booking's Book or Cancel (one transaction
+// each, one connection at a time); the page then lists, per child, what
+// was done and what was refused with the reason.
+
+// familyChild is a child of the form, checked or not.
+type familyChild struct {
+	child
+	Key     string // "tenant:pupil", the checkbox value
+	Checked bool
+}
+
+// familyLine is one day of the summary; Reason is a catalogue key.
+type familyLine struct {
+	Day    time.Time
+	Reason string
+}
+
+// familyResult is what one action did for one child.
+type familyResult struct {
+	Child   child
+	Done    []familyLine // booked, or cancelled
+	Already []familyLine // already booked (book)
+	Refused []familyLine // with the reason
+}
+
+type familyData struct {
+	Children []familyChild
+	Services []booking.Service
+	Service  string
+	Action   string // "book" or "cancel"
+	From     string
+	Until    string
+	Weekdays map[int]bool
+	Month    time.Time
+	Prev     string
+	Next     string
+	Results  []familyResult // nil before the action
+	Empty    bool           // the action found nothing to do
+}
+
+// WeekdayList is 1 (Monday) to 5 for the template.
+func (familyData) WeekdayList() []int { return []int{1, 2, 3, 4, 5} }
+
+// familyForm prepares the form for the account's children and the month.
+func (a *App) familyForm(c *gin.Context, acct *account, month time.Time) (familyData, error) {
+	ctx := c.Request.Context()
+	kids, err := a.children(ctx, acct.ID)
+	if err != nil {
+		return familyData{}, err
+	}
+	d := familyData{Month: month, Prev: month.AddDate(0, -1, 0).Format("2006-01"), Next: month.AddDate(0, 1, 0).Format("2006-01"),
+		Action: "book", Weekdays: map[int]bool{}}
+	seen := map[int64]bool{}
+	for _, k := range kids {
+		d.Children = append(d.Children, familyChild{child: k, Key: fmt.Sprintf("%d:%d", k.TenantID, k.ID), Checked: true})
+		if seen[k.TenantID] {
+			continue
+		}
+		seen[k.TenantID] = true
+		mts, err := a.Booking.MealTypes(ctx, k.TenantID)
+		if err != nil {
+			return familyData{}, err
+		}
+		for _, mt := range mts {
+			if s := booking.Service(mt.Code); !slices.Contains(d.Services, s) {
+				d.Services = append(d.Services, s)
+			}
+		}
+	}
+	d.Services = append(d.Services, booking.DaycareMorning, booking.DaycareEvening)
+	if len(d.Services) > 0 {
+		d.Service = string(d.Services[0])
+	}
+	tomorrow := civilDate(a.Now().In(brussels())).AddDate(0, 0, 1)
+	from, until := month, month.AddDate(0, 1, -1)
+	if from.Before(tomorrow) {
+		from = tomorrow
+	}
+	if until.Before(from) {
+		until = from
+	}
+	d.From, d.Until = from.Format("2006-01-02"), until.Format("2006-01-02")
+	return d, nil
+}
+
+// civilDate is t's date at midnight in Brussels.
+func civilDate(t time.Time) time.Time {
+	y, m, dd := t.Date()
+	return time.Date(y, m, dd, 0, 0, 0, 0, brussels())
+}
+
+// familyBookingsForm shows the form: children, service, days, action.
+func (a *App) familyBookingsForm(c *gin.Context) {
+	acct, ok := a.mustAccount(c)
+	if !ok {
+		return
+	}
+	d, err := a.familyForm(c, acct, a.parseMonth(c.Query("month")))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.render(c, http.StatusOK, "bookings_family", "portal.family.title", d, acct)
+}
+
+// familyBook books or cancels the chosen days for the chosen children and
+// shows the summary (the page is the result of the action: repeating it
+// books nothing twice).
+func (a *App) familyBook(c *gin.Context) {
+	acct, ok := a.mustAccount(c)
+	if !ok {
+		return
+	}
+	from, ok1 := parseDay(c.PostForm("from"))
+	until, ok2 := parseDay(c.PostForm("until"))
+	month := a.parseMonth("")
+	if ok1 {
+		month = time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, brussels())
+	}
+	d, err := a.familyForm(c, acct, month)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	// The form as sent, kept when it is shown again.
+	d.Service, d.Action, d.From, d.Until = c.PostForm("service"), c.PostForm("action"), c.PostForm("from"), c.PostForm("until")
+	var chosen []child
+	keys := c.PostFormArray("child")
+	for i := range d.Children {
+		d.Children[i].Checked = slices.Contains(keys, d.Children[i].Key)
+		if d.Children[i].Checked {
+			chosen = append(chosen, d.Children[i].child)
+		}
+	}
+	var wds []time.Weekday
+	for _, v := range c.PostFormArray("weekday") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5 {
+			a.familyError(c, acct, d, "portal.family.bad_days")
+			return
+		}
+		d.Weekdays[n] = true
+		wds = append(wds, time.Weekday(n))
+	}
+	if len(wds) == 0 {
+		wds = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+	}
+	switch {
+	case len(chosen) == 0:
+		a.familyError(c, acct, d, "portal.family.no_child")
+		return
+	case !ok1 || !ok2 || until.Before(from) || until.Sub(from) > 62*24*time.Hour:
+		a.familyError(c, acct, d, "portal.family.bad_days")
+		return
+	case !slices.Contains(d.Services, booking.Service(d.Service)):
+		a.familyError(c, acct, d, "portal.family.bad_service")
+		return
+	case d.Action != "book" && d.Action != "cancel":
+		a.familyError(c, acct, d, "portal.family.bad_action")
+		return
+	}
+	svc := booking.Service(d.Service)
+	if d.Action == "book" {
+		for _, ch := range chosen {
+			res, err := a.familyBookChild(c, acct, ch, svc, wds, from, until)
+			if err != nil {
+				a.fail(c, err)
+				return
+			}
+			d.Results = append(d.Results, res)
+		}
+	} else {
+		if d.Results, err = a.familyCancel(c, acct, chosen, svc, wds, from, until); err != nil {
+			a.fail(c, err)
+			return
+		}
+	}
+	d.Empty = true
+	for _, r := range d.Results {
+		if len(r.Done)+len(r.Already)+len(r.Refused) > 0 {
+			d.Empty = false
+		}
+	}
+	a.render(c, http.StatusOK, "bookings_family", "portal.family.title", d, acct)
+}
+
+func (a *App) familyError(c *gin.Context, acct *account, d familyData, key string) {
+	l := a.lang(c, acct)
+	a.formError(c, http.StatusUnprocessableEntity, "bookings_family", "portal.family.title", a.Catalog.T(l, key), d, acct)
+}
+
+// familyBookChild books the days for one child (booking.BookPattern: each
+// day on its own), emails what was booked and checks the balance.
+func (a *App) familyBookChild(c *gin.Context, acct *account, ch child, svc booking.Service, wds []time.Weekday, from, until time.Time) (familyResult, error) {
+	ctx := c.Request.Context()
+	res := familyResult{Child: ch}
+	rep, err := a.Booking.BookPattern(ctx, booking.PatternRequest{TenantID: ch.TenantID, PupilID: ch.ID, Service: svc,
+		Weekdays: wds, From: from, Until: until, Actor: ch.Actor()})
+	if err != nil {
+		return res, err
+	}
+	var booked []mail.BookingLine
+	for _, r := range rep.Days {
+		switch r.Outcome {
+		case booking.OutcomeBooked:
+			res.Done = append(res.Done, familyLine{Day: r.Day})
+			booked = append(booked, mail.BookingLine{Date: r.Day, Service: serviceKind(svc), Price: r.Booking.Price})
+		case booking.OutcomeAlreadyBooked:
+			res.Already = append(res.Already, familyLine{Day: r.Day})
+		case booking.OutcomeFailed:
+			if booking.MessageKey(r.Err) == "error.internal" {
+				return res, r.Err
+			}
+			fallthrough
+		default:
+			res.Refused = append(res.Refused, familyLine{Day: r.Day, Reason: refusal(r.Err)})
+		}
+	}
+	if len(booked) > 0 {
+		a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Booked: booked, Link: a.BaseURL + ch.Path() + "/bookings?month=" + from.Format("2006-01")})
+		a.LowBalanceCheck(ctx, ch.TenantID, ch.ID)
+	}
+	return res, nil
+}
+
+// familyCancel cancels the chosen children's bookings of svc on the days
+// (read in one query), each with booking's Cancel, and emails each child's
+// cancellations.
+func (a *App) familyCancel(c *gin.Context, acct *account, kids []child, svc booking.Service, wds []time.Weekday, from, until time.Time) ([]familyResult, error) {
+	ctx := c.Request.Context()
+	refs := make([]booking.PupilRef, len(kids))
+	for i, ch := range kids {
+		refs[i] = booking.PupilRef{TenantID: ch.TenantID, PupilID: ch.ID}
+	}
+	bks, err := a.Booking.BookingsOf(ctx, refs, from, until)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]familyResult, len(kids))
+	for i, ch := range kids {
+		out[i].Child = ch
+		var cancelled []mail.BookingLine
+		for _, b := range bks {
+			if b.TenantID != ch.TenantID || b.PupilID != ch.ID || b.Service != svc || b.Status != booking.StatusBooked || !slices.Contains(wds, b.Day.Weekday()) {
+				continue
+			}
+			_, err := a.Booking.Cancel(ctx, b.TenantID, b.ID, ch.Actor())
+			switch {
+			case err == nil:
+				out[i].Done = append(out[i].Done, familyLine{Day: b.Day})
+				cancelled = append(cancelled, mail.BookingLine{Date: b.Day, Service: serviceKind(svc)})
+			case booking.MessageKey(err) == "error.internal":
+				return nil, err
+			default:
+				out[i].Refused = append(out[i].Refused, familyLine{Day: b.Day, Reason: refusal(err)})
+			}
+		}
+		if len(cancelled) > 0 {
+			a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Cancelled: cancelled, Link: a.BaseURL + ch.Path() + "/bookings?month=" + from.Format("2006-01")})
+		}
+	}
+	return out, nil
+}
+
+// refusal is the catalogue key that explains why a day was refused: the
+// booking error's, more precise for a Wednesday without meals.
+func refusal(err error) string {
+	if errors.Is(err, booking.ErrClosedDay) && strings.Contains(err.Error(), booking.ReasonNoWednesday) {
+		return "portal.family.no_wednesday"
+	}
+	if errors.Is(err, booking.ErrInvalid) {
+		return "portal.family.refused"
+	}
+	return booking.MessageKey(err)
+}
