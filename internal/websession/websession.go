@@ -14,6 +14,8 @@
 // fixation); Logout deletes it; LogoutEverywhere deletes every session of a
 // principal (after a password change, or on request). A session ends after
 // Config.IdleTimeout without requests or Config.MaxAge after login.
+// A loaded session is kept in memory a few seconds (cache.go), so that a
+// page does not read it again on every request.
 //
 // # Cross-site request forgery
 //
@@ -251,11 +253,13 @@ func (m *Manager) Login(c *gin.Context, p Principal) (*Session, error) {
 		return nil, fmt.Errorf("websession: login: unknown principal kind %q", p.Kind)
 	}
 	if old := Current(c); old != nil {
+		sessions.drop(old.idHash)
 		if _, err := m.pool.Exec(c.Request.Context(), `DELETE FROM web_sessions WHERE id_hash = $1`, old.idHash); err != nil {
 			return nil, fmt.Errorf("websession: end previous session: %w", err)
 		}
 	} else if ck, err := c.Request.Cookie(m.cookie); err == nil {
 		h := hashID(ck.Value)
+		sessions.drop(h)
 		if _, err := m.pool.Exec(c.Request.Context(), `DELETE FROM web_sessions WHERE id_hash = $1`, h); err != nil {
 			return nil, fmt.Errorf("websession: end previous session: %w", err)
 		}
@@ -271,6 +275,7 @@ func (m *Manager) Login(c *gin.Context, p Principal) (*Session, error) {
 // Logout deletes the request's session and clears its cookie.
 func (m *Manager) Logout(c *gin.Context) error {
 	if s := Current(c); s != nil {
+		sessions.drop(s.idHash)
 		if _, err := m.pool.Exec(c.Request.Context(), `DELETE FROM web_sessions WHERE id_hash = $1`, s.idHash); err != nil {
 			return fmt.Errorf("websession: logout: %w", err)
 		}
@@ -282,6 +287,7 @@ func (m *Manager) Logout(c *gin.Context) error {
 
 // LogoutEverywhere deletes every session of p and returns how many ended.
 func (m *Manager) LogoutEverywhere(ctx context.Context, p Principal) (int64, error) {
+	sessions.dropPrincipal(p)
 	tag, err := m.pool.Exec(ctx, `DELETE FROM web_sessions WHERE principal_kind = $1 AND principal_id = $2
 		AND coalesce(tenant_id, 0) = $3`, p.Kind, p.ID, p.TenantID)
 	if err != nil {
@@ -361,6 +367,9 @@ func (m *Manager) load(c *gin.Context) (*Session, error) {
 	}
 	h := hashID(ck.Value)
 	now := m.cfg.Now()
+	if s, lastSeen, ok := sessions.get(h); ok {
+		return m.loadCached(c, s, lastSeen, now)
+	}
 	var (
 		s        Session
 		kind     *string
@@ -393,6 +402,33 @@ func (m *Manager) load(c *gin.Context) (*Session, error) {
 		if _, err := m.pool.Exec(c.Request.Context(), `UPDATE web_sessions SET last_seen_at = $2 WHERE id_hash = $1`, h, now); err != nil {
 			return nil, fmt.Errorf("websession: touch: %w", err)
 		}
+		lastSeen = now
+	}
+	sessions.put(&s, lastSeen)
+	return &s, nil
+}
+
+// loadCached is load for a session in the cache (cache.go): the same
+// checks on the kept end and last-seen times, no statement but the
+// last-seen update at most once a minute.
+func (m *Manager) loadCached(c *gin.Context, s Session, lastSeen, now time.Time) (*Session, error) {
+	if !now.Before(s.ExpiresAt) || !now.Before(lastSeen.Add(m.cfg.IdleTimeout)) {
+		sessions.drop(s.idHash)
+		if _, err := m.pool.Exec(c.Request.Context(), `DELETE FROM web_sessions WHERE id_hash = $1`, s.idHash); err != nil {
+			return nil, fmt.Errorf("websession: drop expired: %w", err)
+		}
+		return nil, ErrNoSession
+	}
+	if now.Sub(lastSeen) > time.Minute {
+		tag, err := m.pool.Exec(c.Request.Context(), `UPDATE web_sessions SET last_seen_at = $2 WHERE id_hash = $1`, s.idHash, now)
+		if err != nil {
+			return nil, fmt.Errorf("websession: touch: %w", err)
+		}
+		if tag.RowsAffected() == 0 { // deleted by another process
+			sessions.drop(s.idHash)
+			return nil, ErrNoSession
+		}
+		sessions.touched(s.idHash, now)
 	}
 	return &s, nil
 }

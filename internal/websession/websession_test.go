@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"tartine/internal/db"
 	"tartine/internal/dbtest"
 	"tartine/internal/websession"
 )
@@ -35,18 +37,20 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type fixture struct {
-	srv *httptest.Server
-	m   *websession.Manager
-	clk *clock
+	srv   *httptest.Server
+	m     *websession.Manager
+	clk   *clock
+	pool  *pgxpool.Pool
+	guard *db.Guard // counts the statements
 }
 
 // newFixture serves a tiny app: GET /form shows the token, POST /do needs
 // it, POST /login/:id logs in guardian :id, POST /logout, GET /who.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pool := dbtest.New(t)
+	pool, guard := dbtest.Guarded(t, 0)
 	gin.SetMode(gin.TestMode)
-	f := &fixture{clk: &clock{t: time.Date(2026, 11, 30, 21, 0, 0, 0, time.UTC)}}
+	f := &fixture{clk: &clock{t: time.Date(2026, 11, 30, 21, 0, 0, 0, time.UTC)}, pool: pool, guard: guard}
 	r := gin.New()
 	f.srv = httptest.NewUnstartedServer(r)
 	f.srv.Start()
@@ -259,6 +263,64 @@ func TestLogoutAndEverywhere(t *testing.T) {
 		if _, who := b.get("/who"); who != "nobody" {
 			t.Errorf("after logout everywhere: %q", who)
 		}
+	}
+}
+
+// TestSessionCache (issue 17): a logged-in request reads its session from
+// memory, not the database; the last-seen time is still written once a
+// minute; and a session ended anywhere — Logout, LogoutEverywhere through
+// another manager of the process (the back office ending the staff
+// screens' sessions), a row deleted by another process — is refused.
+func TestSessionCache(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t)
+	_, tok := b.get("/form")
+	b.post("/login/11", tok, nil)
+	b.get("/who") // loads it
+	before := f.guard.Queries()
+	for range 3 {
+		if _, who := b.get("/who"); who != "guardian:11" {
+			t.Fatalf("who = %q", who)
+		}
+	}
+	if n := f.guard.Queries() - before; n != 0 {
+		t.Errorf("3 requests of a loaded session sent %d statements, want 0", n)
+	}
+	// Once a minute its last-seen time is written, and the idle limit
+	// counts from there.
+	f.clk.Add(59 * time.Minute)
+	before = f.guard.Queries()
+	b.get("/who")
+	if n := f.guard.Queries() - before; n != 1 {
+		t.Errorf("a request after 59 minutes sent %d statements, want 1 (last seen)", n)
+	}
+	f.clk.Add(59 * time.Minute)
+	if _, who := b.get("/who"); who != "guardian:11" {
+		t.Fatalf("session lost while active: %q", who)
+	}
+	// LogoutEverywhere through another manager (another cookie, the same
+	// process) ends it at once.
+	other, err := websession.New(f.pool, websession.Config{BaseURL: f.srv.URL, CookieName: "other", Now: f.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.LogoutEverywhere(t.Context(), websession.Principal{Kind: websession.KindGuardian, ID: 11}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := b.get("/private"); code != 401 {
+		t.Errorf("private after logout everywhere: %d", code)
+	}
+	// A row deleted by another process: refused at the next last-seen
+	// write at the latest.
+	_, tok = b.get("/form")
+	b.post("/login/12", tok, nil)
+	b.get("/who")
+	if _, err := f.pool.Exec(t.Context(), `DELETE FROM web_sessions WHERE principal_id = 12`); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Add(2 * time.Minute)
+	if _, who := b.get("/who"); who != "nobody" {
+		t.Errorf("a session deleted in the database still valid after a minute: %q", who)
 	}
 }
 
