@@ -97,7 +97,7 @@ func TestBookingEmails(t *testing.T) {
 		switch {
 		case strings.HasPrefix(m.Subject, "Tartine : réservations de Emma"):
 			confirm = m.Text
-		case strings.HasPrefix(m.Subject, "Tartine : solde bas pour Emma"):
+		case strings.HasPrefix(m.Subject, "Tartine : le compte de Emma passe sous votre seuil"):
 			low = m.Subject + "\n" + m.Text
 		}
 	}
@@ -105,7 +105,8 @@ func TestBookingEmails(t *testing.T) {
 	if !strings.Contains(confirm, "lundi 30 novembre 2026 : repas (3,70\u00a0€)") {
 		t.Errorf("confirmation:\n%s", confirm)
 	}
-	if !strings.Contains(low, "solde bas pour Emma (-6,80\u00a0€)") || !strings.Contains(low, "sous votre seuil d'alerte de 5,00\u00a0€") {
+	if !strings.Contains(low, "Solde : 8,00\u00a0€") || !strings.Contains(low, "Disponible après les repas réservés : -6,80\u00a0€") ||
+		!strings.Contains(low, "sous votre seuil d'alerte de 5,00\u00a0€") {
 		t.Errorf("low balance email:\n%s", low)
 	}
 	// No second alert within 24 hours.
@@ -113,7 +114,7 @@ func TestBookingEmails(t *testing.T) {
 	anne.post(emma+"/bookings/book", url.Values{"day": {"2026-12-14"}, "service": {"repas"}})
 	n := 0
 	for _, m := range f.smtp.Messages() {
-		if strings.Contains(m.Subject, "solde bas") {
+		if strings.Contains(m.Subject, "seuil d'alerte") {
 			n++
 		}
 	}
@@ -154,7 +155,8 @@ func TestTopUpReceivedEmail(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := f.smtp.Wait(t, 1)[0]
-	if m.Subject != "Tartine : 20,00\u00a0€ reçus pour Lucas" || !strings.Contains(m.Text, "Nouveau solde : 30,00\u00a0€") {
+	if m.Subject != "Tartine : 20,00\u00a0€ reçus pour Lucas" || !strings.Contains(m.Text, "Solde : 30,00\u00a0€") ||
+		!strings.Contains(m.Text, "Disponible après les repas réservés : 30,00\u00a0€") {
 		t.Errorf("email: %q\n%s", m.Subject, m.Text)
 	}
 }
@@ -187,11 +189,11 @@ func TestLowBalanceAfterATap(t *testing.T) {
 	f.app.WalletDebited(ctx, f.tenant, f.emma.ID, meal(f.emma, "tap:3"))   // -0,40: alerted already
 	var low []string
 	for _, m := range f.smtp.Messages() {
-		if strings.Contains(m.Subject, "solde bas") {
+		if strings.Contains(m.Subject, "seuil d'alerte") {
 			low = append(low, m.Subject)
 		}
 	}
-	if len(low) != 1 || low[0] != "Tartine : solde bas pour Emma (3,80\u00a0€)" {
+	if len(low) != 1 || low[0] != "Tartine : le compte de Emma passe sous votre seuil d'alerte" {
 		t.Errorf("low-balance emails %q, want one for Emma at 3,80 €", low)
 	}
 }
@@ -282,7 +284,7 @@ func TestLowBalanceAlertThroughTheQueue(t *testing.T) {
 		defer done()
 		_ = q.Stop(stop)
 	}()
-	if m := f.smtp.Wait(t, 1)[0]; !strings.Contains(m.Subject, "solde bas pour Emma") {
+	if m := f.smtp.Wait(t, 1)[0]; !strings.Contains(m.Subject, "le compte de Emma") {
 		t.Errorf("delivered %q", m.Subject)
 	}
 }

@@ -1,9 +1,11 @@
 package portal
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -11,8 +13,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/shopspring/decimal"
 
+	"tartine/booking"
 	"tartine/internal/i18n"
 	"tartine/ledger"
+	"tartine/statements"
 )
 
 // historyData is the history page.
@@ -23,11 +27,24 @@ type historyData struct {
 	Next     string    // "" when the next month is in the future
 	MonthArg string
 	Kind     string
-	Kinds    []string
+	Kinds    []kindOption
 	Opening  decimal.Decimal
 	Closing  decimal.Decimal
-	Lines    []ledger.StatementLine
+	Wallet   booking.WalletBalance // now, not at the month's end
+	Lines    []historyLine
 	Chart    template.HTML
+}
+
+// kindOption is a choice of the kind filter.
+type kindOption struct{ Kind, Label string }
+
+// historyLine is a wallet line as parents read it: words, never the codes
+// the books keep (a station "kiosk-1", a meal type "potage", a receipt
+// reference).
+type historyLine struct {
+	ledger.StatementLine
+	What   string // "Repas", "Rechargement en espèces (accueil)"
+	Detail string // "Potage"; "" when nothing to add
 }
 
 // parseMonth reads "YYYY-MM" (school-local); empty or bad means the current month.
@@ -68,17 +85,28 @@ func (a *App) history(c *gin.Context) {
 	if next := month.AddDate(0, 1, 0); !next.After(a.Now()) {
 		d.Next = next.Format("2006-01")
 	}
+	if d.Wallet, err = a.balanceOf(c, ch); err != nil {
+		a.fail(c, err)
+		return
+	}
+	lang := a.lang(c, acct)
+	names := a.serviceNames(lang)
 	seen := map[string]bool{}
 	for _, l := range st.Lines {
 		if !seen[l.Kind] {
 			seen[l.Kind] = true
-			d.Kinds = append(d.Kinds, l.Kind)
+			d.Kinds = append(d.Kinds, kindOption{Kind: l.Kind, Label: a.kindLabel(lang, l.Kind)})
 		}
 		if d.Kind == "" || d.Kind == l.Kind {
-			d.Lines = append(d.Lines, l)
+			hl := historyLine{StatementLine: l, What: a.kindLabel(lang, l.Kind)}
+			if hl.Detail, err = a.lineDetail(c.Request.Context(), lang, ch.TenantID, names, l); err != nil {
+				a.fail(c, err)
+				return
+			}
+			d.Lines = append(d.Lines, hl)
 		}
 	}
-	sort.Strings(d.Kinds)
+	sort.Slice(d.Kinds, func(i, j int) bool { return d.Kinds[i].Label < d.Kinds[j].Label })
 	// Newest first for reading on a phone.
 	for i, j := 0, len(d.Lines)-1; i < j; i, j = i+1, j-1 {
 		d.Lines[i], d.Lines[j] = d.Lines[j], d.Lines[i]
@@ -98,6 +126,93 @@ func (a *App) historyChart(c *gin.Context) {
 		return
 	}
 	c.Data(http.StatusOK, "image/svg+xml; charset=utf-8", []byte(spendingChart(a.Catalog, a.lang(c, acct), st.Lines)))
+}
+
+// kindLabel names a ledger transfer kind for parents; a kind without a
+// name in the catalogue is "Opération", never its code.
+func (a *App) kindLabel(lang, kind string) string {
+	for _, prefix := range []string{"portal.history.kind.", "portal.kind.", "booking.kind.", "payments.kind."} {
+		if a.Catalog.Has(i18n.Default, prefix+kind) {
+			return a.Catalog.T(lang, prefix+kind)
+		}
+	}
+	return a.Catalog.T(lang, "wallet.other_kind")
+}
+
+// memoKinds are the kinds whose memo is written for families (names of
+// children, a statement number); every other memo is for the books and may
+// hold codes (stations, receipts, meal type codes).
+var memoKinds = map[string]bool{KindSiblingTransfer: true, statements.KindWalletPayment: true}
+
+var hoursRe = regexp.MustCompile(`\d\d:\d\d–\d\d:\d\d`)
+
+// lineDetail is what parents read under a line's kind: the service's name
+// and day for a meal, the hours of a daycare session, the memo of the
+// kinds written for them.
+func (a *App) lineDetail(ctx context.Context, lang string, tenantID int64, names *serviceNamer, l ledger.StatementLine) (string, error) {
+	service := l.Metadata["service"]
+	if service == "" {
+		service = l.Metadata["meal_type"]
+	}
+	switch {
+	case service != "":
+		name, err := names.name(ctx, a, tenantID, service)
+		if err != nil {
+			return "", err
+		}
+		if strings.EqualFold(name, a.kindLabel(lang, l.Kind)) {
+			name = "" // « Repas », not « Repas — Repas »
+		}
+		// The service's day when it is not the line's (a meal charged
+		// later).
+		if l.Metadata["day"] != "" && l.Metadata["day"] != l.OccurredAt.In(brussels()).Format(time.DateOnly) {
+			if day, err := time.ParseInLocation(time.DateOnly, l.Metadata["day"], brussels()); err == nil {
+				return strings.TrimPrefix(name+" · "+i18n.FormatDate(day, lang), " · "), nil
+			}
+		}
+		return name, nil
+	case l.Kind == "daycare":
+		return hoursRe.FindString(l.Memo), nil
+	case memoKinds[l.Kind]:
+		return l.Memo, nil
+	}
+	return "", nil
+}
+
+// serviceNamer names booking services for people (in one language),
+// reading each tenant's meal types once.
+type serviceNamer struct {
+	lang  string
+	meals map[int64]map[string]string // tenant → meal type code → name
+}
+
+func (a *App) serviceNames(lang string) *serviceNamer {
+	return &serviceNamer{lang: lang, meals: map[int64]map[string]string{}}
+}
+
+// name is the service's name: the meal type's name ("Potage"), the daycare
+// service's catalogue name, or "Repas" for a meal type that no longer
+// exists — never its code.
+func (n *serviceNamer) name(ctx context.Context, a *App, tenantID int64, service string) (string, error) {
+	if a.Catalog.Has(i18n.Default, "booking.service."+service) {
+		return a.Catalog.T(n.lang, "booking.service."+service), nil
+	}
+	m, ok := n.meals[tenantID]
+	if !ok {
+		mts, err := a.Booking.MealTypes(ctx, tenantID)
+		if err != nil {
+			return "", err
+		}
+		m = make(map[string]string, len(mts))
+		for _, mt := range mts {
+			m[mt.Code] = mt.Name
+		}
+		n.meals[tenantID] = m
+	}
+	if name := m[service]; name != "" {
+		return name, nil
+	}
+	return a.Catalog.T(n.lang, "booking.kind.meal"), nil
 }
 
 // serviceOf groups a ledger kind into a service for the chart.

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/shopspring/decimal"
 
 	"tartine/booking"
 	"tartine/ledger"
@@ -14,9 +13,15 @@ import (
 // childSummary is a child's card on the home page.
 type childSummary struct {
 	child
-	Balance ledger.Balance
-	Low     bool
-	Today   []booking.Booking
+	Wallet booking.WalletBalance
+	Low    bool
+	Today  []todayBooking
+}
+
+// todayBooking is a booking of today with its service's name for people.
+type todayBooking struct {
+	booking.Booking
+	Name string // "Potage", never the code "potage"
 }
 
 type homeData struct {
@@ -39,15 +44,13 @@ func (a *App) home(c *gin.Context) {
 	data := homeData{Today: today}
 	// Two queries whatever the number of children: their wallets, and
 	// their bookings of today.
-	var wallets []ledger.AccountRef
+	wallets := make([]ledger.AccountRef, 0, len(kids))
 	pupils := make([]booking.PupilRef, 0, len(kids))
 	for _, k := range kids {
-		if k.WalletID != 0 {
-			wallets = append(wallets, ledger.AccountRef{TenantID: k.TenantID, ID: k.WalletID})
-		}
+		wallets = append(wallets, ledger.AccountRef{TenantID: k.TenantID, ID: k.WalletID})
 		pupils = append(pupils, booking.PupilRef{TenantID: k.TenantID, PupilID: k.ID})
 	}
-	balances, err := a.Ledger.TrackedBalances(ctx, wallets)
+	balances, err := a.Booking.Wallets(ctx, wallets)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -57,22 +60,18 @@ func (a *App) home(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	names := a.serviceNames(a.lang(c, acct))
 	for _, k := range kids {
-		s := childSummary{child: k}
-		if k.WalletID != 0 {
-			var ok bool
-			if s.Balance, ok = balances[ledger.AccountRef{TenantID: k.TenantID, ID: k.WalletID}]; !ok {
-				// Not a tracked wallet: read it alone.
-				if s.Balance, err = a.Ledger.Balance(ctx, k.TenantID, k.WalletID); err != nil {
+		s := childSummary{child: k, Wallet: balances[ledger.AccountRef{TenantID: k.TenantID, ID: k.WalletID}]}
+		s.Low = s.Wallet.Available.LessThan(acct.Threshold)
+		for _, b := range bks {
+			if b.TenantID == k.TenantID && b.PupilID == k.ID && b.Status != booking.StatusCancelled {
+				name, err := names.name(ctx, a, b.TenantID, string(b.Service))
+				if err != nil {
 					a.fail(c, err)
 					return
 				}
-			}
-		}
-		s.Low = s.Balance.Available.LessThan(acct.Threshold)
-		for _, b := range bks {
-			if b.TenantID == k.TenantID && b.PupilID == k.ID && b.Status != booking.StatusCancelled {
-				s.Today = append(s.Today, b)
+				s.Today = append(s.Today, todayBooking{Booking: b, Name: name})
 			}
 		}
 		data.Children = append(data.Children, s)
@@ -81,9 +80,6 @@ func (a *App) home(c *gin.Context) {
 }
 
 // balanceOf returns the child's wallet balance (zero without a wallet).
-func (a *App) balanceOf(c *gin.Context, ch child) (ledger.Balance, error) {
-	if ch.WalletID == 0 {
-		return ledger.Balance{Posted: decimal.Zero, Pending: decimal.Zero, Available: decimal.Zero}, nil
-	}
-	return a.Ledger.Balance(c.Request.Context(), ch.TenantID, ch.WalletID)
+func (a *App) balanceOf(c *gin.Context, ch child) (booking.WalletBalance, error) {
+	return a.Booking.Wallet(c.Request.Context(), ch.TenantID, ch.WalletID)
 }

@@ -57,7 +57,7 @@ func (a *App) lowBalanceCheck(ctx context.Context, tenantID, pupilID int64) erro
 	if wallet == 0 {
 		return nil
 	}
-	bal, err := a.Ledger.Balance(ctx, tenantID, wallet)
+	bal, err := a.Booking.Wallet(ctx, tenantID, wallet)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (a *App) lowBalanceCheck(ctx context.Context, tenantID, pupilID int64) erro
 		if !acct.Alert || !bal.Available.LessThan(acct.Threshold) {
 			continue
 		}
-		e := mail.LowBalance{Child: first, Balance: bal.Available, Threshold: acct.Threshold,
+		e := mail.LowBalance{Child: first, Balance: bal.Balance, Available: bal.Available, Threshold: acct.Threshold,
 			Link: a.BaseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/topup"}
 		// The alert is marked sent in the transaction that enqueues it
 		// (with a queue, TxSender): marked exactly when it will be sent.
@@ -160,20 +160,16 @@ func (a *App) notifyTopUp(ctx context.Context, tenantID, pupilID int64, amount d
 		tenantID, pupilID).Scan(&wallet, &first); err != nil {
 		return err
 	}
-	bal := decimal.Zero
-	if wallet != 0 {
-		b, err := a.Ledger.Balance(ctx, tenantID, wallet)
-		if err != nil {
-			return err
-		}
-		bal = b.Available
+	bal, err := a.Booking.Wallet(ctx, tenantID, wallet)
+	if err != nil {
+		return err
 	}
 	accts, err := a.accountsOfPupil(ctx, tenantID, pupilID)
 	if err != nil {
 		return err
 	}
 	for _, acct := range accts {
-		a.sendToAccount(ctx, acct, mail.TopUpReceived{Child: first, Amount: amount, Balance: bal, Method: method,
+		a.sendToAccount(ctx, acct, mail.TopUpReceived{Child: first, Amount: amount, Balance: bal.Balance, Available: bal.Available, Method: method,
 			Link: a.BaseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/history"})
 	}
 	return nil

@@ -3,12 +3,12 @@ package portal
 import (
 	"errors"
 	"net/http"
+	"tartine/booking"
 
 	"github.com/gin-gonic/gin"
 	"github.com/shopspring/decimal"
 
 	"tartine/internal/i18n"
-	"tartine/ledger"
 	"tartine/payments"
 	"tartine/school"
 	"tartine/sepa"
@@ -16,7 +16,7 @@ import (
 
 type topupData struct {
 	Child       child
-	Balance     ledger.Balance
+	Balance     booking.WalletBalance
 	Min, Max    decimal.Decimal
 	Amount      string
 	Online      bool

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"tartine/booking"
 
 	"github.com/gin-gonic/gin"
 
@@ -17,7 +18,7 @@ const KindSiblingTransfer = "sibling-transfer"
 
 type transferData struct {
 	Child    child
-	Balance  ledger.Balance
+	Balance  booking.WalletBalance
 	Siblings []child
 	Amount   string
 	To       string

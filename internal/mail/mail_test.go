@@ -34,7 +34,7 @@ func TestSendOverSMTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg, err := tpl.Render("anne.dupont@example.be", "fr", mail.TopUpReceived{Child: "Emma", Amount: decimal.RequireFromString("20"),
-		Balance: decimal.RequireFromString("24.20"), Method: "bancontact", Link: "http://localhost/portail"})
+		Balance: decimal.RequireFromString("24.20"), Available: decimal.RequireFromString("16.80"), Method: "bancontact", Link: "http://localhost/portail"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestSendOverSMTP(t *testing.T) {
 	if got.Subject != "Tartine : 20,00\u00a0€ reçus pour Emma" {
 		t.Errorf("subject = %q", got.Subject)
 	}
-	for _, want := range []string{"Nous avons reçu 20,00\u00a0€ par Bancontact pour Emma.", "Nouveau solde : 24,20\u00a0€."} {
+	for _, want := range []string{"Nous avons reçu 20,00\u00a0€ par Bancontact pour Emma.", "Solde : 24,20\u00a0€", "Disponible après les repas réservés : 16,80\u00a0€"} {
 		if !strings.Contains(got.Text, want) {
 			t.Errorf("body lacks %q:\n%s", want, got.Text)
 		}
@@ -109,10 +109,10 @@ func TestTemplates(t *testing.T) {
 			"Tartine : choisir un nouveau mot de passe", []string{"http://x/reset/abc", "jusqu'au lundi 30 novembre 2026 à 22:00"}},
 		{"en", mail.PasswordReset{Link: "http://x/reset/abc", Expires: day},
 			"Tartine: choose a new password", []string{"Monday 30 November 2026"}},
-		{"fr", mail.LowBalance{Child: "Emma", Balance: decimal.RequireFromString("4.2"), Threshold: decimal.RequireFromString("10"), Link: "L"},
-			"Tartine : solde bas pour Emma (4,20\u00a0€)", []string{"sous votre seuil d'alerte de 10,00\u00a0€"}},
-		{"en", mail.LowBalance{Child: "Emma", Balance: decimal.RequireFromString("4.2"), Threshold: decimal.RequireFromString("10"), Link: "L"},
-			"Tartine: low balance for Emma (€4.20)", []string{"below your alert threshold of €10.00"}},
+		{"fr", mail.LowBalance{Child: "Emma", Balance: decimal.RequireFromString("4.2"), Available: decimal.RequireFromString("-3.8"), Threshold: decimal.RequireFromString("10"), Link: "L"},
+			"Tartine : le compte de Emma passe sous votre seuil d'alerte", []string{"sous votre seuil d'alerte de 10,00\u00a0€", "Solde : 4,20\u00a0€", "Disponible après les repas réservés : -3,80\u00a0€"}},
+		{"en", mail.LowBalance{Child: "Emma", Balance: decimal.RequireFromString("4.2"), Available: decimal.RequireFromString("-3.8"), Threshold: decimal.RequireFromString("10"), Link: "L"},
+			"Tartine: Emma's account is below your alert threshold", []string{"below your alert threshold of €10.00", "Balance: €4.20", "Available after booked meals: -€3.80"}},
 		{"fr", mail.InvitationReminder{GuardianName: "Anne Dupont", School: "École du Parc", Children: []string{"Emma", "Lucas"}, Code: "ABCD-EFGH", Link: "http://x/inscription?code=ABCD-EFGH"},
 			"Tartine : votre code d'inscription pour École du Parc", []string{"Emma, Lucas :", "ABCD-EFGH"}},
 		{"fr", mail.BookingConfirmation{Child: "Emma", Booked: []mail.BookingLine{{Date: day, Service: "meal", Price: decimal.RequireFromString("3.7")}},

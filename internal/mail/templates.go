@@ -37,21 +37,27 @@ type PasswordReset struct {
 	Expires time.Time // in the school's time zone
 }
 
-// LowBalance warns that a child's wallet went under the family's threshold.
+// LowBalance warns that a child's wallet went under the family's
+// threshold: what is available after the booked meals is below it. Balance
+// and Available are booking.WalletBalance's two figures, named with the
+// catalogue's "wallet.balance" and "wallet.available" as on the portal.
 type LowBalance struct {
 	Child     string
-	Balance   decimal.Decimal
+	Balance   decimal.Decimal // « solde »
+	Available decimal.Decimal // « disponible après les repas réservés »
 	Threshold decimal.Decimal
 	Link      string // top-up page
 }
 
-// TopUpReceived confirms that money reached a child's wallet.
+// TopUpReceived confirms that money reached a child's wallet, with the
+// wallet's two figures after it (see LowBalance).
 type TopUpReceived struct {
-	Child   string
-	Amount  decimal.Decimal
-	Balance decimal.Decimal
-	Method  string // card, bancontact, transfer, cash
-	Link    string
+	Child     string
+	Amount    decimal.Decimal
+	Balance   decimal.Decimal // « solde »
+	Available decimal.Decimal // « disponible après les repas réservés »
+	Method    string          // card, bancontact, transfer, cash
+	Link      string
 }
 
 // BookingLine is one booked or cancelled service day.
@@ -83,9 +89,15 @@ type Templates struct {
 // LoadTemplates parses the embedded templates; an error means a broken
 // template (a start-up failure).
 func LoadTemplates() (*Templates, error) {
+	// The embedded catalogue: words shared with the pages ("wallet.balance").
+	cat, err := i18n.New()
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
 	t := &Templates{set: map[string]*template.Template{}}
 	for _, lang := range i18n.Languages() {
 		funcs := template.FuncMap{
+			"t":    func(key string, args ...any) string { return cat.T(lang, key, args...) },
 			"eur":  func(d decimal.Decimal) string { return i18n.FormatEUR(d, lang) },
 			"date": func(tm time.Time) string { return i18n.FormatDate(tm, lang) },
 			"hm":   func(tm time.Time) string { return tm.Format("15:04") },
