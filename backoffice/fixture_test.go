@@ -21,8 +21,10 @@ import (
 	"tartine/internal/i18n"
 	"tartine/internal/testclock"
 	"tartine/internal/websession"
+	"tartine/kiosk"
 	"tartine/ledger"
 	"tartine/school"
+	"tartine/staff"
 	"tartine/terminal"
 )
 
@@ -78,7 +80,11 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	svc.MountDeviceAPI(r)
-	web, err := terminal.NewWeb(svc, sessions, nil, cat)
+	desk, err := kiosk.New(kiosk.Config{Pool: pool, Ledger: f.led, School: f.store, Now: testclock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, err := staff.New(staff.Deps{Taps: svc, Kiosk: desk, School: f.store, Ledger: f.led, Sessions: sessions, Catalog: cat, Now: testclock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,10 @@ import (
 	"tartine/internal/dbtest"
 	"tartine/internal/i18n"
 	"tartine/internal/websession"
+	"tartine/kiosk"
 	"tartine/ledger"
 	"tartine/school"
+	"tartine/staff"
 	"tartine/terminal"
 )
 
@@ -110,7 +112,9 @@ func newKitchenFixture(t *testing.T) *kitchenFixture {
 	f.svc, err = terminal.New(terminal.Config{Pool: pool, Ledger: f.led, School: f.store, Booking: f.book, CacheTTL: time.Nanosecond, Now: clk.Now})
 	must(err)
 	f.svc.MountDeviceAPI(r)
-	web, err := terminal.NewWeb(f.svc, sessions, nil, cat)
+	desk, err := kiosk.New(kiosk.Config{Pool: pool, Ledger: f.led, School: f.store, Now: clk.Now})
+	must(err)
+	web, err := staff.New(staff.Deps{Taps: f.svc, Kiosk: desk, School: f.store, Ledger: f.led, Sessions: sessions, Catalog: cat, Now: clk.Now})
 	must(err)
 	web.Mount(r)
 	present := func(ctx context.Context, tenantID, schoolID int64) ([]DaycarePresence, error) {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"tartine/internal/policy"
 	"tartine/internal/tz"
-	"tartine/school"
 )
 
 // ttlCache is a small map with expiry, for rows read on every tap that
@@ -140,7 +140,7 @@ type schoolInfo struct {
 	ID        int64
 	Name      string
 	Loc       *time.Location
-	Policy    school.Policy
+	Policy    policy.Policy
 	FreeMeals bool
 }
 
@@ -157,7 +157,7 @@ func (s *Service) schoolOf(ctx context.Context, tenantID, schoolID int64) (schoo
 			return si, fmt.Errorf("read school %d: %w", schoolID, err)
 		}
 		si.Loc = tz.Of(zone)
-		si.Policy, err = school.DecodePolicy(settings)
+		si.Policy, err = policy.Decode(settings)
 		if err != nil {
 			// Keep serving with the safe defaults; say so once per reload.
 			s.log.Warn("school settings unusable, using defaults", "tenant_id", tenantID, "school_id", schoolID, "err", err)

@@ -1,10 +1,10 @@
-// Package terminal is Tartine's point of service: the device API that
-// readers' bridges call (HMAC-signed, idempotent per tap id), the tap
-// pipeline that turns a badge tap into a verdict and a ledger transfer
-// (canteen meals, daycare check-in/check-out, kiosk and enrolment lookups),
-// the daycare day-end job, the kiosk cash desk with its drawer closing, and
-// the staff screens (live station screen over server-sent events, manual
-// entry, enrolment desk, daycare presence list).
+// Package terminal is Tartine's tap domain: the device API that readers'
+// bridges call (HMAC-signed, idempotent per tap id), the tap pipeline that
+// turns a badge tap into a verdict and a ledger transfer (canteen meals,
+// daycare check-in/check-out, kiosk and enrolment lookups), the daycare
+// day-end job, and the live events of each station (Hub). The staff
+// screens that show them are package staff; the kiosk cash desk is
+// package kiosk.
 //
 // # Tap pipeline
 //

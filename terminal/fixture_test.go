@@ -60,7 +60,6 @@ const (
 // fixture is a tenant with one school, a class, pupils with badges, the four
 // station kinds, a device, meal and daycare tariffs and the FWB calendar.
 type fixture struct {
-	notices topUpNotices // kiosk top-ups told to the (portal's) notifier
 	t       *testing.T
 	ctx     context.Context
 	clk     *clock

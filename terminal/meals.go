@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tartine/booking"
+	"tartine/internal/policy"
 	"tartine/ledger"
-	"tartine/school"
 )
 
 // Booking statuses shown on the canteen screen (Event.Booking).
@@ -94,7 +94,7 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	}
 	st.ev.Booking = BookingNotBooked
 	pol := st.school.Policy
-	if pol.UnbookedMeal == school.UnbookedRefuse {
+	if pol.UnbookedMeal == policy.UnbookedRefuse {
 		st.res = refused(t.ID, ReasonNotBooked)
 		return nil
 	}
@@ -133,7 +133,7 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		return nil
 	}
 	price := tariff.UnbookedPrice
-	if pol.UnbookedMeal == school.UnbookedSurcharge {
+	if pol.UnbookedMeal == policy.UnbookedSurcharge {
 		price = price.Add(pol.UnbookedSurcharge)
 	}
 	if !price.IsPositive() {

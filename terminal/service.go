@@ -35,8 +35,8 @@ type Config struct {
 	CacheTTL time.Duration
 }
 
-// Service applies taps and serves the staff screens. It is safe for
-// concurrent use.
+// Service applies taps and tells the staff screens about them (Hub). It
+// is safe for concurrent use.
 type Service struct {
 	pool    *pgxpool.Pool
 	ledger  *ledger.Ledger

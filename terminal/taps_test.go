@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tartine/booking"
+	"tartine/internal/policy"
 	"tartine/school"
 )
 
@@ -131,9 +132,9 @@ func TestDuplicateWindow(t *testing.T) {
 	}
 }
 
-func setPolicy(t *testing.T, f *fixture, mut func(*school.Policy)) {
+func setPolicy(t *testing.T, f *fixture, mut func(*policy.Policy)) {
 	t.Helper()
-	p := school.DefaultPolicy()
+	p := policy.Default()
 	mut(&p)
 	_, err := f.store.SetPolicy(f.ctx, f.tenant, f.school, p, "test")
 	must(t, err)
@@ -142,18 +143,18 @@ func setPolicy(t *testing.T, f *fixture, mut func(*school.Policy)) {
 
 func TestUnbookedPolicies(t *testing.T) {
 	tests := []struct {
-		policy  school.UnbookedMeal
+		policy  policy.UnbookedMeal
 		verdict string
 		charged string
 	}{
-		{school.UnbookedRefuse, VerdictRefused, "0.00"},
-		{school.UnbookedNormal, VerdictAccepted, "4.20"},
-		{school.UnbookedSurcharge, VerdictAccepted, "5.20"},
+		{policy.UnbookedRefuse, VerdictRefused, "0.00"},
+		{policy.UnbookedNormal, VerdictAccepted, "4.20"},
+		{policy.UnbookedSurcharge, VerdictAccepted, "5.20"},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.policy), func(t *testing.T) {
 			f := newFixture(t)
-			setPolicy(t, f, func(p *school.Policy) {
+			setPolicy(t, f, func(p *policy.Policy) {
 				p.UnbookedMeal, p.UnbookedSurcharge = tc.policy, dec("1.00")
 			})
 			r := f.one(tapAt("canteen-1", uidEmma, monday))
@@ -189,7 +190,7 @@ func TestNeverRefuseFood(t *testing.T) {
 
 func TestHardFloor(t *testing.T) {
 	f := newFixture(t)
-	setPolicy(t, f, func(p *school.Policy) { p.HardFloor = true })
+	setPolicy(t, f, func(p *policy.Policy) { p.HardFloor = true })
 	r := f.one(tapAt("canteen-1", uidNora, monday))
 	if r.Verdict != VerdictRefused || r.Reason != ReasonInsufficientFunds || r.Feedback != FeedbackDeny {
 		t.Errorf("got %+v, want refused insufficient_funds", r)

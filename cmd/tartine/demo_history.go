@@ -15,6 +15,7 @@ import (
 
 	"tartine/booking"
 	"tartine/internal/tz"
+	"tartine/kiosk"
 	"tartine/ledger"
 	"tartine/school"
 	"tartine/terminal"
@@ -66,6 +67,10 @@ func seedHistory(ctx context.Context, pool *pgxpool.Pool, demoNow func() time.Ti
 	if err != nil {
 		return err
 	}
+	desk, err := kiosk.New(kiosk.Config{Pool: pool, Ledger: led, School: store, Now: clk.Now})
+	if err != nil {
+		return err
+	}
 	names := make([]string, 0, len(sd.Badges))
 	for n, uid := range sd.Badges {
 		if len(uid) == 10 { // EM4100 fobs; the QR pupil stays out of the history
@@ -99,9 +104,9 @@ func seedHistory(ctx context.Context, pool *pgxpool.Pool, demoNow func() time.Ti
 		if d.Weekday() == time.Monday || i == 0 {
 			for j, n := range names {
 				clk.Set(at(d, "08:05").Add(time.Duration(j) * time.Minute))
-				_, err := svc.KioskTopUp(ctx, terminal.TopUpRequest{TenantID: sd.TenantID, Station: "kiosk-1", PupilID: sd.Pupils[n],
+				_, err := desk.KioskTopUp(ctx, kiosk.TopUpRequest{TenantID: sd.TenantID, Station: "kiosk-1", PupilID: sd.Pupils[n],
 					Amount: decimal.NewFromInt(int64(10 + 5*(j%3))), FormToken: stableToken("topup", n, d), Actor: "system:demo"})
-				if err != nil && !errors.Is(err, terminal.ErrPupilUnavailable) {
+				if err != nil && !errors.Is(err, kiosk.ErrPupilUnavailable) {
 					return fmt.Errorf("history top-up %s %s: %w", n, d.Format(time.DateOnly), err)
 				}
 			}

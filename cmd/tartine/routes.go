@@ -16,10 +16,12 @@ import (
 	"tartine/internal/jobs"
 	"tartine/internal/mail"
 	"tartine/internal/websession"
+	"tartine/kiosk"
 	"tartine/ledger"
 	"tartine/payments"
 	"tartine/portal"
 	"tartine/school"
+	"tartine/staff"
 	"tartine/statements"
 	"tartine/taxcert"
 	"tartine/terminal"
@@ -119,6 +121,15 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			_, err := expiring.DeleteExpired(ctx)
 			return err
 		}},
+		// Pupils reaching their leaving day, and leavers' personal data
+		// pseudonymised after the retention period (school/retention.go).
+		{Name: "pupil_retention", Every: time.Hour, Run: func(ctx context.Context) error {
+			rep, err := schools.RetentionPass(ctx)
+			if rep.Left+rep.Pupils+rep.Guardians > 0 {
+				deps.log.Info("pupil retention", "left", rep.Left, "pupils_pseudonymised", rep.Pupils, "guardians_pseudonymised", rep.Guardians)
+			}
+			return err
+		}},
 	}})
 	if err != nil {
 		return err
@@ -146,9 +157,9 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		stripeSvc = svc
 	}
 
-	var staffWeb *terminal.Web
-	// terminal: device API (HMAC, no session) and staff screens (own
-	// session cookie, CSRF); the day-end job runs every 5 minutes and
+	var staffWeb *staff.Web
+	// terminal: device API (HMAC, no session); staff: the staff screens
+	// and the kiosk cash desk (own session cookie, CSRF); the day-end job runs every 5 minutes and
 	// closes each school's day once after 18:30 local time. It runs on the
 	// device API's own pool, with its own ledger, school and booking
 	// services over it, so that taps keep their connections whatever the
@@ -170,7 +181,12 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		if err != nil {
 			return err
 		}
-		web, err := terminal.NewWeb(svc, sessions, websession.NewThrottle(pool, websession.ThrottleConfig{Scope: "staff"}), cat)
+		desk, err := kiosk.New(kiosk.Config{Pool: devPool, Ledger: devLed, School: devSchools, Log: deps.log, Now: now})
+		if err != nil {
+			return err
+		}
+		web, err := staff.New(staff.Deps{Taps: svc, Kiosk: desk, School: devSchools, Ledger: devLed, Sessions: sessions,
+			Throttle: websession.NewThrottle(pool, websession.ThrottleConfig{Scope: "staff"}), Catalog: cat, Log: deps.log, Now: now})
 		if err != nil {
 			return err
 		}

@@ -24,8 +24,10 @@ var Owners = map[string]string{
 	"school_years": "booking", "school_closures": "booking", "menu_items": "booking", "bookings": "booking",
 	"pupil_absences": "booking", // sick days (00098)
 
-	// terminal: taps and what they record, the kiosk's drawer (00020).
-	"taps": "terminal", "daycare_sessions": "terminal", "kiosk_receipts": "terminal", "drawer_closings": "terminal",
+	// terminal: taps and what they record (00020).
+	"taps": "terminal", "daycare_sessions": "terminal",
+	// kiosk: the cash desk's receipts and drawer closings (00020).
+	"kiosk_receipts": "kiosk", "drawer_closings": "kiosk",
 
 	// internal/websession: sessions and login throttling (00030).
 	"web_sessions": "internal/websession", "login_failures": "internal/websession",

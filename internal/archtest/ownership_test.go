@@ -69,11 +69,15 @@ var known = map[string]string{
 	"terminal → accounts":  "tap decision query joins the wallet",
 	"terminal → badges":    "tap decision query",
 	"terminal → bookings":  "tap decision query reads the day's booking",
-	"terminal → classes":   "tap decision query and staff screens",
-	"terminal → pupils":    "tap decision query and staff screens",
+	"terminal → classes":   "tap decision query",
+	"terminal → pupils":    "tap decision query",
 	"terminal → schools":   "tap decision query reads the school's zone and policy",
 	"terminal → stations":  "tap decision query resolves the station",
 	"terminal → transfers": "daycare session linked to its transfer by idempotency key",
+
+	// kiosk (moved out of terminal with this join, issue 13): a closing is
+	// read with its station's code.
+	"kiosk → stations": "drawer closing read with the station's code",
 
 	// Load generators and benchmarks seed and check their own world with
 	// bulk SQL, for speed; they never run inside the server.

@@ -1,4 +1,4 @@
-package terminal
+package staff
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/internal/i18n"
+	"tartine/kiosk"
 	"tartine/ledger"
 	"tartine/school"
 )
@@ -32,7 +33,7 @@ type confirmData struct {
 // same form with confirm=1.
 func (w *Web) confirmTopUp(c *gin.Context, st school.Station, u school.StaffUser, pupilID int64, amount decimal.Decimal, token string) {
 	l := lang(c)
-	p, err := w.svc.store.Pupil(c.Request.Context(), u.TenantID, pupilID)
+	p, err := w.store.Pupil(c.Request.Context(), u.TenantID, pupilID)
 	if errors.Is(err, school.ErrNotFound) || (err == nil && (!p.Active || p.SchoolID != st.SchoolID || p.WalletAccountID == 0)) {
 		w.renderKiosk(c, http.StatusUnprocessableEntity, kioskData{}, w.cat.T(l, "terminal.kiosk.pupil_unavailable"), "")
 		return
@@ -54,10 +55,10 @@ func (w *Web) voidView(c *gin.Context, v *receiptView, u school.StaffUser, loc *
 	l := lang(c)
 	if v.VoidedAt != nil {
 		v.VoidedWhen = localWhen(*v.VoidedAt, loc, l)
-		v.VoidedBy = w.svc.staffName(c.Request.Context(), u.TenantID, v.Receipt.VoidedBy)
+		v.VoidedBy = w.kiosk.StaffName(c.Request.Context(), u.TenantID, v.Receipt.VoidedBy)
 		return nil
 	}
-	from, to := dayBounds(w.svc.now(), loc)
+	from, to := kiosk.DayBounds(w.now(), loc)
 	sameDay := !v.CreatedAt.Before(from) && v.CreatedAt.Before(to)
 	switch {
 	case u.Can(school.RoleAccountant):
@@ -81,20 +82,20 @@ func (w *Web) kioskVoidPost(c *gin.Context) {
 	l := lang(c)
 	ref := c.Param("ref")
 	reason := strings.TrimSpace(c.PostForm("reason"))
-	rc, err := w.svc.VoidReceipt(ctx, VoidRequest{TenantID: u.TenantID, Station: st.Code, Reference: ref, Reason: reason,
+	rc, err := w.kiosk.VoidReceipt(ctx, kiosk.VoidRequest{TenantID: u.TenantID, Station: st.Code, Reference: ref, Reason: reason,
 		Actor: u.Actor(), Correction: u.Can(school.RoleAccountant)})
 	refuse := func(key string) { w.renderReceipt(c, http.StatusUnprocessableEntity, "", w.cat.T(l, key)) }
 	switch {
-	case errors.Is(err, ErrVoidReason):
+	case errors.Is(err, kiosk.ErrVoidReason):
 		refuse("terminal.kiosk.void_reason_needed")
 		return
-	case errors.Is(err, ErrVoidTooLate):
+	case errors.Is(err, kiosk.ErrVoidTooLate):
 		refuse("terminal.kiosk.void_too_late")
 		return
-	case errors.Is(err, ErrAlreadyVoided):
+	case errors.Is(err, kiosk.ErrAlreadyVoided):
 		refuse("terminal.kiosk.void_already")
 		return
-	case errors.Is(err, ErrVoidFunds):
+	case errors.Is(err, kiosk.ErrVoidFunds):
 		refuse("terminal.kiosk.void_funds")
 		return
 	case errors.Is(err, ledger.ErrPeriodClosed):
@@ -108,10 +109,10 @@ func (w *Web) kioskVoidPost(c *gin.Context) {
 	if u.Can(school.RoleAccountant) {
 		action = "kiosk.receipt_correct"
 	}
-	if err := w.svc.store.Audit(ctx, u.TenantID, u.Actor(), action, "pupil:"+strconv.FormatInt(rc.PupilID, 10),
+	if err := w.store.Audit(ctx, u.TenantID, u.Actor(), action, "pupil:"+strconv.FormatInt(rc.PupilID, 10),
 		map[string]any{"station": st.Code, "reference": rc.Reference, "amount": rc.Amount.StringFixed(2), "reason": rc.VoidReason,
 			"reversal": rc.VoidTransferID}); err != nil {
-		w.svc.log.Error("audit receipt void", "reference", rc.Reference, "err", err)
+		w.log.Error("audit receipt void", "reference", rc.Reference, "err", err)
 	}
 	c.Redirect(http.StatusSeeOther, "/staff/kiosk/"+url.PathEscape(st.Code)+"/receipts/"+url.PathEscape(rc.Reference)+"?notice=voided")
 }

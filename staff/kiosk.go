@@ -1,4 +1,4 @@
-package terminal
+package staff
 
 import (
 	"context"
@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 	qrcode "github.com/skip2/go-qrcode"
 
 	"tartine/internal/i18n"
+	"tartine/kiosk"
 	"tartine/ledger"
 	"tartine/school"
+	"tartine/terminal"
 )
 
 // Kiosk screens (cashier: kiosk role or admin; Z-report: accountant or
@@ -34,9 +35,9 @@ const lastTapWindow = 10 * time.Minute
 // of roles (admins hold every role) and may see the station's school.
 func (w *Web) kioskFor(c *gin.Context, roles ...school.Role) (school.Station, school.StaffUser, error) {
 	u := user(c)
-	st, err := w.svc.kioskStation(c.Request.Context(), u.TenantID, c.Param("code"))
-	if errors.Is(err, ErrNotKiosk) {
-		err = ErrNotFound
+	st, err := w.kiosk.Station(c.Request.Context(), u.TenantID, c.Param("code"))
+	if errors.Is(err, kiosk.ErrNotKiosk) {
+		err = kiosk.ErrNotFound
 	}
 	if err != nil {
 		return school.Station{}, u, err
@@ -80,7 +81,7 @@ type kioskData struct {
 	Pupil      *kioskPupil
 	Amount     string
 	Token      string
-	Today      []Receipt
+	Today      []kiosk.Receipt
 	TodayTotal decimal.Decimal
 	CanReport  bool
 	Events     string // SSE URL of the station's taps
@@ -104,13 +105,13 @@ func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notic
 	l := lang(c)
 	d.Station, d.Lang = st, l
 	d.CanReport = u.Can(school.RoleAccountant)
-	d.Min, d.Max = i18n.FormatEUR(cents(KioskMinTopUpCents), l), i18n.FormatEUR(cents(KioskMaxTopUpCents), l)
+	d.Min, d.Max = i18n.FormatEUR(kiosk.Cents(kiosk.KioskMinTopUpCents), l), i18n.FormatEUR(kiosk.Cents(kiosk.KioskMaxTopUpCents), l)
 	if d.Token, err = newFormToken(); err != nil {
 		w.fail(c, err)
 		return
 	}
 	after := int64(0)
-	if ev := w.svc.hub.Recent(u.TenantID, st.ID, 1); len(ev) > 0 {
+	if ev := w.taps.Hub().Recent(u.TenantID, st.ID, 1); len(ev) > 0 {
 		after = ev[0].Seq
 	}
 	d.Events = "/staff/stations/" + url.PathEscape(st.Code) + "/events?after=" + strconv.FormatInt(after, 10)
@@ -146,13 +147,13 @@ func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notic
 	}
 	if q := strings.TrimSpace(c.Query("q")); q != "" {
 		d.Query, d.Searched = q, true
-		if d.Results, err = w.svc.store.SearchPupilsIn(ctx, u.TenantID, st.SchoolID, q, 20); err != nil {
+		if d.Results, err = w.store.SearchPupilsIn(ctx, u.TenantID, st.SchoolID, q, 20); err != nil {
 			w.fail(c, err)
 			return
 		}
 	}
 	if pupilID > 0 {
-		p, err := w.svc.store.Pupil(ctx, u.TenantID, pupilID)
+		p, err := w.store.Pupil(ctx, u.TenantID, pupilID)
 		switch {
 		case errors.Is(err, school.ErrNotFound) || (err == nil && (!p.Active || p.SchoolID != st.SchoolID || p.WalletAccountID == 0)):
 			errMsg = w.cat.T(l, "terminal.kiosk.pupil_unavailable")
@@ -161,7 +162,7 @@ func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notic
 			return
 		default:
 			kp := &kioskPupil{ID: p.ID, Name: p.DisplayName(), Class: p.ClassCode, HasPhoto: p.HasPhoto}
-			b, err := w.svc.ledger.Balance(ctx, u.TenantID, p.WalletAccountID)
+			b, err := w.ledger.Balance(ctx, u.TenantID, p.WalletAccountID)
 			if err != nil {
 				w.fail(c, err)
 				return
@@ -170,13 +171,13 @@ func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notic
 			d.Pupil = kp
 		}
 	}
-	_, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+	_, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
-	from, to := dayBounds(w.svc.now(), loc)
-	if d.Today, err = w.svc.Receipts(ctx, u.TenantID, st.ID, from, to); err != nil {
+	from, to := kiosk.DayBounds(w.now(), loc)
+	if d.Today, err = w.kiosk.Receipts(ctx, u.TenantID, st.ID, from, to); err != nil {
 		w.fail(c, err)
 		return
 	}
@@ -193,7 +194,7 @@ func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notic
 // number, or its uid in any technology. It returns a message for people when
 // the badge is unknown, unassigned or not active.
 func (w *Web) pupilByBadge(ctx context.Context, tenantID int64, typed, l string) (int64, string, error) {
-	b, err := w.svc.store.BadgeByPrintedNumber(ctx, tenantID, typed)
+	b, err := w.store.BadgeByPrintedNumber(ctx, tenantID, typed)
 	if err == nil {
 		return badgePupil(b.PupilID, string(b.Status), w, l)
 	}
@@ -205,7 +206,7 @@ func (w *Web) pupilByBadge(ctx context.Context, tenantID int64, typed, l string)
 		if err != nil {
 			continue
 		}
-		bi, err := w.svc.store.BadgeByUID(ctx, tenantID, uid)
+		bi, err := w.store.BadgeByUID(ctx, tenantID, uid)
 		if errors.Is(err, school.ErrNotFound) {
 			continue
 		}
@@ -230,23 +231,20 @@ func badgePupil(pupilID int64, status string, w *Web, l string) (int64, string, 
 // lastTapPupil returns the pupil identified by the latest tap at the
 // station (at most lastTapWindow old), or a message for people.
 func (w *Web) lastTapPupil(ctx context.Context, tenantID, stationID int64, l string) (int64, string, error) {
-	var pupil *int64
-	var verdict, reason string
-	err := w.svc.pool.QueryRow(ctx, `SELECT pupil_id, verdict, reason FROM taps WHERE tenant_id = $1 AND station_id = $2 AND received_at >= $3
-		ORDER BY received_at DESC LIMIT 1`, tenantID, stationID, w.svc.now().Add(-lastTapWindow)).Scan(&pupil, &verdict, &reason)
-	if errors.Is(err, pgx.ErrNoRows) {
+	pupil, verdict, reason, err := w.taps.LastTap(ctx, tenantID, stationID, w.now().Add(-lastTapWindow))
+	if errors.Is(err, terminal.ErrNotFound) {
 		return 0, w.cat.T(l, "terminal.kiosk.no_recent_tap"), nil
 	}
 	if err != nil {
 		return 0, "", err
 	}
-	if verdict != VerdictAccepted || pupil == nil {
+	if verdict != terminal.VerdictAccepted || pupil == 0 {
 		if reason == "" {
-			reason = ReasonUnknownBadge
+			reason = terminal.ReasonUnknownBadge
 		}
 		return 0, w.cat.T(l, "terminal.reason."+reason), nil
 	}
-	return *pupil, "", nil
+	return pupil, "", nil
 }
 
 // kioskTopUpPost records a cash top-up and redirects to its receipt. A bad
@@ -262,7 +260,7 @@ func (w *Web) kioskTopUpPost(c *gin.Context) {
 	l := lang(c)
 	pupilID, perr := strconv.ParseInt(c.PostForm("pupil_id"), 10, 64)
 	token := c.PostForm("form_token")
-	if perr != nil || pupilID <= 0 || !validFormToken(token) {
+	if perr != nil || pupilID <= 0 || !kiosk.ValidFormToken(token) {
 		c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "pupil_id, form_token"))
 		return
 	}
@@ -283,22 +281,22 @@ func (w *Web) kioskTopUpPost(c *gin.Context) {
 	if c.PostForm("confirm") != "1" {
 		// A confirmation step before the cash is taken: amount and
 		// pupil in full, the same one-time token (nothing written yet).
-		if err := CheckTopUpAmount(amount); err != nil {
-			again(w.cat.T(l, "terminal.kiosk.amount_range", i18n.FormatEUR(cents(KioskMinTopUpCents), l), i18n.FormatEUR(cents(KioskMaxTopUpCents), l)))
+		if err := kiosk.CheckTopUpAmount(amount); err != nil {
+			again(w.cat.T(l, "terminal.kiosk.amount_range", i18n.FormatEUR(kiosk.Cents(kiosk.KioskMinTopUpCents), l), i18n.FormatEUR(kiosk.Cents(kiosk.KioskMaxTopUpCents), l)))
 			return
 		}
 		w.confirmTopUp(c, st, u, pupilID, amount, token)
 		return
 	}
-	rc, err := w.svc.KioskTopUp(ctx, TopUpRequest{TenantID: u.TenantID, Station: st.Code, PupilID: pupilID, Amount: amount, FormToken: token, Actor: u.Actor()})
+	rc, err := w.kiosk.KioskTopUp(ctx, kiosk.TopUpRequest{TenantID: u.TenantID, Station: st.Code, PupilID: pupilID, Amount: amount, FormToken: token, Actor: u.Actor()})
 	switch {
-	case errors.Is(err, ErrAmountRange):
-		again(w.cat.T(l, "terminal.kiosk.amount_range", i18n.FormatEUR(cents(KioskMinTopUpCents), l), i18n.FormatEUR(cents(KioskMaxTopUpCents), l)))
+	case errors.Is(err, kiosk.ErrAmountRange):
+		again(w.cat.T(l, "terminal.kiosk.amount_range", i18n.FormatEUR(kiosk.Cents(kiosk.KioskMinTopUpCents), l), i18n.FormatEUR(kiosk.Cents(kiosk.KioskMaxTopUpCents), l)))
 		return
-	case errors.Is(err, ErrFormUsed):
+	case errors.Is(err, kiosk.ErrFormUsed):
 		again(w.cat.T(l, "terminal.kiosk.form_used"))
 		return
-	case errors.Is(err, ErrPupilUnavailable), errors.Is(err, ErrNotFound):
+	case errors.Is(err, kiosk.ErrPupilUnavailable), errors.Is(err, kiosk.ErrNotFound):
 		w.renderKiosk(c, http.StatusUnprocessableEntity, kioskData{}, w.cat.T(l, "terminal.kiosk.pupil_unavailable"), "")
 		return
 	case errors.Is(err, ledger.ErrPeriodClosed):
@@ -309,11 +307,11 @@ func (w *Web) kioskTopUpPost(c *gin.Context) {
 		return
 	}
 	if !rc.Replay {
-		_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.topup", "pupil:"+strconv.FormatInt(pupilID, 10),
+		_ = w.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.topup", "pupil:"+strconv.FormatInt(pupilID, 10),
 			map[string]any{"station": st.Code, "amount": rc.Amount.StringFixed(2), "reference": rc.Reference, "transfer": rc.TransferID})
 		if w.TopUps != nil {
 			if err := w.TopUps.TopUpReceivedBy(ctx, u.TenantID, pupilID, rc.Amount, "cash"); err != nil {
-				w.svc.log.Error("kiosk top-up notice", "reference", rc.Reference, "err", err)
+				w.log.Error("kiosk top-up notice", "reference", rc.Reference, "err", err)
 			}
 		}
 	}
@@ -328,7 +326,7 @@ type TopUpNotifier interface {
 
 // receiptView is the data of the printed receipt.
 type receiptView struct {
-	Receipt
+	kiosk.Receipt
 	Lang      string
 	School    string
 	Pupil     string // full name
@@ -378,22 +376,22 @@ func (w *Web) renderReceipt(c *gin.Context, status int, notice, errMsg string) {
 		w.fail(c, err)
 		return
 	}
-	rc, err := w.svc.ReceiptByReference(ctx, u.TenantID, c.Param("ref"))
+	rc, err := w.kiosk.ReceiptByReference(ctx, u.TenantID, c.Param("ref"))
 	if err == nil && rc.StationID != st.ID {
-		err = ErrNotFound
+		err = kiosk.ErrNotFound
 	}
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
-	sc, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+	sc, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
 	l := lang(c)
 	v := receiptView{Receipt: rc, Lang: l, School: sc.Name, Pupil: strings.TrimSpace(rc.FirstName + " " + rc.LastName),
-		Amount: i18n.FormatEUR(rc.Amount, l), When: localWhen(rc.CreatedAt, loc, l), Cashier: w.svc.staffName(ctx, u.TenantID, rc.Actor),
+		Amount: i18n.FormatEUR(rc.Amount, l), When: localWhen(rc.CreatedAt, loc, l), Cashier: w.kiosk.StaffName(ctx, u.TenantID, rc.Actor),
 		AutoPrint: c.Query("print") == "1", Back: "/staff/kiosk/" + url.PathEscape(st.Code), Error: errMsg}
 	if notice != "" {
 		v.Notice = w.cat.T(l, "terminal.kiosk.void_notice."+notice)
@@ -435,16 +433,16 @@ func (w *Web) renderClose(c *gin.Context, status int, counted, errMsg string) {
 		w.fail(c, err)
 		return
 	}
-	last, err := closingWhere(ctx, w.svc.pool, `c.tenant_id = $1 AND c.station_id = $2 ORDER BY c.closed_at DESC, c.id DESC LIMIT 1`, u.TenantID, st.ID)
+	last, err := w.kiosk.LastClosing(ctx, u.TenantID, st.ID)
 	switch {
 	case err == nil:
-		_, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+		_, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
 		if err != nil {
 			w.fail(c, err)
 			return
 		}
 		d.LastWhen = localWhen(last.ClosedAt, loc, l)
-	case !errors.Is(err, ErrNotFound):
+	case !errors.Is(err, kiosk.ErrNotFound):
 		w.fail(c, err)
 		return
 	}
@@ -460,7 +458,7 @@ func (w *Web) kioskClosePost(c *gin.Context) {
 	}
 	l := lang(c)
 	token := c.PostForm("form_token")
-	if !validFormToken(token) {
+	if !kiosk.ValidFormToken(token) {
 		c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "form_token"))
 		return
 	}
@@ -475,12 +473,12 @@ func (w *Web) kioskClosePost(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
-	cl, err := w.svc.CloseDrawer(ctx, CloseRequest{TenantID: u.TenantID, Station: st.Code, Counted: counted, FormToken: token, Actor: u.Actor()})
+	cl, err := w.kiosk.CloseDrawer(ctx, kiosk.CloseRequest{TenantID: u.TenantID, Station: st.Code, Counted: counted, FormToken: token, Actor: u.Actor()})
 	switch {
-	case errors.Is(err, ErrAmountRange):
-		w.renderClose(c, http.StatusUnprocessableEntity, typed, w.cat.T(l, "terminal.kiosk.count_range", i18n.FormatEUR(cents(KioskMaxCountCents), l)))
+	case errors.Is(err, kiosk.ErrAmountRange):
+		w.renderClose(c, http.StatusUnprocessableEntity, typed, w.cat.T(l, "terminal.kiosk.count_range", i18n.FormatEUR(kiosk.Cents(kiosk.KioskMaxCountCents), l)))
 		return
-	case errors.Is(err, ErrFormUsed):
+	case errors.Is(err, kiosk.ErrFormUsed):
 		w.renderClose(c, http.StatusUnprocessableEntity, typed, w.cat.T(l, "terminal.kiosk.form_used"))
 		return
 	case errors.Is(err, ledger.ErrPeriodClosed):
@@ -491,7 +489,7 @@ func (w *Web) kioskClosePost(c *gin.Context) {
 		return
 	}
 	if !cl.Replay {
-		_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.drawer_close", "station:"+st.Code,
+		_ = w.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.drawer_close", "station:"+st.Code,
 			map[string]any{"closing": cl.ID, "expected": cl.Expected.StringFixed(2), "counted": cl.Counted.StringFixed(2),
 				"difference": cl.Difference.StringFixed(2), "transfer": cl.TransferID})
 	}
@@ -500,16 +498,16 @@ func (w *Web) kioskClosePost(c *gin.Context) {
 
 // closingView is a closing as printed.
 type closingView struct {
-	Closing
+	kiosk.Closing
 	When    string
 	Since   string
 	Cashier string
 }
 
-func (w *Web) closingViews(ctx context.Context, tenantID int64, cs []Closing, loc *time.Location, l string) []closingView {
+func (w *Web) closingViews(ctx context.Context, tenantID int64, cs []kiosk.Closing, loc *time.Location, l string) []closingView {
 	out := make([]closingView, len(cs))
 	for i, c := range cs {
-		out[i] = closingView{Closing: c, When: localWhen(c.ClosedAt, loc, l), Cashier: w.svc.staffName(ctx, tenantID, c.Actor)}
+		out[i] = closingView{Closing: c, When: localWhen(c.ClosedAt, loc, l), Cashier: w.kiosk.StaffName(ctx, tenantID, c.Actor)}
 		if !c.Since.IsZero() {
 			out[i].Since = localWhen(c.Since, loc, l)
 		}
@@ -535,31 +533,31 @@ func (w *Web) kioskClosingPage(c *gin.Context) {
 	}
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		w.fail(c, ErrNotFound)
+		w.fail(c, kiosk.ErrNotFound)
 		return
 	}
-	cl, err := w.svc.ClosingByID(ctx, u.TenantID, id)
+	cl, err := w.kiosk.ClosingByID(ctx, u.TenantID, id)
 	if err == nil && cl.StationID != st.ID {
-		err = ErrNotFound
+		err = kiosk.ErrNotFound
 	}
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
-	sc, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+	sc, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
 	l := lang(c)
-	d := closingPage{Station: st, School: sc.Name, C: w.closingViews(ctx, u.TenantID, []Closing{cl}, loc, l)[0],
+	d := closingPage{Station: st, School: sc.Name, C: w.closingViews(ctx, u.TenantID, []kiosk.Closing{cl}, loc, l)[0],
 		CanReport: u.Can(school.RoleAccountant) || cl.Actor == u.Actor(), Day: cl.ClosedAt.In(loc).Format(time.DateOnly)}
 	w.render(c, http.StatusOK, "kiosk_closing.html", page{Title: w.cat.T(l, "terminal.kiosk.closing_title", st.Name), User: &u, Data: d})
 }
 
 // zView is the data of the Z-report page.
 type zView struct {
-	ZReport
+	kiosk.ZReport
 	DayLabel  string
 	DayISO    string
 	Prev      string
@@ -570,7 +568,7 @@ type zView struct {
 }
 
 type zReceipt struct {
-	Receipt
+	kiosk.Receipt
 	Time    string
 	Cashier string
 }
@@ -585,12 +583,12 @@ func (w *Web) kioskZReport(c *gin.Context) {
 		return
 	}
 	l := lang(c)
-	_, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+	_, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
-	day := w.svc.now().In(loc)
+	day := w.now().In(loc)
 	if q := c.Query("day"); q != "" {
 		if day, err = time.ParseInLocation(time.DateOnly, q, loc); err != nil {
 			c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "day (AAAA-MM-JJ)"))
@@ -598,8 +596,8 @@ func (w *Web) kioskZReport(c *gin.Context) {
 		}
 	}
 	if !u.Can(school.RoleAccountant) {
-		from, to := dayBounds(day, loc)
-		closed, err := w.svc.closedBy(ctx, u.TenantID, st.ID, u.Actor(), from, to)
+		from, to := kiosk.DayBounds(day, loc)
+		closed, err := w.kiosk.ClosedBy(ctx, u.TenantID, st.ID, u.Actor(), from, to)
 		if err != nil {
 			w.fail(c, err)
 			return
@@ -609,21 +607,21 @@ func (w *Web) kioskZReport(c *gin.Context) {
 			return
 		}
 	}
-	z, err := w.svc.ZReport(ctx, u.TenantID, st.Code, day)
+	z, err := w.kiosk.ZReport(ctx, u.TenantID, st.Code, day)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
 	v := zView{ZReport: z, DayLabel: i18n.FormatDate(z.Day, l), DayISO: z.Day.Format(time.DateOnly),
 		Prev: z.Day.AddDate(0, 0, -1).Format(time.DateOnly), Next: z.Day.AddDate(0, 0, 1).Format(time.DateOnly),
-		Closings: w.closingViews(ctx, u.TenantID, z.Closings, loc, l), Generated: localWhen(w.svc.now(), loc, l)}
+		Closings: w.closingViews(ctx, u.TenantID, z.Closings, loc, l), Generated: localWhen(w.now(), loc, l)}
 	names := map[string]string{}
 	for _, r := range z.Receipts {
 		if _, ok := names[r.Actor]; !ok {
-			names[r.Actor] = w.svc.staffName(ctx, u.TenantID, r.Actor)
+			names[r.Actor] = w.kiosk.StaffName(ctx, u.TenantID, r.Actor)
 		}
 		v.Receipts = append(v.Receipts, zReceipt{Receipt: r, Time: i18n.FormatTime(r.CreatedAt.In(loc), l), Cashier: names[r.Actor]})
 	}
-	_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.zreport_view", "station:"+st.Code, map[string]any{"day": v.DayISO})
+	_ = w.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.zreport_view", "station:"+st.Code, map[string]any{"day": v.DayISO})
 	w.render(c, http.StatusOK, "kiosk_z.html", page{Title: w.cat.T(l, "terminal.kiosk.z_title", st.Name, v.DayLabel), User: &u, Data: v})
 }

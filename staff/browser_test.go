@@ -1,4 +1,4 @@
-package terminal
+package staff
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"tartine/internal/i18n"
 	"tartine/internal/websession"
 	"tartine/school"
+	"tartine/terminal"
 )
 
 // webServer starts the staff screens and the device API on one server.
@@ -22,11 +23,11 @@ func (f *fixture) webServer(t *testing.T) *httptest.Server {
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	sessions, err := websession.New(f.svc.pool, websession.Config{BaseURL: srv.URL})
+	sessions, err := websession.New(f.pool, websession.Config{BaseURL: srv.URL})
 	must(t, err)
 	cat, err := i18n.New()
 	must(t, err)
-	web, err := NewWeb(f.svc, sessions, nil, cat)
+	web, err := New(Deps{Taps: f.svc, Kiosk: f.kiosk, School: f.store, Ledger: f.led, Sessions: sessions, Catalog: cat, Now: f.clk.Now})
 	must(t, err)
 	web.TopUps = &f.notices
 	r := gin.New()
@@ -64,8 +65,8 @@ func TestLiveCanteenScreenInBrowser(t *testing.T) {
 		t.Fatalf("log in and open the canteen screen: %v", err)
 	}
 	// A tap arrives through the device API.
-	tap := Tap{ID: newTapID(), Station: "canteen-1", UID: uidEmma, Tech: "em4100", ReadAt: now}
-	if r := f.one(tap); r.Verdict != VerdictAccepted {
+	tap := terminal.Tap{ID: newTapID(), Station: "canteen-1", UID: uidEmma, Tech: "em4100", ReadAt: now}
+	if r := f.one(tap); r.Verdict != terminal.VerdictAccepted {
 		t.Fatalf("tap: %+v", r)
 	}
 	if err := chromedp.Do(step, chromedp.WaitVisible("#taps .tap .name")); err != nil {

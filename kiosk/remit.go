@@ -1,9 +1,10 @@
-package terminal
+package kiosk
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
@@ -41,17 +42,17 @@ type RemitRequest struct {
 // control characters), ledger.ErrPeriodClosed, or a database error.
 // Nothing is written when it returns an error.
 func (s *Service) Remit(ctx context.Context, req RemitRequest) (payments.Remittance, error) {
-	if !validFormToken(req.FormToken) {
+	if !ValidFormToken(req.FormToken) {
 		return payments.Remittance{}, ErrBadFormToken
 	}
-	if !req.Amount.IsPositive() || req.Amount.GreaterThan(cents(KioskMaxCountCents)) || !req.Amount.Equal(req.Amount.Round(2)) {
-		return payments.Remittance{}, fmt.Errorf("%w: remittance %s is not between 0.01 and %s", ErrAmountRange, req.Amount.String(), cents(KioskMaxCountCents).StringFixed(2))
+	if !req.Amount.IsPositive() || req.Amount.GreaterThan(Cents(KioskMaxCountCents)) || !req.Amount.Equal(req.Amount.Round(2)) {
+		return payments.Remittance{}, fmt.Errorf("%w: remittance %s is not between 0.01 and %s", ErrAmountRange, req.Amount.String(), Cents(KioskMaxCountCents).StringFixed(2))
 	}
-	st, err := s.kioskStation(ctx, req.TenantID, req.Station)
+	st, err := s.Station(ctx, req.TenantID, req.Station)
 	if err != nil {
 		return payments.Remittance{}, err
 	}
-	_, loc, err := s.schoolLoc(ctx, req.TenantID, st.SchoolID)
+	_, loc, err := s.SchoolLoc(ctx, req.TenantID, st.SchoolID)
 	if err != nil {
 		return payments.Remittance{}, err
 	}
@@ -86,4 +87,10 @@ func (s *Service) RemittanceByReference(ctx context.Context, tenantID int64, ref
 		return payments.Remittance{}, fmt.Errorf("%w: remittance %q", ErrNotFound, ref)
 	}
 	return r, err
+}
+
+// StationRemittances returns the remittances taken from a kiosk's drawer
+// in [from, to).
+func (s *Service) StationRemittances(ctx context.Context, tenantID, stationID int64, from, to time.Time) ([]payments.Remittance, error) {
+	return payments.NewBank(s.ledger, s.log).StationRemittances(ctx, tenantID, stationID, from, to)
 }

@@ -1,4 +1,4 @@
-package terminal
+package kiosk
 
 import (
 	"context"
@@ -40,7 +40,8 @@ const (
 	KioskMaxCountCents = 10000000
 )
 
-func cents(n int64) decimal.Decimal { return decimal.New(n, -2) }
+// Cents is an amount of n cents.
+func Cents(n int64) decimal.Decimal { return decimal.New(n, -2) }
 
 // Ledger transfer kinds of the kiosk.
 const (
@@ -51,18 +52,18 @@ const (
 // Errors of the kiosk.
 var (
 	// ErrNotKiosk: the station is not a kiosk or has no cash drawer.
-	ErrNotKiosk = errors.New("terminal: not a kiosk station with a cash drawer")
+	ErrNotKiosk = errors.New("kiosk: not a kiosk station with a cash drawer")
 	// ErrAmountRange: a top-up outside [KioskMinTopUpCents, KioskMaxTopUpCents] or a
 	// count above KioskMaxCountCents.
-	ErrAmountRange = errors.New("terminal: amount out of range")
+	ErrAmountRange = errors.New("kiosk: amount out of range")
 	// ErrFormUsed: the one-time form token was already used for another
 	// request (another pupil or amount).
-	ErrFormUsed = errors.New("terminal: form already submitted with other values")
+	ErrFormUsed = errors.New("kiosk: form already submitted with other values")
 	// ErrBadFormToken: the one-time form token is missing or malformed.
-	ErrBadFormToken = errors.New("terminal: missing or malformed form token")
+	ErrBadFormToken = errors.New("kiosk: missing or malformed form token")
 	// ErrPupilUnavailable: the pupil is inactive, of another school or has
 	// no wallet.
-	ErrPupilUnavailable = errors.New("terminal: pupil cannot be topped up here")
+	ErrPupilUnavailable = errors.New("kiosk: pupil cannot be topped up here")
 )
 
 // TopUpRequest is a cash top-up at a kiosk.
@@ -134,9 +135,9 @@ type Closing struct {
 // Movements is what entered or left the drawer since the previous closing.
 func (c Closing) Movements() decimal.Decimal { return c.Expected.Sub(c.Opening) }
 
-// validFormToken reports whether tok looks like a token the kiosk forms
+// ValidFormToken reports whether tok looks like a token the kiosk forms
 // issue (hex, 16 to 64 characters).
-func validFormToken(tok string) bool {
+func ValidFormToken(tok string) bool {
 	if len(tok) < 16 || len(tok) > 64 {
 		return false
 	}
@@ -148,9 +149,9 @@ func validFormToken(tok string) bool {
 	return true
 }
 
-// kioskStation returns the tenant's kiosk station with this code, or
+// Station returns the tenant's kiosk station with this code, or
 // ErrNotFound / ErrNotKiosk.
-func (s *Service) kioskStation(ctx context.Context, tenantID int64, code string) (school.Station, error) {
+func (s *Service) Station(ctx context.Context, tenantID int64, code string) (school.Station, error) {
 	st, err := s.store.StationByCode(ctx, tenantID, code)
 	if errors.Is(err, school.ErrNotFound) {
 		return school.Station{}, fmt.Errorf("%w: station %q", ErrNotFound, code)
@@ -164,8 +165,8 @@ func (s *Service) kioskStation(ctx context.Context, tenantID int64, code string)
 	return st, nil
 }
 
-// schoolLoc returns the school's time zone (Europe/Brussels by default).
-func (s *Service) schoolLoc(ctx context.Context, tenantID, schoolID int64) (school.School, *time.Location, error) {
+// SchoolLoc returns the school's time zone (Europe/Brussels by default).
+func (s *Service) SchoolLoc(ctx context.Context, tenantID, schoolID int64) (school.School, *time.Location, error) {
 	sc, err := s.store.School(ctx, tenantID, schoolID)
 	if err != nil {
 		return school.School{}, nil, fmt.Errorf("school %d: %w", schoolID, err)
@@ -173,8 +174,8 @@ func (s *Service) schoolLoc(ctx context.Context, tenantID, schoolID int64) (scho
 	return sc, sc.Location(), nil
 }
 
-// dayBounds returns the local midnight of t's day and of the next day.
-func dayBounds(t time.Time, loc *time.Location) (time.Time, time.Time) {
+// DayBounds returns the local midnight of t's day and of the next day.
+func DayBounds(t time.Time, loc *time.Location) (time.Time, time.Time) {
 	y, m, d := t.In(loc).Date()
 	start := time.Date(y, m, d, 0, 0, 0, 0, loc)
 	return start, start.AddDate(0, 0, 1)
@@ -192,8 +193,8 @@ func lockDrawer(ctx context.Context, tx pgx.Tx, stationID int64) error {
 // a top-up amount is outside [KioskMinTopUpCents, KioskMaxTopUpCents] or has more than
 // two decimals.
 func CheckTopUpAmount(a decimal.Decimal) error {
-	if a.LessThan(cents(KioskMinTopUpCents)) || a.GreaterThan(cents(KioskMaxTopUpCents)) || !a.Equal(a.Round(2)) {
-		return fmt.Errorf("%w: %s is not between %s and %s", ErrAmountRange, a.StringFixed(2), cents(KioskMinTopUpCents).StringFixed(2), cents(KioskMaxTopUpCents).StringFixed(2))
+	if a.LessThan(Cents(KioskMinTopUpCents)) || a.GreaterThan(Cents(KioskMaxTopUpCents)) || !a.Equal(a.Round(2)) {
+		return fmt.Errorf("%w: %s is not between %s and %s", ErrAmountRange, a.StringFixed(2), Cents(KioskMinTopUpCents).StringFixed(2), Cents(KioskMaxTopUpCents).StringFixed(2))
 	}
 	return nil
 }
@@ -205,13 +206,13 @@ func CheckTopUpAmount(a decimal.Decimal) error {
 // ErrNotKiosk, ErrPupilUnavailable, ledger.ErrPeriodClosed, or a database
 // error. Nothing is written when it returns an error.
 func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, error) {
-	if !validFormToken(req.FormToken) {
+	if !ValidFormToken(req.FormToken) {
 		return Receipt{}, ErrBadFormToken
 	}
 	if err := CheckTopUpAmount(req.Amount); err != nil {
 		return Receipt{}, err
 	}
-	st, err := s.kioskStation(ctx, req.TenantID, req.Station)
+	st, err := s.Station(ctx, req.TenantID, req.Station)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -225,7 +226,7 @@ func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, er
 	if !p.Active || p.WalletAccountID == 0 || p.SchoolID != st.SchoolID {
 		return Receipt{}, fmt.Errorf("%w: pupil %d", ErrPupilUnavailable, p.ID)
 	}
-	_, loc, err := s.schoolLoc(ctx, req.TenantID, st.SchoolID)
+	_, loc, err := s.SchoolLoc(ctx, req.TenantID, st.SchoolID)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -247,7 +248,7 @@ func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, er
 			return err
 		}
 		now := s.now()
-		from, to := dayBounds(now, loc)
+		from, to := DayBounds(now, loc)
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM kiosk_receipts WHERE tenant_id = $1 AND station_id = $2 AND created_at >= $3 AND created_at < $4`,
 			req.TenantID, st.ID, from, to).Scan(&n); err != nil {
@@ -349,13 +350,13 @@ func (s *Service) Receipts(ctx context.Context, tenantID, stationID int64, from,
 // ErrBadFormToken, ErrAmountRange (negative or above KioskMaxCountCents),
 // ErrNotFound, ErrNotKiosk, ledger.ErrPeriodClosed, a database error.
 func (s *Service) CloseDrawer(ctx context.Context, req CloseRequest) (Closing, error) {
-	if !validFormToken(req.FormToken) {
+	if !ValidFormToken(req.FormToken) {
 		return Closing{}, ErrBadFormToken
 	}
-	if req.Counted.IsNegative() || req.Counted.GreaterThan(cents(KioskMaxCountCents)) || !req.Counted.Equal(req.Counted.Round(2)) {
-		return Closing{}, fmt.Errorf("%w: count %s is not between 0 and %s", ErrAmountRange, req.Counted.String(), cents(KioskMaxCountCents).StringFixed(2))
+	if req.Counted.IsNegative() || req.Counted.GreaterThan(Cents(KioskMaxCountCents)) || !req.Counted.Equal(req.Counted.Round(2)) {
+		return Closing{}, fmt.Errorf("%w: count %s is not between 0 and %s", ErrAmountRange, req.Counted.String(), Cents(KioskMaxCountCents).StringFixed(2))
 	}
-	st, err := s.kioskStation(ctx, req.TenantID, req.Station)
+	st, err := s.Station(ctx, req.TenantID, req.Station)
 	if err != nil {
 		return Closing{}, err
 	}
@@ -496,15 +497,15 @@ type ZReport struct {
 // closing (expected, counted, difference, who), every remittance to the
 // bank and the balance at the end.
 func (s *Service) ZReport(ctx context.Context, tenantID int64, station string, day time.Time) (ZReport, error) {
-	st, err := s.kioskStation(ctx, tenantID, station)
+	st, err := s.Station(ctx, tenantID, station)
 	if err != nil {
 		return ZReport{}, err
 	}
-	sc, loc, err := s.schoolLoc(ctx, tenantID, st.SchoolID)
+	sc, loc, err := s.SchoolLoc(ctx, tenantID, st.SchoolID)
 	if err != nil {
 		return ZReport{}, err
 	}
-	from, to := dayBounds(day, loc)
+	from, to := DayBounds(day, loc)
 	z := ZReport{Station: st, School: sc, Day: from, ReceiptsTotal: decimal.Zero, Differences: decimal.Zero}
 	if z.Opening, err = s.ledger.BalanceAt(ctx, tenantID, st.CashAccountID, from); err != nil {
 		return ZReport{}, fmt.Errorf("opening balance: %w", err)
@@ -546,8 +547,8 @@ func (s *Service) ZReport(ctx context.Context, tenantID int64, station string, d
 	return z, nil
 }
 
-// staffName returns the name of a "staff:<id>" actor, or the actor itself.
-func (s *Service) staffName(ctx context.Context, tenantID int64, actor string) string {
+// StaffName returns the name of a "staff:<id>" actor, or the actor itself.
+func (s *Service) StaffName(ctx context.Context, tenantID int64, actor string) string {
 	id, ok := strings.CutPrefix(actor, "staff:")
 	if !ok {
 		return actor
@@ -561,4 +562,10 @@ func (s *Service) staffName(ctx context.Context, tenantID int64, actor string) s
 		return actor
 	}
 	return u.Name
+}
+
+// LastClosing returns the station's latest drawer closing, or ErrNotFound
+// when the drawer was never closed.
+func (s *Service) LastClosing(ctx context.Context, tenantID, stationID int64) (Closing, error) {
+	return closingWhere(ctx, s.pool, `c.tenant_id = $1 AND c.station_id = $2 ORDER BY c.closed_at DESC, c.id DESC LIMIT 1`, tenantID, stationID)
 }

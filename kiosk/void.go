@@ -1,4 +1,4 @@
-package terminal
+package kiosk
 
 import (
 	"context"
@@ -29,13 +29,13 @@ import (
 var (
 	// ErrVoidTooLate: a cashier voids a receipt of another day (only the
 	// accountant may, by a correcting entry).
-	ErrVoidTooLate = errors.New("terminal: the receipt is of another day: only the accountant may correct it")
+	ErrVoidTooLate = errors.New("kiosk: the receipt is of another day: only the accountant may correct it")
 	// ErrAlreadyVoided: the receipt was voided before.
-	ErrAlreadyVoided = errors.New("terminal: receipt already voided")
+	ErrAlreadyVoided = errors.New("kiosk: receipt already voided")
 	// ErrVoidReason: the reason is missing, too short or too long.
-	ErrVoidReason = errors.New("terminal: a void needs a reason (3 to 200 characters)")
+	ErrVoidReason = errors.New("kiosk: a void needs a reason (3 to 200 characters)")
 	// ErrVoidFunds: the wallet no longer holds the amount (spent since).
-	ErrVoidFunds = errors.New("terminal: the wallet no longer holds the amount")
+	ErrVoidFunds = errors.New("kiosk: the wallet no longer holds the amount")
 )
 
 // VoidRequest voids a cash receipt.
@@ -61,7 +61,7 @@ func (s *Service) VoidReceipt(ctx context.Context, req VoidRequest) (Receipt, er
 	if n := utf8.RuneCountInString(reason); n < 3 || n > 200 {
 		return Receipt{}, ErrVoidReason
 	}
-	st, err := s.kioskStation(ctx, req.TenantID, req.Station)
+	st, err := s.Station(ctx, req.TenantID, req.Station)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -75,12 +75,12 @@ func (s *Service) VoidReceipt(ctx context.Context, req VoidRequest) (Receipt, er
 	if rc.VoidedAt != nil {
 		return rc, fmt.Errorf("%w: %s", ErrAlreadyVoided, rc.Reference)
 	}
-	_, loc, err := s.schoolLoc(ctx, req.TenantID, st.SchoolID)
+	_, loc, err := s.SchoolLoc(ctx, req.TenantID, st.SchoolID)
 	if err != nil {
 		return Receipt{}, err
 	}
 	now := s.now()
-	from, to := dayBounds(now, loc)
+	from, to := DayBounds(now, loc)
 	if !req.Correction && (rc.CreatedAt.Before(from) || !rc.CreatedAt.Before(to)) {
 		return Receipt{}, fmt.Errorf("%w: %s", ErrVoidTooLate, rc.Reference)
 	}
@@ -131,9 +131,9 @@ func (s *Service) voidsOf(ctx context.Context, tenantID, stationID int64, from, 
 	return out, nil
 }
 
-// closedBy reports whether actor closed the station's drawer in [from, to):
+// ClosedBy reports whether actor closed the station's drawer in [from, to):
 // a cashier may reopen the Z-report of a day on which they closed it.
-func (s *Service) closedBy(ctx context.Context, tenantID, stationID int64, actor string, from, to time.Time) (bool, error) {
+func (s *Service) ClosedBy(ctx context.Context, tenantID, stationID int64, actor string, from, to time.Time) (bool, error) {
 	var ok bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM drawer_closings WHERE tenant_id = $1 AND station_id = $2 AND actor = $3
 		AND closed_at >= $4 AND closed_at < $5)`, tenantID, stationID, actor, from, to).Scan(&ok)

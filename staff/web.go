@@ -1,4 +1,4 @@
-package terminal
+package staff
 
 import (
 	"bytes"
@@ -18,18 +18,40 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/shopspring/decimal"
 
+	"log/slog"
 	"tartine/internal/i18n"
 	"tartine/internal/tz"
 	"tartine/internal/websession"
+	"tartine/kiosk"
+	"tartine/ledger"
 	"tartine/school"
+	"tartine/terminal"
 )
 
 //go:embed templates/*.html static/*
 var assets embed.FS
 
-// Web serves the staff screens. Create it with NewWeb.
+// Deps are the staff screens' dependencies.
+type Deps struct {
+	Taps     *terminal.Service // the tap domain: stations, live events, manual taps, daycare presence
+	Kiosk    *kiosk.Service    // the cash desk
+	School   *school.Store
+	Ledger   *ledger.Ledger
+	Sessions *websession.Manager  // the staff session (cookie web.StaffCookie), shared with the back office
+	Throttle *websession.Throttle // nil: logins are not throttled
+	Catalog  *i18n.Catalog
+	Log      *slog.Logger
+	Now      func() time.Time // time.Now when nil
+}
+
+// Web serves the staff screens. Create it with New.
 type Web struct {
-	svc      *Service
+	taps     *terminal.Service
+	kiosk    *kiosk.Service
+	store    *school.Store
+	ledger   *ledger.Ledger
+	log      *slog.Logger
+	now      func() time.Time
 	sessions *websession.Manager
 	throttle *websession.Throttle
 	cat      *i18n.Catalog
@@ -41,9 +63,20 @@ type Web struct {
 	TopUps TopUpNotifier
 }
 
-// NewWeb parses the embedded templates (an error stops start-up).
-func NewWeb(svc *Service, sessions *websession.Manager, throttle *websession.Throttle, cat *i18n.Catalog) (*Web, error) {
-	w := &Web{svc: svc, sessions: sessions, throttle: throttle, cat: cat, Heartbeat: 15 * time.Second}
+// New parses the embedded templates (an error stops start-up).
+func New(d Deps) (*Web, error) {
+	if d.Taps == nil || d.Kiosk == nil || d.School == nil || d.Ledger == nil || d.Catalog == nil {
+		return nil, errors.New("staff: Taps, Kiosk, School, Ledger and Catalog are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	cat := d.Catalog
+	w := &Web{taps: d.Taps, kiosk: d.Kiosk, store: d.School, ledger: d.Ledger, log: d.Log, now: d.Now,
+		sessions: d.Sessions, throttle: d.Throttle, cat: cat, Heartbeat: 15 * time.Second}
 	funcs := template.FuncMap{
 		"t":   func(lang, key string, args ...any) string { return cat.T(lang, key, args...) },
 		"eur": func(d decimal.Decimal, lang string) string { return i18n.FormatEUR(d, lang) },
@@ -65,11 +98,11 @@ func NewWeb(svc *Service, sessions *websession.Manager, throttle *websession.Thr
 			}
 			return strings.Join(out, ", ")
 		},
-		"tapview": func(e Event, lang string) tapView { return tapView{Event: e, Lang: lang} },
+		"tapview": func(e terminal.Event, lang string) tapView { return tapView{Event: e, Lang: lang} },
 	}
 	t, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/*.html")
 	if err != nil {
-		return nil, fmt.Errorf("terminal templates: %w", err)
+		return nil, fmt.Errorf("staff templates: %w", err)
 	}
 	w.tmpl = t
 	return w, nil
@@ -101,7 +134,7 @@ const userKey = "terminal.user"
 
 func (w *Web) loadUser(c *gin.Context) {
 	p := websession.CurrentPrincipal(c)
-	u, err := w.svc.store.StaffUser(c.Request.Context(), p.TenantID, p.ID)
+	u, err := w.store.StaffUser(c.Request.Context(), p.TenantID, p.ID)
 	if err != nil || !u.Active {
 		_ = w.sessions.Logout(c)
 		c.Redirect(http.StatusSeeOther, loginURL(c.Request))
@@ -145,7 +178,7 @@ func (w *Web) render(c *gin.Context, status int, name string, p page) {
 	}
 	var buf bytes.Buffer
 	if err := w.tmpl.ExecuteTemplate(&buf, name, p); err != nil {
-		w.svc.log.Error("render", "template", name, "err", err)
+		w.log.Error("render", "template", name, "err", err)
 		c.String(http.StatusInternalServerError, w.cat.T(p.Lang, "error.internal"))
 		return
 	}
@@ -155,17 +188,17 @@ func (w *Web) render(c *gin.Context, status int, name string, p page) {
 func (w *Web) fail(c *gin.Context, err error) {
 	l := lang(c)
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, school.ErrNotFound):
+	case errors.Is(err, terminal.ErrNotFound), errors.Is(err, kiosk.ErrNotFound), errors.Is(err, school.ErrNotFound):
 		c.String(http.StatusNotFound, w.cat.T(l, "error.not_found"))
 	case errors.Is(err, errForbidden):
 		c.String(http.StatusForbidden, w.cat.T(l, "error.forbidden"))
 	default:
-		w.svc.log.Error("staff page", "path", c.Request.URL.Path, "err", err)
+		w.log.Error("staff page", "path", c.Request.URL.Path, "err", err)
 		c.String(http.StatusInternalServerError, w.cat.T(l, "error.internal"))
 	}
 }
 
-var errForbidden = errors.New("terminal: forbidden")
+var errForbidden = errors.New("staff: forbidden")
 
 func (w *Web) loginPage(c *gin.Context) {
 	if _, err := w.sessions.Ensure(c); err != nil {
@@ -239,7 +272,7 @@ func (w *Web) loginPost(c *gin.Context) {
 			return
 		}
 	}
-	u, err := w.svc.store.AuthenticateStaff(ctx, login, pw)
+	u, err := w.store.AuthenticateStaff(ctx, login, pw)
 	if errors.Is(err, school.ErrBadCredentials) {
 		if w.throttle != nil {
 			_ = w.throttle.Failed(ctx, login, c.ClientIP())
@@ -258,7 +291,7 @@ func (w *Web) loginPost(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
-	_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "staff.login", "", map[string]any{"ip": c.ClientIP()})
+	_ = w.store.Audit(ctx, u.TenantID, u.Actor(), "staff.login", "", map[string]any{"ip": c.ClientIP()})
 	if next == "" {
 		next = home(u)
 	}
@@ -267,7 +300,7 @@ func (w *Web) loginPost(c *gin.Context) {
 
 func (w *Web) logout(c *gin.Context) {
 	u := user(c)
-	_ = w.svc.store.Audit(c.Request.Context(), u.TenantID, u.Actor(), "staff.logout", "", nil)
+	_ = w.store.Audit(c.Request.Context(), u.TenantID, u.Actor(), "staff.logout", "", nil)
 	_ = w.sessions.Logout(c)
 	c.Redirect(http.StatusSeeOther, "/staff/login")
 }
@@ -275,11 +308,11 @@ func (w *Web) logout(c *gin.Context) {
 // roleFor is the role a station kind needs (admins may use every station).
 func roleFor(kind string) school.Role {
 	switch kind {
-	case KindCanteen:
+	case terminal.KindCanteen:
 		return school.RoleCanteen
-	case KindDaycare:
+	case terminal.KindDaycare:
 		return school.RoleDaycare
-	case KindKiosk:
+	case terminal.KindKiosk:
 		return school.RoleKiosk
 	}
 	return school.RoleAdmin
@@ -287,7 +320,7 @@ func roleFor(kind string) school.Role {
 
 func (w *Web) stationsPage(c *gin.Context) {
 	u := user(c)
-	all, err := w.svc.store.Stations(c.Request.Context(), u.TenantID)
+	all, err := w.store.Stations(c.Request.Context(), u.TenantID)
 	if err != nil {
 		w.fail(c, err)
 		return
@@ -302,26 +335,26 @@ func (w *Web) stationsPage(c *gin.Context) {
 }
 
 // stationFor loads the :code station and checks the user may use it.
-func (w *Web) stationFor(c *gin.Context) (Station, school.StaffUser, error) {
+func (w *Web) stationFor(c *gin.Context) (terminal.Station, school.StaffUser, error) {
 	u := user(c)
-	st, err := w.svc.station(c.Request.Context(), u.TenantID, c.Param("code"))
+	st, err := w.taps.Station(c.Request.Context(), u.TenantID, c.Param("code"))
 	if err != nil {
-		return Station{}, u, err
+		return terminal.Station{}, u, err
 	}
 	if !u.Can(roleFor(st.Kind)) || (u.SchoolID != 0 && u.SchoolID != st.SchoolID) {
-		return Station{}, u, errForbidden
+		return terminal.Station{}, u, errForbidden
 	}
 	return st, u, nil
 }
 
 // stationData is the live screen's data.
 type stationData struct {
-	Station  Station
-	Events   []Event
+	Station  terminal.Station
+	Events   []terminal.Event
 	Query    string
 	Results  []school.Pupil
 	Searched bool
-	Present  []Presence
+	Present  []terminal.Presence
 	Lang     string
 	UID      string // enrolment desk: the unknown badge to assign
 	Holder   int64  // enrolment desk: the badge's holder, named in the notice; assigning again confirms taking it
@@ -335,11 +368,11 @@ func (w *Web) stationPage(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
-	if st.Kind == KindKiosk {
+	if st.Kind == terminal.KindKiosk {
 		c.Redirect(http.StatusSeeOther, "/staff/kiosk/"+st.Code)
 		return
 	}
-	d := stationData{Station: st, Events: w.svc.hub.Recent(u.TenantID, st.ID, 20), Lang: lang(c), UID: strings.TrimSpace(c.Query("uid"))}
+	d := stationData{Station: st, Events: w.taps.Hub().Recent(u.TenantID, st.ID, 20), Lang: lang(c), UID: strings.TrimSpace(c.Query("uid"))}
 	d.Holder, _ = strconv.ParseInt(c.Query("holder"), 10, 64)
 	tok := make([]byte, 16)
 	if _, err := rand.Read(tok); err != nil {
@@ -349,21 +382,21 @@ func (w *Web) stationPage(c *gin.Context) {
 	d.Token = hex.EncodeToString(tok)
 	if q := strings.TrimSpace(c.Query("q")); q != "" {
 		d.Query, d.Searched = q, true
-		d.Results, err = w.svc.store.SearchPupilsIn(ctx, u.TenantID, st.SchoolID, q, 20)
+		d.Results, err = w.store.SearchPupilsIn(ctx, u.TenantID, st.SchoolID, q, 20)
 		if err != nil {
 			w.fail(c, err)
 			return
 		}
 	}
-	if st.Kind == KindDaycare {
-		if d.Present, err = w.svc.Present(ctx, u.TenantID, st.ID); err != nil {
+	if st.Kind == terminal.KindDaycare {
+		if d.Present, err = w.taps.Present(ctx, u.TenantID, st.ID); err != nil {
 			w.fail(c, err)
 			return
 		}
 	}
 	// Diet and allergy data are special-category data: audit who opened
 	// which screen.
-	_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "terminal.screen_open", "station:"+st.Code, nil)
+	_ = w.store.Audit(ctx, u.TenantID, u.Actor(), "terminal.screen_open", "station:"+st.Code, nil)
 	w.render(c, http.StatusOK, "station.html", page{Title: st.Name, User: &u, Data: d, Notice: c.Query("notice")})
 }
 
@@ -380,7 +413,7 @@ func (w *Web) events(c *gin.Context) {
 	if after == 0 {
 		after, _ = strconv.ParseInt(c.Query("after"), 10, 64)
 	}
-	backlog, ch, cancel := w.svc.hub.Subscribe(u.TenantID, st.ID, after)
+	backlog, ch, cancel := w.taps.Hub().Subscribe(u.TenantID, st.ID, after)
 	defer cancel()
 	l := lang(c)
 	h := c.Writer.Header()
@@ -390,7 +423,7 @@ func (w *Web) events(c *gin.Context) {
 	c.Status(http.StatusOK)
 	// The cashier and the enrolment desk need no health data: their
 	// screens get the taps without diet and allergies.
-	health := st.Kind == KindCanteen || st.Kind == KindDaycare
+	health := st.Kind == terminal.KindCanteen || st.Kind == terminal.KindDaycare
 	// The stream ends with the session (logout, logout everywhere, a new
 	// password, expiry): checked at each heartbeat and before a tap when
 	// the last check is older than a few seconds.
@@ -402,10 +435,10 @@ func (w *Web) events(c *gin.Context) {
 			return false
 		}
 		// The member may have lost the role or the school meanwhile.
-		now, err := w.svc.store.StaffUser(c.Request.Context(), u.TenantID, u.ID)
+		now, err := w.store.StaffUser(c.Request.Context(), u.TenantID, u.ID)
 		return err == nil && now.Active && now.Can(roleFor(st.Kind)) && (now.SchoolID == 0 || now.SchoolID == st.SchoolID)
 	}
-	send := func(e Event) bool {
+	send := func(e terminal.Event) bool {
 		if time.Since(checked) > 3*time.Second && !alive() {
 			return false
 		}
@@ -414,7 +447,7 @@ func (w *Web) events(c *gin.Context) {
 		}
 		var buf bytes.Buffer
 		if err := w.tmpl.ExecuteTemplate(&buf, "tap", tapView{Event: e, Lang: l}); err != nil {
-			w.svc.log.Error("render tap", "err", err)
+			w.log.Error("render tap", "err", err)
 			return false
 		}
 		fmt.Fprintf(c.Writer, "id: %d\nevent: tap\n", e.Seq)
@@ -456,7 +489,7 @@ func (w *Web) events(c *gin.Context) {
 
 // tapView is the data of the "tap" template.
 type tapView struct {
-	Event
+	terminal.Event
 	Lang string
 }
 
@@ -471,20 +504,20 @@ func (w *Web) manualPost(c *gin.Context) {
 	}
 	pupilID, err := strconv.ParseInt(c.PostForm("pupil_id"), 10, 64)
 	token := c.PostForm("tap_token")
-	if err != nil || pupilID <= 0 || !validID(token) {
+	if err != nil || pupilID <= 0 || !terminal.ValidTapID(token) {
 		c.String(http.StatusBadRequest, w.cat.T(lang(c), "error.invalid_form", "pupil_id"))
 		return
 	}
-	tap := Tap{ID: "manual-" + token, Station: st.Code, UID: "PUPIL:" + strconv.FormatInt(pupilID, 10), Tech: "manual", ReadAt: w.svc.now()}
-	if len(tap.ID) > maxTapID {
-		tap.ID = tap.ID[:maxTapID]
+	tap := terminal.Tap{ID: "manual-" + token, Station: st.Code, UID: "PUPIL:" + strconv.FormatInt(pupilID, 10), Tech: "manual", ReadAt: w.now()}
+	if len(tap.ID) > terminal.MaxTapID {
+		tap.ID = tap.ID[:terminal.MaxTapID]
 	}
-	res, err := w.svc.Apply(c.Request.Context(), u.TenantID, u.Actor(), tap)
+	res, err := w.taps.Apply(c.Request.Context(), u.TenantID, u.Actor(), tap)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
-	_ = w.svc.store.Audit(c.Request.Context(), u.TenantID, u.Actor(), "terminal.manual_tap", "pupil:"+strconv.FormatInt(pupilID, 10),
+	_ = w.store.Audit(c.Request.Context(), u.TenantID, u.Actor(), "terminal.manual_tap", "pupil:"+strconv.FormatInt(pupilID, 10),
 		map[string]any{"station": st.Code, "tap": tap.ID, "verdict": res.Verdict, "reason": res.Reason})
 	c.Redirect(http.StatusSeeOther, "/staff/stations/"+st.Code)
 }
@@ -498,7 +531,7 @@ func (w *Web) assignPost(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
-	if st.Kind != KindEnrolment {
+	if st.Kind != terminal.KindEnrolment {
 		w.fail(c, errForbidden)
 		return
 	}
@@ -513,19 +546,19 @@ func (w *Web) assignPost(c *gin.Context) {
 	}
 	// Only a pupil of the station's school: another school's pupils are
 	// strangers here (404, as for an unknown id).
-	if p, err := w.svc.store.Pupil(ctx, u.TenantID, pupilID); err != nil || p.SchoolID != st.SchoolID {
-		w.fail(c, ErrNotFound)
+	if p, err := w.store.Pupil(ctx, u.TenantID, pupilID); err != nil || p.SchoolID != st.SchoolID {
+		w.fail(c, kiosk.ErrNotFound)
 		return
 	}
 	holder, _ := strconv.ParseInt(c.PostForm("holder"), 10, 64)
-	b, err := w.svc.store.CreateBadge(ctx, u.TenantID, school.BadgeInput{UID: uid, Tech: tech, PupilID: pupilID}, u.Actor())
+	b, err := w.store.CreateBadge(ctx, u.TenantID, school.BadgeInput{UID: uid, Tech: tech, PupilID: pupilID}, u.Actor())
 	if errors.Is(err, school.ErrConflict) {
 		// A known badge (in stock or someone else's): reassign it, taking
 		// it from its holder only when the form confirms that holder.
 		var info school.BadgeInfo
-		info, err = w.svc.store.BadgeByUID(ctx, u.TenantID, uid)
+		info, err = w.store.BadgeByUID(ctx, u.TenantID, uid)
 		if err == nil {
-			b, err = w.svc.store.AssignBadgeAs(ctx, u.TenantID, school.Assignment{BadgeID: info.ID, PupilID: pupilID, SchoolID: st.SchoolID, Holder: holder}, u.Actor())
+			b, err = w.store.AssignBadgeAs(ctx, u.TenantID, school.Assignment{BadgeID: info.ID, PupilID: pupilID, SchoolID: st.SchoolID, Holder: holder}, u.Actor())
 		}
 	}
 	var he *school.HolderError
@@ -547,7 +580,7 @@ func (w *Web) assignPost(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
-	p, err := w.svc.store.Pupil(ctx, u.TenantID, pupilID)
+	p, err := w.store.Pupil(ctx, u.TenantID, pupilID)
 	if err != nil {
 		w.fail(c, err)
 		return
@@ -564,18 +597,18 @@ func (w *Web) photo(c *gin.Context) {
 	u := user(c)
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		w.fail(c, ErrNotFound)
+		w.fail(c, kiosk.ErrNotFound)
 		return
 	}
 	if !u.Can(school.RoleCanteen) && !u.Can(school.RoleDaycare) && !u.Can(school.RoleKiosk) {
-		w.fail(c, ErrNotFound)
+		w.fail(c, kiosk.ErrNotFound)
 		return
 	}
-	if p, err := w.svc.store.Pupil(c.Request.Context(), u.TenantID, id); err != nil || (u.SchoolID != 0 && p.SchoolID != u.SchoolID) {
-		w.fail(c, ErrNotFound)
+	if p, err := w.store.Pupil(c.Request.Context(), u.TenantID, id); err != nil || (u.SchoolID != 0 && p.SchoolID != u.SchoolID) {
+		w.fail(c, kiosk.ErrNotFound)
 		return
 	}
-	b, err := w.svc.store.PupilPhoto(c.Request.Context(), u.TenantID, id)
+	b, err := w.store.PupilPhoto(c.Request.Context(), u.TenantID, id)
 	if errors.Is(err, school.ErrNoPhoto) {
 		c.Status(http.StatusNotFound)
 		return

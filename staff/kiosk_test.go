@@ -1,4 +1,4 @@
-package terminal
+package staff
 
 import (
 	"context"
@@ -22,7 +22,9 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/internal/i18n"
+	"tartine/kiosk"
 	"tartine/school"
+	"tartine/terminal"
 )
 
 const tok1 = "0123456789abcdef0123456789abcdef"
@@ -30,15 +32,15 @@ const tok1 = "0123456789abcdef0123456789abcdef"
 // kioskCount returns the number of receipts and closings of the tenant.
 func (f *fixture) kioskCount() (receipts, closings int) {
 	f.t.Helper()
-	pool := f.svc.pool
+	pool := f.pool
 	must(f.t, pool.QueryRow(f.ctx, `SELECT count(*) FROM kiosk_receipts WHERE tenant_id = $1`, f.tenant).Scan(&receipts))
 	must(f.t, pool.QueryRow(f.ctx, `SELECT count(*) FROM drawer_closings WHERE tenant_id = $1`, f.tenant).Scan(&closings))
 	return
 }
 
-func (f *fixture) cashTopUp(uid, amount, token string) Receipt {
+func (f *fixture) cashTopUp(uid, amount, token string) kiosk.Receipt {
 	f.t.Helper()
-	rc, err := f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.pupils[uid].ID,
+	rc, err := f.kiosk.KioskTopUp(f.ctx, kiosk.TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.pupils[uid].ID,
 		Amount: dec(amount), FormToken: token, Actor: "staff:1"})
 	must(f.t, err)
 	return rc
@@ -50,13 +52,13 @@ func TestKioskTopUpOnceOnDoubleSubmit(t *testing.T) {
 	before := f.balance(uidEmma)
 	// Two submits of the same form at once, then a third later.
 	var wg sync.WaitGroup
-	got := make([]Receipt, 2)
+	got := make([]kiosk.Receipt, 2)
 	errs := make([]error, 2)
 	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i], errs[i] = f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID,
+			got[i], errs[i] = f.kiosk.KioskTopUp(f.ctx, kiosk.TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID,
 				Amount: dec("20"), FormToken: tok1, Actor: "staff:1"})
 		}()
 	}
@@ -78,8 +80,8 @@ func TestKioskTopUpOnceOnDoubleSubmit(t *testing.T) {
 		t.Errorf("drawer = %s, want 20", b)
 	}
 	// Same form, other amount: refused, nothing written.
-	_, err := f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID, Amount: dec("25"), FormToken: tok1, Actor: "staff:1"})
-	if !errors.Is(err, ErrFormUsed) {
+	_, err := f.kiosk.KioskTopUp(f.ctx, kiosk.TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID, Amount: dec("25"), FormToken: tok1, Actor: "staff:1"})
+	if !errors.Is(err, kiosk.ErrFormUsed) {
 		t.Errorf("reused form with another amount: err = %v, want ErrFormUsed", err)
 	}
 	// The next receipt of the day gets the next number.
@@ -108,20 +110,20 @@ func TestKioskTopUpRefusedByService(t *testing.T) {
 		token   string
 		want    error
 	}{
-		{"below 1 €", "kiosk-1", f.emma.ID, "0.99", tok1, ErrAmountRange},
-		{"above 500 €", "kiosk-1", f.emma.ID, "500.01", tok1, ErrAmountRange},
-		{"three decimals", "kiosk-1", f.emma.ID, "10.001", tok1, ErrAmountRange},
-		{"no token", "kiosk-1", f.emma.ID, "10", "", ErrBadFormToken},
-		{"token not hex", "kiosk-1", f.emma.ID, "10", strings.Repeat("z", 32), ErrBadFormToken},
-		{"canteen station", "canteen-1", f.emma.ID, "10", tok1, ErrNotKiosk},
-		{"unknown station", "nowhere", f.emma.ID, "10", tok1, ErrNotFound},
-		{"inactive pupil", "kiosk-1", gone.ID, "10", tok1, ErrPupilUnavailable},
-		{"pupil of another school", "kiosk-1", stranger.ID, "10", tok1, ErrPupilUnavailable},
-		{"unknown pupil", "kiosk-1", 999999, "10", tok1, ErrNotFound},
+		{"below 1 €", "kiosk-1", f.emma.ID, "0.99", tok1, kiosk.ErrAmountRange},
+		{"above 500 €", "kiosk-1", f.emma.ID, "500.01", tok1, kiosk.ErrAmountRange},
+		{"three decimals", "kiosk-1", f.emma.ID, "10.001", tok1, kiosk.ErrAmountRange},
+		{"no token", "kiosk-1", f.emma.ID, "10", "", kiosk.ErrBadFormToken},
+		{"token not hex", "kiosk-1", f.emma.ID, "10", strings.Repeat("z", 32), kiosk.ErrBadFormToken},
+		{"canteen station", "canteen-1", f.emma.ID, "10", tok1, kiosk.ErrNotKiosk},
+		{"unknown station", "nowhere", f.emma.ID, "10", tok1, kiosk.ErrNotFound},
+		{"inactive pupil", "kiosk-1", gone.ID, "10", tok1, kiosk.ErrPupilUnavailable},
+		{"pupil of another school", "kiosk-1", stranger.ID, "10", tok1, kiosk.ErrPupilUnavailable},
+		{"unknown pupil", "kiosk-1", 999999, "10", tok1, kiosk.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: tt.station, PupilID: tt.pupil,
+			_, err := f.kiosk.KioskTopUp(f.ctx, kiosk.TopUpRequest{TenantID: f.tenant, Station: tt.station, PupilID: tt.pupil,
 				Amount: dec(tt.amount), FormToken: tt.token, Actor: "staff:1"})
 			if !errors.Is(err, tt.want) {
 				t.Errorf("err = %v, want %v", err, tt.want)
@@ -144,9 +146,9 @@ func TestDrawerClosingOverShort(t *testing.T) {
 	f.clk.Set(time.Date(2026, 11, 30, 9, 0, 0, 0, brussels))
 	f.cashTopUp(uidLucas, "15.50", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
 	cash := school.CashAccountCode("kiosk-1")
-	close := func(counted, token string) Closing {
+	close := func(counted, token string) kiosk.Closing {
 		t.Helper()
-		c, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec(counted), FormToken: token, Actor: "staff:1"})
+		c, err := f.kiosk.CloseDrawer(f.ctx, kiosk.CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec(counted), FormToken: token, Actor: "staff:1"})
 		must(t, err)
 		return c
 	}
@@ -167,8 +169,8 @@ func TestDrawerClosingOverShort(t *testing.T) {
 	if again.ID != c1.ID || !again.Replay {
 		t.Errorf("replayed closing = %+v, want closing %d", again, c1.ID)
 	}
-	if _, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("40"),
-		FormToken: "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1", Actor: "staff:1"}); !errors.Is(err, ErrFormUsed) {
+	if _, err := f.kiosk.CloseDrawer(f.ctx, kiosk.CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("40"),
+		FormToken: "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1", Actor: "staff:1"}); !errors.Is(err, kiosk.ErrFormUsed) {
 		t.Errorf("same closing form, other count: err = %v, want ErrFormUsed", err)
 	}
 	if b := f.accountBalance(school.AccountCashOverShort); !b.Equal(dec("-1")) {
@@ -199,8 +201,8 @@ func TestDrawerClosingOverShort(t *testing.T) {
 	}
 	// Refusals write nothing.
 	for _, counted := range []string{"-1", "100000.01", "1.005"} {
-		if _, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec(counted),
-			FormToken: "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", Actor: "staff:1"}); !errors.Is(err, ErrAmountRange) {
+		if _, err := f.kiosk.CloseDrawer(f.ctx, kiosk.CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec(counted),
+			FormToken: "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", Actor: "staff:1"}); !errors.Is(err, kiosk.ErrAmountRange) {
 			t.Errorf("count %s: err = %v, want ErrAmountRange", counted, err)
 		}
 	}
@@ -209,7 +211,7 @@ func TestDrawerClosingOverShort(t *testing.T) {
 	}
 
 	// Z-report of the day, and of the next day (nothing happened).
-	z, err := f.svc.ZReport(f.ctx, f.tenant, "kiosk-1", time.Date(2026, 11, 30, 20, 0, 0, 0, brussels))
+	z, err := f.kiosk.ZReport(f.ctx, f.tenant, "kiosk-1", time.Date(2026, 11, 30, 20, 0, 0, 0, brussels))
 	must(t, err)
 	if len(z.Receipts) != 3 || !z.ReceiptsTotal.Equal(dec("45.50")) {
 		t.Errorf("Z: %d receipts totalling %s, want 3 and 45.50", len(z.Receipts), z.ReceiptsTotal)
@@ -226,7 +228,7 @@ func TestDrawerClosingOverShort(t *testing.T) {
 	if z.Receipts[0].PupilName() != "Emma D." || z.Receipts[0].Class != "P3A" {
 		t.Errorf("first receipt pupil = %q %q", z.Receipts[0].PupilName(), z.Receipts[0].Class)
 	}
-	next, err := f.svc.ZReport(f.ctx, f.tenant, "kiosk-1", time.Date(2026, 12, 1, 9, 0, 0, 0, brussels))
+	next, err := f.kiosk.ZReport(f.ctx, f.tenant, "kiosk-1", time.Date(2026, 12, 1, 9, 0, 0, 0, brussels))
 	must(t, err)
 	if len(next.Receipts) != 0 || len(next.Closings) != 0 || !next.Opening.Equal(dec("40.50")) {
 		t.Errorf("next day's Z = %+v", next)
@@ -370,7 +372,7 @@ func TestKioskScreensEndToEnd(t *testing.T) {
 		t.Errorf("wallet moved by %s, want 20", d)
 	}
 	var audits int
-	must(t, f.svc.pool.QueryRow(f.ctx, `SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'kiosk.topup'`, f.tenant).Scan(&audits))
+	must(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'kiosk.topup'`, f.tenant).Scan(&audits))
 	if audits != 1 {
 		t.Errorf("%d kiosk.topup audit entries, want 1", audits)
 	}
@@ -512,7 +514,7 @@ func TestKioskFindsPupilByBadgeAndLastTap(t *testing.T) {
 		})
 	}
 	// A tap on the kiosk reader identifies the pupil.
-	if r := f.one(tapAt("kiosk-1", uidEmma, f.clk.Now())); r.Action != ActionLookup {
+	if r := f.one(tapAt("kiosk-1", uidEmma, f.clk.Now())); r.Action != terminal.ActionLookup {
 		t.Fatalf("kiosk tap: %+v", r)
 	}
 	st, page := cashier.get("/staff/kiosk/kiosk-1?last=1")
@@ -556,14 +558,14 @@ func FuzzTopUpAmount(f *testing.F) {
 	for _, s := range []string{"20", "20,00", "1", "500", "500,01", "0,99", "1 234,50", "€ 12.5", "-5", "1.234", "", "12€x", "٣"} {
 		f.Add(s)
 	}
-	lo, hi := cents(KioskMinTopUpCents), cents(KioskMaxTopUpCents)
+	lo, hi := kiosk.Cents(kiosk.KioskMinTopUpCents), kiosk.Cents(kiosk.KioskMaxTopUpCents)
 	f.Fuzz(func(t *testing.T, s string) {
 		a, err := i18n.ParseAmount(s, i18n.RejectNegative)
 		if err != nil {
 			return
 		}
-		if err := CheckTopUpAmount(a); err != nil {
-			if !errors.Is(err, ErrAmountRange) {
+		if err := kiosk.CheckTopUpAmount(a); err != nil {
+			if !errors.Is(err, kiosk.ErrAmountRange) {
 				t.Fatalf("CheckTopUpAmount(%s) = %v", a, err)
 			}
 			return
@@ -581,7 +583,7 @@ func FuzzFormToken(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if !validFormToken(s) {
+		if !kiosk.ValidFormToken(s) {
 			return
 		}
 		if len(s) < 16 || len(s) > 64 || strings.Trim(s, "0123456789abcdef") != "" {
@@ -620,7 +622,7 @@ func (n *topUpNotices) list() []string {
 // form records one transfer and one receipt.
 func TestKioskMoneyAndPaperCommitTogether(t *testing.T) {
 	f := newFixture(t)
-	pool := f.svc.pool
+	pool := f.pool
 	transfers := func(key string) (n int) {
 		t.Helper()
 		must(t, pool.QueryRow(f.ctx, `SELECT count(*) FROM transfers WHERE tenant_id = $1 AND idempotency_key = $2`, f.tenant, key).Scan(&n))
@@ -632,7 +634,7 @@ func TestKioskMoneyAndPaperCommitTogether(t *testing.T) {
 		must(t, err)
 	}
 	tok := "ab12ab12ab12ab12ab12ab12ab12ab12"
-	if _, err := f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID,
+	if _, err := f.kiosk.KioskTopUp(f.ctx, kiosk.TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID,
 		Amount: dec("20"), FormToken: tok, Actor: "staff:1"}); err == nil {
 		t.Fatal("top-up succeeded although its receipt could not be written")
 	}
@@ -640,7 +642,7 @@ func TestKioskMoneyAndPaperCommitTogether(t *testing.T) {
 		t.Errorf("%d top-up transfers without a receipt, want 0", n)
 	}
 	ctok := "cd34cd34cd34cd34cd34cd34cd34cd34"
-	if _, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("7.50"), FormToken: ctok, Actor: "staff:1"}); err == nil {
+	if _, err := f.kiosk.CloseDrawer(f.ctx, kiosk.CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("7.50"), FormToken: ctok, Actor: "staff:1"}); err == nil {
 		t.Fatal("closing succeeded although its row could not be written")
 	}
 	if n := transfers("drawer-close:" + ctok); n != 0 {
@@ -651,7 +653,7 @@ func TestKioskMoneyAndPaperCommitTogether(t *testing.T) {
 		must(t, err)
 	}
 	rc := f.cashTopUp(uidEmma, "20", tok)
-	c, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("27.50"), FormToken: ctok, Actor: "staff:1"})
+	c, err := f.kiosk.CloseDrawer(f.ctx, kiosk.CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("27.50"), FormToken: ctok, Actor: "staff:1"})
 	must(t, err)
 	if transfers("kiosk-topup:"+tok) != 1 || rc.TransferID == 0 {
 		t.Errorf("retried top-up: %+v", rc)

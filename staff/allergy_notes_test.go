@@ -1,4 +1,4 @@
-package terminal
+package staff
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 
 	"tartine/internal/i18n"
 	"tartine/school"
+	"tartine/terminal"
 )
 
 // An allergy outside the EU 14 lives in the notes only (kiwi, « épipen dans
@@ -38,15 +39,15 @@ func TestAllergyNotesShownAtTheLine(t *testing.T) {
 
 	cat, err := i18n.New()
 	must(t, err)
-	web, err := NewWeb(f.svc, nil, nil, cat)
+	web, err := New(Deps{Taps: f.svc, Kiosk: f.kiosk, School: f.store, Ledger: f.led, Catalog: cat, Now: f.clk.Now})
 	must(t, err)
 	for _, tc := range []struct {
 		name  string
-		event Event
+		event terminal.Event
 		want  []string
 	}{
-		{"notes only", Event{Name: "Léa K.", Verdict: "accepted", AllergyNotes: note}, []string{"ALLERGIE", note}},
-		{"allergen and notes", Event{Name: "Emma D.", Verdict: "accepted", Allergens: []string{"peanuts"}, AllergyNotes: "épipen"},
+		{"notes only", terminal.Event{Name: "Léa K.", Verdict: "accepted", AllergyNotes: note}, []string{"ALLERGIE", note}},
+		{"allergen and notes", terminal.Event{Name: "Emma D.", Verdict: "accepted", Allergens: []string{"peanuts"}, AllergyNotes: "épipen"},
 			[]string{"ALLERGIE : Arachides", "épipen"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,7 +66,7 @@ func TestAllergyNotesShownAtTheLine(t *testing.T) {
 	}
 
 	// Daycare: who is present now carries the note.
-	if r := f.one(tapAt("daycare-1", uidLea, monday)); r.Verdict != VerdictAccepted {
+	if r := f.one(tapAt("daycare-1", uidLea, monday)); r.Verdict != terminal.VerdictAccepted {
 		t.Fatalf("daycare check-in: %+v", r)
 	}
 	present, err := f.svc.Present(f.ctx, f.tenant, f.station["daycare-1"])

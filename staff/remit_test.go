@@ -1,4 +1,4 @@
-package terminal
+package staff
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"tartine/kiosk"
 	"tartine/payments"
 	"tartine/school"
 )
@@ -18,7 +19,7 @@ const tokRemit = "abcdef0123456789abcdef0123456789"
 func (f *fixture) remittances() int {
 	f.t.Helper()
 	var n int
-	must(f.t, f.svc.pool.QueryRow(f.ctx, `SELECT count(*) FROM cash_remittances WHERE tenant_id = $1`, f.tenant).Scan(&n))
+	must(f.t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM cash_remittances WHERE tenant_id = $1`, f.tenant).Scan(&n))
 	return n
 }
 
@@ -29,7 +30,7 @@ func TestKioskRemit(t *testing.T) {
 	f.cashTopUp(uidLucas, "15", "fedcba9876543210fedcba9876543210")
 	drawer := school.CashAccountCode("kiosk-1")
 	remit := func(amount, token, carrier string) (payments.Remittance, error) {
-		return f.svc.Remit(f.ctx, RemitRequest{TenantID: f.tenant, Station: "kiosk-1", Amount: dec(amount), Carrier: carrier, FormToken: token, Actor: "staff:1"})
+		return f.kiosk.Remit(f.ctx, kiosk.RemitRequest{TenantID: f.tenant, Station: "kiosk-1", Amount: dec(amount), Carrier: carrier, FormToken: token, Actor: "staff:1"})
 	}
 
 	// More than the drawer holds: refused, nothing written.
@@ -42,12 +43,12 @@ func TestKioskRemit(t *testing.T) {
 		name, amount, token, station string
 		want                         error
 	}{
-		{"zero", "0", tokRemit, "kiosk-1", ErrAmountRange},
-		{"three decimals", "1.001", tokRemit, "kiosk-1", ErrAmountRange},
-		{"no token", "10", "", "kiosk-1", ErrBadFormToken},
-		{"canteen", "10", tokRemit, "canteen-1", ErrNotKiosk},
+		{"zero", "0", tokRemit, "kiosk-1", kiosk.ErrAmountRange},
+		{"three decimals", "1.001", tokRemit, "kiosk-1", kiosk.ErrAmountRange},
+		{"no token", "10", "", "kiosk-1", kiosk.ErrBadFormToken},
+		{"canteen", "10", tokRemit, "canteen-1", kiosk.ErrNotKiosk},
 	} {
-		_, err := f.svc.Remit(f.ctx, RemitRequest{TenantID: f.tenant, Station: tt.station, Amount: dec(tt.amount), FormToken: tt.token, Actor: "staff:1"})
+		_, err := f.kiosk.Remit(f.ctx, kiosk.RemitRequest{TenantID: f.tenant, Station: tt.station, Amount: dec(tt.amount), FormToken: tt.token, Actor: "staff:1"})
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
 		}
@@ -65,7 +66,7 @@ func TestKioskRemit(t *testing.T) {
 	if err != nil || !again.Replay || again.Reference != r.Reference {
 		t.Errorf("replayed form: %+v, %v; want %s again", again, err, r.Reference)
 	}
-	if _, err := remit("31", tokRemit, "Marie Dupont"); !errors.Is(err, ErrFormUsed) {
+	if _, err := remit("31", tokRemit, "Marie Dupont"); !errors.Is(err, kiosk.ErrFormUsed) {
 		t.Errorf("same form, other amount: %v, want ErrFormUsed", err)
 	}
 	if n := f.remittances(); n != 1 {
@@ -79,12 +80,12 @@ func TestKioskRemit(t *testing.T) {
 	}
 
 	// A closing after the remittance expects what is left.
-	cl, err := f.svc.CloseDrawer(f.ctx, CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("5"), FormToken: "1111111111111111", Actor: "staff:1"})
+	cl, err := f.kiosk.CloseDrawer(f.ctx, kiosk.CloseRequest{TenantID: f.tenant, Station: "kiosk-1", Counted: dec("5"), FormToken: "1111111111111111", Actor: "staff:1"})
 	must(t, err)
 	if !cl.Expected.Equal(dec("5")) || !cl.Difference.IsZero() {
 		t.Errorf("closing after the remittance: expected %s, difference %s; want 5, 0", cl.Expected, cl.Difference)
 	}
-	z, err := f.svc.ZReport(f.ctx, f.tenant, "kiosk-1", f.clk.Now())
+	z, err := f.kiosk.ZReport(f.ctx, f.tenant, "kiosk-1", f.clk.Now())
 	must(t, err)
 	if len(z.Remittances) != 1 || !z.RemittancesTotal.Equal(dec("30")) || !z.Closing.Equal(dec("5")) {
 		t.Errorf("Z-report: remittances %+v total %s, closing %s", z.Remittances, z.RemittancesTotal, z.Closing)
@@ -144,7 +145,7 @@ func TestKioskRemitScreens(t *testing.T) {
 		t.Errorf("%d remittances, want 1", n)
 	}
 	var audits int
-	must(t, f.svc.pool.QueryRow(f.ctx, `SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'kiosk.remit'`, f.tenant).Scan(&audits))
+	must(t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'kiosk.remit'`, f.tenant).Scan(&audits))
 	if audits != 1 {
 		t.Errorf("%d kiosk.remit audit entries, want 1", audits)
 	}

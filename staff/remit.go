@@ -1,4 +1,4 @@
-package terminal
+package staff
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/internal/i18n"
+	"tartine/kiosk"
 	"tartine/ledger"
 	"tartine/payments"
 	"tartine/school"
@@ -57,19 +58,19 @@ func (w *Web) renderRemit(c *gin.Context, status int, amount, carrier, errMsg st
 		w.fail(c, err)
 		return
 	}
-	_, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+	_, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
-	from, to := dayBounds(w.svc.now(), loc)
-	list, err := payments.NewBank(w.svc.ledger, w.svc.log).StationRemittances(ctx, u.TenantID, st.ID, from, to)
+	from, to := kiosk.DayBounds(w.now(), loc)
+	list, err := w.kiosk.StationRemittances(ctx, u.TenantID, st.ID, from, to)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
 	for _, r := range list {
-		d.Today = append(d.Today, remitRow{Remittance: r, Time: i18n.FormatTime(r.CreatedAt.In(loc), l), Cashier: w.svc.staffName(ctx, u.TenantID, r.Actor)})
+		d.Today = append(d.Today, remitRow{Remittance: r, Time: i18n.FormatTime(r.CreatedAt.In(loc), l), Cashier: w.kiosk.StaffName(ctx, u.TenantID, r.Actor)})
 		d.Total = d.Total.Add(r.Amount)
 	}
 	w.render(c, status, "kiosk_remit.html", page{Title: w.cat.T(l, "terminal.kiosk.remit_title", st.Name), User: &u, Data: d, Error: errMsg})
@@ -84,7 +85,7 @@ func (w *Web) kioskRemitPost(c *gin.Context) {
 	}
 	l := lang(c)
 	token := c.PostForm("form_token")
-	if !validFormToken(token) {
+	if !kiosk.ValidFormToken(token) {
 		c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "form_token"))
 		return
 	}
@@ -100,7 +101,7 @@ func (w *Web) kioskRemitPost(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
-	r, err := w.svc.Remit(ctx, RemitRequest{TenantID: u.TenantID, Station: st.Code, Amount: amount, Carrier: carrier, FormToken: token, Actor: u.Actor()})
+	r, err := w.kiosk.Remit(ctx, kiosk.RemitRequest{TenantID: u.TenantID, Station: st.Code, Amount: amount, Carrier: carrier, FormToken: token, Actor: u.Actor()})
 	var short *payments.DrawerShortError
 	switch {
 	case errors.As(err, &short):
@@ -112,13 +113,13 @@ func (w *Web) kioskRemitPost(c *gin.Context) {
 			again(w.cat.T(l, "terminal.kiosk.remit_short", i18n.FormatEUR(short.Amount, l)))
 		}
 		return
-	case errors.Is(err, ErrAmountRange):
-		again(w.cat.T(l, "terminal.kiosk.remit_range", i18n.FormatEUR(cents(KioskMaxCountCents), l)))
+	case errors.Is(err, kiosk.ErrAmountRange):
+		again(w.cat.T(l, "terminal.kiosk.remit_range", i18n.FormatEUR(kiosk.Cents(kiosk.KioskMaxCountCents), l)))
 		return
 	case errors.Is(err, payments.ErrInvalidRequest):
 		again(w.cat.T(l, "terminal.kiosk.remit_carrier", payments.MaxCarrierLen))
 		return
-	case errors.Is(err, ErrFormUsed):
+	case errors.Is(err, kiosk.ErrFormUsed):
 		again(w.cat.T(l, "terminal.kiosk.form_used"))
 		return
 	case errors.Is(err, ledger.ErrPeriodClosed):
@@ -129,7 +130,7 @@ func (w *Web) kioskRemitPost(c *gin.Context) {
 		return
 	}
 	if !r.Replay {
-		_ = w.svc.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.remit", "station:"+st.Code,
+		_ = w.store.Audit(ctx, u.TenantID, u.Actor(), "kiosk.remit", "station:"+st.Code,
 			map[string]any{"reference": r.Reference, "amount": r.Amount.StringFixed(2), "carrier": r.Carrier, "transfer": r.TransferID})
 	}
 	c.Redirect(http.StatusSeeOther, "/staff/kiosk/"+url.PathEscape(st.Code)+"/remittances/"+url.PathEscape(r.Reference)+"?print=1")
@@ -156,22 +157,22 @@ func (w *Web) kioskRemitSlip(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
-	r, err := w.svc.RemittanceByReference(ctx, u.TenantID, c.Param("ref"))
+	r, err := w.kiosk.RemittanceByReference(ctx, u.TenantID, c.Param("ref"))
 	if err == nil && r.StationID != st.ID {
-		err = ErrNotFound
+		err = kiosk.ErrNotFound
 	}
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
-	sc, loc, err := w.svc.schoolLoc(ctx, u.TenantID, st.SchoolID)
+	sc, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
 	l := lang(c)
 	v := remitSlip{Remittance: r, School: sc.Name, StationName: st.Name, Amount: i18n.FormatEUR(r.Amount, l),
-		When: localWhen(r.CreatedAt, loc, l), Cashier: w.svc.staffName(ctx, u.TenantID, r.Actor),
+		When: localWhen(r.CreatedAt, loc, l), Cashier: w.kiosk.StaffName(ctx, u.TenantID, r.Actor),
 		AutoPrint: c.Query("print") == "1", Back: "/staff/kiosk/" + url.PathEscape(st.Code) + "/remit"}
 	if r.ArrivedAt != nil {
 		v.Arrived = localWhen(*r.ArrivedAt, loc, l)

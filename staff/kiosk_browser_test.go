@@ -1,4 +1,4 @@
-package terminal
+package staff
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"tartine/internal/browsertest"
 	"tartine/school"
+	"tartine/terminal"
 )
 
 // TestKioskTapSelectsPupilInBrowser: the cashier's screen is open; a badge
@@ -38,7 +39,7 @@ func TestKioskTapSelectsPupilInBrowser(t *testing.T) {
 		browsertest.Screenshot(t, ctx, "terminal-kiosk-login-failed.png")
 		t.Fatalf("log in and open the kiosk: %v", err)
 	}
-	if r := f.one(tapAt("kiosk-1", uidEmma, f.clk.Now())); r.Action != ActionLookup {
+	if r := f.one(tapAt("kiosk-1", uidEmma, f.clk.Now())); r.Action != terminal.ActionLookup {
 		t.Fatalf("kiosk tap: %+v", r)
 	}
 	if err := chromedp.Do(step, chromedp.WaitVisible("#topup-form #amount")); err != nil {

@@ -1,4 +1,4 @@
-package terminal
+package staff
 
 import (
 	"net/http"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"tartine/kiosk"
 	"tartine/school"
 )
 
@@ -25,7 +26,7 @@ func (f *fixture) cashBalance() decimal.Decimal {
 func (f *fixture) auditCount(action string) int {
 	f.t.Helper()
 	var n int
-	must(f.t, f.svc.pool.QueryRow(f.ctx, `SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = $2`, f.tenant, action).Scan(&n))
+	must(f.t, f.pool.QueryRow(f.ctx, `SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = $2`, f.tenant, action).Scan(&n))
 	return n
 }
 
@@ -40,9 +41,9 @@ func TestKioskVoid(t *testing.T) {
 	srv := f.webServer(t)
 	cashier := f.staff(t, srv.URL, "caisse", school.RoleKiosk)
 	walletBefore, cashBefore := f.balance(uidEmma), f.cashBalance()
-	topUp := func(tok, amount string) Receipt {
+	topUp := func(tok, amount string) kiosk.Receipt {
 		t.Helper()
-		rc, err := f.svc.KioskTopUp(f.ctx, TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID, Amount: dec(amount),
+		rc, err := f.kiosk.KioskTopUp(f.ctx, kiosk.TopUpRequest{TenantID: f.tenant, Station: "kiosk-1", PupilID: f.emma.ID, Amount: dec(amount),
 			FormToken: tok, Actor: "staff:1"})
 		must(t, err)
 		return rc
@@ -83,12 +84,12 @@ func TestKioskVoid(t *testing.T) {
 		t.Errorf("%d kiosk.receipt_void audit entries, want 1", n)
 	}
 	var reason string
-	must(t, f.svc.pool.QueryRow(f.ctx, `SELECT detail->>'reason' FROM audit_log WHERE tenant_id = $1 AND action = 'kiosk.receipt_void'`, f.tenant).Scan(&reason))
+	must(t, f.pool.QueryRow(f.ctx, `SELECT detail->>'reason' FROM audit_log WHERE tenant_id = $1 AND action = 'kiosk.receipt_void'`, f.tenant).Scan(&reason))
 	if reason != "mauvais élève" {
 		t.Errorf("audited reason = %q", reason)
 	}
 	// Twice: refused, nothing moves.
-	_, err := f.svc.VoidReceipt(f.ctx, VoidRequest{TenantID: f.tenant, Station: "kiosk-1", Reference: rc.Reference, Reason: "encore", Actor: "staff:1"})
+	_, err := f.kiosk.VoidReceipt(f.ctx, kiosk.VoidRequest{TenantID: f.tenant, Station: "kiosk-1", Reference: rc.Reference, Reason: "encore", Actor: "staff:1"})
 	if err == nil || !strings.Contains(err.Error(), "already voided") {
 		t.Errorf("second void: %v, want ErrAlreadyVoided", err)
 	}
