@@ -3,6 +3,7 @@ package portal
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"tartine/booking"
 
 	"github.com/gin-gonic/gin"
@@ -26,6 +27,27 @@ type topupData struct {
 	OGM         string // +++…+++
 	BankReady   bool
 	Suggestions []string
+	// The bank transfer's amount: as typed (or QRDefault), its value for
+	// the QR code's address ("" when QRError says what is wrong).
+	QRAmount string
+	QRValue  string
+	QR       decimal.Decimal
+	QRError  string
+}
+
+// qrBase is the bank transfer's default amount when the wallet is not below
+// zero.
+var qrBase = decimal.NewFromInt(20)
+
+// QRDefault is the bank transfer's amount offered first: 20 € plus what the
+// wallet lacks to be at zero after the booked meals, rounded up to the
+// euro, within the top-up limits.
+func QRDefault(available, minimum, maximum decimal.Decimal) decimal.Decimal {
+	d := qrBase
+	if available.IsNegative() {
+		d = d.Add(available.Neg()).Ceil()
+	}
+	return decimal.Min(decimal.Max(d, minimum), maximum)
 }
 
 func (a *App) limits() (decimal.Decimal, decimal.Decimal) {
@@ -35,7 +57,7 @@ func (a *App) limits() (decimal.Decimal, decimal.Decimal) {
 	return payments.DefaultMinTopUp, payments.DefaultMaxTopUp
 }
 
-func (a *App) topupData(c *gin.Context, ch child) (topupData, error) {
+func (a *App) topupData(c *gin.Context, acct *account, ch child) (topupData, error) {
 	d := topupData{Child: ch, Online: a.TopUps != nil, Suggestions: []string{"10", "20", "50"}}
 	d.Min, d.Max = a.limits()
 	var err error
@@ -44,6 +66,11 @@ func (a *App) topupData(c *gin.Context, ch child) (topupData, error) {
 	}
 	if d.School, err = a.School.School(c.Request.Context(), ch.TenantID, ch.SchoolID); err != nil {
 		return d, err
+	}
+	def := QRDefault(d.Balance.Available, d.Min, d.Max)
+	d.QR, d.QRAmount, d.QRValue = def, def.StringFixed(2), def.StringFixed(2)
+	if a.lang(c, acct) == i18n.FR {
+		d.QRAmount = strings.Replace(d.QRAmount, ".", ",", 1)
 	}
 	if iban, err := sepa.FormatIBAN(d.School.IBAN); err == nil && ch.OGM != "" {
 		d.IBAN = iban
@@ -59,7 +86,7 @@ func (a *App) topupForm(c *gin.Context) {
 	if !ok {
 		return
 	}
-	d, err := a.topupData(c, ch)
+	d, err := a.topupData(c, acct, ch)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -67,7 +94,35 @@ func (a *App) topupForm(c *gin.Context) {
 	if s := c.Query("status"); s == "success" || s == "cancel" {
 		d.Status = s
 	}
-	a.render(c, http.StatusOK, "topup", "portal.topup.title", d, acct)
+	status := http.StatusOK
+	if typed, ok := c.GetQuery("qr_amount"); ok {
+		// The bank transfer form (a GET: nothing changes, the QR code
+		// follows the amount).
+		d.QRAmount, d.QRValue = typed, ""
+		amount, msg := a.qrAmount(typed, d.Min, d.Max, a.lang(c, acct))
+		if msg != "" {
+			d.QRError, status = msg, http.StatusUnprocessableEntity
+		} else {
+			d.QR, d.QRValue = amount, amount.StringFixed(2)
+		}
+	}
+	a.render(c, status, "topup", "portal.topup.title", d, acct)
+}
+
+// qrAmount checks the amount of a bank transfer's QR code: a message for
+// people when it is not an amount within the top-up limits.
+func (a *App) qrAmount(s string, minimum, maximum decimal.Decimal, lang string) (decimal.Decimal, string) {
+	amount, err := i18n.ParseAmount(s, i18n.RejectNegative)
+	var ae *i18n.AmountError
+	switch {
+	case errors.As(err, &ae):
+		return decimal.Zero, ae.Message(a.Catalog, lang)
+	case err != nil:
+		return decimal.Zero, a.Catalog.T(lang, "error.amount.empty")
+	case amount.LessThan(minimum) || amount.GreaterThan(maximum):
+		return decimal.Zero, a.Catalog.T(lang, "payments.error.amount_range", i18n.FormatEUR(minimum, lang), i18n.FormatEUR(maximum, lang))
+	}
+	return amount, ""
 }
 
 func (a *App) topup(c *gin.Context) {
@@ -76,7 +131,7 @@ func (a *App) topup(c *gin.Context) {
 		return
 	}
 	lang := a.lang(c, acct)
-	d, err := a.topupData(c, ch)
+	d, err := a.topupData(c, acct, ch)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -127,9 +182,10 @@ func (a *App) topup(c *gin.Context) {
 }
 
 // epcPNG serves the EPC QR code of a bank transfer to the child's wallet;
-// ?amount= (optional) pre-fills the amount.
+// ?amount= (optional) pre-fills the amount, within the top-up limits (400
+// otherwise).
 func (a *App) epcPNG(c *gin.Context) {
-	_, ch, ok := a.child(c)
+	acct, ch, ok := a.child(c)
 	if !ok {
 		return
 	}
@@ -140,8 +196,10 @@ func (a *App) epcPNG(c *gin.Context) {
 	}
 	amount := decimal.Zero
 	if s := c.Query("amount"); s != "" {
-		if amount, err = i18n.ParseAmount(s, i18n.RejectNegative); err != nil {
-			c.String(http.StatusBadRequest, "amount: %v", err)
+		lo, hi := a.limits()
+		var msg string
+		if amount, msg = a.qrAmount(s, lo, hi, a.lang(c, acct)); msg != "" {
+			c.String(http.StatusBadRequest, msg)
 			return
 		}
 	}
