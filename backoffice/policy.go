@@ -12,24 +12,25 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/internal/i18n"
+	"tartine/internal/policy"
 	"tartine/school"
 )
 
-// Policy (/admin/policy, admins only): a school's rules (school.Policy) in
-// one form, each field with a line saying what it does for families and
+// Policy (/admin/policy, admins only): a school's rules (policy.Policy) in
+// one form, every key of the type with its place, each field with a line saying what it does for families and
 // staff, saved with school.Store.SetPolicy (which validates, moves the
 // wallets' floor and audits). The confirmation says how many wallets kept
 // their old floor because they are already below the new one.
 
-// policyMaxAmount is the largest amount a policy accepts (school.Policy
+// policyMaxAmount is the largest amount a policy accepts (policy.Policy
 // Validate: 0 to 999.99).
 var policyMaxAmount = decimal.RequireFromString("999.99")
 
 // policyForm is the policy form as typed (or as stored, formatted for the
 // form's fields).
 type policyForm struct {
-	Grace, Duplicate, Unbooked, Surcharge, Cutoff, CutoffDays, MealNoShow, DaycareNoShow, LowBalance string
-	HardFloor, Refund, WednesdayMeals, RefuseShort                                                   bool
+	Grace, Duplicate, Unbooked, Surcharge, Cutoff, CutoffDays, MealNoShow, DaycareNoShow, SickAfterCutoff, LowBalance string
+	HardFloor, Refund, WednesdayMeals, RefuseShort                                                                    bool
 }
 
 type policyData struct {
@@ -44,35 +45,38 @@ type policyData struct {
 
 // UnbookedChoices are the unbooked-meal rules, in the form's order.
 func (policyData) UnbookedChoices() []string {
-	return []string{string(school.UnbookedRefuse), string(school.UnbookedNormal), string(school.UnbookedSurcharge)}
+	return []string{string(policy.UnbookedRefuse), string(policy.UnbookedNormal), string(policy.UnbookedSurcharge)}
 }
 
 // noShowChoice is a no-show field and its value in the form.
 type noShowChoice struct{ Field, Current string }
 
-// NoShows are the no-show fields (meals, daycare) with their values.
+// NoShows are the charge-or-release fields (meals and daycare not used, a
+// sick day reported after the cut-off) with their values.
 func (d policyData) NoShows() []noShowChoice {
-	return []noShowChoice{{"meal_no_show", d.Form.MealNoShow}, {"daycare_no_show", d.Form.DaycareNoShow}}
+	return []noShowChoice{{"meal_no_show", d.Form.MealNoShow}, {"daycare_no_show", d.Form.DaycareNoShow},
+		{"sick_day_after_cutoff", d.Form.SickAfterCutoff}}
 }
 
 // amountField writes an amount for a form field: "10,00".
 func amountField(d decimal.Decimal) string { return strings.Replace(d.StringFixed(2), ".", ",", 1) }
 
-func policyFormOf(p school.Policy) policyForm {
+func policyFormOf(p policy.Policy) policyForm {
 	return policyForm{
-		Grace:          amountField(p.GraceAmount),
-		HardFloor:      p.HardFloor,
-		Duplicate:      strconv.Itoa(p.DuplicateWindowSeconds),
-		Unbooked:       string(p.UnbookedMeal),
-		Surcharge:      amountField(p.UnbookedSurcharge),
-		Cutoff:         p.BookingCutoff,
-		CutoffDays:     strconv.Itoa(p.BookingCutoffDaysBefore),
-		Refund:         p.RefundAfterCutoff,
-		MealNoShow:     string(p.MealNoShow),
-		DaycareNoShow:  string(p.DaycareNoShow),
-		LowBalance:     amountField(p.LowBalanceThreshold),
-		WednesdayMeals: p.WednesdayMeals,
-		RefuseShort:    p.InsufficientFunds == "refuse",
+		Grace:           amountField(p.GraceAmount),
+		HardFloor:       p.HardFloor,
+		Duplicate:       strconv.Itoa(p.DuplicateWindowSeconds),
+		Unbooked:        string(p.UnbookedMeal),
+		Surcharge:       amountField(p.UnbookedSurcharge),
+		Cutoff:          p.BookingCutoff,
+		CutoffDays:      strconv.Itoa(p.BookingCutoffDaysBefore),
+		Refund:          p.RefundAfterCutoff,
+		MealNoShow:      string(p.MealNoShow),
+		DaycareNoShow:   string(p.DaycareNoShow),
+		SickAfterCutoff: string(p.SickDayAfterCutoff),
+		LowBalance:      amountField(p.LowBalanceThreshold),
+		WednesdayMeals:  p.WednesdayMeals,
+		RefuseShort:     p.InsufficientFunds == policy.FundsRefuse,
 	}
 }
 
@@ -110,7 +114,7 @@ type policyField struct{ field, msg string }
 
 // parsePolicyForm reads the form over the school's policy; it returns the
 // first bad field.
-func (a *App) parsePolicyForm(l string, f policyForm, p school.Policy) (school.Policy, *policyField) {
+func (a *App) parsePolicyForm(l string, f policyForm, p policy.Policy) (policy.Policy, *policyField) {
 	label := func(field string) string { return a.Catalog.T(l, "policy.field."+field) }
 	amount := func(field, s string) (decimal.Decimal, *policyField) {
 		v, err := i18n.ParseAmount(s, i18n.RejectNegative)
@@ -142,18 +146,18 @@ func (a *App) parsePolicyForm(l string, f policyForm, p school.Policy) (school.P
 	if p.DuplicateWindowSeconds, bad = integer("duplicate", f.Duplicate, 0, 3600); bad != nil {
 		return p, bad
 	}
-	switch u := school.UnbookedMeal(f.Unbooked); u {
-	case school.UnbookedRefuse, school.UnbookedNormal, school.UnbookedSurcharge:
+	switch u := policy.UnbookedMeal(f.Unbooked); u {
+	case policy.UnbookedRefuse, policy.UnbookedNormal, policy.UnbookedSurcharge:
 		p.UnbookedMeal = u
 	default:
 		return p, &policyField{"unbooked", a.Catalog.T(l, "policy.error.choice", label("unbooked"), f.Unbooked)}
 	}
-	if f.Surcharge == "" && p.UnbookedMeal != school.UnbookedSurcharge {
+	if f.Surcharge == "" && p.UnbookedMeal != policy.UnbookedSurcharge {
 		p.UnbookedSurcharge = decimal.Zero
 	} else if p.UnbookedSurcharge, bad = amount("surcharge", f.Surcharge); bad != nil {
 		return p, bad
 	}
-	if p.UnbookedMeal == school.UnbookedSurcharge && p.UnbookedSurcharge.IsZero() {
+	if p.UnbookedMeal == policy.UnbookedSurcharge && p.UnbookedSurcharge.IsZero() {
 		return p, &policyField{"surcharge", a.Catalog.T(l, "policy.error.surcharge_zero")}
 	}
 	cutoff := f.Cutoff
@@ -170,16 +174,17 @@ func (a *App) parsePolicyForm(l string, f policyForm, p school.Policy) (school.P
 	}
 	p.RefundAfterCutoff = f.Refund
 	p.WednesdayMeals = f.WednesdayMeals
-	p.InsufficientFunds = "allow"
+	p.InsufficientFunds = policy.FundsAllow
 	if f.RefuseShort {
-		p.InsufficientFunds = "refuse"
+		p.InsufficientFunds = policy.FundsRefuse
 	}
 	for _, ns := range []struct {
 		field, v string
-		to       *school.NoShow
-	}{{"meal_no_show", f.MealNoShow, &p.MealNoShow}, {"daycare_no_show", f.DaycareNoShow, &p.DaycareNoShow}} {
-		switch v := school.NoShow(ns.v); v {
-		case school.NoShowCharge, school.NoShowRelease:
+		to       *policy.NoShow
+	}{{"meal_no_show", f.MealNoShow, &p.MealNoShow}, {"daycare_no_show", f.DaycareNoShow, &p.DaycareNoShow},
+		{"sick_day_after_cutoff", f.SickAfterCutoff, &p.SickDayAfterCutoff}} {
+		switch v := policy.NoShow(ns.v); v {
+		case policy.NoShowCharge, policy.NoShowRelease:
 			*ns.to = v
 		default:
 			return p, &policyField{ns.field, a.Catalog.T(l, "policy.error.choice", label(ns.field), ns.v)}
@@ -207,7 +212,8 @@ func (a *App) savePolicy(c *gin.Context) {
 		Grace: trim("grace"), HardFloor: c.PostForm("hard_floor") == "1", Duplicate: trim("duplicate"),
 		Unbooked: trim("unbooked"), Surcharge: trim("surcharge"), Cutoff: trim("cutoff"), CutoffDays: trim("cutoff_days"),
 		Refund: c.PostForm("refund") == "1", MealNoShow: trim("meal_no_show"), DaycareNoShow: trim("daycare_no_show"),
-		LowBalance: trim("low_balance"), WednesdayMeals: c.PostForm("wednesday_meals") == "1", RefuseShort: c.PostForm("refuse_short") == "1",
+		SickAfterCutoff: trim("sick_day_after_cutoff"),
+		LowBalance:      trim("low_balance"), WednesdayMeals: c.PostForm("wednesday_meals") == "1", RefuseShort: c.PostForm("refuse_short") == "1",
 	}
 	reject := func(field, msg string) {
 		d, err := a.policyData(c, sc.ID)

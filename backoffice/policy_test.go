@@ -8,12 +8,12 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"tartine/booking"
+	"tartine/internal/policy"
 	"tartine/school"
 )
 
 // demoPolicy reads the demo school's policy back through the school store.
-func (f *fixture) demoPolicy() school.Policy {
+func (f *fixture) demoPolicy() policy.Policy {
 	f.t.Helper()
 	sc, err := f.store.School(f.ctx, f.demo.TenantID, f.demo.SchoolID)
 	if err != nil {
@@ -28,7 +28,7 @@ func (f *fixture) demoPolicy() school.Policy {
 // policyValues is the policy form filled with the defaults.
 func (f *fixture) policyValues(edit func(url.Values)) url.Values {
 	v := url.Values{"school": {itoa(f.demo.SchoolID)}, "grace": {"10,00"}, "duplicate": {"90"}, "unbooked": {"normal"}, "surcharge": {"0,00"},
-		"cutoff": {"09:00"}, "cutoff_days": {"1"}, "meal_no_show": {"charge"}, "daycare_no_show": {"release"}, "low_balance": {"5,00"}}
+		"cutoff": {"09:00"}, "cutoff_days": {"1"}, "meal_no_show": {"charge"}, "daycare_no_show": {"release"}, "sick_day_after_cutoff": {"charge"}, "low_balance": {"5,00"}}
 	if edit != nil {
 		edit(v)
 	}
@@ -77,8 +77,8 @@ func TestSavePolicy(t *testing.T) {
 		t.Fatalf("save: %d to %q (%.300s)", st, loc, body)
 	}
 	p := f.demoPolicy()
-	if p.DuplicateWindowSeconds != 45 || p.UnbookedMeal != school.UnbookedSurcharge || !p.UnbookedSurcharge.Equal(decimal.RequireFromString("0.50")) ||
-		p.BookingCutoff != "08:30" || !p.RefundAfterCutoff || p.DaycareNoShow != school.NoShowCharge || p.MealNoShow != school.NoShowCharge ||
+	if p.DuplicateWindowSeconds != 45 || p.UnbookedMeal != policy.UnbookedSurcharge || !p.UnbookedSurcharge.Equal(decimal.RequireFromString("0.50")) ||
+		p.BookingCutoff != "08:30" || !p.RefundAfterCutoff || p.DaycareNoShow != policy.NoShowCharge || p.MealNoShow != policy.NoShowCharge ||
 		!p.GraceAmount.Equal(decimal.NewFromInt(10)) || p.HardFloor {
 		t.Errorf("stored policy = %+v", p)
 	}
@@ -189,15 +189,70 @@ func TestPolicyWednesdayMealsAndShortWallet(t *testing.T) {
 		if err := f.pool.QueryRow(f.ctx, `SELECT settings FROM schools WHERE tenant_id = $1 AND id = $2`, f.demo.TenantID, f.demo.SchoolID).Scan(&settings); err != nil {
 			t.Fatal(err)
 		}
-		bp, err := booking.ParsePolicy(settings)
+		bp, err := policy.Decode(settings)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if bp.WednesdayMeals != on || (bp.InsufficientFunds == booking.FundsRefuse) != on {
+		if bp.WednesdayMeals != on || (bp.InsufficientFunds == policy.FundsRefuse) != on {
 			t.Errorf("on=%v: booking reads wednesday meals %v, insufficient funds %q", on, bp.WednesdayMeals, bp.InsufficientFunds)
 		}
 		if _, page := c.get("/admin/policy"); strings.Contains(page, `name="wednesday_meals" value="1" checked`) != on {
 			t.Errorf("on=%v: the page does not show the stored Wednesday rule", on)
 		}
+	}
+}
+
+// policyFormFields is the policy page's form field of every key of
+// policy.Policy.
+var policyFormFields = map[string]string{
+	"grace_amount": "grace", "hard_floor": "hard_floor", "duplicate_window_seconds": "duplicate",
+	"unbooked_meal": "unbooked", "unbooked_surcharge": "surcharge", "booking_cutoff": "cutoff",
+	"booking_cutoff_days_before": "cutoff_days", "refund_after_cutoff": "refund", "meal_no_show": "meal_no_show",
+	"daycare_no_show": "daycare_no_show", "low_balance_threshold": "low_balance", "wednesday_meals": "wednesday_meals",
+	"insufficient_funds": "refuse_short", "sick_day_after_cutoff": "sick_day_after_cutoff",
+}
+
+// Every key of the one policy type has its place on the policy page, and
+// saving the page merges into the stored settings: a key the page does not
+// know is kept, each key the page shows is written.
+func TestPolicyPageEveryKeyAndMerge(t *testing.T) {
+	f := newFixture(t)
+	c := f.login("admin", "demo-admin")
+	_, page := c.get("/admin/policy")
+	for _, k := range policy.Keys() {
+		field, ok := policyFormFields[k]
+		if !ok {
+			t.Errorf("policy key %q has no field on the policy page", k)
+			continue
+		}
+		if !strings.Contains(page, `name="`+field+`"`) {
+			t.Errorf("the policy page has no field %q for key %q", field, k)
+		}
+	}
+	if _, err := f.pool.Exec(f.ctx, `UPDATE schools SET settings = settings || '{"a_later_key": "kept"}' WHERE tenant_id = $1 AND id = $2`,
+		f.demo.TenantID, f.demo.SchoolID); err != nil {
+		t.Fatal(err)
+	}
+	st, body, _ := c.post("/admin/policy", f.policyValues(func(v url.Values) { v.Set("sick_day_after_cutoff", "release") }))
+	if st != http.StatusSeeOther {
+		t.Fatalf("save: %d (%.300s)", st, body)
+	}
+	var later, sick string
+	if err := f.pool.QueryRow(f.ctx, `SELECT COALESCE(settings->>'a_later_key', ''), settings->>'sick_day_after_cutoff' FROM schools WHERE tenant_id = $1 AND id = $2`,
+		f.demo.TenantID, f.demo.SchoolID).Scan(&later, &sick); err != nil {
+		t.Fatal(err)
+	}
+	if later != "kept" || sick != "release" {
+		t.Errorf("after save: a_later_key %q, sick_day_after_cutoff %q; want kept, release", later, sick)
+	}
+	if p := f.demoPolicy(); p.SickDayAfterCutoff != policy.NoShowRelease {
+		t.Errorf("stored sick-day rule = %q, want release", p.SickDayAfterCutoff)
+	}
+	if _, page := c.get("/admin/policy"); !strings.Contains(page, `name="sick_day_after_cutoff" value="release" checked`) {
+		t.Errorf("the page does not show the stored sick-day rule")
+	}
+	st, body, _ = c.post("/admin/policy", f.policyValues(func(v url.Values) { v.Set("sick_day_after_cutoff", "maybe") }))
+	if st != http.StatusUnprocessableEntity {
+		t.Errorf("save with a bad sick-day rule: %d, want a refusal (%.200s)", st, body)
 	}
 }

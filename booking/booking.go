@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"tartine/internal/policy"
 	"tartine/internal/tz"
 	"tartine/ledger"
 )
@@ -193,12 +194,12 @@ func (m *Manager) school(ctx context.Context, tenantID, schoolID int64) (school,
 
 // Policy returns the school's booking policy (schools.settings). It returns
 // ErrNotFound or ErrInvalid (malformed settings).
-func (m *Manager) Policy(ctx context.Context, tenantID, schoolID int64) (Policy, error) {
+func (m *Manager) Policy(ctx context.Context, tenantID, schoolID int64) (policy.Policy, error) {
 	s, err := m.school(ctx, tenantID, schoolID)
 	if err != nil {
-		return Policy{}, err
+		return policy.Policy{}, err
 	}
-	return ParsePolicy(s.settings)
+	return decodePolicy(s.settings)
 }
 
 // pupil is what bookings need to know of a pupil.
@@ -226,15 +227,16 @@ func (m *Manager) pupil(ctx context.Context, tenantID, pupilID int64) (pupil, er
 
 // cutoff returns the cut-off instant for day under p, counting school days
 // (weekdays that are not stored closed days) in cal backwards.
-func cutoff(p Policy, cal calendar, day time.Time, loc *time.Location) time.Time {
+func cutoff(p policy.Policy, cal calendar, day time.Time, loc *time.Location) time.Time {
 	d := civil(day)
-	for n := p.CutoffDaysBefore; n > 0; {
+	for n := p.BookingCutoffDaysBefore; n > 0; {
 		d = d.AddDate(0, 0, -1)
 		if cal.schoolDay(d) {
 			n--
 		}
 	}
-	return time.Date(d.Year(), d.Month(), d.Day(), p.CutoffHour, p.CutoffMinute, 0, 0, loc)
+	h, mi := p.CutoffClock()
+	return time.Date(d.Year(), d.Month(), d.Day(), h, mi, 0, 0, loc)
 }
 
 // Cutoff returns the instant after which bookings of day at the school can
@@ -247,7 +249,7 @@ func (m *Manager) Cutoff(ctx context.Context, tenantID, schoolID int64, day time
 	if err != nil {
 		return time.Time{}, err
 	}
-	pol, err := ParsePolicy(s.settings)
+	pol, err := decodePolicy(s.settings)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -294,7 +296,7 @@ func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, err
 	if err != nil {
 		return Booking{}, false, err
 	}
-	pol, err := ParsePolicy(s.settings)
+	pol, err := decodePolicy(s.settings)
 	if err != nil {
 		return Booking{}, false, err
 	}
@@ -342,7 +344,7 @@ func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, err
 		if p.wallet == nil {
 			return Booking{}, false, fmt.Errorf("%w: pupil %d", ErrNoWallet, p.id)
 		}
-		if pol.InsufficientFunds == FundsRefuse {
+		if pol.InsufficientFunds == policy.FundsRefuse {
 			bal, err := m.led.Balance(ctx, req.TenantID, *p.wallet)
 			if err != nil {
 				return Booking{}, false, fmt.Errorf("read wallet balance: %w", err)
@@ -556,7 +558,7 @@ func (m *Manager) Cancel(ctx context.Context, tenantID, bookingID int64, actor s
 	if err != nil {
 		return Booking{}, err
 	}
-	pol, err := ParsePolicy(s.settings)
+	pol, err := decodePolicy(s.settings)
 	if err != nil {
 		return Booking{}, err
 	}
@@ -681,7 +683,7 @@ func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 	if err != nil {
 		return rep, err
 	}
-	pol, err := ParsePolicy(s.settings)
+	pol, err := decodePolicy(s.settings)
 	if err != nil {
 		return rep, err
 	}
@@ -701,7 +703,7 @@ func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 	}
 	closed := !cal.status(d).Open
 	var rev int64
-	if pol.NoShowCharged && !closed && len(ids) > 0 {
+	if pol.MealNoShow == policy.NoShowCharge && !closed && len(ids) > 0 {
 		if rev, err = m.account(ctx, tenantID, AccountRevenueMeals); err != nil {
 			return rep, err
 		}
@@ -723,7 +725,7 @@ func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 			switch {
 			case b.HoldID == nil:
 				rep.Marked++
-			case pol.NoShowCharged:
+			case pol.MealNoShow == policy.NoShowCharge:
 				t, err := m.led.PostHoldTx(ctx, tx, ledger.PostHoldRequest{TenantID: tenantID, HoldID: *b.HoldID, Amount: b.Price, To: rev,
 					IdempotencyKey: "noshow:" + strconv.FormatInt(b.ID, 10), Kind: KindMealNoShow, OccurredAt: occurred, Actor: "system:day-end",
 					Memo: fmt.Sprintf("Repas réservé non pris (%s) du %s", b.Service, d.Format(time.DateOnly)), Metadata: bookingMeta(b)})

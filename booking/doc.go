@@ -24,6 +24,8 @@
 //
 // # Policy
 //
-// Booking rules are read from schools.settings (Policy), using the same
-// keys as school.Policy for the shared settings.
+// Booking rules are a school's policy (internal/policy, the one type of
+// schools.settings that school stores and the back office edits): cut-off,
+// refund after the cut-off, short wallets, no-shows, Wednesday meals, sick
+// days reported after the cut-off.
 package booking

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"tartine/internal/policy"
 )
 
 // MonthDay is a day of a family's month: whether the school is open and,
@@ -22,7 +24,7 @@ type MonthDay struct {
 // bookings (every status) from From to To, and the end of the term that
 // holds Today.
 type Month struct {
-	Policy   Policy // the school's booking policy (e.g. no meals on Wednesdays)
+	Policy   policy.Policy // the school's booking policy (e.g. no meals on Wednesdays)
 	Days     []MonthDay
 	Meals    []MealType
 	Menus    []MenuItem
@@ -125,7 +127,7 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 		return Month{}, fmt.Errorf("%w: school %d", ErrNotFound, schoolID)
 	}
 	cal.years = years
-	pol, err := ParsePolicy(settings)
+	pol, err := decodePolicy(settings)
 	if err != nil {
 		return Month{}, err
 	}

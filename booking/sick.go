@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"tartine/internal/policy"
 )
 
 // SickRequest reports a pupil absent (sick) on the school days from From to
@@ -60,7 +62,7 @@ func (r SickReport) Count(o SickOutcome) int {
 // and applies the school's policy to those days' bookings (status booked,
 // every service): before a day's cut-off they are released (cancelled,
 // hold voided); after it they are released only when the policy says so
-// (Policy.SickReleaseAfterCutoff, or RefundAfterCutoff: a cancellation
+// (policy.Policy.SickDayAfterCutoff release, or RefundAfterCutoff: a cancellation
 // would be refunded anyway), else kept and charged as a no-show at day end.
 // Reporting a day again changes nothing already recorded and applies the
 // policy to bookings made since. Everything is written in one transaction.
@@ -84,7 +86,7 @@ func (m *Manager) ReportSick(ctx context.Context, req SickRequest) (SickReport, 
 	if err != nil {
 		return SickReport{}, err
 	}
-	pol, err := ParsePolicy(s.settings)
+	pol, err := decodePolicy(s.settings)
 	if err != nil {
 		return SickReport{}, err
 	}
@@ -124,7 +126,7 @@ func (m *Manager) ReportSick(ctx context.Context, req SickRequest) (SickReport, 
 			return fmt.Errorf("read bookings: %w", err)
 		}
 		for _, b := range bks {
-			if now.Before(cutoffs[civil(b.Day)]) || pol.SickReleaseAfterCutoff || pol.RefundAfterCutoff {
+			if now.Before(cutoffs[civil(b.Day)]) || pol.SickDayAfterCutoff == policy.NoShowRelease || pol.RefundAfterCutoff {
 				if err := m.cancelLocked(ctx, tx, &b, req.Actor, now); err != nil {
 					return fmt.Errorf("release booking %d: %w", b.ID, err)
 				}

@@ -2,6 +2,7 @@ package school
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"tartine/internal/policy"
 	"tartine/internal/tz"
 	"tartine/sepa"
 )
@@ -25,7 +27,7 @@ type School struct {
 	Beneficiary string
 	Timezone    string
 	FreeMeals   bool // listed in the FWB free-meal programme
-	Policy      Policy
+	Policy      policy.Policy
 	// PolicyErr is set when the stored settings could not be used; Policy
 	// then holds the defaults.
 	PolicyErr error
@@ -96,8 +98,17 @@ func scanSchool(row pgx.Row) (School, error) {
 		&sc.Timezone, &sc.FreeMeals, &settings); err != nil {
 		return School{}, err
 	}
-	sc.Policy, sc.PolicyErr = DecodePolicy(settings)
+	sc.Policy, sc.PolicyErr = decodePolicy(settings)
 	return sc, nil
+}
+
+// decodePolicy is policy.Decode with its error wrapping ErrInvalid too.
+func decodePolicy(settings []byte) (policy.Policy, error) {
+	p, err := policy.Decode(settings)
+	if err != nil {
+		return p, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return p, nil
 }
 
 // School returns the tenant's school with this id, or ErrNotFound.
@@ -132,19 +143,39 @@ func (s *Store) AllSchools(ctx context.Context) ([]School, error) {
 }
 
 // SetPolicy validates and stores the school's policy, moves the floor of its
-// pupils' wallets to p.Floor() and records an audit entry. A wallet already
-// below the new floor keeps its old floor; their number is returned.
-func (s *Store) SetPolicy(ctx context.Context, tenantID, schoolID int64, p Policy, actor string) (kept int, err error) {
-	b, err := p.MarshalSettings()
+// pupils' wallets to p.Floor() and records an audit entry. The policy's keys
+// are merged into the stored settings (policy.Merge): a key the policy does
+// not know is kept. A wallet already below the new floor keeps its old
+// floor; their number is returned. It returns ErrInvalid (also wrapping
+// policy.ErrInvalid) for a policy that fails Validate, ErrNotFound for an
+// unknown school.
+func (s *Store) SetPolicy(ctx context.Context, tenantID, schoolID int64, p policy.Policy, actor string) (kept int, err error) {
+	if err := p.Validate(); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var stored []byte
+		err := tx.QueryRow(ctx, `SELECT settings FROM schools WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, schoolID).Scan(&stored)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("school %d: %w", schoolID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("school policy: %w", err)
+		}
+		b, err := p.Merge(stored)
+		if errors.Is(err, policy.ErrInvalid) {
+			// Stored settings that are not an object (written by hand):
+			// the policy replaces them.
+			b, err = p.Merge(nil)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE schools SET settings = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, schoolID, b)
+		return mapErr(err, "school policy")
+	})
 	if err != nil {
 		return 0, err
-	}
-	tag, err := s.pool.Exec(ctx, `UPDATE schools SET settings = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, schoolID, b)
-	if err != nil {
-		return 0, mapErr(err, "school policy")
-	}
-	if tag.RowsAffected() == 0 {
-		return 0, fmt.Errorf("school %d: %w", schoolID, ErrNotFound)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT wallet_account_id FROM pupils WHERE tenant_id = $1 AND school_id = $2 AND wallet_account_id IS NOT NULL`, tenantID, schoolID)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"tartine/internal/policy"
 )
 
 func TestCrossTenantLookupsNotFound(t *testing.T) {
@@ -417,28 +419,21 @@ func TestDevices(t *testing.T) {
 }
 
 func TestPolicy(t *testing.T) {
-	p, err := DecodePolicy([]byte(`{"grace_amount": "5.50", "unbooked_meal": "surcharge", "unbooked_surcharge": 1}`))
+	// The policy's own rules are tested in internal/policy; here: the
+	// school's settings read, stored, merged and applied to the wallets.
+	p, err := decodePolicy([]byte(`{"grace_amount": "5.50", "unbooked_meal": "surcharge", "unbooked_surcharge": 1}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.GraceAmount.Equal(decimal.RequireFromString("5.5")) || p.UnbookedMeal != UnbookedSurcharge || p.DuplicateWindow() != 90*time.Second ||
+	if !p.GraceAmount.Equal(decimal.RequireFromString("5.5")) || p.UnbookedMeal != policy.UnbookedSurcharge || p.DuplicateWindow() != 90*time.Second ||
 		p.BookingCutoff != "09:00" || !p.Floor().Equal(decimal.RequireFromString("-5.5")) {
 		t.Errorf("policy = %+v", p)
 	}
 	for _, bad := range []string{`{"unbooked_meal": "maybe"}`, `{"grace_amount": "-1"}`, `{"grace_amount": "1.234"}`, `{"booking_cutoff": "9h"}`,
 		`{"duplicate_window_seconds": -5}`, `{"meal_no_show": "x"}`, `not json`} {
-		if _, err := DecodePolicy([]byte(bad)); !errors.Is(err, ErrInvalid) {
-			t.Errorf("DecodePolicy(%s) err = %v, want ErrInvalid", bad, err)
+		if _, err := decodePolicy([]byte(bad)); !errors.Is(err, ErrInvalid) || !errors.Is(err, policy.ErrInvalid) {
+			t.Errorf("decodePolicy(%s) err = %v, want ErrInvalid", bad, err)
 		}
-	}
-	brussels, _ := time.LoadLocation("Europe/Brussels")
-	d := DefaultPolicy()
-	monday := time.Date(2026, 11, 30, 12, 0, 0, 0, brussels)
-	if got, want := d.Cutoff(monday, brussels), time.Date(2026, 11, 27, 9, 0, 0, 0, brussels); !got.Equal(want) {
-		t.Errorf("cut-off for Monday = %v, want Friday 09:00 %v", got, want)
-	}
-	if got, want := d.Cutoff(monday.AddDate(0, 0, 2), brussels), time.Date(2026, 12, 1, 9, 0, 0, 0, brussels); !got.Equal(want) {
-		t.Errorf("cut-off for Wednesday = %v, want %v", got, want)
 	}
 
 	f := newFixture(t)
@@ -448,7 +443,7 @@ func TestPolicy(t *testing.T) {
 		t.Errorf("default school policy = %+v, %v", sc.Policy, sc.PolicyErr)
 	}
 	pupil := f.pupil(t, "Emma", "Dubois")
-	hard := DefaultPolicy()
+	hard := policy.Default()
 	hard.HardFloor = true
 	if kept, err := f.store.SetPolicy(ctx, f.tenant.ID, f.school.ID, hard, "staff:1"); err != nil || kept != 0 {
 		t.Fatalf("SetPolicy = %d, %v", kept, err)
@@ -462,7 +457,7 @@ func TestPolicy(t *testing.T) {
 	if w.Floor == nil || !w.Floor.IsZero() {
 		t.Errorf("new wallet floor under hard floor = %v", w.Floor)
 	}
-	bad := DefaultPolicy()
+	bad := policy.Default()
 	bad.UnbookedMeal = "x"
 	if _, err := f.store.SetPolicy(ctx, f.tenant.ID, f.school.ID, bad, "staff:1"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("SetPolicy(bad) = %v", err)
@@ -474,6 +469,41 @@ func TestPolicy(t *testing.T) {
 	sc, _ = f.store.School(ctx, f.tenant.ID, f.school.ID)
 	if sc.PolicyErr == nil || !sc.Policy.GraceAmount.Equal(decimal.NewFromInt(10)) {
 		t.Errorf("corrupt settings: policy %+v err %v", sc.Policy, sc.PolicyErr)
+	}
+}
+
+// TestSetPolicyKeepsOtherKeys: saving the policy writes its keys over the
+// stored settings and keeps a key it does not know (written by another
+// version or another writer of the column), as two parsers of one column
+// used to wipe each other's keys.
+func TestSetPolicyKeepsOtherKeys(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.store.Pool().Exec(ctx, `UPDATE schools SET settings = '{"grace_amount": "3.00", "future_rule": {"days": 2}, "hard_floor": true}' WHERE id = $1`,
+		f.school.ID); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := f.store.School(ctx, f.tenant.ID, f.school.ID)
+	if err != nil || sc.PolicyErr != nil {
+		t.Fatalf("School = %v, %v", err, sc.PolicyErr)
+	}
+	p := sc.Policy
+	p.HardFloor = false
+	p.WednesdayMeals = true
+	if _, err := f.store.SetPolicy(ctx, f.tenant.ID, f.school.ID, p, "staff:1"); err != nil {
+		t.Fatal(err)
+	}
+	var future, grace, hard, wed string
+	if err := f.store.Pool().QueryRow(ctx, `SELECT settings->>'future_rule', settings->>'grace_amount', settings->>'hard_floor', settings->>'wednesday_meals'
+		FROM schools WHERE id = $1`, f.school.ID).Scan(&future, &grace, &hard, &wed); err != nil {
+		t.Fatal(err)
+	}
+	if future != `{"days": 2}` || grace != "3" || hard != "false" || wed != "true" {
+		t.Errorf("settings after SetPolicy: future_rule %s, grace_amount %s, hard_floor %s, wednesday_meals %s; want the unknown key kept and the policy's keys written",
+			future, grace, hard, wed)
+	}
+	if _, err := f.store.SetPolicy(ctx, f.tenant.ID, f.school.ID+1000, p, "staff:1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetPolicy(unknown school) = %v, want ErrNotFound", err)
 	}
 }
 

@@ -102,6 +102,11 @@ type Policy struct {
 	// InsufficientFunds: a booking with a short wallet is allowed within the
 	// grace ("allow", default) or refused ("refuse").
 	InsufficientFunds Funds `json:"insufficient_funds"`
+	// SickDayAfterCutoff: what a sick day reported by the family after the
+	// cut-off does to that day's bookings: "charge" (default: they stand,
+	// charged as no-shows at day end) or "release" (cancelled, holds
+	// voided). Before the cut-off a sick day always releases them.
+	SickDayAfterCutoff NoShow `json:"sick_day_after_cutoff"`
 }
 
 // Default returns the safe defaults of DESIGN.md.
@@ -117,6 +122,7 @@ func Default() Policy {
 		DaycareNoShow:           NoShowRelease,
 		LowBalanceThreshold:     decimal.RequireFromString("5.00"),
 		InsufficientFunds:       FundsAllow,
+		SickDayAfterCutoff:      NoShowCharge,
 	}
 }
 
@@ -174,6 +180,8 @@ func (p Policy) Validate() error {
 		return invalid("daycare_no_show %q: want charge or release", p.DaycareNoShow)
 	case p.InsufficientFunds != FundsAllow && p.InsufficientFunds != FundsRefuse:
 		return invalid("insufficient_funds %q: want allow or refuse", p.InsufficientFunds)
+	case p.SickDayAfterCutoff != NoShowCharge && p.SickDayAfterCutoff != NoShowRelease:
+		return invalid("sick_day_after_cutoff %q: want charge or release", p.SickDayAfterCutoff)
 	case !money(p.LowBalanceThreshold):
 		return invalid("low_balance_threshold %s: want 0 to 999.99 with at most two decimals", p.LowBalanceThreshold)
 	}

@@ -37,6 +37,9 @@ func TestDecode(t *testing.T) {
 			with(func(p *Policy) {
 				p.GraceAmount, p.UnbookedMeal, p.UnbookedSurcharge = decimal.RequireFromString("5.5"), UnbookedSurcharge, decimal.NewFromInt(1)
 			}), false},
+		{`{"sick_day_after_cutoff": "release"}`, with(func(p *Policy) { p.SickDayAfterCutoff = NoShowRelease }), false},
+		{`{"sick_day_after_cutoff": "charge"}`, Default(), false},
+		{`{"sick_day_after_cutoff": "free"}`, Policy{}, true},
 		{`{"booking_cutoff": "9h"}`, Policy{}, true},
 		{`{"booking_cutoff_days_before": 15}`, Policy{}, true},
 		{`{"insufficient_funds": "maybe"}`, Policy{}, true},
