@@ -147,7 +147,7 @@ func TestSickDayAfterCutoff(t *testing.T) {
 	f.clk.Add(2 * time.Hour)
 	anne.get(lucas + "/bookings?month=2026-12")
 	_, page = anne.post(lucas+"/bookings/sick", url.Values{"from": {"2026-12-01"}})
-	if want := "1 réservation(s) libérée(s), 0 maintenue(s)"; !strings.Contains(page, want) {
+	if want := "1 réservation(s) libérée(s), le montant est de nouveau disponible."; !strings.Contains(page, want) {
 		t.Errorf("flash misses %q", want)
 	}
 	if _, err := f.bk.BookingFor(ctx, f.tenant, f.lucas.ID, tue, "repas"); !errors.Is(err, booking.ErrNotFound) {

@@ -52,6 +52,10 @@ func (a *App) reportSick(c *gin.Context) {
 	if len(released) > 0 {
 		a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Cancelled: released, Link: a.BaseURL + to})
 	}
-	a.flash(c, to, "portal.bookings.sick_done", ch.FirstName, fmt.Sprint(len(rep.Days)),
-		fmt.Sprint(rep.Count(booking.SickReleased)), fmt.Sprint(rep.Count(booking.SickKept)))
+	args := []string{ch.FirstName, fmt.Sprint(len(rep.Days)), fmt.Sprint(rep.Count(booking.SickReleased))}
+	if kept := rep.Count(booking.SickKept); kept > 0 {
+		a.flash(c, to, "portal.bookings.sick_done_kept", append(args, fmt.Sprint(kept))...)
+		return
+	}
+	a.flash(c, to, "portal.bookings.sick_done", args...)
 }

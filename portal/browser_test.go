@@ -72,7 +72,7 @@ func TestBrowserJourney(t *testing.T) {
 	emma := f.url + childPath(f.tenant, f.emma)
 	// Book Monday 30 November, then cancel it.
 	step("book",
-		chromedp.Navigate(emma+"/bookings?month=2026-11"),
+		chromedp.Navigate(emma+"/bookings?month=2026-11#day-2026-11-30"), // the day's detail under the grid
 		chromedp.Click(`[data-action="book-2026-11-30-repas"]`),
 		chromedp.WaitVisible(`[data-action="cancel-2026-11-30-repas"]`),
 	)
