@@ -10,17 +10,15 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/shopspring/decimal"
 
 	"log/slog"
 	"tartine/internal/i18n"
-	"tartine/internal/tz"
+	"tartine/internal/web"
 	"tartine/internal/websession"
 	"tartine/kiosk"
 	"tartine/ledger"
@@ -56,6 +54,7 @@ type Web struct {
 	throttle *websession.Throttle
 	cat      *i18n.Catalog
 	tmpl     *template.Template
+	errs     web.Errors
 	// Heartbeat is the interval of SSE keep-alive comments (default 15 s).
 	Heartbeat time.Duration
 	// TopUps, when set, is told about each cash top-up taken at a kiosk
@@ -77,10 +76,10 @@ func New(d Deps) (*Web, error) {
 	cat := d.Catalog
 	w := &Web{taps: d.Taps, kiosk: d.Kiosk, store: d.School, ledger: d.Ledger, log: d.Log, now: d.Now,
 		sessions: d.Sessions, throttle: d.Throttle, cat: cat, Heartbeat: 15 * time.Second}
+	w.errs = web.Errors{Name: "staff screens", NotFound: []error{terminal.ErrNotFound, kiosk.ErrNotFound, school.ErrNotFound},
+		Forbidden: []error{errForbidden}, Catalog: cat, Log: d.Log}
+	// t, eur, hm and the others of web.Funcs, and the screens' own:
 	funcs := template.FuncMap{
-		"t":   func(lang, key string, args ...any) string { return cat.T(lang, key, args...) },
-		"eur": func(d decimal.Decimal, lang string) string { return i18n.FormatEUR(d, lang) },
-		"hm":  func(t time.Time) string { return i18n.FormatTime(t.In(tz.Brussels), "fr") },
 		"diet": func(lang, d string) string {
 			if k := school.Diet(d).LabelKey(); cat.Has(lang, k) || cat.Has("fr", k) {
 				return cat.T(lang, k)
@@ -100,7 +99,7 @@ func New(d Deps) (*Web, error) {
 		},
 		"tapview": func(e terminal.Event, lang string) tapView { return tapView{Event: e, Lang: lang} },
 	}
-	t, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/*.html")
+	t, err := web.ParseAll(assets, "templates", cat, funcs)
 	if err != nil {
 		return nil, fmt.Errorf("staff templates: %w", err)
 	}
@@ -113,7 +112,7 @@ func New(d Deps) (*Web, error) {
 func (w *Web) Mount(r gin.IRouter) {
 	static, _ := fs.Sub(assets, "static")
 	websession.StaticFS(r, "/staff/static", static)
-	g := r.Group("/staff", websession.SecurityHeaders(), w.sessions.Middleware())
+	g := r.Group("/staff", web.SecurityHeaders(), w.sessions.Middleware())
 	g.GET("/login", websession.Public, w.loginPage)
 	g.POST("/login", websession.Public, w.loginPost)
 	a := g.Group("", websession.Require(websession.KindStaff, func(c *gin.Context) {
@@ -150,12 +149,8 @@ func user(c *gin.Context) school.StaffUser {
 	return su
 }
 
-func lang(c *gin.Context) string {
-	if ck, err := c.Cookie("lang"); err == nil && ck != "" {
-		return i18n.Negotiate(ck)
-	}
-	return i18n.Negotiate(c.GetHeader("Accept-Language"))
-}
+// lang is the request's language (web.Lang).
+func lang(c *gin.Context) string { return web.Lang(c) }
 
 // page is the data of every page.
 type page struct {
@@ -176,27 +171,13 @@ func (w *Web) render(c *gin.Context, status int, name string, p page) {
 			p.CSRF = tok
 		}
 	}
-	var buf bytes.Buffer
-	if err := w.tmpl.ExecuteTemplate(&buf, name, p); err != nil {
-		w.log.Error("render", "template", name, "err", err)
-		c.String(http.StatusInternalServerError, w.cat.T(p.Lang, "error.internal"))
-		return
+	if err := web.Render(c, status, w.tmpl, name, p); err != nil {
+		w.fail(c, err)
 	}
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
-func (w *Web) fail(c *gin.Context, err error) {
-	l := lang(c)
-	switch {
-	case errors.Is(err, terminal.ErrNotFound), errors.Is(err, kiosk.ErrNotFound), errors.Is(err, school.ErrNotFound):
-		c.String(http.StatusNotFound, w.cat.T(l, "error.not_found"))
-	case errors.Is(err, errForbidden):
-		c.String(http.StatusForbidden, w.cat.T(l, "error.forbidden"))
-	default:
-		w.log.Error("staff page", "path", c.Request.URL.Path, "err", err)
-		c.String(http.StatusInternalServerError, w.cat.T(l, "error.internal"))
-	}
-}
+// fail answers err: 404, 403 or a logged 500 (web.Errors).
+func (w *Web) fail(c *gin.Context, err error) { w.errs.Fail(c, err) }
 
 var errForbidden = errors.New("staff: forbidden")
 
@@ -214,13 +195,9 @@ func (w *Web) loginPage(c *gin.Context) {
 // lands on their home).
 func loginURL(r *http.Request) string {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return "/staff/login"
+		return web.StaffLoginPath
 	}
-	next := safeNext(r.URL.RequestURI())
-	if next == "" {
-		return "/staff/login"
-	}
-	return "/staff/login?next=" + url.QueryEscape(next)
+	return web.StaffLoginURL(safeNext(r.URL.RequestURI()))
 }
 
 // safeNext returns next when it is a local address a staff member may be
@@ -230,7 +207,7 @@ func loginURL(r *http.Request) string {
 func safeNext(next string) string {
 	for _, prefix := range []string{"/staff/", "/admin"} {
 		if n := websession.LocalRedirect(next, prefix, ""); n != "" {
-			if p, _, _ := strings.Cut(n, "?"); p == "/staff/login" || p == "/staff/logout" {
+			if p, _, _ := strings.Cut(n, "?"); p == web.StaffLoginPath || p == "/staff/logout" {
 				return ""
 			}
 			return n
@@ -302,7 +279,7 @@ func (w *Web) logout(c *gin.Context) {
 	u := user(c)
 	_ = w.store.Audit(c.Request.Context(), u.TenantID, u.Actor(), "staff.logout", "", nil)
 	_ = w.sessions.Logout(c)
-	c.Redirect(http.StatusSeeOther, "/staff/login")
+	c.Redirect(http.StatusSeeOther, web.StaffLoginPath)
 }
 
 // roleFor is the role a station kind needs (admins may use every station).

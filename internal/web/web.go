@@ -119,7 +119,11 @@ func (e Errors) Fail(c *gin.Context, err error) {
 		e.Text(c, http.StatusForbidden, "error.forbidden")
 	default:
 		if e.Log != nil {
-			e.Log.Error(e.Name+" request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+			route := c.FullPath() // the route, not the address (ids stay out of the log)
+			if route == "" {
+				route = c.Request.URL.Path
+			}
+			e.Log.Error(e.Name+" request failed", "method", c.Request.Method, "path", route, "err", err)
 		}
 		e.Text(c, http.StatusInternalServerError, "error.internal")
 	}
