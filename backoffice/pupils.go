@@ -83,6 +83,12 @@ type pupilData struct {
 	Balance   ledger.Balance
 	Techs     []school.Tech
 	Form      assignForm
+	// GuardianForm and Relation: the add-a-guardian form shown again when
+	// refused (pupils_guardians.go); Leaving: the leaving card
+	// (pupils_leave.go).
+	GuardianForm school.GuardianInput
+	Relation     string
+	Leaving      leavingData
 }
 
 type assignForm struct {
@@ -141,6 +147,9 @@ func (a *App) pupilData(c *gin.Context, p school.Pupil) (pupilData, error) {
 		}
 	}
 	if d.Guardians, err = a.School.GuardiansOfPupil(ctx, t, p.ID); err != nil {
+		return d, err
+	}
+	if d.Leaving, err = a.leavingData(c, p); err != nil {
 		return d, err
 	}
 	if p.WalletAccountID != 0 {

@@ -82,7 +82,7 @@ func (a *App) pupilParam(c *gin.Context) (school.Pupil, bool) {
 }
 
 // savePupil creates (no :id) or updates a pupil from the form: class,
-// level, EU-14 allergens and free notes, diets, free meals.
+// level, EU-14 allergens and free notes, diets, free meals, photo consent.
 func (a *App) savePupil(c *gin.Context) {
 	ctx := c.Request.Context()
 	u := user(c)
@@ -104,7 +104,7 @@ func (a *App) savePupil(c *gin.Context) {
 	}
 	in := school.PupilInput{SchoolID: cur.SchoolID, ExternalRef: c.PostForm("external_ref"), FirstName: c.PostForm("first_name"),
 		LastName: c.PostForm("last_name"), Level: strings.TrimSpace(c.PostForm("level")), AllergyNotes: strings.TrimSpace(c.PostForm("allergy_notes")),
-		FreeMeals: c.PostForm("free_meals") == "on", Inactive: cur.ID != 0 && !cur.Active}
+		FreeMeals: c.PostForm("free_meals") == "on", PhotoConsent: c.PostForm("photo_consent") == "on", Inactive: cur.ID != 0 && !cur.Active}
 	in.ClassID, _ = strconv.ParseInt(c.PostForm("class"), 10, 64)
 	for _, v := range c.PostFormArray("allergen") {
 		in.Allergens = append(in.Allergens, school.Allergen(v))
@@ -116,6 +116,7 @@ func (a *App) savePupil(c *gin.Context) {
 	shown := cur
 	shown.FirstName, shown.LastName, shown.ExternalRef, shown.Level = in.FirstName, in.LastName, in.ExternalRef, in.Level
 	shown.ClassID, shown.Allergens, shown.Diet, shown.AllergyNotes, shown.FreeMeals = in.ClassID, in.Allergens, in.Diet, in.AllergyNotes, in.FreeMeals
+	shown.PhotoConsent = in.PhotoConsent
 	if b := strings.TrimSpace(c.PostForm("birth_date")); b != "" {
 		t, err := time.ParseInLocation(time.DateOnly, b, time.UTC)
 		if err != nil {

@@ -38,6 +38,14 @@ func (a *App) Mount(r gin.IRouter) {
 	ad.POST("/pupils/:id/badges", a.assignBadge)
 	ad.POST("/pupils/:id/badges/qr", a.newQRBadge)
 	ad.POST("/pupils/:id/badges/:badge/status", a.badgeStatus)
+	ad.POST("/pupils/:id/guardians", a.guardianAdd)                             // pupils_guardians.go
+	ad.GET("/pupils/:id/guardians/:guardian", a.guardianShow)                   // pupils_guardians.go
+	ad.POST("/pupils/:id/guardians/:guardian", a.guardianSave)                  // pupils_guardians.go
+	ad.POST("/pupils/:id/guardians/:guardian/statements", a.guardianStatements) // pupils_guardians.go
+	ad.POST("/pupils/:id/guardians/:guardian/unlink", a.guardianUnlink)         // pupils_guardians.go
+	ad.POST("/pupils/:id/leave", a.leavePupil)                                  // pupils_leave.go
+	ad.POST("/pupils/:id/balance", a.settleBalance)                             // pupils_leave.go
+	ad.POST("/retention", a.saveRetention)                                      // pupils_leave.go, organising-body admins only
 	ad.GET("/schools/:school/badges.pdf", a.badgeSheet)
 	ad.GET("/devices", a.devices)
 	ad.POST("/devices", a.enrolDevice)
