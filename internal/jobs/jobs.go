@@ -6,7 +6,8 @@
 // river's exponential backoff (MaxAttempts, about three days) when the mail
 // server fails, and the job survives a restart of the server.
 //
-// Periodic work (the day end, session cleanup) is a river periodic job: one
+// Periodic work (the day end, session cleanup, pupils leaving and the
+// retention of their data) is a river periodic job: one
 // leader among the running servers inserts it at its interval, a worker
 // runs it, and a failure is retried like any job.
 //
