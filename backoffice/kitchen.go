@@ -37,6 +37,7 @@ type kitchenChild struct {
 	Notes     string
 	Diet      []string
 	Since     string // daycare: checked in at, "15:40" school-local ("": not present)
+	Absent    bool   // reported sick by the family (booking.ReportSick)
 }
 
 // flagRow counts the children of a meal with one allergen or diet (or,
@@ -82,7 +83,8 @@ type kitchenData struct {
 	Daycare    []daycareList
 	Today      bool
 	PresentNow []kitchenChild
-	CSV        string // the CSV's address
+	Absent     []kitchenChild // reported sick for the day
+	CSV        string         // the CSV's address
 }
 
 // kitchenList builds the lists of a school's day from the bookings
@@ -130,6 +132,18 @@ func (a *App) kitchenList(c *gin.Context, schoolID int64, day time.Time) (kitche
 		}
 		byID[p.ID] = k
 	}
+	absent, err := a.Booking.DayAbsences(ctx, u.TenantID, d.School.ID, day)
+	if err != nil {
+		return d, err
+	}
+	for _, id := range absent {
+		if k, ok := byID[id]; ok {
+			k.Absent = true
+			byID[id] = k
+			d.Absent = append(d.Absent, k)
+		}
+	}
+	sortChildren(d.Absent)
 	byService := map[booking.Service][]kitchenChild{}
 	for _, b := range bks {
 		if k, ok := byID[b.PupilID]; ok {
@@ -161,10 +175,17 @@ func (a *App) kitchenList(c *gin.Context, schoolID int64, day time.Time) (kitche
 
 // mealList counts one meal type's children per class, allergen (the EU 14
 // in the regulation's order, then allergies noted outside the list) and
-// diet.
-func mealList(mt booking.MealType, kids []kitchenChild) kitchenMeal {
-	sortChildren(kids)
-	m := kitchenMeal{Type: mt, Total: len(kids), Children: kids}
+// diet; a child reported sick stays on the list, marked, but is not
+// counted (nobody cooks for them).
+func mealList(mt booking.MealType, all []kitchenChild) kitchenMeal {
+	sortChildren(all)
+	var kids []kitchenChild
+	for _, k := range all {
+		if !k.Absent {
+			kids = append(kids, k)
+		}
+	}
+	m := kitchenMeal{Type: mt, Total: len(kids), Children: all}
 	for _, k := range kids {
 		if n := len(m.Classes); n > 0 && m.Classes[n-1].Label == k.Class {
 			m.Classes[n-1].Count++
