@@ -12,9 +12,17 @@ import (
 	"tartine/payments"
 )
 
-// sendToAccount renders e in the account's language and sends it; errors are
-// logged (an email never undoes what the family did).
+// sendToAccount renders e in the account's language and sends it, unless
+// the account switched such emails off; errors are logged (an email never
+// undoes what the family did).
 func (a *App) sendToAccount(ctx context.Context, acct *account, e mail.Email) {
+	// Emails the parent switched off on the settings page are not sent.
+	if ok, err := a.wantsEmail(ctx, acct.ID, e); err != nil || !ok {
+		if err != nil {
+			a.Log.Error("portal email choices", "account", acct.ID, "err", err)
+		}
+		return
+	}
 	msg, err := a.emails.Render(acct.Email, acct.Language, e)
 	if err == nil {
 		err = a.Mail.Send(ctx, msg)

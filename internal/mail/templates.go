@@ -37,6 +37,13 @@ type PasswordReset struct {
 	Expires time.Time // in the school's time zone
 }
 
+// PasswordChanged tells a parent that their password was changed while
+// logged in (their other sessions were ended), in case it was not them.
+type PasswordChanged struct {
+	At   time.Time // in the school's time zone
+	Link string    // the page to ask for a new password
+}
+
 // LowBalance warns that a child's wallet went under the family's
 // threshold: what is available after the booked meals is below it. Balance
 // and Available are booking.WalletBalance's two figures, named with the
@@ -78,6 +85,7 @@ type BookingConfirmation struct {
 func (InvitationReminder) templateName() string  { return "invitation_reminder" }
 func (PasswordReset) templateName() string       { return "password_reset" }
 func (LowBalance) templateName() string          { return "low_balance" }
+func (PasswordChanged) templateName() string     { return "password_changed" }
 func (TopUpReceived) templateName() string       { return "topup_received" }
 func (BookingConfirmation) templateName() string { return "booking_confirmation" }
 
@@ -102,7 +110,7 @@ func LoadTemplates() (*Templates, error) {
 			"date": func(tm time.Time) string { return i18n.FormatDate(tm, lang) },
 			"hm":   func(tm time.Time) string { return tm.Format("15:04") },
 		}
-		for _, name := range []string{"invitation_reminder", "password_reset", "low_balance", "topup_received", "booking_confirmation"} {
+		for _, name := range []string{"invitation_reminder", "password_reset", "low_balance", "topup_received", "booking_confirmation", "password_changed"} {
 			file := "templates/" + name + "." + lang + ".tmpl"
 			src, err := templateFS.ReadFile(file)
 			if err != nil {
