@@ -48,6 +48,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tartine/internal/i18n"
 )
 
 // Principal kinds.
@@ -97,7 +99,9 @@ type Config struct {
 	AnonymousTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Deny writes the answer to a refused request (default: 403 text/plain).
+	// Deny writes the answer to a refused request (default: 403, a page
+	// that shows an old form again for a bad CSRF token — expired.go —, plain
+	// text for a cross-origin request).
 	Deny func(c *gin.Context, reason string)
 }
 
@@ -108,6 +112,7 @@ type Manager struct {
 	secure bool
 	cookie string
 	cop    *http.CrossOriginProtection
+	cat    *i18n.Catalog // the expired form's page (expired.go)
 }
 
 type ctxKey struct{}
@@ -134,12 +139,20 @@ func New(pool *pgxpool.Pool, cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Deny == nil {
-		cfg.Deny = func(c *gin.Context, reason string) {
+	cat, err := i18n.New()
+	if err != nil {
+		return nil, fmt.Errorf("websession: %w", err)
+	}
+	m := &Manager{pool: pool, cfg: cfg, secure: u.Scheme == "https", cookie: cfg.CookieName, cat: cat}
+	if m.cfg.Deny == nil {
+		m.cfg.Deny = func(c *gin.Context, reason string) {
+			if reason == "csrf" {
+				m.denyExpired(c) // an old form: explained, shown again
+				return
+			}
 			c.String(http.StatusForbidden, "Requête refusée / Request refused (%s)\n", reason)
 		}
 	}
-	m := &Manager{pool: pool, cfg: cfg, secure: u.Scheme == "https", cookie: cfg.CookieName}
 	if m.secure {
 		m.cookie = "__Host-" + cfg.CookieName
 	}
