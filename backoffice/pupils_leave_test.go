@@ -1,7 +1,10 @@
 package backoffice
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -195,5 +198,65 @@ func TestPupilLeaving(t *testing.T) {
 	due := today.AddDate(0, 13, 0)
 	if _, body := c.get(page); !strings.Contains(body, "13 mois") || !strings.Contains(body, strings.ToLower(due.Format("2006"))) {
 		t.Error("the page does not announce the new period")
+	}
+}
+
+// postPhoto uploads a photo file to the pupil's page as a browser would.
+func (c *client) postPhoto(path string, photo []byte) int {
+	c.f.t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	_ = w.WriteField("csrf_token", c.csrf)
+	_ = w.WriteField("action", "upload")
+	fw, _ := w.CreateFormFile("photo", "photo.png")
+	_, _ = fw.Write(photo)
+	_ = w.Close()
+	req, _ := http.NewRequest(http.MethodPost, c.f.srv.URL+path, &b)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Origin", c.f.srv.URL)
+	resp, _ := c.do(req)
+	return resp.StatusCode
+}
+
+// TestPupilPhotoShownOnlyWithConsent: a photo uploaded in the back office
+// reaches the canteen's screen only while the pupil's photo consent is
+// ticked; withdrawing it hides the photo at once, and the tap's pupil
+// reads without it.
+func TestPupilPhotoShownOnlyWithConsent(t *testing.T) {
+	f := newFixture(t)
+	admin := f.login("admin", "demo-admin")
+	canteen := f.login("canteen", "demo-canteen")
+	emma := f.pupil("Emma")
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00")
+	page := fmt.Sprintf("/admin/pupils/%d", emma.ID)
+	photo := fmt.Sprintf("/staff/pupils/%d/photo", emma.ID)
+	if st := admin.postPhoto(page+"/photo", []byte("<html>not a photo</html>")); st != http.StatusSeeOther {
+		t.Fatalf("upload: %d", st)
+	}
+	if _, err := f.store.PupilPhoto(f.ctx, f.demo.TenantID, emma.ID); !errors.Is(err, school.ErrNoPhoto) {
+		t.Errorf("a non-image was stored: %v", err)
+	}
+	if st := admin.postPhoto(page+"/photo", png); st != http.StatusSeeOther {
+		t.Fatalf("upload: %d", st)
+	}
+	if st, _ := canteen.get(photo); st != http.StatusNotFound {
+		t.Errorf("photo without consent: %d, want 404", st)
+	}
+	if p := f.pupil("Emma"); p.HasPhoto {
+		t.Error("HasPhoto without consent: the screens would ask for it")
+	}
+	form := url.Values{"school": {fmt.Sprint(emma.SchoolID)}, "first_name": {emma.FirstName}, "last_name": {emma.LastName},
+		"external_ref": {emma.ExternalRef}, "class": {fmt.Sprint(emma.ClassID)}, "allergen": {"peanuts"}, "photo_consent": {"on"}}
+	admin.post(page+"/edit", form)
+	if st, _ := canteen.get(photo); st != http.StatusOK {
+		t.Errorf("photo with consent: %d, want 200", st)
+	}
+	if _, body := admin.get(page); !strings.Contains(body, `src="`+photo+`"`) {
+		t.Error("the pupil's page does not show the consented photo")
+	}
+	form.Del("photo_consent")
+	admin.post(page+"/edit", form)
+	if st, _ := canteen.get(photo); st != http.StatusNotFound {
+		t.Errorf("photo after the consent was withdrawn: %d, want 404", st)
 	}
 }

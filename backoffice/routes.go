@@ -45,6 +45,7 @@ func (a *App) Mount(r gin.IRouter) {
 	ad.POST("/pupils/:id/guardians/:guardian/unlink", a.guardianUnlink)         // pupils_guardians.go
 	ad.POST("/pupils/:id/leave", a.leavePupil)                                  // pupils_leave.go
 	ad.POST("/pupils/:id/balance", a.settleBalance)                             // pupils_leave.go
+	ad.POST("/pupils/:id/photo", websession.Upload, a.savePhoto)                // pupils_photo.go
 	ad.POST("/retention", a.saveRetention)                                      // pupils_leave.go, organising-body admins only
 	ad.GET("/schools/:school/badges.pdf", a.badgeSheet)
 	ad.GET("/devices", a.devices)
