@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 	qrcode "github.com/skip2/go-qrcode"
 
+	"tartine/booking"
 	"tartine/internal/i18n"
 	"tartine/kiosk"
 	"tartine/ledger"
@@ -67,7 +68,10 @@ type kioskPupil struct {
 	Name     string // "Emma D."
 	Class    string
 	HasPhoto bool
-	Balance  string // formatted, shown folded
+	// The wallet's two figures (booking.WalletBalance), formatted, shown
+	// folded, named as on the portal and in the emails.
+	Balance   string
+	Available string
 }
 
 // kioskData is the cashier screen's data.
@@ -167,7 +171,8 @@ func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notic
 				w.fail(c, err)
 				return
 			}
-			kp.Balance = i18n.FormatEUR(b.Available, l)
+			wb := booking.WalletOf(b)
+			kp.Balance, kp.Available = i18n.FormatEUR(wb.Balance, l), i18n.FormatEUR(wb.Available, l)
 			d.Pupil = kp
 		}
 	}
