@@ -154,3 +154,31 @@ func (m *Manager) DayAbsences(ctx context.Context, tenantID, schoolID int64, day
 	}
 	return ids, nil
 }
+
+// WithdrawSick removes the pupil's sick day on day (the child is back):
+// the kitchen and daycare lists no longer show the absence. Bookings the
+// report released stay cancelled (the family books again, before the
+// cut-off). It returns ErrInvalid for a day before the school's today and
+// ErrNotFound when the pupil has no sick day on day.
+func (m *Manager) WithdrawSick(ctx context.Context, tenantID, pupilID int64, day time.Time) error {
+	d := civil(day)
+	p, err := m.pupil(ctx, tenantID, pupilID)
+	if err != nil {
+		return err
+	}
+	s, err := m.school(ctx, tenantID, p.schoolID)
+	if err != nil {
+		return err
+	}
+	if today := civil(m.now().In(s.loc)); d.Before(today) {
+		return invalid("sick day %s is before today (%s)", d.Format(time.DateOnly), today.Format(time.DateOnly))
+	}
+	tag, err := m.pool.Exec(ctx, `DELETE FROM pupil_absences WHERE tenant_id = $1 AND pupil_id = $2 AND day = $3`, tenantID, pupilID, d)
+	if err != nil {
+		return fmt.Errorf("withdraw sick day %s of pupil %d: %w", d.Format(time.DateOnly), pupilID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: no sick day %s for pupil %d", ErrNotFound, d.Format(time.DateOnly), pupilID)
+	}
+	return nil
+}

@@ -115,6 +115,22 @@ func TestReportSickRefuses(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
 	}
+	// Withdrawing: today's or a later sick day only, once.
+	if _, err := f.m.ReportSick(f.ctx, SickRequest{TenantID: f.tenant, PupilID: emma, From: d("2026-11-03"), Until: d("2026-11-03"), Actor: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.m.WithdrawSick(f.ctx, f.tenant, emma, d("2026-11-03")); err != nil {
+		t.Fatal(err)
+	}
+	if abs, _ := f.m.DayAbsences(f.ctx, f.tenant, f.school, d("2026-11-03")); len(abs) != 0 {
+		t.Errorf("absences after the withdrawal = %v", abs)
+	}
+	if err := f.m.WithdrawSick(f.ctx, f.tenant, emma, d("2026-11-03")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("withdrawing twice: %v", err)
+	}
+	if err := f.m.WithdrawSick(f.ctx, f.tenant, emma, d("2026-10-30")); !errors.Is(err, ErrInvalid) {
+		t.Errorf("withdrawing a past day: %v", err)
+	}
 	if _, err := f.m.ReportSick(f.ctx, SickRequest{TenantID: f.tenant, PupilID: emma + 1000, From: d("2026-11-03"), Until: d("2026-11-03")}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown pupil: %v", err)
 	}

@@ -153,6 +153,14 @@ func TestSickDayAfterCutoff(t *testing.T) {
 	if _, err := f.bk.BookingFor(ctx, f.tenant, f.lucas.ID, tue, "repas"); !errors.Is(err, booking.ErrNotFound) {
 		t.Errorf("Tuesday's booking still stands: %v", err)
 	}
+	// Lucas is back on Tuesday: the absence is withdrawn, the meal stays released.
+	_, page = anne.post(lucas+"/bookings/sick", url.Values{"from": {"2026-12-01"}, "withdraw": {"1"}})
+	if !strings.Contains(page, "L&#39;absence de Lucas est annulée pour ce jour.") || strings.Contains(page, `data-action="unsick-2026-12-01"`) {
+		t.Errorf("withdrawing the absence: flash or button wrong")
+	}
+	if abs, err := f.bk.DayAbsences(ctx, f.tenant, f.school, tue); err != nil || len(abs) != 0 {
+		t.Errorf("absences of Tuesday after the withdrawal = %v, %v", abs, err)
+	}
 	// A day in the past is refused.
 	_, page = anne.post(lucas+"/bookings/sick", url.Values{"from": {"2026-11-27"}})
 	if !strings.Contains(page, "Dates d&#39;absence incorrectes") {

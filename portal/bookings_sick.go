@@ -13,7 +13,9 @@ import (
 // reportSick records the child absent (sick) from "from" to "until" (one
 // day when until is empty); the school's policy decides what happens to
 // those days' bookings (booking.ReportSick). The family gets the released
-// bookings by email, and the page opens at the first day.
+// bookings by email, and the page opens at the first day. With "withdraw"
+// set it removes the sick day "from" instead (the child is back; released
+// bookings stay cancelled).
 func (a *App) reportSick(c *gin.Context) {
 	acct, ch, ok := a.child(c)
 	if !ok {
@@ -30,6 +32,19 @@ func (a *App) reportSick(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	if c.PostForm("withdraw") != "" {
+		// The child is back: the same form with withdraw set.
+		err := a.Booking.WithdrawSick(ctx, ch.TenantID, ch.ID, from)
+		switch {
+		case errors.Is(err, booking.ErrInvalid), errors.Is(err, booking.ErrNotFound):
+			a.flash(c, dayAnchor(ch, from), "portal.bookings.bad_sick")
+		case err != nil:
+			a.fail(c, err)
+		default:
+			a.flash(c, dayAnchor(ch, from), "portal.bookings.sick_withdrawn", ch.FirstName)
+		}
+		return
+	}
 	rep, err := a.Booking.ReportSick(ctx, booking.SickRequest{TenantID: ch.TenantID, PupilID: ch.ID, From: from, Until: until, Actor: ch.Actor()})
 	switch {
 	case errors.Is(err, booking.ErrInvalid):
