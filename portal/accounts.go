@@ -385,13 +385,19 @@ func (a *App) childByID(ctx context.Context, accountID, tenantID, pupilID int64)
 // logged-in account may see it; otherwise it answers 404 (or redirects to
 // the login) and returns false. Every per-pupil handler starts with it.
 func (a *App) child(c *gin.Context) (*account, child, bool) {
+	tenantID, err1 := strconv.ParseInt(c.Param("tenant"), 10, 64)
+	pupilID, err2 := strconv.ParseInt(c.Param("pupil"), 10, 64)
+	valid := err1 == nil && err2 == nil && tenantID > 0 && pupilID > 0
+	if _, loaded := c.Get("portal_account"); !loaded && valid {
+		if p := websession.CurrentPrincipal(c); p != nil && p.Kind == websession.KindGuardian {
+			return a.accountAndChild(c, p.ID, tenantID, pupilID)
+		}
+	}
 	acct, ok := a.mustAccount(c)
 	if !ok {
 		return nil, child{}, false
 	}
-	tenantID, err1 := strconv.ParseInt(c.Param("tenant"), 10, 64)
-	pupilID, err2 := strconv.ParseInt(c.Param("pupil"), 10, 64)
-	if err1 != nil || err2 != nil || tenantID <= 0 || pupilID <= 0 {
+	if !valid {
 		a.notFound(c)
 		return nil, child{}, false
 	}
@@ -405,6 +411,43 @@ func (a *App) child(c *gin.Context) (*account, child, bool) {
 		return nil, child{}, false
 	}
 	return acct, ch, true
+}
+
+// accountAndChild is child's account and access check in one round trip
+// (issue 17: every child page of the rush paid two).
+func (a *App) accountAndChild(c *gin.Context, accountID, tenantID, pupilID int64) (*account, child, bool) {
+	var (
+		acct *account
+		kids []child
+	)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+accountCols+` FROM portal_accounts WHERE id = $1`, accountID).QueryRow(func(row pgx.Row) error {
+		var err error
+		if acct, err = scanAccount(row); errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	b.Queue(childQuery+` AND ag.tenant_id = $2 AND p.id = $3 ORDER BY p.tenant_id, p.id, ag.guardian_id`, accountID, tenantID, pupilID).Query(func(rows pgx.Rows) error {
+		var err error
+		kids, err = scanChildren(rows)
+		return err
+	})
+	if err := a.Pool.SendBatch(c.Request.Context(), b).Close(); err != nil {
+		a.fail(c, fmt.Errorf("portal: account and child: %w", err))
+		return nil, child{}, false
+	}
+	if acct == nil {
+		a.toLogin(c)
+		c.Abort()
+		return nil, child{}, false
+	}
+	c.Set("portal_account", acct)
+	if len(kids) == 0 {
+		a.notFound(c)
+		return nil, child{}, false
+	}
+	return acct, kids[0], true
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
