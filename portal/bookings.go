@@ -286,7 +286,7 @@ func (a *App) pattern(c *gin.Context) {
 		a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Booked: booked, Link: a.BaseURL + back})
 		a.LowBalanceCheck(ctx, ch.TenantID, ch.ID)
 	}
-	a.flash(c, back+"?month="+from.Format("2006-01"), "portal.bookings.pattern_done",
+	a.flash(c, back+"?month="+from.Format("2006-01")+"#calendar", "portal.bookings.pattern_done",
 		fmt.Sprint(rep.Count(booking.OutcomeBooked)), fmt.Sprint(rep.Count(booking.OutcomeAlreadyBooked)),
 		fmt.Sprint(len(rep.Days)-rep.Count(booking.OutcomeBooked)-rep.Count(booking.OutcomeAlreadyBooked)))
 }

@@ -78,6 +78,7 @@ func TestBrowserMonthForTwoChildren(t *testing.T) {
 		chromedp.WaitVisible("#results"),
 	)
 	fits("the family summary")
+	browsertest.Screenshot(t, bctx, "portal-bookings-family-375.png")
 	if got := text(fmt.Sprintf("#result-%d", f.lucas.ID)); !strings.Contains(got, "5 jour(s) réservé(s)") || !strings.Contains(got, "4 refusé(s)") {
 		t.Errorf("Lucas's summary: %q", got)
 	}

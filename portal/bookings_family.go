@@ -35,12 +35,32 @@ type familyLine struct {
 	Reason string
 }
 
+// refusalGroup is the days refused for one reason (a catalogue key).
+type refusalGroup struct {
+	Reason string
+	Days   []time.Time
+}
+
 // familyResult is what one action did for one child.
 type familyResult struct {
 	Child   child
 	Done    []familyLine // booked, or cancelled
 	Already []familyLine // already booked (book)
 	Refused []familyLine // with the reason
+}
+
+// ByReason groups the refused days by reason, in the order met.
+func (r familyResult) ByReason() []refusalGroup {
+	var out []refusalGroup
+	for _, l := range r.Refused {
+		i := slices.IndexFunc(out, func(g refusalGroup) bool { return g.Reason == l.Reason })
+		if i < 0 {
+			out = append(out, refusalGroup{Reason: l.Reason})
+			i = len(out) - 1
+		}
+		out[i].Days = append(out[i].Days, l.Day)
+	}
+	return out
 }
 
 type familyData struct {

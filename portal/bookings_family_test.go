@@ -56,12 +56,12 @@ func TestFamilyBookings(t *testing.T) {
 	// in the winter break.
 	lucas := resultOf(t, page, f.lucas.ID)
 	if !strings.Contains(lucas, "5 jour(s) réservé(s)") || !strings.Contains(lucas, "4 refusé(s)") ||
-		strings.Count(lucas, "L&#39;école ou le service est fermé") != 4 {
+		!strings.Contains(lucas, `<li data-reason="booking.error.closed_day"><strong>L&#39;école ou le service est fermé ce jour-là.</strong><br><span data-day="2026-12-21">lundi 21 décembre 2026</span> · <span data-day="2026-12-24">jeudi 24 décembre 2026</span> · <span data-day="2026-12-28">lundi 28 décembre 2026</span> · <span data-day="2026-12-31">jeudi 31 décembre 2026</span></li>`) {
 		t.Errorf("Lucas's summary:\n%s", lucas)
 	}
 	// Emma (8 € and a 10 € grace): four meals, the fifth refused.
 	emma := resultOf(t, page, f.emma.ID)
-	if !strings.Contains(emma, "4 jour(s) réservé(s)") || !strings.Contains(emma, `data-day="2026-12-17"><strong>jeudi 17 décembre 2026</strong> : Le solde du compte est insuffisant`) {
+	if !strings.Contains(emma, "4 jour(s) réservé(s)") || !strings.Contains(emma, `<li data-reason="booking.error.insufficient_funds"><strong>Le solde du compte est insuffisant pour cette réservation. Rechargez le compte puis réessayez.</strong><br><span data-day="2026-12-17">jeudi 17 décembre 2026</span></li>`) {
 		t.Errorf("Emma's summary:\n%s", emma)
 	}
 	if strings.Contains(page, fmt.Sprintf(`id="result-%d"`, f.zoe.ID)) {
