@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -110,11 +111,24 @@ func (a *App) saveSettings(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	// Contact details live on the school's guardian rows (table guardians).
-	if _, err := tx.Exec(ctx, `UPDATE guardians g SET phone = $2, address = $3 FROM portal_account_guardians ag
-		WHERE ag.account_id = $1 AND g.tenant_id = ag.tenant_id AND g.id = ag.guardian_id`, acct.ID, d.Phone, d.Address); err != nil {
+	// Contact details live on the school's guardian rows: package school
+	// writes and audits them, in this transaction.
+	rows, err := tx.Query(ctx, `SELECT tenant_id, guardian_id FROM portal_account_guardians WHERE account_id = $1 ORDER BY tenant_id, guardian_id`, acct.ID)
+	if err != nil {
 		a.fail(c, err)
 		return
+	}
+	var tenant, guardian int64
+	var mine [][2]int64
+	if _, err := pgx.ForEachRow(rows, []any{&tenant, &guardian}, func() error { mine = append(mine, [2]int64{tenant, guardian}); return nil }); err != nil {
+		a.fail(c, err)
+		return
+	}
+	for _, g := range mine {
+		if err := a.School.SetGuardianContactTx(ctx, tx, g[0], g[1], d.Phone, d.Address, fmt.Sprint("guardian:", g[1])); err != nil {
+			a.fail(c, err)
+			return
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		a.fail(c, err)

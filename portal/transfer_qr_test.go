@@ -128,7 +128,11 @@ func TestBrowserTransferQR(t *testing.T) {
 		chromedp.WaitVisible(`img.qr[src$="amount=35.50"]`),
 	)
 	// The image is the EPC code of 35,50 €, loaded.
-	if got := eval(`String(document.querySelector("img.qr").naturalWidth)`); got != "320" {
+	// The image is loaded (or fails) after the page: wait for it.
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise(r => { const i = document.querySelector("img.qr");
+		if (i.complete) { r(i.naturalWidth ? String(i.naturalWidth) : "error"); return; }
+		i.addEventListener("load", () => r(String(i.naturalWidth))); i.addEventListener("error", () => r("error")); })`, chromedp.EvalAwaitPromise))
+	if err != nil || got != "320" {
 		t.Errorf("QR image natural width %s, want 320 (loaded)", got)
 	}
 	clear()
