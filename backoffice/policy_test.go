@@ -9,7 +9,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/internal/policy"
-	"tartine/school"
 )
 
 // demoPolicy reads the demo school's policy back through the school store.
