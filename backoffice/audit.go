@@ -26,7 +26,7 @@ type auditData struct {
 // auditActions are the families offered in the action filter (any action
 // may also be typed in the address: ?action=badge.assign).
 var auditActions = []string{"badge", "device", "guardian", "pupil", "staff", "station", "kiosk", "terminal", "refund",
-	"fee", "statements", "bank", "books", "ledger", "calendar", "menu", "tariff", "taxcert", "school"}
+	"fee", "statements", "bank", "books", "ledger", "calendar", "menu", "tariff", "taxcert", "school", "retention"}
 
 // audit shows the latest audit entries (200 at most), narrowed by action
 // (an action or its family), actor, pupil and days (from, to included).

@@ -186,6 +186,10 @@ func TestPupilLeaving(t *testing.T) {
 	if !eb2.Available.IsZero() || !lb2.Posted.Equal(lb.Posted.Add(eb.Available)) {
 		t.Errorf("Emma %v → %v, Lucas %v → %v", eb.Available, eb2.Available, lb.Posted, lb2.Posted)
 	}
+	if _, body := c.get(fmt.Sprintf("/admin/audit?pupil=%d", emma.ID)); !strings.Contains(body, "Départ enregistré") ||
+		!strings.Contains(body, "Solde transféré à un frère ou une sœur") {
+		t.Error("the audit log does not say in words that Emma left and where her balance went")
+	}
 	// Retention period: the organising body's admin sets it, a bad one is refused.
 	c.post("/admin/retention", url.Values{"months": {"500"}, "pupil": {fmt.Sprint(emma.ID)}})
 	if m, _ := f.store.RetentionMonths(f.ctx, f.demo.TenantID); m != school.DefaultRetentionMonths {
