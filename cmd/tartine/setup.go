@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -18,10 +17,12 @@ import (
 )
 
 // cmdSetup is `tartine setup`: a school's first run on a real database. It
+// reads the flags and prints what the domain did: school.Store.FirstRun
 // creates, or completes (safe to run again), the organising body, the
-// school, the FWB calendar of this school year and the next, the canteen
-// meal and daycare tariffs when the school has none, the four usual
-// stations and the first admin, whose generated password it prints once.
+// school, the four usual stations and the first admin, whose generated
+// password is printed once; booking.Manager.FirstRun the FWB calendar of
+// this school year and the next and the canteen meal and daycare tariffs
+// when the school has none.
 //
 //	tartine setup --tenant CODE --tenant-name NAME --school CODE --school-name NAME
 //	    --admin LOGIN [--admin-name NAME] [--address …] [--iban … --bic … --beneficiary …]
@@ -97,99 +98,43 @@ func cmdSetup(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	const actor = "system:setup"
 	led := ledger.New(d.Pool, e.now)
-	store := school.New(d.Pool, led, e.now)
-	books := booking.New(d.Pool, led, e.now)
 	out := e.stdout
-
-	ten, err := store.EnsureTenant(ctx, *tenantCode, *tenantName)
+	first, err := school.New(d.Pool, led, e.now).FirstRun(ctx, school.FirstRun{TenantCode: *tenantCode, TenantName: *tenantName,
+		School:     school.SchoolInput{Code: *schoolCode, Name: *schoolName, Address: *address, IBAN: *iban, BIC: *bic, Beneficiary: *beneficiary},
+		AdminLogin: *admin, AdminName: *adminName}, "system:setup")
 	if err != nil {
-		return fmt.Errorf("setup: organising body: %w", err)
+		return fmt.Errorf("setup: %w", err)
 	}
-	sc, err := store.EnsureSchool(ctx, ten.ID, school.SchoolInput{Code: *schoolCode, Name: *schoolName, Address: *address,
-		IBAN: *iban, BIC: *bic, Beneficiary: *beneficiary})
-	if err != nil {
-		return fmt.Errorf("setup: school: %w", err)
-	}
+	ten, sc := first.Tenant, first.School
 	fmt.Fprintf(out, "organising body %s (%s), school %s (%s)\n", ten.Code, ten.Name, sc.Code, sc.Name)
-
-	// The school year that holds today (from 1 August) and the next.
-	year := booking.SchoolYearOf(e.now().In(sc.Location()))
-	for _, y := range []int{year, year + 1} {
-		if _, err := books.GenerateYear(ctx, ten.ID, sc.ID, y); err != nil {
-			return fmt.Errorf("setup: calendar %d-%d: %w", y, y+1, err)
-		}
+	tariffs := booking.FirstRunTariffs{MealPrice: *amounts["--meal-price"], NurseryMealPrice: amounts["--meal-price-nursery"],
+		UnbookedPrice: *amounts["--unbooked-price"], DaycarePrice: *amounts["--daycare-price"], DaycarePeriod: *dayPeriod,
+		DaycareCap: amounts["--daycare-cap"], Opens: open, Closes: close}
+	rep, err := booking.New(d.Pool, led, e.now).FirstRun(ctx, ten.ID, sc.ID, tariffs)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
 	}
+	year := rep.Year
 	fmt.Fprintf(out, "calendar: school years %d-%d and %d-%d (FWB template; closed days at /admin/calendar)\n", year, year+1, year+1, year+2)
-
-	if err := books.EnsureMealType(ctx, ten.ID, booking.MealType{Code: "repas", Name: "Repas complet", Subsidised: true}); err != nil {
-		return fmt.Errorf("setup: meal type: %w", err)
+	for _, t := range rep.MealTariffs {
+		fmt.Fprintf(out, "meal tariff (%s): %s booked, %s unbooked, from %s\n", t.Level, i18n.FormatEUR(t.BookedPrice, "fr"),
+			i18n.FormatEUR(t.UnbookedPrice, "fr"), t.ValidFrom.Format(time.DateOnly))
 	}
-	from := time.Date(year, time.August, 1, 0, 0, 0, 0, time.UTC)
-	meals, err := books.MealTariffs(ctx, ten.ID, sc.ID)
-	if err != nil {
-		return fmt.Errorf("setup: meal tariffs: %w", err)
+	if rep.MealTariffsKept > 0 {
+		fmt.Fprintf(out, "meal tariffs: %d already, kept\n", rep.MealTariffsKept)
 	}
-	if len(meals) == 0 {
-		tariffs := []booking.MealTariff{{Level: "*", BookedPrice: *amounts["--meal-price"], UnbookedPrice: *amounts["--unbooked-price"]}}
-		if p := amounts["--meal-price-nursery"]; p != nil {
-			tariffs = append(tariffs, booking.MealTariff{Level: "M", BookedPrice: *p, UnbookedPrice: *amounts["--unbooked-price"]})
-		}
-		for _, t := range tariffs {
-			t.SchoolID, t.MealType, t.ValidFrom = sc.ID, "repas", from
-			if _, err := books.AddMealTariff(ctx, ten.ID, t); err != nil {
-				return fmt.Errorf("setup: meal tariff %s: %w", t.Level, err)
-			}
-			fmt.Fprintf(out, "meal tariff (%s): %s booked, %s unbooked, from %s\n", t.Level, i18n.FormatEUR(t.BookedPrice, "fr"),
-				i18n.FormatEUR(t.UnbookedPrice, "fr"), from.Format(time.DateOnly))
-		}
-	} else {
-		fmt.Fprintf(out, "meal tariffs: %d already, kept\n", len(meals))
-	}
-	care, err := books.DaycareTariffs(ctx, ten.ID, sc.ID)
-	if err != nil {
-		return fmt.Errorf("setup: daycare tariffs: %w", err)
-	}
-	if len(care) == 0 {
-		t := booking.DaycareTariff{SchoolID: sc.ID, Level: "*", PeriodMinutes: *dayPeriod, PeriodPrice: *amounts["--daycare-price"],
-			DailyCap: amounts["--daycare-cap"], Opens: open, Closes: close, ValidFrom: from}
-		if _, err := books.AddDaycareTariff(ctx, ten.ID, t); err != nil {
-			return fmt.Errorf("setup: daycare tariff: %w", err)
-		}
+	if t := rep.Daycare; t != nil {
 		fmt.Fprintf(out, "daycare tariff: %s per started %d min, %s–%s\n", i18n.FormatEUR(t.PeriodPrice, "fr"), t.PeriodMinutes, *opens, *closes)
 	} else {
-		fmt.Fprintf(out, "daycare tariffs: %d already, kept\n", len(care))
-	}
-
-	for _, st := range []school.StationInput{
-		{SchoolID: sc.ID, Code: "canteen-1", Name: "Cantine", Kind: school.Canteen},
-		{SchoolID: sc.ID, Code: "daycare-1", Name: "Garderie", Kind: school.Daycare},
-		{SchoolID: sc.ID, Code: "kiosk-1", Name: "Caisse", Kind: school.Kiosk},
-		{SchoolID: sc.ID, Code: "enrolment-1", Name: "Secrétariat, badges", Kind: school.EnrolmentDesk},
-	} {
-		if _, err := store.StationByCode(ctx, ten.ID, st.Code); err == nil {
-			continue // kept as the school named it
-		} else if !errors.Is(err, school.ErrNotFound) {
-			return fmt.Errorf("setup: station %s: %w", st.Code, err)
-		}
-		if _, err := store.EnsureStation(ctx, ten.ID, st, actor); err != nil {
-			return fmt.Errorf("setup: station %s: %w", st.Code, err)
-		}
+		fmt.Fprintf(out, "daycare tariffs: %d already, kept\n", rep.DaycareKept)
 	}
 	fmt.Fprintln(out, "stations: canteen-1, daycare-1, kiosk-1, enrolment-1 (rename or add at /admin/stations)")
-
-	if u, err := store.StaffByLogin(ctx, *admin); err == nil {
+	if first.AdminPassword == "" {
+		u := first.Admin
 		fmt.Fprintf(out, "admin %s exists already (password unchanged; `tartine staff password --login %s` sets a new one)\n", u.Login, u.Login)
-	} else if !errors.Is(err, school.ErrNotFound) {
-		return fmt.Errorf("setup: admin: %w", err)
 	} else {
-		pw := school.NewStaffPassword()
-		u, err := store.CreateStaff(ctx, ten.ID, school.StaffInput{Login: *admin, Name: *adminName, Password: pw, Roles: []school.Role{school.RoleAdmin}}, actor)
-		if err != nil {
-			return fmt.Errorf("setup: admin: %w", err)
-		}
-		fmt.Fprintf(out, "%s / %s   (shown once: the first admin; log in at /staff/login)\n", u.Login, pw)
+		fmt.Fprintf(out, "%s / %s   (shown once: the first admin; log in at /staff/login)\n", first.Admin.Login, first.AdminPassword)
 	}
 	fmt.Fprintln(out, "next: tartine import pupils FILE.csv; tartine serve; enrol the readers' bridges at /admin/devices")
 	return nil
