@@ -3,6 +3,7 @@ package school
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"tartine/internal/jobs"
+	"tartine/internal/mail"
 	"tartine/ledger"
 )
 
@@ -382,5 +385,48 @@ func TestImportPhotoConsent(t *testing.T) {
 	var ie *ImportError
 	if !errors.As(err, &ie) || len(ie.Rows) != 1 || ie.Rows[0].Column != "photo" {
 		t.Errorf("bad value: %v", err)
+	}
+}
+
+// TestRetentionJobOnTheQueue: the pass runs as the periodic job the server
+// registers (internal/jobs, run on start), on the store's injected clock.
+func TestRetentionJobOnTheQueue(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.pupil(t, "Hugo", "Leroy")
+	if _, err := f.store.Leave(ctx, f.tenant.ID, p.ID, day(2024, 6, 28), "test"); err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(jobs.Config{Pool: f.store.Pool(), Mail: mail.LogSender{Log: slog.New(slog.DiscardHandler)}, PollInterval: 100 * time.Millisecond,
+		Periodic: []jobs.Periodic{{Name: "pupil_retention", Every: time.Hour, Run: func(ctx context.Context) error {
+			_, err := f.store.RetentionPass(ctx)
+			return err
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := q.Start(qctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stop, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		_ = q.Stop(stop)
+	}()
+	deadline := time.Now().Add(60 * time.Second) // a failure bound only
+	for {
+		got, err := f.store.Pupil(ctx, f.tenant.ID, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Pseudonymised {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job did not pseudonymise the pupil")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
