@@ -26,7 +26,7 @@ type guardianChild struct {
 	school.Pupil
 	Relation   string
 	Statements bool
-	Mine       bool // in the user's scope: its switches are shown
+	Mine       bool // in the user's scope (always: others are left out)
 }
 
 type guardianData struct {
@@ -75,6 +75,9 @@ func (a *App) guardianPage(c *gin.Context, status int, p school.Pupil, g school.
 		return
 	}
 	for _, k := range kids {
+		if !mayManagePupil(u, k) {
+			continue // another school's child: not this admin's to see
+		}
 		links, err := a.School.GuardiansOfPupil(ctx, p.TenantID, k.ID)
 		if err != nil {
 			a.fail(c, err)
