@@ -40,6 +40,9 @@ type Deps struct {
 	Catalog  *i18n.Catalog
 	Log      *slog.Logger
 	Now      func() time.Time // time.Now when nil
+	// TopUps, when set, is told about each cash top-up taken at a kiosk
+	// (the portal emails the family).
+	TopUps TopUpNotifier
 }
 
 // Web serves the staff screens. Create it with New.
@@ -75,7 +78,7 @@ func New(d Deps) (*Web, error) {
 	}
 	cat := d.Catalog
 	w := &Web{taps: d.Taps, kiosk: d.Kiosk, store: d.School, ledger: d.Ledger, log: d.Log, now: d.Now,
-		sessions: d.Sessions, throttle: d.Throttle, cat: cat, Heartbeat: 15 * time.Second}
+		sessions: d.Sessions, throttle: d.Throttle, cat: cat, Heartbeat: 15 * time.Second, TopUps: d.TopUps}
 	w.errs = web.Errors{Name: "staff screens", NotFound: []error{terminal.ErrNotFound, kiosk.ErrNotFound, school.ErrNotFound},
 		Forbidden: []error{errForbidden}, Catalog: cat, Log: d.Log}
 	// t, eur, hm and the others of web.Funcs, and the screens' own:

@@ -157,59 +157,6 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		stripeSvc = svc
 	}
 
-	var staffWeb *staff.Web
-	// terminal: device API (HMAC, no session); staff: the staff screens
-	// and the kiosk cash desk (own session cookie, CSRF); the day-end job runs every 5 minutes and
-	// closes each school's day once after 18:30 local time. It runs on the
-	// device API's own pool, with its own ledger, school and booking
-	// services over it, so that taps keep their connections whatever the
-	// portal does (issue 17).
-	{
-		devPool := deps.db.devices()
-		devLed, devSchools, devBookings := led, schools, bookings
-		if devPool != pool {
-			devLed = ledger.New(devPool, now)
-			devSchools = school.New(devPool, devLed, now)
-			devBookings = booking.New(devPool, devLed, now)
-		}
-		svc, err := terminal.New(terminal.Config{Pool: devPool, Ledger: devLed, School: devSchools, Booking: devBookings, Log: deps.log, Now: now})
-		if err != nil {
-			return err
-		}
-		svc.MountDeviceAPI(r)
-		sessions, err := websession.New(pool, staffSessions(deps.cfg.BaseURL, "tartine_staff"))
-		if err != nil {
-			return err
-		}
-		desk, err := kiosk.New(kiosk.Config{Pool: devPool, Ledger: devLed, School: devSchools, Log: deps.log, Now: now})
-		if err != nil {
-			return err
-		}
-		web, err := staff.New(staff.Deps{Taps: svc, Kiosk: desk, School: devSchools, Ledger: devLed, Sessions: sessions,
-			Throttle: websession.NewThrottle(pool, websession.ThrottleConfig{Scope: "staff"}), Catalog: cat, Log: deps.log, Now: now})
-		if err != nil {
-			return err
-		}
-		web.Mount(r)
-		staffWeb, terminalSvc = web, svc
-		go func() {
-			<-ctx.Done()
-			st := svc.GroupStats()
-			deps.log.Info("tap groups", "committed", st.Groups, "failed", st.Failed, "taps_grouped", st.Grouped, "taps_alone", st.Alone, "largest", st.Largest)
-		}()
-		if deps.metrics != nil {
-			counter := func(name, help string, v func(terminal.GroupStats) int64) prometheus.Collector {
-				return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(svc.GroupStats())) })
-			}
-			deps.metrics.MustRegister(
-				counter("tartine_tap_groups_committed_total", "Groups of taps committed together.", func(g terminal.GroupStats) int64 { return g.Groups }),
-				counter("tartine_tap_groups_failed_total", "Groups of taps rolled back (their taps applied one by one).", func(g terminal.GroupStats) int64 { return g.Failed }),
-				counter("tartine_taps_grouped_total", "Taps applied in a group.", func(g terminal.GroupStats) int64 { return g.Grouped }),
-				counter("tartine_taps_alone_total", "Taps applied one by one (left their group).", func(g terminal.GroupStats) int64 { return g.Alone }),
-			)
-		}
-	}
-
 	// statements: periodic statements and estimates, emailed through the
 	// queue; shown by the portal and run from the back office.
 	stmtSvc := statements.New(schools, cat, time.Now)
@@ -234,11 +181,63 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		app.FeeRoutes(r, feeSvc) // facultatif fee opt-ins (package fees)
 		app.TaxCertRoutes(r, taxSvc)
 		notifier.to = app
-		staffWeb.TopUps = app              // kiosk cash top-ups: email the family
-		terminalSvc.WatchWallets(ctx, app) // meals and daycare: low-balance alerts
 		portalApp = app
 		r.GET("/", websession.Public, func(c *gin.Context) { c.Redirect(302, "/portal/") })
 	}
+	// terminal: device API (HMAC, no session); staff: the staff screens
+	// and the kiosk cash desk (own session cookie, CSRF); the day-end job runs every 5 minutes and
+	// closes each school's day once after 18:30 local time. It runs on the
+	// device API's own pool, with its own ledger, school and booking
+	// services over it, so that taps keep their connections whatever the
+	// portal does (issue 17).
+	{
+		devPool := deps.db.devices()
+		devLed, devSchools, devBookings := led, schools, bookings
+		if devPool != pool {
+			devLed = ledger.New(devPool, now)
+			devSchools = school.New(devPool, devLed, now)
+			devBookings = booking.New(devPool, devLed, now)
+		}
+		svc, err := terminal.New(terminal.Config{Pool: devPool, Ledger: devLed, School: devSchools, Booking: devBookings, Log: deps.log, Now: now})
+		if err != nil {
+			return err
+		}
+		svc.MountDeviceAPI(r)
+		svc.WatchWallets(ctx, portalApp) // meals and daycare: low-balance alerts
+		sessions, err := websession.New(pool, staffSessions(deps.cfg.BaseURL, "tartine_staff"))
+		if err != nil {
+			return err
+		}
+		desk, err := kiosk.New(kiosk.Config{Pool: devPool, Ledger: devLed, School: devSchools, Log: deps.log, Now: now})
+		if err != nil {
+			return err
+		}
+		web, err := staff.New(staff.Deps{Taps: svc, Kiosk: desk, School: devSchools, Ledger: devLed, Sessions: sessions,
+			Throttle: websession.NewThrottle(pool, websession.ThrottleConfig{Scope: "staff"}), Catalog: cat, Log: deps.log, Now: now,
+			TopUps: portalApp}) // kiosk cash top-ups: email the family
+		if err != nil {
+			return err
+		}
+		web.Mount(r)
+		terminalSvc = svc
+		go func() {
+			<-ctx.Done()
+			st := svc.GroupStats()
+			deps.log.Info("tap groups", "committed", st.Groups, "failed", st.Failed, "taps_grouped", st.Grouped, "taps_alone", st.Alone, "largest", st.Largest)
+		}()
+		if deps.metrics != nil {
+			counter := func(name, help string, v func(terminal.GroupStats) int64) prometheus.Collector {
+				return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(svc.GroupStats())) })
+			}
+			deps.metrics.MustRegister(
+				counter("tartine_tap_groups_committed_total", "Groups of taps committed together.", func(g terminal.GroupStats) int64 { return g.Groups }),
+				counter("tartine_tap_groups_failed_total", "Groups of taps rolled back (their taps applied one by one).", func(g terminal.GroupStats) int64 { return g.Failed }),
+				counter("tartine_taps_grouped_total", "Taps applied in a group.", func(g terminal.GroupStats) int64 { return g.Grouped }),
+				counter("tartine_taps_alone_total", "Taps applied one by one (left their group).", func(g terminal.GroupStats) int64 { return g.Alone }),
+			)
+		}
+	}
+
 	// backoffice: school admin and accountant pages under /admin. No login
 	// of its own: it reads the staff screens' session (same cookie name,
 	// same table), so staff log in at /staff/login.
