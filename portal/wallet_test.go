@@ -105,3 +105,34 @@ func TestHistoryInWords(t *testing.T) {
 		}
 	}
 }
+
+// TestHomeNamesServices: the home page's « today » names a booked service
+// by its meal type's name (« Potage »), never by its code.
+func TestHomeNamesServices(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	brussels, _ := time.LoadLocation("Europe/Brussels")
+	if err := f.bk.EnsureMealType(ctx, f.tenant, booking.MealType{Code: "potage", Name: "Potage du jour", Position: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.bk.AddMealTariff(ctx, f.tenant, booking.MealTariff{SchoolID: f.school, MealType: "potage", Level: "*",
+		BookedPrice: decimal.RequireFromString("0.60"), UnbookedPrice: decimal.RequireFromString("0.60"), ValidFrom: time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []booking.Service{"potage", "repas"} {
+		if _, err := f.bk.Book(ctx, booking.BookRequest{TenantID: f.tenant, PupilID: f.lucas.ID, Day: time.Date(2026, 11, 30, 0, 0, 0, 0, brussels), Service: s, Actor: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clk.Add(4 * 24 * time.Hour) // Monday 30 November, 20:00
+	anne := f.accountFor(f.anne, "anne@example.be", "correct horse battery")
+	_, body := anne.get("/portal/")
+	for _, want := range []string{"<li>Potage du jour — Réservé</li>", "<li>Repas — Réservé</li>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("home lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "<li>potage") {
+		t.Error("home shows the meal type's code")
+	}
+}
