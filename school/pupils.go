@@ -18,22 +18,25 @@ import (
 // Pupil is a child of a school. Its photo is never loaded with it (see
 // PupilPhoto).
 type Pupil struct {
-	TenantID            int64
-	ID                  int64
-	SchoolID            int64
-	ClassID             int64 // 0: no class
-	ClassCode           string
-	ExternalRef         string // id in the school's software ("matricule")
-	FirstName           string
-	LastName            string
-	BirthDate           time.Time // zero when unknown; a date (UTC midnight)
-	Level               string
-	Diet                []Diet
-	Allergens           []Allergen
-	AllergyNotes        string
-	HasPhoto            bool // a photo exists AND may be shown (consent)
-	PhotoConsent        bool
-	FreeMeals           bool
+	TenantID     int64
+	ID           int64
+	SchoolID     int64
+	ClassID      int64 // 0: no class
+	ClassCode    string
+	ExternalRef  string // id in the school's software ("matricule")
+	FirstName    string
+	LastName     string
+	BirthDate    time.Time // zero when unknown; a date (UTC midnight)
+	Level        string
+	Diet         []Diet
+	Allergens    []Allergen
+	AllergyNotes string
+	HasPhoto     bool // a photo exists AND may be shown (consent)
+	PhotoConsent bool
+	FreeMeals    bool
+	// SevereHandicap: the child has a severe handicap; its care counts on
+	// the childcare tax certificate until 21 instead of 14 (taxcert).
+	SevereHandicap      bool
 	WalletAccountID     int64
 	ReceivableAccountID int64
 	WalletOGM           string // 12 digits; format with sepa.FormatOGM
@@ -79,6 +82,9 @@ type PupilInput struct {
 	// served (PupilPhoto).
 	PhotoConsent bool
 	Inactive     bool // left the school
+	// SevereHandicap sets Pupil.SevereHandicap; nil keeps it (false for a
+	// new pupil), so that the CSV import never clears it.
+	SevereHandicap *bool
 }
 
 func (in *PupilInput) normalise() error {
@@ -234,11 +240,11 @@ func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput, 
 	var id int64
 	err = tx.QueryRow(ctx, `
 		INSERT INTO pupils (tenant_id, school_id, class_id, external_ref, first_name, last_name, birth_date, level,
-			diet, allergens, allergy_notes, free_meals, active, wallet_ogm, photo_consent, left_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $13 THEN NULL ELSE $16::date END) RETURNING id`,
+			diet, allergens, allergy_notes, free_meals, active, wallet_ogm, photo_consent, left_at, severe_handicap)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $13 THEN NULL ELSE $16::date END, coalesce($17::boolean, false)) RETURNING id`,
 		tenantID, in.SchoolID, nullID(in.ClassID), nullable(in.ExternalRef), in.FirstName, in.LastName, nullDate(in.BirthDate),
 		in.Level, dietStrings(in.Diet), allergenStrings(in.Allergens), in.AllergyNotes, in.FreeMeals, !in.Inactive, ogm,
-		in.PhotoConsent, schoolDay(now, tz.Brussels)).Scan(&id)
+		in.PhotoConsent, schoolDay(now, tz.Brussels), in.SevereHandicap).Scan(&id)
 	if err != nil {
 		return 0, mapErr(err, "pupil "+in.FirstName+" "+in.LastName)
 	}
@@ -286,12 +292,12 @@ func updatePupil(ctx context.Context, tx pgx.Tx, tenantID, id int64, in PupilInp
 	tag, err := tx.Exec(ctx, `
 		UPDATE pupils SET school_id = $3, class_id = $4, external_ref = $5, first_name = $6, last_name = $7,
 			birth_date = $8, level = $9, diet = $10, allergens = $11, allergy_notes = $12, free_meals = $13,
-			photo_consent = $16, active = $14,
+			photo_consent = $16, active = $14, severe_handicap = coalesce($17::boolean, severe_handicap),
 			left_at = CASE WHEN $14 THEN (CASE WHEN left_at > $15::date THEN left_at END) ELSE coalesce(left_at, $15::date) END
 		WHERE tenant_id = $1 AND id = $2`,
 		tenantID, id, in.SchoolID, nullID(in.ClassID), nullable(in.ExternalRef), in.FirstName, in.LastName,
 		nullDate(in.BirthDate), in.Level, dietStrings(in.Diet), allergenStrings(in.Allergens), in.AllergyNotes,
-		in.FreeMeals, !in.Inactive, schoolDay(now, tz.Brussels), in.PhotoConsent)
+		in.FreeMeals, !in.Inactive, schoolDay(now, tz.Brussels), in.PhotoConsent, in.SevereHandicap)
 	if err != nil {
 		return mapErr(err, fmt.Sprint("pupil ", id))
 	}
@@ -327,7 +333,7 @@ const pupilCols = `p.tenant_id, p.id, p.school_id, coalesce(p.class_id, 0), coal
 	p.first_name, p.last_name, p.birth_date, p.level, p.diet, p.allergens, p.allergy_notes,
 	(p.photo IS NOT NULL AND p.photo_consent), p.photo_consent, p.free_meals,
 	coalesce(p.wallet_account_id, 0), coalesce(p.receivable_account_id, 0), coalesce(p.wallet_ogm, ''), p.active,
-	p.left_at, p.pseudonymised_at IS NOT NULL`
+	p.left_at, p.pseudonymised_at IS NOT NULL, p.severe_handicap`
 
 const pupilFrom = ` FROM pupils p LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id `
 
@@ -337,7 +343,7 @@ func scanPupil(row pgx.Row) (Pupil, error) {
 	var diet, allergens []string
 	err := row.Scan(&p.TenantID, &p.ID, &p.SchoolID, &p.ClassID, &p.ClassCode, &p.ExternalRef, &p.FirstName, &p.LastName,
 		&birth, &p.Level, &diet, &allergens, &p.AllergyNotes, &p.HasPhoto, &p.PhotoConsent, &p.FreeMeals,
-		&p.WalletAccountID, &p.ReceivableAccountID, &p.WalletOGM, &p.Active, &left, &p.Pseudonymised)
+		&p.WalletAccountID, &p.ReceivableAccountID, &p.WalletOGM, &p.Active, &left, &p.Pseudonymised, &p.SevereHandicap)
 	if err != nil {
 		return Pupil{}, err
 	}
