@@ -106,6 +106,8 @@ func (a *App) savePupil(c *gin.Context) {
 		LastName: c.PostForm("last_name"), Level: strings.TrimSpace(c.PostForm("level")), AllergyNotes: strings.TrimSpace(c.PostForm("allergy_notes")),
 		FreeMeals: c.PostForm("free_meals") == "on", PhotoConsent: c.PostForm("photo_consent") == "on", Inactive: cur.ID != 0 && !cur.Active}
 	in.ClassID, _ = strconv.ParseInt(c.PostForm("class"), 10, 64)
+	handicap := c.PostForm("severe_handicap") == "on" // the tax certificate counts care until 21 (taxcert)
+	in.SevereHandicap = &handicap
 	for _, v := range c.PostFormArray("allergen") {
 		in.Allergens = append(in.Allergens, school.Allergen(v))
 	}
@@ -116,7 +118,7 @@ func (a *App) savePupil(c *gin.Context) {
 	shown := cur
 	shown.FirstName, shown.LastName, shown.ExternalRef, shown.Level = in.FirstName, in.LastName, in.ExternalRef, in.Level
 	shown.ClassID, shown.Allergens, shown.Diet, shown.AllergyNotes, shown.FreeMeals = in.ClassID, in.Allergens, in.Diet, in.AllergyNotes, in.FreeMeals
-	shown.PhotoConsent = in.PhotoConsent
+	shown.PhotoConsent, shown.SevereHandicap = in.PhotoConsent, handicap
 	if b := strings.TrimSpace(c.PostForm("birth_date")); b != "" {
 		t, err := time.ParseInLocation(time.DateOnly, b, time.UTC)
 		if err != nil {
