@@ -1,19 +1,24 @@
 // Package taxcert issues the childcare tax certificates (attestations
 // fiscales, model 281.86) of an organising body and their Belcotax-on-web
-// XML: per child under 14 and per payer, per calendar year, the days of
-// care outside school hours actually paid (never meals), in up to four
-// periods (the calendar quarters), with a sequence number.
+// XML: per child under 14 (under 21 with a severe handicap) and per payer,
+// per calendar year, the days of care outside school hours actually paid
+// (never meals), in up to four periods, with a sequence number.
 //
 // What counts. A day of care is a Brussels calendar day on which the
 // child's wallet was charged by transfers of kind "daycare" (a reversal
 // takes its charge back); meals and fees never count. A day counts only
-// before the child's fourteenth birthday (pupils without a birth date are
-// listed as missing it and get no certificate). Only care paid counts: a
+// before the child's fourteenth birthday, or twenty-first with a severe
+// handicap (school.Pupil.SevereHandicap, set on the pupil's page); pupils
+// without a birth date are listed as missing it and get no certificate. Only care paid counts: a
 // wallet below zero when the certificates are issued owes that much, and
 // the debt is taken off the year's latest days of care first (so the
 // certificate never states more than was paid). Each period shows its
-// days, its average daily rate (amount ÷ days, to the cent) and its exact
-// amount.
+// days, the daily rate actually charged and its exact amount, as the
+// official form asks (the parent caps each day at the year's deductible
+// maximum): a period is a run of days within a calendar quarter charged
+// the same per day, a new rate starts a new period (periodsOf). Only when
+// that gives more than the form's four periods are the neighbours with the
+// closest rates merged, the merged period showing amount ÷ days.
 //
 // Payers. Each guardian who pays gets a certificate for his or her share:
 // the shares recorded for the child (separated parents, in percent), else
@@ -332,19 +337,71 @@ func (s *Service) Drafts(ctx context.Context, tenantID int64, year int) ([]Draft
 	return out, nil
 }
 
+// AgeLimit is the first day a child's care no longer counts: its 14th
+// birthday, or its 21st with a severe handicap (FEES.md §10).
+func AgeLimit(p school.Pupil) time.Time {
+	if p.SevereHandicap {
+		return p.BirthDate.AddDate(21, 0, 0)
+	}
+	return p.BirthDate.AddDate(14, 0, 0)
+}
+
+// dayAmount is what a day of care cost.
+type dayAmount struct {
+	day    time.Time
+	amount decimal.Decimal
+}
+
+// maxPeriods is how many periods the official form (and Belcotax) holds.
+const maxPeriods = 4
+
+// periodsOf groups days of care (sorted by day) into the certificate's
+// periods, each with the daily rate actually charged: a period is a run of
+// days in one calendar quarter charged the same amount per day, so a rate
+// that changes within a quarter starts a new period. The form holds four:
+// while there are more, the two neighbouring periods whose rates are
+// closest (on a tie: within one quarter, then the earliest) are merged, and the merged period's
+// rate is its amount divided by its days. Amounts are never changed.
+func periodsOf(days []dayAmount) []Period {
+	quarter := func(t time.Time) int { return t.Year()*4 + (int(t.Month())-1)/3 }
+	var periods []Period
+	for _, e := range days {
+		if n := len(periods); n == 0 || quarter(periods[n-1].From) != quarter(e.day) || !periods[n-1].DailyRate.Equal(e.amount) {
+			periods = append(periods, Period{From: e.day, DailyRate: e.amount, Amount: decimal.Zero})
+		}
+		pr := &periods[len(periods)-1]
+		pr.To = e.day
+		pr.Days++
+		pr.Amount = pr.Amount.Add(e.amount)
+	}
+	for len(periods) > maxPeriods {
+		best := -1
+		var bestCost decimal.Decimal
+		bestCross := true
+		for i := 0; i+1 < len(periods); i++ {
+			cross := quarter(periods[i].From) != quarter(periods[i+1].From)
+			cost := periods[i].DailyRate.Sub(periods[i+1].DailyRate).Abs()
+			if best < 0 || cost.LessThan(bestCost) || (cost.Equal(bestCost) && !cross && bestCross) {
+				best, bestCost, bestCross = i, cost, cross
+			}
+		}
+		a, b := periods[best], periods[best+1]
+		merged := Period{From: a.From, To: b.To, Days: a.Days + b.Days, Amount: a.Amount.Add(b.Amount)}
+		merged.DailyRate = merged.Amount.Div(decimal.NewFromInt(int64(merged.Days))).Round(2)
+		periods = append(append(periods[:best], merged), periods[best+2:]...)
+	}
+	return periods
+}
+
 // draftsOf builds a child's drafts from its days of care.
 func (s *Service) draftsOf(ctx context.Context, tenantID int64, p school.Pupil, days map[time.Time]decimal.Decimal) ([]Draft, error) {
 	if p.BirthDate.IsZero() {
 		return []Draft{{PupilID: p.ID, Missing: "birth date of the child"}}, nil
 	}
-	fourteen := p.BirthDate.AddDate(14, 0, 0)
-	type dayAmount struct {
-		day    time.Time
-		amount decimal.Decimal
-	}
 	var eligible []dayAmount
+	until := AgeLimit(p)
 	for d, a := range days {
-		if a.IsPositive() && d.Before(fourteen) {
+		if a.IsPositive() && d.Before(until) {
 			eligible = append(eligible, dayAmount{d, a})
 		}
 	}
@@ -370,19 +427,10 @@ func (s *Service) draftsOf(ctx context.Context, tenantID int64, p school.Pupil, 
 	if len(eligible) == 0 {
 		return []Draft{{PupilID: p.ID, Missing: "care not paid"}}, nil
 	}
-	// Periods: the calendar quarters with care.
-	var periods []Period
+	periods := periodsOf(eligible)
 	total := decimal.Zero
-	for _, e := range eligible {
-		q := (int(e.day.Month()) - 1) / 3
-		if n := len(periods); n == 0 || (int(periods[n-1].From.Month())-1)/3 != q {
-			periods = append(periods, Period{From: e.day})
-		}
-		pr := &periods[len(periods)-1]
-		pr.To = e.day
-		pr.Days++
-		pr.Amount = pr.Amount.Add(e.amount)
-		total = total.Add(e.amount)
+	for _, pr := range periods {
+		total = total.Add(pr.Amount)
 	}
 	issuer, err := s.issuer(ctx, tenantID)
 	if err != nil {
