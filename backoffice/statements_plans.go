@@ -36,7 +36,7 @@ func (a *App) decidePlan(c *gin.Context) {
 		a.flash(c, back, "admin.statements.plans.choose")
 		return
 	}
-	if _, err := a.Statements.DecidePlan(c.Request.Context(), u.TenantID, id, accept, u.Actor()); err != nil {
+	if _, err := a.Statements.DecidePlan(c.Request.Context(), u.TenantID, id, accept, a.BaseURL+"/portal", u.Actor()); err != nil {
 		a.stmtFail(c, back, err)
 		return
 	}

@@ -74,7 +74,7 @@ func TestInstalmentPlanInPortal(t *testing.T) {
 	if err != nil || len(plans) != 1 || plans[0].Parts != 4 || plans[0].GuardianID != f.anne.ID || plans[0].Note != "merci" {
 		t.Fatalf("plans = %+v %v", plans, err)
 	}
-	if _, err := svc.DecidePlan(context.Background(), f.tenant, plans[0].ID, true, "staff:1"); err != nil {
+	if _, err := svc.DecidePlan(context.Background(), f.tenant, plans[0].ID, true, "http://portal.test/portal", "staff:1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, body := anne.get(page); !strings.Contains(body, "accepté le paiement en 4 fois") || !strings.Contains(body, "20,00") {

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"tartine/internal/i18n"
+	"tartine/internal/mail"
 )
 
 // Instalment plans: for a statement whose total is over 50 € (the payment
@@ -85,9 +89,14 @@ func (s *Service) RequestPlan(ctx context.Context, tenantID, statementID, guardi
 
 // DecidePlan accepts or refuses a requested plan (audited). Accepting it
 // schedules its parts: equal amounts in cents (the last takes the rest),
-// the first on the statement's due date, then one a month. A plan decided
-// before is ErrInvalid.
-func (s *Service) DecidePlan(ctx context.Context, tenantID, planID int64, accept bool, actor string) (Plan, error) {
+// the first on the statement's due date, then one a month. The guardian
+// who asked is emailed the decision (in French unless they chose English;
+// an accepted plan with its schedule, a refused one with whom to contact)
+// and a link to the statement in the portal (portalURL): enqueued in the
+// decision's transaction when Mail is a TxSender (the job queue), so sent
+// exactly when the decision is recorded; otherwise sent after it. A plan
+// decided before is ErrInvalid.
+func (s *Service) DecidePlan(ctx context.Context, tenantID, planID int64, accept bool, portalURL, actor string) (Plan, error) {
 	p, err := s.Plan(ctx, tenantID, planID)
 	if err != nil {
 		return Plan{}, err
@@ -103,6 +112,15 @@ func (s *Service) DecidePlan(ctx context.Context, tenantID, planID int64, accept
 	if accept {
 		status = PlanAccepted
 	}
+	var parts []Instalment
+	if accept {
+		parts = schedule(p.Total, p.Parts, st.Content.DueOn)
+	}
+	msg, err := s.planEmail(ctx, p, st, accept, parts, portalURL)
+	if err != nil {
+		return Plan{}, err
+	}
+	txMail, queued := s.Mail.(TxSender)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return Plan{}, err
@@ -117,18 +135,70 @@ func (s *Service) DecidePlan(ctx context.Context, tenantID, planID int64, accept
 		return Plan{}, invalid("instalment plan %d was decided before", planID)
 	}
 	if accept {
-		for _, in := range schedule(p.Total, p.Parts, st.Content.DueOn) {
+		for _, in := range parts {
 			if _, err := tx.Exec(ctx, `INSERT INTO instalment_parts (tenant_id, plan_id, seq, due_on, amount) VALUES ($1, $2, $3, $4, $5)`,
 				tenantID, planID, in.Seq, in.DueOn, in.Amount); err != nil {
 				return Plan{}, fmt.Errorf("statements: instalment part: %w", err)
 			}
 		}
 	}
+	if msg.To != "" && queued {
+		if err := txMail.SendTx(ctx, tx, msg); err != nil {
+			return Plan{}, fmt.Errorf("statements: email the decision on plan %d: %w", planID, err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return Plan{}, err
 	}
+	if msg.To != "" && !queued {
+		if err := s.sender().Send(ctx, msg); err != nil {
+			s.Log.Error("instalment plan decision email", "plan", planID, "guardian", p.GuardianID, "err", err)
+		}
+	}
 	_ = s.school.Audit(ctx, tenantID, actor, "statements.plan."+status, p.Number, map[string]any{"plan": planID})
 	return s.Plan(ctx, tenantID, planID)
+}
+
+// TxSender is a Sender that enqueues an email in a transaction, sent only
+// if it commits (jobs.Queue).
+type TxSender interface {
+	SendTx(ctx context.Context, tx pgx.Tx, msg mail.Message) error
+}
+
+// planEmail is the email telling the guardian who asked for plan p the
+// school's decision; To is empty when the guardian has no address (they
+// see the decision on the statement's page in the portal).
+func (s *Service) planEmail(ctx context.Context, p Plan, st Statement, accept bool, parts []Instalment, portalURL string) (mail.Message, error) {
+	gs, err := s.school.GuardiansOfPupil(ctx, p.TenantID, p.PupilID)
+	if err != nil {
+		return mail.Message{}, fmt.Errorf("statements: guardians of plan %d: %w", p.ID, err)
+	}
+	var to, lang string
+	for _, g := range gs {
+		if g.ID == p.GuardianID {
+			to, lang = g.Email, normLang(g.Language)
+		}
+	}
+	if to == "" {
+		return mail.Message{}, nil
+	}
+	c := st.Content
+	contact := s.Catalog.T(lang, "statements.contact_school", c.School.Name)
+	if c.School.Contact != "" {
+		contact = s.Catalog.T(lang, "statements.contact", c.School.Contact)
+	}
+	link := StatementLink(portalURL, st.ID)
+	total := i18n.FormatEUR(p.Total, lang)
+	if !accept {
+		return s.email(to, lang, "statements.email.plan_refused", c.Pupil.FirstName, p.Number, total, p.Parts, link, c.School.Name, contact), nil
+	}
+	var lines strings.Builder
+	for _, in := range parts {
+		lines.WriteString(s.Catalog.T(lang, "statements.email.plan_part", in.Seq, in.Of, i18n.FormatDate(in.DueOn, lang), i18n.FormatEUR(in.Amount, lang)))
+		lines.WriteString("\n")
+	}
+	return s.email(to, lang, "statements.email.plan_accepted", c.Pupil.FirstName, p.Number, total, p.Parts, link, c.School.Name, contact,
+		strings.TrimRight(lines.String(), "\n")), nil
 }
 
 // schedule splits total into parts monthly parts from first.

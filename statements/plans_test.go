@@ -56,11 +56,11 @@ func TestInstalmentPlan(t *testing.T) {
 	if list, err := f.svc.Plans(f.ctx, f.tenant.ID, 0); err != nil || len(list) != 1 || list[0].ID != plan.ID {
 		t.Errorf("plans: %+v %v", list, err)
 	}
-	plan, err = f.svc.DecidePlan(f.ctx, f.tenant.ID, plan.ID, true, "staff:1")
+	plan, err = f.svc.DecidePlan(f.ctx, f.tenant.ID, plan.ID, true, "https://ecole.example/portal", "staff:1")
 	if err != nil || plan.Status != PlanAccepted || len(plan.Schedule) != 3 {
 		t.Fatalf("accept plan: %+v %v", plan, err)
 	}
-	if _, err := f.svc.DecidePlan(f.ctx, f.tenant.ID, plan.ID, false, "staff:1"); !errors.Is(err, ErrInvalid) {
+	if _, err := f.svc.DecidePlan(f.ctx, f.tenant.ID, plan.ID, false, "https://ecole.example/portal", "staff:1"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("deciding twice: got %v, want ErrInvalid", err)
 	}
 	// Due 30 days after 3 November: 3 December, 3 January, 3 February.
