@@ -38,10 +38,11 @@ const (
 	retryAfterSeconds     = 2
 )
 
-// shedder admits at most cap(slots) requests at once, and at most
-// cap(busySlots) while busy reports the canteen busy.
+// shedder admits at most slots.size requests at once (light pages first
+// when they wait: admit.go), and at most cap(busySlots) while busy reports
+// the canteen busy.
 type shedder struct {
-	slots      chan struct{}
+	slots      *lanes
 	busySlots  chan struct{}
 	busy       func() bool
 	maxWait    time.Duration
@@ -50,7 +51,7 @@ type shedder struct {
 }
 
 func newShedder(inFlight, inFlightBusy, waiting int, wait time.Duration, busy func() bool) *shedder {
-	return &shedder{slots: make(chan struct{}, inFlight), busySlots: make(chan struct{}, inFlightBusy), busy: busy,
+	return &shedder{slots: newLanes(inFlight), busySlots: make(chan struct{}, inFlightBusy), busy: busy,
 		maxWait: wait, maxWaiting: int64(waiting)}
 }
 
@@ -65,18 +66,24 @@ func (s *shedder) admit(c *gin.Context) (admitted, busySlot bool) {
 			s.waiting.Add(-1)
 		}
 	}()
-	take := func(ch chan struct{}) bool {
-		select {
-		case ch <- struct{}{}:
-			return true
-		default:
-		}
+	inLine := func() bool {
 		if timer == nil {
 			if s.waiting.Add(1) > s.maxWaiting {
 				s.waiting.Add(-1)
 				return false
 			}
 			timer = time.NewTimer(s.maxWait)
+		}
+		return true
+	}
+	take := func(ch chan struct{}) bool {
+		select {
+		case ch <- struct{}{}:
+			return true
+		default:
+		}
+		if !inLine() {
+			return false
 		}
 		select {
 		case ch <- struct{}{}:
@@ -87,14 +94,14 @@ func (s *shedder) admit(c *gin.Context) (admitted, busySlot bool) {
 			return false
 		}
 	}
-	if !take(s.slots) {
+	if !s.slots.tryAcquire() && (!inLine() || !s.slots.acquire(laneOf(c), timer.C, c.Request.Context().Done())) {
 		return false, false
 	}
 	if s.busy == nil || !s.busy() {
 		return true, false
 	}
 	if !take(s.busySlots) {
-		<-s.slots
+		s.slots.release()
 		return false, false
 	}
 	return true, true
@@ -119,7 +126,7 @@ func (a *App) shed(c *gin.Context) {
 		if busySlot {
 			<-a.shedder.busySlots
 		}
-		<-a.shedder.slots
+		a.shedder.slots.release()
 	}()
 	c.Next()
 }

@@ -58,8 +58,8 @@ func TestShedding(t *testing.T) {
 	if w := get(); w.Code != http.StatusOK {
 		t.Fatalf("login page with a free slot: %d", w.Code)
 	}
-	a.shedder.slots <- struct{}{} // two requests in flight
-	a.shedder.slots <- struct{}{}
+	a.shedder.slots.tryAcquire() // two requests in flight
+	a.shedder.slots.tryAcquire()
 	start := time.Now()
 	w := get()
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
@@ -71,7 +71,7 @@ func TestShedding(t *testing.T) {
 	if body := w.Body.String(); !strings.Contains(body, "Réessayez dans un instant") {
 		t.Errorf("busy page without « Réessayez dans un instant »:\n%s", body)
 	}
-	<-a.shedder.slots
+	a.shedder.slots.release()
 	if w := get(); w.Code != http.StatusOK {
 		t.Fatalf("login page once a slot is free: %d", w.Code)
 	}
