@@ -90,9 +90,16 @@ type ConsumeWrites struct {
 // QueueConsumed. ErrBookingEnded for a paying booking without a hold.
 //
 // It may read (or, on first use, create) the tenant's revenue and subsidy
-// accounts through the pool: a caller holding a transaction uses ConsumeTx.
+// accounts through the pool: a caller holding a transaction uses
+// PlanConsumeTx.
 func (m *Manager) PlanConsume(ctx context.Context, cur Booking, tapID string, occurredAt time.Time) (ConsumeWrites, error) {
 	return m.planConsume(ctx, nil, cur, tapID, occurredAt)
+}
+
+// PlanConsumeTx is PlanConsume reading (or creating) the accounts in tx: a
+// caller holding a transaction never asks the pool for a second connection.
+func (m *Manager) PlanConsumeTx(ctx context.Context, tx pgx.Tx, cur Booking, tapID string, occurredAt time.Time) (ConsumeWrites, error) {
+	return m.planConsume(ctx, tx, cur, tapID, occurredAt)
 }
 
 // planConsume is PlanConsume reading the accounts in tx when not nil.

@@ -172,10 +172,10 @@ type codeKey struct {
 }
 
 // accountID returns the id of a shared ledger account (revenue:meals …),
-// cached.
-func (s *Service) accountID(ctx context.Context, tenantID int64, code string) (int64, error) {
+// cached; read in tx (the tap's transaction) on a miss.
+func (s *Service) accountID(ctx context.Context, tx pgx.Tx, tenantID int64, code string) (int64, error) {
 	return s.accounts.get(codeKey{tenantID, code}, func() (int64, error) {
-		a, err := s.ledger.AccountByCode(ctx, tenantID, code)
+		a, err := s.ledger.AccountByCodeTx(ctx, tx, tenantID, code)
 		if err != nil {
 			return 0, fmt.Errorf("account %s: %w", code, err)
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 
 	"tartine/booking"
@@ -45,16 +44,13 @@ type Session struct {
 func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	t, p := st.tap, st.pupil
 	var sess Session
-	open := st.session != nil // read under the pupil lock (queueLocked)
+	open := st.session != nil // read under the pupil lock (unitReads)
 	if open {
 		sess = *st.session
 	}
 	if open && sess.Day.Format(time.DateOnly) != st.day.Format(time.DateOnly) {
-		if st.grp != nil {
-			return errLeaveGroup // rare: applied alone, after the group
-		}
 		// Forgotten yesterday and the day-end job did not run: close it now.
-		if _, err := s.closeSession(ctx, tx, st.tenantID, sess, p, nil, "system:day-end", st.hints, nil); err != nil {
+		if _, err := s.closeSession(ctx, tx, st.u, st.tenantID, sess, p, nil, "system:day-end", st.hints); err != nil {
 			return err
 		}
 		open = false
@@ -67,21 +63,14 @@ func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		} else if err != nil {
 			return err
 		}
-		const checkIn = `INSERT INTO daycare_sessions (tenant_id, school_id, station_id, pupil_id, day, check_in_at, check_in_tap)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`
-		args := []any{st.tenantID, st.station.SchoolID, st.station.ID, p.PupilID, st.day, t.ReadAt, t.ID}
-		if st.late != nil {
-			// Nothing below reads the session: it goes with COMMIT.
-			st.late.Queue(checkIn, args...).Exec(func(pgconn.CommandTag) error { return nil })
-		} else if _, err := tx.Exec(ctx, checkIn, args...); err != nil {
-			return fmt.Errorf("check in: %w", err)
-		}
+		st.u.late.Queue(`INSERT INTO daycare_sessions (tenant_id, school_id, station_id, pupil_id, day, check_in_at, check_in_tap)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, st.tenantID, st.station.SchoolID, st.station.ID, p.PupilID, st.day, t.ReadAt, t.ID)
 		st.res.Action = ActionCheckIn
 		st.ev.LowBalance = lowBalance(st, p.Available)
 		return nil
 	}
 	at := t.ReadAt
-	out, err := s.closeSession(ctx, tx, st.tenantID, sess, p, &closing{at: at, tapID: t.ID}, st.actor, st.hints, st.grp)
+	out, err := s.closeSession(ctx, tx, st.u, st.tenantID, sess, p, &closing{at: at, tapID: t.ID}, st.actor, st.hints)
 	if err != nil {
 		if r := ledgerReason(err); r != "" {
 			st.res = refused(t.ID, r)
@@ -90,7 +79,7 @@ func (s *Service) daycare(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		return err
 	}
 	st.res.Action = ActionCheckOut
-	st.charged, st.transfer = out.Charged, out.TransferID
+	st.charged, st.transferKey = out.Charged, out.transferKey
 	st.walletCharged = out.Charged.IsPositive()
 	st.ev.LowBalance = lowBalance(st, p.Available.Sub(out.owed))
 	if out.floorHit {
@@ -106,18 +95,18 @@ type closing struct {
 }
 
 type closed struct {
-	Charged    decimal.Decimal
-	TransferID int64
-	floorHit   bool
-	owed       decimal.Decimal // part charged to the receivable
+	Charged     decimal.Decimal
+	transferKey string // of the charge ("" for none)
+	floorHit    bool
+	owed        decimal.Decimal // part charged to the receivable
 }
 
-// closeSession bills and closes an open session in tx. The ledger transfer
-// uses the key "tap:<tap id>" for a check-out tap and
-// "daycare:<session id>" for a closing by the day-end job, so a retry
-// charges once. In a group (grp set) the charge and the session's update
-// are queued on the group.
-func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, tenantID int64, sess Session, p *pupilRow, c *closing, actor string, hints *tapHints, grp *group) (closed, error) {
+// closeSession bills and closes an open session: the charge and the
+// session's update are queued on u (the caller holds the pupil's lock, so
+// the session stays open until u commits). The ledger transfer uses the key
+// "tap:<tap id>" for a check-out tap and "daycare:<session id>" for a
+// closing by the day-end job, so a retry charges once.
+func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, u *unit, tenantID int64, sess Session, p *pupilRow, c *closing, actor string, hints *tapHints) (closed, error) {
 	si, err := s.schoolOf(ctx, tenantID, sess.SchoolID)
 	if err != nil {
 		return closed{}, err
@@ -147,7 +136,7 @@ func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, tenantID int64, s
 		s.log.Warn("daycare session closed without a tariff: not billed", "tenant_id", tenantID, "session_id", sess.ID)
 	}
 	if out.Charged.IsPositive() {
-		st := &tapState{tenantID: tenantID, actor: actor, pupil: p, school: si, tap: Tap{ID: key, ReadAt: at}, hints: hints, grp: grp}
+		st := &tapState{tenantID: tenantID, actor: actor, pupil: p, school: si, tap: Tap{ID: key, ReadAt: at}, hints: hints, u: u}
 		meta := map[string]string{"session": strconv.FormatInt(sess.ID, 10), "pupil": strconv.FormatInt(p.PupilID, 10)}
 		memo := fmt.Sprintf("Garderie du %s, %s–%s", day.Format(time.DateOnly), sess.CheckIn.In(si.Loc).Format("15:04"), at.In(si.Loc).Format("15:04"))
 		// Never refuse a check-out: no hard floor here.
@@ -156,33 +145,15 @@ func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, tenantID int64, s
 		if err != nil {
 			return closed{}, err
 		}
-		out.TransferID, out.floorHit, out.owed = ch.transfer, ch.floorHit, ch.owed
+		out.transferKey, out.floorHit, out.owed = key, ch.floorHit, ch.owed
 	}
 	var checkoutTap *string
 	if c != nil {
 		checkoutTap = &c.tapID
 	}
-	if grp != nil {
-		// The pupil's lock, held by the group, keeps the session open
-		// until the group commits: the update needs no "still open" test
-		// (which would lead the planner to the open sessions' index).
-		grp.late.Queue(`UPDATE daycare_sessions SET check_out_at = $3, check_out_tap = $4, closed_by = $5, charged = $6,
-			transfer_id = (SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = $7)
-			WHERE tenant_id = $1 AND id = $2`, tenantID, sess.ID, at, checkoutTap, by, out.Charged, key)
-		return out, nil
-	}
-	var transfer *int64
-	if out.TransferID != 0 {
-		transfer = &out.TransferID
-	}
-	tag, err := tx.Exec(ctx, `UPDATE daycare_sessions SET check_out_at = $3, check_out_tap = $4, closed_by = $5, charged = $6, transfer_id = $7
-		WHERE tenant_id = $1 AND id = $2 AND check_out_at IS NULL`, tenantID, sess.ID, at, checkoutTap, by, out.Charged, transfer)
-	if err != nil {
-		return closed{}, fmt.Errorf("close daycare session %d: %w", sess.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return closed{}, fmt.Errorf("close daycare session %d: already closed", sess.ID)
-	}
+	u.late.Queue(`UPDATE daycare_sessions SET check_out_at = $3, check_out_tap = $4, closed_by = $5, charged = $6,
+		transfer_id = (SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = $7)
+		WHERE tenant_id = $1 AND id = $2`, tenantID, sess.ID, at, checkoutTap, by, out.Charged, key)
 	return out, nil
 }
 
@@ -249,9 +220,20 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 				tenantID, sess.PupilID), p); err != nil {
 				return fmt.Errorf("pupil %d: %w", sess.PupilID, err)
 			}
-			out, err = s.closeSession(ctx, tx, tenantID, sess, p, nil, "system:day-end", nil, nil)
-			done = err == nil
-			return err
+			u := newUnit()
+			out, err = s.closeSession(ctx, tx, u, tenantID, sess, p, nil, "system:day-end", nil)
+			if err != nil {
+				return err
+			}
+			b := &pgx.Batch{}
+			if err := s.queueWrites(ctx, tx, b, u); err != nil {
+				return err
+			}
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return writeError(err)
+			}
+			done = true
+			return nil
 		})
 		if err != nil {
 			return rep, fmt.Errorf("day end: session %d: %w", o.id, err)

@@ -9,35 +9,33 @@
 // # Tap pipeline
 //
 // Each tap is applied once, in one transaction with one commit: the tap
-// row, the ledger transfer (in a group ledger.QueueTransfers, a booked
-// meal's hold posted with it; alone ledger.TransferTx, or booking.ConsumeTx
-// for a booked meal) and the daycare session commit together or not at
-// all. The transaction takes a transaction-scoped advisory lock on the tap id, so a
-// concurrent duplicate of the same tap id waits and then answers the stored
-// result; the tap row, keyed by (tenant, tap id), is written at the end
-// with the result. Taps of the same pupil are serialised by a second
-// advisory lock on the pupil, taken before anything the decision depends
-// on is read (wallet, duplicate window, bookings, daycare session), which
-// makes the duplicate window, the daycare toggle and the wallet floor exact
-// under concurrency. The ledger transfer of a tap uses the idempotency key
-// "tap:<tap id>".
+// row, the ledger transfer (ledger.QueueTransfers, a booked meal's hold
+// posted with it) and the booking or daycare session rows commit together
+// or not at all. The transaction takes a transaction-scoped advisory lock on
+// the tap id, so a concurrent duplicate of the same tap id waits and then
+// answers the stored result; the tap row, keyed by (tenant, tap id), is
+// written at the end with the result. Taps of the same pupil are
+// serialised by a second advisory lock on the pupil, taken before anything
+// the decision depends on is read (wallet, duplicate window, bookings,
+// daycare session), which makes the duplicate window, the daycare toggle
+// and the wallet floor exact under concurrency. The ledger transfer of a
+// tap uses the idempotency key "tap:<tap id>".
 //
-// Group commit (group.go): taps arriving together, from every request and
-// device, are applied in one transaction, each tap's decision taken as
-// above: two round trips for the whole group (the tap ids' and pupils'
-// locks and the reads under them; every ledger transfer through
-// ledger.QueueTransfers, booked meals' bookings, every tap row, and
-// COMMIT). A group holds at most one tap per badge uid, tap id and pupil.
-// A tap that needs more round trips (a daycare session left open on an
-// earlier day, a manual entry), and every tap of a group whose
-// transaction failed, is applied alone, after the group, in a transaction
-// of its own: BEGIN, both locks, the stored result, the badge lookup and
-// the reads under the pupil lock in one pipelined batch, the ledger
-// transfer in one more, the tap row with COMMIT. An attempt that had to be
+// One path (unit.go): every tap is applied by applyUnit, which applies one
+// tap or many in one transaction of two round trips — the locks and every
+// read under them; then every ledger transfer, the booking and daycare
+// rows, every tap row (one writer, tapRows) and COMMIT — the decisions in
+// between queueing their writes (decide, meal, daycare). The group commit
+// (group.go) is the execution strategy of the taps arriving together, from
+// every request and device: they share one such transaction, at most one
+// tap per badge uid, tap id and pupil. A tap that cannot be decided in its
+// group (a second tap of its pupil, a badge reassigned under the lock), and
+// every tap of a group whose transaction failed, is applied alone, after
+// the group, by the same path (applyAlone): an attempt that had to be
 // rolled back (a wallet that moved between the read and the charge,
 // deadlock, serialization failure, a hold ended meanwhile, a closed period)
 // is retried from the start, a few times. The taps of one batch are
-// submitted concurrently across badge uids, in batch order within a uid.
+// submitted in rounds across badge uids, in batch order within a uid.
 //
 // Amounts are rounded to cents once, half away from zero, when a charge is
 // computed (see DaycareCharge).

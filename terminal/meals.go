@@ -23,7 +23,7 @@ const (
 // meal decides a canteen tap of a known, active pupil on an open day,
 // outside the duplicate window:
 //
-//   - a booked meal (any meal type) is consumed through booking.Consume: its
+//   - a booked meal (any meal type) is consumed (consume): its
 //     hold is posted to revenue:meals, or, for a free meal, the list price is
 //     charged to subsidy:fwb-meals;
 //   - a meal already consumed today by another tap is a duplicate
@@ -35,7 +35,7 @@ const (
 //     chargeWallet); under the hard floor it is insufficient_funds.
 func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	t, p := st.tap, st.pupil
-	bs := st.bookings // read under the pupil lock (queueLocked)
+	bs := st.bookings // read locked, under the pupil lock (unitReads)
 	var booked, consumed *booking.Booking
 	for i := range bs {
 		b := &bs[i]
@@ -60,32 +60,12 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 		st.res = refused(t.ID, "period_closed")
 		return nil
 	}
-	if booked != nil && st.grp != nil {
-		return s.consumeInGroup(ctx, st, *booked)
-	}
 	if booked != nil {
-		c, err := s.booking.ConsumeTx(ctx, tx, *booked, t.ID, t.ReadAt)
-		switch {
-		case errors.Is(err, ledger.ErrTxAborted):
-			return err // rolled back and retried by apply
-		case errors.Is(err, booking.ErrAlreadyConsumed) || errors.Is(err, booking.ErrBookingEnded):
-			// Lost a race with the day-end job or another line: serve as
-			// unbooked below.
-			booked = nil
-		case err != nil:
+		ok, err := s.consume(ctx, tx, st, *booked)
+		if err != nil || ok {
 			return err
-		default:
-			st.charged = c.Charged
-			if c.TransferID != nil {
-				st.transfer = *c.TransferID
-			}
-			st.ev.Booking = BookingBooked
-			if c.Booking.FreeMeal {
-				st.ev.Booking = BookingFreeMeal
-			}
-			st.ev.LowBalance = lowBalance(st, p.Available)
-			return nil
 		}
+		// The booking's hold ended meanwhile: serve as unbooked below.
 	}
 	if consumed != nil {
 		st.res = Result{ID: t.ID, Verdict: VerdictDuplicate, Reason: "already_served", Feedback: FeedbackWarn, Charged: "0.00"}
@@ -121,16 +101,12 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	if free {
 		st.ev.Booking = BookingFreeMeal
 		st.res.Reason = ""
-		id, err := s.subsidise(ctx, tx, st, tariff, meta)
+		err := s.subsidise(ctx, tx, st, tariff, meta)
 		if r := ledgerReason(err); r != "" {
 			st.res = refused(t.ID, r)
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		st.transfer = id
-		return nil
+		return err
 	}
 	price := tariff.UnbookedPrice
 	if pol.UnbookedMeal == policy.UnbookedSurcharge {
@@ -155,7 +131,7 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	if err != nil {
 		return err
 	}
-	st.transfer, st.charged = ch.transfer, price
+	st.transferKey, st.charged = "tap:"+t.ID, price
 	st.ev.LowBalance = lowBalance(st, p.Available.Sub(ch.owed))
 	if ch.floorHit {
 		st.res.Reason, st.res.Feedback = ReasonLowBalance, FeedbackWarn
@@ -163,68 +139,69 @@ func (s *Service) meal(ctx context.Context, tx pgx.Tx, st *tapState) error {
 	return nil
 }
 
-// consumeInGroup consumes a booked meal with the writes of the tap's group:
-// the booking was read locked, with its hold (QueueDayBookings). Anything
-// unexpected (a booking not booked, a hold not pending) applies the tap
-// alone.
-func (s *Service) consumeInGroup(ctx context.Context, st *tapState, b booking.Booking) error {
-	t, grp := st.tap, st.grp
-	if b.Status != booking.StatusBooked {
-		return errLeaveGroup
+// consume consumes a booked meal, read locked with its hold
+// (booking.QueueDayBookings): the hold posted to revenue:meals, or a free
+// meal charged to the subsidy (booking.PlanConsumeTx), queued on the tap's
+// unit with the booking's update (booking.QueueConsumed). It returns false
+// when the booking cannot be consumed any more (its hold ended): the meal
+// is then served as unbooked.
+func (s *Service) consume(ctx context.Context, tx pgx.Tx, st *tapState, b booking.Booking) (bool, error) {
+	t, u := st.tap, st.u
+	w, err := s.booking.PlanConsumeTx(ctx, tx, b, t.ID, t.ReadAt)
+	if errors.Is(err, booking.ErrBookingEnded) {
+		return false, nil
 	}
-	w, err := s.booking.PlanConsume(ctx, b, t.ID, t.ReadAt)
 	if err != nil {
-		return errLeaveGroup
+		return false, err
 	}
-	if w.Post != nil {
-		h, ok := grp.holds[w.Post.HoldID]
-		if !ok || h.Status != ledger.HoldPending {
-			return errLeaveGroup
+	if b.Status == booking.StatusBooked {
+		if w.Post != nil {
+			h, ok := u.holds[w.Post.HoldID]
+			if !ok || h.Status != ledger.HoldPending {
+				return false, nil
+			}
+			u.posts = append(u.posts, ledger.HoldPost{Hold: h, Request: *w.Post})
 		}
-		grp.posts = append(grp.posts, ledger.HoldPost{Hold: h, Request: *w.Post})
+		if w.Transfer != nil {
+			u.addTransfer(*w.Transfer)
+		}
+		booking.QueueConsumed(u.late, b, t.ID, t.ReadAt)
+	} // else consumed by this very tap before (a retry): its writes stand
+	if w.Post != nil || w.Transfer != nil {
+		st.transferKey = "tap:" + t.ID
 	}
-	if w.Transfer != nil {
-		grp.addTransfer(*w.Transfer)
-	}
-	booking.QueueConsumed(grp.late, b, t.ID, t.ReadAt)
 	st.charged = w.Consumption.Charged
 	st.ev.Booking = BookingBooked
 	if b.FreeMeal {
 		st.ev.Booking = BookingFreeMeal
 	}
 	st.ev.LowBalance = lowBalance(st, st.pupil.Available)
-	return nil
+	return true, nil
 }
 
 // subsidise charges a free meal to subsidy:fwb-meals at the booked price:
 // the family pays nothing.
-func (s *Service) subsidise(ctx context.Context, tx pgx.Tx, st *tapState, tariff booking.MealTariff, meta map[string]string) (int64, error) {
+func (s *Service) subsidise(ctx context.Context, tx pgx.Tx, st *tapState, tariff booking.MealTariff, meta map[string]string) error {
 	if !tariff.BookedPrice.IsPositive() {
-		return 0, nil
+		return nil
 	}
 	if st.hints != nil && st.hints.periodClosed {
-		return 0, fmt.Errorf("charge free meal to subsidy: %w", ledger.ErrPeriodClosed)
+		return fmt.Errorf("charge free meal to subsidy: %w", ledger.ErrPeriodClosed)
 	}
-	rev, err := s.accountID(ctx, st.tenantID, booking.AccountRevenueMeals)
+	rev, err := s.accountID(ctx, tx, st.tenantID, booking.AccountRevenueMeals)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	sub, err := s.accountID(ctx, st.tenantID, booking.AccountSubsidyMeals)
+	sub, err := s.accountID(ctx, tx, st.tenantID, booking.AccountSubsidyMeals)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	req := ledgerTransfer(st, "tap:"+st.tap.ID, booking.KindMeal,
+	key := "tap:" + st.tap.ID
+	st.u.addTransfer(ledgerTransfer(st, key, booking.KindMeal,
 		fmt.Sprintf("Repas gratuit FWB (%s) du %s", tariff.MealType, st.day.Format(time.DateOnly)), meta,
-		sub, rev, tariff.BookedPrice)
-	if st.grp != nil {
-		st.grp.addTransfer(req)
-		return 0, nil
-	}
-	tr, err := s.ledger.TransferTx(ctx, tx, req)
-	if err != nil {
-		return 0, fmt.Errorf("charge free meal to subsidy: %w", err)
-	}
-	return tr.ID, nil
+		sub, rev, tariff.BookedPrice))
+	st.transferKey = key
+	return nil
 }
 
 type tenantKey int64

@@ -76,71 +76,8 @@ var manualUID = regexp.MustCompile(`^PUPIL:([0-9]{1,18})$`)
 // Wiegand converters and some desktop readers send instead of the hex id.
 var printedNumber = regexp.MustCompile(`^[0-9]{10}$`)
 
-// pupilRef is how the statements of a tap's first round trip name its
-// pupil before it is known: a scalar SQL expression over $1 (the tenant)
-// and $2 (arg: the badge uid, or the pupil id of a manual entry). ok is
-// false for a manual uid that is not "PUPIL:<id>".
-func pupilRef(t Tap) (ref string, arg any, ok bool) {
-	if t.Tech == "manual" {
-		m := manualUID.FindStringSubmatch(t.UID)
-		if m == nil {
-			return "", nil, false
-		}
-		id, _ := strconv.ParseInt(m[1], 10, 64)
-		return `(SELECT id FROM pupils WHERE tenant_id = $1 AND id = $2::bigint)`, id, true
-	}
-	if printedNumber.MatchString(t.UID) {
-		return `(SELECT pupil_id FROM badges WHERE tenant_id = $1 AND (uid = $2 OR printed_number = $2) ORDER BY uid = $2 DESC LIMIT 1)`, t.UID, true
-	}
-	return `(SELECT pupil_id FROM badges WHERE tenant_id = $1 AND uid = $2)`, t.UID, true
-}
-
-// queueLookup queues the read of a tap's badge and pupil on b; *found says
-// whether a row came back (a manual uid that is not "PUPIL:<id>" queues
-// nothing and is not found). A badge that is not assigned comes back with
-// PupilID 0.
-func queueLookup(b *pgx.Batch, tenantID int64, t Tap, r *pupilRow, found *bool) {
-	scan := func(withBadge bool) func(pgx.Row) error {
-		return func(row pgx.Row) error {
-			var lead []any
-			if withBadge {
-				lead = []any{&r.BadgeID, &r.BadgeStatus}
-			}
-			err := scanPupil(row, r, lead...)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("look up badge %q: %w", t.UID, err)
-			}
-			*found = true
-			return nil
-		}
-	}
-	_, arg, ok := pupilRef(t)
-	switch {
-	case !ok:
-	case t.Tech == "manual":
-		r.BadgeStatus = "active"
-		b.Queue(`SELECT `+pupilColumns+` FROM pupils p `+pupilJoins+` WHERE p.tenant_id = $1 AND p.id = $2`, tenantID, arg).QueryRow(scan(false))
-	case printedNumber.MatchString(t.UID):
-		b.Queue(`
-			SELECT b.id, b.status, `+pupilColumns+`
-			FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id `+pupilJoins+`
-			WHERE b.tenant_id = $1 AND (b.uid = $2 OR b.printed_number = $2)
-			ORDER BY b.uid = $2 DESC LIMIT 1`, tenantID, arg).QueryRow(scan(true))
-	default:
-		// No OR on the uid: the statement uses the unique index under a
-		// generic plan.
-		b.Queue(`
-			SELECT b.id, b.status, `+pupilColumns+`
-			FROM badges b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id `+pupilJoins+`
-			WHERE b.tenant_id = $1 AND b.uid = $2`, tenantID, arg).QueryRow(scan(true))
-	}
-}
-
-// lockedReads is what a canteen or daycare tap reads after taking its
-// pupil's lock, in the same round trip as the badge lookup.
+// lockedReads is what a canteen or daycare tap reads after its unit took
+// its pupil's lock, in the same round trip (unitReads).
 type lockedReads struct {
 	locked     int64 // pupil whose lock was taken (0: none)
 	walletOf   int64 // pupil whose wallet was read (0: none)
@@ -151,79 +88,7 @@ type lockedReads struct {
 	session    *Session
 }
 
-// queueLocked queues on b, after the badge lookup: the pupil lock
-// (pg_advisory_xact_lock class 20, key pupilLockKey), then — each a
-// statement of its own, so with a snapshot taken after the lock (READ
-// COMMITTED) — the wallet's available balance and floor, the accepted taps
-// of the duplicate window, and the day's meal bookings (canteen) or the open
-// daycare session (daycare). The pupil is named by pupilRef; decide checks
-// that the lock and the lookup saw the same pupil (a badge reassigned in
-// between retries the tap).
-func queueLocked(b *pgx.Batch, st *tapState, into *lockedReads) {
-	ref, arg, ok := pupilRef(st.tap)
-	if !ok || (st.station.Kind != KindCanteen && st.station.Kind != KindDaycare) {
-		return
-	}
-	t, ten := st.tap, st.tenantID
-	b.Queue(`SELECT x.pid, pg_advisory_xact_lock(20, `+pupilLockKeySQL("x.pid")+`)::text FROM (SELECT `+ref+` AS pid) x
-		WHERE x.pid IS NOT NULL`, ten, arg).QueryRow(func(row pgx.Row) error {
-		var ignored string
-		if err := row.Scan(&into.locked, &ignored); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("lock pupil: %w", err)
-		}
-		return nil
-	})
-	b.Queue(`SELECT p.id, a.balance - a.pending, coalesce(a.floor, 0)
-		FROM pupils p JOIN accounts a ON a.tenant_id = p.tenant_id AND a.id = p.wallet_account_id
-		WHERE p.tenant_id = $1 AND p.id = `+ref, ten, arg).QueryRow(func(row pgx.Row) error {
-		if err := row.Scan(&into.walletOf, &into.available, &into.floor); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("read wallet: %w", err)
-		}
-		return nil
-	})
-	if w := st.school.Policy.DuplicateWindow(); w > 0 {
-		b.Queue(`SELECT count(*) FROM taps WHERE tenant_id = $1 AND pupil_id = `+ref+` AND station_id = $3
-			AND verdict = 'accepted' AND read_at BETWEEN $4 AND $5`,
-			ten, arg, st.station.ID, t.ReadAt.Add(-w), t.ReadAt.Add(w)).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&into.duplicates) })
-	}
-	switch st.station.Kind {
-	case KindCanteen:
-		// Cancelled bookings play no part in a meal (and the index of
-		// bookings leaves them out).
-		b.Queue(`SELECT id, service, status, coalesce(tap_id, '') FROM bookings
-			WHERE tenant_id = $1 AND pupil_id = `+ref+` AND day = $3::date AND status <> 'cancelled' ORDER BY service, id`,
-			ten, arg, st.day.Format(time.DateOnly)).Query(func(rows pgx.Rows) error {
-			list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Booking, error) {
-				bk := booking.Booking{TenantID: ten}
-				err := r.Scan(&bk.ID, &bk.Service, &bk.Status, &bk.TapID)
-				return bk, err
-			})
-			if err != nil {
-				return fmt.Errorf("read bookings: %w", err)
-			}
-			into.bookings = list
-			return nil
-		})
-	case KindDaycare:
-		b.Queue(`SELECT id, school_id, station_id, pupil_id, day, check_in_at FROM daycare_sessions
-			WHERE tenant_id = $1 AND pupil_id = `+ref+` AND check_out_at IS NULL`, ten, arg).
-			QueryRow(func(row pgx.Row) error {
-				var sess Session
-				err := row.Scan(&sess.ID, &sess.SchoolID, &sess.StationID, &sess.PupilID, &sess.Day, &sess.CheckIn)
-				if errors.Is(err, pgx.ErrNoRows) {
-					return nil
-				}
-				if err != nil {
-					return fmt.Errorf("read daycare session: %w", err)
-				}
-				into.session = &sess
-				return nil
-			})
-	}
-}
-
-// errBadgeMoved is returned by decide when the pupil lock and the badge
+// errBadgeMoved is returned by decide when the pupil locks and the badge
 // lookup did not see the same pupil (the badge was reassigned between the
 // two statements): the tap is retried.
 var errBadgeMoved = fmt.Errorf("%w: badge reassigned during the tap", ledger.ErrTxAborted)
@@ -376,28 +241,24 @@ type chargeRequest struct {
 // forbids the charge.
 var errHardFloor = errors.New("wallet floor reached")
 
-// charge is what chargeWallet posted.
+// charge is what chargeWallet queued.
 type charge struct {
-	transfer int64
 	floorHit bool            // the wallet could not take it all
 	owed     decimal.Decimal // the part charged to the receivable
 }
 
-// chargeWallet posts a purchase from the pupil's wallet in tx. When the
-// wallet would go below its floor (−grace) the never-refuse-food default
-// applies: the part the wallet cannot take is charged to the pupil's
-// receivable (the family owes it; staff see a discreet flag) — unless
-// hardFloor, then it returns errHardFloor and nothing is posted.
+// chargeWallet charges a purchase to the pupil's wallet: the transfer is
+// queued on the tap's unit, written with its other writes. When the wallet
+// would go below its floor (−grace) the never-refuse-food default applies:
+// the part the wallet cannot take is charged to the pupil's receivable (the
+// family owes it; staff see a discreet flag) — unless hardFloor, then it
+// returns errHardFloor and nothing is queued.
 //
 // The split is computed from the wallet as read under the pupil lock
 // (p.Available, p.Floor); p.Available is lowered by what the wallet paid.
-// When the wallet moved between that read and the charge (a hold placed by
-// a booking meanwhile), the ledger's *FloorError comes back wrapping
-// ledger.ErrTxAborted and the tap is retried from a fresh read.
-//
-// In a group (st.grp set) the transfer is only queued: it is written with
-// the group's other transfers, and out.transfer stays 0 (the tap row finds
-// it by its key).
+// When the wallet moved between that read and the write (a hold placed by
+// a booking meanwhile), the database refuses the unit's transfers, which
+// wrote nothing, and the tap is tried again from a fresh read.
 func (s *Service) chargeWallet(ctx context.Context, tx pgx.Tx, st *tapState, c chargeRequest, hardFloor bool) (charge, error) {
 	p := st.pupil
 	out := charge{owed: decimal.Zero}
@@ -407,7 +268,7 @@ func (s *Service) chargeWallet(ctx context.Context, tx pgx.Tx, st *tapState, c c
 	if st.hints != nil && st.hints.periodClosed {
 		return out, fmt.Errorf("charge %s: %w", c.key, ledger.ErrPeriodClosed)
 	}
-	rev, err := s.accountID(ctx, st.tenantID, c.revenue)
+	rev, err := s.accountID(ctx, tx, st.tenantID, c.revenue)
 	if err != nil {
 		return out, err
 	}
@@ -435,37 +296,10 @@ func (s *Service) chargeWallet(ctx context.Context, tx pgx.Tx, st *tapState, c c
 		}
 		req.Metadata = withMeta(c.metadata, "owed", out.owed.StringFixed(2))
 	}
-	if st.grp != nil {
-		st.grp.addTransfer(req)
-		p.Available = p.Available.Sub(fromWallet)
-		st.walletCharged = true
-		return out, nil
-	}
-	tr, err := s.ledger.TransferTx(ctx, tx, req)
-	if errors.Is(err, ledger.ErrIdempotencyConflict) {
-		// A retry with a balance that moved since the first attempt
-		// recorded this key: the first attempt's transfer stands.
-		out.transfer, err = s.transferByKey(ctx, tx, st.tenantID, c.key)
-		return out, err
-	}
-	if err != nil {
-		return out, fmt.Errorf("charge %s: %w", c.key, err)
-	}
+	st.u.addTransfer(req)
 	p.Available = p.Available.Sub(fromWallet)
 	st.walletCharged = true
-	out.transfer = tr.ID
 	return out, nil
-}
-
-// transferByKey returns the id of the transfer recorded under an
-// idempotency key.
-func (s *Service) transferByKey(ctx context.Context, tx pgx.Tx, tenantID int64, key string) (int64, error) {
-	var id int64
-	err := tx.QueryRow(ctx, `SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = $2`, tenantID, key).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("%w: transfer %s: %w", ledger.ErrTxAborted, key, err)
-	}
-	return id, nil
 }
 
 var errNoWallet = errors.New("pupil has no wallet account")

@@ -13,7 +13,8 @@ import (
 // pipeTx is a transaction on one pooled connection whose BEGIN travels in
 // the same round trip as its first statements and whose COMMIT travels
 // with its last ones: two round trips fewer per tap than pgx.BeginFunc.
-// It implements pgx.Tx for ledger.TransferTx and booking.ConsumeTx, without
+// It implements pgx.Tx for the reads a decision makes in the tap's
+// transaction (ledger.AccountByCodeTx, booking.PlanConsumeTx), without
 // nested transactions (Begin fails) or large objects.
 //
 // Use: begin, then end (always, e.g. deferred): end rolls back unless

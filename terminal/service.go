@@ -2,7 +2,6 @@ package terminal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -10,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
@@ -269,16 +267,16 @@ func (s *Service) applyTaps(ctx context.Context, dev Device, actor string, taps 
 // together in groups, then those that had to leave their group alone, at
 // most batchWorkers at once.
 func (s *Service) applyRound(ctx context.Context, tenantID int64, actor string, taps []Tap, invalid []error, idx []int, out []Result) error {
-	var gts []*groupTap
+	var gts []*unitTap
 	var at, alone []int
 	for _, i := range idx {
 		switch {
 		case taps[i].ID == "":
 			out[i] = refused("", ReasonInvalid)
-		case s.groups == nil || taps[i].Tech == "manual":
+		case s.groups == nil:
 			alone = append(alone, i)
 		default:
-			gts = append(gts, &groupTap{tenantID: tenantID, actor: actor, tap: taps[i], invalid: invalid[i]})
+			gts = append(gts, &unitTap{tenantID: tenantID, actor: actor, tap: taps[i], invalid: invalid[i]})
 			at = append(at, i)
 		}
 	}
@@ -343,27 +341,26 @@ type tapState struct {
 	day      time.Time // school-local date of the tap (midnight, school location)
 	res      Result
 	ev       Event
-	transfer int64
 	charged  decimal.Decimal
 	hints    *tapHints
+	// transferKey is the idempotency key of the transfer the tap recorded
+	// ("tap:<tap id>"; "" for none): its row finds the transfer by it.
+	transferKey string
 	// walletCharged: the pupil's wallet (and receivable, past its floor)
 	// paid for the tap; pupil.Available is what the wallet has left.
 	walletCharged bool
+	// replayed: the tap was seen before; res is the stored result.
+	replayed bool
 
-	// Read after the pupil lock, in the first round trip (queueLocked).
+	// Read after the pupil lock, in the unit's first round trip.
 	locked     lockedReads
 	duplicates int
 	bookings   []booking.Booking
 	session    *Session // open daycare session
 
-	// grp is the group the tap is applied in (nil: alone): its ledger
-	// transfers and late writes are queued on the group.
-	grp *group
-
-	// late collects writes whose outcome the decision does not need: they
-	// travel with the tap row and COMMIT (an error there rolls the whole
-	// tap back, as it would have earlier). Nil: write at once.
-	late *pgx.Batch
+	// u is the tap transaction the tap is applied in: its decision queues
+	// its ledger transfers and rows there (unit.go).
+	u *unit
 }
 
 // tapHints carries what an earlier attempt of the same tap learnt.
@@ -373,24 +370,17 @@ type tapHints struct {
 	periodClosed bool
 }
 
-// tapAttempts bounds the attempts of one tap: an attempt is retried when
-// its transaction had to be rolled back for a reason a new attempt resolves
-// (deadlock, serialization failure, a wallet that moved between the read and
-// the charge, a booking's hold ended meanwhile, a closed period).
+// tapAttempts bounds the attempts of one tap applied alone (applyAlone).
 const tapAttempts = 5
 
-// apply applies one tap: in a group (group.go) when it can, else alone, in
-// one transaction of its own (applyOnce): the tap row is claimed, the
-// badge and pupil read (one round trip), the pupil locked and what the
-// decision needs read (one round trip), the ledger transfer written in the
-// same transaction (ledger.TransferTx, booking.ConsumeTx) and the result
-// recorded, with a single commit.
+// apply applies one tap: in a group (group.go) when it can, else alone.
+// Both apply it by the one tap transaction (unit.go).
 func (s *Service) apply(ctx context.Context, tenantID int64, actor string, t Tap, invalid error) (Result, error) {
 	if t.ID == "" {
 		return refused("", ReasonInvalid), nil
 	}
-	if s.groups != nil && t.Tech != "manual" {
-		outs, err := s.groups.submit(ctx, &groupTap{tenantID: tenantID, actor: actor, tap: t, invalid: invalid})
+	if s.groups != nil {
+		outs, err := s.groups.submit(ctx, &unitTap{tenantID: tenantID, actor: actor, tap: t, invalid: invalid})
 		if err != nil {
 			return Result{}, err
 		}
@@ -401,8 +391,11 @@ func (s *Service) apply(ctx context.Context, tenantID int64, actor string, t Tap
 	return s.applyAlone(ctx, tenantID, actor, t, invalid)
 }
 
-// applyAlone applies one tap in a transaction of its own (applyOnce),
-// retrying an attempt that had to be rolled back.
+// applyAlone applies one tap in a transaction of its own (a unit of one
+// tap, applyUnit), again when an attempt had to be rolled back for a reason
+// a new attempt resolves (deadlock, serialization failure, a wallet that
+// moved between the read and the charge, a badge reassigned meanwhile, a
+// closed period: the next attempt refuses the charge).
 func (s *Service) applyAlone(ctx context.Context, tenantID int64, actor string, t Tap, invalid error) (Result, error) {
 	select {
 	case s.slots <- struct{}{}:
@@ -413,27 +406,22 @@ func (s *Service) applyAlone(ctx context.Context, tenantID int64, actor string, 
 
 	hints := &tapHints{}
 	for attempt := 1; ; attempt++ {
-		st, replay, err := s.applyOnce(ctx, tenantID, actor, t, invalid, hints)
-		if err != nil {
-			if attempt >= tapAttempts || !retryable(err) {
-				return Result{}, err
-			}
-			if errors.Is(err, ledger.ErrPeriodClosed) {
-				hints.periodClosed = true
-			}
-			s.log.Debug("tap retried", "tap_id", t.ID, "attempt", attempt, "err", err)
-			select {
-			case <-ctx.Done():
-				return Result{}, ctx.Err()
-			case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
-			}
-			continue
+		states, err := s.applyUnit(ctx, []*unitTap{{tenantID: tenantID, actor: actor, tap: t, invalid: invalid, hints: hints}}, true)
+		if err == nil {
+			return states[0].res, nil
 		}
-		if replay != nil {
-			return *replay, nil
+		if attempt >= tapAttempts || !retryable(err) {
+			return Result{}, fmt.Errorf("tap %s: %w", t.ID, err)
 		}
-		s.publish(st)
-		return st.res, nil
+		if errors.Is(err, ledger.ErrPeriodClosed) {
+			hints.periodClosed = true
+		}
+		s.log.Debug("tap retried", "tap_id", t.ID, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+		}
 	}
 }
 
@@ -474,111 +462,6 @@ func retryable(err error) bool {
 	}
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01" || pgErr.Code == "23505")
-}
-
-// applyOnce is one attempt of a tap, in one transaction.
-func (s *Service) applyOnce(ctx context.Context, tenantID int64, actor string, t Tap, invalid error, hints *tapHints) (*tapState, *Result, error) {
-	st := &tapState{tenantID: tenantID, actor: actor, tap: t, charged: decimal.Zero, hints: hints}
-	if invalid == nil {
-		// Cached: resolving the station first lets the claim and the badge
-		// lookup share one round trip.
-		if err := s.locate(ctx, st); err != nil {
-			return nil, nil, err
-		}
-	}
-	readAt := t.ReadAt
-	if readAt.IsZero() {
-		readAt = s.now()
-	}
-	// Round trip 1: BEGIN, the tap id's lock, the stored result of a tap
-	// seen before, the badge lookup, and for a canteen or daycare tap the
-	// pupil lock and what the decision reads under it (queueLocked). The
-	// tap id's lock serialises concurrent
-	// requests carrying the same tap id: the second one waits for the
-	// first to commit and then reads its result (READ COMMITTED: the read is
-	// a statement after the lock, with a fresh snapshot).
-	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock(22, $1)`, tapLockKey(tenantID, t.ID))
-	var stored []byte
-	b.Queue(`SELECT result FROM taps WHERE tenant_id = $1 AND tap_id = $2`, tenantID, t.ID).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&stored)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		return err
-	})
-	rb := &pgx.Batch{}
-	st.late = rb
-	var p pupilRow
-	var found bool
-	if invalid == nil && st.station.ID != 0 {
-		queueLookup(b, tenantID, t, &p, &found)
-		queueLocked(b, st, &st.locked)
-	}
-	tx, err := beginPipe(ctx, s.pool, b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tap %s: %w", t.ID, err)
-	}
-	defer tx.end(ctx)
-	if stored != nil {
-		// Seen before (or just now by a concurrent request, which we
-		// waited for): answer what was answered.
-		var r Result
-		if err := json.Unmarshal(stored, &r); err != nil {
-			return nil, nil, fmt.Errorf("decode stored result of tap %s: %w", t.ID, err)
-		}
-		return nil, &r, nil
-	}
-	switch {
-	case invalid != nil:
-		st.res = refused(t.ID, ReasonInvalid)
-		s.log.Debug("invalid tap", "tap_id", t.ID, "err", invalid)
-	case st.station.ID == 0:
-		st.res = refused(t.ID, ReasonUnknownStation)
-	default:
-		if found && p.PupilID != 0 {
-			st.pupil = &p
-		}
-		if err := s.decide(ctx, tx, st); err != nil {
-			return nil, nil, err
-		}
-	}
-	// Last round trip: the late writes, the tap row with its result, and
-	// COMMIT.
-	if err := s.record(rb, st, readAt); err != nil {
-		return nil, nil, err
-	}
-	if err := tx.commitWith(ctx, rb); err != nil {
-		return nil, nil, fmt.Errorf("record and commit tap %s: %w", t.ID, err)
-	}
-	return st, nil, nil
-}
-
-// record queues on b the insert of the tap row with its decision.
-func (s *Service) record(b *pgx.Batch, st *tapState, readAt time.Time) error {
-	if st.res.Charged == "" {
-		st.res.Charged = st.charged.StringFixed(2)
-	}
-	raw, err := json.Marshal(st.res)
-	if err != nil {
-		return fmt.Errorf("encode result: %w", err)
-	}
-	var stationID, pupilID, transferID *int64
-	if st.station.ID != 0 {
-		stationID = &st.station.ID
-	}
-	if st.pupil != nil && st.pupil.PupilID != 0 {
-		pupilID = &st.pupil.PupilID
-	}
-	if st.transfer != 0 {
-		transferID = &st.transfer
-	}
-	b.Queue(`INSERT INTO taps (tenant_id, tap_id, device_id, badge_uid, read_at, received_at, offline,
-			station_id, pupil_id, verdict, reason, charged, transfer_id, result)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		st.tenantID, st.tap.ID, st.actor, st.tap.UID, readAt, s.now(), st.tap.Offline,
-		stationID, pupilID, st.res.Verdict, st.res.Reason, st.charged, transferID, raw)
-	return nil
 }
 
 // tapLockKey is the advisory lock key of a tap id (class 22; 20 is the
