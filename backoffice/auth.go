@@ -3,10 +3,10 @@ package backoffice
 import (
 	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/gin-gonic/gin"
 
+	"tartine/internal/web"
 	"tartine/internal/websession"
 	"tartine/school"
 )
@@ -42,7 +42,7 @@ func (a *App) toLogin(c *gin.Context) {
 	if r := c.Request; r.Method == http.MethodGet || r.Method == http.MethodHead {
 		next = websession.LocalRedirect(r.URL.RequestURI(), "/admin", next)
 	}
-	c.Redirect(http.StatusSeeOther, "/staff/login?next="+url.QueryEscape(next))
+	c.Redirect(http.StatusSeeOther, web.StaffLoginURL(next))
 	c.Abort()
 }
 

@@ -21,7 +21,7 @@
 // # Access
 //
 // The back office has no login of its own: staff log in on the staff
-// screens (/staff/login, package terminal), whose session cookie
+// screens (web.StaffLoginPath, package staff), whose session cookie
 // ("tartine_staff", path /) this package reads through the same
 // websession.Manager configuration. Every page needs a staff session of an
 // active user; each page then needs its role (StaffUser.Can: admins may do
@@ -57,6 +57,7 @@ import (
 	"tartine/fees"
 	"tartine/internal/i18n"
 	"tartine/internal/tz"
+	"tartine/internal/web"
 	"tartine/internal/websession"
 	"tartine/ledger"
 	"tartine/payments"
@@ -72,8 +73,8 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // StaffCookie is the session cookie of the staff screens; the back office
-// reads the same sessions.
-const StaffCookie = "tartine_staff"
+// reads the same sessions (one staff login, web.StaffCookie).
+const StaffCookie = web.StaffCookie
 
 // Deps are the back office's dependencies.
 type Deps struct {

@@ -1,44 +1,29 @@
 package backoffice
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/shopspring/decimal"
 
 	"tartine/booking"
 	"tartine/internal/i18n"
-	"tartine/internal/websession"
+	"tartine/internal/web"
 	"tartine/ledger"
 	"tartine/school"
 )
 
-// page is what every template receives.
+// page is what every template receives: the base of every page
+// (web.Page: language, CSRF token, title, flash, error, data; T, EUR and
+// Date) and the back office's own.
 type page struct {
-	Lang   string
-	CSRF   string
+	web.Page
 	User   school.StaffUser
-	Title  string
-	Flash  string
-	Error  string
 	Active string // the menu entry of the page
-	Data   any
 	app    *App
 }
-
-// T translates key.
-func (p page) T(key string, args ...any) string { return p.app.Catalog.T(p.Lang, key, args...) }
-
-// EUR formats an amount for people.
-func (p page) EUR(d decimal.Decimal) string { return i18n.FormatEUR(d, p.Lang) }
-
-// Date writes a day in full.
-func (p page) Date(t time.Time) string { return i18n.FormatDate(t, p.Lang) }
 
 // DateTime writes an instant in school-local time.
 func (p page) DateTime(t time.Time) string {
@@ -59,13 +44,8 @@ func (p page) AllergenLabel(code string) string {
 	return code
 }
 
-// lang picks the "lang" cookie, else Accept-Language.
-func lang(c *gin.Context) string {
-	if v, err := c.Cookie("lang"); err == nil && v != "" {
-		return i18n.Negotiate(v)
-	}
-	return i18n.Negotiate(c.GetHeader("Accept-Language"))
-}
+// lang picks the "lang" cookie, else Accept-Language (web.Lang).
+func lang(c *gin.Context) string { return web.Lang(c) }
 
 // render writes a page.
 func (a *App) render(c *gin.Context, status int, name, titleKey, active string, data any) {
@@ -74,15 +54,14 @@ func (a *App) render(c *gin.Context, status int, name, titleKey, active string, 
 		a.fail(c, err)
 		return
 	}
-	p := page{Lang: lang(c), CSRF: tok, User: user(c), Active: active, Data: data, app: a}
+	p := page{Page: web.Page{Lang: lang(c), CSRF: tok, Data: data, Cat: a.Catalog}, User: user(c), Active: active, app: a}
 	p.Title = p.T(titleKey)
-	if f, err := c.Cookie(flashCookie); err == nil && f != "" {
-		if msg, isErr := p.flashText(f); isErr {
-			p.Error = msg
+	if key, args, ok := a.flashes().Take(c); ok {
+		if web.IsErrorKey(key) {
+			p.Error = p.T(key, args...)
 		} else {
-			p.Flash = msg
+			p.Flash = p.T(key, args...)
 		}
-		c.SetCookie(flashCookie, "", -1, "/admin", "", a.secure(), true)
 	}
 	if e, ok := c.Get("form_error"); ok {
 		p.Error, _ = e.(string)
@@ -92,47 +71,27 @@ func (a *App) render(c *gin.Context, status int, name, titleKey, active string, 
 		a.fail(c, errors.New("backoffice: no template "+name))
 		return
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+	if err := web.Render(c, status, t, "layout.html", p); err != nil {
 		a.fail(c, err)
-		return
 	}
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
 func (a *App) secure() bool { return strings.HasPrefix(a.BaseURL, "https:") }
 
 const flashCookie = "admin_flash"
 
+// flashes are the back office's one-time messages: catalogue keys of the
+// back office, booking errors and common errors (others show nothing).
+func (a *App) flashes() web.Flash {
+	return web.Flash{Cookie: flashCookie, Path: "/admin", Secure: a.secure(), Allow: []string{"admin.", "booking.error.", "error."}}
+}
+
 // flash redirects (303) after a POST with a message shown once on the next
 // page: a catalogue key under "admin." and plain-text arguments. An error
 // flash (key under "admin.error." or another package's error key) is shown
 // as an alert.
 func (a *App) flash(c *gin.Context, to, key string, args ...string) {
-	v := url.QueryEscape(strings.Join(append([]string{key}, args...), "|"))
-	c.SetCookie(flashCookie, v, 60, "/admin", "", a.secure(), true)
-	c.Redirect(http.StatusSeeOther, to)
-}
-
-// flashText turns a flash cookie into a message and says whether it is a
-// refusal; only catalogue keys of the back office, booking errors and
-// common errors are honoured.
-func (p page) flashText(v string) (string, bool) {
-	v, err := url.QueryUnescape(v)
-	if err != nil {
-		return "", false
-	}
-	parts := strings.Split(v, "|")
-	key := parts[0]
-	if !strings.HasPrefix(key, "admin.") && !strings.HasPrefix(key, "booking.error.") && !strings.HasPrefix(key, "error.") {
-		return "", false
-	}
-	isErr := strings.HasPrefix(key, "error.") || strings.Contains(key, ".error.")
-	args := make([]any, 0, len(parts)-1)
-	for _, x := range parts[1:] {
-		args = append(args, x)
-	}
-	return p.T(key, args...), isErr
+	a.flashes().Redirect(c, to, key, args...)
 }
 
 // formError re-renders a page with a message for people (422).
@@ -141,35 +100,22 @@ func (a *App) formError(c *gin.Context, name, titleKey, active, msg string, data
 	a.render(c, http.StatusUnprocessableEntity, name, titleKey, active, data)
 }
 
-// forbidden answers 403.
-func (a *App) forbidden(c *gin.Context) {
-	c.String(http.StatusForbidden, a.Catalog.T(lang(c), "error.forbidden"))
-	c.Abort()
+// errs maps the back office's errors to statuses (web.Errors): not found
+// in school, booking or the ledger is a 404.
+func (a *App) errs() web.Errors {
+	return web.Errors{Name: "back office", Catalog: a.Catalog, Log: a.Log,
+		NotFound: []error{school.ErrNotFound, booking.ErrNotFound, ledger.ErrNotFound, ledger.ErrUnknownAccount}}
 }
 
+// forbidden answers 403.
+func (a *App) forbidden(c *gin.Context) { a.errs().Text(c, http.StatusForbidden, "error.forbidden") }
+
 // notFound answers 404 with nothing of the request.
-func (a *App) notFound(c *gin.Context) {
-	c.String(http.StatusNotFound, a.Catalog.T(lang(c), "error.not_found"))
-	c.Abort()
-}
+func (a *App) notFound(c *gin.Context) { a.errs().Text(c, http.StatusNotFound, "error.not_found") }
 
 // fail maps domain errors to statuses in one place; unexpected errors are
 // logged once and answered 500.
-func (a *App) fail(c *gin.Context, err error) {
-	switch {
-	case errors.Is(err, school.ErrNotFound), errors.Is(err, booking.ErrNotFound), errors.Is(err, ledger.ErrNotFound),
-		errors.Is(err, ledger.ErrUnknownAccount):
-		a.notFound(c)
-		return
-	}
-	a.Log.Error("back office request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
-	c.String(http.StatusInternalServerError, a.Catalog.T(lang(c), "error.internal"))
-	c.Abort()
-}
+func (a *App) fail(c *gin.Context, err error) { a.errs().Fail(c, err) }
 
 // setLang stores the language choice and goes back.
-func (a *App) setLang(c *gin.Context) {
-	l := i18n.Negotiate(c.PostForm("lang"))
-	c.SetCookie("lang", l, 365*24*3600, "/", "", a.secure(), true)
-	c.Redirect(http.StatusSeeOther, websession.LocalRedirect(c.PostForm("back"), "/admin", "/admin"))
-}
+func (a *App) setLang(c *gin.Context) { web.LangSwitch("/admin", "/admin", a.secure())(c) }

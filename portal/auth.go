@@ -13,9 +13,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 
-	"tartine/internal/i18n"
 	"tartine/internal/mail"
 	"tartine/internal/password"
+	"tartine/internal/web"
 	"tartine/internal/websession"
 	"tartine/school"
 )
@@ -369,12 +369,7 @@ func (a *App) reset(c *gin.Context) {
 }
 
 func (a *App) setLang(c *gin.Context) {
-	lang := c.PostForm("lang")
-	if lang != i18n.FR && lang != i18n.EN {
-		lang = i18n.FR
-	}
-	c.SetSameSite(http.SameSiteLaxMode)
-	c.SetCookie("lang", lang, 365*24*3600, "/", "", strings.HasPrefix(a.BaseURL, "https:"), true)
+	lang := web.SetLang(c, strings.HasPrefix(a.BaseURL, "https:"))
 	if acct, _ := a.currentAccount(c); acct != nil {
 		if _, err := a.Pool.Exec(c.Request.Context(), `UPDATE portal_accounts SET language = $2 WHERE id = $1`, acct.ID, lang); err != nil {
 			a.fail(c, err)

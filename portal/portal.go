@@ -47,6 +47,7 @@ import (
 	"tartine/internal/mail"
 	"tartine/internal/password"
 	"tartine/internal/tz"
+	"tartine/internal/web"
 	"tartine/internal/websession"
 	"tartine/ledger"
 	"tartine/payments"
@@ -161,27 +162,10 @@ func New(d Deps) (*App, error) {
 	if a.dummyHash, err = password.Hash("not a password"); err != nil {
 		return nil, err
 	}
-	names, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
-			continue
-		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
-		if err != nil {
-			return nil, fmt.Errorf("portal: parse %s: %w", n, err)
-		}
-		a.pages[base] = t
+	if a.pages, err = web.ParsePages(templateFS, "templates", "layout.html", d.Catalog, nil); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
 	}
 	return a, nil
-}
-
-var funcs = template.FuncMap{
-	"add":  func(a, b int) int { return a + b },
-	"eq64": func(a, b int64) bool { return a == b },
 }
 
 // Routes mounts the portal under /portal (and its static files).
@@ -239,32 +223,19 @@ func (a *App) Routes(r gin.IRouter) {
 	in.GET("/estimates/:id", a.estimateLink)
 }
 
-// securityHeaders are the headers of every page (websession.SecurityHeaders,
-// as on /staff and /admin), forms may also post to Stripe Checkout.
-var securityHeaders = websession.SecurityHeaders("https://checkout.stripe.com")
+// securityHeaders are the headers of every page (web.SecurityHeaders, as
+// on /staff and /admin), forms may also post to Stripe Checkout.
+var securityHeaders = web.SecurityHeaders("https://checkout.stripe.com")
 
-// page is what every template receives.
+// page is what every template receives: the base of every page (web.Page:
+// language, CSRF token, title, flash, error, data; T, EUR and Date) and
+// the portal's own.
 type page struct {
-	Lang    string
-	CSRF    string
+	web.Page
 	Account *account
-	Title   string
-	Flash   string
-	Error   string
 	Base    string // "/portal", or "/admin" for a page served to staff
 	Back    string // where the language switch returns
-	Data    any
-	cat     *i18n.Catalog
 }
-
-// T translates key.
-func (p page) T(key string, args ...any) string { return p.cat.T(p.Lang, key, args...) }
-
-// EUR formats an amount.
-func (p page) EUR(d decimal.Decimal) string { return i18n.FormatEUR(d, p.Lang) }
-
-// Date formats a day in full.
-func (p page) Date(t time.Time) string { return i18n.FormatDate(t, p.Lang) }
 
 // lang picks the language: the account's, else the "lang" cookie, else
 // Accept-Language.
@@ -272,10 +243,7 @@ func (a *App) lang(c *gin.Context, acct *account) string {
 	if acct != nil && acct.Language != "" {
 		return i18n.Negotiate(acct.Language)
 	}
-	if v, err := c.Cookie("lang"); err == nil && v != "" {
-		return i18n.Negotiate(v)
-	}
-	return i18n.Negotiate(c.GetHeader("Accept-Language"))
+	return web.Lang(c)
 }
 
 // render writes a page with status.
@@ -287,9 +255,8 @@ func (a *App) render(c *gin.Context, status int, name, titleKey string, data any
 	}
 	p.Title = p.T(titleKey)
 	p.Data = data
-	if f, err := c.Cookie("flash"); err == nil && f != "" {
-		p.Flash = p.flashText(f)
-		c.SetCookie("flash", "", -1, "/portal", "", false, true)
+	if key, args, ok := a.flashes().Take(c); ok {
+		p.Flash = p.T(key, args...)
 	}
 	if e, ok := c.Get("form_error"); ok {
 		p.Error = e.(string)
@@ -299,10 +266,8 @@ func (a *App) render(c *gin.Context, status int, name, titleKey string, data any
 		a.fail(c, fmt.Errorf("portal: no template %s", name))
 		return
 	}
-	c.Status(status)
-	c.Header("Content-Type", "text/html; charset=utf-8")
-	if err := t.ExecuteTemplate(c.Writer, "layout.html", p); err != nil {
-		a.Log.Error("render", "page", name, "err", err)
+	if err := web.Render(c, status, t, "layout.html", p); err != nil {
+		a.fail(c, err)
 	}
 }
 
@@ -311,7 +276,7 @@ func (a *App) newPage(c *gin.Context, acct *account) (page, error) {
 	if err != nil {
 		return page{}, err
 	}
-	p := page{Lang: a.lang(c, acct), CSRF: tok, Account: acct, Base: "/portal", Back: "/portal/", cat: a.Catalog}
+	p := page{Page: web.Page{Lang: a.lang(c, acct), CSRF: tok, Cat: a.Catalog}, Account: acct, Base: "/portal", Back: "/portal/"}
 	if path := c.Request.URL.Path; strings.HasPrefix(path, "/admin/") {
 		// A portal page served to staff (the letters): the staff session's
 		// language switch, back to this page.
@@ -329,35 +294,22 @@ func (a *App) formError(c *gin.Context, status int, name, titleKey, msg string, 
 // flash redirects (303) after a POST with a message shown once on the next
 // page: a catalogue key ("portal.flash.x" when key has no dot) and arguments.
 func (a *App) flash(c *gin.Context, to, key string, args ...string) {
-	if key != "" {
-		if !strings.Contains(key, ".") {
-			key = "portal.flash." + key
-		}
-		v := strings.Join(append([]string{key}, args...), "|")
-		c.SetCookie("flash", v, 60, "/portal", "", strings.HasPrefix(a.BaseURL, "https:"), true)
+	if key != "" && !strings.Contains(key, ".") {
+		key = "portal.flash." + key
 	}
-	c.Redirect(http.StatusSeeOther, to)
+	a.flashes().Redirect(c, to, key, args...)
 }
 
-// flashText turns a flash cookie into a message; only catalogue keys of the
+// flashes are the portal's one-time messages: only catalogue keys of the
 // portal, booking and payments are honoured, arguments are plain text.
-func (p page) flashText(v string) string {
-	parts := strings.Split(v, "|")
-	key := parts[0]
-	if !strings.HasPrefix(key, "portal.") && !strings.HasPrefix(key, "booking.") && !strings.HasPrefix(key, "payments.") {
-		return ""
-	}
-	args := make([]any, 0, len(parts)-1)
-	for _, a := range parts[1:] {
-		args = append(args, a)
-	}
-	return p.T(key, args...)
+func (a *App) flashes() web.Flash {
+	return web.Flash{Cookie: "flash", Path: "/portal", Secure: strings.HasPrefix(a.BaseURL, "https:"), Allow: []string{"portal.", "booking.", "payments."}}
 }
 
 // KindLabel names a ledger transfer kind for people.
 func (p page) KindLabel(kind string) string {
 	for _, prefix := range []string{"portal.kind.", "booking.kind.", "payments.kind."} {
-		if p.cat.Has(p.Lang, prefix+kind) || p.cat.Has(i18n.Default, prefix+kind) {
+		if p.Cat.Has(p.Lang, prefix+kind) || p.Cat.Has(i18n.Default, prefix+kind) {
 			return p.T(prefix + kind)
 		}
 	}
@@ -366,10 +318,10 @@ func (p page) KindLabel(kind string) string {
 
 // ServiceLabel names a booking service (meal type or daycare) for people.
 func (p page) ServiceLabel(s string) string {
-	if p.cat.Has(i18n.Default, "booking.service."+s) {
+	if p.Cat.Has(i18n.Default, "booking.service."+s) {
 		return p.T("booking.service." + s)
 	}
-	if p.cat.Has(i18n.Default, "portal.meal."+s) {
+	if p.Cat.Has(i18n.Default, "portal.meal."+s) {
 		return p.T("portal.meal." + s)
 	}
 	return s
@@ -389,10 +341,7 @@ func (a *App) fail(c *gin.Context, err error) {
 		a.busy(c)
 		return
 	}
-	a.Log.Error("portal request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
-	lang := a.lang(c, nil)
-	c.String(http.StatusInternalServerError, a.Catalog.T(lang, "error.internal"))
-	c.Abort()
+	web.Errors{Name: "portal", Catalog: a.Catalog, Log: a.Log}.Fail(c, err)
 }
 
 // toLogin sends to the login page; a GET keeps its own address (next=) so

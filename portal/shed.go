@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"tartine/internal/password"
+	"tartine/internal/web"
 )
 
 // Load shedding (issue 17). At 8:00 a few hundred parents open the portal
@@ -140,12 +141,11 @@ func (a *App) busy(c *gin.Context) {
 	if c.Request.Method == http.MethodGet {
 		back = c.Request.URL.RequestURI()
 	}
-	p := page{Lang: a.lang(c, nil), Base: "/portal", Back: back, cat: a.Catalog}
+	p := page{Page: web.Page{Lang: a.lang(c, nil), Cat: a.Catalog}, Base: "/portal", Back: back}
 	p.Title = p.T("portal.busy.title")
-	c.Status(http.StatusServiceUnavailable)
-	c.Header("Content-Type", "text/html; charset=utf-8")
-	if err := a.pages["busy"].ExecuteTemplate(c.Writer, "layout.html", p); err != nil {
+	if err := web.Render(c, http.StatusServiceUnavailable, a.pages["busy"], "layout.html", p); err != nil {
 		a.Log.Error("render", "page", "busy", "err", err)
+		c.String(http.StatusServiceUnavailable, "%s", p.Title)
 	}
 	c.Abort()
 }
