@@ -27,12 +27,19 @@ type Difference struct {
 }
 
 // DayCheck is one Brussels day of a tenant's card payments as Stripe and
-// the books see them.
+// the books see them. Refunds and disputes are what they take from the
+// balance (negative), a refund that failed or a dispute won giving back
+// (positive): Stripe's balance transactions of type refund, payment_refund
+// and refund_failure, and the adjustments of a dispute (funds withdrawn,
+// funds reinstated); the books' topup-refund and topup-dispute transfers on
+// stripe-clearing.
 type DayCheck struct {
-	Day                      time.Time // midnight, Brussels
-	StripeGross, BooksGross  decimal.Decimal
-	StripeFees, BooksFees    decimal.Decimal
-	StripeCharges, BooksPays int
+	Day                           time.Time // midnight, Brussels
+	StripeGross, BooksGross       decimal.Decimal
+	StripeFees, BooksFees         decimal.Decimal
+	StripeRefunds, BooksRefunds   decimal.Decimal
+	StripeDisputes, BooksDisputes decimal.Decimal
+	StripeCharges, BooksPays      int
 }
 
 // PayoutCheck is one of the tenant's payouts against its balance
@@ -59,10 +66,16 @@ type BalanceCheck struct {
 //     stripe_charge; their gross amounts and fees are summed per Brussels
 //     day and compared with the top-ups credited (kind topup) and the fees
 //     booked (kind stripe-fee) on stripe-clearing that day;
+//   - so are the refunds of those charges (refund, payment_refund,
+//     refund_failure) and their disputes' adjustments (funds withdrawn,
+//     funds reinstated, with the dispute fee), read with their source
+//     expanded to find the charge, against the refunds (topup-refund) and
+//     disputes (topup-dispute) booked on stripe-clearing that day;
 //   - a fee Stripe charged that the books lack is booked now,
 //     expense:stripe-fees / stripe-clearing under the webhook's key
-//     stripe-fee:<charge id> (so it is never booked twice), dated at the
-//     charge; in a closed period it is listed instead;
+//     stripe-fee:<charge id> (so it is never booked twice), or for a
+//     dispute's fee stripe-dispute-fee:<balance transaction id>, dated at
+//     the balance transaction; in a closed period it is listed instead;
 //   - each payout of the tenant (never one whose tenant is unknown) arriving
 //     in the window is compared with the net of its balance transactions;
 //     a failed or canceled payout still booked on the bank is listed.
@@ -75,8 +88,11 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 	params.Context = ctx
 	params.CreatedRange = &stripego.RangeQueryParams{GreaterThanOrEqual: from.Unix(), LesserThan: to.Unix()}
 	params.Limit = stripego.Int64(100)
+	params.AddExpand("data.source") // a refund's or a dispute's charge
 	type charge struct {
-		id, bt   string
+		kind     string // "charge", "refund" or "dispute"
+		id, bt   string // the charge, refund or dispute id; the balance transaction
+		charge   string // the charge it belongs to
 		at       time.Time
 		gross    decimal.Decimal
 		fee      decimal.Decimal
@@ -89,21 +105,38 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 			return out, fmt.Errorf("payments: more than %d balance transactions in the window; check a shorter period", maxPayoutBalanceTransactions)
 		}
 		bt := it.BalanceTransaction()
-		if bt.Type != stripego.BalanceTransactionTypeCharge && bt.Type != stripego.BalanceTransactionTypePayment {
+		if bt.Source == nil {
 			continue
 		}
-		if bt.Source == nil || !strings.HasPrefix(bt.Source.ID, "ch_") && !strings.HasPrefix(bt.Source.ID, "py_") {
+		c := charge{id: bt.Source.ID, bt: bt.ID, at: time.Unix(bt.Created, 0).In(tz.Brussels),
+			gross: fromCents(bt.Amount), fee: fromCents(bt.Fee), currency: bt.Currency}
+		switch bt.Type {
+		case stripego.BalanceTransactionTypeCharge, stripego.BalanceTransactionTypePayment:
+			if !strings.HasPrefix(bt.Source.ID, "ch_") && !strings.HasPrefix(bt.Source.ID, "py_") {
+				continue
+			}
+			c.kind, c.charge = "charge", bt.Source.ID
+		case stripego.BalanceTransactionTypeRefund, stripego.BalanceTransactionTypePaymentRefund, stripego.BalanceTransactionTypeRefundFailure:
+			if bt.Source.Refund == nil || bt.Source.Refund.Charge == nil {
+				continue // not expanded: its charge, hence its tenant, is unknown
+			}
+			c.kind, c.charge = "refund", bt.Source.Refund.Charge.ID
+		case stripego.BalanceTransactionTypeAdjustment:
+			if bt.Source.Dispute == nil || bt.Source.Dispute.Charge == nil {
+				continue // an adjustment of no dispute (or not expanded)
+			}
+			c.kind, c.charge = "dispute", bt.Source.Dispute.Charge.ID
+		default:
 			continue
 		}
-		charges = append(charges, charge{id: bt.Source.ID, bt: bt.ID, at: time.Unix(bt.Created, 0).In(tz.Brussels),
-			gross: fromCents(bt.Amount), fee: fromCents(bt.Fee), currency: bt.Currency})
+		charges = append(charges, c)
 	}
 	if err := it.Err(); err != nil {
 		return out, fmt.Errorf("payments: list Stripe balance transactions: %w", err)
 	}
 	ids := make([]string, len(charges))
 	for i, c := range charges {
-		ids[i] = c.id
+		ids[i] = c.charge
 	}
 	rows, err := s.pool.Query(ctx, `SELECT stripe_charge FROM topups WHERE tenant_id = $1 AND stripe_charge = ANY($2)`, tenantID, ids)
 	if err != nil {
@@ -139,6 +172,9 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 		}
 		if l.Kind == KindFee && l.ReversesID == nil {
 			feeBooked[l.Metadata["charge"]] = true
+			if bt := l.Metadata["balance_transaction"]; bt != "" {
+				feeBooked["bt:"+bt] = true
+			}
 		}
 		if l.OccurredAt.Before(from) || !l.OccurredAt.Before(to) {
 			return nil
@@ -153,6 +189,12 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 		case KindFee:
 			d := dc(l.OccurredAt)
 			d.BooksFees = d.BooksFees.Sub(l.Amount)
+		case KindRefund:
+			d := dc(l.OccurredAt)
+			d.BooksRefunds = d.BooksRefunds.Add(l.Amount)
+		case KindDispute:
+			d := dc(l.OccurredAt)
+			d.BooksDisputes = d.BooksDisputes.Add(l.Amount)
 		}
 		return nil
 	})
@@ -162,18 +204,27 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 
 	var clearing, fees int64
 	for _, c := range charges {
-		if !isMine[c.id] {
+		if !isMine[c.charge] {
 			continue
 		}
 		if c.currency != stripego.CurrencyEUR {
-			out.Differences = append(out.Differences, Difference{Scope: "charge", Ref: c.id, Stripe: c.gross, Note: "charge not in EUR (" + string(c.currency) + ")"})
+			out.Differences = append(out.Differences, Difference{Scope: "charge", Ref: c.id, Stripe: c.gross, Note: c.kind + " not in EUR (" + string(c.currency) + ")"})
 			continue
 		}
 		d := dc(c.at)
-		d.StripeGross = d.StripeGross.Add(c.gross)
 		d.StripeFees = d.StripeFees.Add(c.fee)
-		d.StripeCharges++
-		if !c.fee.IsPositive() || feeBooked[c.id] {
+		key, meta := "stripe-fee:"+c.id, map[string]string{"charge": c.id, "balance_transaction": c.bt}
+		switch c.kind {
+		case "charge":
+			d.StripeGross = d.StripeGross.Add(c.gross)
+			d.StripeCharges++
+		case "refund":
+			d.StripeRefunds = d.StripeRefunds.Add(c.gross)
+		case "dispute":
+			d.StripeDisputes = d.StripeDisputes.Add(c.gross)
+			key, meta = "stripe-dispute-fee:"+c.bt, map[string]string{"dispute": c.id, "charge": c.charge, "balance_transaction": c.bt}
+		}
+		if !c.fee.IsPositive() || (c.kind == "charge" && feeBooked[c.id]) || feeBooked["bt:"+c.bt] {
 			continue
 		}
 		if clearing == 0 {
@@ -187,8 +238,8 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 		// The webhook's request, so that a fee it booked meanwhile is
 		// returned, not booked again (OccurredAt is not part of the hash).
 		_, err := s.ledger.Transfer(ctx, ledger.TransferRequest{
-			TenantID: tenantID, IdempotencyKey: "stripe-fee:" + c.id, Kind: KindFee, Actor: "stripe", Memo: memoFee,
-			OccurredAt: c.at, Metadata: map[string]string{"charge": c.id, "balance_transaction": c.bt},
+			TenantID: tenantID, IdempotencyKey: key, Kind: KindFee, Actor: "stripe", Memo: memoFee,
+			OccurredAt: c.at, Metadata: meta,
 			Postings: []ledger.Posting{{AccountID: fees, Amount: c.fee}, {AccountID: clearing, Amount: c.fee.Neg()}},
 		})
 		switch {
@@ -211,6 +262,14 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 		if !d.StripeFees.Equal(d.BooksFees) {
 			out.Differences = append(out.Differences, Difference{Scope: "day", Ref: d.Day.Format(time.DateOnly), Stripe: d.StripeFees, Books: d.BooksFees,
 				Note: "Stripe fees differ from the fees booked"})
+		}
+		if !d.StripeRefunds.Equal(d.BooksRefunds) {
+			out.Differences = append(out.Differences, Difference{Scope: "day", Ref: d.Day.Format(time.DateOnly), Stripe: d.StripeRefunds, Books: d.BooksRefunds,
+				Note: "refunds at Stripe differ from the refunds booked"})
+		}
+		if !d.StripeDisputes.Equal(d.BooksDisputes) {
+			out.Differences = append(out.Differences, Difference{Scope: "day", Ref: d.Day.Format(time.DateOnly), Stripe: d.StripeDisputes, Books: d.BooksDisputes,
+				Note: "disputes at Stripe (funds withdrawn or reinstated) differ from the disputes booked"})
 		}
 		out.Days = append(out.Days, *d)
 	}

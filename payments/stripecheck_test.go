@@ -3,6 +3,7 @@ package payments
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,6 +145,92 @@ func TestPayoutFailedAfterReconciliation(t *testing.T) {
 	}
 	if got := e.codeBalance(t, CodeStripeClearing); !got.Equal(dec("50")) {
 		t.Errorf("stripe-clearing = %s, want 50", got)
+	}
+	e.verify(t)
+}
+
+// TestStripeBalanceCheckRefundsAndDisputes: a refund and a dispute's funds
+// withdrawn (with its fee) are compared per day with the refunds and
+// disputes the webhook booked — equal, no difference; the dispute's fee is
+// booked once — and the funds reinstated when the dispute is won, which the
+// books lack, are listed; another tenant's refund is not looked at.
+func TestStripeBalanceCheckRefundsAndDisputes(t *testing.T) {
+	e := newEnv(t, "", nil)
+	ctx := context.Background()
+	a := e.insertTopUp(t, "50.00")
+	e.credited(t, a, 5000)
+	b := e.insertTopUp(t, "30.00")
+	e.credited(t, b, 3000)
+	if code, body := e.deliver(t, event(t, "evt_chk_refund", evChargeRefunded, chargeObject(a, e, 5000, 1000)), ""); code != 200 {
+		t.Fatalf("refund: %d %s", code, body)
+	}
+	piB := "pi_" + b.String()[:8]
+	if code, body := e.deliver(t, event(t, "evt_chk_dispute", evDisputeCreated, disputeObject("dp_chk", piB, 3000)), ""); code != 200 {
+		t.Fatalf("dispute: %d %s", code, body)
+	}
+	// Stripe's balance transactions at the books' instants.
+	when := func(key string) int64 {
+		var at time.Time
+		if err := e.pool.QueryRow(ctx, `SELECT occurred_at FROM transfers WHERE tenant_id = $1 AND idempotency_key LIKE $2`,
+			e.tenant, key).Scan(&at); err != nil {
+			t.Fatalf("transfer %s: %v", key, err)
+		}
+		return at.Unix()
+	}
+	chA, chB := "ch_"+a.String()[:8], "ch_"+b.String()[:8]
+	payA, payB := when("stripe-topup:"+a.String()), when("stripe-topup:"+b.String())
+	refundAt, disputeAt := when("stripe-refund:%"), when("stripe-dispute:dp_chk")
+	e.double.addBT(doubleBT{id: "txn_a", typ: "charge", source: chA, amount: 5000, currency: "eur", created: payA})
+	e.double.addBT(doubleBT{id: "txn_b", typ: "charge", source: chB, amount: 3000, currency: "eur", created: payB})
+	e.double.addBT(doubleBT{id: "txn_re", typ: "refund", source: "re_chk", srcObject: "refund", charge: chA, amount: -1000, currency: "eur", created: refundAt})
+	e.double.addBT(doubleBT{id: "txn_re_foreign", typ: "refund", source: "re_foreign", srcObject: "refund", charge: "ch_foreign", amount: -700, currency: "eur", created: refundAt})
+	e.double.addBT(doubleBT{id: "txn_dp", typ: "adjustment", source: "dp_chk", srcObject: "dispute", charge: chB, amount: -3000, fee: 1500, currency: "eur", created: disputeAt})
+	first := time.Unix(min(payA, payB, refundAt, disputeAt), 0).In(tz.Brussels)
+	from := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, tz.Brussels)
+	to := from.AddDate(0, 0, 3)
+	sums := func(rep BalanceCheck) (stripeRefunds, booksRefunds, stripeDisputes, booksDisputes string) {
+		var sr, br, sd, bd = dec("0"), dec("0"), dec("0"), dec("0")
+		for _, d := range rep.Days {
+			sr, br, sd, bd = sr.Add(d.StripeRefunds), br.Add(d.BooksRefunds), sd.Add(d.StripeDisputes), bd.Add(d.BooksDisputes)
+		}
+		return sr.StringFixed(2), br.StringFixed(2), sd.StringFixed(2), bd.StringFixed(2)
+	}
+
+	rep, err := e.stripe.CheckBalance(ctx, e.tenant, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr, br, sd, bd := sums(rep); sr != "-10.00" || br != "-10.00" || sd != "-30.00" || bd != "-30.00" {
+		t.Errorf("refunds Stripe %s books %s, disputes Stripe %s books %s; want -10.00 both, -30.00 both", sr, br, sd, bd)
+	}
+	if len(rep.Differences) != 0 {
+		t.Errorf("differences = %+v, want none", rep.Differences)
+	}
+	if len(rep.FeesBooked) != 1 || rep.FeesBooked[0] != "dp_chk" || !e.codeBalance(t, CodeStripeFees).Equal(dec("15")) {
+		t.Errorf("fees booked %v (expense:stripe-fees %s), want the dispute's 15.00", rep.FeesBooked, e.codeBalance(t, CodeStripeFees))
+	}
+	if rep, err = e.stripe.CheckBalance(ctx, e.tenant, from, to); err != nil || len(rep.FeesBooked) != 0 || !e.codeBalance(t, CodeStripeFees).Equal(dec("15")) {
+		t.Errorf("second check booked %v (fees %s), %v", rep.FeesBooked, e.codeBalance(t, CodeStripeFees), err)
+	}
+
+	// The dispute is won: Stripe gives the funds back; the books have no
+	// such entry, so the day is listed.
+	e.double.addBT(doubleBT{id: "txn_dp_won", typ: "adjustment", source: "dp_chk", srcObject: "dispute", charge: chB, amount: 3000, currency: "eur", created: disputeAt + 1})
+	rep, err = e.stripe.CheckBalance(ctx, e.tenant, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, sd, bd := sums(rep); sd != "0.00" || bd != "-30.00" {
+		t.Errorf("disputes after the reinstatement: Stripe %s books %s; want 0.00 and -30.00", sd, bd)
+	}
+	found := false
+	for _, df := range rep.Differences {
+		if df.Scope == "day" && df.Stripe.Sub(df.Books).Equal(dec("30")) && strings.Contains(df.Note, "disputes") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("differences = %+v, want the reinstated dispute listed", rep.Differences)
 	}
 	e.verify(t)
 }

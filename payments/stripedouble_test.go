@@ -152,6 +152,9 @@ type doubleBT struct {
 	currency        string
 	created         int64
 	payout          string // the payout that paid it out ("" for none)
+	// srcObject and charge, when set, give the source expanded (as with
+	// expand[]=data.source): a "refund" or "dispute" object of that charge.
+	srcObject, charge string
 }
 
 // addBT registers a balance transaction.
@@ -182,8 +185,12 @@ func (d *stripeDouble) balanceTransactions(w http.ResponseWriter, r *http.Reques
 		if v, err := strconv.ParseInt(q.Get("created[lt]"), 10, 64); err == nil && bt.created >= v {
 			continue
 		}
-		data = append(data, fmt.Sprintf(`{"id":%q,"object":"balance_transaction","type":%q,"source":%q,"amount":%d,"fee":%d,"net":%d,"currency":%q,"created":%d,"status":"available"}`,
-			bt.id, bt.typ, bt.source, bt.amount, bt.fee, bt.amount-bt.fee, bt.currency, bt.created))
+		source := strconv.Quote(bt.source)
+		if bt.srcObject != "" {
+			source = fmt.Sprintf(`{"id":%q,"object":%q,"charge":%q}`, bt.source, bt.srcObject, bt.charge)
+		}
+		data = append(data, fmt.Sprintf(`{"id":%q,"object":"balance_transaction","type":%q,"source":%s,"amount":%d,"fee":%d,"net":%d,"currency":%q,"created":%d,"status":"available"}`,
+			bt.id, bt.typ, source, bt.amount, bt.fee, bt.amount-bt.fee, bt.currency, bt.created))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"object":"list","url":"/v1/balance_transactions","has_more":false,"data":[%s]}`, strings.Join(data, ","))
