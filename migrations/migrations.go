@@ -2,25 +2,32 @@
 // the binary, and applies them with goose. Each numbered file runs in its own
 // transaction and is recorded in goose_db_version.
 //
-// Numbering, from now on: plain sequential. A new migration takes the
-// highest number in this folder plus one (00082 after 00081), whatever
-// package owns its tables (docs/ARCHITECTURE.md says which); two changes
-// that would take the same number are ordered when they are merged, the
-// later one renumbered before it ships. A file once shipped is never edited
-// nor renumbered: goose_db_version records the numbers applied.
+// Numbering: plain sequential. A new migration takes the highest number in
+// this folder plus one (00103 after 00102), whatever package owns its
+// tables (docs/ARCHITECTURE.md says which); two changes that would take the
+// same number are ordered when they are merged, the later one renumbered
+// before it ships. A file once shipped is never edited nor renumbered:
+// goose_db_version records the numbers applied.
 //
 // History: up to 00081 each package had its own range (00001– ledger,
 // 00010– school, 00015– booking, 00020– terminal, 00030– portal, 00040–
 // payments, 00050– fees, 00060– statements, 00070– security, 00080– books
-// and the ledger's year close), so the shipped numbers keep gaps (00003–09,
+// and the ledger's year close), so the early numbers keep gaps (00003–09,
 // 00012–14, 00016–19, 00021–24, 00026–29, 00032–39, 00046–49, 00051–59,
-// 00061–69, 00071–79). The gaps are harmless and stay. What they made
-// possible is a lower number shipping after a higher one was applied
-// (00025 after 00041): goose's out-of-order mode applies such a missing
-// migration on the next migrate, once. It stays on until every database
-// has applied every file up to the highest range number (00081); from then
-// on sequential numbers never ship out of order and the mode can be turned
-// off (WithAllowOutofOrder below).
+// 00061–69, 00071–79). Gaps are harmless to goose; what mattered is that a
+// lower number could ship after a higher one was applied (00025 after
+// 00041), which needed goose's out-of-order mode. That mode is now OFF
+// (no WithAllowOutofOrder below): there is no production database yet, every
+// test database is created fresh with every file, so no database holds a
+// history that sequential numbering could not continue. A file numbered
+// below a database's version that it has not applied is refused ("missing
+// migrations"), never applied late (TestNoOutOfOrder). A development
+// database (./var/pg) that applied a file later renumbered or preceded by a
+// newer lower number must be recreated (remove ./var/pg, run `tartine demo`
+// or `tartine migrate` again). Numbers handed out to parallel work and not
+// used (a gap after 00083, e.g. 00084–89, 00097, 00100 at the time of
+// writing) are closed by renumbering before the first release; renumbering
+// a file any production database has applied is never allowed.
 //
 // The job queue's tables (river_job, river_leader, …) are river's own,
 // applied by river's migrator (rivermigrate) right after the SQL files, so
@@ -48,7 +55,7 @@ var files embed.FS
 
 func provider(pool *pgxpool.Pool) (*goose.Provider, func(), error) {
 	db := stdlib.OpenDBFromPool(pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, files, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("load migrations: %w", err)
