@@ -293,21 +293,7 @@ type Presence struct {
 // Present lists the pupils checked in at a daycare station's school and
 // not checked out, by check-in time.
 func (s *Service) Present(ctx context.Context, tenantID, stationID int64) ([]Presence, error) {
-	rows, _ := s.pool.Query(ctx, `
-		SELECT d.id, p.id, p.first_name, p.last_name, coalesce(c.code, ''), d.check_in_at, p.allergens, p.allergy_notes, p.diet
-		FROM daycare_sessions d
-		JOIN stations st ON st.tenant_id = d.tenant_id AND st.id = $2
-		JOIN pupils p ON p.tenant_id = d.tenant_id AND p.id = d.pupil_id
-		LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id
-		WHERE d.tenant_id = $1 AND d.school_id = st.school_id AND d.check_out_at IS NULL
-		ORDER BY d.check_in_at, p.last_name`, tenantID, stationID)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Presence, error) {
-		var p Presence
-		var first, last string
-		err := r.Scan(&p.SessionID, &p.PupilID, &first, &last, &p.Class, &p.Since, &p.Allergens, &p.Notes, &p.Diet)
-		p.Name = school.DisplayName(first, last)
-		return p, err
-	})
+	out, err := s.present(ctx, tenantID, `(SELECT school_id FROM stations WHERE tenant_id = $1 AND id = $2)`, stationID)
 	if err != nil {
 		return nil, fmt.Errorf("present at station %d: %w", stationID, err)
 	}
@@ -317,22 +303,28 @@ func (s *Service) Present(ctx context.Context, tenantID, stationID int64) ([]Pre
 // PresentInSchool lists the pupils checked in at the school's daycare and
 // not checked out, by check-in time (the back office's daycare list).
 func (s *Service) PresentInSchool(ctx context.Context, tenantID, schoolID int64) ([]Presence, error) {
+	out, err := s.present(ctx, tenantID, `$2`, schoolID)
+	if err != nil {
+		return nil, fmt.Errorf("present at school %d: %w", schoolID, err)
+	}
+	return out, nil
+}
+
+// present lists the open sessions of the school named by the SQL
+// expression schoolSQL (over $1, the tenant, and $2, arg).
+func (s *Service) present(ctx context.Context, tenantID int64, schoolSQL string, arg int64) ([]Presence, error) {
 	rows, _ := s.pool.Query(ctx, `
 		SELECT d.id, p.id, p.first_name, p.last_name, coalesce(c.code, ''), d.check_in_at, p.allergens, p.allergy_notes, p.diet
 		FROM daycare_sessions d
 		JOIN pupils p ON p.tenant_id = d.tenant_id AND p.id = d.pupil_id
 		LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id
-		WHERE d.tenant_id = $1 AND d.school_id = $2 AND d.check_out_at IS NULL
-		ORDER BY d.check_in_at, p.last_name`, tenantID, schoolID)
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Presence, error) {
+		WHERE d.tenant_id = $1 AND d.school_id = `+schoolSQL+` AND d.check_out_at IS NULL
+		ORDER BY d.check_in_at, p.last_name`, tenantID, arg)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Presence, error) {
 		var p Presence
 		var first, last string
 		err := r.Scan(&p.SessionID, &p.PupilID, &first, &last, &p.Class, &p.Since, &p.Allergens, &p.Notes, &p.Diet)
 		p.Name = school.DisplayName(first, last)
 		return p, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("present at school %d: %w", schoolID, err)
-	}
-	return out, nil
 }

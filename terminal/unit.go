@@ -31,7 +31,7 @@ import (
 //     bookings (locked, with their holds) and the open daycare sessions of
 //     the locked pupils (unitReads);
 //  2. every ledger transfer and hold post in one statement
-//     (ledger.QueueTransfers), the daycare and booking rows, every tap row
+//     (ledger.QueueTransfersTx), the daycare and booking rows, every tap row
 //     (tapRows), and COMMIT.
 //
 // In between, each tap is decided (decide, meal, daycare) from what was
@@ -78,7 +78,7 @@ func (u *unit) undo(m unitMark) {
 // queueWrites queues on b the unit's ledger writes, then its late rows.
 // The ledger reads the accounts it does not know in tx.
 func (s *Service) queueWrites(ctx context.Context, tx pgx.Tx, b *pgx.Batch, u *unit) error {
-	if _, err := s.ledger.QueueTransfers(ctx, b, u.transfers, u.posts); err != nil {
+	if _, err := s.ledger.QueueTransfersTx(ctx, tx, b, u.transfers, u.posts); err != nil {
 		return fmt.Errorf("tap transfers: %w", err)
 	}
 	b.QueuedQueries = append(b.QueuedQueries, u.late.QueuedQueries...)
