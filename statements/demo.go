@@ -83,3 +83,41 @@ func SeedDemo(ctx context.Context, s *Service, tenantID, schoolID int64, portalU
 	}
 	return nil
 }
+
+// SeedDemoPlan gives the demo an instalment plan to look at: on the
+// issued statement of pupilID, its first guardian asked to pay in three
+// parts and the school accepted. It returns the statement, the plan and
+// the payer's structured communication (to pay the first part by bank
+// transfer), or ErrNotFound when the pupil has no issued statement over
+// FacilitiesThreshold. A plan asked before is left as it is.
+func SeedDemoPlan(ctx context.Context, s *Service, tenantID, pupilID int64, portalURL string) (Statement, Plan, string, error) {
+	sts, err := s.OfPupil(ctx, tenantID, pupilID)
+	if err != nil {
+		return Statement{}, Plan{}, "", err
+	}
+	for _, st := range sts {
+		c := st.Content
+		if !c.TotalDue.GreaterThan(FacilitiesThreshold) || len(c.Addressees) == 0 {
+			continue
+		}
+		guardian := c.Addressees[0].GuardianID
+		ogm := ""
+		for _, py := range c.Payers {
+			if py.GuardianID == guardian || py.GuardianID == 0 {
+				ogm = py.OGM
+			}
+		}
+		p, err := s.RequestPlan(ctx, tenantID, st.ID, guardian, 3, "Trois fois, si possible : merci !")
+		if errors.Is(err, ErrInvalid) {
+			return st, Plan{}, ogm, nil
+		}
+		if err != nil {
+			return Statement{}, Plan{}, "", fmt.Errorf("statements demo plan: %w", err)
+		}
+		if p, err = s.DecidePlan(ctx, tenantID, p.ID, true, portalURL, "demo"); err != nil {
+			return Statement{}, Plan{}, "", fmt.Errorf("statements demo plan: %w", err)
+		}
+		return st, p, ogm, nil
+	}
+	return Statement{}, Plan{}, "", fmt.Errorf("statements demo plan: pupil %d has no statement over %s €: %w", pupilID, FacilitiesThreshold, ErrNotFound)
+}

@@ -135,7 +135,14 @@ func seedDemo(ctx context.Context, d *database, now func() time.Time) (demoInfo,
 		}
 		stmts := statements.New(school.New(d.Pool, led, now), cat, now)
 		stmts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		if err := seedDemoStay(ctx, feeSvc, tenantID, sd.SchoolID, sd.Pupils, now()); err != nil { // demo_plan.go
+			return demoInfo{}, err
+		}
 		if err := statements.SeedDemo(ctx, stmts, tenantID, sd.SchoolID, "/portal"); err != nil {
+			return demoInfo{}, err
+		}
+		// An instalment plan, accepted, its first part paid by transfer.
+		if err := seedDemoPlan(ctx, stmts, school.New(d.Pool, led, now), led, tenantID, sd, now(), stmts.Log); err != nil {
 			return demoInfo{}, err
 		}
 		info.school, info.firstSeed = sd, true
