@@ -38,9 +38,13 @@ type Service struct {
 }
 
 // New returns the service on the school store's database. now gives the
-// time (tests pass a fixed clock).
-func New(st *school.Store, cat *i18n.Catalog, now func() time.Time) *Service {
-	return &Service{pool: st.Pool(), ledger: st.Ledger(), school: st, now: now, Catalog: cat, Log: slog.Default()}
+// time (tests pass a fixed clock); opts set the mailer and the log.
+func New(st *school.Store, cat *i18n.Catalog, now func() time.Time, opts ...Option) *Service {
+	s := &Service{pool: st.Pool(), ledger: st.Ledger(), school: st, now: now, Catalog: cat, Log: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func (s *Service) sender() Sender {

@@ -159,8 +159,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 
 	// statements: periodic statements and estimates, emailed through the
 	// queue; shown by the portal and run from the back office.
-	stmtSvc := statements.New(schools, cat, time.Now)
-	stmtSvc.Mail, stmtSvc.Log = queue, deps.log
+	stmtSvc := statements.New(schools, cat, time.Now, statements.WithMail(queue), statements.WithLog(deps.log))
 
 	var portalApp *portal.App
 	// portal: parents (own session cookie, CSRF, throttled login); mail

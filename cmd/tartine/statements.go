@@ -61,15 +61,17 @@ func cmdStatements(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := statements.New(store, cat, e.now)
-	svc.Log = log
+	opts := []statements.Option{statements.WithLog(log)}
 	if mcfg, ok, err := mail.ConfigFromEnv(e.getenv); err != nil {
 		return err
 	} else if ok {
-		if svc.Mail, err = mail.NewSMTP(mcfg, e.now); err != nil {
+		smtp, err := mail.NewSMTP(mcfg, e.now)
+		if err != nil {
 			return err
 		}
+		opts = append(opts, statements.WithMail(smtp))
 	}
+	svc := statements.New(store, cat, e.now, opts...)
 	p, err := svc.PeriodByLabel(ctx, ten.ID, *period)
 	if err != nil {
 		return fmt.Errorf("statements run: %w", err)
