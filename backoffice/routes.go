@@ -109,6 +109,7 @@ func (a *App) Mount(r gin.IRouter) {
 	a.mountAccounts(ac)       // books_accounts.go
 	a.mountTaxCert(ad)        // taxcert.go
 	a.mountStripeCheck(ac)    // books_stripe.go
+	a.mountFreeMeals(ac)      // freemeals.go
 }
 
 // MountLetters serves the portal's invitation letters page at /admin/letters
