@@ -97,8 +97,9 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	// jobs: the durable queue for side work (internal/jobs). Emails are
 	// enqueued (the request never waits on SMTP) and delivered by its
 	// workers through SMTP_* or, without it, to the log; the day end and
-	// the cleanup of expired sessions are its periodic jobs. The closures
-	// read the services built below; the queue starts once all are built.
+	// the cleanup of expired sessions are its periodic jobs, added
+	// (AddPeriodic) where the service they run is built below; the queue
+	// starts once all are built.
 	// Without SMTP the demo logs each email in full (its reset links are
 	// how a newcomer tries them); a real server logs only who and what, so
 	// that a reset link never lands in a log file.
@@ -114,13 +115,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 	}
 	var terminalSvc *terminal.Service
-	var expiring *websession.Manager
 	queue, err := jobs.New(jobs.Config{Pool: pool, Mail: direct, Log: deps.log, Metrics: deps.metrics, Periodic: []jobs.Periodic{
-		{Name: "day_end", Every: 5 * time.Minute, Run: func(ctx context.Context) error { return terminalSvc.DayEndPass(ctx) }},
-		{Name: "session_cleanup", Every: time.Hour, Run: func(ctx context.Context) error {
-			_, err := expiring.DeleteExpired(ctx)
-			return err
-		}},
 		// Pupils reaching their leaving day, and leavers' personal data
 		// pseudonymised after the retention period (school/retention.go).
 		{Name: "pupil_retention", Every: time.Hour, Run: func(ctx context.Context) error {
@@ -169,7 +164,12 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		if err != nil {
 			return err
 		}
-		expiring = sessions
+		if err := queue.AddPeriodic(jobs.Periodic{Name: "session_cleanup", Every: time.Hour, Run: func(ctx context.Context) error {
+			_, err := sessions.DeleteExpired(ctx)
+			return err
+		}}); err != nil {
+			return err
+		}
 		app, err := portal.New(portal.Deps{Pool: pool, Ledger: led, School: schools, Booking: bookings, Sessions: sessions,
 			Catalog: cat, Mail: queue, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL, Statements: stmtSvc,
 			MaxInFlight: deps.cfg.PortalInFlight, CanteenBusy: canteen.busy, Now: now})
@@ -202,6 +202,9 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			return err
 		}
 		svc.MountDeviceAPI(r)
+		if err := queue.AddPeriodic(jobs.Periodic{Name: "day_end", Every: 5 * time.Minute, Run: svc.DayEndPass}); err != nil {
+			return err
+		}
 		svc.WatchWallets(ctx, portalApp) // meals and daycare: low-balance alerts
 		sessions, err := websession.New(pool, staffSessions(deps.cfg.BaseURL, "tartine_staff"))
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,10 +78,11 @@ func (p retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 
 // Queue is the job queue. Send and SendTx enqueue; Start runs the workers.
 type Queue struct {
-	client *river.Client[pgx.Tx]
-	pool   *pgxpool.Pool
-	log    *slog.Logger
-	done   *prometheus.CounterVec
+	client   *river.Client[pgx.Tx]
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	done     *prometheus.CounterVec
+	periodic *periodicWorker
 }
 
 // New builds the queue; the schema is river's, applied by migrations.Up.
@@ -97,25 +99,15 @@ func New(cfg Config) (*Queue, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &emailWorker{send: cfg.Mail})
 	var periodic []*river.PeriodicJob
-	runs := map[string]func(context.Context) error{}
+	pw := &periodicWorker{runs: map[string]func(context.Context) error{}}
 	for _, p := range cfg.Periodic {
-		if p.Name == "" || p.Every <= 0 || p.Run == nil {
-			return nil, fmt.Errorf("jobs: periodic job %q needs a name, an interval and a function", p.Name)
+		job, err := pw.add(p)
+		if err != nil {
+			return nil, err
 		}
-		if _, dup := runs[p.Name]; dup {
-			return nil, fmt.Errorf("jobs: periodic job %q twice", p.Name)
-		}
-		runs[p.Name] = p.Run
-		name, every := p.Name, p.Every
-		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(every),
-			func() (river.JobArgs, *river.InsertOpts) {
-				// One pending run at a time: a slow run is not doubled.
-				return PeriodicArgs{Name: name}, &river.InsertOpts{MaxAttempts: 3,
-					UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable,
-						rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending}}}
-			}, &river.PeriodicJobOpts{ID: name, RunOnStart: true}))
+		periodic = append(periodic, job)
 	}
-	river.AddWorker(workers, &periodicWorker{runs: runs})
+	river.AddWorker(workers, pw)
 	var retry river.ClientRetryPolicy
 	if cfg.RetryDelay != nil {
 		retry = retryPolicy{cfg.RetryDelay}
@@ -135,7 +127,7 @@ func New(cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	q := &Queue{client: client, pool: cfg.Pool, log: cfg.Log}
+	q := &Queue{client: client, pool: cfg.Pool, log: cfg.Log, periodic: pw}
 	if cfg.Metrics != nil {
 		q.done = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tartine_jobs_total",
 			Help: "Finished job attempts by kind and outcome (completed, failed: retried later, discarded: gave up)."}, []string{"kind", "outcome"})
@@ -241,11 +233,47 @@ func (PeriodicArgs) Kind() string { return "periodic" }
 
 type periodicWorker struct {
 	river.WorkerDefaults[PeriodicArgs]
+	mu   sync.Mutex
 	runs map[string]func(context.Context) error
 }
 
+// add records p's function and returns its river job.
+func (w *periodicWorker) add(p Periodic) (*river.PeriodicJob, error) {
+	if p.Name == "" || p.Every <= 0 || p.Run == nil {
+		return nil, fmt.Errorf("jobs: periodic job %q needs a name, an interval and a function", p.Name)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, dup := w.runs[p.Name]; dup {
+		return nil, fmt.Errorf("jobs: periodic job %q twice", p.Name)
+	}
+	w.runs[p.Name] = p.Run
+	name := p.Name
+	return river.NewPeriodicJob(river.PeriodicInterval(p.Every),
+		func() (river.JobArgs, *river.InsertOpts) {
+			// One pending run at a time: a slow run is not doubled.
+			return PeriodicArgs{Name: name}, &river.InsertOpts{MaxAttempts: 3,
+				UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable,
+					rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending}}}
+		}, &river.PeriodicJobOpts{ID: name, RunOnStart: true}), nil
+}
+
+// AddPeriodic adds periodic work once the service it runs is built (the
+// queue is built first: the services send their emails through it). Call it
+// before Start; a name used twice is refused.
+func (q *Queue) AddPeriodic(p Periodic) error {
+	job, err := q.periodic.add(p)
+	if err != nil {
+		return err
+	}
+	q.client.PeriodicJobs().Add(job)
+	return nil
+}
+
 func (w *periodicWorker) Work(ctx context.Context, job *river.Job[PeriodicArgs]) error {
+	w.mu.Lock()
 	run, ok := w.runs[job.Args.Name]
+	w.mu.Unlock()
 	if !ok {
 		return river.JobCancel(fmt.Errorf("no periodic job %q in this server", job.Args.Name))
 	}

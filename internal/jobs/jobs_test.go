@@ -207,3 +207,28 @@ func TestPeriodicRunsAndRetries(t *testing.T) {
 		t.Errorf("%d runs, want the failed first one retried and later ones", runs.Load())
 	}
 }
+
+// A periodic job added after New (once the service it runs is built) runs
+// like one given to New; a name given twice is refused.
+func TestAddPeriodic(t *testing.T) {
+	var runs atomic.Int32
+	q := newQueue(t, jobs.Config{Mail: mail.LogSender{Log: slog.New(slog.DiscardHandler)}, Periodic: []jobs.Periodic{{Name: "early", Every: time.Hour,
+		Run: func(context.Context) error { return nil }}}})
+	if err := q.AddPeriodic(jobs.Periodic{Name: "late", Every: 200 * time.Millisecond, Run: func(context.Context) error {
+		runs.Add(1)
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.AddPeriodic(jobs.Periodic{Name: "early", Every: time.Hour, Run: func(context.Context) error { return nil }}); err == nil {
+		t.Error("a periodic job added twice under one name")
+	}
+	start(t, q)
+	deadline := time.Now().Add(20 * time.Second)
+	for runs.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if runs.Load() < 2 {
+		t.Errorf("%d runs of the periodic job added after New, want it run at start and again", runs.Load())
+	}
+}
