@@ -133,8 +133,7 @@ func seedDemo(ctx context.Context, d *database, now func() time.Time) (demoInfo,
 		if err != nil {
 			return demoInfo{}, err
 		}
-		stmts := statements.New(school.New(d.Pool, led, now), cat, now)
-		stmts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		stmts := statements.New(school.New(d.Pool, led, now), cat, now, statements.WithLog(slog.New(slog.NewTextHandler(io.Discard, nil))))
 		if err := seedDemoStay(ctx, feeSvc, tenantID, sd.SchoolID, sd.Pupils, now()); err != nil { // demo_plan.go
 			return demoInfo{}, err
 		}
