@@ -45,7 +45,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -146,27 +145,15 @@ func New(d Deps) (*App, error) {
 	}
 	a := &App{Deps: d, pages: map[string]*template.Template{}, bank: payments.NewBank(d.Ledger, d.Log)}
 	a.bank.Statements = d.Statements.BankLookup // a statement's communication pays its fees
-	names, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
-			continue
-		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
-		if err != nil {
-			return nil, fmt.Errorf("backoffice: parse %s: %w", n, err)
-		}
-		a.pages[base] = t
+	var err error
+	if a.pages, err = web.ParsePages(templateFS, "templates", "layout.html", d.Catalog, funcs); err != nil {
+		return nil, fmt.Errorf("backoffice: %w", err)
 	}
 	return a, nil
 }
 
+// funcs are the back office's template functions, on top of web.Funcs.
 var funcs = template.FuncMap{
-	"eq64":   func(a, b int64) bool { return a == b },
-	"add":    func(a, b int) int { return a + b },
 	"ymd":    func(t time.Time) string { return t.Format("2006-01-02") },
 	"dmy":    func(t time.Time) string { return t.Format("02/01/2006") },
 	"isZero": func(d decimal.Decimal) bool { return d.IsZero() },

@@ -15,6 +15,7 @@ import (
 	"tartine/internal/i18n"
 	"tartine/internal/jobs"
 	"tartine/internal/mail"
+	"tartine/internal/web"
 	"tartine/internal/websession"
 	"tartine/kiosk"
 	"tartine/ledger"
@@ -206,7 +207,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			return err
 		}
 		svc.WatchWallets(ctx, portalApp) // meals and daycare: low-balance alerts
-		sessions, err := websession.New(pool, staffSessions(deps.cfg.BaseURL, "tartine_staff"))
+		sessions, err := websession.New(pool, staffSessions(deps.cfg.BaseURL, web.StaffCookie))
 		if err != nil {
 			return err
 		}
