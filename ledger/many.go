@@ -39,8 +39,10 @@ type HoldPost struct {
 // and ErrHoldEnded (a hold not pending as read) are returned before
 // anything is queued; so is ErrInvalidRequest when two requests share an
 // idempotency key or a tracked account (one change per tracked account
-// keeps the running balances simple). Every other failure happens on the
-// server while b runs and aborts the transaction, so that a COMMIT queued
+// keeps the running balances simple), unless none of the transfers that
+// share it lowers it or posts a hold on it (top-ups: its postings' running
+// balances are then chained in the order of reqs). Every other failure
+// happens on the server while b runs and aborts the transaction, so that a COMMIT queued
 // after b rolls back instead: an idempotency key used before (unique
 // violation, SQLSTATE 23505: replays are the caller's business), a hold
 // ended meanwhile (its reservation already released: the pending check,
@@ -110,7 +112,33 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		pKeys                                 []string
 		pl                                    postingPlan
 	)
+	// A tracked account may be in several transfers of the group only when
+	// none of them lowers its balance nor posts a hold on it (top-ups): its
+	// floor is then never at stake, and its one change is their sum, the
+	// running balances of its postings chained in the group's order.
+	plans := make([]postingPlan, len(items))
+	type share struct {
+		n, postings int64
+		lowers      bool
+		net         decimal.Decimal
+	}
+	shared := map[int64]*share{}
+	for i, it := range items {
+		plans[i] = planPostings(it.req.Postings, accts)
+		for _, id := range plans[i].tracked {
+			sh := shared[id]
+			if sh == nil {
+				sh = &share{}
+				shared[id] = sh
+			}
+			sh.n++
+			sh.postings += countPostings(it.req.Postings, id)
+			sh.net = sh.net.Add(plans[i].net[id])
+			sh.lowers = sh.lowers || plans[i].net[id].IsNegative() || it.hold != nil
+		}
+	}
 	owner := map[int64]string{}
+	seen := map[int64]*share{} // per shared account: net and postings of the transfers so far
 	for i, it := range items {
 		r := it.req
 		occurred := r.OccurredAt
@@ -131,12 +159,39 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		}
 		tHolds = append(tHolds, holdID)
 
-		one := planPostings(r.Postings, accts)
+		one := plans[i]
 		for _, id := range one.tracked {
-			if k, ok := owner[id]; ok {
+			if k, ok := owner[id]; ok && shared[id].lowers {
 				return nil, fmt.Errorf("%w: account %s in transfers %q and %q of one group", ErrInvalidRequest, accts[id].Code, k, r.IdempotencyKey)
 			}
 			owner[id] = r.IdempotencyKey
+			if sh := shared[id]; sh.n > 1 {
+				// Offsets from the group's final balance and version:
+				// those of this transfer's plan, less what the later
+				// transfers of the group add.
+				so := seen[id]
+				if so == nil {
+					so = &share{}
+					seen[id] = so
+				}
+				so.net = so.net.Add(one.net[id])
+				so.postings += countPostings(r.Postings, id)
+				dBal, dVer := so.net.Sub(sh.net), so.postings-sh.postings
+				for j, p := range r.Postings {
+					if p.AccountID != id {
+						continue
+					}
+					one.beforeOff[j].Decimal = one.beforeOff[j].Decimal.Add(dBal)
+					one.afterOff[j].Decimal = one.afterOff[j].Decimal.Add(dBal)
+					v := *one.versionOff[j] + dVer
+					one.versionOff[j] = &v
+				}
+				if so.postings < sh.postings {
+					continue // the account's change is added with its last transfer
+				}
+				u.add(id, sh.net, sh.postings, false, decimal.Zero)
+				continue
+			}
 			release := decimal.Zero
 			if it.hold != nil && it.hold.AccountID == id {
 				release = it.hold.Amount
@@ -245,4 +300,27 @@ func (u *trackedChanges) sort() {
 	for to, from := range idx {
 		u.ids[to], u.deltas[to], u.counts[to], u.check[to], u.releases[to] = ids[from], deltas[from], counts[from], check[from], rel[from]
 	}
+}
+
+// AnalyzeIfSmallTx refreshes, in tx, the planner's statistics of the
+// transfers and postings tables when the planner last saw fewer transfers
+// than added, the number a bulk load in tx is adding (a first big CODA
+// import): otherwise the rest of the load is planned for nearly empty
+// tables, the foreign-key check of each posting on its transfer as a
+// sequential scan over every transfer of the transaction. ANALYZE in a
+// transaction counts the transaction's own rows, and the plans that depend
+// on the tables are made again. On a ledger with a history it does
+// nothing. It returns the database's error, which aborts tx.
+func (l *Ledger) AnalyzeIfSmallTx(ctx context.Context, tx pgx.Tx, added int) error {
+	var seen float64
+	if err := tx.QueryRow(ctx, `SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'transfers'::regclass`).Scan(&seen); err != nil {
+		return fmt.Errorf("ledger: size of transfers: %w", err)
+	}
+	if seen >= float64(added) {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `ANALYZE transfers, postings`); err != nil {
+		return fmt.Errorf("ledger: analyze transfers and postings: %w", err)
+	}
+	return nil
 }

@@ -205,3 +205,86 @@ func TestQueueTransfersPostsHolds(t *testing.T) {
 	}
 	checkVerify(t, f)
 }
+
+// TestQueueTransfersSharedTopUps: top-ups (transfers that only raise a
+// tracked account) may share a wallet in one group, as a bank file's many
+// top-ups of one family do: the wallet changes once by their sum, each
+// posting's running balance and version chain in the group's order
+// (Verify), and a transfer that lowers a shared wallet still refuses the
+// group.
+func TestQueueTransfersSharedTopUps(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.topup(t, "t1", "10.00")
+	zero := d("0")
+	w2, err := f.l.EnsureAccount(ctx, f.tenant, ledger.AccountSpec{Code: "wallet:2", Type: ledger.Liability, Floor: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topup := func(key string, acct int64, amount string) ledger.TransferRequest {
+		return ledger.TransferRequest{TenantID: f.tenant, IdempotencyKey: key, Kind: "topup", Actor: "test",
+			Postings: []ledger.Posting{{AccountID: f.clear.ID, Amount: d(amount)}, {AccountID: acct, Amount: d(amount).Neg()}}}
+	}
+	reqs := []ledger.TransferRequest{
+		topup("g1", f.wallet.ID, "1.00"),
+		topup("g2", w2.ID, "5.00"),
+		topup("g3", f.wallet.ID, "2.50"),
+		// Two postings on the wallet in one transfer, shared with others.
+		{TenantID: f.tenant, IdempotencyKey: "g4", Kind: "topup", Actor: "test",
+			Postings: []ledger.Posting{{AccountID: f.clear.ID, Amount: d("4")}, {AccountID: f.wallet.ID, Amount: d("-3")}, {AccountID: f.wallet.ID, Amount: d("-1")}}},
+		topup("g5", f.wallet.ID, "0.25"),
+	}
+	q, err := queueAndCommit(t, f, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := f.balance(t, f.wallet.ID); !b.Posted.Equal(d("17.75")) {
+		t.Errorf("wallet = %s, want 17.75", b.Posted)
+	}
+	if b := f.balance(t, w2.ID); !b.Posted.Equal(d("5")) {
+		t.Errorf("wallet 2 = %s, want 5.00", b.Posted)
+	}
+	rows, err := f.l.Pool().Query(ctx, `SELECT p.balance_before, p.balance_after, p.account_version FROM postings p
+		WHERE p.tenant_id = $1 AND p.account_id = $2 ORDER BY p.account_version`, f.tenant, f.wallet.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type run struct {
+		before, after string
+		version       int64
+	}
+	var got []run
+	var r run
+	var b, a = d("0"), d("0")
+	if _, err := pgx.ForEachRow(rows, []any{&b, &a, &r.version}, func() error {
+		r.before, r.after = b.StringFixed(2), a.StringFixed(2)
+		got = append(got, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []run{{"0.00", "10.00", 1}, {"10.00", "11.00", 2}, {"11.00", "13.50", 3}, {"13.50", "16.50", 4}, {"16.50", "17.50", 5}, {"17.50", "17.75", 6}}
+	if len(got) != len(want) {
+		t.Fatalf("postings of the wallet = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("posting %d of the wallet = %v, want %v", i, got[i], want[i])
+		}
+	}
+	if q.Transfers[4].ID == 0 {
+		t.Errorf("last transfer without id: %+v", q.Transfers[4])
+	}
+	checkVerify(t, f)
+
+	// A meal (lowering the wallet) beside a top-up of it: refused before
+	// anything is queued, whatever their order.
+	meal := ledger.TransferRequest{TenantID: f.tenant, IdempotencyKey: "m1", Kind: "meal", Actor: "test",
+		Postings: []ledger.Posting{{AccountID: f.wallet.ID, Amount: d("3")}, {AccountID: f.revenue.ID, Amount: d("-3")}}}
+	for _, bad := range [][]ledger.TransferRequest{{topup("h1", f.wallet.ID, "1"), meal}, {meal, topup("h2", f.wallet.ID, "1")}} {
+		bt := &pgx.Batch{}
+		if _, err := f.l.QueueTransfers(ctx, bt, bad, nil); !errors.Is(err, ledger.ErrInvalidRequest) || bt.Len() != 0 {
+			t.Errorf("top-up and meal of one wallet in a group: %v, %d queued; want ErrInvalidRequest, none", err, bt.Len())
+		}
+	}
+}
