@@ -156,15 +156,17 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 				lines = append(lines, bankLine(st, m))
 			}
 		}
-		fast, err := b.walletCredits(ctx, tx, tenantID, lines)
+		fast, err := b.groupable(ctx, tx, tenantID, lines, acc)
 		if err != nil {
 			return err
 		}
-		// Wallet top-ups are booked in groups (bookWallets); every other
-		// line one by one, in the file's order. A key met twice in the
-		// file (a statement sent again) is booked once.
+		// Wallet top-ups, statement payments and plain suspense credits
+		// are booked in groups (bookGrouped); every other line one by one,
+		// in the file's order. A key met twice in the file (a statement
+		// sent again) is booked once.
 		done := map[string]bool{}
-		var group []walletCredit
+		order := make(map[string]int, len(lines))
+		var group []groupedLine
 		for i, line := range lines {
 			if line.Amount.IsPositive() {
 				if done[line.Key] {
@@ -172,16 +174,21 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 					continue
 				}
 				done[line.Key] = true
+				order[line.Key] = i
 			}
-			if wc, ok := fast[i]; ok {
-				group = append(group, wc)
+			if g, ok := fast[i]; ok {
+				group = append(group, g)
 				continue
 			}
 			if err := b.importLine(ctx, tx, tenantID, line, acc, actor, &rep); err != nil {
 				return err
 			}
 		}
-		return b.bookWallets(ctx, tx, tenantID, group, acc, actor, &rep)
+		if err := b.bookGrouped(ctx, tx, tenantID, group, acc, actor, &rep); err != nil {
+			return err
+		}
+		inFileOrder(rep.Suspense, order)
+		return nil
 	})
 	if err != nil {
 		return CODAReport{}, fmt.Errorf("%w (nothing from this file was booked)", err)

@@ -3,35 +3,55 @@ package payments
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
 )
 
-// walletGroupSize is the most wallet top-ups booked by one statement.
-var walletGroupSize = 1000
+// groupSize is the most credits booked by one statement (measured in
+// docs/PERFORMANCE.md: 10,000 books 100,000 lines faster than 1,000 or
+// 2,000), and firstGroupSize the size of an import's first group.
+var groupSize, firstGroupSize = 10_000, 1_000
 
-// walletCredit is a line of the file that is a wallet top-up to book: a
-// credit whose structured communication is a pupil's wallet OGM, not booked
-// by an earlier import (neither its bank movement nor its transfer exists).
-type walletCredit struct {
-	line          BankLine
-	pupil, wallet int64
+// groupedLine is a credit line of the file to book in a group, not booked
+// by an earlier import (neither its bank movement nor its transfer exists):
+// a wallet top-up (a credit whose structured communication is a pupil's
+// wallet OGM), a statement payment (its communication is a statement
+// payer's), or a credit to suspense that can be no Stripe payout or cash
+// remittance (no open one has its amount).
+type groupedLine struct {
+	line   BankLine
+	to     int64  // the account credited: the wallet, the fees receivable or suspense
+	status string // bank_movements status: wallet, statement or suspense
+	kind   string
+	memo   string
 }
 
-// walletCredits finds, in three queries for the whole file, the lines
-// (by index) that are wallet top-ups to book. Every other line goes the
-// one-by-one way of importLine, which books them as before.
-func (b *Bank) walletCredits(ctx context.Context, tx pgx.Tx, tenantID int64, lines []BankLine) (map[int]walletCredit, error) {
+// groupable finds, in a few queries for the whole file, the lines (by
+// index) to book in groups. Every other line (debits, lines booked before,
+// credits that may be a payout or a remittance) goes the one-by-one way of
+// importLine, which books them as before.
+func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines []BankLine, acc codaAccounts) (map[int]groupedLine, error) {
 	var ogms, keys []string
-	for _, l := range lines {
-		if l.Amount.IsPositive() && l.OGM != "" {
-			ogms, keys = append(ogms, l.OGM), append(keys, l.Key)
+	texts := map[int]string{} // a pupil's OGM written in a free communication
+	for i, l := range lines {
+		if !l.Amount.IsPositive() {
+			continue
+		}
+		keys = append(keys, l.Key)
+		if l.OGM != "" {
+			ogms = append(ogms, l.OGM)
+		}
+		if og := ogmInText(l.Communication); og != "" {
+			texts[i] = og
+			ogms = append(ogms, og)
 		}
 	}
-	out := map[int]walletCredit{}
-	if len(ogms) == 0 {
+	out := map[int]groupedLine{}
+	if len(keys) == 0 {
 		return out, nil
 	}
 	type pw struct{ pupil, wallet int64 }
@@ -57,102 +77,165 @@ func (b *Bank) walletCredits(ctx context.Context, tx pgx.Tx, tenantID int64, lin
 	if _, err := pgx.ForEachRow(rows, []any{&key}, func() error { booked[key] = true; return nil }); err != nil {
 		return nil, fmt.Errorf("payments: movements booked before: %w", err)
 	}
+	// The amounts of the open payouts and remittances (or of those claimed
+	// by a line of this file): a credit of another amount is none of them
+	// (matchPayout and matchRemittance compare amounts first).
+	open := map[string]bool{}
+	rows, err = tx.Query(ctx, `
+		SELECT amount FROM stripe_payouts
+		WHERE status = 'paid' AND currency = 'EUR' AND NOT mixed_tenants
+			AND ((bank_movement_key IS NULL AND transfer_id IS NULL AND (tenant_id IS NULL OR tenant_id = $1))
+				OR (tenant_id = $1 AND bank_movement_key = ANY($2)))
+		UNION SELECT amount FROM cash_remittances
+		WHERE tenant_id = $1 AND ((bank_movement_key IS NULL AND arrival_transfer_id IS NULL) OR bank_movement_key = ANY($2))`, tenantID, keys)
+	if err != nil {
+		return nil, fmt.Errorf("payments: open payouts and remittances: %w", err)
+	}
+	var amt decimal.Decimal
+	if _, err := pgx.ForEachRow(rows, []any{&amt}, func() error { open[amt.StringFixed(2)] = true; return nil }); err != nil {
+		return nil, fmt.Errorf("payments: open payouts and remittances: %w", err)
+	}
+	type payer struct {
+		account int64
+		number  string
+	}
+	payers := map[string]payer{} // statement payers by OGM, looked up once each
 	for i, l := range lines {
-		if !l.Amount.IsPositive() || l.OGM == "" || booked[l.Key] {
+		if !l.Amount.IsPositive() || booked[l.Key] {
 			continue
 		}
-		if w, ok := wallets[l.OGM]; ok {
-			out[i] = walletCredit{line: l, pupil: w.pupil, wallet: w.wallet}
+		if l.OGM != "" {
+			if w, ok := wallets[l.OGM]; ok {
+				l.PupilID = w.pupil
+				out[i] = groupedLine{line: l, to: w.wallet, status: "wallet", kind: KindBankTransfer, memo: "Virement bancaire"}
+				continue
+			}
+			if b.Statements != nil {
+				py, ok := payers[l.OGM]
+				if !ok {
+					if py.account, py.number, err = b.Statements(ctx, tx, tenantID, l.OGM); err != nil {
+						return nil, fmt.Errorf("payments: statement of %s: %w", l.OGM, err)
+					}
+					payers[l.OGM] = py
+				}
+				if py.account != 0 {
+					out[i] = groupedLine{line: l, to: py.account, status: "statement", kind: KindStatementPayment,
+						memo: "Paiement du décompte " + py.number}
+					continue
+				}
+			}
 		}
+		if open[l.Amount.StringFixed(2)] {
+			continue // maybe a payout or a remittance: one by one
+		}
+		if w, ok := wallets[texts[i]]; ok && texts[i] != "" {
+			l.SuggestedPupilID = w.pupil
+		}
+		out[i] = groupedLine{line: l, to: acc.suspense, status: "suspense", kind: KindBankSuspense, memo: "Virement à affecter"}
 	}
 	return out, nil
 }
 
-// bookWallets books the wallet top-ups in groups of at most
-// walletGroupSize transfers, a wallet at most once per group (one change
-// per tracked account in ledger.QueueTransfers): each group is one
-// statement for the transfers and one for their bank movements, sent
-// together. The transfers are those book makes with TransferTx (same key,
-// kind, memo, metadata, postings). A failure aborts tx, so the whole import.
-func (b *Bank) bookWallets(ctx context.Context, tx pgx.Tx, tenantID int64, credits []walletCredit, acc codaAccounts, actor string, rep *CODAReport) error {
-	first := len(rep.Credited)
-	// The k-th top-up of a wallet in the file goes to round k; each round
-	// is booked in groups of walletGroupSize, in the file's order.
-	var rounds [][]walletCredit
-	seen := map[int64]int{}
-	for _, c := range credits {
-		k := seen[c.wallet]
-		seen[c.wallet] = k + 1
-		if k == len(rounds) {
-			rounds = append(rounds, nil)
+// bookGrouped books the grouped lines in groups of at most groupSize
+// transfers, in the file's order, and records their bank movements. The
+// transfers are those book makes with TransferTx (same key, kind, memo,
+// metadata, postings); a wallet topped up several times in a group changes
+// once (ledger.QueueTransfers lets top-ups share a tracked account). The
+// bank movements are written with one COPY. A failure aborts tx, so the
+// whole import.
+func (b *Bank) bookGrouped(ctx context.Context, tx pgx.Tx, tenantID int64, grouped []groupedLine, acc codaAccounts, actor string, rep *CODAReport) error {
+	// The first group is small: into a nearly empty ledger, its statement
+	// is planned for empty tables (the foreign-key checks of postings on
+	// transfers as scans of every transfer of the transaction); the
+	// ledger's statistics are then refreshed for the rest.
+	for i, n := 0, min(groupSize, firstGroupSize); i < len(grouped); i, n = i+n, groupSize {
+		group := grouped[i:min(i+n, len(grouped))]
+		if err := b.bookGroup(ctx, tx, tenantID, group, acc, actor); err != nil {
+			return err
 		}
-		rounds[k] = append(rounds[k], c)
-	}
-	for _, round := range rounds {
-		for len(round) > 0 {
-			n := min(len(round), walletGroupSize)
-			if err := b.bookWalletGroup(ctx, tx, tenantID, round[:n], acc, actor, rep); err != nil {
+		if i == 0 && len(grouped) > len(group) {
+			if err := b.ledger.AnalyzeIfSmallTx(ctx, tx, len(grouped)); err != nil {
 				return err
 			}
-			round = round[n:]
 		}
 	}
-	return copyWalletMovements(ctx, tx, tenantID, rep.Credited[first:])
+	for _, g := range grouped {
+		l := g.line
+		switch g.status {
+		case "wallet":
+			rep.Credited = append(rep.Credited, l)
+			rep.CreditedTotal = rep.CreditedTotal.Add(l.Amount)
+		default: // suspense and statement payments, as importLine reports them
+			rep.Suspense = append(rep.Suspense, l)
+			rep.SuspenseTotal = rep.SuspenseTotal.Add(l.Amount)
+		}
+	}
+	return copyMovements(ctx, tx, tenantID, grouped)
 }
 
-func (b *Bank) bookWalletGroup(ctx context.Context, tx pgx.Tx, tenantID int64, group []walletCredit, acc codaAccounts, actor string, rep *CODAReport) error {
+// bookGroup books one group with ledger.QueueTransfers and sets each
+// line's transfer.
+func (b *Bank) bookGroup(ctx context.Context, tx pgx.Tx, tenantID int64, group []groupedLine, acc codaAccounts, actor string) error {
 	reqs := make([]ledger.TransferRequest, len(group))
-	n := len(group)
-	for i, c := range group {
-		l := c.line
-		meta := map[string]string{"bank_movement": l.Key, "counterparty": l.CounterpartyName, "iban": l.CounterpartyAccount, "ogm": l.OGM}
+	for i, g := range group {
+		l := g.line
+		meta := map[string]string{"bank_movement": l.Key, "counterparty": l.CounterpartyName, "iban": l.CounterpartyAccount}
+		if l.OGM != "" {
+			meta["ogm"] = l.OGM
+		} else if l.Communication != "" {
+			meta["communication"] = l.Communication
+		}
 		reqs[i] = ledger.TransferRequest{
 			TenantID:       tenantID,
 			IdempotencyKey: l.Key,
-			Kind:           KindBankTransfer,
+			Kind:           g.kind,
 			OccurredAt:     l.EntryDate,
 			Actor:          actor,
-			Memo:           "Virement bancaire",
+			Memo:           g.memo,
 			Metadata:       meta,
 			Postings: []ledger.Posting{
 				{AccountID: acc.bank, Amount: l.Amount},
-				{AccountID: c.wallet, Amount: l.Amount.Neg()},
+				{AccountID: g.to, Amount: l.Amount.Neg()},
 			},
 		}
 	}
 	batch := &pgx.Batch{}
 	q, err := b.ledger.QueueTransfers(ctx, batch, reqs, nil)
 	if err != nil {
-		return fmt.Errorf("payments: book %d bank movements from %s: %w", n, group[0].line.Key, err)
+		return fmt.Errorf("payments: book %d bank movements from %s: %w", len(group), group[0].line.Key, err)
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("payments: book %d bank movements from %s: %w", n, group[0].line.Key, ledger.MapError(err))
+		return fmt.Errorf("payments: book %d bank movements from %s: %w", len(group), group[0].line.Key, ledger.MapError(err))
 	}
-	for i, c := range group {
-		l := c.line
-		l.PupilID, l.TransferID = c.pupil, q.Transfers[i].ID
-		if l.TransferID == 0 {
-			return fmt.Errorf("payments: bank movement %s: no transfer returned", l.Key)
+	for i := range group {
+		group[i].line.TransferID = q.Transfers[i].ID
+		if group[i].line.TransferID == 0 {
+			return fmt.Errorf("payments: bank movement %s: no transfer returned", group[i].line.Key)
 		}
-		rep.Credited = append(rep.Credited, l)
-		rep.CreditedTotal = rep.CreditedTotal.Add(l.Amount)
 	}
 	return nil
 }
 
-// copyWalletMovements records the bank movements of the wallet top-ups
-// booked by bookWallets (rep.Credited from the first) in one COPY.
-func copyWalletMovements(ctx context.Context, tx pgx.Tx, tenantID int64, lines []BankLine) error {
+// copyMovements records the bank movements of the grouped lines in one
+// COPY.
+func copyMovements(ctx context.Context, tx pgx.Tx, tenantID int64, lines []groupedLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
+	opt := func(id int64) *int64 {
+		if id == 0 {
+			return nil
+		}
+		return &id
+	}
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{"bank_movements"}, []string{"tenant_id", "key", "account", "statement", "sequence",
 		"detail", "entry_date", "amount", "ogm", "communication", "counterparty_name", "counterparty_account", "status",
-		"pupil_id", "transfer_id"},
+		"pupil_id", "suggested_pupil_id", "transfer_id"},
 		pgx.CopyFromSlice(len(lines), func(i int) ([]any, error) {
-			l := lines[i]
+			l := lines[i].line
 			return []any{tenantID, l.Key, l.Account, l.Statement, l.Sequence, l.Detail, l.EntryDate, l.Amount, l.OGM,
-				l.Communication, l.CounterpartyName, l.CounterpartyAccount, "wallet", l.PupilID, l.TransferID}, nil
+				l.Communication, l.CounterpartyName, l.CounterpartyAccount, lines[i].status, opt(l.PupilID), opt(l.SuggestedPupilID),
+				l.TransferID}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("payments: record %d bank movements: %w", len(lines), err)
@@ -161,4 +244,10 @@ func copyWalletMovements(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 		return fmt.Errorf("payments: %d bank movements recorded for %d transfers", n, len(lines))
 	}
 	return nil
+}
+
+// inFileOrder sorts report lines by their place in the file (order gives
+// each key's index).
+func inFileOrder(lines []BankLine, order map[string]int) {
+	slices.SortStableFunc(lines, func(a, b BankLine) int { return order[a.Key] - order[b.Key] })
 }
