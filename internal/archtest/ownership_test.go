@@ -66,9 +66,7 @@ var known = map[string]string{
 	// wallet and booking in one query per group to keep the measured
 	// throughput (docs/PERFORMANCE.md); issue 13's "one tap path" rework
 	// moves these behind the owners' batch reads.
-	"terminal → accounts":  "tap decision query joins the wallet",
 	"terminal → badges":    "tap decision query",
-	"terminal → bookings":  "tap decision query reads the day's booking",
 	"terminal → classes":   "tap decision query",
 	"terminal → pupils":    "tap decision query",
 	"terminal → schools":   "tap decision query reads the school's zone and policy",
