@@ -261,21 +261,9 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 }
 
 // retryTx runs fn in a transaction, again (a few times) when it failed
-// for a reason a new attempt resolves (see retryable).
+// for a reason a new attempt resolves (see retry).
 func (s *Service) retryTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	var err error
-	for attempt := 1; attempt <= tapAttempts; attempt++ {
-		err = pgx.BeginFunc(ctx, s.pool, fn)
-		if err == nil || !retryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
-		}
-	}
-	return err
+	return retry(ctx, func() error { return pgx.BeginFunc(ctx, s.pool, fn) }, nil)
 }
 
 // Presence is a pupil present at daycare now.

@@ -405,21 +405,40 @@ func (s *Service) applyAlone(ctx context.Context, tenantID int64, actor string, 
 	defer func() { <-s.slots }()
 
 	hints := &tapHints{}
-	for attempt := 1; ; attempt++ {
+	var res Result
+	err := retry(ctx, func() error {
 		states, err := s.applyUnit(ctx, []*unitTap{{tenantID: tenantID, actor: actor, tap: t, invalid: invalid, hints: hints}}, true)
 		if err == nil {
-			return states[0].res, nil
+			res = states[0].res
 		}
-		if attempt >= tapAttempts || !retryable(err) {
-			return Result{}, fmt.Errorf("tap %s: %w", t.ID, err)
-		}
+		return err
+	}, func(attempt int, err error) {
 		if errors.Is(err, ledger.ErrPeriodClosed) {
 			hints.periodClosed = true
 		}
 		s.log.Debug("tap retried", "tap_id", t.ID, "attempt", attempt, "err", err)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("tap %s: %w", t.ID, err)
+	}
+	return res, nil
+}
+
+// retry runs fn, again (at most tapAttempts times in all, after a growing
+// pause) while it fails for a reason a new attempt resolves (retryable);
+// failed, when not nil, is told of each failure before the next attempt.
+func retry(ctx context.Context, fn func() error, failed func(attempt int, err error)) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt >= tapAttempts || !retryable(err) {
+			return err
+		}
+		if failed != nil {
+			failed(attempt, err)
+		}
 		select {
 		case <-ctx.Done():
-			return Result{}, ctx.Err()
+			return ctx.Err()
 		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
 		}
 	}
