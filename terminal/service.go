@@ -381,6 +381,10 @@ func (s *Service) apply(ctx context.Context, tenantID int64, actor string, t Tap
 	}
 	if s.groups != nil {
 		outs, err := s.groups.submit(ctx, &unitTap{tenantID: tenantID, actor: actor, tap: t, invalid: invalid})
+		if errors.Is(err, ErrBusy) && t.Tech == "manual" {
+			// A manual entry (staff at a screen) is not shed: alone.
+			return s.applyAlone(ctx, tenantID, actor, t, invalid)
+		}
 		if err != nil {
 			return Result{}, err
 		}
