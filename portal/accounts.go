@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -60,6 +61,64 @@ func (a *App) accountByEmail(ctx context.Context, email string) (*account, error
 	return scanAccount(a.Pool.QueryRow(ctx, `SELECT `+accountCols+` FROM portal_accounts WHERE lower(email) = lower($1)`, email))
 }
 
+// Accounts in memory (issue 17: every request of the rush read its
+// account). An account read by id is kept accountTTL, without its password
+// hash (passwordHash reads it when needed); every write of the portal's
+// accounts forgets it once its transaction has ended (forgetAccount), so
+// that only another process's writes are seen late, at most accountTTL.
+const accountTTL = 10 * time.Second
+
+type cachedAccount struct {
+	acct account
+	at   time.Time
+}
+
+type accountCache struct {
+	mu sync.Mutex
+	m  map[int64]cachedAccount
+}
+
+// cachedAccount returns a copy of the account if it is fresh in memory.
+func (a *App) cachedAccount(id int64) (*account, bool) {
+	a.accounts.mu.Lock()
+	defer a.accounts.mu.Unlock()
+	e, ok := a.accounts.m[id]
+	if !ok || time.Since(e.at) >= accountTTL {
+		return nil, false
+	}
+	acct := e.acct
+	return &acct, true
+}
+
+// rememberAccount keeps acct, without its hash.
+func (a *App) rememberAccount(acct *account) {
+	kept := *acct
+	kept.hash = ""
+	a.accounts.mu.Lock()
+	defer a.accounts.mu.Unlock()
+	if a.accounts.m == nil || len(a.accounts.m) >= 50_000 {
+		a.accounts.m = map[int64]cachedAccount{}
+	}
+	a.accounts.m[acct.ID] = cachedAccount{acct: kept, at: time.Now()}
+}
+
+// forgetAccount drops the account from memory: call it after a write to
+// portal_accounts has committed (or rolled back).
+func (a *App) forgetAccount(id int64) {
+	a.accounts.mu.Lock()
+	defer a.accounts.mu.Unlock()
+	delete(a.accounts.m, id)
+}
+
+// passwordHash reads the account's password hash (never kept in memory).
+func (a *App) passwordHash(ctx context.Context, id int64) (string, error) {
+	var h string
+	if err := a.Pool.QueryRow(ctx, `SELECT password_hash FROM portal_accounts WHERE id = $1`, id).Scan(&h); err != nil {
+		return "", fmt.Errorf("portal: read password hash: %w", err)
+	}
+	return h, nil
+}
+
 // currentAccount returns the logged-in account, or nil.
 func (a *App) currentAccount(c *gin.Context) (*account, error) {
 	if v, ok := c.Get("portal_account"); ok {
@@ -69,6 +128,10 @@ func (a *App) currentAccount(c *gin.Context) (*account, error) {
 	if p == nil || p.Kind != websession.KindGuardian {
 		return nil, nil
 	}
+	if acct, ok := a.cachedAccount(p.ID); ok {
+		c.Set("portal_account", acct)
+		return acct, nil
+	}
 	acct, err := a.accountByID(c.Request.Context(), p.ID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -76,6 +139,7 @@ func (a *App) currentAccount(c *gin.Context) (*account, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.rememberAccount(acct)
 	c.Set("portal_account", acct)
 	return acct, nil
 }
@@ -286,6 +350,7 @@ func (a *App) useResetToken(ctx context.Context, tok, hash string) (int64, error
 		_, err = tx.Exec(ctx, `UPDATE portal_accounts SET password_hash = $2, password_changed_at = $3 WHERE id = $1`, id, hash, a.Now())
 		return err
 	})
+	a.forgetAccount(id)
 	if err != nil && !errors.Is(err, ErrBadToken) {
 		return 0, fmt.Errorf("portal: reset password: %w", err)
 	}
@@ -390,7 +455,9 @@ func (a *App) child(c *gin.Context) (*account, child, bool) {
 	valid := err1 == nil && err2 == nil && tenantID > 0 && pupilID > 0
 	if _, loaded := c.Get("portal_account"); !loaded && valid {
 		if p := websession.CurrentPrincipal(c); p != nil && p.Kind == websession.KindGuardian {
-			return a.accountAndChild(c, p.ID, tenantID, pupilID)
+			if _, ok := a.cachedAccount(p.ID); !ok {
+				return a.accountAndChild(c, p.ID, tenantID, pupilID)
+			}
 		}
 	}
 	acct, ok := a.mustAccount(c)
@@ -442,6 +509,7 @@ func (a *App) accountAndChild(c *gin.Context, accountID, tenantID, pupilID int64
 		c.Abort()
 		return nil, child{}, false
 	}
+	a.rememberAccount(acct)
 	c.Set("portal_account", acct)
 	if len(kids) == 0 {
 		a.notFound(c)

@@ -371,7 +371,9 @@ func (a *App) reset(c *gin.Context) {
 func (a *App) setLang(c *gin.Context) {
 	lang := web.SetLang(c, strings.HasPrefix(a.BaseURL, "https:"))
 	if acct, _ := a.currentAccount(c); acct != nil {
-		if _, err := a.Pool.Exec(c.Request.Context(), `UPDATE portal_accounts SET language = $2 WHERE id = $1`, acct.ID, lang); err != nil {
+		_, err := a.Pool.Exec(c.Request.Context(), `UPDATE portal_accounts SET language = $2 WHERE id = $1`, acct.ID, lang)
+		a.forgetAccount(acct.ID)
+		if err != nil {
 			a.fail(c, err)
 			return
 		}

@@ -119,8 +119,9 @@ type App struct {
 	// takes as long as for a known one.
 	dummyHash string
 
-	ceiling alertCeiling // WalletDebited's first filter
-	shedder *shedder
+	ceiling  alertCeiling // WalletDebited's first filter
+	accounts accountCache // accounts read by id, in memory (accounts.go)
+	shedder  *shedder
 }
 
 // New parses the templates and returns the portal. A template error stops

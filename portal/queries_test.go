@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,43 @@ func TestNoMealOnWednesdays(t *testing.T) {
 	}
 	if strings.Contains(body, `data-action="book-2026-12-02-repas"`) {
 		t.Error("a meal offered on Wednesday 2 December")
+	}
+}
+
+// TestAccountInMemory (issue 17): a page reads the logged-in account once
+// in a while, not on every request; a change of the account (here the
+// language switch) is read again at once, and the settings saved apply on
+// the next page.
+func TestAccountInMemory(t *testing.T) {
+	f := newFixture(t)
+	anne := f.accountFor(f.anne, "anne@example.be", "un mot de passe assez long")
+	anne.queries("/portal/")
+	kept := anne.queries("/portal/")
+	if again := anne.queries("/portal/"); again != kept {
+		t.Fatalf("home: %d statements, then %d", kept, again)
+	}
+	// The switch writes the language and lands on home: one statement
+	// more than home for the write, one more for reading the account again
+	// (before: the account was read by every page, home's count included).
+	before := anne.f.guard.Queries()
+	if code, _ := anne.post("/portal/lang", url.Values{"lang": {"en"}, "back": {"/portal/"}}); code != http.StatusOK {
+		t.Fatalf("language switch: %d", code)
+	}
+	if n := anne.f.guard.Queries() - before; n != kept+2 {
+		t.Errorf("language switch and home: %d statements, want %d (home's %d, the write, the account read again)", n, kept+2, kept)
+	}
+	if n := anne.queries("/portal/"); n != kept {
+		t.Errorf("home after that: %d statements, want %d", n, kept)
+	}
+	if _, body := anne.get("/portal/"); !strings.Contains(body, `<html lang="en">`) {
+		t.Error("home not in English after the switch")
+	}
+	// Settings saved: the next page has them.
+	anne.get("/portal/settings")
+	if code, _ := anne.post("/portal/settings", url.Values{"threshold": {"7,50"}, "alert": {"on"}, "language": {"fr"}, "email_topups": {"on"}, "email_bookings": {"on"}}); code != http.StatusOK && code != http.StatusSeeOther {
+		t.Fatalf("settings: %d", code)
+	}
+	if _, body := anne.get("/portal/"); !strings.Contains(body, `<html lang="fr">`) {
+		t.Error("home not in French after saving the settings")
 	}
 }

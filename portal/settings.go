@@ -105,6 +105,7 @@ func (a *App) saveSettings(c *gin.Context) {
 		return
 	}
 	defer tx.Rollback(ctx)
+	defer a.forgetAccount(acct.ID) // once the transaction has ended
 	if _, err := tx.Exec(ctx, `UPDATE portal_accounts SET low_balance_threshold = $2, low_balance_alert = $3, language = $4,
 		email_topups = $5, email_bookings = $6 WHERE id = $1`,
 		acct.ID, th, d.Alert, d.Language, d.EmailTopUps, d.EmailBookings); err != nil {
@@ -170,7 +171,12 @@ func (a *App) changePassword(c *gin.Context, acct *account) {
 		bad(http.StatusTooManyRequests, a.throttledText(lang, wait))
 		return
 	}
-	verr := password.Shared().Verify(ctx, current, acct.hash)
+	stored, err := a.passwordHash(ctx, acct.ID) // never kept in memory (accounts.go)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	verr := password.Shared().Verify(ctx, current, stored)
 	if isBusy(verr) {
 		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 		bad(http.StatusServiceUnavailable, a.Catalog.T(lang, "portal.busy.login"))
@@ -215,6 +221,7 @@ func (a *App) changePassword(c *gin.Context, acct *account) {
 		queued = true
 		return q.SendTx(ctx, tx, msg)
 	})
+	a.forgetAccount(acct.ID)
 	if err != nil {
 		a.fail(c, err)
 		return
