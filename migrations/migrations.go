@@ -3,7 +3,7 @@
 // transaction and is recorded in goose_db_version.
 //
 // Numbering: plain sequential. A new migration takes the highest number in
-// this folder plus one (00103 after 00102), whatever package owns its
+// this folder plus one (00095 after 00094), whatever package owns its
 // tables (docs/ARCHITECTURE.md says which); two changes that would take the
 // same number are ordered when they are merged, the later one renumbered
 // before it ships. A file once shipped is never edited nor renumbered:
@@ -24,10 +24,10 @@
 // migrations"), never applied late (TestNoOutOfOrder). A development
 // database (./var/pg) that applied a file later renumbered or preceded by a
 // newer lower number must be recreated (remove ./var/pg, run `tartine demo`
-// or `tartine migrate` again). Numbers handed out to parallel work and not
-// used (a gap after 00083, e.g. 00084–89, 00097, 00100 at the time of
-// writing) are closed by renumbering before the first release; renumbering
-// a file any production database has applied is never allowed.
+// or `tartine migrate` again). The numbers after 00083 were closed up
+// (00084–00094) before any of them shipped, so no gap remains after the
+// per-package ranges; renumbering a file any production database has
+// applied is never allowed.
 //
 // The job queue's tables (river_job, river_leader, …) are river's own,
 // applied by river's migrator (rivermigrate) right after the SQL files, so
