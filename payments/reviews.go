@@ -275,6 +275,11 @@ func (s *Stripe) applyDeferred(ctx context.Context, pi, charge string) error {
 			if err = json.Unmarshal(it.payload, &d); err == nil {
 				t, out, err = s.onDispute(ctx, ev, &d)
 			}
+		case evDisputeReinstated, evDisputeClosed:
+			var d stripego.Dispute
+			if err = json.Unmarshal(it.payload, &d); err == nil {
+				t, out, err = s.onDisputeWon(ctx, ev, &d)
+			}
 		default:
 			err = fmt.Errorf("event type %q cannot be kept", it.typ)
 		}

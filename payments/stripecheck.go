@@ -31,8 +31,8 @@ type Difference struct {
 // balance (negative), a refund that failed or a dispute won giving back
 // (positive): Stripe's balance transactions of type refund, payment_refund
 // and refund_failure, and the adjustments of a dispute (funds withdrawn,
-// funds reinstated); the books' topup-refund and topup-dispute transfers on
-// stripe-clearing.
+// funds reinstated); the books' topup-refund, topup-dispute and
+// topup-dispute-won transfers on stripe-clearing.
 type DayCheck struct {
 	Day                           time.Time // midnight, Brussels
 	StripeGross, BooksGross       decimal.Decimal
@@ -70,7 +70,8 @@ type BalanceCheck struct {
 //     refund_failure) and their disputes' adjustments (funds withdrawn,
 //     funds reinstated, with the dispute fee), read with their source
 //     expanded to find the charge, against the refunds (topup-refund) and
-//     disputes (topup-dispute) booked on stripe-clearing that day;
+//     disputes (topup-dispute, and topup-dispute-won for the funds
+//     reinstated when a dispute is won) booked on stripe-clearing that day;
 //   - a fee Stripe charged that the books lack is booked now,
 //     expense:stripe-fees / stripe-clearing under the webhook's key
 //     stripe-fee:<charge id> (so it is never booked twice), or for a
@@ -192,7 +193,7 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 		case KindRefund:
 			d := dc(l.OccurredAt)
 			d.BooksRefunds = d.BooksRefunds.Add(l.Amount)
-		case KindDispute:
+		case KindDispute, KindDisputeWon:
 			d := dc(l.OccurredAt)
 			d.BooksDisputes = d.BooksDisputes.Add(l.Amount)
 		}

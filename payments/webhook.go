@@ -38,6 +38,7 @@ const (
 	OutcomePayoutUnchanged Outcome = "payout_unchanged" // the payout was recorded in this state before: no effect
 	OutcomeReview          Outcome = "review"           // Stripe's confirmation differs from the top-up: listed for the accountant, nothing credited
 	OutcomeDeferred        Outcome = "deferred"         // a refund or dispute before its credit: kept, applied when the credit is booked
+	OutcomeDisputeWon      Outcome = "dispute_won"      // a won dispute's reinstated funds were credited back (or had been)
 )
 
 // WebhookResult describes a handled event.
@@ -52,29 +53,33 @@ type WebhookResult struct {
 
 // Stripe event types acted upon.
 const (
-	evSessionCompleted = "checkout.session.completed"
-	evAsyncSucceeded   = "checkout.session.async_payment_succeeded"
-	evAsyncFailed      = "checkout.session.async_payment_failed"
-	evSessionExpired   = "checkout.session.expired"
-	evChargeRefunded   = "charge.refunded"
-	evDisputeCreated   = "charge.dispute.created"
+	evSessionCompleted  = "checkout.session.completed"
+	evAsyncSucceeded    = "checkout.session.async_payment_succeeded"
+	evAsyncFailed       = "checkout.session.async_payment_failed"
+	evSessionExpired    = "checkout.session.expired"
+	evChargeRefunded    = "charge.refunded"
+	evDisputeCreated    = "charge.dispute.created"
+	evDisputeReinstated = "charge.dispute.funds_reinstated"
+	evDisputeClosed     = "charge.dispute.closed"
 )
 
 // History lines (ledger memos) of the transfers booked from Stripe; French,
 // the portal translates by kind (payments.kind.* in the catalogue).
 const (
-	memoTopUp   = "Rechargement en ligne (Stripe)"
-	memoFee     = "Frais Stripe"
-	memoRefund  = "Remboursement Stripe"
-	memoDispute = "Litige bancaire"
+	memoTopUp      = "Rechargement en ligne (Stripe)"
+	memoFee        = "Frais Stripe"
+	memoRefund     = "Remboursement Stripe"
+	memoDispute    = "Litige bancaire"
+	memoDisputeWon = "Litige bancaire gagné : montant rétabli"
 )
 
 // Ledger transfer kinds.
 const (
-	KindTopUp   = "topup"
-	KindFee     = "stripe-fee"
-	KindRefund  = "topup-refund"
-	KindDispute = "topup-dispute"
+	KindTopUp      = "topup"
+	KindFee        = "stripe-fee"
+	KindRefund     = "topup-refund"
+	KindDispute    = "topup-dispute"
+	KindDisputeWon = "topup-dispute-won" // a won dispute's funds reinstated: the reverse of topup-dispute
 )
 
 // HandleWebhook is the http.HandlerFunc of POST /stripe/webhook. It answers
@@ -199,6 +204,12 @@ func (s *Stripe) ProcessWebhook(ctx context.Context, payload []byte, sigHeader s
 			return res, fmt.Errorf("%w: dispute of event %s: %w", ErrInvalidRequest, ev.ID, err)
 		}
 		t, res.Outcome, err = s.onDispute(ctx, ev, &d)
+	case evDisputeReinstated, evDisputeClosed:
+		var d stripego.Dispute
+		if err := json.Unmarshal(ev.Data.Raw, &d); err != nil {
+			return res, fmt.Errorf("%w: dispute of event %s: %w", ErrInvalidRequest, ev.ID, err)
+		}
+		t, res.Outcome, err = s.onDisputeWon(ctx, ev, &d)
 	case evPayoutPaid, evPayoutFailed, evPayoutCanceled:
 		var po stripego.Payout
 		if err := json.Unmarshal(ev.Data.Raw, &po); err != nil {
