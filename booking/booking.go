@@ -210,12 +210,24 @@ type pupil struct {
 	free     bool
 	wallet   *int64
 	active   bool
+	leaves   time.Time // the leaving day (first day no longer at school); zero when none
+}
+
+// leftBy reports whether day is on or after the pupil's leaving day.
+func (p pupil) leftBy(day time.Time) bool {
+	return !p.leaves.IsZero() && !civil(day).Before(civil(p.leaves))
 }
 
 func (m *Manager) pupil(ctx context.Context, tenantID, pupilID int64) (pupil, error) {
 	p := pupil{id: pupilID}
-	err := m.pool.QueryRow(ctx, `SELECT school_id, level, free_meals, wallet_account_id, active AND left_at IS NULL FROM pupils WHERE tenant_id = $1 AND id = $2`,
-		tenantID, pupilID).Scan(&p.schoolID, &p.level, &p.free, &p.wallet, &p.active)
+	var leaves *time.Time
+	// A leaving day set ahead keeps the pupil active until that day
+	// (school.ApplyLeavings): the days before it can still be booked.
+	err := m.pool.QueryRow(ctx, `SELECT school_id, level, free_meals, wallet_account_id, active, left_at FROM pupils WHERE tenant_id = $1 AND id = $2`,
+		tenantID, pupilID).Scan(&p.schoolID, &p.level, &p.free, &p.wallet, &p.active, &leaves)
+	if leaves != nil {
+		p.leaves = *leaves
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return pupil{}, fmt.Errorf("%w: pupil %d", ErrNotFound, pupilID)
 	}
@@ -274,8 +286,8 @@ type BookRequest struct {
 // pupil's wallet. Booking the same pupil, day and service again returns the
 // existing booking unchanged. A daycare booking holds nothing but needs a
 // daycare tariff for the pupil's level that day, as a meal needs its meal
-// tariff. It returns ErrNotFound, ErrInactivePupil,
-// ErrUnknownService, ErrNoTariff, ErrClosedDay (school closed, or no meals on
+// tariff. It returns ErrNotFound, ErrInactivePupil, ErrPupilLeaving (a day
+// on or after the pupil's leaving day), ErrUnknownService, ErrNoTariff, ErrClosedDay (school closed, or no meals on
 // Wednesdays), ErrCutoffPassed, ErrNoWallet, or ErrInsufficientFunds (which
 // wraps the ledger's *FloorError when the ledger refused the hold).
 func (m *Manager) Book(ctx context.Context, req BookRequest) (Booking, error) {
@@ -291,6 +303,10 @@ func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, err
 	}
 	if !p.active {
 		return Booking{}, false, fmt.Errorf("%w: pupil %d", ErrInactivePupil, p.id)
+	}
+	if p.leftBy(day) {
+		return Booking{}, false, fmt.Errorf("%w: pupil %d leaves on %s, not bookable on %s", ErrPupilLeaving, p.id,
+			p.leaves.Format(time.DateOnly), day.Format(time.DateOnly))
 	}
 	s, err := m.school(ctx, req.TenantID, p.schoolID)
 	if err != nil {

@@ -47,6 +47,7 @@ const (
 	ReasonOutsideYear   = "hors année scolaire"
 	ReasonNoWednesday   = "pas de repas le mercredi"
 	ReasonDaycareClosed = "pas de garderie ce jour"
+	ReasonPupilLeft     = "après le départ de l'élève"
 )
 
 // Easter returns Easter Sunday of year (Gregorian calendar, anonymous

@@ -30,6 +30,9 @@ var (
 	ErrBookingEnded = errors.New("booking: booking ended")
 	// ErrInactivePupil: the pupil has left or is inactive.
 	ErrInactivePupil = errors.New("booking: pupil inactive")
+	// ErrPupilLeaving: the day is on or after the pupil's leaving day (the
+	// first day they are no longer at school, set ahead in the back office).
+	ErrPupilLeaving = errors.New("booking: day on or after the pupil's leaving day")
 	// ErrNoWallet: the pupil has no wallet account yet.
 	ErrNoWallet = errors.New("booking: pupil has no wallet")
 	// ErrInvalid: bad input (a field out of range, malformed settings).
@@ -61,6 +64,8 @@ func MessageKey(err error) string {
 		return "booking.error.ended"
 	case errors.Is(err, ErrInactivePupil):
 		return "booking.error.inactive_pupil"
+	case errors.Is(err, ErrPupilLeaving):
+		return "booking.error.pupil_leaving"
 	case errors.Is(err, ErrNoWallet):
 		return "booking.error.no_wallet"
 	case errors.Is(err, ErrInvalid):

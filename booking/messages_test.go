@@ -16,7 +16,7 @@ func TestMessagesExist(t *testing.T) {
 	}
 	keys := []string{}
 	for _, e := range []error{ErrClosedDay, ErrCutoffPassed, ErrInsufficientFunds, ErrNoTariff, ErrUnknownService, ErrNotFound,
-		ErrNotCancellable, ErrAlreadyConsumed, ErrBookingEnded, ErrInactivePupil, ErrNoWallet} {
+		ErrNotCancellable, ErrAlreadyConsumed, ErrBookingEnded, ErrInactivePupil, ErrPupilLeaving, ErrNoWallet} {
 		keys = append(keys, MessageKey(e))
 	}
 	for _, s := range []Status{StatusBooked, StatusCancelled, StatusConsumed, StatusNoShow} {

@@ -30,11 +30,13 @@ type Month struct {
 	Menus    []MenuItem
 	Bookings []Booking
 	Absent   []time.Time // days the pupil was reported absent (sick), from From to To
+	LeftAt   time.Time   // the pupil's leaving day (zero when none): from it on, no day is open
 	TermEnd  time.Time   // last open day of Today's term; zero when none is found
 }
 
 // Month reads the pupil's month from from to to (inclusive, at most 62
-// days) at the school, with the end of the term holding today, in four
+// days) at the school (days on or after the pupil's leaving day are closed,
+// ReasonPupilLeft), with the end of the term holding today, in four
 // statements sent together: the school's policy, calendar (one query for
 // every cut-off of the month) and the pupil's sick days, meal types, menus
 // and bookings. It
@@ -72,11 +74,13 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 		       ARRAY(SELECT c.day FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
 		       ARRAY(SELECT c.kind FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
 		       ARRAY(SELECT c.label FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
-		       ARRAY(SELECT a.day FROM pupil_absences a WHERE a.tenant_id = s.tenant_id AND a.pupil_id = $5 AND a.day BETWEEN $6 AND $7 ORDER BY a.day)
+		       ARRAY(SELECT a.day FROM pupil_absences a WHERE a.tenant_id = s.tenant_id AND a.pupil_id = $5 AND a.day BETWEEN $6 AND $7 ORDER BY a.day),
+		       (SELECT p.left_at FROM pupils p WHERE p.tenant_id = s.tenant_id AND p.id = $5)
 		FROM schools s WHERE s.tenant_id = $1 AND s.id = $2`, tenantID, schoolID, calFrom, calTo, pupilID, f, t).QueryRow(func(row pgx.Row) error {
 		var labels, kinds, clabels []string
 		var starts, ends, days []time.Time
-		err := row.Scan(&tz, &settings, &labels, &starts, &ends, &days, &kinds, &clabels, &out.Absent)
+		var left *time.Time
+		err := row.Scan(&tz, &settings, &labels, &starts, &ends, &days, &kinds, &clabels, &out.Absent, &left)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -84,6 +88,9 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 			return fmt.Errorf("read school calendar: %w", err)
 		}
 		found = true
+		if left != nil {
+			out.LeftAt = civil(*left)
+		}
 		for i := range labels {
 			years = append(years, SchoolYear{Label: labels[i], Start: starts[i], End: ends[i]})
 		}
@@ -138,6 +145,10 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 	}
 	for d := f; !d.After(t); d = d.AddDate(0, 0, 1) {
 		md := MonthDay{DayStatus: cal.status(d)}
+		if md.Open && !out.LeftAt.IsZero() && !d.Before(out.LeftAt) {
+			// Book refuses it (ErrPupilLeaving): not offered.
+			md.DayStatus = DayStatus{Day: d, Reason: ReasonPupilLeft}
+		}
 		if md.Open {
 			md.Cutoff = cutoff(pol, cal, d, loc)
 		}

@@ -135,7 +135,7 @@ func seedSchool(ctx context.Context, m *Manager, tenantID, schoolID int64) error
 				booked++
 			case errors.Is(err, ErrInsufficientFunds), errors.Is(err, ErrNoWallet), errors.Is(err, ErrNoTariff):
 				i = 21 // this pupil cannot book: next pupil
-			case errors.Is(err, ErrClosedDay), errors.Is(err, ErrCutoffPassed), errors.Is(err, ErrInactivePupil):
+			case errors.Is(err, ErrClosedDay), errors.Is(err, ErrCutoffPassed), errors.Is(err, ErrInactivePupil), errors.Is(err, ErrPupilLeaving):
 			default:
 				return err
 			}

@@ -67,7 +67,9 @@ func (r SickReport) Count(o SickOutcome) int {
 // Reporting a day again changes nothing already recorded and applies the
 // policy to bookings made since. Everything is written in one transaction.
 //
-// It returns ErrNotFound (pupil or school), ErrInactivePupil, ErrInvalid
+// Days on or after the pupil's leaving day are not school days for them.
+// It returns ErrNotFound (pupil or school), ErrInactivePupil,
+// ErrPupilLeaving (req.From on or after the leaving day), ErrInvalid
 // (a bad range, a day before today, malformed settings) or ErrClosedDay
 // when no day of the range is open.
 func (m *Manager) ReportSick(ctx context.Context, req SickRequest) (SickReport, error) {
@@ -81,6 +83,12 @@ func (m *Manager) ReportSick(ctx context.Context, req SickRequest) (SickReport, 
 	}
 	if !p.active {
 		return SickReport{}, fmt.Errorf("%w: pupil %d", ErrInactivePupil, p.id)
+	}
+	if p.leftBy(from) {
+		return SickReport{}, fmt.Errorf("%w: pupil %d leaves on %s", ErrPupilLeaving, p.id, p.leaves.Format(time.DateOnly))
+	}
+	if p.leftBy(until) {
+		until = civil(p.leaves).AddDate(0, 0, -1) // no school days after leaving
 	}
 	s, err := m.school(ctx, req.TenantID, p.schoolID)
 	if err != nil {

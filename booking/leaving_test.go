@@ -1,0 +1,69 @@
+package booking
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestLeavingDay: a pupil whose leaving day is set ahead (school.Leave)
+// can be booked up to the day before, never on or after it; the month
+// does not offer those days and a sick report stops before them.
+func TestLeavingDay(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "{}") // today: Monday 2026-11-02
+	emma := f.pupil(t, "emma", "P3", "0", "50.00", false)
+	// Leaves on Friday 2026-11-20: still active until then.
+	if _, err := f.pool.Exec(f.ctx, `UPDATE pupils SET left_at = '2026-11-20' WHERE tenant_id = $1 AND id = $2`, f.tenant, emma); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.book(emma, "2026-11-19", "repas"); err != nil {
+		t.Errorf("the day before leaving: %v", err)
+	}
+	for _, day := range []string{"2026-11-20", "2026-11-23", "2026-12-01"} {
+		_, err := f.book(emma, day, "repas")
+		if !errors.Is(err, ErrPupilLeaving) {
+			t.Errorf("book %s: err = %v, want ErrPupilLeaving", day, err)
+		}
+		if got := MessageKey(err); got != "booking.error.pupil_leaving" {
+			t.Errorf("book %s: MessageKey = %q", day, got)
+		}
+	}
+	rep, err := f.m.BookPattern(f.ctx, PatternRequest{TenantID: f.tenant, PupilID: emma, Service: "potage",
+		Weekdays: []time.Weekday{time.Thursday, time.Friday}, From: d("2026-11-19"), Until: d("2026-11-27"), Actor: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Days {
+		wantLeft := !r.Day.Before(d("2026-11-20"))
+		if gotLeft := errors.Is(r.Err, ErrPupilLeaving); gotLeft != wantLeft {
+			t.Errorf("pattern %s: outcome %s, err %v", r.Day.Format(time.DateOnly), r.Outcome, r.Err)
+		}
+	}
+	mo, err := f.m.Month(f.ctx, f.tenant, f.school, emma, d("2026-11-01"), d("2026-11-30"), d("2026-11-02"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !mo.LeftAt.Equal(d("2026-11-20")) {
+		t.Errorf("Month.LeftAt = %v", mo.LeftAt)
+	}
+	for _, md := range mo.Days {
+		iso := md.Day.Format(time.DateOnly)
+		switch {
+		case iso == "2026-11-19" && !md.Open:
+			t.Errorf("%s closed (%s), want open", iso, md.Reason)
+		case iso >= "2026-11-20" && (md.Open || (md.Day.Weekday() != time.Saturday && md.Day.Weekday() != time.Sunday && md.Reason != ReasonPupilLeft)):
+			t.Errorf("%s: open %v, reason %q; want closed, %q", iso, md.Open, md.Reason, ReasonPupilLeft)
+		}
+	}
+	sick, err := f.m.ReportSick(f.ctx, SickRequest{TenantID: f.tenant, PupilID: emma, From: d("2026-11-18"), Until: d("2026-11-25"), Actor: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sick.Days) != 2 || !sick.Days[1].Equal(d("2026-11-19")) {
+		t.Errorf("sick days = %v, want 18 and 19 November", sick.Days)
+	}
+	if _, err := f.m.ReportSick(f.ctx, SickRequest{TenantID: f.tenant, PupilID: emma, From: d("2026-11-20"), Until: d("2026-11-20"), Actor: "t"}); !errors.Is(err, ErrPupilLeaving) {
+		t.Errorf("sick on the leaving day: err = %v, want ErrPupilLeaving", err)
+	}
+}
