@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -91,8 +92,16 @@ func (a *App) bookings(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	month := a.parseMonth(c.Query("month"))
+	d, err := a.bookingsView(c.Request.Context(), ch, a.parseMonth(c.Query("month")))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.render(c, http.StatusOK, "bookings", "portal.bookings.title", d, acct)
+}
+
+// bookingsView is the bookings page's data for a child's month.
+func (a *App) bookingsView(ctx context.Context, ch child, month time.Time) (bookingsData, error) {
 	last := month.AddDate(0, 1, -1)
 	now := a.Now()
 	d := bookingsData{Child: ch, Month: month, MonthArg: month.Format("2006-01"),
@@ -103,8 +112,7 @@ func (a *App) bookings(c *gin.Context) {
 	// sick days, meal types, menus, bookings and the end of the term.
 	mo, err := a.Booking.Month(ctx, ch.TenantID, ch.SchoolID, ch.ID, month, last, today)
 	if err != nil {
-		a.fail(c, err)
-		return
+		return bookingsData{}, err
 	}
 	d.Meals = mo.Meals
 	for _, mt := range mo.Meals {
@@ -164,7 +172,7 @@ func (a *App) bookings(c *gin.Context) {
 	if !mo.TermEnd.IsZero() {
 		d.Until = mo.TermEnd.Format("2006-01-02")
 	}
-	a.render(c, http.StatusOK, "bookings", "portal.bookings.title", d, acct)
+	return d, nil
 }
 
 // dayAnchor is the address of a day on the child's bookings page: the

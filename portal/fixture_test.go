@@ -83,7 +83,7 @@ func (s *stubTopUps) Limits() (decimal.Decimal, decimal.Decimal) {
 // fixture is a running portal with two families of one school:
 // family A (Anne) with Emma and Lucas, family B (Bruno) with Zoé.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	app    *portal.App
 	clk    *clock
@@ -103,7 +103,7 @@ type fixture struct {
 	guard      *db.Guard
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	// Guarded: a test fails when code asks for a second connection while
@@ -210,7 +210,7 @@ func (f *fixture) accountFor(g school.Guardian, email, pw string) *client {
 // client is a cookie-keeping HTTP client that follows redirects and fills
 // the CSRF token of the last page.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	f    *fixture
 	http *http.Client
 	csrf string
