@@ -3,7 +3,6 @@ package payments
 import (
 	"context"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -152,8 +151,9 @@ func TestPayoutFailedAfterReconciliation(t *testing.T) {
 // TestStripeBalanceCheckRefundsAndDisputes: a refund and a dispute's funds
 // withdrawn (with its fee) are compared per day with the refunds and
 // disputes the webhook booked — equal, no difference; the dispute's fee is
-// booked once — and the funds reinstated when the dispute is won, which the
-// books lack, are listed; another tenant's refund is not looked at.
+// booked once — and so are the funds reinstated when the dispute is won,
+// which the webhook books once (funds_reinstated, closed won): no
+// difference either; another tenant's refund is not looked at.
 func TestStripeBalanceCheckRefundsAndDisputes(t *testing.T) {
 	e := newEnv(t, "", nil)
 	ctx := context.Background()
@@ -213,24 +213,40 @@ func TestStripeBalanceCheckRefundsAndDisputes(t *testing.T) {
 		t.Errorf("second check booked %v (fees %s), %v", rep.FeesBooked, e.codeBalance(t, CodeStripeFees), err)
 	}
 
-	// The dispute is won: Stripe gives the funds back; the books have no
-	// such entry, so the day is listed.
-	e.double.addBT(doubleBT{id: "txn_dp_won", typ: "adjustment", source: "dp_chk", srcObject: "dispute", charge: chB, amount: 3000, currency: "eur", created: disputeAt + 1})
+	// The dispute is won: Stripe gives the funds back and says so by
+	// webhook (funds reinstated, then closed won, one delivered twice); the
+	// books credit them back once and the day shows no difference.
+	won := disputeObject("dp_chk", piB, 3000)
+	won["status"] = "won"
+	won["balance_transactions"] = []map[string]any{
+		{"id": "txn_dp", "object": "balance_transaction", "type": "adjustment", "amount": -3000, "fee": 1500, "net": -4500, "currency": "eur", "created": disputeAt},
+		{"id": "txn_dp_won", "object": "balance_transaction", "type": "adjustment", "amount": 3000, "fee": 0, "net": 3000, "currency": "eur", "created": disputeAt + 1},
+	}
+	for _, ev := range []struct{ id, typ string }{{"evt_chk_won", evDisputeReinstated}, {"evt_chk_won", evDisputeReinstated}, {"evt_chk_closed", evDisputeClosed}} {
+		if code, body := e.deliver(t, event(t, ev.id, ev.typ, won), ""); code != 200 {
+			t.Fatalf("%s: %d %s", ev.id, code, body)
+		}
+	}
+	wonAt := when("stripe-dispute-won:txn_dp_won")
+	e.double.addBT(doubleBT{id: "txn_dp_won", typ: "adjustment", source: "dp_chk", srcObject: "dispute", charge: chB, amount: 3000, currency: "eur", created: wonAt})
+	if wonAt >= to.Unix() {
+		to = time.Unix(wonAt, 0).In(tz.Brussels).AddDate(0, 0, 1)
+	}
 	rep, err = e.stripe.CheckBalance(ctx, e.tenant, from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, sd, bd := sums(rep); sd != "0.00" || bd != "-30.00" {
-		t.Errorf("disputes after the reinstatement: Stripe %s books %s; want 0.00 and -30.00", sd, bd)
+	if _, _, sd, bd := sums(rep); sd != "0.00" || bd != "0.00" {
+		t.Errorf("disputes after the reinstatement: Stripe %s books %s; want 0.00 both", sd, bd)
 	}
-	found := false
-	for _, df := range rep.Differences {
-		if df.Scope == "day" && df.Stripe.Sub(df.Books).Equal(dec("30")) && strings.Contains(df.Note, "disputes") {
-			found = true
-		}
+	if len(rep.Differences) != 0 {
+		t.Errorf("differences = %+v, want none once the won dispute is booked", rep.Differences)
 	}
-	if !found {
-		t.Errorf("differences = %+v, want the reinstated dispute listed", rep.Differences)
+	if n := e.count(t, `SELECT count(*) FROM transfers WHERE tenant_id = $1 AND kind = $2`, e.tenant, KindDisputeWon); n != 1 {
+		t.Errorf("%d won-dispute transfers, want 1", n)
+	}
+	if got := e.codeBalance(t, CodeStripeFees); !got.Equal(dec("15")) {
+		t.Errorf("expense:stripe-fees = %s, want 15 (the dispute fee, once)", got)
 	}
 	e.verify(t)
 }
