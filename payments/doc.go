@@ -32,7 +32,11 @@
 // down to its floor and put the rest on the pupil's receivable, so the family
 // owes it; each refund step and each dispute is booked once, and all of them
 // together never take back more than was paid (the excess is listed for
-// review). A refund or dispute that arrives before the credit of its payment
+// review). A won dispute (charge.dispute.funds_reinstated, or
+// charge.dispute.closed with status won) gives back what the dispute took,
+// receivable first, then wallet, once per reinstating balance transaction
+// ("stripe-dispute-won:<balance transaction id>", kind topup-dispute-won).
+// A refund or dispute that arrives before the credit of its payment
 // (or for a payment not known yet) is stored in stripe_deferred_events
 // (OutcomeDeferred) and applied once when the credit is booked: the event
 // checks for the credit and the credit looks for kept events under the same
