@@ -47,6 +47,12 @@ type familyResult struct {
 	Done    []familyLine // booked, or cancelled
 	Already []familyLine // already booked (book)
 	Refused []familyLine // with the reason
+	// A sick report (action "sick"): the school days recorded (in Done),
+	// the bookings released and kept, or Note, the catalogue key of why
+	// nothing was recorded for the child.
+	Released int
+	Kept     int
+	Note     string
 }
 
 // ByReason groups the refused days by reason, in the order met.
@@ -66,10 +72,13 @@ func (r familyResult) ByReason() []refusalGroup {
 type familyData struct {
 	Children []familyChild
 	Services []booking.Service
+	Names    map[booking.Service]string // the services' names for people, never codes
 	Service  string
-	Action   string // "book" or "cancel"
+	Action   string // "book", "cancel" or "sick"
 	From     string
 	Until    string
+	SickFrom string // the sick form's days: today by default
+	SickTo   string
 	Weekdays map[int]bool
 	Month    time.Time
 	Prev     string
@@ -91,6 +100,8 @@ func (a *App) familyForm(c *gin.Context, acct *account, month time.Time) (family
 	d := familyData{Month: month, Prev: month.AddDate(0, -1, 0).Format("2006-01"), Next: month.AddDate(0, 1, 0).Format("2006-01"),
 		Action: "book", Weekdays: map[int]bool{}}
 	seen := map[int64]bool{}
+	names := a.serviceNames(a.lang(c, acct))
+	tenantOf := map[booking.Service]int64{}
 	for _, k := range kids {
 		d.Children = append(d.Children, familyChild{child: k, Key: fmt.Sprintf("%d:%d", k.TenantID, k.ID), Checked: true})
 		if seen[k.TenantID] {
@@ -101,13 +112,25 @@ func (a *App) familyForm(c *gin.Context, acct *account, month time.Time) (family
 		if err != nil {
 			return familyData{}, err
 		}
+		known := make(map[string]string, len(mts))
 		for _, mt := range mts {
+			known[mt.Code] = strings.TrimSpace(mt.Name)
 			if s := booking.Service(mt.Code); !slices.Contains(d.Services, s) {
 				d.Services = append(d.Services, s)
+				tenantOf[s] = k.TenantID
 			}
 		}
+		names.meals[k.TenantID] = known // as the history names them, without reading them again
 	}
 	d.Services = append(d.Services, booking.DaycareMorning, booking.DaycareEvening)
+	d.Names = make(map[booking.Service]string, len(d.Services))
+	for _, s := range d.Services {
+		n, err := names.name(ctx, a, tenantOf[s], string(s))
+		if err != nil {
+			return familyData{}, err
+		}
+		d.Names[s] = n
+	}
 	if len(d.Services) > 0 {
 		d.Service = string(d.Services[0])
 	}
@@ -120,6 +143,8 @@ func (a *App) familyForm(c *gin.Context, acct *account, month time.Time) (family
 		until = from
 	}
 	d.From, d.Until = from.Format("2006-01-02"), until.Format("2006-01-02")
+	d.SickFrom = civilDate(a.Now().In(brussels())).Format("2006-01-02")
+	d.SickTo = d.SickFrom
 	return d, nil
 }
 
@@ -162,8 +187,12 @@ func (a *App) familyBook(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	// The form as sent, kept when it is shown again.
-	d.Service, d.Action, d.From, d.Until = c.PostForm("service"), c.PostForm("action"), c.PostForm("from"), c.PostForm("until")
+	// The form as sent, kept when it is shown again (the booking form
+	// keeps its defaults after a sick report).
+	sick := c.PostForm("action") == "sick"
+	if !sick {
+		d.Service, d.Action, d.From, d.Until = c.PostForm("service"), c.PostForm("action"), c.PostForm("from"), c.PostForm("until")
+	}
 	var chosen []child
 	keys := c.PostFormArray("child")
 	for i := range d.Children {
@@ -171,6 +200,10 @@ func (a *App) familyBook(c *gin.Context) {
 		if d.Children[i].Checked {
 			chosen = append(chosen, d.Children[i].child)
 		}
+	}
+	if sick {
+		a.familySick(c, acct, d, chosen)
+		return
 	}
 	var wds []time.Weekday
 	for _, v := range c.PostFormArray("weekday") {
@@ -220,6 +253,60 @@ func (a *App) familyBook(c *gin.Context) {
 		if len(r.Done)+len(r.Already)+len(r.Refused) > 0 {
 			d.Empty = false
 		}
+	}
+	a.render(c, http.StatusOK, "bookings_family", "portal.family.title", d, acct)
+}
+
+// familySick reports the chosen children absent (sick) from "from" to
+// "until" (the sick form), each with booking's ReportSick as a child's own
+// report does (bookings_sick.go): one transaction per child, the school's
+// policy decides what happens to the days' bookings, the released ones are
+// emailed. The summary says per child what was recorded, or why not.
+func (a *App) familySick(c *gin.Context, acct *account, d familyData, chosen []child) {
+	ctx := c.Request.Context()
+	d.Action, d.SickFrom, d.SickTo = "sick", c.PostForm("from"), c.PostForm("until")
+	from, ok1 := parseDay(d.SickFrom)
+	until, ok2 := from, true
+	if d.SickTo != "" {
+		until, ok2 = parseDay(d.SickTo)
+	}
+	switch {
+	case len(chosen) == 0:
+		a.familyError(c, acct, d, "portal.family.no_child")
+		return
+	case !ok1 || !ok2 || until.Before(from):
+		a.familyError(c, acct, d, "portal.bookings.bad_sick")
+		return
+	}
+	for _, ch := range chosen {
+		res := familyResult{Child: ch}
+		rep, err := a.Booking.ReportSick(ctx, booking.SickRequest{TenantID: ch.TenantID, PupilID: ch.ID, From: from, Until: until, Actor: ch.Actor()})
+		switch {
+		case errors.Is(err, booking.ErrInvalid):
+			res.Note = "portal.bookings.bad_sick"
+		case errors.Is(err, booking.ErrClosedDay):
+			res.Note = "portal.bookings.sick_closed"
+		case err != nil && booking.MessageKey(err) != "error.internal":
+			res.Note = booking.MessageKey(err)
+		case err != nil:
+			a.fail(c, err)
+			return
+		}
+		var released []mail.BookingLine
+		for _, day := range rep.Days {
+			res.Done = append(res.Done, familyLine{Day: day})
+		}
+		for _, b := range rep.Bookings {
+			if b.Outcome == booking.SickReleased {
+				released = append(released, mail.BookingLine{Date: b.Booking.Day, Service: serviceKind(b.Booking.Service)})
+			}
+		}
+		res.Released, res.Kept = rep.Count(booking.SickReleased), rep.Count(booking.SickKept)
+		if len(released) > 0 {
+			a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Cancelled: released,
+				Link: a.BaseURL + dayAnchor(ch, rep.Days[0])})
+		}
+		d.Results = append(d.Results, res)
 	}
 	a.render(c, http.StatusOK, "bookings_family", "portal.family.title", d, acct)
 }

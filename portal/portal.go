@@ -314,18 +314,22 @@ func (p page) KindLabel(kind string) string {
 			return p.T(prefix + kind)
 		}
 	}
-	return kind
+	return p.T("wallet.other_kind") // « Opération », never a code
 }
 
-// ServiceLabel names a booking service (meal type or daycare) for people.
+// ServiceLabel names a booking service for people: a daycare session's
+// catalogue name, the meal type's name when the page's data knows it
+// (mealNamer: « Potage »), else « Repas » — never a code.
 func (p page) ServiceLabel(s string) string {
 	if p.Cat.Has(i18n.Default, "booking.service."+s) {
 		return p.T("booking.service." + s)
 	}
-	if p.Cat.Has(i18n.Default, "portal.meal."+s) {
-		return p.T("portal.meal." + s)
+	if m, ok := p.Data.(mealNamer); ok {
+		if name := m.mealName(s); name != "" {
+			return name
+		}
 	}
-	return s
+	return p.T("booking.kind.meal")
 }
 
 // notFound answers 404 with a page that shows nothing of the request.
