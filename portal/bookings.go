@@ -13,6 +13,7 @@ import (
 
 	"tartine/booking"
 	"tartine/internal/mail"
+	"tartine/internal/web"
 )
 
 // dayView is one school day of the bookings calendar: a cell of the
@@ -29,6 +30,7 @@ type dayView struct {
 	Cutoff   time.Time
 	Menu     []booking.MenuItem
 	Services []serviceView
+	dayWords // written once in Go (bookings_view.go: label)
 }
 
 // Booked returns the day's services with a booking that stands (booked,
@@ -48,6 +50,7 @@ type serviceView struct {
 	Service booking.Service
 	Short   string           // its mark in the grid: "R" (repas), "☀" (morning daycare)
 	Booking *booking.Booking // the live booking, if any
+	serviceWords
 }
 
 // serviceMarks are the grid's one-character marks of the services: a meal
@@ -85,6 +88,7 @@ type bookingsData struct {
 	Meals    []booking.MealType
 	MarkOf   map[booking.Service]string // the grid's marks (legend)
 	Weekdays []int                      // the grid's columns, 1 (Monday) to 5
+	Text     bookingsText               // the words every day repeats (label)
 }
 
 func (a *App) bookings(c *gin.Context) {
@@ -97,6 +101,7 @@ func (a *App) bookings(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	d.label(page{Page: web.Page{Lang: a.lang(c, acct), Cat: a.Catalog}})
 	a.render(c, http.StatusOK, "bookings", "portal.bookings.title", d, acct)
 }
 

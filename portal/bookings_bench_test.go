@@ -42,8 +42,16 @@ func BenchmarkBookingsPage(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	// A sick day reported (its day's forms differ).
+	if _, err := f.bk.ReportSick(ctx, booking.SickRequest{TenantID: f.tenant, PupilID: f.lucas.ID, From: time.Date(2026, 12, 9, 0, 0, 0, 0, brussels), Until: time.Date(2026, 12, 9, 0, 0, 0, 0, brussels), Actor: "test"}); err != nil {
+		b.Fatal(err)
+	}
+	month := time.Date(2026, 12, 1, 0, 0, 0, 0, brussels)
+	if m := os.Getenv("TARTINE_BENCH_MONTH"); m != "" { // to compare the HTML of another month
+		month, _ = time.ParseInLocation("2006-01", m, brussels)
+	}
 	w := &discard{}
-	render, err := portal.BookingsPageRenderer(f.app, "anne@example.be", f.tenant, f.lucas.ID, time.Date(2026, 12, 1, 0, 0, 0, 0, brussels), w)
+	render, err := portal.BookingsPageRenderer(f.app, "anne@example.be", f.tenant, f.lucas.ID, month, w)
 	if err != nil {
 		b.Fatal(err)
 	}

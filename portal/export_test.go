@@ -25,13 +25,15 @@ func BookingsPageRenderer(a *App, email string, tenantID, pupilID int64, month t
 	if err != nil {
 		return nil, err
 	}
+	c, _ := gin.CreateTestContext(w)
+	c.Request = httptest.NewRequest(http.MethodGet, ch.Path()+"/bookings?month="+month.Format("2006-01"), nil)
+	lang := a.lang(c, acct)
 	d, err := a.bookingsView(ctx, ch, month)
 	if err != nil {
 		return nil, err
 	}
-	c, _ := gin.CreateTestContext(w)
-	c.Request = httptest.NewRequest(http.MethodGet, ch.Path()+"/bookings?month="+month.Format("2006-01"), nil)
-	p := page{Page: web.Page{Lang: a.lang(c, acct), CSRF: "token", Cat: a.Catalog}, Account: acct, Base: "/portal", Back: "/portal/"}
+	d.label(page{Page: web.Page{Lang: lang, Cat: a.Catalog}})
+	p := page{Page: web.Page{Lang: lang, CSRF: "token", Cat: a.Catalog}, Account: acct, Base: "/portal", Back: "/portal/"}
 	p.Title = p.T("portal.bookings.title")
 	p.Data = d
 	t := a.pages["bookings"]
