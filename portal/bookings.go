@@ -30,19 +30,16 @@ type dayView struct {
 	Cutoff   time.Time
 	Menu     []booking.MenuItem
 	Services []serviceView
-	dayWords // written once in Go (bookings_view.go: label)
-}
-
-// Booked returns the day's services with a booking that stands (booked,
-// consumed, no-show): the marks of its grid cell.
-func (d dayView) Booked() []serviceView {
-	var out []serviceView
-	for _, s := range d.Services {
-		if s.Booking != nil {
-			out = append(out, s)
-		}
-	}
-	return out
+	// Its words and numbers, written once in Go (bookings_view.go: label):
+	// the template reads fields rather than calling functions (issue 17).
+	Num        int           // the day of the month
+	Date       string        // the day in full
+	Label      string        // the grid cell's accessible name
+	Marks      []serviceView // the services with a booking that stands (booked, consumed, no-show): the grid cell's marks
+	CutoffNote string        // "changes until …"
+	SickLabel  string        // the sick-day button's accessible name
+	SickForm   bool          // a day to come not reported sick
+	UnsickForm bool          // a day to come reported sick
 }
 
 // serviceView is one bookable service on a day.
@@ -50,7 +47,18 @@ type serviceView struct {
 	Service booking.Service
 	Short   string           // its mark in the grid: "R" (repas), "☀" (morning daycare)
 	Booking *booking.Booking // the live booking, if any
-	serviceWords
+	// Written once in Go (bookings_view.go: label).
+	Code        string // the service's code
+	Label       string // its name for people (page.ServiceLabel)
+	Action      string // "<day>-<service>", the buttons' data-action suffix
+	Status      string // the booking's status
+	StatusText  string // the booking's status for people
+	Mark        string // "✓", "!" for a no-show
+	Price       string // the booking's price when positive, else ""
+	Cancel      bool   // a booking that can still be cancelled
+	BookText    string // the book button
+	BookLabel   string // the book button's accessible name
+	CancelLabel string // the cancel button's accessible name
 }
 
 // serviceMarks are the grid's one-character marks of the services: a meal

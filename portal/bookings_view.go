@@ -5,33 +5,6 @@ package portal
 // and the month's page has about a thousand of them — half of the
 // server's CPU under a portal rush (issue 17). The HTML is the same.
 
-// dayWords are a day's words and numbers (dayView).
-type dayWords struct {
-	Num        int           // the day of the month
-	Date       string        // the day in full
-	Label      string        // the grid cell's accessible name
-	Marks      []serviceView // Booked, for the grid cell
-	CutoffNote string        // "changes until …"
-	SickLabel  string        // the sick-day button's accessible name
-	SickForm   bool          // a day to come not reported sick
-	UnsickForm bool          // a day to come reported sick
-}
-
-// serviceWords are a service's words on a day (serviceView).
-type serviceWords struct {
-	Code        string // the service's code
-	Label       string // its name for people (page.ServiceLabel)
-	Action      string // "<day>-<service>", the buttons' data-action suffix
-	Status      string // the booking's status
-	StatusText  string // the booking's status for people
-	Mark        string // "✓", "!" for a no-show
-	Price       string // the booking's price when positive, else ""
-	Cancel      bool   // a booking that can still be cancelled
-	BookText    string // the book button
-	BookLabel   string // the book button's accessible name
-	CancelLabel string // the cancel button's accessible name
-}
-
 // bookingsText are the words of the bookings page that every day repeats.
 type bookingsText struct {
 	Closed        string
