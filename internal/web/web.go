@@ -36,6 +36,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -75,12 +76,30 @@ func Render(c *gin.Context, status int, t *template.Template, name string, data 
 	if t == nil {
 		return fmt.Errorf("web: no template for %s", name)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+	buf := renderBufs.Get().(*bytes.Buffer)
+	defer putRenderBuf(buf)
+	if err := t.ExecuteTemplate(buf, name, data); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes()) // written (copied) before the buffer goes back
 	return nil
+}
+
+// renderBufs are Render's buffers, reused from page to page: a page of
+// tens of kilobytes otherwise grows a new buffer by doubling each time
+// (issue 17: the bookings page at a portal rush).
+var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf is the largest buffer kept for reuse: a rare huge page does
+// not stay in memory.
+const maxPooledBuf = 1 << 20
+
+func putRenderBuf(buf *bytes.Buffer) {
+	if buf.Cap() > maxPooledBuf {
+		return
+	}
+	buf.Reset()
+	renderBufs.Put(buf)
 }
 
 // Errors maps errors to statuses and answers them: one of NotFound is a
