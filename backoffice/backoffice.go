@@ -137,14 +137,13 @@ func New(d Deps) (*App, error) {
 		d.Fees = fees.New(d.Pool, d.Ledger, d.School, fees.NewRules(shipped, d.Now), d.Now)
 	}
 	if d.Statements == nil {
-		d.Statements = statements.New(d.School, d.Catalog, d.Now)
-		d.Statements.Log = d.Log
+		d.Statements = statements.New(d.School, d.Catalog, d.Now, statements.WithLog(d.Log))
 	}
 	if d.TaxCert == nil {
 		d.TaxCert = taxcert.New(d.Pool, d.Ledger, d.School, nil, taxcert.Settings{}, d.Now)
 	}
-	a := &App{Deps: d, pages: map[string]*template.Template{}, bank: payments.NewBank(d.Ledger, d.Log)}
-	a.bank.Statements = d.Statements.BankLookup // a statement's communication pays its fees
+	a := &App{Deps: d, pages: map[string]*template.Template{}, bank: payments.NewBank(d.Ledger, d.Log,
+		payments.WithStatements(d.Statements.BankLookup))} // a statement's communication pays its fees
 	var err error
 	if a.pages, err = web.ParsePages(templateFS, "templates", "layout.html", d.Catalog, funcs); err != nil {
 		return nil, fmt.Errorf("backoffice: %w", err)

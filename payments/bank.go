@@ -31,12 +31,25 @@ type Bank struct {
 	ledger *ledger.Ledger
 	pool   *pgxpool.Pool
 	log    *slog.Logger
-	// Statements finds, in the import's transaction, the fee statement
-	// whose payer has a credit's structured communication (statements'
-	// PayerByOGMTx): the account to book it on (the pupil's fees
-	// receivable, 0 when no statement has it) and the statement's number.
-	// nil: statement communications go to suspense.
-	Statements func(ctx context.Context, tx pgx.Tx, tenantID int64, ogm string) (account int64, number string, err error)
+	// statements: WithStatements; nil: statement communications go to
+	// suspense.
+	statements StatementLookup
+}
+
+// StatementLookup finds, in the import's transaction, the fee statement
+// whose payer has a credit's structured communication (statements'
+// BankLookup): the account to book it on (the pupil's fees receivable, 0
+// when no statement has it) and the statement's number.
+type StatementLookup func(ctx context.Context, tx pgx.Tx, tenantID int64, ogm string) (account int64, number string, err error)
+
+// BankOption configures NewBank.
+type BankOption func(*Bank)
+
+// WithStatements books a credit whose structured communication is a fee
+// statement's on that statement (a statement's communication pays its
+// fees); without it such credits go to suspense.
+func WithStatements(lookup StatementLookup) BankOption {
+	return func(b *Bank) { b.statements = lookup }
 }
 
 // KindStatementPayment is the ledger kind of a bank transfer paying a fee
@@ -44,11 +57,15 @@ type Bank struct {
 const KindStatementPayment = "statement-payment"
 
 // NewBank returns the bank import service on the ledger's database.
-func NewBank(l *ledger.Ledger, log *slog.Logger) *Bank {
+func NewBank(l *ledger.Ledger, log *slog.Logger, opts ...BankOption) *Bank {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Bank{ledger: l, pool: l.Pool(), log: log}
+	b := &Bank{ledger: l, pool: l.Pool(), log: log}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
 }
 
 // BankLine is one credit movement of a CODA file and what became of it.
@@ -279,8 +296,8 @@ func (b *Bank) book(ctx context.Context, tx pgx.Tx, tenantID int64, line *BankLi
 		}
 		if wallet != 0 {
 			line.PupilID, to, status = pupil, wallet, "wallet"
-		} else if b.Statements != nil {
-			acct, number, err := b.Statements(ctx, tx, tenantID, line.OGM)
+		} else if b.statements != nil {
+			acct, number, err := b.statements(ctx, tx, tenantID, line.OGM)
 			if err != nil {
 				return fmt.Errorf("payments: statement of %s: %w", line.OGM, err)
 			}

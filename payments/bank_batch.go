@@ -110,10 +110,10 @@ func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 				out[i] = groupedLine{line: l, to: w.wallet, status: "wallet", kind: KindBankTransfer, memo: "Virement bancaire"}
 				continue
 			}
-			if b.Statements != nil {
+			if b.statements != nil {
 				py, ok := payers[l.OGM]
 				if !ok {
-					if py.account, py.number, err = b.Statements(ctx, tx, tenantID, l.OGM); err != nil {
+					if py.account, py.number, err = b.statements(ctx, tx, tenantID, l.OGM); err != nil {
 						return nil, fmt.Errorf("payments: statement of %s: %w", l.OGM, err)
 					}
 					payers[l.OGM] = py

@@ -356,16 +356,22 @@ func (a *App) reset(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	p := websession.Principal{Kind: websession.KindGuardian, ID: id}
-	if _, err := a.Sessions.LogoutEverywhere(ctx, p); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if _, err := a.Sessions.Login(c, p); err != nil {
+	if err := a.sessionsAfterPasswordChange(c, id); err != nil {
 		a.fail(c, err)
 		return
 	}
 	a.flash(c, "/portal/", "password_changed")
+}
+
+// sessionsAfterPasswordChange ends every session of the account (a stolen
+// one among them) and logs this browser in on a fresh one.
+func (a *App) sessionsAfterPasswordChange(c *gin.Context, accountID int64) error {
+	p := websession.Principal{Kind: websession.KindGuardian, ID: accountID}
+	if _, err := a.Sessions.LogoutEverywhere(c.Request.Context(), p); err != nil {
+		return err
+	}
+	_, err := a.Sessions.Login(c, p)
+	return err
 }
 
 func (a *App) setLang(c *gin.Context) {

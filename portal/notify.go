@@ -2,39 +2,87 @@ package portal
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"tartine/booking"
 	"tartine/internal/mail"
 	"tartine/payments"
 )
+
+// Notices sends the family emails that other services ask for ("top-up
+// received": payments' card top-ups, the kiosk cash desk) and those the
+// portal sends itself. It needs no portal: it is built first, before the
+// payments that notify and the portal that starts their top-ups.
+type Notices struct {
+	pool    *pgxpool.Pool
+	booking *booking.Manager
+	mail    Sender
+	emails  *mail.Templates
+	log     *slog.Logger
+	baseURL string
+}
+
+// NewNotices returns the notices on the portal's dependencies (Pool,
+// Booking, Mail, Log and BaseURL are used).
+func NewNotices(d Deps) (*Notices, error) {
+	if d.Pool == nil || d.Booking == nil || d.Mail == nil {
+		return nil, errors.New("portal notices: missing dependency")
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	emails, err := mail.LoadTemplates()
+	if err != nil {
+		return nil, err
+	}
+	return &Notices{pool: d.Pool, booking: d.Booking, mail: d.Mail, emails: emails, log: d.Log,
+		baseURL: strings.TrimRight(d.BaseURL, "/")}, nil
+}
+
+// notices are the portal's own, on its dependencies.
+func (a *App) notices() *Notices {
+	return &Notices{pool: a.Pool, booking: a.Booking, mail: a.Mail, emails: a.emails, log: a.Log, baseURL: a.BaseURL}
+}
 
 // sendToAccount renders e in the account's language and sends it, unless
 // the account switched such emails off; errors are logged (an email never
 // undoes what the family did).
 func (a *App) sendToAccount(ctx context.Context, acct *account, e mail.Email) {
+	a.notices().sendToAccount(ctx, acct, e)
+}
+
+func (n *Notices) sendToAccount(ctx context.Context, acct *account, e mail.Email) {
 	// Emails the parent switched off on the settings page are not sent.
-	if ok, err := a.wantsEmail(ctx, acct.ID, e); err != nil || !ok {
+	if ok, err := n.wantsEmail(ctx, acct.ID, e); err != nil || !ok {
 		if err != nil {
-			a.Log.Error("portal email choices", "account", acct.ID, "err", err)
+			n.log.Error("portal email choices", "account", acct.ID, "err", err)
 		}
 		return
 	}
-	msg, err := a.emails.Render(acct.Email, acct.Language, e)
+	msg, err := n.emails.Render(acct.Email, acct.Language, e)
 	if err == nil {
-		err = a.Mail.Send(ctx, msg)
+		err = n.mail.Send(ctx, msg)
 	}
 	if err != nil {
-		a.Log.Error("portal email", "account", acct.ID, "err", err)
+		n.log.Error("portal email", "account", acct.ID, "err", err)
 	}
 }
 
 // accountsOfPupil returns the portal accounts linked to the pupil.
 func (a *App) accountsOfPupil(ctx context.Context, tenantID, pupilID int64) ([]*account, error) {
-	rows, err := a.Pool.Query(ctx, `SELECT DISTINCT a.id, a.email, a.language, a.low_balance_threshold, a.low_balance_alert, a.password_hash
+	return a.notices().accountsOfPupil(ctx, tenantID, pupilID)
+}
+
+func (n *Notices) accountsOfPupil(ctx context.Context, tenantID, pupilID int64) ([]*account, error) {
+	rows, err := n.pool.Query(ctx, `SELECT DISTINCT a.id, a.email, a.language, a.low_balance_threshold, a.low_balance_alert, a.password_hash
 		FROM guardian_pupils gp
 		JOIN portal_account_guardians ag ON ag.tenant_id = gp.tenant_id AND ag.guardian_id = gp.guardian_id
 		JOIN portal_accounts a ON a.id = ag.account_id
@@ -156,34 +204,40 @@ func (c *alertCeiling) get(ctx context.Context, a *App) (*decimal.Decimal, error
 // TopUpReceived emails the accounts linked to the pupil that money arrived
 // (it implements payments.Notifier).
 func (a *App) TopUpReceived(ctx context.Context, n payments.TopUpNotice) error {
-	return a.notifyTopUp(ctx, n.TenantID, n.PupilID, n.Amount, "card")
-}
-
-// notifyTopUp sends "top-up received" for any method (card, bancontact,
-// transfer, cash).
-func (a *App) notifyTopUp(ctx context.Context, tenantID, pupilID int64, amount decimal.Decimal, method string) error {
-	var wallet int64
-	var first string
-	if err := a.Pool.QueryRow(ctx, `SELECT coalesce(wallet_account_id, 0), first_name FROM pupils WHERE tenant_id = $1 AND id = $2`,
-		tenantID, pupilID).Scan(&wallet, &first); err != nil {
-		return err
-	}
-	bal, err := a.Booking.Wallet(ctx, tenantID, wallet)
-	if err != nil {
-		return err
-	}
-	accts, err := a.accountsOfPupil(ctx, tenantID, pupilID)
-	if err != nil {
-		return err
-	}
-	for _, acct := range accts {
-		a.sendToAccount(ctx, acct, mail.TopUpReceived{Child: first, Amount: amount, Balance: bal.Balance, Available: bal.Available, Method: method,
-			Link: a.BaseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/history"})
-	}
-	return nil
+	return a.notices().TopUpReceived(ctx, n)
 }
 
 // TopUpReceivedBy is TopUpReceived for other methods (bank transfer, cash).
 func (a *App) TopUpReceivedBy(ctx context.Context, tenantID, pupilID int64, amount decimal.Decimal, method string) error {
-	return a.notifyTopUp(ctx, tenantID, pupilID, amount, method)
+	return a.notices().TopUpReceivedBy(ctx, tenantID, pupilID, amount, method)
+}
+
+// TopUpReceived emails the accounts linked to the pupil that money arrived
+// by card (it implements payments.Notifier).
+func (n *Notices) TopUpReceived(ctx context.Context, t payments.TopUpNotice) error {
+	return n.TopUpReceivedBy(ctx, t.TenantID, t.PupilID, t.Amount, "card")
+}
+
+// TopUpReceivedBy sends "top-up received" for any method (card,
+// bancontact, transfer, cash).
+func (n *Notices) TopUpReceivedBy(ctx context.Context, tenantID, pupilID int64, amount decimal.Decimal, method string) error {
+	var wallet int64
+	var first string
+	if err := n.pool.QueryRow(ctx, `SELECT coalesce(wallet_account_id, 0), first_name FROM pupils WHERE tenant_id = $1 AND id = $2`,
+		tenantID, pupilID).Scan(&wallet, &first); err != nil {
+		return err
+	}
+	bal, err := n.booking.Wallet(ctx, tenantID, wallet)
+	if err != nil {
+		return err
+	}
+	accts, err := n.accountsOfPupil(ctx, tenantID, pupilID)
+	if err != nil {
+		return err
+	}
+	for _, acct := range accts {
+		n.sendToAccount(ctx, acct, mail.TopUpReceived{Child: first, Amount: amount, Balance: bal.Balance, Available: bal.Available, Method: method,
+			Link: n.baseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/history"})
+	}
+	return nil
 }

@@ -16,7 +16,6 @@ import (
 	"tartine/internal/i18n"
 	"tartine/internal/mail"
 	"tartine/internal/password"
-	"tartine/internal/websession"
 )
 
 type settingsData struct {
@@ -226,12 +225,7 @@ func (a *App) changePassword(c *gin.Context, acct *account) {
 		a.fail(c, err)
 		return
 	}
-	p := websession.Principal{Kind: websession.KindGuardian, ID: acct.ID}
-	if _, err := a.Sessions.LogoutEverywhere(ctx, p); err != nil {
-		a.fail(c, err)
-		return
-	}
-	if _, err := a.Sessions.Login(c, p); err != nil {
+	if err := a.sessionsAfterPasswordChange(c, acct.ID); err != nil {
 		a.fail(c, err)
 		return
 	}
@@ -245,7 +239,7 @@ func (a *App) changePassword(c *gin.Context, acct *account) {
 // wantsEmail reports whether the account chose to get emails like e: top-up
 // and booking emails can be switched off on the settings page (low-balance
 // alerts have their own check); every other email is always sent.
-func (a *App) wantsEmail(ctx context.Context, accountID int64, e mail.Email) (bool, error) {
+func (n *Notices) wantsEmail(ctx context.Context, accountID int64, e mail.Email) (bool, error) {
 	var which string
 	switch e.(type) {
 	case mail.TopUpReceived:
@@ -256,7 +250,7 @@ func (a *App) wantsEmail(ctx context.Context, accountID int64, e mail.Email) (bo
 		return true, nil
 	}
 	var on bool
-	err := a.Pool.QueryRow(ctx, `SELECT CASE $2 WHEN 'topups' THEN email_topups ELSE email_bookings END FROM portal_accounts WHERE id = $1`,
+	err := n.pool.QueryRow(ctx, `SELECT CASE $2 WHEN 'topups' THEN email_topups ELSE email_bookings END FROM portal_accounts WHERE id = $1`,
 		accountID, which).Scan(&on)
 	return on, err
 }

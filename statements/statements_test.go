@@ -677,7 +677,7 @@ func TestSeedDemo(t *testing.T) {
 // A statement's fees sit on the pupil's fees receivable (fees:<pupil>),
 // apart from receivable:<pupil> where the canteen books service debts, and
 // a bank transfer with the payer's structured communication is booked on
-// it (payments.Bank.Statements = BankLookup), so the statement is paid.
+// it (payments.WithStatements(BankLookup)), so the statement is paid.
 func TestBankTransferPaysTheStatement(t *testing.T) {
 	f := newFixture(t)
 	ps := f.periods()

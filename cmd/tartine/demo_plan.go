@@ -68,8 +68,7 @@ func seedDemoPlan(ctx context.Context, stmts *statements.Service, schools *schoo
 	if len(plan.Schedule) == 0 || ogm == "" {
 		return nil
 	}
-	bank := payments.NewBank(led, log)
-	bank.Statements = stmts.BankLookup
+	bank := payments.NewBank(led, log, payments.WithStatements(stmts.BankLookup))
 	part := plan.Schedule[0]
 	rep, err := bank.ImportCODA(ctx, tenantID, demoCODA(sch.IBAN, now.In(tz.Brussels), part.Amount, ogm, "DUBOIS SOPHIE"), "system:demo")
 	if err != nil {

@@ -55,8 +55,8 @@ func cmdImportCODA(ctx context.Context, e env, args []string) error {
 		}
 		ten = ts[0]
 	}
-	bank := payments.NewBank(l, log)
-	bank.Statements = statements.New(store, nil, time.Now).BankLookup // a statement's communication pays its fees
+	// A statement's communication pays its fees.
+	bank := payments.NewBank(l, log, payments.WithStatements(statements.New(store, nil, time.Now).BankLookup))
 	rep, err := bank.ImportCODA(ctx, ten.ID, data, "cli")
 	if errors.Is(err, payments.ErrBadFile) {
 		fmt.Fprintf(e.stderr, "import coda: %s: %v\n", file, err)

@@ -37,17 +37,6 @@ type appDeps struct {
 	metrics *prometheus.Registry
 }
 
-// notifyLater forwards payments' "top-up received" to the portal's mailer,
-// which is built after payments (the portal needs payments to start top-ups).
-type notifyLater struct{ to payments.Notifier }
-
-func (n *notifyLater) TopUpReceived(ctx context.Context, t payments.TopUpNotice) error {
-	if n.to == nil {
-		return nil
-	}
-	return n.to.TopUpReceived(ctx, t)
-}
-
 // mountApps registers the routes of the web packages (terminal, portal …),
 // one block per package, on shared domain services.
 //
@@ -135,8 +124,15 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	// STRIPE_API_BASE (stripe-mock), STRIPE_TOPUP_MIN/MAX; without a secret
 	// key online top-ups are off and parents see the bank transfer only.
 	// The webhook is a plain handler: Stripe signs its body, no cookie or
-	// CSRF applies.
-	notifier := &notifyLater{}
+	// CSRF applies. Its "top-up received" emails go through the portal's
+	// notices, built first (the portal needs payments to start top-ups).
+	portalDeps := portal.Deps{Pool: pool, Ledger: led, School: schools, Booking: bookings,
+		Catalog: cat, Mail: queue, Log: deps.log, BaseURL: deps.cfg.BaseURL,
+		MaxInFlight: deps.cfg.PortalInFlight, CanteenBusy: canteen.busy, Now: now}
+	notices, err := portal.NewNotices(portalDeps)
+	if err != nil {
+		return fmt.Errorf("portal: %w", err)
+	}
 	var topups portal.TopUps
 	var stripeSvc *payments.Stripe // the back office's balance check; nil without Stripe
 	if stripeCfg, err := payments.StripeConfigFromEnv(deps.env.getenv); err != nil {
@@ -144,7 +140,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	} else if !stripeCfg.Enabled() {
 		deps.log.Info("stripe top-ups disabled: STRIPE_SECRET_KEY is not set")
 	} else {
-		svc, err := payments.NewStripe(stripeCfg, payments.Deps{Ledger: led, Log: deps.log, Notifier: notifier})
+		svc, err := payments.NewStripe(stripeCfg, payments.Deps{Ledger: led, Log: deps.log, Notifier: notices})
 		if err != nil {
 			return err
 		}
@@ -171,16 +167,14 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}}); err != nil {
 			return err
 		}
-		app, err := portal.New(portal.Deps{Pool: pool, Ledger: led, School: schools, Booking: bookings, Sessions: sessions,
-			Catalog: cat, Mail: queue, TopUps: topups, Log: deps.log, BaseURL: deps.cfg.BaseURL, Statements: stmtSvc,
-			MaxInFlight: deps.cfg.PortalInFlight, CanteenBusy: canteen.busy, Now: now})
+		portalDeps.Sessions, portalDeps.TopUps, portalDeps.Statements = sessions, topups, stmtSvc
+		app, err := portal.New(portalDeps)
 		if err != nil {
 			return fmt.Errorf("portal: %w", err)
 		}
 		app.Routes(r)
 		app.FeeRoutes(r, feeSvc) // facultatif fee opt-ins (package fees)
 		app.TaxCertRoutes(r, taxSvc)
-		notifier.to = app
 		portalApp = app
 		r.GET("/", websession.Public, func(c *gin.Context) { c.Redirect(302, "/portal/") })
 	}
@@ -217,7 +211,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 		}
 		web, err := staff.New(staff.Deps{Taps: svc, Kiosk: desk, School: devSchools, Ledger: devLed, Sessions: sessions,
 			Throttle: websession.NewThrottle(pool, websession.ThrottleConfig{Scope: "staff"}), Catalog: cat, Log: deps.log, Now: now,
-			TopUps: portalApp}) // kiosk cash top-ups: email the family
+			TopUps: notices}) // kiosk cash top-ups: email the family
 		if err != nil {
 			return err
 		}
