@@ -35,7 +35,10 @@ func TestOnePathForEveryTap(t *testing.T) {
 	if again := f.one(manual); again.Verdict != r.Verdict || again.Charged != r.Charged {
 		t.Errorf("manual entry sent again: %+v, want %+v", again, r)
 	}
-	if gs := f.svc.GroupStats(); gs.Alone != before.Alone || gs.Grouped < before.Grouped+3 {
+	// The day-crossing tap and the manual entry go through a group; the
+	// manual entry sent again may be answered from its stored result
+	// without a group (seen under -race on a loaded machine), never alone.
+	if gs := f.svc.GroupStats(); gs.Alone != before.Alone || gs.Grouped < before.Grouped+2 {
 		t.Errorf("group stats %+v (before %+v): want every tap applied in a group", gs, before)
 	}
 	f.verify()
