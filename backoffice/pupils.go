@@ -72,6 +72,10 @@ type badgeView struct {
 	school.Badge
 	Current bool // still assigned to the pupil
 	History []school.BadgeEvent
+	// HolderName names the pupil holding the badge now when it moved to
+	// another pupil the user may see (issue 14: the old holder's page
+	// says where the badge went).
+	HolderName string
 }
 
 type pupilData struct {
@@ -89,6 +93,9 @@ type pupilData struct {
 	GuardianForm school.GuardianInput
 	Relation     string
 	Leaving      leavingData
+	// Names names the other pupils in the badges' history that the user
+	// may see ("Louise J. (P3A)"); the others show as a number.
+	Names map[int64]string
 }
 
 type assignForm struct {
@@ -176,9 +183,46 @@ func (a *App) pupilData(c *gin.Context, p school.Pupil) (pupilData, error) {
 		if err != nil {
 			return d, err
 		}
-		d.Badges = append(d.Badges, badgeView{Badge: b, Current: b.PupilID == p.ID, History: h})
+		v := badgeView{Badge: b, Current: b.PupilID == p.ID, History: h}
+		for _, e := range h {
+			if err := a.namePupil(c, &d, e.PupilID); err != nil {
+				return d, err
+			}
+		}
+		if !v.Current && b.PupilID != 0 {
+			if err := a.namePupil(c, &d, b.PupilID); err != nil {
+				return d, err
+			}
+			v.HolderName = d.Names[b.PupilID]
+		}
+		d.Badges = append(d.Badges, v)
 	}
 	return d, nil
+}
+
+// namePupil adds pupil id to d.Names when the user may see them (not the
+// page's pupil, nor none).
+func (a *App) namePupil(c *gin.Context, d *pupilData, id int64) error {
+	if id == 0 || id == d.Pupil.ID {
+		return nil
+	}
+	if _, ok := d.Names[id]; ok {
+		return nil
+	}
+	o, err := a.School.Pupil(c.Request.Context(), d.Pupil.TenantID, id)
+	if errors.Is(err, school.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if d.Names == nil {
+		d.Names = map[int64]string{}
+	}
+	if mayManagePupil(user(c), o) {
+		d.Names[id] = o.DisplayName() + " (" + o.ClassCode + ")"
+	}
+	return nil
 }
 
 // assignBadge gives a badge to the pupil: by uid (registered first when
