@@ -36,7 +36,7 @@ func SeedDemo(ctx context.Context, pool *pgxpool.Pool, tenantID int64) ([]string
 	if err := EnsureAccount(ctx, pool, tenantID, guardianID, DemoEmail, hash); err != nil {
 		return nil, fmt.Errorf("portal demo: %w", err)
 	}
-	return []string{fmt.Sprintf("parent    %s / %s (portal /portal/: Emma has a low balance, bookings and history)", DemoEmail, DemoPassword)}, nil
+	return []string{fmt.Sprintf("parent    %s / %s (portal /portal/: Emma and Lucas, bookings, history, fee statements, a low-balance alert)", DemoEmail, DemoPassword)}, nil
 }
 
 // EnsureAccount gives the guardian a portal account with this e-mail and
