@@ -218,12 +218,13 @@ func (b *Bank) RecordRemittanceTx(ctx context.Context, tx pgx.Tx, req Remittance
 	if err != nil {
 		return Remittance{}, err
 	}
-	// The drawer is an asset: its balance is the sum of its postings.
-	var holds decimal.Decimal
-	if err := tx.QueryRow(ctx, `SELECT coalesce(sum(amount), 0) FROM postings WHERE tenant_id = $1 AND account_id = $2`,
-		req.TenantID, req.CashAccountID).Scan(&holds); err != nil {
+	// The drawer is an asset: its posted balance is the cash it holds, read
+	// by the ledger in this transaction.
+	bal, err := b.ledger.BalanceTx(ctx, tx, req.TenantID, req.CashAccountID)
+	if err != nil {
 		return Remittance{}, fmt.Errorf("payments: drawer balance: %w", err)
 	}
+	holds := bal.Posted
 	if amount.GreaterThan(holds) {
 		return Remittance{}, &DrawerShortError{Amount: amount, Holds: holds}
 	}

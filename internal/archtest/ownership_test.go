@@ -39,13 +39,12 @@ var known = map[string]string{
 
 	// payments does not depend on school yet (its constructor takes the
 	// ledger only): pupils by OGM and wallet, guardians' emails for a
-	// receipt, the schools' IBANs, and two ledger reads.
+	// receipt, the schools' IBANs, and a ledger read (webhook replay).
 	"payments → pupils":          "pupil by structured communication and wallet; wants school functions",
 	"payments → guardians":       "receipt emails; wants school functions",
 	"payments → guardian_pupils": "receipt emails; wants school functions",
 	"payments → schools":         "the schools' own IBANs (bank import); wants school.IBANs",
 	"payments → tenants":         "payout account check: tenant exists",
-	"payments → postings":        "cash drawer balance in the remittance transaction; wants a ledger BalanceTx",
 	"payments → transfers":       "webhook replay: transfer by idempotency key; wants a ledger lookup",
 
 	// portal: the family's children, guardians and schools (issue 13:
