@@ -83,26 +83,18 @@ type ConsumeWrites struct {
 	Consumption Consumption // TransferID unset
 }
 
-// PlanConsume returns what consuming cur — booked, read and locked by the
-// caller in its transaction — at tap tapID writes, with the idempotency key
-// "tap:<tapID>". ConsumeTx writes it; the terminal's group commit writes
-// the plans of many taps at once (ledger.QueueTransfers), with
-// QueueConsumed. ErrBookingEnded for a paying booking without a hold.
-//
-// It may read (or, on first use, create) the tenant's revenue and subsidy
-// accounts through the pool: a caller holding a transaction uses
-// PlanConsumeTx.
-func (m *Manager) PlanConsume(ctx context.Context, cur Booking, tapID string, occurredAt time.Time) (ConsumeWrites, error) {
-	return m.planConsume(ctx, nil, cur, tapID, occurredAt)
-}
-
-// PlanConsumeTx is PlanConsume reading (or creating) the accounts in tx: a
-// caller holding a transaction never asks the pool for a second connection.
+// PlanConsumeTx returns what consuming cur — booked, read and locked by the
+// caller in its transaction tx — at tap tapID writes, with the idempotency
+// key "tap:<tapID>". ConsumeTx writes it; the terminal's group commit writes
+// the plans of many taps at once (ledger.QueueTransfersTx), with
+// QueueConsumed. It reads (or, on first use, creates) the tenant's revenue
+// and subsidy accounts in tx, never through a second pool connection.
+// ErrBookingEnded for a paying booking without a hold.
 func (m *Manager) PlanConsumeTx(ctx context.Context, tx pgx.Tx, cur Booking, tapID string, occurredAt time.Time) (ConsumeWrites, error) {
 	return m.planConsume(ctx, tx, cur, tapID, occurredAt)
 }
 
-// planConsume is PlanConsume reading the accounts in tx when not nil.
+// planConsume is PlanConsumeTx (ConsumeTx shares it).
 func (m *Manager) planConsume(ctx context.Context, tx pgx.Tx, cur Booking, tapID string, occurredAt time.Time) (ConsumeWrites, error) {
 	key := "tap:" + tapID
 	var w ConsumeWrites
