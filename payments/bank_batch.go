@@ -200,7 +200,7 @@ func (b *Bank) bookGroup(ctx context.Context, tx pgx.Tx, tenantID int64, group [
 		}
 	}
 	batch := &pgx.Batch{}
-	q, err := b.ledger.QueueTransfers(ctx, batch, reqs, nil)
+	q, err := b.ledger.QueueTransfersTx(ctx, tx, batch, reqs, nil) // accounts read in the import's transaction
 	if err != nil {
 		return fmt.Errorf("payments: book %d bank movements from %s: %w", len(group), group[0].line.Key, err)
 	}
