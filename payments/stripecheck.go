@@ -75,8 +75,11 @@ type BalanceCheck struct {
 //   - a fee Stripe charged that the books lack is booked now,
 //     expense:stripe-fees / stripe-clearing under the webhook's key
 //     stripe-fee:<charge id> (so it is never booked twice), or for a
-//     dispute's fee stripe-dispute-fee:<balance transaction id>, dated at
-//     the balance transaction; in a closed period it is listed instead;
+//     dispute's fee stripe-dispute-fee:<balance transaction id> with the
+//     webhook's request (disputeFeeRequest) — including the fee given back
+//     when a dispute is won, a negative fee booked stripe-clearing /
+//     expense:stripe-fees — dated at the balance transaction; in a closed
+//     period it is listed instead;
 //   - each payout of the tenant (never one whose tenant is unknown) arriving
 //     in the window is compared with the net of its balance transactions;
 //     a failed or canceled payout still booked on the bank is listed.
@@ -172,7 +175,9 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 			return nil
 		}
 		if l.Kind == KindFee && l.ReversesID == nil {
-			feeBooked[l.Metadata["charge"]] = true
+			if l.Metadata["dispute"] == "" { // a dispute's fee is not its charge's
+				feeBooked[l.Metadata["charge"]] = true
+			}
 			if bt := l.Metadata["balance_transaction"]; bt != "" {
 				feeBooked["bt:"+bt] = true
 			}
@@ -214,7 +219,6 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 		}
 		d := dc(c.at)
 		d.StripeFees = d.StripeFees.Add(c.fee)
-		key, meta := "stripe-fee:"+c.id, map[string]string{"charge": c.id, "balance_transaction": c.bt}
 		switch c.kind {
 		case "charge":
 			d.StripeGross = d.StripeGross.Add(c.gross)
@@ -223,9 +227,11 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 			d.StripeRefunds = d.StripeRefunds.Add(c.gross)
 		case "dispute":
 			d.StripeDisputes = d.StripeDisputes.Add(c.gross)
-			key, meta = "stripe-dispute-fee:"+c.bt, map[string]string{"dispute": c.id, "charge": c.charge, "balance_transaction": c.bt}
 		}
-		if !c.fee.IsPositive() || (c.kind == "charge" && feeBooked[c.id]) || feeBooked["bt:"+c.bt] {
+		// A fee to book: positive, or for a dispute negative too (the fee
+		// given back when the dispute is won).
+		if c.fee.IsZero() || (c.fee.IsNegative() && c.kind != "dispute") ||
+			(c.kind == "charge" && feeBooked[c.id]) || feeBooked["bt:"+c.bt] {
 			continue
 		}
 		if clearing == 0 {
@@ -238,11 +244,15 @@ func (s *Stripe) CheckBalance(ctx context.Context, tenantID int64, from, to time
 		}
 		// The webhook's request, so that a fee it booked meanwhile is
 		// returned, not booked again (OccurredAt is not part of the hash).
-		_, err := s.ledger.Transfer(ctx, ledger.TransferRequest{
-			TenantID: tenantID, IdempotencyKey: key, Kind: KindFee, Actor: "stripe", Memo: memoFee,
-			OccurredAt: c.at, Metadata: meta,
+		req := ledger.TransferRequest{
+			TenantID: tenantID, IdempotencyKey: "stripe-fee:" + c.id, Kind: KindFee, Actor: "stripe", Memo: memoFee,
+			OccurredAt: c.at, Metadata: map[string]string{"charge": c.id, "balance_transaction": c.bt},
 			Postings: []ledger.Posting{{AccountID: fees, Amount: c.fee}, {AccountID: clearing, Amount: c.fee.Neg()}},
-		})
+		}
+		if c.kind == "dispute" {
+			req = disputeFeeRequest(tenantID, fees, clearing, c.id, c.charge, c.bt, c.fee, c.at)
+		}
+		_, err := s.ledger.Transfer(ctx, req)
 		switch {
 		case errors.Is(err, ledger.ErrPeriodClosed):
 			out.Differences = append(out.Differences, Difference{Scope: "charge", Ref: c.id, Stripe: c.fee, Books: decimal.Zero,
