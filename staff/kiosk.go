@@ -54,6 +54,44 @@ func (w *Web) kioskFor(c *gin.Context, roles ...school.Role) (school.Station, sc
 	return school.Station{}, u, errForbidden
 }
 
+// stationRecord is what a page of one record of a kiosk station knows
+// besides the record: the station, the user, the school's name and zone.
+type stationRecord struct {
+	st     school.Station
+	u      school.StaffUser
+	school string
+	loc    *time.Location
+}
+
+// ofStation loads the record a kiosk page shows: the :code station for one
+// of roles (kioskFor), the record by find (which returns it with its
+// station's id), a record of another station as not found, and the
+// school's name and zone. On an error it writes the error page and returns
+// false.
+func ofStation[T any](w *Web, c *gin.Context, find func(ctx context.Context, tenantID int64) (T, int64, error), roles ...school.Role) (T, stationRecord, bool) {
+	var none T
+	ctx := c.Request.Context()
+	st, u, err := w.kioskFor(c, roles...)
+	if err != nil {
+		w.fail(c, err)
+		return none, stationRecord{}, false
+	}
+	rec, stationID, err := find(ctx, u.TenantID)
+	if err == nil && stationID != st.ID {
+		err = kiosk.ErrNotFound
+	}
+	if err != nil {
+		w.fail(c, err)
+		return none, stationRecord{}, false
+	}
+	sc, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
+	if err != nil {
+		w.fail(c, err)
+		return none, stationRecord{}, false
+	}
+	return rec, stationRecord{st: st, u: u, school: sc.Name, loc: loc}, true
+}
+
 func newFormToken() (string, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
@@ -375,32 +413,21 @@ func (w *Web) kioskReceipt(c *gin.Context) {
 // renderReceipt renders the receipt page with a notice or an error (of a
 // refused void).
 func (w *Web) renderReceipt(c *gin.Context, status int, notice, errMsg string) {
-	ctx := c.Request.Context()
-	st, u, err := w.kioskFor(c, school.RoleKiosk, school.RoleAccountant)
-	if err != nil {
-		w.fail(c, err)
+	rc, s, ok := ofStation(w, c, func(ctx context.Context, tenantID int64) (kiosk.Receipt, int64, error) {
+		rc, err := w.kiosk.ReceiptByReference(ctx, tenantID, c.Param("ref"))
+		return rc, rc.StationID, err
+	}, school.RoleKiosk, school.RoleAccountant)
+	if !ok {
 		return
 	}
-	rc, err := w.kiosk.ReceiptByReference(ctx, u.TenantID, c.Param("ref"))
-	if err == nil && rc.StationID != st.ID {
-		err = kiosk.ErrNotFound
-	}
-	if err != nil {
-		w.fail(c, err)
-		return
-	}
-	sc, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
-	if err != nil {
-		w.fail(c, err)
-		return
-	}
-	l := lang(c)
-	v := receiptView{Receipt: rc, Lang: l, School: sc.Name, Pupil: strings.TrimSpace(rc.FirstName + " " + rc.LastName),
+	ctx, st, u, loc, l := c.Request.Context(), s.st, s.u, s.loc, lang(c)
+	v := receiptView{Receipt: rc, Lang: l, School: s.school, Pupil: strings.TrimSpace(rc.FirstName + " " + rc.LastName),
 		Amount: i18n.FormatEUR(rc.Amount, l), When: localWhen(rc.CreatedAt, loc, l), Cashier: w.kiosk.StaffName(ctx, u.TenantID, rc.Actor),
 		AutoPrint: c.Query("print") == "1", Back: "/staff/kiosk/" + url.PathEscape(st.Code), Error: errMsg}
 	if notice != "" {
 		v.Notice = w.cat.T(l, "terminal.kiosk.void_notice."+notice)
 	}
+	var err error
 	if v.QR, err = qrDataURI(rc.Reference, 192); err != nil {
 		w.fail(c, err)
 		return
@@ -530,32 +557,19 @@ type closingPage struct {
 }
 
 func (w *Web) kioskClosingPage(c *gin.Context) {
-	ctx := c.Request.Context()
-	st, u, err := w.kioskFor(c, school.RoleKiosk, school.RoleAccountant)
-	if err != nil {
-		w.fail(c, err)
+	cl, s, ok := ofStation(w, c, func(ctx context.Context, tenantID int64) (kiosk.Closing, int64, error) {
+		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+		if err != nil {
+			return kiosk.Closing{}, 0, kiosk.ErrNotFound
+		}
+		cl, err := w.kiosk.ClosingByID(ctx, tenantID, id)
+		return cl, cl.StationID, err
+	}, school.RoleKiosk, school.RoleAccountant)
+	if !ok {
 		return
 	}
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil {
-		w.fail(c, kiosk.ErrNotFound)
-		return
-	}
-	cl, err := w.kiosk.ClosingByID(ctx, u.TenantID, id)
-	if err == nil && cl.StationID != st.ID {
-		err = kiosk.ErrNotFound
-	}
-	if err != nil {
-		w.fail(c, err)
-		return
-	}
-	sc, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
-	if err != nil {
-		w.fail(c, err)
-		return
-	}
-	l := lang(c)
-	d := closingPage{Station: st, School: sc.Name, C: w.closingViews(ctx, u.TenantID, []kiosk.Closing{cl}, loc, l)[0],
+	ctx, st, u, loc, l := c.Request.Context(), s.st, s.u, s.loc, lang(c)
+	d := closingPage{Station: st, School: s.school, C: w.closingViews(ctx, u.TenantID, []kiosk.Closing{cl}, loc, l)[0],
 		CanReport: u.Can(school.RoleAccountant) || cl.Actor == u.Actor(), Day: cl.ClosedAt.In(loc).Format(time.DateOnly)}
 	w.render(c, http.StatusOK, "kiosk_closing.html", page{Title: w.cat.T(l, "terminal.kiosk.closing_title", st.Name), User: &u, Data: d})
 }

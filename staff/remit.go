@@ -1,6 +1,7 @@
 package staff
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"net/http"
@@ -151,32 +152,21 @@ type remitSlip struct {
 }
 
 func (w *Web) kioskRemitSlip(c *gin.Context) {
-	ctx := c.Request.Context()
-	st, u, err := w.kioskFor(c, school.RoleKiosk, school.RoleAccountant)
-	if err != nil {
-		w.fail(c, err)
+	r, s, ok := ofStation(w, c, func(ctx context.Context, tenantID int64) (payments.Remittance, int64, error) {
+		r, err := w.kiosk.RemittanceByReference(ctx, tenantID, c.Param("ref"))
+		return r, r.StationID, err
+	}, school.RoleKiosk, school.RoleAccountant)
+	if !ok {
 		return
 	}
-	r, err := w.kiosk.RemittanceByReference(ctx, u.TenantID, c.Param("ref"))
-	if err == nil && r.StationID != st.ID {
-		err = kiosk.ErrNotFound
-	}
-	if err != nil {
-		w.fail(c, err)
-		return
-	}
-	sc, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
-	if err != nil {
-		w.fail(c, err)
-		return
-	}
-	l := lang(c)
-	v := remitSlip{Remittance: r, School: sc.Name, StationName: st.Name, Amount: i18n.FormatEUR(r.Amount, l),
+	ctx, st, u, loc, l := c.Request.Context(), s.st, s.u, s.loc, lang(c)
+	v := remitSlip{Remittance: r, School: s.school, StationName: st.Name, Amount: i18n.FormatEUR(r.Amount, l),
 		When: localWhen(r.CreatedAt, loc, l), Cashier: w.kiosk.StaffName(ctx, u.TenantID, r.Actor),
 		AutoPrint: c.Query("print") == "1", Back: "/staff/kiosk/" + url.PathEscape(st.Code) + "/remit"}
 	if r.ArrivedAt != nil {
 		v.Arrived = localWhen(*r.ArrivedAt, loc, l)
 	}
+	var err error
 	if v.QR, err = qrDataURI(r.Reference, 192); err != nil {
 		w.fail(c, err)
 		return
