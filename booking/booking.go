@@ -15,6 +15,7 @@ import (
 	"tartine/internal/policy"
 	"tartine/internal/tz"
 	"tartine/ledger"
+	schools "tartine/school"
 )
 
 // Ledger account codes used by the package (created on first use).
@@ -171,25 +172,41 @@ func (m *Manager) zone(name string) (*time.Location, error) {
 
 // school is what bookings need to know of a school.
 type school struct {
-	id       int64
-	loc      *time.Location
-	free     bool
-	settings []byte
+	id     int64
+	loc    *time.Location
+	free   bool
+	pol    policy.Policy
+	polErr error // the stored settings could not be used
+}
+
+// policy returns the school's rules (schools.settings, read by package
+// school with the one policy type). It returns ErrInvalid (also wrapping
+// policy.ErrInvalid) for malformed settings.
+func (s school) policy() (policy.Policy, error) {
+	if s.polErr != nil {
+		return s.pol, fmt.Errorf("%w: %w", ErrInvalid, s.polErr)
+	}
+	return s.pol, nil
+}
+
+// schoolOf is what bookings need of sc.
+func (m *Manager) schoolOf(sc schools.School) (school, error) {
+	loc, err := m.zone(sc.Timezone)
+	if err != nil {
+		return school{}, err
+	}
+	return school{id: sc.ID, loc: loc, free: sc.FreeMeals, pol: sc.Policy, polErr: sc.PolicyErr}, nil
 }
 
 func (m *Manager) school(ctx context.Context, tenantID, schoolID int64) (school, error) {
-	s := school{id: schoolID}
-	var tz string
-	err := m.pool.QueryRow(ctx, `SELECT timezone, free_meals, settings FROM schools WHERE tenant_id = $1 AND id = $2`, tenantID, schoolID).
-		Scan(&tz, &s.free, &s.settings)
-	if errors.Is(err, pgx.ErrNoRows) {
+	sc, err := schools.ReadSchool(ctx, m.pool, tenantID, schoolID)
+	if errors.Is(err, schools.ErrNotFound) {
 		return school{}, fmt.Errorf("%w: school %d", ErrNotFound, schoolID)
 	}
 	if err != nil {
 		return school{}, fmt.Errorf("read school %d: %w", schoolID, err)
 	}
-	s.loc, err = m.zone(tz)
-	return s, err
+	return m.schoolOf(sc)
 }
 
 // Policy returns the school's booking policy (schools.settings). It returns
@@ -199,7 +216,7 @@ func (m *Manager) Policy(ctx context.Context, tenantID, schoolID int64) (policy.
 	if err != nil {
 		return policy.Policy{}, err
 	}
-	return decodePolicy(s.settings)
+	return s.policy()
 }
 
 // pupil is what bookings need to know of a pupil.
@@ -218,23 +235,32 @@ func (p pupil) leftBy(day time.Time) bool {
 	return !p.leaves.IsZero() && !civil(day).Before(civil(p.leaves))
 }
 
+// pupilOf is what bookings need of sp. A leaving day set ahead keeps the
+// pupil active until that day (school.ApplyLeavings): the days before it
+// can still be booked.
+func pupilOf(sp schools.Pupil) pupil {
+	p := pupil{id: sp.ID, schoolID: sp.SchoolID, level: sp.Level, free: sp.FreeMeals, active: sp.Active, leaves: sp.LeftAt}
+	if sp.WalletAccountID != 0 {
+		w := sp.WalletAccountID
+		p.wallet = &w
+	}
+	return p
+}
+
+// pupilErr is err of a pupil read, with ErrNotFound for an unknown pupil.
+func pupilErr(err error, pupilID int64) error {
+	if errors.Is(err, schools.ErrNotFound) {
+		return fmt.Errorf("%w: pupil %d", ErrNotFound, pupilID)
+	}
+	return fmt.Errorf("read pupil %d: %w", pupilID, err)
+}
+
 func (m *Manager) pupil(ctx context.Context, tenantID, pupilID int64) (pupil, error) {
-	p := pupil{id: pupilID}
-	var leaves *time.Time
-	// A leaving day set ahead keeps the pupil active until that day
-	// (school.ApplyLeavings): the days before it can still be booked.
-	err := m.pool.QueryRow(ctx, `SELECT school_id, level, free_meals, wallet_account_id, active, left_at FROM pupils WHERE tenant_id = $1 AND id = $2`,
-		tenantID, pupilID).Scan(&p.schoolID, &p.level, &p.free, &p.wallet, &p.active, &leaves)
-	if leaves != nil {
-		p.leaves = *leaves
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return pupil{}, fmt.Errorf("%w: pupil %d", ErrNotFound, pupilID)
-	}
+	sp, err := schools.ReadPupil(ctx, m.pool, tenantID, pupilID)
 	if err != nil {
-		return pupil{}, fmt.Errorf("read pupil %d: %w", pupilID, err)
+		return pupil{}, pupilErr(err, pupilID)
 	}
-	return p, nil
+	return pupilOf(sp), nil
 }
 
 // cutoff returns the cut-off instant for day under p, counting school days
@@ -261,7 +287,7 @@ func (m *Manager) Cutoff(ctx context.Context, tenantID, schoolID int64, day time
 	if err != nil {
 		return time.Time{}, err
 	}
-	pol, err := decodePolicy(s.settings)
+	pol, err := s.policy()
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -297,10 +323,12 @@ func (m *Manager) Book(ctx context.Context, req BookRequest) (Booking, error) {
 
 func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, error) {
 	day := civil(req.Day)
-	p, err := m.pupil(ctx, req.TenantID, req.PupilID)
+	// The pupil and its school in one query (the 8:00 rush path).
+	sp, sc, err := schools.ReadPupilAndSchool(ctx, m.pool, req.TenantID, req.PupilID)
 	if err != nil {
-		return Booking{}, false, err
+		return Booking{}, false, pupilErr(err, req.PupilID)
 	}
+	p := pupilOf(sp)
 	if !p.active {
 		return Booking{}, false, fmt.Errorf("%w: pupil %d", ErrInactivePupil, p.id)
 	}
@@ -308,11 +336,11 @@ func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, err
 		return Booking{}, false, fmt.Errorf("%w: pupil %d leaves on %s, not bookable on %s", ErrPupilLeaving, p.id,
 			p.leaves.Format(time.DateOnly), day.Format(time.DateOnly))
 	}
-	s, err := m.school(ctx, req.TenantID, p.schoolID)
+	s, err := m.schoolOf(sc)
 	if err != nil {
 		return Booking{}, false, err
 	}
-	pol, err := decodePolicy(s.settings)
+	pol, err := s.policy()
 	if err != nil {
 		return Booking{}, false, err
 	}
@@ -574,7 +602,7 @@ func (m *Manager) Cancel(ctx context.Context, tenantID, bookingID int64, actor s
 	if err != nil {
 		return Booking{}, err
 	}
-	pol, err := decodePolicy(s.settings)
+	pol, err := s.policy()
 	if err != nil {
 		return Booking{}, err
 	}
@@ -699,7 +727,7 @@ func (m *Manager) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 	if err != nil {
 		return rep, err
 	}
-	pol, err := decodePolicy(s.settings)
+	pol, err := s.policy()
 	if err != nil {
 		return rep, err
 	}

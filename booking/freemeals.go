@@ -1,13 +1,23 @@
 package booking
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	schools "tartine/school"
 )
+
+// freeMealLevel is the levels of the free-meal programme: M1 to P6.
+var freeMealLevel = regexp.MustCompile(`^(M[1-3]|P[1-6])$`)
 
 // The FWB free-meals programme (FEES.md §9): a school of socio-economic
 // index classes 1–5 serves free meals from maternel to P6 and claims from
@@ -61,40 +71,83 @@ func (m *Manager) FreeMealClaim(ctx context.Context, tenantID, schoolID int64, m
 	from := time.Date(month.Year(), month.Month(), 1, 0, 0, 0, 0, time.UTC)
 	to := from.AddDate(0, 1, 0)
 	cl := Claim{SchoolID: schoolID, Month: from, Amount: decimal.Zero}
-	err := m.pool.QueryRow(ctx, `SELECT free_meals FROM schools WHERE tenant_id = $1 AND id = $2`, tenantID, schoolID).Scan(&cl.InProgramme)
-	if err == pgx.ErrNoRows {
+	sc, err := schools.ReadSchool(ctx, m.pool, tenantID, schoolID)
+	if errors.Is(err, schools.ErrNotFound) {
 		return Claim{}, fmt.Errorf("school %d: %w", schoolID, ErrNotFound)
 	}
 	if err != nil {
 		return Claim{}, fmt.Errorf("booking: free-meal claim: %w", err)
 	}
-	// Meals are the services that are not daycare.
-	const meals = `b.tenant_id = $1 AND b.school_id = $2 AND b.day >= $3 AND b.day < $4 AND b.free_meal
-		AND b.service NOT LIKE 'daycare%' AND p.level ~ '^(M[1-3]|P[1-6])$'`
-	rows, err := m.pool.Query(ctx, `
-		SELECT b.day, coalesce(p.class_id, 0), p.level, count(*)
-		FROM bookings b JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
-		WHERE `+meals+` AND b.status = 'consumed'
-		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, tenantID, schoolID, from, to)
-	if err != nil {
-		return Claim{}, fmt.Errorf("booking: free meals served: %w", err)
+	cl.InProgramme = sc.FreeMeals
+	// Meals are the services that are not daycare: the free meals booked
+	// (not cancelled) per pupil and day, the pupils' class and level read
+	// from school.
+	type booked struct {
+		pupil         int64
+		day           time.Time
+		meals, served int
 	}
-	cl.Rows, err = pgx.CollectRows(rows, pgx.RowToStructByPos[ClaimRow])
-	if err != nil {
-		return Claim{}, fmt.Errorf("booking: free meals served: %w", err)
+	rows, _ := m.pool.Query(ctx, `
+		SELECT pupil_id, day, count(*), count(*) FILTER (WHERE status = 'consumed')
+		FROM bookings
+		WHERE tenant_id = $1 AND school_id = $2 AND day >= $3 AND day < $4 AND free_meal
+		  AND service NOT LIKE 'daycare%' AND status <> 'cancelled'
+		GROUP BY 1, 2`, tenantID, schoolID, from, to)
+	var days []booked
+	var bk booked
+	if _, err := pgx.ForEachRow(rows, []any{&bk.pupil, &bk.day, &bk.meals, &bk.served}, func() error {
+		days = append(days, bk)
+		return nil
+	}); err != nil {
+		return Claim{}, fmt.Errorf("booking: free meals booked: %w", err)
 	}
-	rows, err = m.pool.Query(ctx, `
-		SELECT coalesce(p.class_id, 0), count(DISTINCT b.pupil_id), count(*) FILTER (WHERE b.status = 'consumed')
-		FROM bookings b JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
-		WHERE `+meals+` AND b.status <> 'cancelled'
-		GROUP BY 1 ORDER BY 1`, tenantID, schoolID, from, to)
-	if err != nil {
-		return Claim{}, fmt.Errorf("booking: pupils enrolled at the canteen: %w", err)
+	ids := make([]int64, 0, len(days))
+	for _, b := range days {
+		ids = append(ids, b.pupil)
 	}
-	cl.Classes, err = pgx.CollectRows(rows, pgx.RowToStructByPos[ClaimClass])
+	pupils, err := schools.ReadPupils(ctx, m.pool, tenantID, ids)
 	if err != nil {
-		return Claim{}, fmt.Errorf("booking: pupils enrolled at the canteen: %w", err)
+		return Claim{}, fmt.Errorf("booking: free-meal pupils: %w", err)
 	}
+	// The programme stops at P6.
+	type rowKey struct {
+		day   time.Time
+		class int64
+		level string
+	}
+	served := map[rowKey]int{}
+	classes := map[int64]*ClaimClass{}
+	counted := map[int64]bool{}
+	for _, b := range days {
+		p, ok := pupils[b.pupil]
+		if !ok || !freeMealLevel.MatchString(p.Level) {
+			continue
+		}
+		if b.served > 0 {
+			served[rowKey{b.day, p.ClassID, p.Level}] += b.served
+		}
+		c := classes[p.ClassID]
+		if c == nil {
+			c = &ClaimClass{ClassID: p.ClassID}
+			classes[p.ClassID] = c
+		}
+		c.Meals += b.served
+		if !counted[b.pupil] {
+			counted[b.pupil] = true
+			c.Pupils++
+		}
+	}
+	cl.Rows, cl.Classes = []ClaimRow{}, []ClaimClass{}
+	for k, n := range served {
+		cl.Rows = append(cl.Rows, ClaimRow{Day: k.day, ClassID: k.class, Level: k.level, Meals: n})
+	}
+	slices.SortFunc(cl.Rows, func(a, b ClaimRow) int {
+		return cmp.Or(a.Day.Compare(b.Day), cmp.Compare(a.ClassID, b.ClassID), strings.Compare(a.Level, b.Level))
+	})
+	for _, c := range classes {
+		cl.Classes = append(cl.Classes, *c)
+	}
+	slices.SortFunc(cl.Classes, func(a, b ClaimClass) int { return cmp.Compare(a.ClassID, b.ClassID) })
 	for _, r := range cl.Rows {
 		cl.Meals += r.Meals
 	}

@@ -2,13 +2,13 @@ package booking
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"tartine/internal/policy"
+	schools "tartine/school"
 )
 
 // MonthDay is a day of a family's month: whether the school is open and,
@@ -36,10 +36,10 @@ type Month struct {
 
 // Month reads the pupil's month from from to to (inclusive, at most 62
 // days) at the school (days on or after the pupil's leaving day are closed,
-// ReasonPupilLeft), with the end of the term holding today, in four
-// statements sent together: the school's policy, calendar (one query for
-// every cut-off of the month) and the pupil's sick days, meal types, menus
-// and bookings. It
+// ReasonPupilLeft), with the end of the term holding today, in six
+// statements sent together: the school (its policy), the pupil (its
+// leaving day), the calendar (one query for every cut-off of the month)
+// and the pupil's sick days, meal types, menus and bookings. It
 // returns ErrNotFound for an unknown school, ErrInvalid for a bad range or
 // malformed settings.
 func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, from, to, today time.Time) (Month, error) {
@@ -58,38 +58,32 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 		calFrom = td
 	}
 	var (
-		out      Month
-		tz       string
-		settings []byte
-		found    bool
-		years    []SchoolYear
-		cal      = calendar{closures: map[time.Time]Closure{}}
+		out   Month
+		sc    schools.School
+		found bool
+		years []SchoolYear
+		cal   = calendar{closures: map[time.Time]Closure{}}
 	)
 	b := &pgx.Batch{}
+	schools.QueueSchool(b, tenantID, schoolID, func(s schools.School) { sc, found = s, true })
+	schools.QueuePupils(b, tenantID, []int64{pupilID}, func(p schools.Pupil) {
+		if !p.LeftAt.IsZero() {
+			out.LeftAt = civil(p.LeftAt)
+		}
+	})
 	b.Queue(`
-		SELECT s.timezone, s.settings,
-		       ARRAY(SELECT y.label FROM school_years y WHERE y.tenant_id = s.tenant_id AND y.school_id = s.id AND y.ends_on >= $3 AND y.starts_on <= $4 ORDER BY y.starts_on),
-		       ARRAY(SELECT y.starts_on FROM school_years y WHERE y.tenant_id = s.tenant_id AND y.school_id = s.id AND y.ends_on >= $3 AND y.starts_on <= $4 ORDER BY y.starts_on),
-		       ARRAY(SELECT y.ends_on FROM school_years y WHERE y.tenant_id = s.tenant_id AND y.school_id = s.id AND y.ends_on >= $3 AND y.starts_on <= $4 ORDER BY y.starts_on),
-		       ARRAY(SELECT c.day FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
-		       ARRAY(SELECT c.kind FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
-		       ARRAY(SELECT c.label FROM school_closures c WHERE c.tenant_id = s.tenant_id AND c.school_id = s.id AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
-		       ARRAY(SELECT a.day FROM pupil_absences a WHERE a.tenant_id = s.tenant_id AND a.pupil_id = $5 AND a.day BETWEEN $6 AND $7 ORDER BY a.day),
-		       (SELECT p.left_at FROM pupils p WHERE p.tenant_id = s.tenant_id AND p.id = $5)
-		FROM schools s WHERE s.tenant_id = $1 AND s.id = $2`, tenantID, schoolID, calFrom, calTo, pupilID, f, t).QueryRow(func(row pgx.Row) error {
+		SELECT ARRAY(SELECT y.label FROM school_years y WHERE y.tenant_id = $1 AND y.school_id = $2 AND y.ends_on >= $3 AND y.starts_on <= $4 ORDER BY y.starts_on),
+		       ARRAY(SELECT y.starts_on FROM school_years y WHERE y.tenant_id = $1 AND y.school_id = $2 AND y.ends_on >= $3 AND y.starts_on <= $4 ORDER BY y.starts_on),
+		       ARRAY(SELECT y.ends_on FROM school_years y WHERE y.tenant_id = $1 AND y.school_id = $2 AND y.ends_on >= $3 AND y.starts_on <= $4 ORDER BY y.starts_on),
+		       ARRAY(SELECT c.day FROM school_closures c WHERE c.tenant_id = $1 AND c.school_id = $2 AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
+		       ARRAY(SELECT c.kind FROM school_closures c WHERE c.tenant_id = $1 AND c.school_id = $2 AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
+		       ARRAY(SELECT c.label FROM school_closures c WHERE c.tenant_id = $1 AND c.school_id = $2 AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
+		       ARRAY(SELECT a.day FROM pupil_absences a WHERE a.tenant_id = $1 AND a.pupil_id = $5 AND a.day BETWEEN $6 AND $7 ORDER BY a.day)`,
+		tenantID, schoolID, calFrom, calTo, pupilID, f, t).QueryRow(func(row pgx.Row) error {
 		var labels, kinds, clabels []string
 		var starts, ends, days []time.Time
-		var left *time.Time
-		err := row.Scan(&tz, &settings, &labels, &starts, &ends, &days, &kinds, &clabels, &out.Absent, &left)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		if err := row.Scan(&labels, &starts, &ends, &days, &kinds, &clabels, &out.Absent); err != nil {
 			return fmt.Errorf("read school calendar: %w", err)
-		}
-		found = true
-		if left != nil {
-			out.LeftAt = civil(*left)
 		}
 		for i := range labels {
 			years = append(years, SchoolYear{Label: labels[i], Start: starts[i], End: ends[i]})
@@ -134,15 +128,16 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 		return Month{}, fmt.Errorf("%w: school %d", ErrNotFound, schoolID)
 	}
 	cal.years = years
-	pol, err := decodePolicy(settings)
+	s, err := m.schoolOf(sc)
+	if err != nil {
+		return Month{}, err
+	}
+	pol, err := s.policy()
 	if err != nil {
 		return Month{}, err
 	}
 	out.Policy = pol
-	loc, err := m.zone(tz)
-	if err != nil {
-		return Month{}, err
-	}
+	loc := s.loc
 	for d := f; !d.After(t); d = d.AddDate(0, 0, 1) {
 		md := MonthDay{DayStatus: cal.status(d)}
 		if md.Open && !out.LeftAt.IsZero() && !d.Before(out.LeftAt) {

@@ -1,16 +1,18 @@
 package booking
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
+	schools "tartine/school"
 )
 
 // demoMenus are the dishes the demo cycles through (French school canteen
@@ -56,12 +58,11 @@ func SeedDemo(ctx context.Context, pool *pgxpool.Pool, led *ledger.Ledger, tenan
 			return err
 		}
 	}
-	rows, _ := pool.Query(ctx, `SELECT id FROM schools WHERE tenant_id = $1 ORDER BY id`, tenantID)
-	schools, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	ids, err := schools.SchoolIDs(ctx, pool, tenantID)
 	if err != nil {
 		return fmt.Errorf("list demo schools: %w", err)
 	}
-	for _, s := range schools {
+	for _, s := range ids {
 		if err := seedSchool(ctx, m, tenantID, s); err != nil {
 			return fmt.Errorf("demo school %d: %w", s, err)
 		}
@@ -120,11 +121,23 @@ func seedSchool(ctx context.Context, m *Manager, tenantID, schoolID int64) error
 			return err
 		}
 	}
-	rows, _ := m.pool.Query(ctx, `SELECT id FROM pupils WHERE tenant_id = $1 AND school_id = $2 AND active
-		ORDER BY (first_name = 'Emma') DESC, id LIMIT 4`, tenantID, schoolID)
-	pupils, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	active, err := schools.PupilsOfSchoolIn(ctx, m.pool, tenantID, schoolID, false)
 	if err != nil {
 		return fmt.Errorf("list demo pupils: %w", err)
+	}
+	// Emma first, then by id: four of them.
+	slices.SortFunc(active, func(a, b schools.Pupil) int {
+		if ea, eb := a.FirstName == "Emma", b.FirstName == "Emma"; ea != eb {
+			if ea {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	var pupils []int64
+	for _, p := range active[:min(4, len(active))] {
+		pupils = append(pupils, p.ID)
 	}
 	for _, p := range pupils {
 		booked := 0

@@ -94,7 +94,7 @@ func (m *Manager) ReportSick(ctx context.Context, req SickRequest) (SickReport, 
 	if err != nil {
 		return SickReport{}, err
 	}
-	pol, err := decodePolicy(s.settings)
+	pol, err := s.policy()
 	if err != nil {
 		return SickReport{}, err
 	}

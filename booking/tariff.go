@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
+
+	schools "tartine/school"
 )
 
 // Service is what a booking is for: a meal type code ("repas", "potage",
@@ -432,7 +434,11 @@ func (m *Manager) endTariff(ctx context.Context, tenantID, schoolID, id int64, f
 		}
 		// Bookings from the end on that no tariff prices any more.
 		// out.Service is "daycare" for a daycare tariff.
-		if err := tx.QueryRow(ctx, `SELECT count(*) `+unpricedSQL(out.Service), tenantID, schoolID, serviceArg(out.Service), from).Scan(&out.Bookings); err != nil {
+		args, err := unpricedArgs(ctx, tx, tenantID, schoolID, out.Service, from)
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) `+unpricedSQL(out.Service), args...).Scan(&out.Bookings); err != nil {
 			return fmt.Errorf("count bookings left without a tariff: %w", err)
 		}
 		return nil
@@ -444,23 +450,52 @@ func (m *Manager) endTariff(ctx context.Context, tenantID, schoolID, id int64, f
 }
 
 // unpricedSQL is the FROM and WHERE clauses selecting the school's bookings
-// (table b, pupils p) still booked from a day on that no tariff prices any
-// more, for service: a meal type code, or "daycare" for both daycare
-// services. Its arguments are $1 tenant, $2 school, $3 serviceArg(service),
-// $4 the first day.
+// (table b, their pupils' levels p) still booked from a day on that no
+// tariff prices any more, for service: a meal type code, or "daycare" for
+// both daycare services. Its arguments are unpricedArgs: $1 tenant, $2
+// school, $3 serviceArg(service), $4 the first day, $5 and $6 the pupils'
+// ids and levels.
 func unpricedSQL(service string) string {
 	if service == "daycare" {
-		return `FROM bookings b JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
+		return `FROM bookings b JOIN unnest($5::bigint[], $6::text[]) AS p(id, level) ON p.id = b.pupil_id
 			WHERE b.tenant_id = $1 AND b.school_id = $2 AND b.status = 'booked' AND b.day >= $4 AND b.service LIKE $3
 			  AND NOT EXISTS (SELECT 1 FROM daycare_tariffs t WHERE t.tenant_id = b.tenant_id AND t.school_id = b.school_id
 			    AND t.level IN ('*', left(p.level, 1), p.level)
 			    AND t.valid_from <= b.day AND (t.valid_to IS NULL OR t.valid_to >= b.day))`
 	}
-	return `FROM bookings b JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id
+	return `FROM bookings b JOIN unnest($5::bigint[], $6::text[]) AS p(id, level) ON p.id = b.pupil_id
 			WHERE b.tenant_id = $1 AND b.school_id = $2 AND b.status = 'booked' AND b.day >= $4 AND b.service = $3
 			  AND NOT EXISTS (SELECT 1 FROM meal_tariffs t WHERE t.tenant_id = b.tenant_id AND t.school_id = b.school_id
 			    AND t.meal_type = b.service AND t.level IN ('*', left(p.level, 1), p.level)
 			    AND t.valid_from <= b.day AND (t.valid_to IS NULL OR t.valid_to >= b.day))`
+}
+
+// unpricedArgs returns unpricedSQL's arguments, read in q: the levels of
+// the pupils of the school's bookings of service still booked from day
+// from on come from school.
+func unpricedArgs(ctx context.Context, q querier, tenantID, schoolID int64, service string, from time.Time) ([]any, error) {
+	op := "="
+	if service == "daycare" {
+		op = "LIKE"
+	}
+	rows, _ := q.Query(ctx, `SELECT DISTINCT pupil_id FROM bookings
+		WHERE tenant_id = $1 AND school_id = $2 AND status = 'booked' AND day >= $4 AND service `+op+` $3`,
+		tenantID, schoolID, serviceArg(service), from)
+	booked, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("pupils of the bookings from %s: %w", from.Format(time.DateOnly), err)
+	}
+	ids, levels := []int64{}, []string{}
+	if len(booked) > 0 {
+		pupils, err := schools.ReadPupils(ctx, q, tenantID, booked)
+		if err != nil {
+			return nil, fmt.Errorf("levels of the pupils of the bookings from %s: %w", from.Format(time.DateOnly), err)
+		}
+		for _, p := range pupils {
+			ids, levels = append(ids, p.ID), append(levels, p.Level)
+		}
+	}
+	return []any{tenantID, schoolID, serviceArg(service), from, ids, levels}, nil
 }
 
 // serviceArg is unpricedSQL's $3 for service.

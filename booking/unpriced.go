@@ -50,7 +50,11 @@ func (m *Manager) CancelUnpriced(ctx context.Context, tenantID, schoolID int64, 
 	}
 	from = civil(from)
 	where := unpricedSQL(service)
-	rows, _ := m.pool.Query(ctx, `SELECT b.id `+where+` ORDER BY b.day, b.pupil_id, b.id`, tenantID, schoolID, serviceArg(service), from)
+	args, err := unpricedArgs(ctx, m.pool, tenantID, schoolID, service, from)
+	if err != nil {
+		return nil, err
+	}
+	rows, _ := m.pool.Query(ctx, `SELECT b.id `+where+` ORDER BY b.day, b.pupil_id, b.id`, args...)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return nil, fmt.Errorf("find bookings of %s without a tariff from %s: %w", service, from.Format(time.DateOnly), err)
@@ -64,8 +68,8 @@ func (m *Manager) CancelUnpriced(ctx context.Context, tenantID, schoolID int64, 
 		err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
 			// Lock the booking if it still meets the condition: one a
 			// concurrent tap, cancellation or new tariff took out is skipped.
-			b, err := scanBooking(tx.QueryRow(ctx, `SELECT `+qualifiedBookingCols+` `+where+` AND b.id = $5 FOR UPDATE OF b`,
-				tenantID, schoolID, serviceArg(service), from, id))
+			b, err := scanBooking(tx.QueryRow(ctx, `SELECT `+qualifiedBookingCols+` `+where+` AND b.id = $7 FOR UPDATE OF b`,
+				append(args, id)...))
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil
 			}
@@ -101,8 +105,12 @@ func (m *Manager) CountUnpriced(ctx context.Context, tenantID, schoolID int64, s
 	if service != "daycare" && !mealCodeRe.MatchString(service) {
 		return 0, invalid("service %q: want a meal type code or daycare", service)
 	}
+	args, err := unpricedArgs(ctx, m.pool, tenantID, schoolID, service, civil(from))
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	if err := m.pool.QueryRow(ctx, `SELECT count(*) `+unpricedSQL(service), tenantID, schoolID, serviceArg(service), civil(from)).Scan(&n); err != nil {
+	if err := m.pool.QueryRow(ctx, `SELECT count(*) `+unpricedSQL(service), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count bookings of %s without a tariff: %w", service, err)
 	}
 	return n, nil

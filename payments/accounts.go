@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"tartine/ledger"
+	"tartine/school"
 )
 
 // Account codes of the chart (DESIGN.md "Chart of accounts"). school.EnsureChart
@@ -41,13 +42,12 @@ func account(ctx context.Context, l *ledger.Ledger, tenantID int64, code string)
 // receivableAccount returns the pupil's receivable account: the one recorded
 // on the pupil, else receivable:<pupil id>, created if needed.
 func receivableAccount(ctx context.Context, l *ledger.Ledger, tenantID, pupilID int64) (int64, error) {
-	var id *int64
-	if err := l.Pool().QueryRow(ctx, `SELECT receivable_account_id FROM pupils WHERE tenant_id = $1 AND id = $2`,
-		tenantID, pupilID).Scan(&id); err != nil {
+	p, err := school.ReadPupil(ctx, l.Pool(), tenantID, pupilID)
+	if err != nil {
 		return 0, fmt.Errorf("payments: receivable of pupil %d: %w", pupilID, err)
 	}
-	if id != nil {
-		return *id, nil
+	if p.ReceivableAccountID != 0 {
+		return p.ReceivableAccountID, nil
 	}
 	a, err := l.EnsureAccount(ctx, tenantID, ledger.AccountSpec{
 		Code: "receivable:" + strconv.FormatInt(pupilID, 10),

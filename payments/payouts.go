@@ -225,9 +225,9 @@ func (s *Stripe) tenantFromMetadata(ctx context.Context, meta map[string]string)
 	if err != nil || id <= 0 {
 		return 0, nil
 	}
-	var ok bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)`, id).Scan(&ok); err != nil {
-		return 0, fmt.Errorf("payments: look up tenant %d: %w", id, err)
+	ok, err := s.ledger.TenantExists(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("payments: %w", err)
 	}
 	if !ok {
 		return 0, nil

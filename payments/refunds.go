@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
+	"tartine/school"
 	"tartine/sepa"
 )
 
@@ -147,15 +148,14 @@ func (b *Bank) RequestRefund(ctx context.Context, req RefundRequest, now time.Ti
 		var from int64
 		if req.PupilID != 0 {
 			r.Source, r.PupilID = "wallet", req.PupilID
-			var wallet *int64
-			err := tx.QueryRow(ctx, `SELECT wallet_account_id FROM pupils WHERE tenant_id = $1 AND id = $2`, req.TenantID, req.PupilID).Scan(&wallet)
-			if errors.Is(err, pgx.ErrNoRows) || (err == nil && wallet == nil) {
+			p, err := school.ReadPupil(ctx, tx, req.TenantID, req.PupilID)
+			if errors.Is(err, school.ErrNotFound) || (err == nil && p.WalletAccountID == 0) {
 				return fmt.Errorf("%w: pupil %d", ErrPupilNotFound, req.PupilID)
 			}
 			if err != nil {
 				return fmt.Errorf("payments: pupil %d: %w", req.PupilID, err)
 			}
-			from = *wallet
+			from = p.WalletAccountID
 			bal, err := b.ledger.BalanceTx(ctx, tx, req.TenantID, from)
 			if err != nil {
 				return err

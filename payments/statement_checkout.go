@@ -7,11 +7,11 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"tartine/fees"
 	"tartine/ledger"
+	"tartine/school"
 )
 
 // KindStatementStripe is the ledger kind of a fee statement paid online:
@@ -48,14 +48,8 @@ func (s *Stripe) StartStatementPayment(ctx context.Context, req StatementPayment
 		return TopUp{}, fmt.Errorf("%w: success and cancel URLs are required", ErrInvalidRequest)
 	}
 	lang := checkoutLang(req.Lang)
-	var email *string
-	err := s.pool.QueryRow(ctx, `
-		SELECT g.email FROM guardian_pupils gp
-		JOIN guardians g ON g.tenant_id = gp.tenant_id AND g.id = gp.guardian_id
-		JOIN pupils p ON p.tenant_id = gp.tenant_id AND p.id = gp.pupil_id
-		WHERE gp.tenant_id = $1 AND gp.guardian_id = $2 AND gp.pupil_id = $3`,
-		req.TenantID, req.GuardianID, req.PupilID).Scan(&email)
-	if errors.Is(err, pgx.ErrNoRows) {
+	email, err := school.GuardianEmail(ctx, s.pool, req.TenantID, req.GuardianID, req.PupilID)
+	if errors.Is(err, school.ErrNotFound) {
 		return TopUp{}, fmt.Errorf("%w: guardian %d, pupil %d", ErrNotGuardian, req.GuardianID, req.PupilID)
 	}
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 	stripego "github.com/stripe/stripe-go/v76"
@@ -19,6 +18,7 @@ import (
 
 	"tartine/internal/i18n"
 	"tartine/ledger"
+	"tartine/school"
 )
 
 // Notifier is told about top-ups that reached a wallet (the portal's mailer
@@ -145,27 +145,19 @@ func (s *Stripe) StartTopUp(ctx context.Context, req TopUpRequest) (TopUp, error
 	}
 	lang := checkoutLang(req.Lang)
 
-	var firstName string
-	var wallet *int64
-	err := s.pool.QueryRow(ctx, `
-		SELECT first_name, wallet_account_id FROM pupils
-		WHERE tenant_id = $1 AND id = $2 AND active`, req.TenantID, req.PupilID).Scan(&firstName, &wallet)
-	if errors.Is(err, pgx.ErrNoRows) {
+	p, err := school.ReadPupil(ctx, s.pool, req.TenantID, req.PupilID)
+	if errors.Is(err, school.ErrNotFound) || (err == nil && !p.Active) {
 		return TopUp{}, fmt.Errorf("%w: pupil %d", ErrPupilNotFound, req.PupilID)
 	}
 	if err != nil {
 		return TopUp{}, fmt.Errorf("payments: read pupil %d: %w", req.PupilID, err)
 	}
-	if wallet == nil || *wallet != req.WalletAccountID {
+	firstName := p.FirstName
+	if p.WalletAccountID == 0 || p.WalletAccountID != req.WalletAccountID {
 		return TopUp{}, fmt.Errorf("%w: pupil %d, account %d", ErrWalletMismatch, req.PupilID, req.WalletAccountID)
 	}
-	var email *string
-	err = s.pool.QueryRow(ctx, `
-		SELECT g.email FROM guardian_pupils gp
-		JOIN guardians g ON g.tenant_id = gp.tenant_id AND g.id = gp.guardian_id
-		WHERE gp.tenant_id = $1 AND gp.guardian_id = $2 AND gp.pupil_id = $3`,
-		req.TenantID, req.GuardianID, req.PupilID).Scan(&email)
-	if errors.Is(err, pgx.ErrNoRows) {
+	email, err := school.GuardianEmail(ctx, s.pool, req.TenantID, req.GuardianID, req.PupilID)
+	if errors.Is(err, school.ErrNotFound) {
 		return TopUp{}, fmt.Errorf("%w: guardian %d, pupil %d", ErrNotGuardian, req.GuardianID, req.PupilID)
 	}
 	if err != nil {
@@ -299,7 +291,7 @@ func (l slogStripe) Errorf(format string, v ...any) {
 // ErrCheckout is returned; what names the payment in messages ("top-up",
 // "statement payment").
 func (s *Stripe) checkout(ctx context.Context, tenantID int64, id uuid.UUID, what string, amount decimal.Decimal, label, lang string,
-	email *string, meta map[string]string, successURL, cancelURL string) (*stripego.CheckoutSession, error) {
+	email string, meta map[string]string, successURL, cancelURL string) (*stripego.CheckoutSession, error) {
 	params := &stripego.CheckoutSessionParams{
 		Mode:               stripego.String(string(stripego.CheckoutSessionModePayment)),
 		PaymentMethodTypes: stripego.StringSlice([]string{"card", "bancontact"}),
@@ -322,8 +314,8 @@ func (s *Stripe) checkout(ctx context.Context, tenantID int64, id uuid.UUID, wha
 		Locale:            stripego.String(lang),
 	}
 	params.Metadata = meta
-	if email != nil && *email != "" {
-		params.CustomerEmail = stripego.String(*email)
+	if email != "" {
+		params.CustomerEmail = stripego.String(email)
 	}
 	params.SetIdempotencyKey(id.String())
 	params.Context = ctx

@@ -94,12 +94,18 @@ const schoolCols = `tenant_id, id, code, name, address, iban, bic, beneficiary, 
 func scanSchool(row pgx.Row) (School, error) {
 	var sc School
 	var settings []byte
-	if err := row.Scan(&sc.TenantID, &sc.ID, &sc.Code, &sc.Name, &sc.Address, &sc.IBAN, &sc.BIC, &sc.Beneficiary,
-		&sc.Timezone, &sc.FreeMeals, &settings); err != nil {
+	if err := row.Scan(sc.dest(&settings)...); err != nil {
 		return School{}, err
 	}
 	sc.Policy, sc.PolicyErr = decodePolicy(settings)
 	return sc, nil
+}
+
+// dest is where a row of schoolCols is scanned: into sc, the settings
+// into settings (decodePolicy makes them sc's policy).
+func (sc *School) dest(settings *[]byte) []any {
+	return []any{&sc.TenantID, &sc.ID, &sc.Code, &sc.Name, &sc.Address, &sc.IBAN, &sc.BIC, &sc.Beneficiary,
+		&sc.Timezone, &sc.FreeMeals, settings}
 }
 
 // decodePolicy is policy.Decode with its error wrapping ErrInvalid too.

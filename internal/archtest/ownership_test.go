@@ -27,32 +27,18 @@ var known = map[string]string{
 	"backoffice → postings":      "trial balance and journal read the ledger directly",
 	"backoffice → transfers":     "trial balance and journal read the ledger directly",
 	"backoffice → period_closes": "period close page reads the ledger's closes",
-	// backoffice: a pupil's page lists the badges it ever had.
-	"backoffice → badge_assignments": "pupil page's badge history; wants school.BadgeHistory",
 
 	// booking reads a school's time zone, free-meal flag and settings (the
 	// policy column: issue 13, "one policy type"), and links a posted hold
 	// to its transfer by idempotency key inside the tap transaction.
-	"booking → pupils":    "bookings are checked against the pupil's school and wallet in one query",
-	"booking → schools":   "school policy column read by booking's own parser (issue 13: one policy type)",
 	"booking → transfers": "hold ending linked to the tap's transfer by idempotency key, in the tap transaction",
 
 	// payments does not depend on school yet (its constructor takes the
 	// ledger only): pupils by OGM and wallet, guardians' emails for a
 	// receipt, the schools' IBANs, and a ledger read (webhook replay).
-	"payments → pupils":          "pupil by structured communication and wallet; wants school functions",
-	"payments → guardians":       "receipt emails; wants school functions",
-	"payments → guardian_pupils": "receipt emails; wants school functions",
-	"payments → schools":         "the schools' own IBANs (bank import); wants school.IBANs",
-	"payments → tenants":         "payout account check: tenant exists",
-	"payments → transfers":       "webhook replay: transfer by idempotency key; wants a ledger lookup",
-
-	// portal: the family's children, guardians and schools (issue 13:
-	// guardian changes go through school and are audited). portal is busy.
-	"portal → pupils":          "family's children; wants school pupil summaries",
-	"portal → guardians":       "guardian self-service edits; wants school (audited) functions",
-	"portal → guardian_pupils": "family's children; wants school pupil summaries",
-	"portal → schools":         "school names and policy on the portal pages",
+	"payments → pupils":    "pupil by structured communication and wallet; wants school functions",
+	"payments → schools":   "the schools' own IBANs (bank import); wants school.IBANs",
+	"payments → transfers": "webhook replay: transfer by idempotency key; wants a ledger lookup",
 
 	// school creates a pupil's wallet and receivable accounts in the pupil's
 	// own insert transaction (ledger.EnsureAccountTx ties trackedness to a
@@ -60,21 +46,6 @@ var known = map[string]string{
 	// tenants row that the ledger created.
 	"school → accounts": "pupil's accounts created in the pupil's insert transaction",
 	"school → tenants":  "school's columns on tenants: ogm_prefix, wallet_seq",
-
-	// terminal: the tap hot path reads badge, pupil, class, school, station,
-	// wallet and booking in one query per group to keep the measured
-	// throughput (docs/PERFORMANCE.md); issue 13's "one tap path" rework
-	// moves these behind the owners' batch reads.
-	"terminal → badges":    "tap decision query",
-	"terminal → classes":   "tap decision query",
-	"terminal → pupils":    "tap decision query",
-	"terminal → schools":   "tap decision query reads the school's zone and policy",
-	"terminal → stations":  "tap decision query resolves the station",
-	"terminal → transfers": "daycare session linked to its transfer by idempotency key",
-
-	// kiosk (moved out of terminal with this join, issue 13): a closing is
-	// read with its station's code.
-	"kiosk → stations": "drawer closing read with the station's code",
 
 	// Load generators and benchmarks seed and check their own world with
 	// bulk SQL, for speed; they never run inside the server.
