@@ -2,8 +2,11 @@ package booking
 
 import (
 	"errors"
+	"maps"
 	"testing"
 	"time"
+
+	schools "tartine/school"
 )
 
 // TestLeavingDay: a pupil whose leaving day is set ahead (school.Leave)
@@ -66,4 +69,66 @@ func TestLeavingDay(t *testing.T) {
 	if _, err := f.m.ReportSick(f.ctx, SickRequest{TenantID: f.tenant, PupilID: emma, From: d("2026-11-20"), Until: d("2026-11-20"), Actor: "t"}); !errors.Is(err, ErrPupilLeaving) {
 		t.Errorf("sick on the leaving day: err = %v, want ErrPupilLeaving", err)
 	}
+}
+
+// TestLeaveCancelsBookings: school.Leave, given booking's canceller,
+// cancels in its transaction the bookings made before the leaving date was
+// set for days on or after it (holds voided); a booking past its cut-off
+// stays unless the school's policy refunds after the cut-off; the days
+// before the leaving day keep theirs.
+func TestLeaveCancelsBookings(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "{}") // today: Monday 2026-11-02
+	st := schools.New(f.pool, f.led, f.clock.now, schools.WithBookingCanceller(f.m.CancelLeavingTx))
+	emma := f.pupil(t, "emma", "P3", "0", "50.00", false)
+	days := []string{"2026-11-05", "2026-11-06", "2026-11-09", "2026-11-10"}
+	for _, day := range days {
+		if _, err := f.book(emma, day, "potage"); err != nil {
+			t.Fatalf("book %s: %v", day, err)
+		}
+	}
+	wantAvail(t, f, emma, "47.60")
+	status := func() map[string]Status {
+		t.Helper()
+		bks, err := f.m.Bookings(f.ctx, f.tenant, emma, d("2026-11-01"), d("2026-11-30"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]Status{}
+		for _, b := range bks {
+			out[b.Day.Format(time.DateOnly)] = b.Status
+			if b.Status == StatusCancelled && b.CancelledBy != "staff:1" {
+				t.Errorf("%s cancelled by %q", b.Day.Format(time.DateOnly), b.CancelledBy)
+			}
+		}
+		return out
+	}
+	// Thursday noon: Friday's cut-off (Thursday 09:00) has passed.
+	f.clock.set(time.Date(2026, 11, 5, 12, 0, 0, 0, f.loc))
+	p, err := st.Leave(f.ctx, f.tenant, emma, d("2026-11-06"), "staff:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Active || !p.LeftAt.Equal(d("2026-11-06")) {
+		t.Errorf("after Leave: active %v, left %v; want active until 2026-11-06", p.Active, p.LeftAt)
+	}
+	want := map[string]Status{"2026-11-05": StatusBooked, "2026-11-06": StatusBooked, "2026-11-09": StatusCancelled, "2026-11-10": StatusCancelled}
+	if got := status(); !maps.Equal(got, want) {
+		t.Errorf("bookings after leaving = %v, want %v", got, want)
+	}
+	wantAvail(t, f, emma, "48.80")
+
+	// A school refunding after the cut-off cancels Friday's too.
+	if _, err := f.pool.Exec(f.ctx, `UPDATE schools SET settings = '{"refund_after_cutoff": true}' WHERE id = $1`, f.school); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Leave(f.ctx, f.tenant, emma, d("2026-11-06"), "staff:1"); err != nil {
+		t.Fatal(err)
+	}
+	want["2026-11-06"] = StatusCancelled
+	if got := status(); !maps.Equal(got, want) {
+		t.Errorf("bookings after leaving under a refunding policy = %v, want %v", got, want)
+	}
+	wantAvail(t, f, emma, "49.40")
+	f.verify(t)
 }

@@ -27,6 +27,18 @@ import (
 // to a sibling's wallet (the journal of sibling transfers).
 const KindLeaverTransfer = "sibling-transfer"
 
+// BookingCanceller cancels, in tx, the pupil's bookings of the days from
+// from on, as a school does when a pupil leaves, by actor (package booking's
+// Manager.CancelLeavingTx: school cannot import booking). An error rolls
+// the leaving back.
+type BookingCanceller func(ctx context.Context, tx pgx.Tx, tenantID, pupilID int64, from time.Time, actor string) error
+
+// WithBookingCanceller makes Leave cancel the pupil's bookings from the
+// leaving day with c, in the leaving's transaction.
+func WithBookingCanceller(c BookingCanceller) Option {
+	return func(s *Store) { s.cancelBookings = c }
+}
+
 // ErrNothingToMove: the wallet holds nothing available to move.
 var ErrNothingToMove = errors.New("school: nothing to move")
 
@@ -37,11 +49,13 @@ func schoolDay(at time.Time, loc *time.Location) time.Time {
 }
 
 // Leave records that the pupil leaves on day (a date: the first day they
-// are no longer at school) and audits it ("pupil.leave"). When day is the
-// school's today or before, the pupil is made inactive and its badges
-// returned at once; otherwise ApplyLeavings does it on that day. Leaving
-// again moves the date. It returns ErrNotFound for an unknown pupil and
-// ErrInvalid for a zero date or a pupil already pseudonymised.
+// are no longer at school) and audits it ("pupil.leave"). With a booking
+// canceller (WithBookingCanceller), the pupil's bookings from day on, made
+// before the date was set, are cancelled in the same transaction. When day
+// is the school's today or before, the pupil is made inactive and its
+// badges returned at once; otherwise ApplyLeavings does it on that day.
+// Leaving again moves the date. It returns ErrNotFound for an unknown
+// pupil and ErrInvalid for a zero date or a pupil already pseudonymised.
 func (s *Store) Leave(ctx context.Context, tenantID, pupilID int64, day time.Time, actor string) (Pupil, error) {
 	if day.IsZero() {
 		return Pupil{}, invalid("leaving date missing")
@@ -68,6 +82,11 @@ func (s *Store) Leave(ctx context.Context, tenantID, pupilID int64, day time.Tim
 		if err := audit(ctx, tx, tenantID, actor, "pupil.leave", fmt.Sprint("pupil:", pupilID),
 			map[string]any{"on": on.Format(time.DateOnly)}, now); err != nil {
 			return err
+		}
+		if s.cancelBookings != nil {
+			if err := s.cancelBookings(ctx, tx, tenantID, pupilID, on, actor); err != nil {
+				return fmt.Errorf("cancel the bookings of pupil %d from %s: %w", pupilID, on.Format(time.DateOnly), err)
+			}
 		}
 		if on.After(today) {
 			return nil

@@ -51,17 +51,26 @@ type Store struct {
 	ledger *ledger.Ledger
 	now    func() time.Time
 
+	cancelBookings BookingCanceller // WithBookingCanceller; nil: none
+
 	mu       sync.Mutex
 	onRevoke []func(deviceID string) // OnDeviceRevoked
 }
 
+// Option configures a Store at construction.
+type Option func(*Store)
+
 // New returns a Store on pool, booking accounts in led. now may be nil
 // (time.Now).
-func New(pool *pgxpool.Pool, led *ledger.Ledger, now func() time.Time) *Store {
+func New(pool *pgxpool.Pool, led *ledger.Ledger, now func() time.Time, opts ...Option) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{pool: pool, ledger: led, now: now}
+	s := &Store{pool: pool, ledger: led, now: now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Ledger returns the ledger the store books pupil accounts in.

@@ -62,8 +62,9 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	// demo's (demo_clock.go); sessions and cookies keep the real clock.
 	now := deps.env.now
 	led := ledger.New(pool, now)
-	schools := school.New(pool, led, now)
 	bookings := booking.New(pool, led, now)
+	// A pupil leaving cancels their bookings from the leaving day.
+	schools := school.New(pool, led, now, school.WithBookingCanceller(bookings.CancelLeavingTx))
 	cat, err := i18n.New()
 	if err != nil {
 		return err
