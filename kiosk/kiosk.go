@@ -377,6 +377,7 @@ func (s *Service) CloseDrawer(ctx context.Context, req CloseRequest) (Closing, e
 				return fmt.Errorf("%w: closing %d", ErrFormUsed, prev.ID)
 			}
 			out, out.Replay = prev, true
+			out.Station = st.Code
 			return nil
 		}
 		if !errors.Is(err, ErrNotFound) {
@@ -436,15 +437,17 @@ func (s *Service) CloseDrawer(ctx context.Context, req CloseRequest) (Closing, e
 	return out, nil
 }
 
-const closingCols = `c.tenant_id, c.id, c.station_id, s.code, c.closed_at, c.since, c.expected, c.counted, c.difference, coalesce(c.transfer_id, 0), c.actor, c.form_token,
+// closingCols are a closing's columns, without its station's code (read
+// through school: stationCode).
+const closingCols = `c.tenant_id, c.id, c.station_id, c.closed_at, c.since, c.expected, c.counted, c.difference, coalesce(c.transfer_id, 0), c.actor, c.form_token,
 	coalesce((SELECT p.counted FROM drawer_closings p WHERE p.tenant_id = c.tenant_id AND p.station_id = c.station_id AND p.closed_at = c.since
 		ORDER BY p.id DESC LIMIT 1), 0)
-	FROM drawer_closings c JOIN stations s ON s.tenant_id = c.tenant_id AND s.id = c.station_id`
+	FROM drawer_closings c`
 
 func scanClosing(row pgx.Row) (Closing, error) {
 	var c Closing
 	var since *time.Time
-	err := row.Scan(&c.TenantID, &c.ID, &c.StationID, &c.Station, &c.ClosedAt, &since, &c.Expected, &c.Counted, &c.Difference, &c.TransferID, &c.Actor, &c.FormToken, &c.Opening)
+	err := row.Scan(&c.TenantID, &c.ID, &c.StationID, &c.ClosedAt, &since, &c.Expected, &c.Counted, &c.Difference, &c.TransferID, &c.Actor, &c.FormToken, &c.Opening)
 	if since != nil {
 		c.Since = *since
 	}
@@ -469,7 +472,20 @@ func (s *Service) ClosingByID(ctx context.Context, tenantID, id int64) (Closing,
 	if errors.Is(err, ErrNotFound) {
 		return Closing{}, fmt.Errorf("%w: closing %d", ErrNotFound, id)
 	}
-	return c, err
+	if err != nil {
+		return Closing{}, err
+	}
+	return s.withStationCode(ctx, c)
+}
+
+// withStationCode returns c with its station's code, read through school.
+func (s *Service) withStationCode(ctx context.Context, c Closing) (Closing, error) {
+	st, err := s.store.Station(ctx, c.TenantID, c.StationID)
+	if err != nil {
+		return Closing{}, fmt.Errorf("closing %d: %w", c.ID, err)
+	}
+	c.Station = st.Code
+	return c, nil
 }
 
 // ZReport is the activity of one cash drawer on one school day.
@@ -534,7 +550,8 @@ func (s *Service) ZReport(ctx context.Context, tenantID int64, station string, d
 	if z.Closings, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Closing, error) { return scanClosing(r) }); err != nil {
 		return ZReport{}, fmt.Errorf("closings: %w", err)
 	}
-	for _, c := range z.Closings {
+	for i, c := range z.Closings {
+		z.Closings[i].Station = st.Code
 		z.Differences = z.Differences.Add(c.Difference)
 	}
 	if z.Remittances, err = payments.NewBank(s.ledger, s.log).StationRemittances(ctx, tenantID, st.ID, from, to); err != nil {
@@ -567,5 +584,9 @@ func (s *Service) StaffName(ctx context.Context, tenantID int64, actor string) s
 // LastClosing returns the station's latest drawer closing, or ErrNotFound
 // when the drawer was never closed.
 func (s *Service) LastClosing(ctx context.Context, tenantID, stationID int64) (Closing, error) {
-	return closingWhere(ctx, s.pool, `c.tenant_id = $1 AND c.station_id = $2 ORDER BY c.closed_at DESC, c.id DESC LIMIT 1`, tenantID, stationID)
+	c, err := closingWhere(ctx, s.pool, `c.tenant_id = $1 AND c.station_id = $2 ORDER BY c.closed_at DESC, c.id DESC LIMIT 1`, tenantID, stationID)
+	if err != nil {
+		return Closing{}, err
+	}
+	return s.withStationCode(ctx, c)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tartine/internal/policy"
-	"tartine/internal/tz"
+	"tartine/school"
 )
 
 // ttlCache is a small map with expiry, for rows read on every tap that
@@ -93,20 +93,14 @@ type stationKey struct {
 // misconfigured bridge does not cost a query per tap.
 func (s *Service) station(ctx context.Context, tenantID int64, code string) (Station, error) {
 	st, err := s.stations.get(stationKey{tenantID, code}, func() (Station, error) {
-		st := Station{TenantID: tenantID}
-		var cash *int64
-		err := s.pool.QueryRow(ctx, `SELECT id, school_id, code, name, kind, cash_account_id FROM stations WHERE tenant_id = $1 AND code = $2`,
-			tenantID, code).Scan(&st.ID, &st.SchoolID, &st.Code, &st.Name, &st.Kind, &cash)
-		if errors.Is(err, pgx.ErrNoRows) {
+		st, err := s.store.StationByCode(ctx, tenantID, code)
+		if errors.Is(err, school.ErrNotFound) {
 			return Station{}, nil
 		}
 		if err != nil {
 			return Station{}, fmt.Errorf("read station %q: %w", code, err)
 		}
-		if cash != nil {
-			st.CashAccountID = *cash
-		}
-		return st, nil
+		return stationOf(st), nil
 	})
 	if err != nil {
 		return Station{}, err
@@ -119,20 +113,19 @@ func (s *Service) station(ctx context.Context, tenantID int64, code string) (Sta
 
 // stationByID returns a station by id (not cached: staff pages only).
 func (s *Service) stationByID(ctx context.Context, tenantID, id int64) (Station, error) {
-	st := Station{TenantID: tenantID}
-	var cash *int64
-	err := s.pool.QueryRow(ctx, `SELECT id, school_id, code, name, kind, cash_account_id FROM stations WHERE tenant_id = $1 AND id = $2`,
-		tenantID, id).Scan(&st.ID, &st.SchoolID, &st.Code, &st.Name, &st.Kind, &cash)
-	if errors.Is(err, pgx.ErrNoRows) {
+	st, err := s.store.Station(ctx, tenantID, id)
+	if errors.Is(err, school.ErrNotFound) {
 		return Station{}, fmt.Errorf("%w: station %d", ErrNotFound, id)
 	}
 	if err != nil {
 		return Station{}, fmt.Errorf("read station %d: %w", id, err)
 	}
-	if cash != nil {
-		st.CashAccountID = *cash
-	}
-	return st, nil
+	return stationOf(st), nil
+}
+
+func stationOf(st school.Station) Station {
+	return Station{TenantID: st.TenantID, ID: st.ID, SchoolID: st.SchoolID, Code: st.Code, Name: st.Name, Kind: string(st.Kind),
+		CashAccountID: st.CashAccountID}
 }
 
 // schoolInfo is what the pipeline needs of a school.
@@ -148,21 +141,15 @@ type idKey struct{ tenant, id int64 }
 
 func (s *Service) schoolOf(ctx context.Context, tenantID, schoolID int64) (schoolInfo, error) {
 	return s.schools.get(idKey{tenantID, schoolID}, func() (schoolInfo, error) {
-		var si schoolInfo
-		var zone string
-		var settings []byte
-		err := s.pool.QueryRow(ctx, `SELECT id, name, timezone, settings, free_meals FROM schools WHERE tenant_id = $1 AND id = $2`,
-			tenantID, schoolID).Scan(&si.ID, &si.Name, &zone, &settings, &si.FreeMeals)
+		sc, err := s.store.School(ctx, tenantID, schoolID)
 		if err != nil {
-			return si, fmt.Errorf("read school %d: %w", schoolID, err)
+			return schoolInfo{}, fmt.Errorf("read school %d: %w", schoolID, err)
 		}
-		si.Loc = tz.Of(zone)
-		si.Policy, err = policy.Decode(settings)
-		if err != nil {
+		if sc.PolicyErr != nil {
 			// Keep serving with the safe defaults; say so once per reload.
-			s.log.Warn("school settings unusable, using defaults", "tenant_id", tenantID, "school_id", schoolID, "err", err)
+			s.log.Warn("school settings unusable, using defaults", "tenant_id", tenantID, "school_id", schoolID, "err", sc.PolicyErr)
 		}
-		return si, nil
+		return schoolInfo{ID: sc.ID, Name: sc.Name, Loc: sc.Location(), Policy: sc.Policy, FreeMeals: sc.FreeMeals}, nil
 	})
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -151,11 +153,16 @@ func (s *Service) closeSession(ctx context.Context, tx pgx.Tx, u *unit, tenantID
 	if c != nil {
 		checkoutTap = &c.tapID
 	}
-	u.late.Queue(`UPDATE daycare_sessions SET check_out_at = $3, check_out_tap = $4, closed_by = $5, charged = $6,
-		transfer_id = (SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = $7)
-		WHERE tenant_id = $1 AND id = $2`, tenantID, sess.ID, at, checkoutTap, by, out.Charged, key)
+	u.late.Queue(closeSessionSQL, tenantID, sess.ID, at, checkoutTap, by, out.Charged, key)
 	return out, nil
 }
+
+// closeSessionSQL closes a daycare session, linked to the transfer recorded
+// under its charge's key (queued before it in the same batch; none when
+// nothing was charged).
+var closeSessionSQL = `UPDATE daycare_sessions SET check_out_at = $3, check_out_tap = $4, closed_by = $5, charged = $6,
+		transfer_id = ` + ledger.TransferIDByKeySQL("$1", "$7") + `
+		WHERE tenant_id = $1 AND id = $2`
 
 // ledgerTransfer builds a two-posting transfer debiting from and crediting
 // to at the tap's time.
@@ -215,10 +222,8 @@ func (s *Service) DayEnd(ctx context.Context, tenantID, schoolID int64, day time
 			if err != nil {
 				return err
 			}
-			p = &pupilRow{}
-			if err := scanPupil(tx.QueryRow(ctx, `SELECT `+pupilColumns+` FROM pupils p `+pupilJoins+` WHERE p.tenant_id = $1 AND p.id = $2`,
-				tenantID, sess.PupilID), p); err != nil {
-				return fmt.Errorf("pupil %d: %w", sess.PupilID, err)
+			if p, err = s.pupilTx(ctx, tx, tenantID, sess.PupilID); err != nil {
+				return err
 			}
 			u := newUnit()
 			out, err = s.closeSession(ctx, tx, u, tenantID, sess, p, nil, "system:day-end", nil)
@@ -278,10 +283,31 @@ type Presence struct {
 	Diet      []string
 }
 
+// pupilTx reads a pupil as a tap does (with its wallet), in tx.
+func (s *Service) pupilTx(ctx context.Context, tx pgx.Tx, tenantID, pupilID int64) (*pupilRow, error) {
+	var p *pupilRow
+	b := &pgx.Batch{}
+	school.QueueTapSubjects(b, tenantID, nil, nil, []int64{pupilID}, func(sub school.TapSubject) { p = &sub.Pupil })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("pupil %d: %w", pupilID, err)
+	}
+	if p == nil {
+		return nil, fmt.Errorf("pupil %d: %w", pupilID, ErrNotFound)
+	}
+	return p, nil
+}
+
 // Present lists the pupils checked in at a daycare station's school and
 // not checked out, by check-in time.
 func (s *Service) Present(ctx context.Context, tenantID, stationID int64) ([]Presence, error) {
-	out, err := s.present(ctx, tenantID, `(SELECT school_id FROM stations WHERE tenant_id = $1 AND id = $2)`, stationID)
+	st, err := s.stationByID(ctx, tenantID, stationID)
+	if errors.Is(err, ErrNotFound) {
+		return []Presence{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("present at station %d: %w", stationID, err)
+	}
+	out, err := s.present(ctx, tenantID, st.SchoolID)
 	if err != nil {
 		return nil, fmt.Errorf("present at station %d: %w", stationID, err)
 	}
@@ -291,28 +317,52 @@ func (s *Service) Present(ctx context.Context, tenantID, stationID int64) ([]Pre
 // PresentInSchool lists the pupils checked in at the school's daycare and
 // not checked out, by check-in time (the back office's daycare list).
 func (s *Service) PresentInSchool(ctx context.Context, tenantID, schoolID int64) ([]Presence, error) {
-	out, err := s.present(ctx, tenantID, `$2`, schoolID)
+	out, err := s.present(ctx, tenantID, schoolID)
 	if err != nil {
 		return nil, fmt.Errorf("present at school %d: %w", schoolID, err)
 	}
 	return out, nil
 }
 
-// present lists the open sessions of the school named by the SQL
-// expression schoolSQL (over $1, the tenant, and $2, arg).
-func (s *Service) present(ctx context.Context, tenantID int64, schoolSQL string, arg int64) ([]Presence, error) {
-	rows, _ := s.pool.Query(ctx, `
-		SELECT d.id, p.id, p.first_name, p.last_name, coalesce(c.code, ''), d.check_in_at, p.allergens, p.allergy_notes, p.diet
-		FROM daycare_sessions d
-		JOIN pupils p ON p.tenant_id = d.tenant_id AND p.id = d.pupil_id
-		LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id
-		WHERE d.tenant_id = $1 AND d.school_id = `+schoolSQL+` AND d.check_out_at IS NULL
-		ORDER BY d.check_in_at, p.last_name`, tenantID, arg)
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Presence, error) {
+// present lists the open sessions of the school, by check-in time then
+// last name, with their pupils (read through school).
+func (s *Service) present(ctx context.Context, tenantID, schoolID int64) ([]Presence, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, pupil_id, check_in_at FROM daycare_sessions
+		WHERE tenant_id = $1 AND school_id = $2 AND check_out_at IS NULL`, tenantID, schoolID)
+	open, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Presence, error) {
 		var p Presence
-		var first, last string
-		err := r.Scan(&p.SessionID, &p.PupilID, &first, &last, &p.Class, &p.Since, &p.Allergens, &p.Notes, &p.Diet)
-		p.Name = school.DisplayName(first, last)
-		return p, err
+		return p, r.Scan(&p.SessionID, &p.PupilID, &p.Since)
 	})
+	if err != nil || len(open) == 0 {
+		return open, err
+	}
+	ids := make([]int64, len(open))
+	for i, p := range open {
+		ids[i] = p.PupilID
+	}
+	pupils := make(map[int64]pupilRow, len(ids))
+	b := &pgx.Batch{}
+	school.QueueTapSubjects(b, tenantID, nil, nil, ids, func(sub school.TapSubject) { pupils[sub.Pupil.PupilID] = sub.Pupil })
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	out := make([]Presence, 0, len(open))
+	last := make(map[int64]string, len(open)) // by session
+	for _, p := range open {
+		pr, ok := pupils[p.PupilID]
+		if !ok {
+			continue
+		}
+		p.Name, p.Class = school.DisplayName(pr.FirstName, pr.LastName), pr.Class
+		p.Allergens, p.Notes, p.Diet = pr.Allergens, pr.AllergyNotes, pr.Diet
+		out = append(out, p)
+		last[p.SessionID] = pr.LastName
+	}
+	slices.SortStableFunc(out, func(a, b Presence) int {
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		return strings.Compare(last[a.SessionID], last[b.SessionID])
+	})
+	return out, nil
 }

@@ -17,57 +17,10 @@ import (
 	"tartine/school"
 )
 
-// pupilRow is a badge and its pupil, read in one query on the hot path.
-type pupilRow struct {
-	BadgeID      int64 // 0 for manual entries
-	BadgeStatus  string
-	PupilID      int64 // 0: badge not assigned
-	SchoolID     int64
-	FirstName    string
-	LastName     string
-	Class        string
-	Level        string
-	Diet         []string
-	Allergens    []string
-	AllergyNotes string
-	HasPhoto     bool
-	FreeMeals    bool
-	Active       bool
-	Wallet       int64
-	Receivable   int64
-	Available    decimal.Decimal // wallet balance − pending (re-read under the pupil lock before a charge)
-	Floor        decimal.Decimal // wallet floor (0 or −grace)
-}
-
-const pupilColumns = `p.id, p.school_id, p.first_name, p.last_name, coalesce(c.code, ''), p.level, p.diet, p.allergens, p.allergy_notes,
-	(p.photo IS NOT NULL AND p.photo_consent), p.free_meals, p.active, coalesce(p.wallet_account_id, 0), coalesce(p.receivable_account_id, 0),
-	coalesce(a.balance - a.pending, 0), coalesce(a.floor, 0)`
-
-const pupilJoins = `LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id
-	LEFT JOIN accounts a ON a.tenant_id = p.tenant_id AND a.id = p.wallet_account_id`
-
-// scanPupil scans pupilColumns into r, after the lead destinations (e.g.
-// the badge's id and status).
-func scanPupil(row pgx.Row, r *pupilRow, lead ...any) error {
-	var pid, sid *int64
-	var first, last, class, level, notes *string
-	var hasPhoto, free, active *bool
-	var wallet, recv *int64
-	var avail, floor *decimal.Decimal
-	dest := []any{&pid, &sid, &first, &last, &class, &level, &r.Diet, &r.Allergens, &notes, &hasPhoto, &free, &active, &wallet, &recv, &avail, &floor}
-	dest = append(lead, dest...)
-	if err := row.Scan(dest...); err != nil {
-		return err
-	}
-	if pid == nil {
-		return nil
-	}
-	r.PupilID, r.SchoolID = *pid, *sid
-	r.FirstName, r.LastName, r.Class, r.Level, r.AllergyNotes = *first, *last, *class, *level, *notes
-	r.HasPhoto, r.FreeMeals, r.Active = *hasPhoto, *free, *active
-	r.Wallet, r.Receivable, r.Available, r.Floor = *wallet, *recv, *avail, *floor
-	return nil
-}
+// pupilRow is a badge and its pupil, read with the unit's other reads
+// (school.QueueTapSubjects). Available is re-read under the pupil lock
+// before a charge.
+type pupilRow = school.TapPupil
 
 // manualUID is the uid of a manual entry: "PUPIL:<id>".
 var manualUID = regexp.MustCompile(`^PUPIL:([0-9]{1,18})$`)

@@ -15,6 +15,7 @@ import (
 
 	"tartine/booking"
 	"tartine/ledger"
+	"tartine/school"
 )
 
 // The tap transaction: one path for every tap.
@@ -344,18 +345,7 @@ func (r *unitReads) queue() *pgx.Batch {
 	// The pupils of the badges and manual entries, locked; the statements
 	// after it read the pupils it locked from the transaction-local
 	// setting it writes (unitPupils).
-	b.Queue(`WITH p AS (
-			SELECT b.pupil_id FROM unnest($2::text[]) AS x(uid)
-			CROSS JOIN LATERAL (SELECT pupil_id FROM badges WHERE tenant_id = $1 AND uid = x.uid AND pupil_id IS NOT NULL OFFSET 0) b
-			UNION
-			SELECT b.pupil_id FROM unnest($3::text[]) AS x(n)
-			CROSS JOIN LATERAL (SELECT pupil_id FROM badges WHERE tenant_id = $1 AND printed_number <> '' AND printed_number = x.n AND pupil_id IS NOT NULL OFFSET 0) b
-			UNION
-			SELECT q.id FROM unnest($4::bigint[]) AS x(id)
-			CROSS JOIN LATERAL (SELECT id FROM pupils WHERE tenant_id = $1 AND id = x.id OFFSET 0) q),
-		s AS (SELECT set_config('tartine.group_pupils', coalesce(array_agg(pupil_id)::text, ''), true) FROM p)
-		SELECT o.pupil_id, pg_advisory_xact_lock(20, o.k)
-		FROM (SELECT p.pupil_id, `+pupilLockKeySQL("p.pupil_id")+` AS k FROM p, s ORDER BY 2) o`, tenant, r.uids, r.printed, r.manual).Query(func(rows pgx.Rows) error {
+	b.Queue(lockUnitPupilsSQL, tenant, r.uids, r.printed, r.manual).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id int64
 			if err := rows.Scan(&id, nil); err != nil {
@@ -365,37 +355,15 @@ func (r *unitReads) queue() *pgx.Batch {
 		}
 		return rows.Err()
 	})
-	readBadges := func(rows pgx.Rows) error {
-		for rows.Next() {
-			var br badgeRow
-			if err := scanPupil(rows, &br.p, &br.uid, &br.printed, &br.p.BadgeID, &br.p.BadgeStatus); err != nil {
-				return fmt.Errorf("read badges and pupils: %w", err)
-			}
-			r.badges.add(br)
+	school.QueueTapSubjects(b, tenant, r.uids, r.printed, r.manual, func(s school.TapSubject) {
+		if s.ByID {
+			p := s.Pupil
+			p.BadgeStatus = "active"
+			r.badges.byPupil[p.PupilID] = p
+			return
 		}
-		return rows.Err()
-	}
-	const cols = `SELECT b.uid, b.printed_number, b.id, b.status, ` + pupilColumns + ` FROM unnest($2::text[]) AS x(uid) CROSS JOIN LATERAL (SELECT * FROM badges WHERE tenant_id = $1`
-	const join = ` OFFSET 0) b LEFT JOIN pupils p ON p.tenant_id = b.tenant_id AND p.id = b.pupil_id ` + pupilJoins
-	if len(r.uids) > 0 {
-		b.Queue(cols+` AND uid = x.uid`+join, tenant, r.uids).Query(readBadges)
-	}
-	if len(r.printed) > 0 {
-		b.Queue(cols+` AND printed_number <> '' AND printed_number = x.uid`+join, tenant, r.printed).Query(readBadges)
-	}
-	if len(r.manual) > 0 {
-		b.Queue(`SELECT `+pupilColumns+` FROM unnest($2::bigint[]) AS x(id)
-			CROSS JOIN LATERAL (SELECT * FROM pupils WHERE tenant_id = $1 AND id = x.id OFFSET 0) p `+pupilJoins, tenant, r.manual).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				p := pupilRow{BadgeStatus: "active"}
-				if err := scanPupil(rows, &p); err != nil {
-					return fmt.Errorf("read pupils: %w", err)
-				}
-				r.badges.byPupil[p.PupilID] = p
-			}
-			return rows.Err()
-		})
-	}
+		r.badges.add(badgeRow{uid: s.UID, printed: s.Printed, p: s.Pupil})
+	})
 	if r.window > 0 && len(r.stationIDs) > 0 {
 		b.Queue(`SELECT x.pid, t.station_id, t.read_at FROM unnest(`+unitPupils+`) AS x(pid)
 			CROSS JOIN LATERAL (SELECT station_id, read_at FROM taps WHERE tenant_id = $1 AND pupil_id = x.pid
@@ -452,6 +420,15 @@ func (r *unitReads) lockedReads(st *tapState) lockedReads {
 	}
 	return lr
 }
+
+// lockUnitPupilsSQL locks the pupils of a unit's badges ($2, $3: uids and
+// printed numbers) and manual entries ($4) in the order of their lock keys,
+// leaves their ids in a setting of the transaction (unitPupils) and returns
+// them.
+var lockUnitPupilsSQL = `WITH p AS (` + school.TapPupilIDsSQL("$1", "$2::text[]", "$3::text[]", "$4::bigint[]") + `),
+		s AS (SELECT set_config('tartine.group_pupils', coalesce(array_agg(pupil_id)::text, ''), true) FROM p)
+		SELECT o.pupil_id, pg_advisory_xact_lock(20, o.k)
+		FROM (SELECT p.pupil_id, ` + pupilLockKeySQL("p.pupil_id") + ` AS k FROM p, s ORDER BY 2) o`
 
 // unitPupils is, in a unit's statements, the pupils the unit locked: an
 // array (bigint[], empty or null when there are none) that the pupils'
@@ -586,14 +563,18 @@ func (r *tapRows) add(st *tapState, now time.Time) error {
 	return nil
 }
 
-func (r *tapRows) queue(b *pgx.Batch, tenant int64) {
-	b.Queue(`INSERT INTO taps (tenant_id, tap_id, device_id, badge_uid, read_at, received_at, offline,
+// insertTapsSQL inserts tap rows, each linked to the transfer recorded
+// under its transfer key (queued before it in the same batch).
+var insertTapsSQL = `INSERT INTO taps (tenant_id, tap_id, device_id, badge_uid, read_at, received_at, offline,
 			station_id, pupil_id, verdict, reason, charged, transfer_id, result)
 		SELECT $1, u.id, u.dev, u.uid, u.r, u.rc, u.o, u.st, u.p, u.v, u.rs, u.c,
-			(SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = u.tk), u.res::jsonb
+			` + ledger.TransferIDByKeySQL("$1", "u.tk") + `, u.res::jsonb
 		FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::bool[],
 			$8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::numeric[], $13::text[], $14::text[])
-			AS u(id, dev, uid, r, rc, o, st, p, v, rs, c, tk, res)`,
+			AS u(id, dev, uid, r, rc, o, st, p, v, rs, c, tk, res)`
+
+func (r *tapRows) queue(b *pgx.Batch, tenant int64) {
+	b.Queue(insertTapsSQL,
 		tenant, r.ids, r.devices, r.uids, r.readAt, r.received, r.offline,
 		r.stations, r.pupils, r.verdicts, r.reasons, r.charged, r.transferKeys, r.results)
 }
