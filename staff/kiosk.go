@@ -161,31 +161,23 @@ func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notic
 	if d.Pupil != nil {
 		pupilID = d.Pupil.ID
 	}
+	var msg string // why the badge or the last tap selects no pupil
 	switch {
 	case pupilID != 0:
 	case c.Query("pupil") != "":
 		pupilID, _ = strconv.ParseInt(c.Query("pupil"), 10, 64)
 	case strings.TrimSpace(c.Query("badge")) != "":
 		d.Badge = strings.TrimSpace(c.Query("badge"))
-		var msg string
 		pupilID, msg, err = w.pupilByBadge(ctx, u.TenantID, d.Badge, l)
-		if err != nil {
-			w.fail(c, err)
-			return
-		}
-		if msg != "" {
-			errMsg = msg
-		}
 	case c.Query("last") != "":
-		var msg string
 		pupilID, msg, err = w.lastTapPupil(ctx, u.TenantID, st.ID, l)
-		if err != nil {
-			w.fail(c, err)
-			return
-		}
-		if msg != "" {
-			errMsg = msg
-		}
+	}
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	if msg != "" {
+		errMsg = msg
 	}
 	if q := strings.TrimSpace(c.Query("q")); q != "" {
 		d.Query, d.Searched = q, true
