@@ -2,6 +2,7 @@ package school
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -32,7 +33,7 @@ func QueueSchool(b *pgx.Batch, tenantID, id int64, into func(School)) {
 	b.Queue(`SELECT `+schoolCols+` FROM schools WHERE tenant_id = $1 AND id = $2`, tenantID, id).QueryRow(func(row pgx.Row) error {
 		sc, err := scanSchool(row)
 		switch {
-		case err == pgx.ErrNoRows:
+		case errors.Is(err, pgx.ErrNoRows):
 			return nil
 		case err != nil:
 			return fmt.Errorf("school %d: %w", id, err)

@@ -375,8 +375,7 @@ func collectPupils(rows pgx.Rows, err error) ([]Pupil, error) {
 
 // Pupil returns the tenant's pupil with this id, or ErrNotFound.
 func (s *Store) Pupil(ctx context.Context, tenantID, id int64) (Pupil, error) {
-	p, err := scanPupil(s.pool.QueryRow(ctx, `SELECT `+pupilCols+pupilFrom+` WHERE p.tenant_id = $1 AND p.id = $2`, tenantID, id))
-	return p, mapErr(err, fmt.Sprint("pupil ", id))
+	return ReadPupil(ctx, s.pool, tenantID, id)
 }
 
 // PupilByExternalRef returns the pupil with this reference ("matricule"),
@@ -400,9 +399,7 @@ func (s *Store) PupilByOGM(ctx context.Context, tenantID int64, ogm string) (Pup
 // PupilsOfSchool returns the school's pupils (active only unless all), by
 // class, last name and first name.
 func (s *Store) PupilsOfSchool(ctx context.Context, tenantID, schoolID int64, all bool) ([]Pupil, error) {
-	return collectPupils(s.pool.Query(ctx, `SELECT `+pupilCols+pupilFrom+`
-		WHERE p.tenant_id = $1 AND p.school_id = $2 AND (p.active OR $3)
-		ORDER BY c.code NULLS LAST, lower(p.last_name), lower(p.first_name), p.id`, tenantID, schoolID, all))
+	return PupilsOfSchoolIn(ctx, s.pool, tenantID, schoolID, all)
 }
 
 // SearchPupils finds active pupils whose first or last name starts with

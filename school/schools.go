@@ -119,8 +119,7 @@ func decodePolicy(settings []byte) (policy.Policy, error) {
 
 // School returns the tenant's school with this id, or ErrNotFound.
 func (s *Store) School(ctx context.Context, tenantID, id int64) (School, error) {
-	sc, err := scanSchool(s.pool.QueryRow(ctx, `SELECT `+schoolCols+` FROM schools WHERE tenant_id = $1 AND id = $2`, tenantID, id))
-	return sc, mapErr(err, fmt.Sprint("school ", id))
+	return ReadSchool(ctx, s.pool, tenantID, id)
 }
 
 // SchoolByCode returns the tenant's school with this code, or ErrNotFound.
