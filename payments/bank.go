@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
+	"tartine/school"
 	"tartine/sepa"
 )
 
@@ -163,7 +164,11 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 	}
 	err = pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 		rep = CODAReport{}
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, codaImportLock, tenantID); err != nil {
+		// No JIT in the import's transaction: the planner prices a group's
+		// statement (10,000 transfers from arrays) far above
+		// jit_above_cost, and compiling it cost more CPU than running it
+		// (docs/PERFORMANCE.md, CODA import, third pass).
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int), set_config('jit', 'off', true)`, codaImportLock, tenantID); err != nil {
 			return fmt.Errorf("payments: lock the bank imports: %w", err)
 		}
 		var lines []BankLine
@@ -389,27 +394,19 @@ func (b *Bank) record(ctx context.Context, q dbtx, tenantID int64, line *BankLin
 // pupilByOGM returns the pupil and wallet with this wallet OGM (12 digits),
 // or zeros when none.
 func (b *Bank) pupilByOGM(ctx context.Context, q dbtx, tenantID int64, ogm string) (int64, int64, error) {
-	var pupil int64
-	var wallet *int64
-	err := q.QueryRow(ctx, `SELECT id, wallet_account_id FROM pupils WHERE tenant_id = $1 AND wallet_ogm = $2`,
-		tenantID, ogm).Scan(&pupil, &wallet)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && wallet == nil) {
-		return 0, 0, nil
-	}
+	ws, err := school.WalletsByOGM(ctx, q, tenantID, []string{ogm})
 	if err != nil {
 		return 0, 0, fmt.Errorf("payments: pupil with OGM %s: %w", ogm, err)
 	}
-	return pupil, *wallet, nil
+	w := ws[ogm]
+	return w.PupilID, w.WalletAccountID, nil
 }
 
+// schoolIBANs returns the tenant's schools' IBANs (compacted, upper case).
 func (b *Bank) schoolIBANs(ctx context.Context, tenantID int64) (map[string]bool, error) {
-	rows, err := b.pool.Query(ctx, `SELECT iban FROM schools WHERE tenant_id = $1 AND iban <> ''`, tenantID)
+	list, err := school.SchoolIBANs(ctx, b.pool, tenantID)
 	if err != nil {
-		return nil, fmt.Errorf("payments: school accounts: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("payments: school accounts: %w", err)
+		return nil, fmt.Errorf("payments: %w", err)
 	}
 	out := map[string]bool{}
 	for _, s := range list {
@@ -484,17 +481,19 @@ func (b *Bank) Unallocated(ctx context.Context, tenantID int64) ([]BankLine, err
 // an unknown key or a pupil without a wallet.
 func (b *Bank) Allocate(ctx context.Context, tenantID int64, key string, pupilID int64, actor string) (int64, error) {
 	var amount decimal.Decimal
-	var wallet *int64
-	err := b.pool.QueryRow(ctx, `
-		SELECT m.amount, p.wallet_account_id FROM bank_movements m, pupils p
-		WHERE m.tenant_id = $1 AND m.key = $2 AND m.status = 'suspense' AND p.tenant_id = $1 AND p.id = $3`,
-		tenantID, key, pupilID).Scan(&amount, &wallet)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && wallet == nil) {
+	err := b.pool.QueryRow(ctx, `SELECT amount FROM bank_movements WHERE tenant_id = $1 AND key = $2 AND status = 'suspense'`,
+		tenantID, key).Scan(&amount)
+	var pupil school.Pupil
+	if err == nil {
+		pupil, err = school.ReadPupil(ctx, b.pool, tenantID, pupilID)
+	}
+	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, school.ErrNotFound) || (err == nil && pupil.WalletAccountID == 0) {
 		return 0, fmt.Errorf("%w: movement %s waiting in suspense for pupil %d with a wallet", ErrNotFound, key, pupilID)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("payments: allocate %s: %w", key, err)
 	}
+	wallet := &pupil.WalletAccountID
 	suspense, err := account(ctx, b.ledger, tenantID, CodeSuspense)
 	if err != nil {
 		return 0, err

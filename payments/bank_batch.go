@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
+	"tartine/school"
 )
 
 // groupSize is the most credits booked by one statement (measured in
@@ -54,28 +55,25 @@ func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 	if len(keys) == 0 {
 		return out, nil
 	}
-	type pw struct{ pupil, wallet int64 }
-	wallets := map[string]pw{}
-	rows, err := tx.Query(ctx, `SELECT wallet_ogm, id, wallet_account_id FROM pupils
-		WHERE tenant_id = $1 AND wallet_ogm = ANY($2) AND wallet_account_id IS NOT NULL`, tenantID, ogms)
+	wallets, err := school.WalletsByOGM(ctx, tx, tenantID, ogms)
 	if err != nil {
-		return nil, fmt.Errorf("payments: pupils of the file's OGMs: %w", err)
-	}
-	var ogm string
-	var p pw
-	if _, err := pgx.ForEachRow(rows, []any{&ogm, &p.pupil, &p.wallet}, func() error { wallets[ogm] = p; return nil }); err != nil {
-		return nil, fmt.Errorf("payments: pupils of the file's OGMs: %w", err)
+		return nil, fmt.Errorf("payments: %w", err)
 	}
 	booked := map[string]bool{}
-	rows, err = tx.Query(ctx, `
-		SELECT key FROM bank_movements WHERE tenant_id = $1 AND key = ANY($2)
-		UNION SELECT idempotency_key FROM transfers WHERE tenant_id = $1 AND idempotency_key = ANY($2)`, tenantID, keys)
+	rows, err := tx.Query(ctx, `SELECT key FROM bank_movements WHERE tenant_id = $1 AND key = ANY($2)`, tenantID, keys)
 	if err != nil {
 		return nil, fmt.Errorf("payments: movements booked before: %w", err)
 	}
 	var key string
 	if _, err := pgx.ForEachRow(rows, []any{&key}, func() error { booked[key] = true; return nil }); err != nil {
 		return nil, fmt.Errorf("payments: movements booked before: %w", err)
+	}
+	transfers, err := b.ledger.TransferIDsByKeyTx(ctx, tx, tenantID, keys)
+	if err != nil {
+		return nil, fmt.Errorf("payments: transfers booked before: %w", err)
+	}
+	for k := range transfers {
+		booked[k] = true
 	}
 	// The amounts of the open payouts and remittances (or of those claimed
 	// by a line of this file): a credit of another amount is none of them
@@ -106,8 +104,8 @@ func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 		}
 		if l.OGM != "" {
 			if w, ok := wallets[l.OGM]; ok {
-				l.PupilID = w.pupil
-				out[i] = groupedLine{line: l, to: w.wallet, status: "wallet", kind: KindBankTransfer, memo: "Virement bancaire"}
+				l.PupilID = w.PupilID
+				out[i] = groupedLine{line: l, to: w.WalletAccountID, status: "wallet", kind: KindBankTransfer, memo: "Virement bancaire"}
 				continue
 			}
 			if b.statements != nil {
@@ -129,7 +127,7 @@ func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 			continue // maybe a payout or a remittance: one by one
 		}
 		if w, ok := wallets[texts[i]]; ok && texts[i] != "" {
-			l.SuggestedPupilID = w.pupil
+			l.SuggestedPupilID = w.PupilID
 		}
 		out[i] = groupedLine{line: l, to: acc.suspense, status: "suspense", kind: KindBankSuspense, memo: "Virement à affecter"}
 	}

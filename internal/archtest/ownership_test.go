@@ -33,11 +33,7 @@ var known = map[string]string{
 	// to its transfer by idempotency key inside the tap transaction.
 	"booking → transfers": "hold ending linked to the tap's transfer by idempotency key, in the tap transaction",
 
-	// payments does not depend on school yet (its constructor takes the
-	// ledger only): pupils by OGM and wallet, guardians' emails for a
-	// receipt, the schools' IBANs, and a ledger read (webhook replay).
-	"payments → pupils":    "pupil by structured communication and wallet; wants school functions",
-	"payments → schools":   "the schools' own IBANs (bank import); wants school.IBANs",
+	// payments: a ledger read (webhook replay).
 	"payments → transfers": "webhook replay: transfer by idempotency key; wants a ledger lookup",
 
 	// school creates a pupil's wallet and receivable accounts in the pupil's
