@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"tartine/internal/db"
 	"tartine/ledger"
 )
 
@@ -86,27 +87,19 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// mapErr turns "no rows" into ErrNotFound and unique violations into
-// ErrConflict, prefixing what.
+// mapErr maps a database error to the package's sentinels: unique
+// violations are conflicts, check violations invalid input, each told by
+// its constraint's name.
 func mapErr(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
+	return db.MapErr(err, what, ErrNotFound, func(e *pgconn.PgError) error {
+		switch e.Code {
 		case "23505":
-			return fmt.Errorf("%s: %w (%s)", what, ErrConflict, pgErr.ConstraintName)
-		case "23503":
-			return fmt.Errorf("%s: %w: reference to a missing row (%s)", what, ErrNotFound, pgErr.ConstraintName)
+			return fmt.Errorf("%w (%s)", ErrConflict, e.ConstraintName)
 		case "23514":
-			return fmt.Errorf("%s: %w: %s", what, ErrInvalid, pgErr.ConstraintName)
+			return fmt.Errorf("%w: %s", ErrInvalid, e.ConstraintName)
 		}
-	}
-	return fmt.Errorf("%s: %w", what, err)
+		return nil
+	})
 }
 
 func invalid(format string, args ...any) error {

@@ -2,15 +2,14 @@ package statements
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"tartine/internal/db"
 	"tartine/internal/i18n"
 	"tartine/internal/mail"
 	"tartine/internal/tz"
@@ -54,23 +53,16 @@ func (s *Service) sender() Sender {
 	return mail.LogSender{Log: s.Log}
 }
 
+// mapErr maps a database error to the package's sentinels: a unique or
+// check violation is invalid input here (the package has no conflict
+// sentinel), told by the server's message.
 func mapErr(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "23503":
-			return fmt.Errorf("%s: %w: reference to a missing row (%s)", what, ErrNotFound, pgErr.ConstraintName)
-		case "23514", "23505":
-			return fmt.Errorf("%s: %w: %s", what, ErrInvalid, pgErr.Message)
+	return db.MapErr(err, what, ErrNotFound, func(e *pgconn.PgError) error {
+		if e.Code == "23514" || e.Code == "23505" {
+			return fmt.Errorf("%w: %s", ErrInvalid, e.Message)
 		}
-	}
-	return fmt.Errorf("%s: %w", what, err)
+		return nil
+	})
 }
 
 // civil returns t's calendar date (in t's own location) as UTC midnight.
