@@ -220,6 +220,10 @@ func (a *App) belcotaxXML(c *gin.Context) {
 		return
 	}
 	x, err := a.TaxCert.Belcotax(certs, taxcert.BelcotaxOptions{Test: c.Query("test") == "1", Created: a.Now().In(brussels())})
+	if errors.Is(err, taxcert.ErrNoBCE) {
+		a.flash(c, fmt.Sprintf("/admin/taxcert?year=%d", year), "admin.taxcert.error.no_bce", taxcert.EnvBCE)
+		return
+	}
 	if err != nil {
 		a.fail(c, err)
 		return

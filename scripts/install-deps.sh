@@ -2,7 +2,8 @@
 # Installs what Tartine's demo and tests need on a Debian machine:
 # PostgreSQL server binaries, Chromium (browser tests), zbar-tools (QR
 # decoding in tests), poppler-utils (pdftotext, pdftoppm: statement PDFs
-# in tests) and stripe-mock (Stripe API double, pinned to the
+# in tests), libxml2-utils (xmllint: the Belcotax XML against the official
+# XSD when TARTINE_BELCOTAX_XSD names it) and stripe-mock (Stripe API double, pinned to the
 # version matching stripe-go v76's API 2023-10-16); with "failover", also
 # pg_auto_failover for the PostgreSQL installed (make test-failover).
 # Usage: scripts/install-deps.sh [demo|test|failover]
@@ -27,6 +28,7 @@ if [ "$what" = test ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
   command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+  command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +16,9 @@ import (
 
 // BelcotaxOptions are the settings of one Belcotax-on-web file.
 type BelcotaxOptions struct {
-	// Test makes a test file (v0010 BELCOTST) that Belcotax checks but does
-	// not file; false files for real (BELCOTAX).
+	// Test makes a test file (v0010 BCTEST, as the official schema's
+	// documentation names it) that Belcotax checks but does not file; false
+	// files for real (BELCOTAX).
 	Test bool
 	// CorrectionTreatment is f2028_typetraitement for a certificate version
 	// after the first: 1 by default (a correction of a certificate already
@@ -60,6 +62,10 @@ func (w *xmlWriter) el(name, value string) {
 	w.b.WriteString("</" + name + ">")
 }
 
+// ErrNoBCE: a Belcotax file needs the organising body's company number
+// (v0024_nationaalnr is required by the official schema).
+var ErrNoBCE = fmt.Errorf("%w: the organising body's company number (BCE, %s) is not set; Belcotax requires it", ErrInvalid, EnvBCE)
+
 // belgium is Belcotax's country code of Belgium.
 const belgium = "150"
 
@@ -71,8 +77,11 @@ const belgium = "150"
 // public reference implementations; amounts are in euro cents, dates
 // dd-mm-yyyy, the country 150 (Belgium). Fields whose rule is uncertain
 // are settings (BelcotaxOptions, Settings) and listed in
-// docs/ACCOUNTING.md. It returns ErrInvalid without certificates or with
-// certificates of several years.
+// docs/ACCOUNTING.md. The elements follow the order and the required
+// elements of the administration's XSD (Belcotax-2025.xsd, see
+// docs/ACCOUNTING.md). It returns ErrInvalid without certificates or with
+// certificates of several years, ErrNoBCE without the issuer's company
+// number.
 func (s *Service) Belcotax(certs []Certificate, opt BelcotaxOptions) ([]byte, error) {
 	if len(certs) == 0 {
 		return nil, fmt.Errorf("%w: no certificate", ErrInvalid)
@@ -88,7 +97,10 @@ func (s *Service) Belcotax(certs []Certificate, opt BelcotaxOptions) ([]byte, er
 	street, postal, city := st.IssuerAddress, st.IssuerPostal, st.IssuerCity
 	fileType := "BELCOTAX"
 	if opt.Test {
-		fileType = "BELCOTST"
+		fileType = "BCTEST"
+	}
+	if st.IssuerBCE == "" { // issued before the company number was set
+		st.IssuerBCE = s.settings.IssuerBCE
 	}
 	bce := strings.Map(func(r rune) rune {
 		if r >= '0' && r <= '9' {
@@ -96,6 +108,9 @@ func (s *Service) Belcotax(certs []Certificate, opt BelcotaxOptions) ([]byte, er
 		}
 		return -1
 	}, st.IssuerBCE)
+	if bce == "" {
+		return nil, ErrNoBCE
+	}
 	lang := strconv.Itoa(st.LanguageCode)
 	y := strconv.Itoa(year)
 	w := &xmlWriter{}
@@ -113,17 +128,13 @@ func (s *Service) Belcotax(certs []Certificate, opt BelcotaxOptions) ([]byte, er
 	w.el("v0021_contactpersoon", cut(st.ContactName, 34))
 	w.el("v0022_taalcode", lang)
 	w.el("v0023_emailadres", st.ContactEmail)
-	if bce != "" {
-		w.el("v0024_nationaalnr", bce)
-	}
+	w.el("v0024_nationaalnr", bce)
 	w.el("v0025_typeenvoi", "0")
 	w.el("v0028_landwoonplaats", belgium)
 	w.open("Aangiften")
 	w.open("Aangifte")
 	w.el("a1002_inkomstenjaar", y)
-	if bce != "" {
-		w.el("a1005_registratienummer", bce)
-	}
+	w.el("a1005_registratienummer", bce)
 	name := cut(st.IssuerName, 28+31)
 	w.el("a1011_naamnl1", cut(name, 28))
 	if utf8.RuneCountInString(name) > 28 {
@@ -158,7 +169,7 @@ func (s *Service) Belcotax(certs []Certificate, opt BelcotaxOptions) ([]byte, er
 		}
 		w.open("Fiche28186")
 		w.el("f2002_inkomstenjaar", y)
-		w.el("f2005_registratienummer", map[bool]string{true: bce, false: "0"}[bce != ""])
+		w.el("f2005_registratienummer", bce)
 		w.el("f2008_typefiche", "28186")
 		w.el("f2009_volgnummer", strconv.Itoa(i+1))
 		w.el("f2010_referentie", fmt.Sprintf("%d-%d-%d", year, c.Seq, c.Version))
@@ -171,45 +182,56 @@ func (s *Service) Belcotax(certs []Certificate, opt BelcotaxOptions) ([]byte, er
 		w.el("f2028_typetraitement", treatment)
 		w.el("f2029_enkelopgave325", "0")
 		w.el("f2114_voornamen", cut(p.FirstName, 15))
-		w.el("f86_2031_certificationautorisation", strconv.Itoa(st.CertificationCode))
-		if st.CertificationCode != 0 {
-			w.el("f86_2100_certifierpostnr", postal)
-			w.el("f86_2109_certifiercbenumber", bce)
-			w.el("f86_2154_certifiermunicipality", cut(city, 27))
-			w.el("f86_2155_certifiername", cut(st.IssuerName, 41))
-			w.el("f86_2156_certifieradres", cut(street, 200))
+		// The Fiche28186 part of the official schema is a sequence in the
+		// order of the field codes (f86_2031 … f86_2171), whatever the
+		// paper form's order: the fields are collected, then written sorted.
+		f := map[string]string{
+			"f86_2031_certificationautorisation": strconv.Itoa(st.CertificationCode),
+			"f86_2101_childcountry":              belgium,
+			"f86_2102_childaddress":              cut(cStreet, 200),
+			"f86_2106_childname":                 cut(ch.LastName, 41),
+			"f86_2107_childfirstname":            cut(ch.FirstName, 32),
+			"f86_2139_childpostnr":               cPostal,
+			"f86_2140_childmunicipality":         cut(cCity, 27),
+			"f86_2163_childbirthdate":            ch.BirthDate.Format("02-01-2006"),
+			"f86_2064_totalamount":               xmlCents(c.Content.Total),
 		}
-		w.el("f86_2101_childcountry", belgium)
-		w.el("f86_2102_childaddress", cut(cStreet, 200))
-		w.el("f86_2106_childname", cut(ch.LastName, 41))
-		w.el("f86_2107_childfirstname", cut(ch.FirstName, 30))
-		w.el("f86_2139_childpostnr", cPostal)
-		w.el("f86_2140_childmunicipality", cut(cCity, 27))
-		w.el("f86_2163_childbirthdate", ch.BirthDate.Format("02-01-2006"))
+		if st.CertificationCode != 0 {
+			f["f86_2100_certifierpostnr"] = postal
+			f["f86_2109_certifiercbenumber"] = bce
+			f["f86_2154_certifiermunicipality"] = cut(city, 50)
+			f["f86_2155_certifiername"] = cut(st.IssuerName, 54)
+			f["f86_2156_certifieradres"] = cut(street, 200)
+		}
 		if childNISS != "" {
-			w.el("f86_2153_nnchild", childNISS)
+			f["f86_2153_nnchild"] = childNISS
 		}
 		for k, pr := range c.Content.Periods {
 			n := periodFields[k]
-			w.el(n[0], strconv.Itoa(pr.Days))
-			w.el(n[1], xmlCents(pr.DailyRate))
-			w.el(n[2], xmlCents(pr.Amount))
-			w.el(n[3], pr.From.Format("02-01-2006"))
-			w.el(n[4], pr.To.Format("02-01-2006"))
+			f[n[0]] = strconv.Itoa(pr.Days)
+			f[n[1]] = xmlCents(pr.DailyRate)
+			f[n[2]] = xmlCents(pr.Amount)
+			f[n[3]] = pr.From.Format("02-01-2006")
+			f[n[4]] = pr.To.Format("02-01-2006")
 		}
-		w.el("f86_2064_totalamount", xmlCents(c.Content.Total))
 		ctl := c.Content.Total.Mul(decimal.NewFromInt(2))
 		control = control.Add(ctl)
-		w.el("f86_2059_totaalcontrole", xmlCents(ctl))
+		f["f86_2059_totaalcontrole"] = xmlCents(ctl)
+		names := make([]string, 0, len(f))
+		for name := range f {
+			names = append(names, name)
+		}
+		sort.Strings(names) // "f86_" and four digits: the codes' order
+		for _, name := range names {
+			w.el(name, f[name])
+		}
 		w.close("Fiche28186")
 	}
 	n := len(certs)
 	w.close("Opgave32586")
 	w.close("Opgaven")
 	w.el("r8002_inkomstenjaar", y)
-	if bce != "" {
-		w.el("r8005_registratienummer", bce)
-	}
+	w.el("r8005_registratienummer", bce)
 	w.el("r8010_aantalrecords", strconv.Itoa(n+2))
 	w.el("r8011_controletotaal", strconv.Itoa(n*(n+1)/2))
 	w.el("r8012_controletotaal", xmlCents(control))

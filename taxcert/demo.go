@@ -24,7 +24,8 @@ func DemoSealer() *Sealer {
 // for the children named (first names of the demo pupils), two daycare
 // days per quarter of last year paid by a bank transfer, made-up but valid
 // national numbers for them and their guardians, and last year's
-// certificates issued.
+// certificates issued (with DemoBCE as the issuer's company number when the
+// service has none).
 func SeedDemo(ctx context.Context, svc *Service, tenantID int64, pupils map[string]int64, children ...string) error {
 	year := svc.now().In(tz.Brussels).Year() - 1
 	bank, err := svc.led.AccountByCode(ctx, tenantID, "bank")
@@ -78,11 +79,20 @@ func SeedDemo(ctx context.Context, svc *Service, tenantID int64, pupils map[stri
 			}
 		}
 	}
+	if svc.settings.IssuerBCE == "" {
+		// A made-up company number (valid check digits), so that the demo's
+		// Belcotax file can be downloaded: Belcotax requires one.
+		svc.settings.IssuerBCE = DemoBCE
+	}
 	if _, err := svc.Issue(ctx, tenantID, year, "system"); err != nil {
 		return fmt.Errorf("taxcert demo: %w", err)
 	}
 	return nil
 }
+
+// DemoBCE is the demo organising body's made-up company number (BCE): ten
+// digits whose last two are 97 − (the first eight mod 97).
+const DemoBCE = "0123456749"
 
 // demoNISS makes a valid national number from a birth date and a serial.
 func demoNISS(birth time.Time, serial int) string {

@@ -2,6 +2,7 @@ package taxcert
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,5 +44,11 @@ func TestSeedDemo(t *testing.T) {
 		if _, err := svc.PDF(c); err != nil {
 			t.Errorf("pdf: %v", err)
 		}
+	}
+	// The demo's Belcotax file can be downloaded by a server without
+	// settings: the certificates carry the demo's company number.
+	server := New(pool, led, st, DemoSealer(), Settings{}, now)
+	if x, err := server.Belcotax(certs, BelcotaxOptions{Test: true, Created: now()}); err != nil || !strings.Contains(string(x), DemoBCE) {
+		t.Errorf("demo Belcotax file: %v", err)
 	}
 }

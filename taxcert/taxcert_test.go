@@ -338,11 +338,26 @@ func TestCertificates(t *testing.T) {
 	if errs := sch.validate(x); len(errs) > 0 {
 		t.Errorf("Belcotax XML does not validate:\n%s\n%s", strings.Join(errs, "\n"), x)
 	}
+	validateOfficial(t, x)
+	// Without the company number on the certificates, the service's is
+	// used; without either, no file (v0024 is required).
+	noBCE := append([]Certificate(nil), all...)
+	noBCE[0].Content.Issuer.IssuerBCE = ""
+	if x2, err := f.svc.Belcotax(noBCE, BelcotaxOptions{Created: time.Date(2027, 2, 15, 0, 0, 0, 0, time.UTC)}); err != nil ||
+		!strings.Contains(string(x2), "<v0024_nationaalnr>0412345678</v0024_nationaalnr>") {
+		t.Errorf("Belcotax with the service's company number: %v", err)
+	}
+	bare := *f.svc
+	bare.settings.IssuerBCE = ""
+	if _, err := bare.Belcotax(noBCE, BelcotaxOptions{Created: time.Date(2027, 2, 15, 0, 0, 0, 0, time.UTC)}); !errors.Is(err, ErrNoBCE) {
+		t.Errorf("Belcotax without any company number: %v, want ErrNoBCE (v0024 is required)", err)
+	}
 	body := string(x)
 	for _, want := range []string{"<Fiche28186>", "<f86_2064_totalamount>1050</f86_2064_totalamount>", "<f86_2059_totaalcontrole>2100</f86_2059_totaalcontrole>",
 		"<f2011_nationaalnr>" + anneNISS + "</f2011_nationaalnr>", "<r8011_controletotaal>15</r8011_controletotaal>",
 		"<f86_2163_childbirthdate>10-03-2016</f86_2163_childbirthdate>", "<f2028_typetraitement>1</f2028_typetraitement>",
-		"<f2016_postcodebelgisch>5100</f2016_postcodebelgisch>", "<f86_2031_certificationautorisation>4</f86_2031_certificationautorisation>"} {
+		"<f2016_postcodebelgisch>5100</f2016_postcodebelgisch>", "<f86_2031_certificationautorisation>4</f86_2031_certificationautorisation>",
+		"<v0010_bestandtype>BCTEST</v0010_bestandtype>", "<v0024_nationaalnr>0412345678</v0024_nationaalnr>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("XML lacks %s", want)
 		}

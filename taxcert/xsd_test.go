@@ -4,9 +4,12 @@ import (
 	"encoding/xml"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"testing"
 	"unicode/utf8"
 )
 
@@ -214,5 +217,34 @@ func check(p particle, in instance, path string, errs *[]string) {
 	}
 	for ; i < len(in.Children); i++ {
 		*errs = append(*errs, fmt.Sprintf("%s: unexpected %s", path, in.Children[i].XMLName.Local))
+	}
+}
+
+// EnvOfficialXSD names the administration's Belcotax XSD (for instance
+// Belcotax-2025.xsd from Belcotax's validation module); when set, the
+// tests also validate the generated file against it with xmllint
+// (libxml2-utils, scripts/install-deps.sh). It is not in the repository:
+// see docs/ACCOUNTING.md.
+const EnvOfficialXSD = "TARTINE_BELCOTAX_XSD"
+
+// validateOfficial validates x against the official XSD named by
+// EnvOfficialXSD, if set.
+func validateOfficial(t *testing.T, x []byte) {
+	t.Helper()
+	xsd := os.Getenv(EnvOfficialXSD)
+	if xsd == "" {
+		t.Logf("%s not set: the Belcotax XML is validated against the derived schema only", EnvOfficialXSD)
+		return
+	}
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		t.Fatalf("%s is set but xmllint is missing (Debian package libxml2-utils): %v", EnvOfficialXSD, err)
+	}
+	file := filepath.Join(t.TempDir(), "belcotax.xml")
+	if err := os.WriteFile(file, x, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(xmllint, "--noout", "--schema", xsd, file).CombinedOutput(); err != nil {
+		t.Errorf("Belcotax XML does not validate against %s: %v\n%s", xsd, err, out)
 	}
 }
