@@ -103,6 +103,7 @@ func serve(ctx context.Context, e env, log *slog.Logger, d *database, cfg serveC
 		ln.Close()
 		return err
 	}
+	defer startPprof(log, e.getenv("TARTINE_PPROF_ADDR"))()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
