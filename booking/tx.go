@@ -134,7 +134,7 @@ func (m *Manager) planConsume(ctx context.Context, tx pgx.Tx, cur Booking, tapID
 // "tap:<tapID>" (queue it after the transfers).
 func QueueConsumed(b *pgx.Batch, cur Booking, tapID string, occurredAt time.Time) {
 	b.Queue(`UPDATE bookings SET status = 'consumed', tap_id = $3, consumed_at = $4,
-		transfer_id = (SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = $5)
+		transfer_id = `+ledger.TransferIDByKeySQL("$1", "$5")+`
 		WHERE tenant_id = $1 AND id = $2`, cur.TenantID, cur.ID, tapID, occurredAt, "tap:"+tapID)
 }
 

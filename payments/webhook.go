@@ -733,10 +733,13 @@ func (s *Stripe) debitWallet(ctx context.Context, t topup, kind, ref string, amo
 		case errors.Is(err, ledger.ErrIdempotencyConflict):
 			// Booked before with another split (the balance moved since):
 			// the first booking stands.
-			var id int64
-			if err := s.pool.QueryRow(ctx, `SELECT id FROM transfers WHERE tenant_id = $1 AND idempotency_key = $2`,
-				t.TenantID, key).Scan(&id); err != nil {
+			ids, err := s.ledger.TransferIDsByKey(ctx, t.TenantID, []string{key})
+			if err != nil {
 				return 0, fmt.Errorf("payments: find transfer %s: %w", key, err)
+			}
+			id, ok := ids[key]
+			if !ok {
+				return 0, fmt.Errorf("payments: find transfer %s: %w", key, pgx.ErrNoRows)
 			}
 			return id, nil
 		default:

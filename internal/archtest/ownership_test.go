@@ -28,14 +28,6 @@ var known = map[string]string{
 	"backoffice → transfers":     "trial balance and journal read the ledger directly",
 	"backoffice → period_closes": "period close page reads the ledger's closes",
 
-	// booking reads a school's time zone, free-meal flag and settings (the
-	// policy column: issue 13, "one policy type"), and links a posted hold
-	// to its transfer by idempotency key inside the tap transaction.
-	"booking → transfers": "hold ending linked to the tap's transfer by idempotency key, in the tap transaction",
-
-	// payments: a ledger read (webhook replay).
-	"payments → transfers": "webhook replay: transfer by idempotency key; wants a ledger lookup",
-
 	// school creates a pupil's wallet and receivable accounts in the pupil's
 	// own insert transaction (ledger.EnsureAccountTx ties trackedness to a
 	// floor, the wallet may have none), and keeps its OGM counters on the
