@@ -421,7 +421,7 @@ func TestMenus(t *testing.T) {
 
 func TestTrialBalanceSumsToZero(t *testing.T) {
 	f := newFixture(t)
-	tb, err := ReadTrialBalance(f.ctx, f.led.Pool(), f.demo.TenantID, testclock.Now().Add(time.Hour), false)
+	tb, err := ReadTrialBalance(f.ctx, f.led, f.demo.TenantID, testclock.Now().Add(time.Hour), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +446,7 @@ func TestTrialBalanceSumsToZero(t *testing.T) {
 			t.Errorf("%s: trial balance %s, ledger %s", l.Code, l.Balance(), want)
 		}
 	}
-	grouped, err := ReadTrialBalance(f.ctx, f.led.Pool(), f.demo.TenantID, testclock.Now().Add(time.Hour), true)
+	grouped, err := ReadTrialBalance(f.ctx, f.led, f.demo.TenantID, testclock.Now().Add(time.Hour), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package backoffice
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -10,8 +9,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
@@ -49,40 +46,18 @@ func (t TrialBalance) Balanced() bool { return t.Sum.IsZero() && t.Debit.Equal(t
 var pupilAccount = regexp.MustCompile(`^(wallet|receivable):\d+$`)
 
 // ReadTrialBalance reads the tenant's trial balance of postings whose
-// business time is before until. With group, pupil wallets and receivables
-// are summed into one line each ("wallet:*", "receivable:*").
-//
-// The ledger has no trial-balance call: this is a read-only query over its
-// accounts and postings tables (per tenant, by the postings_account index),
-// kept here rather than widening the ledger's API for one page.
-func ReadTrialBalance(ctx context.Context, pool *pgxpool.Pool, tenantID int64, until time.Time, group bool) (TrialBalance, error) {
-	tb := TrialBalance{}
-	rows, err := pool.Query(ctx, `
-		SELECT a.code, a.name, a.type,
-		       coalesce(sum(p.amount) FILTER (WHERE p.amount > 0), 0),
-		       coalesce(-sum(p.amount) FILTER (WHERE p.amount < 0), 0),
-		       count(p.id)
-		FROM accounts a
-		LEFT JOIN postings p ON p.tenant_id = a.tenant_id AND p.account_id = a.id AND p.occurred_at < $2
-		WHERE a.tenant_id = $1
-		GROUP BY a.id, a.code, a.name, a.type
-		ORDER BY a.code`, tenantID, until)
+// business time is before until (ledger.TrialBalance). With group, pupil
+// wallets and receivables are summed into one line each ("wallet:*",
+// "receivable:*").
+func ReadTrialBalance(ctx context.Context, led *ledger.Ledger, tenantID int64, until time.Time, group bool) (TrialBalance, error) {
+	totals, idle, err := led.TrialBalance(ctx, tenantID, until)
 	if err != nil {
-		return tb, fmt.Errorf("trial balance: %w", err)
+		return TrialBalance{}, fmt.Errorf("trial balance: %w", err)
 	}
-	defer rows.Close()
+	tb := TrialBalance{Idle: idle}
 	grouped := map[string]int{} // prefix → index in tb.Lines
-	for rows.Next() {
-		var l tbLine
-		var n int64
-		if err := rows.Scan(&l.Code, &l.Name, &l.Type, &l.Debit, &l.Credit, &n); err != nil {
-			return tb, fmt.Errorf("trial balance: %w", err)
-		}
-		if n == 0 {
-			tb.Idle++
-			continue
-		}
-		l.Accounts = 1
+	for _, t := range totals {
+		l := tbLine{Code: t.Code, Name: t.Name, Type: t.Type, Accounts: 1, Debit: t.Debit, Credit: t.Credit}
 		tb.Debit = tb.Debit.Add(l.Debit)
 		tb.Credit = tb.Credit.Add(l.Credit)
 		if m := pupilAccount.FindStringSubmatch(l.Code); group && m != nil {
@@ -97,24 +72,8 @@ func ReadTrialBalance(ctx context.Context, pool *pgxpool.Pool, tenantID int64, u
 		}
 		tb.Lines = append(tb.Lines, l)
 	}
-	if err := rows.Err(); err != nil {
-		return tb, fmt.Errorf("trial balance: %w", err)
-	}
 	tb.Sum = tb.Debit.Sub(tb.Credit)
 	return tb, nil
-}
-
-// closedUntil returns the tenant's latest period close (zero when none).
-func closedUntil(ctx context.Context, pool *pgxpool.Pool, tenantID int64) (time.Time, error) {
-	var t time.Time
-	err := pool.QueryRow(ctx, `SELECT closed_until FROM period_closes WHERE tenant_id = $1 ORDER BY closed_until DESC LIMIT 1`, tenantID).Scan(&t)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("period close: %w", err)
-	}
-	return t, nil
 }
 
 type booksData struct {
@@ -147,11 +106,11 @@ func (a *App) trialBalance(c *gin.Context) {
 	d.From = time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC)
 	d.To = today
 	var err error
-	if d.TB, err = ReadTrialBalance(ctx, a.Pool, u.TenantID, dayStart(d.At.AddDate(0, 0, 1)), d.Group); err != nil {
+	if d.TB, err = ReadTrialBalance(ctx, a.Ledger, u.TenantID, dayStart(d.At.AddDate(0, 0, 1)), d.Group); err != nil {
 		a.fail(c, err)
 		return
 	}
-	if d.ClosedUntil, err = closedUntil(ctx, a.Pool, u.TenantID); err != nil {
+	if d.ClosedUntil, err = a.Ledger.ClosedUntil(ctx, u.TenantID); err != nil {
 		a.fail(c, err)
 		return
 	}
@@ -209,7 +168,7 @@ func (a *App) closePeriod(c *gin.Context) {
 		return
 	}
 	until := dayStart(day.AddDate(0, 0, 1))
-	prev, err := closedUntil(ctx, a.Pool, u.TenantID)
+	prev, err := a.Ledger.ClosedUntil(ctx, u.TenantID)
 	if err != nil {
 		a.fail(c, err)
 		return

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"tartine/internal/spreadsheet"
+	"tartine/ledger"
 )
 
 // maxJournalDays is the longest range one journal export covers.
@@ -38,10 +38,9 @@ func safeCell(s string) string { return spreadsheet.Cell(s) }
 // reads the accents), ';' between fields, CRLF line ends, comma decimals,
 // dates as dd/mm/yyyy in school-local time; one row per posting (transfer
 // id, date, kind, account code, debit, credit, memo), ordered by business
-// time and transfer. It returns the number of rows written.
-//
-// Like ReadTrialBalance it reads the ledger's tables directly (read-only).
-func WriteJournal(ctx context.Context, pool *pgxpool.Pool, w io.Writer, tenantID int64, from, to time.Time) (int, error) {
+// time and transfer. It returns the number of rows written. The postings
+// are the ledger's Journal.
+func WriteJournal(ctx context.Context, led *ledger.Ledger, w io.Writer, tenantID int64, from, to time.Time) (int, error) {
 	if _, err := io.WriteString(w, "\ufeff"); err != nil {
 		return 0, err
 	}
@@ -51,48 +50,31 @@ func WriteJournal(ctx context.Context, pool *pgxpool.Pool, w io.Writer, tenantID
 	if err := cw.Write(JournalColumns); err != nil {
 		return 0, err
 	}
-	rows, err := pool.Query(ctx, `
-		SELECT t.id, t.occurred_at, t.kind, a.code, p.amount, t.memo
-		FROM transfers t
-		JOIN postings p ON p.tenant_id = t.tenant_id AND p.transfer_id = t.id
-		JOIN accounts a ON a.tenant_id = p.tenant_id AND a.id = p.account_id
-		WHERE t.tenant_id = $1 AND t.occurred_at >= $2 AND t.occurred_at < $3
-		ORDER BY t.occurred_at, t.id, p.id`, tenantID, from, to)
-	if err != nil {
-		return 0, fmt.Errorf("journal: %w", err)
-	}
-	defer rows.Close()
 	loc := brussels()
 	n := 0
 	rec := make([]string, len(JournalColumns))
-	for rows.Next() {
-		var id int64
-		var at time.Time
-		var kind, code, memo string
-		var amount decimal.Decimal
-		if err := rows.Scan(&id, &at, &kind, &code, &amount, &memo); err != nil {
-			return n, fmt.Errorf("journal: %w", err)
-		}
+	err := led.Journal(ctx, tenantID, from, to, func(j ledger.JournalLine) error {
 		debit, credit := decimal.Zero, decimal.Zero
-		if amount.IsPositive() {
-			debit = amount
+		if j.Amount.IsPositive() {
+			debit = j.Amount
 		} else {
-			credit = amount.Neg()
+			credit = j.Amount.Neg()
 		}
-		rec[0] = strconv.FormatInt(id, 10)
-		rec[1] = at.In(loc).Format("02/01/2006")
-		rec[2] = kind
-		rec[3] = code
+		rec[0] = strconv.FormatInt(j.TransferID, 10)
+		rec[1] = j.OccurredAt.In(loc).Format("02/01/2006")
+		rec[2] = j.Kind
+		rec[3] = j.AccountCode
 		rec[4] = beAmount(debit)
 		rec[5] = beAmount(credit)
-		rec[6] = memo
+		rec[6] = j.Memo
 		if err := cw.Write(rec); err != nil {
-			return n, err
+			return err
 		}
 		n++
-	}
-	if err := rows.Err(); err != nil {
-		return n, fmt.Errorf("journal: %w", err)
+		return nil
+	})
+	if err != nil {
+		return n, err
 	}
 	cw.Flush()
 	return n, cw.Error()
@@ -122,7 +104,7 @@ func (a *App) journalCSV(c *gin.Context) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="journal-%s-%s.csv"`, from.Format("20060102"), to.Format("20060102")))
 	c.Status(http.StatusOK)
-	n, err := WriteJournal(ctx, a.Pool, c.Writer, u.TenantID, dayStart(from), dayStart(to.AddDate(0, 0, 1)))
+	n, err := WriteJournal(ctx, a.Ledger, c.Writer, u.TenantID, dayStart(from), dayStart(to.AddDate(0, 0, 1)))
 	if err != nil {
 		// Headers are gone: log, and the truncated file lacks its last rows.
 		a.Log.Error("journal export failed", "tenant", u.TenantID, "rows", n, "err", err)

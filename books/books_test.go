@@ -135,7 +135,7 @@ func (w *world) year() {
 // tenant's chart: debit and credit by PCMN account.
 func (w *world) tbByPCMN(until time.Time) map[string][2]decimal.Decimal {
 	w.t.Helper()
-	tb, err := backoffice.ReadTrialBalance(w.ctx, w.pool, w.tenant, until, false)
+	tb, err := backoffice.ReadTrialBalance(w.ctx, w.led, w.tenant, until, false)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -84,8 +84,8 @@ func (l *Ledger) CloseYear(ctx context.Context, tenantID int64, start, end time.
 		if err != nil {
 			return err
 		}
-		var until *time.Time
-		if err := tx.QueryRow(ctx, `SELECT max(closed_until) FROM period_closes WHERE tenant_id = $1`, tenantID).Scan(&until); err != nil {
+		until, err := closedUntil(ctx, tx, tenantID)
+		if err != nil {
 			return err
 		}
 		if until != nil && until.After(end) {

@@ -20,14 +20,6 @@ import (
 // there. A new one fails the test; when one is fixed, the test says to
 // remove its line. Shrink this list, never grow it.
 var known = map[string]string{
-	// backoffice: the trial balance, the journal CSV and the period close
-	// read the ledger's tables; the ledger's journal and balance queries
-	// (ledger/journal.go, books/) are replacing them. backoffice is busy.
-	"backoffice → accounts":      "trial balance and journal read the ledger directly",
-	"backoffice → postings":      "trial balance and journal read the ledger directly",
-	"backoffice → transfers":     "trial balance and journal read the ledger directly",
-	"backoffice → period_closes": "period close page reads the ledger's closes",
-
 	// school creates a pupil's wallet and receivable accounts in the pupil's
 	// own insert transaction (ledger.EnsureAccountTx ties trackedness to a
 	// floor, the wallet may have none), and keeps its OGM counters on the
