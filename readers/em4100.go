@@ -204,15 +204,7 @@ func (s *em4100Scanner) feed(b byte, out func(scanResult)) {
 		return
 	case etx:
 		s.inFrame = false
-		uid, raw, err := DecodeEM4100(s.variant, s.framed())
-		switch {
-		case err == nil:
-			out(scanResult{kind: resFrame, uid: uid, raw: raw})
-		case isChecksum(err):
-			out(scanResult{kind: resBadChecksum, detail: err.Error()})
-		default:
-			out(scanResult{kind: resTorn, detail: err.Error()})
-		}
+		out(decoded(DecodeEM4100(s.variant, s.framed())))
 		return
 	}
 	s.buf = append(s.buf, b)
@@ -262,14 +254,19 @@ func (s *em4100Scanner) feedEM18(b byte, out func(scanResult)) {
 
 // block reports one 12-digit EM-18 frame.
 func (s *em4100Scanner) block(b []byte, out func(scanResult)) {
-	uid, raw, err := DecodeEM4100(EM18, b)
+	out(decoded(DecodeEM4100(EM18, b)))
+}
+
+// decoded is what DecodeEM4100 made of a whole frame: its badge, a bad
+// checksum or a torn frame.
+func decoded(uid string, raw []byte, err error) scanResult {
 	switch {
 	case err == nil:
-		out(scanResult{kind: resFrame, uid: uid, raw: raw})
+		return scanResult{kind: resFrame, uid: uid, raw: raw}
 	case isChecksum(err):
-		out(scanResult{kind: resBadChecksum, detail: err.Error()})
+		return scanResult{kind: resBadChecksum, detail: err.Error()}
 	default:
-		out(scanResult{kind: resTorn, detail: err.Error()})
+		return scanResult{kind: resTorn, detail: err.Error()}
 	}
 }
 
