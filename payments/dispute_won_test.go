@@ -155,7 +155,9 @@ func TestWebhookDisputeWonFeeBack(t *testing.T) {
 		return at.Unix()
 	}
 	payAt, disputeAt := when("stripe-topup:"+id.String()), when("stripe-dispute:dp_fb")
-	backAt := disputeAt + 1
+	// Stripe reinstates now: the webhook books the funds at its own clock,
+	// so the balance transaction is dated alike (the same day).
+	backAt := time.Now().Unix()
 	won := disputeObject("dp_fb", pi, 3000)
 	won["status"] = "won"
 	won["balance_transactions"] = []map[string]any{
@@ -227,15 +229,16 @@ func TestWebhookDisputeWonFeeBack(t *testing.T) {
 	e.deliver(t, event(t, "evt_fb2_created", evDisputeCreated, disputeObject("dp_fb2", piO, 2000)), "")
 	payO, disputeO := when("stripe-topup:"+other.String()), when("stripe-dispute:dp_fb2")
 	wonO := wonDisputeObject("dp_fb2", piO, 2000, "won", true) // reinstated, fee 0 in the event
+	backO := time.Now().Unix()
 	wonO["balance_transactions"].([]map[string]any)[0]["created"] = disputeO
-	wonO["balance_transactions"].([]map[string]any)[1]["created"] = disputeO + 1
+	wonO["balance_transactions"].([]map[string]any)[1]["created"] = backO
 	if code, body := e.deliver(t, event(t, "evt_fb2_back", evDisputeReinstated, wonO), ""); code != 200 {
 		t.Fatalf("second reinstatement: %d %s", code, body)
 	}
 	e.double.addBT(doubleBT{id: "txn_fb2_pay", typ: "charge", source: chO, amount: 2000, currency: "eur", created: payO})
 	e.double.addBT(doubleBT{id: "txn_dp_fb2_out", typ: "adjustment", source: "dp_fb2", srcObject: "dispute", charge: chO, amount: -2000, fee: 1500, currency: "eur", created: disputeO})
-	e.double.addBT(doubleBT{id: "txn_dp_fb2_back", typ: "adjustment", source: "dp_fb2", srcObject: "dispute", charge: chO, amount: 2000, fee: -1500, currency: "eur", created: disputeO + 1})
-	if end := time.Unix(disputeO+1, 0).In(tz.Brussels).AddDate(0, 0, 1); end.After(to) {
+	e.double.addBT(doubleBT{id: "txn_dp_fb2_back", typ: "adjustment", source: "dp_fb2", srcObject: "dispute", charge: chO, amount: 2000, fee: -1500, currency: "eur", created: backO})
+	if end := time.Unix(backO, 0).In(tz.Brussels).AddDate(0, 0, 1); end.After(to) {
 		to = end
 	}
 	check("the check books the fee given back", 1)
