@@ -36,10 +36,11 @@ type Month struct {
 
 // Month reads the pupil's month from from to to (inclusive, at most 62
 // days) at the school (days on or after the pupil's leaving day are closed,
-// ReasonPupilLeft), with the end of the term holding today, in six
-// statements sent together: the school (its policy), the pupil (its
-// leaving day), the calendar (one query for every cut-off of the month)
-// and the pupil's sick days, meal types, menus and bookings. It
+// ReasonPupilLeft), with the end of the term holding today, in four
+// statements sent together: the school's policy and the pupil's leaving
+// day (package school's), the calendar (one query for every cut-off of the
+// month), the pupil's sick days and the meal types, the menus, and the
+// bookings. It
 // returns ErrNotFound for an unknown school, ErrInvalid for a bad range or
 // malformed settings.
 func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, from, to, today time.Time) (Month, error) {
@@ -65,10 +66,10 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 		cal   = calendar{closures: map[time.Time]Closure{}}
 	)
 	b := &pgx.Batch{}
-	schools.QueueSchool(b, tenantID, schoolID, func(s schools.School) { sc, found = s, true })
-	schools.QueuePupils(b, tenantID, []int64{pupilID}, func(p schools.Pupil) {
-		if !p.LeftAt.IsZero() {
-			out.LeftAt = civil(p.LeftAt)
+	schools.QueueSchoolAndLeaving(b, tenantID, schoolID, pupilID, func(s schools.School, leaves time.Time) {
+		sc, found = s, true
+		if !leaves.IsZero() {
+			out.LeftAt = civil(leaves)
 		}
 	})
 	b.Queue(`
@@ -78,12 +79,18 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 		       ARRAY(SELECT c.day FROM school_closures c WHERE c.tenant_id = $1 AND c.school_id = $2 AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
 		       ARRAY(SELECT c.kind FROM school_closures c WHERE c.tenant_id = $1 AND c.school_id = $2 AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
 		       ARRAY(SELECT c.label FROM school_closures c WHERE c.tenant_id = $1 AND c.school_id = $2 AND c.day BETWEEN $3 AND $4 ORDER BY c.day),
-		       ARRAY(SELECT a.day FROM pupil_absences a WHERE a.tenant_id = $1 AND a.pupil_id = $5 AND a.day BETWEEN $6 AND $7 ORDER BY a.day)`,
+		       ARRAY(SELECT a.day FROM pupil_absences a WHERE a.tenant_id = $1 AND a.pupil_id = $5 AND a.day BETWEEN $6 AND $7 ORDER BY a.day),
+		       ARRAY(SELECT mt.code FROM meal_types mt WHERE mt.tenant_id = $1 ORDER BY mt.position, mt.code),
+		       ARRAY(SELECT mt.name FROM meal_types mt WHERE mt.tenant_id = $1 ORDER BY mt.position, mt.code),
+		       ARRAY(SELECT mt.subsidised FROM meal_types mt WHERE mt.tenant_id = $1 ORDER BY mt.position, mt.code),
+		       ARRAY(SELECT mt.position FROM meal_types mt WHERE mt.tenant_id = $1 ORDER BY mt.position, mt.code)`,
 		tenantID, schoolID, calFrom, calTo, pupilID, f, t).QueryRow(func(row pgx.Row) error {
-		var labels, kinds, clabels []string
+		var labels, kinds, clabels, codes, names []string
 		var starts, ends, days []time.Time
-		if err := row.Scan(&labels, &starts, &ends, &days, &kinds, &clabels, &out.Absent); err != nil {
-			return fmt.Errorf("read school calendar: %w", err)
+		var subsidised []bool
+		var positions []int
+		if err := row.Scan(&labels, &starts, &ends, &days, &kinds, &clabels, &out.Absent, &codes, &names, &subsidised, &positions); err != nil {
+			return fmt.Errorf("read school calendar and meal types: %w", err)
 		}
 		for i := range labels {
 			years = append(years, SchoolYear{Label: labels[i], Start: starts[i], End: ends[i]})
@@ -91,16 +98,11 @@ func (m *Manager) Month(ctx context.Context, tenantID, schoolID, pupilID int64, 
 		for i := range days {
 			cal.closures[civil(days[i])] = Closure{Day: days[i], Kind: ClosureKind(kinds[i]), Label: clabels[i]}
 		}
+		out.Meals = make([]MealType, len(codes))
+		for i := range codes {
+			out.Meals[i] = MealType{Code: codes[i], Name: names[i], Subsidised: subsidised[i], Position: positions[i]}
+		}
 		return nil
-	})
-	b.Queue(`SELECT code, name, subsidised, position FROM meal_types WHERE tenant_id = $1 ORDER BY position, code`, tenantID).Query(func(rows pgx.Rows) error {
-		var err error
-		out.Meals, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (MealType, error) {
-			var mt MealType
-			err := r.Scan(&mt.Code, &mt.Name, &mt.Subsidised, &mt.Position)
-			return mt, err
-		})
-		return err
 	})
 	b.Queue(`
 		SELECT mi.day, mi.meal_type, mi.position, mi.course, mi.dish, mi.allergens

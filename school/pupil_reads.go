@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -26,19 +27,29 @@ func ReadSchool(ctx context.Context, q Querier, tenantID, id int64) (School, err
 	return sc, mapErr(err, fmt.Sprint("school ", id))
 }
 
-// QueueSchool queues the read of the tenant's school into b: into is
-// called with it when the batch is read, not at all when there is no such
-// school.
-func QueueSchool(b *pgx.Batch, tenantID, id int64, into func(School)) {
-	b.Queue(`SELECT `+schoolCols+` FROM schools WHERE tenant_id = $1 AND id = $2`, tenantID, id).QueryRow(func(row pgx.Row) error {
-		sc, err := scanSchool(row)
+// QueueSchoolAndLeaving queues into b, as one statement, the read of the
+// tenant's school and of the leaving day of one of the tenant's pupils
+// (zero when none is set, or no such pupil): into is called with them when
+// the batch is read, not at all when there is no such school.
+func QueueSchoolAndLeaving(b *pgx.Batch, tenantID, schoolID, pupilID int64, into func(sc School, leaves time.Time)) {
+	b.Queue(`SELECT `+schoolCols+`, (SELECT p.left_at FROM pupils p WHERE p.tenant_id = $1 AND p.id = $3)
+		FROM schools WHERE tenant_id = $1 AND id = $2`, tenantID, schoolID, pupilID).QueryRow(func(row pgx.Row) error {
+		var sc School
+		var settings []byte
+		var leaves *time.Time
+		err := row.Scan(append(sc.dest(&settings), &leaves)...)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return nil
 		case err != nil:
-			return fmt.Errorf("school %d: %w", id, err)
+			return fmt.Errorf("school %d: %w", schoolID, err)
 		}
-		into(sc)
+		sc.Policy, sc.PolicyErr = decodePolicy(settings)
+		if leaves == nil {
+			into(sc, time.Time{})
+		} else {
+			into(sc, *leaves)
+		}
 		return nil
 	})
 }
@@ -98,22 +109,6 @@ func ReadPupils(ctx context.Context, q Querier, tenantID int64, ids []int64) (ma
 		out[p.ID] = p
 	}
 	return out, nil
-}
-
-// QueuePupils queues the read of the tenant's pupils among ids into b:
-// into is called with each when the batch is read; unknown ids are
-// skipped.
-func QueuePupils(b *pgx.Batch, tenantID int64, ids []int64, into func(Pupil)) {
-	b.Queue(`SELECT `+pupilCols+pupilFrom+` WHERE p.tenant_id = $1 AND p.id = ANY($2)`, tenantID, ids).Query(func(rows pgx.Rows) error {
-		ps, err := collectPupils(rows, nil)
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			into(p)
-		}
-		return nil
-	})
 }
 
 // PupilsOfSchoolIn is Store.PupilsOfSchool on q.
