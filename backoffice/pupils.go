@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5"
 
 	"tartine/ledger"
 	"tartine/school"
@@ -166,23 +165,12 @@ func (a *App) pupilData(c *gin.Context, p school.Pupil) (pupilData, error) {
 	}
 	// Every badge the pupil ever had, so that a returned badge's history
 	// stays visible here.
-	rows, err := a.Pool.Query(ctx, `SELECT DISTINCT badge_id FROM badge_assignments WHERE tenant_id = $1 AND pupil_id = $2 ORDER BY badge_id`, t, p.ID)
+	held, err := a.School.PupilBadgeHistory(ctx, t, p.ID)
 	if err != nil {
-		return d, fmt.Errorf("badges of pupil %d: %w", p.ID, err)
+		return d, err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return d, fmt.Errorf("badges of pupil %d: %w", p.ID, err)
-	}
-	for _, id := range ids {
-		b, err := a.School.Badge(ctx, t, id)
-		if err != nil {
-			return d, err
-		}
-		h, err := a.School.BadgeHistory(ctx, t, id)
-		if err != nil {
-			return d, err
-		}
+	for _, hb := range held {
+		b, h := hb.Badge, hb.History
 		v := badgeView{Badge: b, Current: b.PupilID == p.ID, History: h}
 		for _, e := range h {
 			if err := a.namePupil(c, &d, e.PupilID); err != nil {

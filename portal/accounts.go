@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/internal/websession"
+	"tartine/school"
 )
 
 // Errors of the account services.
@@ -38,9 +39,18 @@ type account struct {
 	Threshold decimal.Decimal
 	Alert     bool
 	hash      string
+	// family is the account's guardian rows (portal_account_guardians),
+	// read with the account: its children are theirs (school.FamilyPupils).
+	family []school.GuardianRef
 }
 
 const accountCols = `id, email, language, low_balance_threshold, low_balance_alert, password_hash`
+
+// familyCols are the account's guardian rows, after accountCols in a query
+// of portal_accounts (scanAccountFamily).
+const familyCols = `,
+	ARRAY(SELECT ag.tenant_id FROM portal_account_guardians ag WHERE ag.account_id = portal_accounts.id ORDER BY ag.tenant_id, ag.guardian_id),
+	ARRAY(SELECT ag.guardian_id FROM portal_account_guardians ag WHERE ag.account_id = portal_accounts.id ORDER BY ag.tenant_id, ag.guardian_id)`
 
 func scanAccount(row pgx.Row) (*account, error) {
 	var a account
@@ -53,12 +63,32 @@ func scanAccount(row pgx.Row) (*account, error) {
 	return &a, nil
 }
 
+// scanAccountFamily reads accountCols and familyCols.
+func scanAccountFamily(row pgx.Row) (*account, error) {
+	var a account
+	var tenants, guardians []int64
+	if err := row.Scan(&a.ID, &a.Email, &a.Language, &a.Threshold, &a.Alert, &a.hash, &tenants, &guardians); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("portal: read account: %w", err)
+	}
+	if len(tenants) != len(guardians) {
+		return nil, fmt.Errorf("portal: read account %d: %d tenants for %d guardians", a.ID, len(tenants), len(guardians))
+	}
+	a.family = make([]school.GuardianRef, len(tenants))
+	for i := range tenants {
+		a.family[i] = school.GuardianRef{TenantID: tenants[i], ID: guardians[i]}
+	}
+	return &a, nil
+}
+
 func (a *App) accountByID(ctx context.Context, id int64) (*account, error) {
-	return scanAccount(a.Pool.QueryRow(ctx, `SELECT `+accountCols+` FROM portal_accounts WHERE id = $1`, id))
+	return scanAccountFamily(a.Pool.QueryRow(ctx, `SELECT `+accountCols+familyCols+` FROM portal_accounts WHERE id = $1`, id))
 }
 
 func (a *App) accountByEmail(ctx context.Context, email string) (*account, error) {
-	return scanAccount(a.Pool.QueryRow(ctx, `SELECT `+accountCols+` FROM portal_accounts WHERE lower(email) = lower($1)`, email))
+	return scanAccountFamily(a.Pool.QueryRow(ctx, `SELECT `+accountCols+familyCols+` FROM portal_accounts WHERE lower(email) = lower($1)`, email))
 }
 
 // Accounts in memory (issue 17: every request of the rush read its
@@ -383,67 +413,48 @@ func (ch child) Name() string { return ch.FirstName + " " + ch.LastName }
 // Actor is the booking and ledger actor for the guardian.
 func (ch child) Actor() string { return "guardian:" + strconv.FormatInt(ch.GuardianID, 10) }
 
-// childQueryAll is childQuery with the children who left (inactive) too.
-const childQueryAll = `SELECT DISTINCT ON (p.tenant_id, p.id) p.tenant_id, p.id, p.first_name, p.last_name, p.level, p.school_id, s.name,
-	coalesce(p.wallet_account_id, 0), coalesce(p.wallet_ogm, ''), ag.guardian_id, p.allergens
-FROM portal_account_guardians ag
-JOIN guardian_pupils gp ON gp.tenant_id = ag.tenant_id AND gp.guardian_id = ag.guardian_id
-JOIN pupils p ON p.tenant_id = gp.tenant_id AND p.id = gp.pupil_id
-JOIN schools s ON s.tenant_id = p.tenant_id AND s.id = p.school_id
-WHERE ag.account_id = $1`
+// childOf is the portal's view of the school's pupil of the family.
+func childOf(p school.FamilyPupil) child {
+	ch := child{TenantID: p.TenantID, ID: p.ID, FirstName: p.FirstName, LastName: p.LastName, Level: p.Level, SchoolID: p.SchoolID,
+		SchoolName: p.SchoolName, WalletID: p.WalletID, OGM: p.OGM, GuardianID: p.GuardianID, Allergens: make([]string, len(p.Allergens))}
+	for i, al := range p.Allergens {
+		ch.Allergens[i] = string(al)
+	}
+	return ch
+}
 
-const childQuery = childQueryAll + ` AND p.active`
-
-func scanChildren(rows pgx.Rows) ([]child, error) {
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (child, error) {
-		var ch child
-		err := r.Scan(&ch.TenantID, &ch.ID, &ch.FirstName, &ch.LastName, &ch.Level, &ch.SchoolID, &ch.SchoolName,
-			&ch.WalletID, &ch.OGM, &ch.GuardianID, &ch.Allergens)
-		return ch, err
-	})
+func childrenOf(ps []school.FamilyPupil, err error) ([]child, error) {
+	if err != nil {
+		return nil, fmt.Errorf("portal: children: %w", err)
+	}
+	out := make([]child, len(ps))
+	for i, p := range ps {
+		out[i] = childOf(p)
+	}
+	return out, nil
 }
 
 // children lists the account's children, all tenants, by first name.
-func (a *App) children(ctx context.Context, accountID int64) ([]child, error) {
-	rows, err := a.Pool.Query(ctx, `SELECT * FROM (`+childQuery+` ORDER BY p.tenant_id, p.id, ag.guardian_id) x ORDER BY first_name, id`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("portal: children: %w", err)
-	}
-	out, err := scanChildren(rows)
-	if err != nil {
-		return nil, fmt.Errorf("portal: children: %w", err)
-	}
-	return out, nil
+func (a *App) children(ctx context.Context, acct *account) ([]child, error) {
+	return childrenOf(a.School.FamilyPupils(ctx, acct.family, false))
 }
 
 // childrenAll is children with the inactive ones (the family export).
-func (a *App) childrenAll(ctx context.Context, accountID int64) ([]child, error) {
-	rows, err := a.Pool.Query(ctx, `SELECT * FROM (`+childQueryAll+` ORDER BY p.tenant_id, p.id, ag.guardian_id) x ORDER BY first_name, id`, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("portal: children: %w", err)
-	}
-	out, err := scanChildren(rows)
-	if err != nil {
-		return nil, fmt.Errorf("portal: children: %w", err)
-	}
-	return out, nil
+func (a *App) childrenAll(ctx context.Context, acct *account) ([]child, error) {
+	return childrenOf(a.School.FamilyPupils(ctx, acct.family, true))
 }
 
 // childByID returns the pupil when the account is linked to it in the tenant;
 // ErrNotFound otherwise. This is the one access check of the portal.
-func (a *App) childByID(ctx context.Context, accountID, tenantID, pupilID int64) (child, error) {
-	rows, err := a.Pool.Query(ctx, childQuery+` AND ag.tenant_id = $2 AND p.id = $3 ORDER BY p.tenant_id, p.id, ag.guardian_id`, accountID, tenantID, pupilID)
-	if err != nil {
-		return child{}, fmt.Errorf("portal: child: %w", err)
-	}
-	out, err := scanChildren(rows)
-	if err != nil {
-		return child{}, fmt.Errorf("portal: child: %w", err)
-	}
-	if len(out) == 0 {
+func (a *App) childByID(ctx context.Context, acct *account, tenantID, pupilID int64) (child, error) {
+	p, err := a.School.FamilyPupil(ctx, acct.family, tenantID, pupilID)
+	if errors.Is(err, school.ErrNotFound) {
 		return child{}, ErrNotFound
 	}
-	return out[0], nil
+	if err != nil {
+		return child{}, fmt.Errorf("portal: child: %w", err)
+	}
+	return childOf(p), nil
 }
 
 // child reads :tenant and :pupil from the URL and returns the pupil if the
@@ -453,13 +464,6 @@ func (a *App) child(c *gin.Context) (*account, child, bool) {
 	tenantID, err1 := strconv.ParseInt(c.Param("tenant"), 10, 64)
 	pupilID, err2 := strconv.ParseInt(c.Param("pupil"), 10, 64)
 	valid := err1 == nil && err2 == nil && tenantID > 0 && pupilID > 0
-	if _, loaded := c.Get("portal_account"); !loaded && valid {
-		if p := websession.CurrentPrincipal(c); p != nil && p.Kind == websession.KindGuardian {
-			if _, ok := a.cachedAccount(p.ID); !ok {
-				return a.accountAndChild(c, p.ID, tenantID, pupilID)
-			}
-		}
-	}
 	acct, ok := a.mustAccount(c)
 	if !ok {
 		return nil, child{}, false
@@ -468,7 +472,7 @@ func (a *App) child(c *gin.Context) (*account, child, bool) {
 		a.notFound(c)
 		return nil, child{}, false
 	}
-	ch, err := a.childByID(c.Request.Context(), acct.ID, tenantID, pupilID)
+	ch, err := a.childByID(c.Request.Context(), acct, tenantID, pupilID)
 	if errors.Is(err, ErrNotFound) {
 		a.notFound(c)
 		return nil, child{}, false
@@ -478,44 +482,6 @@ func (a *App) child(c *gin.Context) (*account, child, bool) {
 		return nil, child{}, false
 	}
 	return acct, ch, true
-}
-
-// accountAndChild is child's account and access check in one round trip
-// (issue 17: every child page of the rush paid two).
-func (a *App) accountAndChild(c *gin.Context, accountID, tenantID, pupilID int64) (*account, child, bool) {
-	var (
-		acct *account
-		kids []child
-	)
-	b := &pgx.Batch{}
-	b.Queue(`SELECT `+accountCols+` FROM portal_accounts WHERE id = $1`, accountID).QueryRow(func(row pgx.Row) error {
-		var err error
-		if acct, err = scanAccount(row); errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		return err
-	})
-	b.Queue(childQuery+` AND ag.tenant_id = $2 AND p.id = $3 ORDER BY p.tenant_id, p.id, ag.guardian_id`, accountID, tenantID, pupilID).Query(func(rows pgx.Rows) error {
-		var err error
-		kids, err = scanChildren(rows)
-		return err
-	})
-	if err := a.Pool.SendBatch(c.Request.Context(), b).Close(); err != nil {
-		a.fail(c, fmt.Errorf("portal: account and child: %w", err))
-		return nil, child{}, false
-	}
-	if acct == nil {
-		a.toLogin(c)
-		c.Abort()
-		return nil, child{}, false
-	}
-	a.rememberAccount(acct)
-	c.Set("portal_account", acct)
-	if len(kids) == 0 {
-		a.notFound(c)
-		return nil, child{}, false
-	}
-	return acct, kids[0], true
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -247,6 +247,7 @@ func (a *App) link(c *gin.Context) {
 	code, err := NormaliseCode(c.PostForm("code"))
 	if err == nil {
 		err = pgx.BeginFunc(ctx, a.Pool, func(tx pgx.Tx) error { return a.redeem(ctx, tx, code, acct.ID) })
+		a.forgetAccount(acct.ID) // its guardians are kept with it
 	}
 	if errors.Is(err, ErrBadCode) {
 		_ = a.Throttle.Failed(ctx, throttleKey, c.ClientIP())

@@ -93,7 +93,7 @@ func (familyData) WeekdayList() []int { return []int{1, 2, 3, 4, 5} }
 // familyForm prepares the form for the account's children and the month.
 func (a *App) familyForm(c *gin.Context, acct *account, month time.Time) (familyData, error) {
 	ctx := c.Request.Context()
-	kids, err := a.children(ctx, acct.ID)
+	kids, err := a.children(ctx, acct)
 	if err != nil {
 		return familyData{}, err
 	}

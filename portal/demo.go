@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tartine/internal/password"
+	"tartine/school"
 )
 
 // DemoEmail and DemoPassword are the demo parent login (Sophie Dubois, Emma
@@ -20,10 +21,9 @@ const (
 
 // SeedDemo gives the demo guardian DemoEmail a portal account (idempotent)
 // and returns the lines to print.
-func SeedDemo(ctx context.Context, pool *pgxpool.Pool, tenantID int64) ([]string, error) {
-	var guardianID int64
-	err := pool.QueryRow(ctx, `SELECT id FROM guardians WHERE tenant_id = $1 AND lower(email) = $2`, tenantID, DemoEmail).Scan(&guardianID)
-	if errors.Is(err, pgx.ErrNoRows) {
+func SeedDemo(ctx context.Context, pool *pgxpool.Pool, st *school.Store, tenantID int64) ([]string, error) {
+	g, err := st.GuardianByEmail(ctx, tenantID, DemoEmail)
+	if errors.Is(err, school.ErrNotFound) {
 		return nil, fmt.Errorf("portal demo: guardian %s missing (school demo not seeded?)", DemoEmail)
 	}
 	if err != nil {
@@ -33,7 +33,7 @@ func SeedDemo(ctx context.Context, pool *pgxpool.Pool, tenantID int64) ([]string
 	if err != nil {
 		return nil, err
 	}
-	if err := EnsureAccount(ctx, pool, tenantID, guardianID, DemoEmail, hash); err != nil {
+	if err := EnsureAccount(ctx, pool, tenantID, g.ID, DemoEmail, hash); err != nil {
 		return nil, fmt.Errorf("portal demo: %w", err)
 	}
 	return []string{fmt.Sprintf("parent    %s / %s (portal /portal/: Emma and Lucas, bookings, history, fee statements, a low-balance alert)", DemoEmail, DemoPassword)}, nil

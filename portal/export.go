@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5"
 
 	"tartine/booking"
 	"tartine/internal/spreadsheet"
 	"tartine/ledger"
+	"tartine/school"
 )
 
 // familyExport is everything the portal holds about a family (GDPR access).
@@ -65,29 +65,44 @@ type exportPupil struct {
 func (a *App) buildExport(ctx context.Context, acct *account) (familyExport, error) {
 	ex := familyExport{GeneratedAt: a.Now(), Account: exportAccount{Email: acct.Email, Language: acct.Language,
 		LowBalanceThreshold: acct.Threshold.StringFixed(2), LowBalanceAlert: acct.Alert}}
-	rows, err := a.Pool.Query(ctx, `SELECT g.tenant_id, g.id, g.first_name, g.last_name, coalesce(g.email, ''), g.phone, g.address, g.language
-		FROM portal_account_guardians ag JOIN guardians g ON g.tenant_id = ag.tenant_id AND g.id = ag.guardian_id
-		WHERE ag.account_id = $1 ORDER BY g.tenant_id, g.id`, acct.ID)
+	guardians, err := a.School.FamilyGuardians(ctx, acct.family)
 	if err != nil {
 		return ex, err
 	}
-	if ex.Guardians, err = pgx.CollectRows(rows, pgx.RowToStructByPos[exportGuardian]); err != nil {
-		return ex, err
+	ex.Guardians = make([]exportGuardian, 0, len(guardians))
+	for _, g := range guardians {
+		ex.Guardians = append(ex.Guardians, exportGuardian{TenantID: g.TenantID, ID: g.ID, FirstName: g.FirstName, LastName: g.LastName,
+			Email: g.Email, Phone: g.Phone, Address: g.Address, Language: g.Language})
 	}
-	kids, err := a.childrenAll(ctx, acct.ID) // inactive children too: the export is everything held
+	kids, err := a.childrenAll(ctx, acct) // inactive children too: the export is everything held
 	if err != nil {
 		return ex, err
+	}
+	records, err := a.School.FamilyPupilRecords(ctx, acct.family)
+	if err != nil {
+		return ex, err
+	}
+	byRef := make(map[[2]int64]school.Pupil, len(records))
+	for _, r := range records {
+		byRef[[2]int64{r.TenantID, r.ID}] = r
 	}
 	far := a.Now().AddDate(2, 0, 0)
 	for _, k := range kids {
 		p := exportPupil{TenantID: k.TenantID, ID: k.ID, FirstName: k.FirstName, LastName: k.LastName, School: k.SchoolName, Level: k.Level, WalletOGM: k.OGM}
-		var birth *time.Time
-		if err := a.Pool.QueryRow(ctx, `SELECT birth_date, diet, allergens, allergy_notes, free_meals, photo_consent FROM pupils WHERE tenant_id = $1 AND id = $2`,
-			k.TenantID, k.ID).Scan(&birth, &p.Diet, &p.Allergens, &p.AllergyNotes, &p.FreeMeals, &p.PhotoConsent); err != nil {
-			return ex, err
+		r, ok := byRef[[2]int64{k.TenantID, k.ID}]
+		if !ok {
+			return ex, fmt.Errorf("portal: export: pupil %d of tenant %d not read", k.ID, k.TenantID)
 		}
-		if birth != nil {
-			p.BirthDate = birth.Format("2006-01-02")
+		p.Diet, p.Allergens = make([]string, len(r.Diet)), make([]string, len(r.Allergens))
+		for i, d := range r.Diet {
+			p.Diet[i] = string(d)
+		}
+		for i, al := range r.Allergens {
+			p.Allergens[i] = string(al)
+		}
+		p.AllergyNotes, p.FreeMeals, p.PhotoConsent = r.AllergyNotes, r.FreeMeals, r.PhotoConsent
+		if !r.BirthDate.IsZero() {
+			p.BirthDate = r.BirthDate.Format("2006-01-02")
 		}
 		if p.Bookings, err = a.Booking.Bookings(ctx, k.TenantID, k.ID, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), far); err != nil {
 			return ex, err

@@ -21,7 +21,7 @@ func BookingsPageRenderer(a *App, email string, tenantID, pupilID int64, month t
 	if err != nil {
 		return nil, err
 	}
-	ch, err := a.childByID(ctx, acct.ID, tenantID, pupilID)
+	ch, err := a.childByID(ctx, acct, tenantID, pupilID)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func (a *App) home(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	kids, err := a.children(ctx, acct.ID)
+	kids, err := a.children(ctx, acct)
 	if err != nil {
 		a.fail(c, err)
 		return

@@ -90,33 +90,30 @@ func (a *App) Letters(c *gin.Context) {
 		a.notFound(c)
 		return
 	}
-	rows, err := a.Pool.Query(ctx, `SELECT g.id, string_agg(p.first_name, ', ' ORDER BY p.first_name)
-		FROM guardians g
-		JOIN guardian_pupils gp ON gp.tenant_id = g.tenant_id AND gp.guardian_id = g.id
-		JOIN pupils p ON p.tenant_id = gp.tenant_id AND p.id = gp.pupil_id AND p.active AND p.school_id = $2
-		WHERE g.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM portal_account_guardians ag WHERE ag.tenant_id = g.tenant_id AND ag.guardian_id = g.id)
-		GROUP BY g.id, g.last_name, g.first_name ORDER BY g.last_name, g.first_name`, tenantID, schoolID)
+	// Every guardian of the school's pupils who has no login yet.
+	guardians, err := a.School.GuardiansOfSchool(ctx, tenantID, schoolID)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	type gk struct {
-		ID   int64
-		Kids string
+	ids := make([]int64, len(guardians))
+	for i, g := range guardians {
+		ids[i] = g.ID
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[gk])
-	if err != nil {
+	rows, _ := a.Pool.Query(ctx, `SELECT guardian_id FROM portal_account_guardians WHERE tenant_id = $1 AND guardian_id = ANY($2)`, tenantID, ids)
+	withLogin := map[int64]bool{}
+	var id int64
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { withLogin[id] = true; return nil }); err != nil {
 		a.fail(c, err)
 		return
 	}
 	d.Sent = true
 	byEmail := c.PostForm("send") == "email"
-	for _, x := range list {
-		g, err := a.School.Guardian(ctx, tenantID, x.ID)
-		if err != nil {
-			a.fail(c, err)
-			return
+	for _, x := range guardians {
+		if withLogin[x.ID] {
+			continue
 		}
+		g := x.Guardian
 		inv, err := a.IssueInvitation(ctx, tenantID, x.ID)
 		if err != nil {
 			a.fail(c, err)
@@ -125,7 +122,7 @@ func (a *App) Letters(c *gin.Context) {
 		link := a.BaseURL + "/portal/register?code=" + url.QueryEscape(inv.Code)
 		if byEmail && g.Email != "" {
 			msg, err := a.emails.Render(g.Email, g.Language, mail.InvitationReminder{GuardianName: g.FirstName + " " + g.LastName,
-				School: d.School.Name, Children: []string{x.Kids}, Code: inv.Code, Link: link})
+				School: d.School.Name, Children: []string{x.Children}, Code: inv.Code, Link: link})
 			if err == nil {
 				err = a.Mail.Send(ctx, msg)
 			}
@@ -140,7 +137,7 @@ func (a *App) Letters(c *gin.Context) {
 			a.fail(c, err)
 			return
 		}
-		d.Letters = append(d.Letters, letter{Guardian: g, Children: []string{x.Kids}, Code: inv.Code, Link: link,
+		d.Letters = append(d.Letters, letter{Guardian: g, Children: []string{x.Children}, Code: inv.Code, Link: link,
 			QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))})
 	}
 	a.render(c, http.StatusOK, "letters", "portal.letters.title", d, nil)

@@ -15,6 +15,7 @@ import (
 	"tartine/booking"
 	"tartine/internal/mail"
 	"tartine/payments"
+	"tartine/school"
 )
 
 // Notices sends the family emails that other services ask for ("top-up
@@ -23,6 +24,7 @@ import (
 // payments that notify and the portal that starts their top-ups.
 type Notices struct {
 	pool    *pgxpool.Pool
+	school  *school.Store
 	booking *booking.Manager
 	mail    Sender
 	emails  *mail.Templates
@@ -31,9 +33,9 @@ type Notices struct {
 }
 
 // NewNotices returns the notices on the portal's dependencies (Pool,
-// Booking, Mail, Log and BaseURL are used).
+// School, Booking, Mail, Log and BaseURL are used).
 func NewNotices(d Deps) (*Notices, error) {
-	if d.Pool == nil || d.Booking == nil || d.Mail == nil {
+	if d.Pool == nil || d.School == nil || d.Booking == nil || d.Mail == nil {
 		return nil, errors.New("portal notices: missing dependency")
 	}
 	if d.Log == nil {
@@ -43,13 +45,13 @@ func NewNotices(d Deps) (*Notices, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Notices{pool: d.Pool, booking: d.Booking, mail: d.Mail, emails: emails, log: d.Log,
+	return &Notices{pool: d.Pool, school: d.School, booking: d.Booking, mail: d.Mail, emails: emails, log: d.Log,
 		baseURL: strings.TrimRight(d.BaseURL, "/")}, nil
 }
 
 // notices are the portal's own, on its dependencies.
 func (a *App) notices() *Notices {
-	return &Notices{pool: a.Pool, booking: a.Booking, mail: a.Mail, emails: a.emails, log: a.Log, baseURL: a.BaseURL}
+	return &Notices{pool: a.Pool, school: a.School, booking: a.Booking, mail: a.Mail, emails: a.emails, log: a.Log, baseURL: a.BaseURL}
 }
 
 // sendToAccount renders e in the account's language and sends it, unless
@@ -82,11 +84,17 @@ func (a *App) accountsOfPupil(ctx context.Context, tenantID, pupilID int64) ([]*
 }
 
 func (n *Notices) accountsOfPupil(ctx context.Context, tenantID, pupilID int64) ([]*account, error) {
+	guardians, err := n.school.GuardiansOfPupil(ctx, tenantID, pupilID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(guardians))
+	for i, g := range guardians {
+		ids[i] = g.ID
+	}
 	rows, err := n.pool.Query(ctx, `SELECT DISTINCT a.id, a.email, a.language, a.low_balance_threshold, a.low_balance_alert, a.password_hash
-		FROM guardian_pupils gp
-		JOIN portal_account_guardians ag ON ag.tenant_id = gp.tenant_id AND ag.guardian_id = gp.guardian_id
-		JOIN portal_accounts a ON a.id = ag.account_id
-		WHERE gp.tenant_id = $1 AND gp.pupil_id = $2`, tenantID, pupilID)
+		FROM portal_account_guardians ag JOIN portal_accounts a ON a.id = ag.account_id
+		WHERE ag.tenant_id = $1 AND ag.guardian_id = ANY($2)`, tenantID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -104,16 +112,14 @@ func (a *App) LowBalanceCheck(ctx context.Context, tenantID, pupilID int64) {
 }
 
 func (a *App) lowBalanceCheck(ctx context.Context, tenantID, pupilID int64) error {
-	var wallet int64
-	var first string
-	if err := a.Pool.QueryRow(ctx, `SELECT coalesce(wallet_account_id, 0), first_name FROM pupils WHERE tenant_id = $1 AND id = $2`,
-		tenantID, pupilID).Scan(&wallet, &first); err != nil {
+	p, err := a.School.Pupil(ctx, tenantID, pupilID)
+	if err != nil {
 		return err
 	}
-	if wallet == 0 {
+	if p.WalletAccountID == 0 {
 		return nil
 	}
-	bal, err := a.Booking.Wallet(ctx, tenantID, wallet)
+	bal, err := a.Booking.Wallet(ctx, tenantID, p.WalletAccountID)
 	if err != nil {
 		return err
 	}
@@ -126,7 +132,7 @@ func (a *App) lowBalanceCheck(ctx context.Context, tenantID, pupilID int64) erro
 		if !acct.Alert || !bal.Available.LessThan(acct.Threshold) {
 			continue
 		}
-		e := mail.LowBalance{Child: first, Balance: bal.Balance, Available: bal.Available, Threshold: acct.Threshold,
+		e := mail.LowBalance{Child: p.FirstName, Balance: bal.Balance, Available: bal.Available, Threshold: acct.Threshold,
 			Link: a.BaseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/topup"}
 		// The alert is marked sent in the transaction that enqueues it
 		// (with a queue, TxSender): marked exactly when it will be sent.
@@ -221,13 +227,11 @@ func (n *Notices) TopUpReceived(ctx context.Context, t payments.TopUpNotice) err
 // TopUpReceivedBy sends "top-up received" for any method (card,
 // bancontact, transfer, cash).
 func (n *Notices) TopUpReceivedBy(ctx context.Context, tenantID, pupilID int64, amount decimal.Decimal, method string) error {
-	var wallet int64
-	var first string
-	if err := n.pool.QueryRow(ctx, `SELECT coalesce(wallet_account_id, 0), first_name FROM pupils WHERE tenant_id = $1 AND id = $2`,
-		tenantID, pupilID).Scan(&wallet, &first); err != nil {
+	p, err := n.school.Pupil(ctx, tenantID, pupilID)
+	if err != nil {
 		return err
 	}
-	bal, err := n.booking.Wallet(ctx, tenantID, wallet)
+	bal, err := n.booking.Wallet(ctx, tenantID, p.WalletAccountID)
 	if err != nil {
 		return err
 	}
@@ -236,7 +240,7 @@ func (n *Notices) TopUpReceivedBy(ctx context.Context, tenantID, pupilID int64, 
 		return err
 	}
 	for _, acct := range accts {
-		n.sendToAccount(ctx, acct, mail.TopUpReceived{Child: first, Amount: amount, Balance: bal.Balance, Available: bal.Available, Method: method,
+		n.sendToAccount(ctx, acct, mail.TopUpReceived{Child: p.FirstName, Amount: amount, Balance: bal.Balance, Available: bal.Available, Method: method,
 			Link: n.baseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/history"})
 	}
 	return nil

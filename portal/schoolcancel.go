@@ -13,6 +13,7 @@ import (
 	"tartine/booking"
 	"tartine/internal/i18n"
 	"tartine/internal/mail"
+	"tartine/school"
 )
 
 // BookingsCancelledBySchool tells the families about bookings the school
@@ -39,12 +40,13 @@ func (a *App) BookingsCancelledBySchool(ctx context.Context, tenantID int64, can
 		}
 		byPupil[c.Booking.PupilID] = append(byPupil[c.Booking.PupilID], c)
 	}
-	names := map[int64]string{}
-	rows, _ := a.Pool.Query(ctx, `SELECT id, first_name FROM pupils WHERE tenant_id = $1 AND id = ANY($2)`, tenantID, pupils)
-	var id int64
-	var first string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &first}, func() error { names[id] = first; return nil }); err != nil {
+	read, err := school.ReadPupils(ctx, a.Pool, tenantID, pupils)
+	if err != nil {
 		return fmt.Errorf("read pupils: %w", err)
+	}
+	names := make(map[int64]string, len(read))
+	for id, p := range read {
+		names[id] = p.FirstName
 	}
 	meals := map[string]string{}
 	types, err := a.Booking.MealTypes(ctx, tenantID)
@@ -62,20 +64,36 @@ func (a *App) BookingsCancelledBySchool(ctx context.Context, tenantID int64, can
 	}
 	rcpts := map[string]*recipient{}
 	var order []string
-	rows, _ = a.Pool.Query(ctx, `
-		SELECT gp.pupil_id, coalesce(pa.email, g.email, ''), coalesce(pa.language, g.language)
-		FROM guardian_pupils gp
-		JOIN guardians g ON g.tenant_id = gp.tenant_id AND g.id = gp.guardian_id
-		LEFT JOIN portal_account_guardians ag ON ag.tenant_id = gp.tenant_id AND ag.guardian_id = gp.guardian_id
-		LEFT JOIN portal_accounts pa ON pa.id = ag.account_id
-		WHERE gp.tenant_id = $1 AND gp.pupil_id = ANY($2)
-		ORDER BY g.id, gp.pupil_id`, tenantID, pupils)
-	var pupil int64
-	var email, lang string
-	_, err = pgx.ForEachRow(rows, []any{&pupil, &email, &lang}, func() error {
+	// The guardians' own addresses and languages, those of their portal
+	// accounts first.
+	links, err := a.School.GuardiansOfPupilsAll(ctx, tenantID, pupils)
+	if err != nil {
+		return fmt.Errorf("read the guardians' addresses: %w", err)
+	}
+	ids := make([]int64, 0, len(links))
+	for i, g := range links {
+		if i == 0 || links[i-1].ID != g.ID { // by guardian id
+			ids = append(ids, g.ID)
+		}
+	}
+	type login struct{ email, lang string }
+	logins := map[int64]login{}
+	rows, _ := a.Pool.Query(ctx, `SELECT ag.guardian_id, pa.email, pa.language
+		FROM portal_account_guardians ag JOIN portal_accounts pa ON pa.id = ag.account_id
+		WHERE ag.tenant_id = $1 AND ag.guardian_id = ANY($2)`, tenantID, ids)
+	var guardian int64
+	var l login
+	if _, err := pgx.ForEachRow(rows, []any{&guardian, &l.email, &l.lang}, func() error { logins[guardian] = l; return nil }); err != nil {
+		return fmt.Errorf("read the guardians' addresses: %w", err)
+	}
+	for _, g := range links {
+		email, lang := g.Email, g.Language
+		if l, ok := logins[g.ID]; ok {
+			email, lang = l.email, l.lang
+		}
 		email = strings.TrimSpace(email)
 		if email == "" {
-			return nil
+			continue
 		}
 		k := strings.ToLower(email)
 		r, ok := rcpts[k]
@@ -86,13 +104,9 @@ func (a *App) BookingsCancelledBySchool(ctx context.Context, tenantID int64, can
 			rcpts[k] = r
 			order = append(order, k)
 		}
-		if !slices.Contains(r.pupils, pupil) {
-			r.pupils = append(r.pupils, pupil)
+		if !slices.Contains(r.pupils, g.PupilID) {
+			r.pupils = append(r.pupils, g.PupilID)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read the guardians' addresses: %w", err)
 	}
 
 	var errs []error

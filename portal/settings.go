@@ -31,16 +31,22 @@ type settingsData struct {
 }
 
 // settingsData reads the account's choices and the phone and address of
-// its guardian rows (the first one; saving writes them all).
+// its guardian rows (the greatest of them; saving writes them all).
 func (a *App) settingsData(c *gin.Context, acct *account) (settingsData, error) {
+	ctx := c.Request.Context()
 	d := settingsData{Threshold: acct.Threshold.StringFixed(2), Alert: acct.Alert, Language: acct.Language, MinPassword: minPassword()}
-	err := a.Pool.QueryRow(c.Request.Context(), `SELECT a.email_topups, a.email_bookings,
-			coalesce((SELECT max(g.phone) FROM portal_account_guardians ag JOIN guardians g ON g.tenant_id = ag.tenant_id AND g.id = ag.guardian_id
-				WHERE ag.account_id = a.id), ''),
-			coalesce((SELECT max(g.address) FROM portal_account_guardians ag JOIN guardians g ON g.tenant_id = ag.tenant_id AND g.id = ag.guardian_id
-				WHERE ag.account_id = a.id), '')
-		FROM portal_accounts a WHERE a.id = $1`, acct.ID).Scan(&d.EmailTopUps, &d.EmailBookings, &d.Phone, &d.Address)
-	return d, err
+	err := a.Pool.QueryRow(ctx, `SELECT email_topups, email_bookings FROM portal_accounts WHERE id = $1`, acct.ID).Scan(&d.EmailTopUps, &d.EmailBookings)
+	if err != nil {
+		return d, err
+	}
+	guardians, err := a.School.FamilyGuardians(ctx, acct.family)
+	if err != nil {
+		return d, err
+	}
+	for _, g := range guardians {
+		d.Phone, d.Address = max(d.Phone, g.Phone), max(d.Address, g.Address)
+	}
+	return d, nil
 }
 
 func minPassword() int { return passwordArgs("portal.password.short")[0].(int) }

@@ -271,7 +271,7 @@ func (a *App) statementLink(c *gin.Context) {
 		return
 	}
 	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
-	kids, err := a.children(c.Request.Context(), acct.ID)
+	kids, err := a.children(c.Request.Context(), acct)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -294,7 +294,7 @@ func (a *App) estimateLink(c *gin.Context) {
 		return
 	}
 	id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
-	kids, err := a.children(c.Request.Context(), acct.ID)
+	kids, err := a.children(c.Request.Context(), acct)
 	if err != nil {
 		a.fail(c, err)
 		return

@@ -31,7 +31,7 @@ func (a *App) transferData(c *gin.Context, acct *account, ch child) (transferDat
 	if d.Balance, err = a.balanceOf(c, ch); err != nil {
 		return d, err
 	}
-	kids, err := a.children(c.Request.Context(), acct.ID)
+	kids, err := a.children(c.Request.Context(), acct)
 	if err != nil {
 		return d, err
 	}
@@ -82,7 +82,7 @@ func (a *App) transfer(c *gin.Context) {
 		return
 	}
 	// The target goes through the same access check as any pupil.
-	to, err := a.childByID(ctx, acct.ID, ch.TenantID, toID)
+	to, err := a.childByID(ctx, acct, ch.TenantID, toID)
 	if errors.Is(err, ErrNotFound) || (err == nil && (to.ID == ch.ID || to.WalletID == 0)) {
 		a.notFound(c)
 		return

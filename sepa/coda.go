@@ -370,22 +370,14 @@ func (p *codaParser) oldBalance(line []byte, e errf) error {
 	return nil
 }
 
-// sequenceDetail reads the sequence and detail numbers of a movement or
-// information record (positions 3-6 and 7-10).
-func sequenceDetail(line []byte, e errf) (seq, detail int, err error) {
-	if seq, err = codaInt(field(line, 3, 6)); err != nil {
-		return 0, 0, e(ErrCODAField, "sequence number (positions 3-6): %v", err)
-	}
-	if detail, err = codaInt(field(line, 7, 10)); err != nil {
-		return 0, 0, e(ErrCODAField, "detail number (positions 7-10): %v", err)
-	}
-	return seq, detail, nil
-}
-
 func (p *codaParser) movement(n int, line []byte, e errf) error {
-	seq, detail, err := sequenceDetail(line, e)
+	seq, err := codaInt(field(line, 3, 6))
 	if err != nil {
-		return err
+		return e(ErrCODAField, "sequence number (positions 3-6): %v", err)
+	}
+	detail, err := codaInt(field(line, 7, 10))
+	if err != nil {
+		return e(ErrCODAField, "detail number (positions 7-10): %v", err)
 	}
 	p.info = nil
 	switch line[1] {
@@ -459,9 +451,13 @@ func (p *codaParser) movement(n int, line []byte, e errf) error {
 }
 
 func (p *codaParser) information(n int, line []byte, e errf) error {
-	seq, detail, err := sequenceDetail(line, e)
+	seq, err := codaInt(field(line, 3, 6))
 	if err != nil {
-		return err
+		return e(ErrCODAField, "sequence number (positions 3-6): %v", err)
+	}
+	detail, err := codaInt(field(line, 7, 10))
+	if err != nil {
+		return e(ErrCODAField, "detail number (positions 7-10): %v", err)
 	}
 	switch line[1] {
 	case '1':

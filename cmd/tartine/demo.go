@@ -158,7 +158,7 @@ func seedDemo(ctx context.Context, d *database, now func() time.Time) (demoInfo,
 		[2]string{"daycare", "/staff/stations/daycare-1"}, [2]string{"enrolment", "/staff/stations/enrolment-1"},
 		[2]string{"kiosk", "/staff/kiosk/kiosk-1"}, [2]string{"admin", "/admin/"}, [2]string{"books", "/admin/books"})
 	// Parent portal: a login for Sophie Dubois (Emma and Lucas).
-	portalLogins, err := portal.SeedDemo(ctx, d.Pool, tenantID)
+	portalLogins, err := portal.SeedDemo(ctx, d.Pool, school.New(d.Pool, led, now), tenantID)
 	if err != nil {
 		return demoInfo{}, err
 	}
