@@ -1,12 +1,15 @@
 package portal
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -154,10 +157,16 @@ func civilDate(t time.Time) time.Time {
 	return time.Date(y, m, dd, 0, 0, 0, 0, brussels())
 }
 
-// familyBookingsForm shows the form: children, service, days, action.
+// familyBookingsForm shows the form: children, service, days, action; with
+// done, the summary of the action that redirected here (familyBook), the
+// form as it was sent.
 func (a *App) familyBookingsForm(c *gin.Context) {
 	acct, ok := a.mustAccount(c)
 	if !ok {
+		return
+	}
+	if d, ok := a.family.get(acct.ID, c.Query("done")); ok {
+		a.render(c, http.StatusOK, "bookings_family", "portal.family.title", d, acct)
 		return
 	}
 	d, err := a.familyForm(c, acct, a.parseMonth(c.Query("month")))
@@ -168,9 +177,10 @@ func (a *App) familyBookingsForm(c *gin.Context) {
 	a.render(c, http.StatusOK, "bookings_family", "portal.family.title", d, acct)
 }
 
-// familyBook books or cancels the chosen days for the chosen children and
-// shows the summary (the page is the result of the action: repeating it
-// books nothing twice).
+// familyBook books or cancels the chosen days for the chosen children, or
+// reports them sick, and redirects to the summary (Post/Redirect/Get: a
+// reload shows the summary again and sends nothing; repeating the action
+// books nothing twice). A refused form is shown again at once (422).
 func (a *App) familyBook(c *gin.Context) {
 	acct, ok := a.mustAccount(c)
 	if !ok {
@@ -254,7 +264,72 @@ func (a *App) familyBook(c *gin.Context) {
 			d.Empty = false
 		}
 	}
-	a.render(c, http.StatusOK, "bookings_family", "portal.family.title", d, acct)
+	a.familyRedirect(c, acct, d)
+}
+
+// familyRedirect redirects (303) to the family page showing d's summary.
+func (a *App) familyRedirect(c *gin.Context, acct *account, d familyData) {
+	tok, err := a.family.put(acct.ID, d)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/portal/bookings?month="+d.Month.Format("2006-01")+"&done="+tok)
+}
+
+// familyDoneTTL is how long the summary of a family action can be shown
+// (reloaded) after it.
+const familyDoneTTL = 10 * time.Minute
+
+// familyDone keeps the summaries of the family actions for the page their
+// POST redirects to, each for its account only, familyDoneTTL. They live in
+// this process's memory, like the accounts (accounts.go): a summary lost
+// (expired, or a restart) shows the form alone; the bookings are made.
+type familyDone struct {
+	mu sync.Mutex
+	m  map[string]familySummary
+}
+
+type familySummary struct {
+	account int64
+	data    familyData
+	at      time.Time
+}
+
+// put keeps d for the account and returns its token (128 random bits).
+func (f *familyDone) put(accountID int64, d familyData) (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("portal: family summary token: %w", err)
+	}
+	tok := hex.EncodeToString(b[:])
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil || len(f.m) >= 10_000 {
+		f.m = map[string]familySummary{}
+	}
+	for k, s := range f.m {
+		if now.Sub(s.at) >= familyDoneTTL {
+			delete(f.m, k)
+		}
+	}
+	f.m[tok] = familySummary{account: accountID, data: d, at: now}
+	return tok, nil
+}
+
+// get returns the summary kept under tok for the account, if still there.
+func (f *familyDone) get(accountID int64, tok string) (familyData, bool) {
+	if tok == "" {
+		return familyData{}, false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.m[tok]
+	if !ok || s.account != accountID || time.Since(s.at) >= familyDoneTTL {
+		return familyData{}, false
+	}
+	return s.data, true
 }
 
 // familySick reports the chosen children absent (sick) from "from" to
@@ -308,7 +383,7 @@ func (a *App) familySick(c *gin.Context, acct *account, d familyData, chosen []c
 		}
 		d.Results = append(d.Results, res)
 	}
-	a.render(c, http.StatusOK, "bookings_family", "portal.family.title", d, acct)
+	a.familyRedirect(c, acct, d)
 }
 
 func (a *App) familyError(c *gin.Context, acct *account, d familyData, key string) {

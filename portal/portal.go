@@ -121,6 +121,7 @@ type App struct {
 
 	ceiling  alertCeiling // WalletDebited's first filter
 	accounts accountCache // accounts read by id, in memory (accounts.go)
+	family   familyDone   // the family actions' summaries, in memory (bookings_family.go)
 	shedder  *shedder
 }
 

@@ -126,12 +126,12 @@ func (a *App) childStatementPage(c *gin.Context) {
 			return
 		}
 		if ch.WalletID != 0 && d.Outstanding.IsPositive() {
-			b, err := a.Ledger.Balance(c.Request.Context(), ch.TenantID, ch.WalletID)
+			w, err := a.Booking.Wallet(c.Request.Context(), ch.TenantID, ch.WalletID)
 			if err != nil {
 				a.fail(c, err)
 				return
 			}
-			d.Available = b.Available
+			d.Available = w.Available
 		}
 	}
 	plans, err := a.stmts().Plans(c.Request.Context(), ch.TenantID, st.ID)
