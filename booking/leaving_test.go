@@ -132,3 +132,63 @@ func TestLeaveCancelsBookings(t *testing.T) {
 	wantAvail(t, f, emma, "49.40")
 	f.verify(t)
 }
+
+// TestLeaveBesideATap: a leaving recorded while a tap transaction holds the
+// pupil's bookings waits for it without a deadlock, though the tap then
+// checks a foreign key to the pupil (a taps row): Leave locks the pupil
+// row without blocking key-share locks.
+func TestLeaveBesideATap(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "{}") // today: Monday 2026-11-02
+	st := schools.New(f.pool, f.led, f.clock.now, schools.WithBookingCanceller(f.m.CancelLeavingTx))
+	emma := f.pupil(t, "emma", "P3", "0", "50.00", false)
+	if _, err := f.book(emma, "2026-11-09", "potage"); err != nil {
+		t.Fatal(err)
+	}
+	tap, err := f.pool.Begin(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tap.Rollback(f.ctx)
+	if _, err := tap.Exec(f.ctx, `SELECT 1 FROM bookings WHERE tenant_id = $1 AND pupil_id = $2 FOR UPDATE`, f.tenant, emma); err != nil {
+		t.Fatal(err)
+	}
+	left := make(chan error, 1)
+	go func() {
+		_, err := st.Leave(f.ctx, f.tenant, emma, d("2026-11-09"), "staff:1")
+		left <- err
+	}()
+	// Wait (generously) until Leave waits for the tap's booking lock.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var waiting int
+		if err := tap.QueryRow(f.ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Leave never waited for the tap's lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The foreign key check of the tap's row.
+	if _, err := tap.Exec(f.ctx, `SELECT 1 FROM pupils WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE`, f.tenant, emma); err != nil {
+		t.Fatalf("tap beside a leaving: %v", err)
+	}
+	if err := tap.Commit(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-left:
+		if err != nil {
+			t.Fatalf("Leave beside a tap: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Leave still waiting a minute after the tap committed")
+	}
+	bks, err := f.m.Bookings(f.ctx, f.tenant, emma, d("2026-11-09"), d("2026-11-09"))
+	if err != nil || len(bks) != 1 || bks[0].Status != StatusCancelled {
+		t.Errorf("booking after leaving: %+v, %v", bks, err)
+	}
+}

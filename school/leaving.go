@@ -65,9 +65,12 @@ func (s *Store) Leave(ctx context.Context, tenantID, pupilID int64, day time.Tim
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var zone string
 		var gone bool
+		// FOR NO KEY UPDATE: a tap or a booking holding the pupil's
+		// bookings still checks its foreign key to the pupil (key share)
+		// while the bookings canceller waits for them.
 		err := tx.QueryRow(ctx, `SELECT sc.timezone, p.pseudonymised_at IS NOT NULL FROM pupils p
 			JOIN schools sc ON sc.tenant_id = p.tenant_id AND sc.id = p.school_id
-			WHERE p.tenant_id = $1 AND p.id = $2 FOR UPDATE OF p`, tenantID, pupilID).Scan(&zone, &gone)
+			WHERE p.tenant_id = $1 AND p.id = $2 FOR NO KEY UPDATE OF p`, tenantID, pupilID).Scan(&zone, &gone)
 		if err != nil {
 			return mapErr(err, fmt.Sprint("pupil ", pupilID))
 		}
