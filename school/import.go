@@ -686,7 +686,7 @@ func (im *importer) row(ctx context.Context, tx pgx.Tx, row parsedRow) error {
 	var pupilID int64
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		if pupilID, err = createPupil(ctx, tx, t, in, im.seqs, im.s.now()); err != nil {
+		if pupilID, err = createPupil(ctx, tx, im.s.ledger, t, in, im.seqs, im.s.now()); err != nil {
 			return err
 		}
 		im.rep.PupilsCreated++

@@ -2,6 +2,7 @@ package school
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"tartine/internal/policy"
 	"tartine/internal/tz"
+	"tartine/ledger"
 	"tartine/sepa"
 )
 
@@ -172,7 +174,7 @@ func (s *Store) CreatePupil(ctx context.Context, tenantID int64, in PupilInput, 
 	var id int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		id, err = createPupil(ctx, tx, tenantID, in, nil, s.now())
+		id, err = createPupil(ctx, tx, s.ledger, tenantID, in, nil, s.now())
 		if err != nil {
 			return err
 		}
@@ -185,10 +187,11 @@ func (s *Store) CreatePupil(ctx context.Context, tenantID int64, in PupilInput, 
 }
 
 // walletSeqs hands out wallet sequence numbers reserved from the tenant's
-// counter. A single creation reserves one; an import reserves a block, so
-// that the tenant row is updated twice per file rather than once per pupil
-// (updating one row thousands of times in a transaction is quadratic in
-// PostgreSQL). Numbers lost to a rolled-back row are never reused.
+// counter (its ogm_counters row). A single creation reserves one; an
+// import reserves a block, so that the counter row is updated twice per
+// file rather than once per pupil (updating one row thousands of times in
+// a transaction is quadratic in PostgreSQL). Numbers lost to a rolled-back
+// row are never reused.
 type walletSeqs struct {
 	prefix     int64
 	next, last int64 // next to hand out, last reserved
@@ -197,11 +200,12 @@ type walletSeqs struct {
 func reserveWalletSeqs(ctx context.Context, tx pgx.Tx, tenantID int64, n int) (*walletSeqs, error) {
 	var prefix *int64
 	var last int64
-	if err := tx.QueryRow(ctx, `UPDATE tenants SET wallet_seq = wallet_seq + $2 WHERE id = $1 RETURNING ogm_prefix, wallet_seq`,
-		tenantID, n).Scan(&prefix, &last); err != nil {
+	err := tx.QueryRow(ctx, `UPDATE ogm_counters SET wallet_seq = wallet_seq + $2 WHERE tenant_id = $1 RETURNING ogm_prefix, wallet_seq`,
+		tenantID, n).Scan(&prefix, &last)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, mapErr(err, fmt.Sprint("tenant ", tenantID))
 	}
-	if prefix == nil {
+	if prefix == nil { // no row: no prefix (or no such tenant)
 		return nil, invalid("tenant %d has no OGM prefix (create it with EnsureTenant)", tenantID)
 	}
 	return &walletSeqs{prefix: *prefix, next: last - int64(n) + 1, last: last}, nil
@@ -209,11 +213,11 @@ func reserveWalletSeqs(ctx context.Context, tx pgx.Tx, tenantID int64, n int) (*
 
 // release gives back the unused end of the block.
 func (w *walletSeqs) release(ctx context.Context, tx pgx.Tx, tenantID int64) error {
-	_, err := tx.Exec(ctx, `UPDATE tenants SET wallet_seq = $2 WHERE id = $1 AND wallet_seq = $3`, tenantID, w.next-1, w.last)
+	_, err := tx.Exec(ctx, `UPDATE ogm_counters SET wallet_seq = $2 WHERE tenant_id = $1 AND wallet_seq = $3`, tenantID, w.next-1, w.last)
 	return mapErr(err, "release wallet sequence numbers")
 }
 
-func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput, seqs *walletSeqs, now time.Time) (int64, error) {
+func createPupil(ctx context.Context, tx pgx.Tx, led *ledger.Ledger, tenantID int64, in PupilInput, seqs *walletSeqs, now time.Time) (int64, error) {
 	if err := in.normalise(); err != nil {
 		return 0, err
 	}
@@ -249,15 +253,15 @@ func createPupil(ctx context.Context, tx pgx.Tx, tenantID int64, in PupilInput, 
 		return 0, mapErr(err, "pupil "+in.FirstName+" "+in.LastName)
 	}
 	name := in.FirstName + " " + in.LastName
-	var wallet, receivable int64
-	if err := tx.QueryRow(ctx, `INSERT INTO accounts (tenant_id, code, name, type, tracked, floor)
-		VALUES ($1, $2, $3, 'liability', true, $4) RETURNING id`,
-		tenantID, WalletAccountCode(id), "Portefeuille "+name, pol.Floor()).Scan(&wallet); err != nil {
+	floor := pol.Floor() // tracked, with the school's floor
+	wallet, err := led.CreateAccountTx(ctx, tx, tenantID, ledger.AccountSpec{Code: WalletAccountCode(id), Name: "Portefeuille " + name,
+		Type: ledger.Liability, Floor: &floor})
+	if err != nil {
 		return 0, mapErr(err, "wallet account")
 	}
-	if err := tx.QueryRow(ctx, `INSERT INTO accounts (tenant_id, code, name, type, tracked)
-		VALUES ($1, $2, $3, 'asset', false) RETURNING id`,
-		tenantID, ReceivableAccountCode(id), "Frais scolaires "+name).Scan(&receivable); err != nil {
+	receivable, err := led.CreateAccountTx(ctx, tx, tenantID, ledger.AccountSpec{Code: ReceivableAccountCode(id), Name: "Frais scolaires " + name,
+		Type: ledger.Asset}) // untracked
+	if err != nil {
 		return 0, mapErr(err, "receivable account")
 	}
 	if _, err := tx.Exec(ctx, `UPDATE pupils SET wallet_account_id = $3, receivable_account_id = $4 WHERE tenant_id = $1 AND id = $2`,

@@ -137,8 +137,8 @@ func (s *Store) pseudonymiseTenant(ctx context.Context, tenantID int64) (pupils,
 		for i, p := range done {
 			ids[i] = p.id
 			// The account names carry the child's name (createPupil).
-			if _, err := tx.Exec(ctx, `UPDATE accounts SET name = CASE WHEN id = $2 THEN 'Portefeuille ' ELSE 'Frais scolaires ' END || $4
-				WHERE tenant_id = $1 AND id IN ($2, $3)`, tenantID, p.wallet, p.receivable, PseudonymName(p.id)); err != nil {
+			if err := s.ledger.RenameAccountsTx(ctx, tx, tenantID, map[int64]string{
+				p.wallet: "Portefeuille " + PseudonymName(p.id), p.receivable: "Frais scolaires " + PseudonymName(p.id)}); err != nil {
 				return mapErr(err, "pseudonymise accounts")
 			}
 			if err := audit(ctx, tx, tenantID, "system:retention", "pupil.pseudonymise", fmt.Sprint("pupil:", p.id),

@@ -129,12 +129,15 @@ func (s *Store) EnsureTenant(ctx context.Context, code, name string) (Tenant, er
 	if err != nil {
 		return Tenant{}, err
 	}
+	// The smallest prefix no tenant has; two tenants created at once may
+	// pick the same one: the unique index refuses the second, which retries.
 	for attempt := 0; ; attempt++ {
 		_, err = s.pool.Exec(ctx, `
-			UPDATE tenants SET ogm_prefix = (
-				SELECT min(p) FROM generate_series(1, 999) p
-				WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.ogm_prefix = p))
-			WHERE id = $1 AND ogm_prefix IS NULL`, id)
+			INSERT INTO ogm_counters (tenant_id, ogm_prefix)
+			SELECT $1, p FROM (SELECT min(p) AS p FROM generate_series(1, 999) p
+				WHERE NOT EXISTS (SELECT 1 FROM ogm_counters c WHERE c.ogm_prefix = p)) free
+			WHERE p IS NOT NULL
+			ON CONFLICT (tenant_id) DO NOTHING`, id)
 		if err == nil || attempt > 3 {
 			break
 		}
@@ -152,35 +155,64 @@ func (s *Store) EnsureTenant(ctx context.Context, code, name string) (Tenant, er
 	return s.Tenant(ctx, id)
 }
 
+// The tenants row is the ledger's (ledger.Tenant); the school keeps a
+// tenant's OGM prefix and wallet sequence counter in its own table,
+// ogm_counters (migration 00095: they were columns of tenants), so that
+// only school's SQL names them (issue 13, "each table has one owner").
+// Ledger functions over those columns would have taught the ledger the
+// school's structured communications; a table of school's own keeps them
+// with their only user.
+
 // Tenant returns the tenant with this id, or ErrNotFound.
 func (s *Store) Tenant(ctx context.Context, id int64) (Tenant, error) {
-	return s.scanTenant(s.pool.QueryRow(ctx, `SELECT id, code, name, coalesce(ogm_prefix, 0) FROM tenants WHERE id = $1`, id), fmt.Sprint("tenant ", id))
+	lt, err := s.ledger.Tenant(ctx, id)
+	return s.withPrefix(ctx, lt, err, fmt.Sprint("tenant ", id))
 }
 
 // TenantByCode returns the tenant with this code, or ErrNotFound.
 func (s *Store) TenantByCode(ctx context.Context, code string) (Tenant, error) {
-	return s.scanTenant(s.pool.QueryRow(ctx, `SELECT id, code, name, coalesce(ogm_prefix, 0) FROM tenants WHERE code = $1`, code), "tenant "+code)
+	lt, err := s.ledger.TenantByCode(ctx, code)
+	return s.withPrefix(ctx, lt, err, "tenant "+code)
 }
 
-func (s *Store) scanTenant(row pgx.Row, what string) (Tenant, error) {
-	var t Tenant
-	if err := row.Scan(&t.ID, &t.Code, &t.Name, &t.OGMPrefix); err != nil {
-		return Tenant{}, mapErr(err, what)
+// withPrefix is the ledger's tenant lt (read with error err) with its OGM
+// prefix (0 when none).
+func (s *Store) withPrefix(ctx context.Context, lt ledger.Tenant, err error, what string) (Tenant, error) {
+	if errors.Is(err, ledger.ErrUnknownTenant) {
+		return Tenant{}, fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		return Tenant{}, err
+	}
+	t := Tenant{ID: lt.ID, Code: lt.Code, Name: lt.Name}
+	err = s.pool.QueryRow(ctx, `SELECT ogm_prefix FROM ogm_counters WHERE tenant_id = $1`, lt.ID).Scan(&t.OGMPrefix)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return Tenant{}, mapErr(err, what+": ogm prefix")
 	}
 	return t, nil
 }
 
 // Tenants returns every tenant, by code.
 func (s *Store) Tenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, code, name, coalesce(ogm_prefix, 0) FROM tenants ORDER BY code`)
+	lts, err := s.ledger.Tenants(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) {
-		var t Tenant
-		err := r.Scan(&t.ID, &t.Code, &t.Name, &t.OGMPrefix)
-		return t, err
-	})
+	prefixes := map[int64]int{}
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id, ogm_prefix FROM ogm_counters`)
+	if err != nil {
+		return nil, fmt.Errorf("tenants: ogm prefixes: %w", err)
+	}
+	var id int64
+	var prefix int
+	if _, err := pgx.ForEachRow(rows, []any{&id, &prefix}, func() error { prefixes[id] = prefix; return nil }); err != nil {
+		return nil, fmt.Errorf("tenants: ogm prefixes: %w", err)
+	}
+	out := make([]Tenant, len(lts))
+	for i, lt := range lts {
+		out[i] = Tenant{ID: lt.ID, Code: lt.Code, Name: lt.Name, OGMPrefix: prefixes[lt.ID]}
+	}
+	return out, nil
 }
 
 // Chart-of-accounts codes (DESIGN.md "Chart of accounts").

@@ -39,8 +39,9 @@ func (s *Store) GuardiansOfPupils(ctx context.Context, tenantID int64, pupilIDs 
 // the caller's transaction, from the same counter as the wallet OGMs
 // (sepa.WalletOGM: tenant prefix + sequence number), so that a statement's
 // communication can never be a wallet's, and none is ever reused. The
-// tenant row stays locked until tx ends. It returns ErrInvalid when the
-// tenant has no OGM prefix or the sequence is exhausted; roll tx back then.
+// tenant's counter row (ogm_counters) stays locked until tx ends. It
+// returns ErrInvalid when the tenant has no OGM prefix or the sequence is
+// exhausted; roll tx back then.
 func ReserveOGMsTx(ctx context.Context, tx pgx.Tx, tenantID int64, n int) ([]string, error) {
 	if n <= 0 {
 		return nil, nil

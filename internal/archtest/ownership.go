@@ -18,6 +18,7 @@ var Owners = map[string]string{
 	"guardian_pupils": "school", "badges": "school", "badge_assignments": "school",
 	"stations": "school", "devices": "school", "staff_users": "school", "audit_log": "school",
 	"retention_settings": "school", // 00096
+	"ogm_counters":       "school", // OGM prefix and wallet sequence, off the tenants row (00095)
 
 	// booking: tariffs, calendar, menus, bookings (00015).
 	"meal_types": "booking", "meal_tariffs": "booking", "daycare_tariffs": "booking",

@@ -20,13 +20,6 @@ import (
 // there. A new one fails the test; when one is fixed, the test says to
 // remove its line. Shrink this list, never grow it.
 var known = map[string]string{
-	// school creates a pupil's wallet and receivable accounts in the pupil's
-	// own insert transaction (ledger.EnsureAccountTx ties trackedness to a
-	// floor, the wallet may have none), and keeps its OGM counters on the
-	// tenants row that the ledger created.
-	"school → accounts": "pupil's accounts created in the pupil's insert transaction",
-	"school → tenants":  "school's columns on tenants: ogm_prefix, wallet_seq",
-
 	// Load generators and benchmarks seed and check their own world with
 	// bulk SQL, for speed; they never run inside the server.
 	"internal/ledgerbench → accounts": "benchmark seeding",
