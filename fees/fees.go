@@ -235,39 +235,56 @@ func (s *Service) Create(ctx context.Context, tenantID int64, in CreateInput, ac
 	if err != nil {
 		return Fee{}, err
 	}
-	pupils, err := s.resolve(ctx, tenantID, in.SchoolID, in.ClassIDs, in.PupilIDs)
+	f := Fee{TenantID: tenantID, SchoolID: in.SchoolID, SchoolYear: SchoolYearOf(dates[0]), Object: in.Object, Category: in.Category, Kind: in.Kind, Dates: dates, Amount: in.Amount}
+	a, err := s.prepare(ctx, f, in.ClassIDs, in.PupilIDs, in.Amounts)
 	if err != nil {
 		return Fee{}, err
 	}
-	year := SchoolYearOf(dates[0])
-	sets, err := s.ruleSets(ctx, tenantID, year, pupils)
-	if err != nil {
-		return Fee{}, err
-	}
-	if err := checkRules(sets, pupils, in.Category, in.Kind); err != nil {
-		return Fee{}, err
-	}
-	targets := targetsOf(pupils, in.Amount, in.Amounts)
-	accts, err := s.accounts(ctx, tenantID, in.Category, targets)
-	if err != nil {
-		return Fee{}, err
-	}
-	var id int64
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		now := s.now()
 		if err := tx.QueryRow(ctx, `
 			INSERT INTO fees (tenant_id, school_id, school_year, object, category, kind, dates, amount, created_by, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id`,
-			tenantID, in.SchoolID, year, in.Object, in.Category, string(in.Kind), dates, in.Amount, actor, now).Scan(&id); err != nil {
+			tenantID, f.SchoolID, f.SchoolYear, f.Object, f.Category, string(f.Kind), f.Dates, f.Amount, actor, now).Scan(&f.ID); err != nil {
 			return fmt.Errorf("fees: create: %w", err)
 		}
-		f := Fee{TenantID: tenantID, ID: id, SchoolID: in.SchoolID, SchoolYear: year, Object: in.Object, Category: in.Category, Kind: in.Kind, Dates: dates, Amount: in.Amount}
-		return s.assignTx(ctx, tx, f, sets, targets, accts, actor)
+		return s.assignTx(ctx, tx, f, a.sets, a.targets, a.accts, actor)
 	})
 	if err != nil {
 		return Fee{}, err
 	}
-	return s.Fee(ctx, tenantID, id)
+	return s.Fee(ctx, tenantID, f.ID)
+}
+
+// assignment is what assigning a fee to pupils needs, read and checked
+// before anything is written.
+type assignment struct {
+	sets    map[string]RuleSet // the rule set of each pupil's level
+	targets []target           // each pupil with its amount
+	accts   feeAccounts
+}
+
+// prepare resolves the pupils of f's school (classes or a list) for f,
+// checks the rules of their levels for f's category and kind, gives each
+// its amount (f's, or a lower one of amounts) and reads the accounts.
+func (s *Service) prepare(ctx context.Context, f Fee, classIDs, pupilIDs []int64, amounts map[int64]decimal.Decimal) (assignment, error) {
+	pupils, err := s.resolve(ctx, f.TenantID, f.SchoolID, classIDs, pupilIDs)
+	if err != nil {
+		return assignment{}, err
+	}
+	sets, err := s.ruleSets(ctx, f.TenantID, f.SchoolYear, pupils)
+	if err != nil {
+		return assignment{}, err
+	}
+	if err := checkRules(sets, pupils, f.Category, f.Kind); err != nil {
+		return assignment{}, err
+	}
+	targets := targetsOf(pupils, f.Amount, amounts)
+	accts, err := s.accounts(ctx, f.TenantID, f.Category, targets)
+	if err != nil {
+		return assignment{}, err
+	}
+	return assignment{sets: sets, targets: targets, accts: accts}, nil
 }
 
 // AssignInput adds pupils to an existing fee.
@@ -291,19 +308,7 @@ func (s *Service) Assign(ctx context.Context, tenantID, feeID int64, in AssignIn
 	if err := s.validate(f.Object, f.Category, f.Kind, f.Amount, in.Amounts); err != nil {
 		return Fee{}, err
 	}
-	pupils, err := s.resolve(ctx, tenantID, f.SchoolID, in.ClassIDs, in.PupilIDs)
-	if err != nil {
-		return Fee{}, err
-	}
-	sets, err := s.ruleSets(ctx, tenantID, f.SchoolYear, pupils)
-	if err != nil {
-		return Fee{}, err
-	}
-	if err := checkRules(sets, pupils, f.Category, f.Kind); err != nil {
-		return Fee{}, err
-	}
-	targets := targetsOf(pupils, f.Amount, in.Amounts)
-	accts, err := s.accounts(ctx, tenantID, f.Category, targets)
+	a, err := s.prepare(ctx, f, in.ClassIDs, in.PupilIDs, in.Amounts)
 	if err != nil {
 		return Fee{}, err
 	}
@@ -316,11 +321,11 @@ func (s *Service) Assign(ctx context.Context, tenantID, feeID int64, in AssignIn
 		if have, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
 			return fmt.Errorf("fees: assign: %w", err)
 		}
-		targets = slices.DeleteFunc(targets, func(t target) bool { return slices.Contains(have, t.pupil.ID) })
+		a.targets = slices.DeleteFunc(a.targets, func(t target) bool { return slices.Contains(have, t.pupil.ID) })
 		if _, err := tx.Exec(ctx, `UPDATE fees SET updated_at = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, feeID, s.now()); err != nil {
 			return err
 		}
-		return s.assignTx(ctx, tx, f, sets, targets, accts, actor)
+		return s.assignTx(ctx, tx, f, a.sets, a.targets, a.accts, actor)
 	})
 	if err != nil {
 		return Fee{}, err
