@@ -54,8 +54,9 @@ func newFixture(t *testing.T) *fixture {
 	pool := dbtest.New(t)
 	f := &fixture{t: t, ctx: ctx, now: testclock.Now(), pool: pool, families: &familiesRelay{}}
 	f.led = ledger.New(pool, testclock.Now)
-	f.store = school.New(pool, f.led, testclock.Now)
 	f.book = booking.New(pool, f.led, testclock.Now)
+	// As the server wires it (cmd/tartine/routes.go): a leaving cancels bookings.
+	f.store = school.New(pool, f.led, testclock.Now, school.WithBookingCanceller(f.book.CancelLeavingTx))
 	var err error
 	if f.demo, err = school.SeedDemo(ctx, f.store); err != nil {
 		t.Fatal(err)

@@ -65,6 +65,15 @@ func (a *App) leavePupil(c *gin.Context) {
 		a.flash(c, back, "admin.leave.bad_date")
 		return
 	}
+	// The bookings from the leaving day on (a school year at most ahead):
+	// the domain's leaving cancels those it may (school.WithBookingCanceller);
+	// what is still booked after it is cancelled here when the store has no
+	// canceller, or kept because its cut-off passed.
+	booked, err := a.bookedFrom(c, p.ID, on)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
 	if _, err := a.School.Leave(ctx, u.TenantID, p.ID, on, u.Actor()); err != nil {
 		if errors.Is(err, school.ErrInvalid) {
 			a.flash(c, back, "admin.leave.refused")
@@ -73,17 +82,13 @@ func (a *App) leavePupil(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	// The bookings from the leaving day on (a school year at most ahead).
-	bks, err := a.Booking.Bookings(ctx, u.TenantID, p.ID, on, on.AddDate(1, 0, 0))
+	left, err := a.bookedFrom(c, p.ID, on)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	cancelled, kept := 0, 0
-	for _, b := range bks {
-		if b.Status != booking.StatusBooked {
-			continue
-		}
+	kept := 0
+	for _, b := range left {
 		if _, err := a.Booking.Cancel(ctx, u.TenantID, b.ID, u.Actor()); err != nil {
 			if errors.Is(err, booking.ErrCutoffPassed) || errors.Is(err, booking.ErrNotCancellable) {
 				kept++
@@ -92,9 +97,25 @@ func (a *App) leavePupil(c *gin.Context) {
 			a.fail(c, err)
 			return
 		}
-		cancelled++
 	}
+	cancelled := len(booked) - kept
 	a.flash(c, back, "admin.leave.done", p.FirstName, i18n.FormatDate(on, lang(c)), strconv.Itoa(cancelled), strconv.Itoa(kept))
+}
+
+// bookedFrom returns the pupil's bookings still booked from day on (a
+// school year at most ahead).
+func (a *App) bookedFrom(c *gin.Context, pupilID int64, on time.Time) ([]booking.Booking, error) {
+	bks, err := a.Booking.Bookings(c.Request.Context(), user(c).TenantID, pupilID, on, on.AddDate(1, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	booked := bks[:0]
+	for _, b := range bks {
+		if b.Status == booking.StatusBooked {
+			booked = append(booked, b)
+		}
+	}
+	return booked, nil
 }
 
 // settleBalance refunds what a pupil who left holds to an IBAN, or moves

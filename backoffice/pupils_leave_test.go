@@ -176,6 +176,11 @@ func TestPupilLeaving(t *testing.T) {
 	if !strings.Contains(body, "Départ de Emma enregistré") || !strings.Contains(body, `id="balance-sibling"`) || !strings.Contains(body, "pseudonymisées le") {
 		t.Errorf("page after leaving lacks the notice, the sibling form or the retention date")
 	}
+	// The notice counts what the leaving cancelled (in the domain's
+	// transaction: school.WithBookingCanceller) and what it kept.
+	if want := fmt.Sprintf("%d réservation(s) annulée(s), %d gardée(s)", booked-left, left); !strings.Contains(body, want) {
+		t.Errorf("notice does not say %q", want)
+	}
 	eb, _ := f.led.Balance(f.ctx, f.demo.TenantID, emma.WalletAccountID)
 	lb, _ := f.led.Balance(f.ctx, f.demo.TenantID, lucas.WalletAccountID)
 	if st, _, _ := c.post(page+"/balance", url.Values{"action": {"sibling"}, "sibling": {fmt.Sprint(lucas.ID)}}); st != http.StatusSeeOther {
