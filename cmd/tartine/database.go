@@ -24,6 +24,24 @@ func (f *dbFlags) register(fs *flag.FlagSet, defaultDir string) {
 	fs.IntVar(&f.maxConns, "max-conns", 32, "maximum database connections (the device API applies up to half as many taps at once)")
 }
 
+// dbFlagSet returns the flag set of a database command, its problems and
+// -h written to stderr, with the database flags registered: --data-dir
+// (default defaultDir) and --max-conns, read from the returned dbFlags
+// once parsed.
+func dbFlagSet(e env, name, defaultDir string) (*flag.FlagSet, *dbFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	df := &dbFlags{}
+	df.register(fs, defaultDir)
+	return fs, df
+}
+
+// tenantFlag registers --tenant, the organising body a command works on
+// (tenantByFlag resolves it).
+func tenantFlag(fs *flag.FlagSet) *string {
+	return fs.String("tenant", "", "organising body code (default: the only one)")
+}
+
 // database is an open pool and, for the embedded default, its cluster.
 type database struct {
 	Pool    *pgxpool.Pool

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -22,12 +21,9 @@ func cmdImport(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stderr, "usage: tartine import pupils FILE.csv [--dry-run] [--tenant CODE] [--school CODE]\n       tartine import coda FILE [--tenant CODE]")
 		return exitCode(2)
 	}
-	fs := flag.NewFlagSet("import pupils", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var df dbFlags
-	df.register(fs, "./var/pg")
+	fs, df := dbFlagSet(e, "import pupils", "./var/pg")
 	dry := fs.Bool("dry-run", false, "validate and report what would change; write nothing")
-	tenantCode := fs.String("tenant", "", "organising body code (default: the only one)")
+	tenantCode := tenantFlag(fs)
 	schoolCode := fs.String("school", "", "school code (default: the tenant's only school)")
 	file, err := parseFileArgs(e, fs, args[1:], "tartine import pupils FILE.csv [--dry-run] [--tenant CODE] [--school CODE]")
 	if err != nil {
@@ -39,7 +35,7 @@ func cmdImport(ctx context.Context, e env, args []string) error {
 	}
 	defer f.Close()
 
-	d, err := openCurrent(ctx, e, df, newLogger(e), false)
+	d, err := openCurrent(ctx, e, *df, newLogger(e), false)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -19,11 +18,8 @@ import (
 // bank transfers of a CODA statement file (payments.Bank.ImportCODA) and
 // prints what went to wallets and what waits in suspense.
 func cmdImportCODA(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("import coda", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var df dbFlags
-	df.register(fs, "./var/pg")
-	tenantCode := fs.String("tenant", "", "organising body code (default: the only one)")
+	fs, df := dbFlagSet(e, "import coda", "./var/pg")
+	tenantCode := tenantFlag(fs)
 	file, err := parseFileArgs(e, fs, args, "tartine import coda FILE [--tenant CODE]")
 	if err != nil {
 		return err
@@ -33,27 +29,16 @@ func cmdImportCODA(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("import coda: %w", err)
 	}
 	log := newLogger(e)
-	d, err := openCurrent(ctx, e, df, log, false)
+	d, err := openCurrent(ctx, e, *df, log, false)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	l := ledger.New(d.Pool, time.Now)
 	store := school.New(d.Pool, l, time.Now)
-	var ten school.Tenant
-	if *tenantCode != "" {
-		if ten, err = store.TenantByCode(ctx, *tenantCode); err != nil {
-			return fmt.Errorf("import coda: %w", err)
-		}
-	} else {
-		ts, err := store.Tenants(ctx)
-		if err != nil {
-			return fmt.Errorf("import coda: %w", err)
-		}
-		if len(ts) != 1 {
-			return fmt.Errorf("import coda: %d organising bodies in the database: choose one with --tenant", len(ts))
-		}
-		ten = ts[0]
+	ten, err := tenantByFlag(ctx, store, *tenantCode)
+	if err != nil {
+		return fmt.Errorf("import coda: %w", err)
 	}
 	// A statement's communication pays its fees.
 	bank := payments.NewBank(l, log, payments.WithStatements(statements.New(store, nil, time.Now).BankLookup))

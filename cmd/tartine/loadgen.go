@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,10 +35,7 @@ func cmdLoadgen(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stderr, "       tartine loadgen portal [--setup] --url URL [--parents N] [--duration D] [--login-only] [--pid PID] [--taps-rate R] [--json]")
 		return exitCode(2)
 	}
-	fs := flag.NewFlagSet("loadgen taps", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var df dbFlags
-	df.register(fs, "./var/pg")
+	fs, df := dbFlagSet(e, "loadgen taps", "./var/pg")
 	setup := fs.Bool("setup", false, "create the loadgen tenant, devices and pupils, write --file, and exit")
 	file := fs.String("file", "./var/loadgen.json", "device credentials and badges (written by --setup)")
 	url := fs.String("url", "http://127.0.0.1:8080", "server base URL")
@@ -58,7 +54,7 @@ func cmdLoadgen(ctx context.Context, e env, args []string) error {
 	}
 	if *setup {
 		log := newLogger(e)
-		d, err := openCurrent(ctx, e, df, log, true)
+		d, err := openCurrent(ctx, e, *df, log, true)
 		if err != nil {
 			return err
 		}
@@ -70,26 +66,15 @@ func cmdLoadgen(ctx context.Context, e env, args []string) error {
 		if err := loadgen.SeedHistory(ctx, d.Pool, s); err != nil {
 			return fmt.Errorf("loadgen setup: %w", err)
 		}
-		b, _ := json.MarshalIndent(s, "", "  ")
-		if err := os.MkdirAll(filepath.Dir(*file), 0o755); err != nil {
+		if err := writeSetup(*file, s); err != nil {
 			return err
-		}
-		if err := os.WriteFile(*file, b, 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", *file, err)
 		}
 		fmt.Fprintf(e.stdout, "loadgen tenant ready: %d devices, %d badges; credentials in %s\n", len(s.Devices), len(s.Badges), *file)
 		return nil
 	}
-	raw, err := os.ReadFile(*file)
+	s, err := readTaps(*file, *devices, "loadgen")
 	if err != nil {
-		return fmt.Errorf("loadgen: %w (run `tartine loadgen taps --setup` first)", err)
-	}
-	var s loadgen.Setup
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return fmt.Errorf("loadgen: %s: %w", *file, err)
-	}
-	if *devices < len(s.Devices) {
-		s.Devices = s.Devices[:*devices]
+		return err
 	}
 	// The load generator shares the machine with the server it measures
 	// (readers are other machines in a school): one processor for its Go
@@ -124,4 +109,41 @@ func cmdLoadgen(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "  last error: %s\n", rep.LastError)
 	}
 	return nil
+}
+
+// writeSetup writes what a load generator's --setup prepared (credentials,
+// logins) to file as JSON, readable by its owner only.
+func writeSetup(file string, setup any) error {
+	b, _ := json.MarshalIndent(setup, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return nil
+}
+
+// readSetup reads what `tartine <setupCmd> --setup` wrote to file; cmd
+// prefixes the errors.
+func readSetup[T any](file, cmd, setupCmd string) (T, error) {
+	var s T
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w (run `tartine %s --setup` first)", cmd, err, setupCmd)
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return s, fmt.Errorf("%s: %s: %w", cmd, file, err)
+	}
+	return s, nil
+}
+
+// readTaps reads the devices and badges `loadgen taps --setup` wrote to
+// file, keeping the first devices; cmd prefixes the errors.
+func readTaps(file string, devices int, cmd string) (loadgen.Setup, error) {
+	s, err := readSetup[loadgen.Setup](file, cmd, "loadgen taps")
+	if devices < len(s.Devices) {
+		s.Devices = s.Devices[:devices]
+	}
+	return s, err
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -30,10 +27,7 @@ import (
 //	tartine loadgen portal … --taps-rate 1000 [--taps-file ./var/loadgen.json]
 //	    runs `loadgen taps --rate` at the same time, in this process.
 func cmdLoadgenPortal(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("loadgen portal", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var df dbFlags
-	df.register(fs, "./var/pg")
+	fs, df := dbFlagSet(e, "loadgen portal", "./var/pg")
 	setup := fs.Bool("setup", false, "create the portalgen tenant and parents, write --file, and exit")
 	file := fs.String("file", "./var/portalgen.json", "parents (written by --setup)")
 	url := fs.String("url", "http://127.0.0.1:8080", "server base URL")
@@ -53,7 +47,7 @@ func cmdLoadgenPortal(ctx context.Context, e env, args []string) error {
 	}
 	if *setup {
 		log := newLogger(e)
-		d, err := openCurrent(ctx, e, df, log, true)
+		d, err := openCurrent(ctx, e, *df, log, true)
 		if err != nil {
 			return err
 		}
@@ -62,23 +56,15 @@ func cmdLoadgenPortal(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("loadgen portal setup: %w", err)
 		}
-		b, _ := json.MarshalIndent(s, "", "  ")
-		if err := os.MkdirAll(filepath.Dir(*file), 0o755); err != nil {
+		if err := writeSetup(*file, s); err != nil {
 			return err
-		}
-		if err := os.WriteFile(*file, b, 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", *file, err)
 		}
 		fmt.Fprintf(e.stdout, "portalgen tenant ready: %d parents with a child; logins in %s\n", len(s.Parents), *file)
 		return nil
 	}
-	raw, err := os.ReadFile(*file)
+	s, err := readSetup[portalgen.Setup](*file, "loadgen portal", "loadgen portal")
 	if err != nil {
-		return fmt.Errorf("loadgen portal: %w (run `tartine loadgen portal --setup` first)", err)
-	}
-	var s portalgen.Setup
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return fmt.Errorf("loadgen portal: %s: %w", *file, err)
+		return err
 	}
 	// As loadgen taps: one processor for the generator's scheduler, the
 	// rest for the server it measures on the same machine.
@@ -87,16 +73,9 @@ func cmdLoadgenPortal(ctx context.Context, e env, args []string) error {
 	var tapsErr error
 	var wg sync.WaitGroup
 	if *tapsRate > 0 {
-		raw, err := os.ReadFile(*tapsFile)
+		ts, err := readTaps(*tapsFile, *tapsDevices, "loadgen portal")
 		if err != nil {
-			return fmt.Errorf("loadgen portal: %w (run `tartine loadgen taps --setup` first)", err)
-		}
-		var ts loadgen.Setup
-		if err := json.Unmarshal(raw, &ts); err != nil {
-			return fmt.Errorf("loadgen portal: %s: %w", *tapsFile, err)
-		}
-		if *tapsDevices < len(ts.Devices) {
-			ts.Devices = ts.Devices[:*tapsDevices]
+			return err
 		}
 		wg.Add(1)
 		go func() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 
 	"tartine/ledger"
@@ -10,14 +9,11 @@ import (
 )
 
 func cmdMigrate(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var df dbFlags
-	df.register(fs, "./var/pg")
+	fs, df := dbFlagSet(e, "migrate", "./var/pg")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	d, err := openDatabase(ctx, e, df, newLogger(e))
+	d, err := openDatabase(ctx, e, *df, newLogger(e))
 	if err != nil {
 		return err
 	}
@@ -35,14 +31,11 @@ func cmdMigrate(ctx context.Context, e env, args []string) error {
 }
 
 func cmdVerify(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var df dbFlags
-	df.register(fs, "./var/pg")
+	fs, df := dbFlagSet(e, "verify", "./var/pg")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	d, err := openCurrent(ctx, e, df, newLogger(e), false)
+	d, err := openCurrent(ctx, e, *df, newLogger(e), false)
 	if err != nil {
 		return err
 	}

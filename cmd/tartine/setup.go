@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -29,10 +28,7 @@ import (
 //	    [--meal-price 3.70] [--meal-price-nursery …] [--unbooked-price 4.50]
 //	    [--daycare-price 0.75] [--daycare-period 30] [--daycare-cap 6.00] [--opens 07:00] [--closes 18:00]
 func cmdSetup(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("setup", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var df dbFlags
-	df.register(fs, "./var/pg")
+	fs, df := dbFlagSet(e, "setup", "./var/pg")
 	tenantCode := fs.String("tenant", "", "organising body code (letters, digits, '-', '_', '.')")
 	tenantName := fs.String("tenant-name", "", "organising body name (pouvoir organisateur)")
 	schoolCode := fs.String("school", "", "school code")
@@ -93,7 +89,7 @@ func cmdSetup(ctx context.Context, e env, args []string) error {
 		*beneficiary = *schoolName
 	}
 
-	d, err := openCurrent(ctx, e, df, newLogger(e), true)
+	d, err := openCurrent(ctx, e, *df, newLogger(e), true)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -25,11 +24,8 @@ func cmdStaff(ctx context.Context, e env, args []string) error {
 		return exitCode(2)
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("staff "+sub, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var df dbFlags
-	df.register(fs, "./var/pg")
-	tenantCode := fs.String("tenant", "", "organising body code (default: the only one)")
+	fs, df := dbFlagSet(e, "staff "+sub, "./var/pg")
+	tenantCode := tenantFlag(fs)
 	schoolCode := fs.String("school", "", "add: the one school the member works for (default: every school)")
 	login := fs.String("login", "", "the member's login")
 	name := fs.String("name", "", "add: the member's name")
@@ -48,7 +44,7 @@ func cmdStaff(ctx context.Context, e env, args []string) error {
 		}
 	}
 
-	d, err := openCurrent(ctx, e, df, newLogger(e), false)
+	d, err := openCurrent(ctx, e, *df, newLogger(e), false)
 	if err != nil {
 		return err
 	}

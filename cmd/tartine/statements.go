@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,15 +26,12 @@ func cmdStatements(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stderr, "usage: tartine statements run --period 2026-27/1 [--dry-run] [--pdf-dir DIR] [--send --portal-url URL] [--tenant CODE]")
 		return exitCode(2)
 	}
-	fs := flag.NewFlagSet("statements run", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var df dbFlags
-	df.register(fs, "./var/pg")
+	fs, df := dbFlagSet(e, "statements run", "./var/pg")
 	period := fs.String("period", "", "period as SCHOOL-YEAR/N, e.g. 2026-27/1 (required)")
 	dryRun := fs.Bool("dry-run", false, "preview only: count, totals, skipped pupils; write nothing")
 	send := fs.Bool("send", false, "email each statement's link to its guardians after issuing")
 	portalURL := fs.String("portal-url", "", "portal base URL for the links in the emails (default BASE_URL + /portal)")
-	tenantCode := fs.String("tenant", "", "organising body code (default: the only one)")
+	tenantCode := tenantFlag(fs)
 	actor := fs.String("actor", "cli", "who issues, for the audit log")
 	pdfDir := fs.String("pdf-dir", "", "also write each statement's A4 PDF in this directory (for the guardians without email)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -46,14 +42,14 @@ func cmdStatements(ctx context.Context, e env, args []string) error {
 		return exitCode(2)
 	}
 	log := newLogger(e)
-	d, err := openCurrent(ctx, e, df, log, false)
+	d, err := openCurrent(ctx, e, *df, log, false)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	l := ledger.New(d.Pool, e.now)
 	store := school.New(d.Pool, l, e.now)
-	ten, err := oneTenant(ctx, store, *tenantCode)
+	ten, err := tenantByFlag(ctx, store, *tenantCode)
 	if err != nil {
 		return fmt.Errorf("statements run: %w", err)
 	}
@@ -131,20 +127,6 @@ func cmdStatements(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "  envoyés : %d courriel(s) ; sans adresse : %d ; échecs : %d\n", rep.Sent, rep.NoEmail, rep.Failed)
 	return nil
-}
-
-func oneTenant(ctx context.Context, store *school.Store, code string) (school.Tenant, error) {
-	if code != "" {
-		return store.TenantByCode(ctx, code)
-	}
-	ts, err := store.Tenants(ctx)
-	if err != nil {
-		return school.Tenant{}, err
-	}
-	if len(ts) != 1 {
-		return school.Tenant{}, fmt.Errorf("%d organising bodies in the database: choose one with --tenant", len(ts))
-	}
-	return ts[0], nil
 }
 
 // progressBar returns, for a step name, a statements.Progress that redraws
