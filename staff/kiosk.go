@@ -54,42 +54,51 @@ func (w *Web) kioskFor(c *gin.Context, roles ...school.Role) (school.Station, sc
 	return school.Station{}, u, errForbidden
 }
 
-// stationRecord is what a page of one record of a kiosk station knows
-// besides the record: the station, the user, the school's name and zone.
-type stationRecord struct {
+// stationPage is what a kiosk page knows of its station: the station, the
+// user, the school's name and zone.
+type stationPage struct {
 	st     school.Station
 	u      school.StaffUser
 	school string
 	loc    *time.Location
 }
 
-// ofStation loads the record a kiosk page shows: the :code station for one
-// of roles (kioskFor), the record by find (which returns it with its
-// station's id), a record of another station as not found, and the
-// school's name and zone. On an error it writes the error page and returns
-// false.
-func ofStation[T any](w *Web, c *gin.Context, find func(ctx context.Context, tenantID int64) (T, int64, error), roles ...school.Role) (T, stationRecord, bool) {
-	var none T
-	ctx := c.Request.Context()
+// atStation loads the :code kiosk station for one of roles (kioskFor) and
+// its school's name and zone. On an error it writes the error page and
+// returns false.
+func (w *Web) atStation(c *gin.Context, roles ...school.Role) (stationPage, bool) {
 	st, u, err := w.kioskFor(c, roles...)
 	if err != nil {
 		w.fail(c, err)
-		return none, stationRecord{}, false
+		return stationPage{}, false
 	}
-	rec, stationID, err := find(ctx, u.TenantID)
-	if err == nil && stationID != st.ID {
+	sc, loc, err := w.kiosk.SchoolLoc(c.Request.Context(), u.TenantID, st.SchoolID)
+	if err != nil {
+		w.fail(c, err)
+		return stationPage{}, false
+	}
+	return stationPage{st: st, u: u, school: sc.Name, loc: loc}, true
+}
+
+// ofStation loads the record a kiosk page shows: the station (atStation),
+// the record by find (which returns it with its station's id), a record
+// of another station as not found. On an error it writes the error page
+// and returns false.
+func ofStation[T any](w *Web, c *gin.Context, find func(ctx context.Context, tenantID int64) (T, int64, error), roles ...school.Role) (T, stationPage, bool) {
+	var none T
+	s, ok := w.atStation(c, roles...)
+	if !ok {
+		return none, s, false
+	}
+	rec, stationID, err := find(c.Request.Context(), s.u.TenantID)
+	if err == nil && stationID != s.st.ID {
 		err = kiosk.ErrNotFound
 	}
 	if err != nil {
 		w.fail(c, err)
-		return none, stationRecord{}, false
+		return none, s, false
 	}
-	sc, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
-	if err != nil {
-		w.fail(c, err)
-		return none, stationRecord{}, false
-	}
-	return rec, stationRecord{st: st, u: u, school: sc.Name, loc: loc}, true
+	return rec, s, true
 }
 
 func newFormToken() (string, error) {
@@ -138,16 +147,15 @@ func (w *Web) kioskPage(c *gin.Context) {
 // the typed amount (after a refused top-up); the query string selects a
 // pupil by id, badge, name search or the last tap.
 func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notice string) {
-	ctx := c.Request.Context()
-	st, u, err := w.kioskFor(c, school.RoleKiosk)
-	if err != nil {
-		w.fail(c, err)
+	s, ok := w.atStation(c, school.RoleKiosk)
+	if !ok {
 		return
 	}
-	l := lang(c)
+	ctx, st, u, loc, l := c.Request.Context(), s.st, s.u, s.loc, lang(c)
 	d.Station, d.Lang = st, l
 	d.CanReport = u.Can(school.RoleAccountant)
 	d.Min, d.Max = i18n.FormatEUR(kiosk.Cents(kiosk.KioskMinTopUpCents), l), i18n.FormatEUR(kiosk.Cents(kiosk.KioskMaxTopUpCents), l)
+	var err error
 	if d.Token, err = newFormToken(); err != nil {
 		w.fail(c, err)
 		return
@@ -205,11 +213,6 @@ func (w *Web) renderKiosk(c *gin.Context, status int, d kioskData, errMsg, notic
 			kp.Balance, kp.Available = i18n.FormatEUR(wb.Balance, l), i18n.FormatEUR(wb.Available, l)
 			d.Pupil = kp
 		}
-	}
-	_, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
-	if err != nil {
-		w.fail(c, err)
-		return
 	}
 	from, to := kiosk.DayBounds(w.now(), loc)
 	if d.Today, err = w.kiosk.Receipts(ctx, u.TenantID, st.ID, from, to); err != nil {
@@ -585,22 +588,16 @@ type zReceipt struct {
 }
 
 func (w *Web) kioskZReport(c *gin.Context) {
-	ctx := c.Request.Context()
 	// The accountant reads any day; a cashier reopens the Z-report of a
 	// day on which they closed this drawer (checked below).
-	st, u, err := w.kioskFor(c, school.RoleAccountant, school.RoleKiosk)
-	if err != nil {
-		w.fail(c, err)
+	s, ok := w.atStation(c, school.RoleAccountant, school.RoleKiosk)
+	if !ok {
 		return
 	}
-	l := lang(c)
-	_, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
-	if err != nil {
-		w.fail(c, err)
-		return
-	}
+	ctx, st, u, loc, l := c.Request.Context(), s.st, s.u, s.loc, lang(c)
 	day := w.now().In(loc)
 	if q := c.Query("day"); q != "" {
+		var err error
 		if day, err = time.ParseInLocation(time.DateOnly, q, loc); err != nil {
 			c.String(http.StatusBadRequest, w.cat.T(l, "error.invalid_form", "day (AAAA-MM-JJ)"))
 			return

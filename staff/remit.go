@@ -47,20 +47,14 @@ func (w *Web) kioskRemitPage(c *gin.Context) {
 // renderRemit renders the remittance form, keeping what was typed after a
 // refusal.
 func (w *Web) renderRemit(c *gin.Context, status int, amount, carrier, errMsg string) {
-	ctx := c.Request.Context()
-	st, u, err := w.kioskFor(c, school.RoleKiosk, school.RoleAccountant)
-	if err != nil {
-		w.fail(c, err)
+	s, ok := w.atStation(c, school.RoleKiosk, school.RoleAccountant)
+	if !ok {
 		return
 	}
-	l := lang(c)
+	ctx, st, u, loc, l := c.Request.Context(), s.st, s.u, s.loc, lang(c)
 	d := remitData{Station: st, Amount: amount, Carrier: carrier, MaxCarrier: payments.MaxCarrierLen, Total: decimal.Zero}
+	var err error
 	if d.Token, err = newFormToken(); err != nil {
-		w.fail(c, err)
-		return
-	}
-	_, loc, err := w.kiosk.SchoolLoc(ctx, u.TenantID, st.SchoolID)
-	if err != nil {
 		w.fail(c, err)
 		return
 	}
