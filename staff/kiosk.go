@@ -109,6 +109,23 @@ func newFormToken() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
+// typedAmount parses the amount typed in a kiosk form. A bad amount calls
+// again with the message for people, another error writes the error page;
+// both return false.
+func (w *Web) typedAmount(c *gin.Context, typed string, again func(msg string)) (decimal.Decimal, bool) {
+	amount, err := i18n.ParseAmount(typed, i18n.RejectNegative)
+	var ae *i18n.AmountError
+	if errors.As(err, &ae) {
+		again(ae.Message(w.cat, lang(c)))
+		return decimal.Zero, false
+	}
+	if err != nil {
+		w.fail(c, err)
+		return decimal.Zero, false
+	}
+	return amount, true
+}
+
 // kioskPupil is the selected pupil as the cashier sees it.
 type kioskPupil struct {
 	ID       int64
@@ -306,14 +323,8 @@ func (w *Web) kioskTopUpPost(c *gin.Context) {
 	again := func(msg string) {
 		w.renderKiosk(c, http.StatusUnprocessableEntity, kioskData{Pupil: &kioskPupil{ID: pupilID}, Amount: typed}, msg, "")
 	}
-	amount, err := i18n.ParseAmount(typed, i18n.RejectNegative)
-	var ae *i18n.AmountError
-	if errors.As(err, &ae) {
-		again(ae.Message(w.cat, l))
-		return
-	}
-	if err != nil {
-		w.fail(c, err)
+	amount, ok := w.typedAmount(c, typed, again)
+	if !ok {
 		return
 	}
 	if c.PostForm("confirm") != "1" {
@@ -490,26 +501,21 @@ func (w *Web) kioskClosePost(c *gin.Context) {
 		return
 	}
 	typed := c.PostForm("counted")
-	counted, err := i18n.ParseAmount(typed, i18n.RejectNegative)
-	var ae *i18n.AmountError
-	if errors.As(err, &ae) {
-		w.renderClose(c, http.StatusUnprocessableEntity, typed, ae.Message(w.cat, l))
-		return
-	}
-	if err != nil {
-		w.fail(c, err)
+	again := func(msg string) { w.renderClose(c, http.StatusUnprocessableEntity, typed, msg) }
+	counted, ok := w.typedAmount(c, typed, again)
+	if !ok {
 		return
 	}
 	cl, err := w.kiosk.CloseDrawer(ctx, kiosk.CloseRequest{TenantID: u.TenantID, Station: st.Code, Counted: counted, FormToken: token, Actor: u.Actor()})
 	switch {
 	case errors.Is(err, kiosk.ErrAmountRange):
-		w.renderClose(c, http.StatusUnprocessableEntity, typed, w.cat.T(l, "terminal.kiosk.count_range", i18n.FormatEUR(kiosk.Cents(kiosk.KioskMaxCountCents), l)))
+		again(w.cat.T(l, "terminal.kiosk.count_range", i18n.FormatEUR(kiosk.Cents(kiosk.KioskMaxCountCents), l)))
 		return
 	case errors.Is(err, kiosk.ErrFormUsed):
-		w.renderClose(c, http.StatusUnprocessableEntity, typed, w.cat.T(l, "terminal.kiosk.form_used"))
+		again(w.cat.T(l, "terminal.kiosk.form_used"))
 		return
 	case errors.Is(err, ledger.ErrPeriodClosed):
-		w.renderClose(c, http.StatusUnprocessableEntity, typed, w.cat.T(l, "terminal.reason.period_closed"))
+		again(w.cat.T(l, "terminal.reason.period_closed"))
 		return
 	case err != nil:
 		w.fail(c, err)

@@ -86,14 +86,8 @@ func (w *Web) kioskRemitPost(c *gin.Context) {
 	}
 	typed, carrier := c.PostForm("amount"), c.PostForm("carrier")
 	again := func(msg string) { w.renderRemit(c, http.StatusUnprocessableEntity, typed, carrier, msg) }
-	amount, err := i18n.ParseAmount(typed, i18n.RejectNegative)
-	var ae *i18n.AmountError
-	if errors.As(err, &ae) {
-		again(ae.Message(w.cat, l))
-		return
-	}
-	if err != nil {
-		w.fail(c, err)
+	amount, ok := w.typedAmount(c, typed, again)
+	if !ok {
 		return
 	}
 	r, err := w.kiosk.Remit(ctx, kiosk.RemitRequest{TenantID: u.TenantID, Station: st.Code, Amount: amount, Carrier: carrier, FormToken: token, Actor: u.Actor()})
