@@ -370,14 +370,22 @@ func (p *codaParser) oldBalance(line []byte, e errf) error {
 	return nil
 }
 
-func (p *codaParser) movement(n int, line []byte, e errf) error {
-	seq, err := codaInt(field(line, 3, 6))
-	if err != nil {
-		return e(ErrCODAField, "sequence number (positions 3-6): %v", err)
+// sequenceDetail reads the sequence and detail numbers of a movement or
+// information record (positions 3-6 and 7-10).
+func sequenceDetail(line []byte, e errf) (seq, detail int, err error) {
+	if seq, err = codaInt(field(line, 3, 6)); err != nil {
+		return 0, 0, e(ErrCODAField, "sequence number (positions 3-6): %v", err)
 	}
-	detail, err := codaInt(field(line, 7, 10))
+	if detail, err = codaInt(field(line, 7, 10)); err != nil {
+		return 0, 0, e(ErrCODAField, "detail number (positions 7-10): %v", err)
+	}
+	return seq, detail, nil
+}
+
+func (p *codaParser) movement(n int, line []byte, e errf) error {
+	seq, detail, err := sequenceDetail(line, e)
 	if err != nil {
-		return e(ErrCODAField, "detail number (positions 7-10): %v", err)
+		return err
 	}
 	p.info = nil
 	switch line[1] {
@@ -451,13 +459,9 @@ func (p *codaParser) movement(n int, line []byte, e errf) error {
 }
 
 func (p *codaParser) information(n int, line []byte, e errf) error {
-	seq, err := codaInt(field(line, 3, 6))
+	seq, detail, err := sequenceDetail(line, e)
 	if err != nil {
-		return e(ErrCODAField, "sequence number (positions 3-6): %v", err)
-	}
-	detail, err := codaInt(field(line, 7, 10))
-	if err != nil {
-		return e(ErrCODAField, "detail number (positions 7-10): %v", err)
+		return err
 	}
 	switch line[1] {
 	case '1':
