@@ -493,7 +493,6 @@ func (b *Bank) Allocate(ctx context.Context, tenantID int64, key string, pupilID
 	if err != nil {
 		return 0, fmt.Errorf("payments: allocate %s: %w", key, err)
 	}
-	wallet := &pupil.WalletAccountID
 	suspense, err := account(ctx, b.ledger, tenantID, CodeSuspense)
 	if err != nil {
 		return 0, err
@@ -507,7 +506,7 @@ func (b *Bank) Allocate(ctx context.Context, tenantID int64, key string, pupilID
 		Metadata:       map[string]string{"bank_movement": key, "pupil_id": strconv.FormatInt(pupilID, 10)},
 		Postings: []ledger.Posting{
 			{AccountID: suspense, Amount: amount},
-			{AccountID: *wallet, Amount: amount.Neg()},
+			{AccountID: pupil.WalletAccountID, Amount: amount.Neg()},
 		},
 	})
 	if err != nil {
