@@ -63,6 +63,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(e)
+	tuneGC(e, log)
 	d, err := openDatabase(ctx, e, df, log)
 	if err != nil {
 		return err
@@ -92,7 +93,7 @@ func serve(ctx context.Context, e env, log *slog.Logger, d *database, cfg serveC
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = "http://" + displayAddr(ln.Addr().String())
 	}
-	closeDevices, err := d.openDevices(ctx, cfg.DeviceConns)
+	closeDevices, err := openCanteenFirst(ctx, e, log, d, cfg.DeviceConns)
 	if err != nil {
 		ln.Close()
 		return err

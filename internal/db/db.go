@@ -21,6 +21,9 @@ func Open(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error
 type Options struct {
 	MaxConns int32  // ≤ 0 keeps pgx's default
 	Guard    *Guard // watches the pool (tests); nil for none
+	// AfterConnect, when set, runs on every new connection after the
+	// pool's own setup.
+	AfterConnect func(context.Context, *pgx.Conn) error
 }
 
 // OpenWith is Open with options.
@@ -37,6 +40,9 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*pgxpool.Pool, error)
 	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		pgxdecimal.Register(conn.TypeMap())
+		if o.AfterConnect != nil {
+			return o.AfterConnect(ctx, conn)
+		}
 		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

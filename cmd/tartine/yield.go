@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tartine/internal/db"
+)
+
+// The canteen comes first, down to the processor (issue 17). With the
+// embedded PostgreSQL on the server's machine, every backend that does not
+// serve the device API's pool — the portal's, the back office's, the
+// jobs' — runs othersNice steps of nice below the server's own priority:
+// when the cores are full, as during the 8:00 rush, the kernel gives them
+// to the taps' backends first; when they are not, nice changes nothing.
+// The portal's PostgreSQL work is about half of its processor time
+// (PERFORMANCE.md, second pass). Raising a nice value needs no privilege
+// for one's own processes; it is never lowered back (that would need
+// privileges). With DATABASE_URL the backends are not this machine's
+// processes: nothing is done.
+
+// othersNice is how many steps of nice the backends outside the device
+// pool run below the server; TARTINE_YIELD_NICE overrides it (0: off).
+const othersNice = 10
+
+// reniceEvery is how often new backends of the other pools are looked for
+// (a pool's connections live for long; a new one runs at the default
+// priority until then).
+const reniceEvery = time.Second
+
+// openCanteenFirst opens the device API's own pool (database.openDevices)
+// and, with the embedded cluster, lowers the priority of every other
+// backend of the server's database until the returned function is called
+// (which also closes the pool).
+func openCanteenFirst(ctx context.Context, e env, log *slog.Logger, d *database, n int) (func(), error) {
+	nice := othersNice
+	if v := e.getenv("TARTINE_YIELD_NICE"); v != "" {
+		x, err := strconv.Atoi(v)
+		if err != nil || x < 0 || x > 19 {
+			return nil, fmt.Errorf("TARTINE_YIELD_NICE %q: want 0 (off) to 19", v)
+		}
+		nice = x
+	}
+	if nice == 0 || d.Cluster == nil || n <= 0 || d.DSN == "" || d.Devices != nil {
+		return d.openDevices(ctx, n)
+	}
+	canteen := &backends{pids: map[int32]bool{}}
+	pool, err := db.OpenWith(ctx, d.DSN, db.Options{MaxConns: int32(n), AfterConnect: canteen.record})
+	if err != nil {
+		return nil, fmt.Errorf("device API pool: %w", err)
+	}
+	d.Devices = pool
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reniceOthers(rctx, log, d, canteen, nice)
+	}()
+	return func() {
+		stop()
+		<-done
+		pool.Close()
+		d.Devices = nil
+	}, nil
+}
+
+// backends is the set of the device pool's backend pids.
+type backends struct {
+	mu   sync.Mutex
+	pids map[int32]bool
+}
+
+// record is the device pool's AfterConnect: it notes the backend's pid.
+func (b *backends) record(_ context.Context, conn *pgx.Conn) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pids[int32(conn.PgConn().PID())] = true
+	return nil
+}
+
+func (b *backends) has(pid int32) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.pids[pid]
+}
+
+// reniceOthers gives nice to every client backend of the database that is
+// not the device pool's, every reniceEvery, until ctx ends.
+func reniceOthers(ctx context.Context, log *slog.Logger, d *database, canteen *backends, nice int) {
+	// Relative to the server's own priority (the backends inherit it from
+	// the embedded cluster it started). getpriority(2) answers 20 − nice.
+	own := 0
+	if p, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0); err == nil {
+		own = 20 - p
+	}
+	done := map[int32]bool{}
+	t := time.NewTicker(reniceEvery)
+	defer t.Stop()
+	for {
+		rows, err := d.Pool.Query(ctx, `SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND backend_type = 'client backend'`)
+		var pids []int32
+		if err == nil {
+			pids, err = pgx.CollectRows(rows, pgx.RowTo[int32])
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("lower the priority of the backends outside the device pool", "err", err)
+		}
+		seen := make(map[int32]bool, len(pids))
+		for _, pid := range pids {
+			seen[pid] = true
+			if done[pid] || canteen.has(pid) {
+				continue
+			}
+			done[pid] = true
+			if err := syscall.Setpriority(syscall.PRIO_PROCESS, int(pid), min(own+nice, 19)); err != nil {
+				log.Warn("lower a backend's priority", "pid", pid, "err", err)
+			}
+		}
+		for pid := range done {
+			if !seen[pid] {
+				delete(done, pid)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
