@@ -81,7 +81,7 @@ run() {
 	l1=$(load)
 	kill "$pid"; wait $w || true
 	local v
-	v=$("$BIN" verify --data-dir "$d" 2>&1 | tail -1)
+	v=$("$BIN" verify --data-dir "$d" 2>&1 | grep "^verify:" | cut -c1-40 || true)
 	rm -rf "$d"
 	python3 - "$WORK" "$name" "$lab" "$l0" "$l1" "$(tail -1 "$WORK/cpu-$lab")" "$v" <<'PY'
 import json, os, re, sys
