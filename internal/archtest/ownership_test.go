@@ -20,6 +20,13 @@ import (
 // there. A new one fails the test; when one is fixed, the test says to
 // remove its line. Shrink this list, never grow it.
 var known = map[string]string{
+	// Found when the scan learnt SQL fragments (a column list with its
+	// JOINs, composed elsewhere): being removed.
+	"kiosk → classes":     "receipt columns join the pupil's class",
+	"kiosk → pupils":      "receipt columns join the pupil",
+	"kiosk → stations":    "receipt columns join the station",
+	"payments → stations": "remittance columns join the station",
+
 	// Load generators and benchmarks seed and check their own world with
 	// bulk SQL, for speed; they never run inside the server.
 	"internal/ledgerbench → accounts": "benchmark seeding",
@@ -33,8 +40,9 @@ var known = map[string]string{
 // tableRef finds a table named after FROM, JOIN, INTO, UPDATE or TABLE.
 var tableRef = regexp.MustCompile(`(?i)\b(?:from|join|into|update|table)\s+(?:only\s+)?([a-z_][a-z0-9_]*)`)
 
-// sqlWord tells a SQL statement from other strings.
-var sqlWord = regexp.MustCompile(`(?i)\b(select|insert|update|delete|with)\b`)
+// sqlWord tells SQL from other strings: a statement, or a fragment (a
+// column list with its FROM or JOIN, composed into a statement elsewhere).
+var sqlWord = regexp.MustCompile(`(?i:\b(select|insert|update|delete|with)\b)|\b(FROM|JOIN)\b`)
 
 // references returns, for each package folder below root (its
 // non-test Go files), the owned tables its string literals name in SQL.
