@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -241,6 +242,8 @@ func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, er
 			if prev.PupilID != req.PupilID || !prev.Amount.Equal(amount) || prev.StationID != st.ID {
 				return fmt.Errorf("%w: receipt %s", ErrFormUsed, prev.Reference)
 			}
+			// Its station and pupil are the request's, read above.
+			prev.Station, prev.FirstName, prev.LastName, prev.Class = st.Code, p.FirstName, p.LastName, p.ClassCode
 			rc, rc.Replay = prev, true
 			return nil
 		}
@@ -285,12 +288,11 @@ func (s *Service) KioskTopUp(ctx context.Context, req TopUpRequest) (Receipt, er
 	return rc, nil
 }
 
-const receiptCols = `r.tenant_id, r.id, r.reference, r.station_id, s.code, r.pupil_id, r.amount, r.transfer_id, r.actor, r.created_at, r.form_token,
-	r.voided_at, coalesce(r.voided_by, ''), coalesce(r.void_reason, ''), coalesce(r.void_transfer_id, 0),
-	p.first_name, p.last_name, coalesce(c.code, '')
-	FROM kiosk_receipts r JOIN stations s ON s.tenant_id = r.tenant_id AND s.id = r.station_id
-	JOIN pupils p ON p.tenant_id = r.tenant_id AND p.id = r.pupil_id
-	LEFT JOIN classes c ON c.tenant_id = p.tenant_id AND c.id = p.class_id`
+// receiptCols are a receipt's columns, without its station's code and its
+// pupil's name and class (read through school: withNames).
+const receiptCols = `r.tenant_id, r.id, r.reference, r.station_id, r.pupil_id, r.amount, r.transfer_id, r.actor, r.created_at, r.form_token,
+	r.voided_at, coalesce(r.voided_by, ''), coalesce(r.void_reason, ''), coalesce(r.void_transfer_id, 0)
+	FROM kiosk_receipts r`
 
 type kioskQuerier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -299,12 +301,13 @@ type kioskQuerier interface {
 
 func scanReceipt(row pgx.Row) (Receipt, error) {
 	var r Receipt
-	err := row.Scan(&r.TenantID, &r.ID, &r.Reference, &r.StationID, &r.Station, &r.PupilID, &r.Amount, &r.TransferID, &r.Actor, &r.CreatedAt, &r.FormToken,
-		&r.VoidedAt, &r.VoidedBy, &r.VoidReason, &r.VoidTransferID,
-		&r.FirstName, &r.LastName, &r.Class)
+	err := row.Scan(&r.TenantID, &r.ID, &r.Reference, &r.StationID, &r.PupilID, &r.Amount, &r.TransferID, &r.Actor, &r.CreatedAt, &r.FormToken,
+		&r.VoidedAt, &r.VoidedBy, &r.VoidReason, &r.VoidTransferID)
 	return r, err
 }
 
+// receiptWhere returns the receipt where says, without its station's code
+// and its pupil's name and class (withNames), or ErrNotFound.
 func receiptWhere(ctx context.Context, q kioskQuerier, where string, args ...any) (Receipt, error) {
 	r, err := scanReceipt(q.QueryRow(ctx, `SELECT `+receiptCols+` WHERE `+where, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -316,6 +319,43 @@ func receiptWhere(ctx context.Context, q kioskQuerier, where string, args ...any
 	return r, nil
 }
 
+// withNames fills in the receipts (of one tenant) their station's code and
+// their pupil's name and class, read through school on q: two queries
+// whatever the number of receipts.
+func withNames(ctx context.Context, q school.Querier, rs []Receipt) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	var stationIDs, pupilIDs []int64
+	for _, r := range rs {
+		stationIDs = append(stationIDs, r.StationID)
+		pupilIDs = append(pupilIDs, r.PupilID)
+	}
+	slices.Sort(stationIDs)
+	slices.Sort(pupilIDs)
+	tenantID := rs[0].TenantID
+	stations, err := school.ReadStations(ctx, q, tenantID, slices.Compact(stationIDs))
+	if err != nil {
+		return fmt.Errorf("receipts' stations: %w", err)
+	}
+	pupils, err := school.ReadPupils(ctx, q, tenantID, slices.Compact(pupilIDs))
+	if err != nil {
+		return fmt.Errorf("receipts' pupils: %w", err)
+	}
+	for i, r := range rs {
+		st, ok := stations[r.StationID]
+		if !ok {
+			return fmt.Errorf("receipt %s: station %d not found", r.Reference, r.StationID)
+		}
+		p, ok := pupils[r.PupilID]
+		if !ok {
+			return fmt.Errorf("receipt %s: pupil %d not found", r.Reference, r.PupilID)
+		}
+		rs[i].Station, rs[i].FirstName, rs[i].LastName, rs[i].Class = st.Code, p.FirstName, p.LastName, p.ClassCode
+	}
+	return nil
+}
+
 // ReceiptByReference returns the tenant's receipt with this reference, or
 // ErrNotFound.
 func (s *Service) ReceiptByReference(ctx context.Context, tenantID int64, ref string) (Receipt, error) {
@@ -323,7 +363,14 @@ func (s *Service) ReceiptByReference(ctx context.Context, tenantID int64, ref st
 	if errors.Is(err, ErrNotFound) {
 		return Receipt{}, fmt.Errorf("%w: receipt %q", ErrNotFound, ref)
 	}
-	return r, err
+	if err != nil {
+		return Receipt{}, err
+	}
+	rs := []Receipt{r}
+	if err := withNames(ctx, s.pool, rs); err != nil {
+		return Receipt{}, err
+	}
+	return rs[0], nil
 }
 
 // Receipts returns the receipts of a kiosk station created in [from, to),
@@ -337,6 +384,9 @@ func (s *Service) Receipts(ctx context.Context, tenantID, stationID int64, from,
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Receipt, error) { return scanReceipt(r) })
 	if err != nil {
 		return nil, fmt.Errorf("receipts: %w", err)
+	}
+	if err := withNames(ctx, s.pool, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -536,6 +586,9 @@ func (s *Service) ZReport(ctx context.Context, tenantID int64, station string, d
 		z.ReceiptsTotal = z.ReceiptsTotal.Add(r.Amount)
 	}
 	if z.Voids, err = s.voidsOf(ctx, tenantID, st.ID, from, to); err != nil {
+		return ZReport{}, err
+	}
+	if err := withNames(ctx, s.pool, z.Voids); err != nil {
 		return ZReport{}, err
 	}
 	z.VoidsTotal = decimal.Zero

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -14,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
+	"tartine/school"
 )
 
 // Cash remittances (dépôts d'espèces)
@@ -208,7 +210,7 @@ func (b *Bank) RecordRemittanceTx(ctx context.Context, tx pgx.Tx, req Remittance
 		if prev.StationID != req.StationID || !prev.Amount.Equal(amount) || prev.Carrier != carrier {
 			return Remittance{}, fmt.Errorf("%w: remittance %s", ErrFormUsed, prev.Reference)
 		}
-		prev.Replay = true
+		prev.Station, prev.Replay = req.Station, true
 		return prev, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
@@ -276,17 +278,46 @@ func (b *Bank) RecordRemittanceTx(ctx context.Context, tx pgx.Tx, req Remittance
 	return r, nil
 }
 
-const remittanceCols = `r.tenant_id, r.id, r.reference, r.station_id, s.code, r.amount, r.carrier, r.remitted_on, r.transfer_id, r.actor,
+// remittanceCols are a remittance's columns, without its station's code
+// (read through school: withStationCodes).
+const remittanceCols = `r.tenant_id, r.id, r.reference, r.station_id, r.amount, r.carrier, r.remitted_on, r.transfer_id, r.actor,
 	r.created_at, r.form_token, coalesce(r.bank_movement_key, ''), coalesce(r.arrival_transfer_id, 0), r.arrived_at, coalesce(r.arrived_by, '')
-	FROM cash_remittances r JOIN stations s ON s.tenant_id = r.tenant_id AND s.id = r.station_id`
+	FROM cash_remittances r`
 
 func scanRemittance(row pgx.Row) (Remittance, error) {
 	var r Remittance
-	err := row.Scan(&r.TenantID, &r.ID, &r.Reference, &r.StationID, &r.Station, &r.Amount, &r.Carrier, &r.RemittedOn, &r.TransferID, &r.Actor,
+	err := row.Scan(&r.TenantID, &r.ID, &r.Reference, &r.StationID, &r.Amount, &r.Carrier, &r.RemittedOn, &r.TransferID, &r.Actor,
 		&r.CreatedAt, &r.FormToken, &r.BankMovementKey, &r.ArrivalTransferID, &r.ArrivedAt, &r.ArrivedBy)
 	return r, err
 }
 
+// withStationCodes fills in the remittances (of one tenant) their
+// station's code, read through school on q in one query.
+func withStationCodes(ctx context.Context, q school.Querier, rs []Remittance) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.StationID)
+	}
+	slices.Sort(ids)
+	stations, err := school.ReadStations(ctx, q, rs[0].TenantID, slices.Compact(ids))
+	if err != nil {
+		return fmt.Errorf("payments: remittances' stations: %w", err)
+	}
+	for i, r := range rs {
+		st, ok := stations[r.StationID]
+		if !ok {
+			return fmt.Errorf("payments: remittance %s: station %d not found", r.Reference, r.StationID)
+		}
+		rs[i].Station = st.Code
+	}
+	return nil
+}
+
+// remittanceWhere returns the remittance where says, without its
+// station's code (withStationCodes), or ErrNotFound.
 func remittanceWhere(ctx context.Context, q querier, where string, args ...any) (Remittance, error) {
 	r, err := scanRemittance(q.QueryRow(ctx, `SELECT `+remittanceCols+` WHERE `+where, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -305,7 +336,14 @@ func (b *Bank) RemittanceByReference(ctx context.Context, tenantID int64, ref st
 	if errors.Is(err, ErrNotFound) {
 		return Remittance{}, fmt.Errorf("%w: remittance %q", ErrNotFound, ref)
 	}
-	return r, err
+	if err != nil {
+		return Remittance{}, err
+	}
+	rs := []Remittance{r}
+	if err := withStationCodes(ctx, b.pool, rs); err != nil {
+		return Remittance{}, err
+	}
+	return rs[0], nil
 }
 
 func (b *Bank) remittances(ctx context.Context, where string, args ...any) ([]Remittance, error) {
@@ -316,6 +354,9 @@ func (b *Bank) remittances(ctx context.Context, where string, args ...any) ([]Re
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Remittance, error) { return scanRemittance(r) })
 	if err != nil {
 		return nil, fmt.Errorf("payments: remittances: %w", err)
+	}
+	if err := withStationCodes(ctx, b.pool, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -20,13 +20,6 @@ import (
 // there. A new one fails the test; when one is fixed, the test says to
 // remove its line. Shrink this list, never grow it.
 var known = map[string]string{
-	// Found when the scan learnt SQL fragments (a column list with its
-	// JOINs, composed elsewhere): being removed.
-	"kiosk → classes":     "receipt columns join the pupil's class",
-	"kiosk → pupils":      "receipt columns join the pupil",
-	"kiosk → stations":    "receipt columns join the station",
-	"payments → stations": "remittance columns join the station",
-
 	// Load generators and benchmarks seed and check their own world with
 	// bulk SQL, for speed; they never run inside the server.
 	"internal/ledgerbench → accounts": "benchmark seeding",
