@@ -221,7 +221,7 @@ func (a *App) book(c *gin.Context) {
 	}
 	a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Link: a.BaseURL + back,
 		Booked: []mail.BookingLine{{Date: b.Day, Service: serviceKind(b.Service), Price: b.Price}}})
-	a.LowBalanceCheck(ctx, ch.TenantID, ch.ID)
+	a.lowBalanceCheckChild(ctx, ch)
 	a.flash(c, back, "booked")
 }
 
@@ -305,7 +305,7 @@ func (a *App) pattern(c *gin.Context) {
 	}
 	if len(booked) > 0 {
 		a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Booked: booked, Link: a.BaseURL + back})
-		a.LowBalanceCheck(ctx, ch.TenantID, ch.ID)
+		a.lowBalanceCheckChild(ctx, ch)
 	}
 	a.flash(c, back+"?month="+from.Format("2006-01")+"#calendar", "portal.bookings.pattern_done",
 		fmt.Sprint(rep.Count(booking.OutcomeBooked)), fmt.Sprint(rep.Count(booking.OutcomeAlreadyBooked)),

@@ -420,7 +420,7 @@ func (a *App) familyBookChild(c *gin.Context, acct *account, ch child, svc booki
 	}
 	if len(booked) > 0 {
 		a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Booked: booked, Link: a.BaseURL + ch.Path() + "/bookings?month=" + from.Format("2006-01")})
-		a.LowBalanceCheck(ctx, ch.TenantID, ch.ID)
+		a.lowBalanceCheckChild(ctx, ch)
 	}
 	return res, nil
 }

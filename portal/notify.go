@@ -111,15 +111,27 @@ func (a *App) LowBalanceCheck(ctx context.Context, tenantID, pupilID int64) {
 	}
 }
 
+// lowBalanceCheckChild is LowBalanceCheck for a child the page has read
+// already (its wallet and first name): no read of the pupil again.
+func (a *App) lowBalanceCheckChild(ctx context.Context, ch child) {
+	if err := a.lowBalanceFor(ctx, ch.TenantID, ch.ID, ch.WalletID, ch.FirstName); err != nil {
+		a.Log.Error("low balance check", "tenant", ch.TenantID, "pupil", ch.ID, "err", err)
+	}
+}
+
 func (a *App) lowBalanceCheck(ctx context.Context, tenantID, pupilID int64) error {
 	p, err := a.School.Pupil(ctx, tenantID, pupilID)
 	if err != nil {
 		return err
 	}
-	if p.WalletAccountID == 0 {
+	return a.lowBalanceFor(ctx, tenantID, pupilID, p.WalletAccountID, p.FirstName)
+}
+
+func (a *App) lowBalanceFor(ctx context.Context, tenantID, pupilID, wallet int64, first string) error {
+	if wallet == 0 {
 		return nil
 	}
-	bal, err := a.Booking.Wallet(ctx, tenantID, p.WalletAccountID)
+	bal, err := a.Booking.Wallet(ctx, tenantID, wallet)
 	if err != nil {
 		return err
 	}
@@ -132,7 +144,7 @@ func (a *App) lowBalanceCheck(ctx context.Context, tenantID, pupilID int64) erro
 		if !acct.Alert || !bal.Available.LessThan(acct.Threshold) {
 			continue
 		}
-		e := mail.LowBalance{Child: p.FirstName, Balance: bal.Balance, Available: bal.Available, Threshold: acct.Threshold,
+		e := mail.LowBalance{Child: first, Balance: bal.Balance, Available: bal.Available, Threshold: acct.Threshold,
 			Link: a.BaseURL + "/portal/c/" + itoa(tenantID) + "/" + itoa(pupilID) + "/topup"}
 		// The alert is marked sent in the transaction that enqueues it
 		// (with a queue, TxSender): marked exactly when it will be sent.

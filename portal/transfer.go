@@ -134,6 +134,6 @@ func (a *App) transfer(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	a.LowBalanceCheck(ctx, ch.TenantID, ch.ID)
+	a.lowBalanceCheckChild(ctx, ch)
 	a.flash(c, ch.Path()+"/history", "transferred", i18n.FormatEUR(amount, lang), to.FirstName)
 }
