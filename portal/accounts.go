@@ -387,19 +387,11 @@ func (a *App) useResetToken(ctx context.Context, tok, hash string) (int64, error
 	return id, err
 }
 
-// child is a pupil as the portal shows it to a guardian.
+// child is a pupil as the portal shows it to a guardian: school's family
+// view of the pupil (GuardianID is the account's guardian linked to it).
 type child struct {
-	TenantID   int64
-	ID         int64
-	FirstName  string
-	LastName   string
-	Level      string
-	SchoolID   int64
-	SchoolName string
-	WalletID   int64
-	OGM        string
-	GuardianID int64 // the account's guardian linked to the pupil
-	Allergens  []string
+	school.FamilyPupil
+	Allergens []string // the pupil's allergen codes, as the menu's Contains takes them
 }
 
 // Path is the URL prefix of the child's pages.
@@ -415,8 +407,7 @@ func (ch child) Actor() string { return "guardian:" + strconv.FormatInt(ch.Guard
 
 // childOf is the portal's view of the school's pupil of the family.
 func childOf(p school.FamilyPupil) child {
-	ch := child{TenantID: p.TenantID, ID: p.ID, FirstName: p.FirstName, LastName: p.LastName, Level: p.Level, SchoolID: p.SchoolID,
-		SchoolName: p.SchoolName, WalletID: p.WalletID, OGM: p.OGM, GuardianID: p.GuardianID, Allergens: make([]string, len(p.Allergens))}
+	ch := child{FamilyPupil: p, Allergens: make([]string, len(p.Allergens))}
 	for i, al := range p.Allergens {
 		ch.Allergens[i] = string(al)
 	}
