@@ -566,13 +566,17 @@ func (c *Cluster) Supervise(ctx context.Context, attempts int) error {
 				c.opts.Logf("PostgreSQL restarted (pid %d)", c.Pid())
 				break
 			}
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || c.isStopping() {
+				// Stop ran while the server started (it may already
+				// answer): that ends the start-up, not a failure.
 				return nil
 			}
 			c.opts.Logf("restarting PostgreSQL, try %d of %d: %v", try, attempts, err)
 			if try < attempts {
 				select {
 				case <-ctx.Done():
+					return nil
+				case <-c.quit:
 					return nil
 				case <-time.After(backoff):
 				}
@@ -583,6 +587,12 @@ func (c *Cluster) Supervise(ctx context.Context, attempts int) error {
 			return fmt.Errorf("PostgreSQL could not be restarted after %d tries: %w", attempts, err)
 		}
 	}
+}
+
+func (c *Cluster) isStopping() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopping
 }
 
 func (c *Cluster) logTail() string {
