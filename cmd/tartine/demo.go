@@ -30,18 +30,11 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log := newLogger(e)
-	d, err := openDatabase(ctx, e, df, log)
+	d, log, err := openForServing(ctx, e, cfg, df, true)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := requireSchema(ctx, d, true); err != nil {
-		return err
-	}
 	// The demo shows a school day: on a weekend or a holiday its services
 	// run on the latest open school day (demo_clock.go).
 	e.now = demoClock(e.now)

@@ -59,21 +59,33 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	if err := cfg.Validate(); err != nil {
+	d, log, err := openForServing(ctx, e, cfg, df, cfg.Migrate)
+	if err != nil {
 		return err
+	}
+	defer d.Close()
+	return serve(ctx, e, log, d, cfg, nil)
+}
+
+// openForServing checks cfg, sets the server's logger and GC, opens the
+// database and checks its schema, migrating it when migrate is set or the
+// database is the embedded default (private to this server). The caller
+// closes the database.
+func openForServing(ctx context.Context, e env, cfg serveConfig, df dbFlags, migrate bool) (*database, *slog.Logger, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
 	}
 	log := newLogger(e)
 	tuneGC(e, log)
 	d, err := openDatabase(ctx, e, df, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer d.Close()
-	// The embedded default is private to this server: it migrates itself.
-	if err := requireSchema(ctx, d, cfg.Migrate || d.Cluster != nil); err != nil {
-		return err
+	if err := requireSchema(ctx, d, migrate || d.Cluster != nil); err != nil {
+		d.Close()
+		return nil, nil, err
 	}
-	return serve(ctx, e, log, d, cfg, nil)
+	return d, log, nil
 }
 
 func envOr(e env, key, def string) string {
