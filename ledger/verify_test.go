@@ -142,6 +142,17 @@ func TestVerifyFindsCorruption(t *testing.T) {
 				`UPDATE transfers SET idempotency_key = 't1' WHERE tenant_id = 1 AND idempotency_key = 't2'`,
 			},
 			[]string{"idempotency key unique"}},
+		{"posting of a transfer that does not exist",
+			[]string{`INSERT INTO postings (tenant_id, transfer_id, account_id, amount, occurred_at)
+				SELECT 1, 999999, id, CASE code WHEN 'revenue:meals' THEN -5 ELSE 5 END, now()
+				FROM accounts WHERE tenant_id = 1 AND code IN ('revenue:meals', 'stripe-clearing')`},
+			[]string{"references exist"}},
+		{"posting moved to an account that does not exist",
+			[]string{`UPDATE postings SET account_id = 999999 WHERE tenant_id = 1 AND id = ` + hotPosting},
+			[]string{"references exist"}},
+		{"transfer reversing one that does not exist",
+			[]string{`UPDATE transfers SET reverses_id = 999999 WHERE tenant_id = 1 AND idempotency_key = 't1'`},
+			[]string{"references exist"}},
 		{"reversed twice",
 			[]string{
 				`ALTER TABLE transfers DROP CONSTRAINT transfers_tenant_id_reverses_id_key`,
