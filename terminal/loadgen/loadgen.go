@@ -205,6 +205,12 @@ type Config struct {
 	// requests open its database connections and plan its statements.
 	Warmup time.Duration
 	Client *http.Client
+	// Requests, when not nil, receives one line per measured request:
+	// device, when it was sent and how long its answer took (µs since the
+	// start of the run), its taps, and how long its oldest tap had waited
+	// at the device before it was sent (µs). For finding where a tail
+	// comes from: stalls of every device at once, or of one.
+	Requests io.Writer
 }
 
 // Report is the outcome of a run.
@@ -223,6 +229,11 @@ type Report struct {
 	P50ms    float64 `json:"p50_ms"`
 	P99ms    float64 `json:"p99_ms"`
 	Maxms    float64 `json:"max_ms"`
+	// Open loop: the requests' own round trips (sent to answered), apart
+	// from the taps' waiting at their device before it.
+	RequestP50ms float64 `json:"request_p50_ms,omitempty"`
+	RequestP99ms float64 `json:"request_p99_ms,omitempty"`
+	RequestMaxms float64 `json:"request_max_ms,omitempty"`
 	// Backlog is the taps (open loop) that had arrived but were not sent
 	// yet when the duration ended; they are sent afterwards and counted.
 	Backlog   int64          `json:"backlog,omitempty"`
@@ -266,7 +277,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.Latency = "tap"
 	}
 	var mu sync.Mutex
-	var lat []time.Duration
+	var lat, rtt []time.Duration
+	var reqs []request
 	var lastAnswer time.Time
 	begin := time.Now()
 	start := begin.Add(cfg.Warmup)
@@ -276,7 +288,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			u := &uplink{cfg: cfg, dev: dev, src: m.source(di), from: start, verdicts: map[string]int{}}
+			u := &uplink{cfg: cfg, dev: dev, index: di, src: m.source(di), from: start, verdicts: map[string]int{}}
 			if open {
 				u.open(ctx, begin, end, cfg.Rate/float64(len(cfg.Setup.Devices)))
 			} else {
@@ -284,6 +296,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			}
 			mu.Lock()
 			lat = append(lat, u.lat...)
+			rtt = append(rtt, u.rtt...)
+			reqs = append(reqs, u.reqs...)
 			for k, v := range u.verdicts {
 				rep.Verdicts[k] += v
 				rep.Taps += int64(v)
@@ -309,12 +323,40 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep.Duration = el.Seconds()
 	rep.TapsPerS = float64(rep.Taps) / el.Seconds()
-	slices.Sort(lat)
-	if n := len(lat); n > 0 {
-		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-		rep.P50ms, rep.P99ms, rep.Maxms = ms(lat[n/2]), ms(lat[min(n-1, n*99/100)]), ms(lat[n-1])
+	rep.P50ms, rep.P99ms, rep.Maxms = percentiles(lat)
+	if open {
+		rep.RequestP50ms, rep.RequestP99ms, rep.RequestMaxms = percentiles(rtt)
+	}
+	if cfg.Requests != nil {
+		slices.SortFunc(reqs, func(a, b request) int { return a.sent.Compare(b.sent) })
+		for _, r := range reqs {
+			if _, err := fmt.Fprintf(cfg.Requests, "%d %d %d %d %d\n", r.device, r.sent.Sub(begin).Microseconds(), r.rtt.Microseconds(), r.taps, r.waited.Microseconds()); err != nil {
+				return rep, err
+			}
+		}
 	}
 	return rep, nil
+}
+
+// percentiles returns the median, 99th percentile and maximum of d in
+// milliseconds (sorting d).
+func percentiles(d []time.Duration) (p50, p99, maxi float64) {
+	n := len(d)
+	if n == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(d)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return ms(d[n/2]), ms(d[min(n-1, n*99/100)]), ms(d[n-1])
+}
+
+// request is one measured request, for Config.Requests.
+type request struct {
+	device int
+	sent   time.Time
+	rtt    time.Duration
+	taps   int
+	waited time.Duration // by its oldest tap, before it was sent
 }
 
 // mix makes the taps of a run (see the package documentation).
@@ -365,8 +407,11 @@ type uplink struct {
 	cfg        Config
 	dev        Device
 	src        *source
+	index      int
 	from       time.Time // end of the warm-up: what starts earlier is not measured
 	lat        []time.Duration
+	rtt        []time.Duration // open loop: per request
+	reqs       []request       // when Config.Requests is set
 	verdicts   map[string]int
 	requests   int64
 	errs       int64
@@ -463,6 +508,7 @@ func (u *uplink) open(ctx context.Context, begin, end time.Time, rate float64) {
 			}
 			continue
 		}
+		sent := time.Now()
 		res, ok := u.send(ctx, taps)
 		if !ok {
 			u.errs++
@@ -471,6 +517,10 @@ func (u *uplink) open(ctx context.Context, begin, end time.Time, rate float64) {
 		}
 		if res != nil && !arrived[len(arrived)-1].Before(u.from) {
 			u.requests++
+			u.rtt = append(u.rtt, u.lastAnswer.Sub(sent))
+			if u.cfg.Requests != nil {
+				u.reqs = append(u.reqs, request{device: u.index, sent: sent, rtt: u.lastAnswer.Sub(sent), taps: len(taps), waited: sent.Sub(arrived[0])})
+			}
 		}
 		for i, at := range arrived {
 			if res != nil && !at.Before(u.from) {
