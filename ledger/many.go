@@ -50,9 +50,36 @@ type HoldPost struct {
 // would end below its floor (MapError gives ErrFloorBreach), a closed
 // period (ErrPeriodClosed).
 func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []TransferRequest, posts []HoldPost) (*Queued, error) {
+	q, keys, args, err := l.queueArgs(ctx, reqs, posts)
+	if err != nil || args == nil {
+		return q, err
+	}
+	b.Queue(queueTransfersSQL, args...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var key string
+			var id int64
+			var at time.Time
+			if err := rows.Scan(&key, &id, &at); err != nil {
+				return err
+			}
+			if i, ok := keys[key]; ok {
+				q.Transfers[i].ID, q.Transfers[i].RecordedAt = id, at
+			}
+		}
+		return rows.Err()
+	})
+	return q, nil
+}
+
+// queueArgs validates reqs and posts as QueueTransfers does and returns the
+// transfers to record (without ID), the index of each key, and the
+// arguments of queueTransfersSQL (nil when there is nothing to record).
+// Accounts not cached are read through the pool.
+func (l *Ledger) queueArgs(ctx context.Context, reqs []TransferRequest, posts []HoldPost) (*Queued, map[string]int, []any, error) {
 	type item struct {
 		req  TransferRequest
 		hash []byte
+		meta string // the metadata's JSON ("" for a hold post: made below)
 		hold *Hold
 		post decimal.Decimal
 	}
@@ -60,44 +87,45 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 	for i := range reqs {
 		r := reqs[i]
 		if err := validate(&r); err != nil {
-			return nil, fmt.Errorf("transfer %q: %w", r.IdempotencyKey, err)
+			return nil, nil, nil, fmt.Errorf("transfer %q: %w", r.IdempotencyKey, err)
 		}
-		items = append(items, item{req: r, hash: transferHash(r)})
+		meta := appendMetadataJSON(nil, r.Metadata)
+		items = append(items, item{req: r, hash: appendTransferHash(nil, &r, meta), meta: string(meta)})
 	}
 	for _, p := range posts {
 		h := p.Hold
 		if h.ID != p.Request.HoldID || h.TenantID != p.Request.TenantID {
-			return nil, fmt.Errorf("%w: post of hold %d with hold %d", ErrInvalidRequest, p.Request.HoldID, h.ID)
+			return nil, nil, nil, fmt.Errorf("%w: post of hold %d with hold %d", ErrInvalidRequest, p.Request.HoldID, h.ID)
 		}
 		if h.Status != HoldPending {
-			return nil, fmt.Errorf("%w: hold %d is %s", ErrHoldEnded, h.ID, h.Status)
+			return nil, nil, nil, fmt.Errorf("%w: hold %d is %s", ErrHoldEnded, h.ID, h.Status)
 		}
 		tr, hash, err := l.postHoldTransfer(ctx, l.pool, h, p.Request)
 		if err != nil {
-			return nil, fmt.Errorf("post hold %d: %w", h.ID, err)
+			return nil, nil, nil, fmt.Errorf("post hold %d: %w", h.ID, err)
 		}
 		items = append(items, item{req: tr, hash: hash, hold: &h, post: p.Request.Amount})
 	}
 	q := &Queued{Transfers: make([]Transfer, len(items))}
 	if len(items) == 0 {
-		return q, nil
+		return q, nil, nil, nil
 	}
 	tenant := items[0].req.TenantID
 	var ids []int64
 	keys := make(map[string]int, len(items))
 	for i, it := range items {
 		if it.req.TenantID != tenant {
-			return nil, fmt.Errorf("%w: transfers of two tenants in one group", ErrInvalidRequest)
+			return nil, nil, nil, fmt.Errorf("%w: transfers of two tenants in one group", ErrInvalidRequest)
 		}
 		if _, dup := keys[it.req.IdempotencyKey]; dup {
-			return nil, fmt.Errorf("%w: idempotency key %q twice in one group", ErrInvalidRequest, it.req.IdempotencyKey)
+			return nil, nil, nil, fmt.Errorf("%w: idempotency key %q twice in one group", ErrInvalidRequest, it.req.IdempotencyKey)
 		}
 		keys[it.req.IdempotencyKey] = i
 		ids = append(ids, postingAccounts(it.req.Postings)...)
 	}
 	accts, err := l.checkedAccounts(ctx, l.pool, tenant, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 
 	var (
@@ -149,7 +177,11 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 			Actor: r.Actor, Memo: r.Memo, Metadata: r.Metadata, Postings: r.Postings}
 		tKeys, tHashes = append(tKeys, r.IdempotencyKey), append(tHashes, it.hash)
 		tKinds, tActors, tMemos = append(tKinds, r.Kind), append(tActors, r.Actor), append(tMemos, r.Memo)
-		tMeta, tOccurred = append(tMeta, string(metadataJSON(r.Metadata))), append(tOccurred, occurred)
+		meta := it.meta
+		if meta == "" {
+			meta = string(appendMetadataJSON(nil, r.Metadata))
+		}
+		tMeta, tOccurred = append(tMeta, meta), append(tOccurred, occurred)
 		var holdID *int64
 		if it.hold != nil {
 			holdID = &it.hold.ID
@@ -162,7 +194,7 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		one := plans[i]
 		for _, id := range one.tracked {
 			if k, ok := owner[id]; ok && shared[id].lowers {
-				return nil, fmt.Errorf("%w: account %s in transfers %q and %q of one group", ErrInvalidRequest, accts[id].Code, k, r.IdempotencyKey)
+				return nil, nil, nil, fmt.Errorf("%w: account %s in transfers %q and %q of one group", ErrInvalidRequest, accts[id].Code, k, r.IdempotencyKey)
 			}
 			owner[id] = r.IdempotencyKey
 			if sh := shared[id]; sh.n > 1 {
@@ -201,7 +233,7 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 			u.add(id, one.net[id], countPostings(r.Postings, id), one.net[id].IsNegative() && it.hold == nil, release)
 		}
 		if it.hold != nil && !slices.Contains(one.tracked, it.hold.AccountID) {
-			return nil, fmt.Errorf("%w: hold %d is on an untracked account", ErrInvalidRequest, it.hold.ID)
+			return nil, nil, nil, fmt.Errorf("%w: hold %d is on an untracked account", ErrInvalidRequest, it.hold.ID)
 		}
 		for range r.Postings {
 			pKeys = append(pKeys, r.IdempotencyKey)
@@ -225,7 +257,14 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 	// floor of every debited tracked account checked by ledger_floor_breach,
 	// which raises. No ON CONFLICT: a used key, or a hold already ended,
 	// fails the statement, and the transaction.
-	b.Queue(`
+	return q, keys, []any{tenant, tKeys, tHashes, tKinds, tOccurred, tActors, tMemos, tMeta,
+		u.ids, u.deltas, u.counts,
+		pKeys, pl.accIDs, pl.amounts, pl.beforeOff, pl.afterOff, pl.versionOff, u.check,
+		tHolds, u.releases, eHolds, eAmounts, eActors, eKeys, l.now()}, nil
+}
+
+// queueTransfersSQL records a group (QueueTransfers, PrepareTransfers).
+const queueTransfersSQL = `
 		WITH t AS (
 			INSERT INTO transfers (tenant_id, idempotency_key, request_hash, kind, occurred_at, actor, memo, metadata, hold_id)
 			SELECT $1, u.k, u.h, u.kind, u.o, u.a, u.m, u.md::jsonb, u.hold
@@ -254,27 +293,7 @@ func (l *Ledger) QueueTransfers(ctx context.Context, b *pgx.Batch, reqs []Transf
 		)
 		SELECT t.idempotency_key, t.id, t.recorded_at FROM t
 		WHERE NOT EXISTS (SELECT 1 FROM acc WHERE ledger_floor_breach(acc.chk AND acc.balance - acc.pending < acc.floor,
-			acc.code, acc.balance - acc.pending, acc.floor))`,
-		tenant, tKeys, tHashes, tKinds, tOccurred, tActors, tMemos, tMeta,
-		u.ids, u.deltas, u.counts,
-		pKeys, pl.accIDs, pl.amounts, pl.beforeOff, pl.afterOff, pl.versionOff, u.check,
-		tHolds, u.releases, eHolds, eAmounts, eActors, eKeys, l.now(),
-	).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var key string
-			var id int64
-			var at time.Time
-			if err := rows.Scan(&key, &id, &at); err != nil {
-				return err
-			}
-			if i, ok := keys[key]; ok {
-				q.Transfers[i].ID, q.Transfers[i].RecordedAt = id, at
-			}
-		}
-		return rows.Err()
-	})
-	return q, nil
-}
+			acc.code, acc.balance - acc.pending, acc.floor))`
 
 // trackedChanges are the changes of tracked accounts in a group, as arrays
 // for unnest.

@@ -171,12 +171,14 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int), set_config('jit', 'off', true)`, codaImportLock, tenantID); err != nil {
 			return fmt.Errorf("payments: lock the bank imports: %w", err)
 		}
-		var lines []BankLine
+		n := 0
+		for _, st := range sts {
+			n += len(st.Movements)
+		}
+		lines := make([]BankLine, 0, n)
 		for _, st := range sts {
 			rep.Statements++
-			for _, m := range st.Movements {
-				lines = append(lines, bankLine(st, m))
-			}
+			lines = appendBankLines(lines, st)
 		}
 		fast, err := b.groupable(ctx, tx, tenantID, lines, acc)
 		if err != nil {
@@ -188,7 +190,7 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 		// sent again) is booked once.
 		done := map[string]bool{}
 		order := make(map[string]int, len(lines))
-		var group []groupedLine
+		group := fast[:0] // the grouped lines, in the file's order, in place
 		for i, line := range lines {
 			if line.Amount.IsPositive() {
 				if done[line.Key] {
@@ -198,8 +200,8 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 				done[line.Key] = true
 				order[line.Key] = i
 			}
-			if g, ok := fast[i]; ok {
-				group = append(group, g)
+			if fast[i].status != "" {
+				group = append(group, fast[i]) // index len(group) <= i: fast[i] is read first
 				continue
 			}
 			if err := b.importLine(ctx, tx, tenantID, line, acc, actor, &rep); err != nil {
@@ -417,28 +419,52 @@ func (b *Bank) schoolIBANs(ctx context.Context, tenantID int64) (map[string]bool
 
 func compactIBAN(s string) string { return strings.ToUpper(strings.ReplaceAll(s, " ", "")) }
 
-// bankLine describes a movement; its key is stable across imports of the
-// same statement (also a duplicate copy the bank sends again).
-func bankLine(st sepa.Statement, m sepa.Movement) BankLine {
-	date := m.EntryDate
-	if date.IsZero() {
-		date = st.NewBalanceDate
+// appendBankLines appends the lines describing a statement's movements;
+// each key is stable across imports of the same statement (also a
+// duplicate copy the bank sends again): "coda:<IBAN>:<date>:<paper seq, 3 digits>:<seq,
+// 4 digits>.<detail, 4 digits>" built once per statement.
+func appendBankLines(lines []BankLine, st sepa.Statement) []BankLine {
+	account := compactIBAN(st.Account)
+	prefix := fmt.Appendf(nil, "coda:%s:%s:%03d:", account, st.NewBalanceDate.Format("2006-01-02"), st.PaperSequence)
+	var keys []byte
+	for _, m := range st.Movements {
+		date := m.EntryDate
+		if date.IsZero() {
+			date = st.NewBalanceDate
+		}
+		keys = append(keys[:0], prefix...)
+		keys = appendZeroPadded(keys, m.Sequence, 4)
+		keys = append(keys, '.')
+		keys = appendZeroPadded(keys, m.Detail, 4)
+		lines = append(lines, BankLine{
+			Key:                 string(keys),
+			Account:             account,
+			Statement:           st.PaperSequence,
+			Sequence:            m.Sequence,
+			Detail:              m.Detail,
+			EntryDate:           date,
+			ValueDate:           m.ValueDate,
+			Amount:              m.Amount,
+			OGM:                 m.OGM,
+			Communication:       strings.TrimSpace(m.Communication),
+			CounterpartyName:    strings.TrimSpace(m.CounterpartyName),
+			CounterpartyAccount: strings.TrimSpace(m.CounterpartyAccount),
+		})
 	}
-	return BankLine{
-		Key: fmt.Sprintf("coda:%s:%s:%03d:%04d.%04d", compactIBAN(st.Account), st.NewBalanceDate.Format("2006-01-02"),
-			st.PaperSequence, m.Sequence, m.Detail),
-		Account:             compactIBAN(st.Account),
-		Statement:           st.PaperSequence,
-		Sequence:            m.Sequence,
-		Detail:              m.Detail,
-		EntryDate:           date,
-		ValueDate:           m.ValueDate,
-		Amount:              m.Amount,
-		OGM:                 m.OGM,
-		Communication:       strings.TrimSpace(m.Communication),
-		CounterpartyName:    strings.TrimSpace(m.CounterpartyName),
-		CounterpartyAccount: strings.TrimSpace(m.CounterpartyAccount),
+	return lines
+}
+
+// appendZeroPadded appends n as fmt's %0<width>d does.
+func appendZeroPadded(b []byte, n, width int) []byte {
+	if n < 0 {
+		return fmt.Appendf(b, "%0*d", width, n)
 	}
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], int64(n), 10)
+	for i := len(d); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, d...)
 }
 
 var ogmPattern = regexp.MustCompile(`(?:\+\+\+|\*\*\*)?\s*(\d{3})\s*/?\s*(\d{4})\s*/?\s*(\d{5})\s*(?:\+\+\+|\*\*\*)?`)
@@ -447,6 +473,16 @@ var ogmPattern = regexp.MustCompile(`(?:\+\+\+|\*\*\*)?\s*(\d{3})\s*/?\s*(\d{4})
 // communication ("+++042/0000/00763+++ Emma"), for a suggestion only: by the
 // rules, added text makes it a free message, so it is never booked alone.
 func ogmInText(s string) string {
+	// The pattern holds 12 digits: most communications have fewer.
+	digits := 0
+	for i := 0; i < len(s) && digits < 12; i++ {
+		if '0' <= s[i] && s[i] <= '9' {
+			digits++
+		}
+	}
+	if digits < 12 {
+		return ""
+	}
 	for _, m := range ogmPattern.FindAllStringSubmatch(s, -1) {
 		if d, err := sepa.ParseOGM(m[1] + m[2] + m[3]); err == nil {
 			return d

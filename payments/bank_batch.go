@@ -31,11 +31,11 @@ type groupedLine struct {
 	memo   string
 }
 
-// groupable finds, in a few queries for the whole file, the lines (by
-// index) to book in groups. Every other line (debits, lines booked before,
+// groupable finds, in a few queries for the whole file, the lines to book
+// in groups (by index: out[i].status is "" for a line not grouped). Every other line (debits, lines booked before,
 // credits that may be a payout or a remittance) goes the one-by-one way of
 // importLine, which books them as before.
-func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines []BankLine, acc codaAccounts) (map[int]groupedLine, error) {
+func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines []BankLine, acc codaAccounts) ([]groupedLine, error) {
 	var ogms, keys []string
 	texts := map[int]string{} // a pupil's OGM written in a free communication
 	for i, l := range lines {
@@ -45,19 +45,43 @@ func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 		keys = append(keys, l.Key)
 		if l.OGM != "" {
 			ogms = append(ogms, l.OGM)
+			continue // its communication is read below, when its OGM is no wallet's
 		}
 		if og := ogmInText(l.Communication); og != "" {
 			texts[i] = og
 			ogms = append(ogms, og)
 		}
 	}
-	out := map[int]groupedLine{}
+	out := make([]groupedLine, len(lines))
 	if len(keys) == 0 {
 		return out, nil
 	}
 	wallets, err := school.WalletsByOGM(ctx, tx, tenantID, ogms)
 	if err != nil {
 		return nil, fmt.Errorf("payments: %w", err)
+	}
+	// A structured communication that is no wallet's may go to suspense,
+	// with a suggestion from a pupil's OGM written in its communication.
+	var more []string
+	for i, l := range lines {
+		if _, ok := wallets[l.OGM]; ok || l.OGM == "" || !l.Amount.IsPositive() {
+			continue
+		}
+		if og := ogmInText(l.Communication); og != "" {
+			texts[i] = og
+			if _, ok := wallets[og]; !ok {
+				more = append(more, og)
+			}
+		}
+	}
+	if len(more) > 0 {
+		found, err := school.WalletsByOGM(ctx, tx, tenantID, more)
+		if err != nil {
+			return nil, fmt.Errorf("payments: %w", err)
+		}
+		for og, w := range found {
+			wallets[og] = w
+		}
 	}
 	booked := map[string]bool{}
 	rows, err := tx.Query(ctx, `SELECT key FROM bank_movements WHERE tenant_id = $1 AND key = ANY($2)`, tenantID, keys)
@@ -139,24 +163,85 @@ func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 // transfers are those book makes with TransferTx (same key, kind, memo,
 // metadata, postings); a wallet topped up several times in a group changes
 // once (ledger.QueueTransfers lets top-ups share a tracked account). The
-// bank movements are written with one COPY. A failure aborts tx, so the
-// whole import.
+// accounts are read into the ledger's cache first (in tx); a goroutine then
+// prepares each group's statement (ledger.PrepareTransfers: requests,
+// fingerprints, encoded arrays) while the previous group runs on the
+// server. The bank movements are written with one COPY. A failure aborts
+// tx, so the whole import.
 func (b *Bank) bookGrouped(ctx context.Context, tx pgx.Tx, tenantID int64, grouped []groupedLine, acc codaAccounts, actor string, rep *CODAReport) error {
+	if len(grouped) == 0 {
+		return nil
+	}
+	ids := []int64{acc.bank}
+	seen := map[int64]bool{acc.bank: true}
+	for _, g := range grouped {
+		if !seen[g.to] {
+			seen[g.to] = true
+			ids = append(ids, g.to)
+		}
+	}
+	if err := b.ledger.CacheAccountsTx(ctx, tx, tenantID, ids); err != nil {
+		return fmt.Errorf("payments: accounts of the bank movements: %w", err)
+	}
+	type prepared struct {
+		p        *ledger.PreparedTransfers
+		from, to int
+		err      error
+	}
+	ready := make(chan prepared, 1)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	defer func() { close(stop); <-done }()
 	// The first group is small: into a nearly empty ledger, its statement
 	// is planned for empty tables (the foreign-key checks of postings on
 	// transfers as scans of every transfer of the transaction); the
 	// ledger's statistics are then refreshed for the rest.
-	for i, n := 0, min(groupSize, firstGroupSize); i < len(grouped); i, n = i+n, groupSize {
-		group := grouped[i:min(i+n, len(grouped))]
-		if err := b.bookGroup(ctx, tx, tenantID, group, acc, actor); err != nil {
-			return err
+	go func() {
+		defer close(done)
+		defer close(ready)
+		for i, n := 0, min(groupSize, firstGroupSize); i < len(grouped); i, n = i+n, groupSize {
+			to := min(i+n, len(grouped))
+			p, err := b.ledger.PrepareTransfers(ctx, groupRequests(tenantID, grouped[i:to], acc, actor))
+			select {
+			case ready <- prepared{p: p, from: i, to: to, err: err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
-		if i == 0 && len(grouped) > len(group) {
+	}()
+	for pr := range ready {
+		group := grouped[pr.from:pr.to]
+		if pr.err != nil {
+			return fmt.Errorf("payments: book %d bank movements from %s: %w", len(group), group[0].line.Key, pr.err)
+		}
+		q, err := pr.p.ExecTx(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("payments: book %d bank movements from %s: %w", len(group), group[0].line.Key, ledger.MapError(err))
+		}
+		for i := range group {
+			// The goroutine reads only the lines of later groups.
+			group[i].line.TransferID = q.Transfers[i].ID
+			if group[i].line.TransferID == 0 {
+				return fmt.Errorf("payments: bank movement %s: no transfer returned", group[i].line.Key)
+			}
+		}
+		if pr.from == 0 && len(grouped) > pr.to {
 			if err := b.ledger.AnalyzeIfSmallTx(ctx, tx, len(grouped)); err != nil {
 				return err
 			}
 		}
 	}
+	credited := 0
+	for _, g := range grouped {
+		if g.status == "wallet" {
+			credited++
+		}
+	}
+	rep.Credited = slices.Grow(rep.Credited, credited)
+	rep.Suspense = slices.Grow(rep.Suspense, len(grouped)-credited)
 	for _, g := range grouped {
 		l := g.line
 		switch g.status {
@@ -171,18 +256,23 @@ func (b *Bank) bookGrouped(ctx context.Context, tx pgx.Tx, tenantID int64, group
 	return copyMovements(ctx, tx, tenantID, grouped)
 }
 
-// bookGroup books one group with ledger.QueueTransfers and sets each
-// line's transfer.
-func (b *Bank) bookGroup(ctx context.Context, tx pgx.Tx, tenantID int64, group []groupedLine, acc codaAccounts, actor string) error {
+// groupRequests are the transfers of a group's lines, as book asks
+// TransferTx for them.
+func groupRequests(tenantID int64, group []groupedLine, acc codaAccounts, actor string) []ledger.TransferRequest {
 	reqs := make([]ledger.TransferRequest, len(group))
-	for i, g := range group {
-		l := g.line
-		meta := map[string]string{"bank_movement": l.Key, "counterparty": l.CounterpartyName, "iban": l.CounterpartyAccount}
+	postings := make([]ledger.Posting, 2*len(group))
+	for i := range group {
+		g := &group[i]
+		l := &g.line
+		meta := make(map[string]string, 4)
+		meta["bank_movement"], meta["counterparty"], meta["iban"] = l.Key, l.CounterpartyName, l.CounterpartyAccount
 		if l.OGM != "" {
 			meta["ogm"] = l.OGM
 		} else if l.Communication != "" {
 			meta["communication"] = l.Communication
 		}
+		ps := postings[2*i : 2*i+2 : 2*i+2]
+		ps[0], ps[1] = ledger.Posting{AccountID: acc.bank, Amount: l.Amount}, ledger.Posting{AccountID: g.to, Amount: l.Amount.Neg()}
 		reqs[i] = ledger.TransferRequest{
 			TenantID:       tenantID,
 			IdempotencyKey: l.Key,
@@ -191,27 +281,10 @@ func (b *Bank) bookGroup(ctx context.Context, tx pgx.Tx, tenantID int64, group [
 			Actor:          actor,
 			Memo:           g.memo,
 			Metadata:       meta,
-			Postings: []ledger.Posting{
-				{AccountID: acc.bank, Amount: l.Amount},
-				{AccountID: g.to, Amount: l.Amount.Neg()},
-			},
+			Postings:       ps,
 		}
 	}
-	batch := &pgx.Batch{}
-	q, err := b.ledger.QueueTransfersTx(ctx, tx, batch, reqs, nil) // accounts read in the import's transaction
-	if err != nil {
-		return fmt.Errorf("payments: book %d bank movements from %s: %w", len(group), group[0].line.Key, err)
-	}
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("payments: book %d bank movements from %s: %w", len(group), group[0].line.Key, ledger.MapError(err))
-	}
-	for i := range group {
-		group[i].line.TransferID = q.Transfers[i].ID
-		if group[i].line.TransferID == 0 {
-			return fmt.Errorf("payments: bank movement %s: no transfer returned", group[i].line.Key)
-		}
-	}
-	return nil
+	return reqs
 }
 
 // copyMovements records the bank movements of the grouped lines in one
