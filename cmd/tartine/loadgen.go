@@ -111,7 +111,8 @@ func cmdLoadgen(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "devices %d, %s, %.1f s: %d taps in %d requests, %.0f taps/s; latency per %s p50 %.2f ms, p99 %.2f ms, max %.2f ms; errors %d\n",
 		rep.Devices, mode, rep.Duration, rep.Taps, rep.Requests, rep.TapsPerS, rep.Latency, rep.P50ms, rep.P99ms, rep.Maxms, rep.Errors)
 	if rep.Rate > 0 {
-		fmt.Fprintf(e.stdout, "  requests' round trips (sent to answered): p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", rep.RequestP50ms, rep.RequestP99ms, rep.RequestMaxms)
+		fmt.Fprintf(e.stdout, "  requests' round trips (sent to answered): p50 %.2f ms, p99 %.2f ms, max %.2f ms; the generator's own delay in sending: p99 %.2f ms, max %.2f ms\n",
+			rep.RequestP50ms, rep.RequestP99ms, rep.RequestMaxms, rep.SendLateP99ms, rep.SendLateMaxms)
 	}
 	keys := make([]string, 0, len(rep.Verdicts))
 	for k := range rep.Verdicts {

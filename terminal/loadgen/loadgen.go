@@ -234,6 +234,13 @@ type Report struct {
 	RequestP50ms float64 `json:"request_p50_ms,omitempty"`
 	RequestP99ms float64 `json:"request_p99_ms,omitempty"`
 	RequestMaxms float64 `json:"request_max_ms,omitempty"`
+	// Open loop: how late the generator itself sent a request, from the
+	// instant it could have (its oldest tap's arrival, or the answer to
+	// the previous request if later) — a device's own delay, which a real
+	// reader on its own processor would not add. Part of each tap's
+	// latency; large when the generator shares busy processors.
+	SendLateP99ms float64 `json:"send_late_p99_ms,omitempty"`
+	SendLateMaxms float64 `json:"send_late_max_ms,omitempty"`
 	// Backlog is the taps (open loop) that had arrived but were not sent
 	// yet when the duration ended; they are sent afterwards and counted.
 	Backlog   int64          `json:"backlog,omitempty"`
@@ -277,7 +284,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.Latency = "tap"
 	}
 	var mu sync.Mutex
-	var lat, rtt []time.Duration
+	var lat, rtt, late []time.Duration
 	var reqs []request
 	var lastAnswer time.Time
 	begin := time.Now()
@@ -297,6 +304,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			mu.Lock()
 			lat = append(lat, u.lat...)
 			rtt = append(rtt, u.rtt...)
+			late = append(late, u.late...)
 			reqs = append(reqs, u.reqs...)
 			for k, v := range u.verdicts {
 				rep.Verdicts[k] += v
@@ -326,6 +334,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep.P50ms, rep.P99ms, rep.Maxms = percentiles(lat)
 	if open {
 		rep.RequestP50ms, rep.RequestP99ms, rep.RequestMaxms = percentiles(rtt)
+		_, rep.SendLateP99ms, rep.SendLateMaxms = percentiles(late)
 	}
 	if cfg.Requests != nil {
 		slices.SortFunc(reqs, func(a, b request) int { return a.sent.Compare(b.sent) })
@@ -411,6 +420,7 @@ type uplink struct {
 	from       time.Time // end of the warm-up: what starts earlier is not measured
 	lat        []time.Duration
 	rtt        []time.Duration // open loop: per request
+	late       []time.Duration // open loop: per request, the generator's own delay in sending it
 	reqs       []request       // when Config.Requests is set
 	verdicts   map[string]int
 	requests   int64
@@ -484,6 +494,7 @@ func (u *uplink) open(ctx context.Context, begin, end time.Time, rate float64) {
 	next := begin.Add(gap())
 	var taps []terminal.Tap
 	var arrived []time.Time
+	answered := begin // the previous request's answer
 	for {
 		now := time.Now()
 		for next.Before(end) && !next.After(now) && len(taps) < u.cfg.Batch {
@@ -509,7 +520,12 @@ func (u *uplink) open(ctx context.Context, begin, end time.Time, rate float64) {
 			continue
 		}
 		sent := time.Now()
+		ready := arrived[0]
+		if answered.After(ready) {
+			ready = answered
+		}
 		res, ok := u.send(ctx, taps)
+		answered = u.lastAnswer
 		if !ok {
 			u.errs++
 			u.lastErr = fmt.Sprintf("%d taps not answered within %s after the run", len(taps), drainTimeout)
@@ -518,6 +534,7 @@ func (u *uplink) open(ctx context.Context, begin, end time.Time, rate float64) {
 		if res != nil && !arrived[len(arrived)-1].Before(u.from) {
 			u.requests++
 			u.rtt = append(u.rtt, u.lastAnswer.Sub(sent))
+			u.late = append(u.late, max(sent.Sub(ready), 0))
 			if u.cfg.Requests != nil {
 				u.reqs = append(u.reqs, request{device: u.index, sent: sent, rtt: u.lastAnswer.Sub(sent), taps: len(taps), waited: sent.Sub(arrived[0])})
 			}
