@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -305,6 +306,12 @@ type BookRequest struct {
 	Day      time.Time
 	Service  Service
 	Actor    string // "guardian:5", "staff:3"
+	// InTx, when set, is called in the booking's transaction once a new
+	// booking's row and hold are written (not for a booking that existed):
+	// what must commit with the booking (the portal's confirmation email
+	// job) is written there, in the same round trips. An error rolls the
+	// booking back and is returned.
+	InTx func(ctx context.Context, tx pgx.Tx, b Booking) error
 }
 
 // Book books req.Service for the pupil on req.Day and, for a paying meal,
@@ -344,36 +351,39 @@ func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, err
 	if err != nil {
 		return Booking{}, false, err
 	}
+	if req.Service.IsDaycare() {
+		if _, err := m.DaycareTariffFor(ctx, req.TenantID, p.schoolID, p.level, day); err != nil {
+			// Daycare holds nothing, but a day without a tariff cannot be
+			// billed: the terminal would refuse the check-in ("no_tariff").
+			return Booking{}, false, err
+		}
+	}
+	// The meal type and its tariff, the live booking and the calendar in
+	// one round trip (the 8:00 rush path), checked in Book's order: service,
+	// tariff, an existing booking, the day open, the cut-off.
+	r, err := readForBook(ctx, m.pool, req.TenantID, p.schoolID, p.id, p.level, day, req.Service)
+	if err != nil {
+		return Booking{}, false, fmt.Errorf("book %s for pupil %d on %s: %w", req.Service, p.id, day.Format(time.DateOnly), err)
+	}
 	price, list, free := decimal.Zero, decimal.Zero, false
 	if !req.Service.IsDaycare() {
-		mt, err := m.mealType(ctx, req.TenantID, string(req.Service))
-		if err != nil {
-			return Booking{}, false, err
+		if r.meal == nil {
+			return Booking{}, false, fmt.Errorf("%w: %q", ErrUnknownService, string(req.Service))
 		}
-		t, err := m.MealTariffFor(ctx, req.TenantID, p.schoolID, mt.Code, p.level, day)
-		if err != nil {
-			return Booking{}, false, err
+		if r.tariff == nil {
+			return Booking{}, false, fmt.Errorf("%w: %s for level %s at school %d on %s", ErrNoTariff, r.meal.Code, p.level, p.schoolID, day.Format(time.DateOnly))
 		}
-		list = t.BookedPrice
-		free = mt.Subsidised && (p.free || (s.free && p.level[0] != 'S'))
+		list = r.tariff.BookedPrice
+		free = r.meal.Subsidised && (p.free || (s.free && p.level[0] != 'S'))
 		if !free {
-			price = t.BookedPrice
+			price = r.tariff.BookedPrice
 		}
-	} else if _, err := m.DaycareTariffFor(ctx, req.TenantID, p.schoolID, p.level, day); err != nil {
-		// Daycare holds nothing, but a day without a tariff cannot be
-		// billed: the terminal would refuse the check-in ("no_tariff").
-		return Booking{}, false, err
 	}
-	if existing, err := m.BookingFor(ctx, req.TenantID, req.PupilID, day, req.Service); err == nil {
-		b, err := m.ensureHold(ctx, existing)
+	if r.existing != nil {
+		b, err := m.ensureHold(ctx, *r.existing)
 		return b, false, err
-	} else if !errors.Is(err, ErrNotFound) {
-		return Booking{}, false, err
 	}
-	cal, err := m.loadCalendar(ctx, m.pool, req.TenantID, p.schoolID, day.AddDate(0, 0, -60), day)
-	if err != nil {
-		return Booking{}, false, err
-	}
+	cal := r.cal
 	if st := cal.status(day); !st.Open {
 		return Booking{}, false, fmt.Errorf("%w: %s (%s)", ErrClosedDay, day.Format(time.DateOnly), st.Reason)
 	}
@@ -414,19 +424,15 @@ func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, err
 			return err
 		}
 		created = true
-		if !price.IsPositive() {
-			return nil
+		if price.IsPositive() {
+			if err := m.holdNew(ctx, tx, &b, *p.wallet); err != nil {
+				return err
+			}
 		}
-		// The hold is placed in this transaction, while the new row is
-		// uncommitted: a concurrent Book of the same triple waits on the
-		// unique index, and the row and the hold commit together.
-		h, err := m.placeHoldTx(ctx, tx, b, *p.wallet)
-		if err != nil {
-			return err
+		if req.InTx != nil {
+			return req.InTx(ctx, tx, b)
 		}
-		b.HoldID = &h.ID
-		_, err = tx.Exec(ctx, `UPDATE bookings SET hold_id = $3 WHERE tenant_id = $1 AND id = $2`, b.TenantID, b.ID, h.ID)
-		return err
+		return nil
 	})
 	if err != nil {
 		return Booking{}, false, fmt.Errorf("book %s for pupil %d on %s: %w", req.Service, p.id, day.Format(time.DateOnly), err)
@@ -440,6 +446,21 @@ func (m *Manager) book(ctx context.Context, req BookRequest) (Booking, bool, err
 		return b, false, err
 	}
 	return b, true, nil
+}
+
+// holdNew places the hold of b, a booking just written in tx, on wallet
+// and records it on the booking's row.
+func (m *Manager) holdNew(ctx context.Context, tx pgx.Tx, b *Booking, wallet int64) error {
+	// The hold is placed in this transaction, while the new row is
+	// uncommitted: a concurrent Book of the same triple waits on the
+	// unique index, and the row and the hold commit together.
+	h, err := m.placeHoldTx(ctx, tx, *b, wallet)
+	if err != nil {
+		return err
+	}
+	b.HoldID = &h.ID
+	_, err = tx.Exec(ctx, `UPDATE bookings SET hold_id = $3 WHERE tenant_id = $1 AND id = $2`, b.TenantID, b.ID, h.ID)
+	return err
 }
 
 // placeHoldTx places the hold of booking b on wallet in tx.
@@ -594,26 +615,87 @@ func lockBooking(ctx context.Context, tx pgx.Tx, tenantID, id int64) (Booking, e
 // refunds after the cut-off; a consumed or no-show booking gives
 // ErrNotCancellable. ErrNotFound for an unknown booking.
 func (m *Manager) Cancel(ctx context.Context, tenantID, bookingID int64, actor string) (Booking, error) {
-	cur, err := m.Get(ctx, tenantID, bookingID)
+	b, err := m.CancelBooking(ctx, CancelRequest{TenantID: tenantID, BookingID: bookingID, Actor: actor})
 	if err != nil {
 		return Booking{}, err
 	}
-	s, err := m.school(ctx, tenantID, cur.SchoolID)
-	if err != nil {
-		return Booking{}, err
-	}
-	pol, err := s.policy()
-	if err != nil {
-		return Booking{}, err
-	}
-	cal, err := m.loadCalendar(ctx, m.pool, tenantID, cur.SchoolID, cur.Day.AddDate(0, 0, -60), cur.Day)
-	if err != nil {
-		return Booking{}, err
-	}
-	co := cutoff(pol, cal, cur.Day, s.loc)
-	var b Booking
-	err = pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
-		b, err = lockBooking(ctx, tx, tenantID, bookingID)
+	return b, nil
+}
+
+// CancelRequest asks to cancel a booking.
+type CancelRequest struct {
+	TenantID  int64
+	BookingID int64
+	// PupilID, when set, is the pupil the booking must be of: another
+	// pupil's booking is ErrNotFound (a family cancels its own only).
+	PupilID int64
+	// SchoolID, when set, is the school the booking is expected at (the
+	// pupil's): its policy is read with the booking, in the same round
+	// trip; a booking of another school has its own read after.
+	SchoolID int64
+	Actor    string
+	// InTx, when set, is called in the cancellation's transaction once
+	// the booking is cancelled (not for a booking cancelled before): what
+	// must commit with the cancellation is written there. An error rolls
+	// the cancellation back and is returned.
+	InTx func(ctx context.Context, tx pgx.Tx, b Booking) error
+}
+
+// cancelCalendarSQL is calendarSQL for the school and the 60 days up to
+// the day of booking $2 ($1 the tenant).
+var cancelCalendarSQL = `WITH bk AS (SELECT school_id, day FROM bookings WHERE tenant_id = $1 AND id = $2)` + strings.NewReplacer(
+	"school_years y WHERE", "school_years y, bk WHERE", "school_closures c WHERE", "school_closures c, bk WHERE",
+	"$2", "bk.school_id", "$3", "(bk.day - 60)", "$4", "bk.day").Replace(calendarSQL)
+
+// CancelBooking is Cancel with the request's checks and hook. The booking
+// locked, its school's policy and the calendar of its cut-off are read in
+// one round trip. On an error after the booking was found (the cut-off
+// passed, not cancellable) it returns the booking as it stands with the
+// error.
+func (m *Manager) CancelBooking(ctx context.Context, req CancelRequest) (Booking, error) {
+	var b, read Booking
+	found := false
+	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		var (
+			sc      schools.School
+			scFound bool
+			cal     calendar
+		)
+		bt := &pgx.Batch{}
+		bt.Queue(`SELECT `+bookingCols+` FROM bookings WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, req.TenantID, req.BookingID).QueryRow(func(row pgx.Row) error {
+			var err error
+			b, err = scanBooking(row)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			found = err == nil
+			return err
+		})
+		if req.SchoolID != 0 {
+			schools.QueueSchoolAndLeaving(bt, req.TenantID, req.SchoolID, req.PupilID, func(s schools.School, _ time.Time) { sc, scFound = s, true })
+		}
+		bt.Queue(cancelCalendarSQL, req.TenantID, req.BookingID).QueryRow(func(row pgx.Row) error { return scanCalendar(row, &cal) })
+		if err := tx.SendBatch(ctx, bt).Close(); err != nil {
+			return fmt.Errorf("read booking: %w", err)
+		}
+		if !found || (req.PupilID != 0 && b.PupilID != req.PupilID) {
+			found = false
+			return fmt.Errorf("%w: booking %d", ErrNotFound, req.BookingID)
+		}
+		read = b
+		if !scFound || sc.ID != b.SchoolID {
+			var err error
+			if sc, err = schools.ReadSchool(ctx, tx, req.TenantID, b.SchoolID); errors.Is(err, schools.ErrNotFound) {
+				return fmt.Errorf("%w: school %d", ErrNotFound, b.SchoolID)
+			} else if err != nil {
+				return fmt.Errorf("read school %d: %w", b.SchoolID, err)
+			}
+		}
+		s, err := m.schoolOf(sc)
+		if err != nil {
+			return err
+		}
+		pol, err := s.policy()
 		if err != nil {
 			return err
 		}
@@ -624,13 +706,22 @@ func (m *Manager) Cancel(ctx context.Context, tenantID, bookingID int64, actor s
 			return fmt.Errorf("%w: booking %d is %s", ErrNotCancellable, b.ID, b.Status)
 		}
 		now := m.now()
-		if !now.Before(co) && !pol.RefundAfterCutoff {
+		if co := cutoff(pol, cal, b.Day, s.loc); !now.Before(co) && !pol.RefundAfterCutoff {
 			return fmt.Errorf("%w: cancellations for %s closed at %s", ErrCutoffPassed, b.Day.Format(time.DateOnly), co.Format("2006-01-02 15:04"))
 		}
-		return m.cancelLocked(ctx, tx, &b, actor, now)
+		if err := m.cancelLocked(ctx, tx, &b, req.Actor, now); err != nil {
+			return err
+		}
+		if req.InTx != nil {
+			return req.InTx(ctx, tx, b)
+		}
+		return nil
 	})
 	if err != nil {
-		return Booking{}, fmt.Errorf("cancel booking %d: %w", bookingID, err)
+		if !found {
+			return Booking{}, fmt.Errorf("cancel booking %d: %w", req.BookingID, err)
+		}
+		return read, fmt.Errorf("cancel booking %d: %w", req.BookingID, err)
 	}
 	return b, nil
 }

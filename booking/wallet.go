@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"tartine/ledger"
@@ -45,6 +46,20 @@ func (m *Manager) Wallet(ctx context.Context, tenantID, walletID int64) (WalletB
 		return zeroWallet, nil
 	}
 	b, err := m.led.Balance(ctx, tenantID, walletID)
+	if err != nil {
+		return WalletBalance{}, fmt.Errorf("wallet %d: %w", walletID, err)
+	}
+	return WalletOf(b), nil
+}
+
+// WalletTx is Wallet read in the caller's transaction tx (it sees what tx
+// wrote: a booking's hold placed in it). A database error requires rolling
+// tx back.
+func (m *Manager) WalletTx(ctx context.Context, tx pgx.Tx, tenantID, walletID int64) (WalletBalance, error) {
+	if walletID == 0 {
+		return zeroWallet, nil
+	}
+	b, err := m.led.BalanceTx(ctx, tx, tenantID, walletID)
 	if err != nil {
 		return WalletBalance{}, fmt.Errorf("wallet %d: %w", walletID, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
 
 	"tartine/booking"
 	"tartine/internal/mail"
@@ -213,15 +214,44 @@ func (a *App) book(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	confirmation := func(b booking.Booking) mail.BookingConfirmation {
+		return mail.BookingConfirmation{Child: ch.FirstName, Link: a.BaseURL + back,
+			Booked: []mail.BookingLine{{Date: b.Day, Service: serviceKind(b.Service), Price: b.Price}}}
+	}
+	// A new booking's confirmation is enqueued and its wallet read in the
+	// booking's own transaction (issue 17: no round trips of their own).
+	var (
+		queued bool
+		wallet *booking.WalletBalance
+	)
 	b, err := a.Booking.Book(ctx, booking.BookRequest{TenantID: ch.TenantID, PupilID: ch.ID, Day: day,
-		Service: booking.Service(c.PostForm("service")), Actor: ch.Actor()})
+		Service: booking.Service(c.PostForm("service")), Actor: ch.Actor(),
+		InTx: func(ctx context.Context, tx pgx.Tx, b booking.Booking) error {
+			var err error
+			if queued, err = a.enqueueInTx(ctx, tx, acct, confirmation(b)); err != nil {
+				return err
+			}
+			if ch.WalletID != 0 {
+				w, err := a.Booking.WalletTx(ctx, tx, ch.TenantID, ch.WalletID)
+				if err != nil {
+					return err
+				}
+				wallet = &w
+			}
+			return nil
+		}})
 	if err != nil {
 		a.bookingError(c, back, err)
 		return
 	}
-	a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Link: a.BaseURL + back,
-		Booked: []mail.BookingLine{{Date: b.Day, Service: serviceKind(b.Service), Price: b.Price}}})
-	a.lowBalanceCheckChild(ctx, ch)
+	if !queued { // booked before (or no queue): as always, sent after
+		a.sendToAccount(ctx, acct, confirmation(b))
+	}
+	if wallet != nil {
+		a.lowBalanceAfter(ctx, ch, acct, *wallet)
+	} else {
+		a.lowBalanceCheckChild(ctx, ch)
+	}
 	a.flash(c, back, "booked")
 }
 
@@ -250,22 +280,37 @@ func (a *App) cancel(c *gin.Context) {
 		a.notFound(c)
 		return
 	}
-	b, err := a.Booking.Get(ctx, ch.TenantID, id)
-	if errors.Is(err, booking.ErrNotFound) || (err == nil && b.PupilID != ch.ID) {
-		a.notFound(c) // another family's booking: nothing to see
-		return
+	confirmation := func(b booking.Booking) mail.BookingConfirmation {
+		return mail.BookingConfirmation{Child: ch.FirstName, Link: a.BaseURL + dayAnchor(ch, b.Day),
+			Cancelled: []mail.BookingLine{{Date: b.Day, Service: serviceKind(b.Service)}}}
 	}
-	if err != nil {
-		a.fail(c, err)
+	// The booking is read, checked to be the child's and cancelled in one
+	// transaction (issue 17: no read of its own before), the confirmation
+	// enqueued in it.
+	queued := false
+	b, err := a.Booking.CancelBooking(ctx, booking.CancelRequest{TenantID: ch.TenantID, BookingID: id, PupilID: ch.ID,
+		SchoolID: ch.SchoolID, Actor: ch.Actor(),
+		InTx: func(ctx context.Context, tx pgx.Tx, b booking.Booking) error {
+			var err error
+			queued, err = a.enqueueInTx(ctx, tx, acct, confirmation(b))
+			return err
+		}})
+	if b.ID == 0 { // not found, or another family's booking: nothing to see
+		if errors.Is(err, booking.ErrNotFound) {
+			a.notFound(c)
+		} else {
+			a.fail(c, err)
+		}
 		return
 	}
 	back := dayAnchor(ch, b.Day)
-	if _, err := a.Booking.Cancel(ctx, ch.TenantID, id, ch.Actor()); err != nil {
+	if err != nil {
 		a.bookingError(c, back, err)
 		return
 	}
-	a.sendToAccount(ctx, acct, mail.BookingConfirmation{Child: ch.FirstName, Link: a.BaseURL + back,
-		Cancelled: []mail.BookingLine{{Date: b.Day, Service: serviceKind(b.Service)}}})
+	if !queued { // cancelled before (or no queue): as always, sent after
+		a.sendToAccount(ctx, acct, confirmation(b))
+	}
 	a.flash(c, back, "cancelled")
 }
 

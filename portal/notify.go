@@ -135,6 +135,37 @@ func (a *App) lowBalanceFor(ctx context.Context, tenantID, pupilID, wallet int64
 	if err != nil {
 		return err
 	}
+	return a.lowBalanceWith(ctx, tenantID, pupilID, first, bal)
+}
+
+// lowBalanceAfter is lowBalanceCheckChild after a booking that read the
+// child's wallet in its transaction (bal, its hold included), for acct, the
+// account that booked: the wallet is not read again, and a balance at or
+// above the highest threshold with alerts on (WalletDebited's filter, read
+// at most once a minute) and above acct's own threshold is dismissed
+// without a query. acct's own threshold is the one just saved (the account
+// in memory is dropped on every change of it); another account's new
+// threshold counts within a minute (ceilingTTL).
+func (a *App) lowBalanceAfter(ctx context.Context, ch child, acct *account, bal booking.WalletBalance) {
+	if !acct.Alert || !bal.Available.LessThan(acct.Threshold) {
+		top, err := a.ceiling.get(ctx, a)
+		if err != nil {
+			a.Log.Error("low balance check", "tenant", ch.TenantID, "pupil", ch.ID, "err", err)
+			return
+		}
+		if top == nil || !bal.Available.LessThan(*top) {
+			return
+		}
+	}
+	if err := a.lowBalanceWith(ctx, ch.TenantID, ch.ID, ch.FirstName, bal); err != nil {
+		a.Log.Error("low balance check", "tenant", ch.TenantID, "pupil", ch.ID, "err", err)
+	}
+}
+
+// lowBalanceWith is the low-balance check of a pupil whose wallet balance
+// is bal: every linked account with alerts on and a threshold above the
+// available balance is emailed, at most once per 24 hours.
+func (a *App) lowBalanceWith(ctx context.Context, tenantID, pupilID int64, first string, bal booking.WalletBalance) error {
 	accts, err := a.accountsOfPupil(ctx, tenantID, pupilID)
 	if err != nil {
 		return err
@@ -171,6 +202,50 @@ func (a *App) lowBalanceFor(ctx context.Context, tenantID, pupilID, wallet int64
 		}
 	}
 	return nil
+}
+
+// enqueueInTx enqueues e for acct in tx, the transaction of what it
+// confirms, when the portal's mailer is a queue (TxSender), unless the
+// account switched such emails off (read in tx): true when it was so
+// handled (enqueued, not wanted, or not renderable: logged), false when the
+// caller must send it itself (no queue). An error leaves tx to roll back.
+func (a *App) enqueueInTx(ctx context.Context, tx pgx.Tx, acct *account, e mail.Email) (bool, error) {
+	q, ok := a.Mail.(TxSender)
+	if !ok {
+		return false, nil
+	}
+	if on, err := wantsEmailIn(ctx, tx, acct.ID, e); err != nil {
+		return false, err
+	} else if !on {
+		return true, nil
+	}
+	msg, err := a.emails.Render(acct.Email, acct.Language, e)
+	if err != nil {
+		a.Log.Error("portal email", "account", acct.ID, "err", err)
+		return true, nil
+	}
+	return true, q.SendTx(ctx, tx, msg)
+}
+
+// wantsEmailIn is Notices.wantsEmail read in tx: whether the account takes
+// e (the choices of the settings page). An account gone is no.
+func wantsEmailIn(ctx context.Context, tx pgx.Tx, accountID int64, e mail.Email) (bool, error) {
+	var which string
+	switch e.(type) {
+	case mail.TopUpReceived:
+		which = "topups"
+	case mail.BookingConfirmation:
+		which = "bookings"
+	default:
+		return true, nil
+	}
+	var on bool
+	err := tx.QueryRow(ctx, `SELECT CASE $2 WHEN 'topups' THEN email_topups ELSE email_bookings END FROM portal_accounts WHERE id = $1`,
+		accountID, which).Scan(&on)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return on, err
 }
 
 // WalletDebited is the terminal's notice that a tap (a meal, daycare)
