@@ -217,3 +217,55 @@ func BenchmarkBookCancel(b *testing.B) {
 		b.ReportMetric(float64(pg1-pg0)/float64(time.Millisecond)/float64(i), "pg-cpu-ms/op")
 	}
 }
+
+// TestBookLowBalanceInTx: with the job queue, a booking's confirmation is
+// enqueued with the booking and its low-balance alert decided on the
+// balance read in its transaction: below the threshold one alert (and not
+// again within 24 hours), above it none, a refused booking enqueues
+// nothing, and a threshold just raised by the family counts at once
+// (WalletDebited's filter, read at most once a minute, is not asked then).
+func TestBookLowBalanceInTx(t *testing.T) {
+	f := newFixture(t)
+	useQueue(t, f)
+	ctx := context.Background()
+	anne := f.accountFor(f.anne, "anne@example.be", "un mot de passe assez long")
+	counts := func() (jobs, alerts, marks int) {
+		t.Helper()
+		if err := f.app.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM river_job WHERE kind = 'email'),
+			(SELECT count(*) FROM river_job WHERE kind = 'email' AND args::text LIKE '%seuil%'),
+			(SELECT count(*) FROM portal_low_balance_alerts)`).Scan(&jobs, &alerts, &marks); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want := func(what string, jobs, alerts, marks int) {
+		t.Helper()
+		if j, a, m := counts(); j != jobs || a != alerts || m != marks {
+			t.Errorf("%s: %d email jobs, %d alerts, %d marks; want %d, %d, %d", what, j, a, m, jobs, alerts, marks)
+		}
+	}
+	book := func(ch, day string) {
+		t.Helper()
+		if _, code, loc := anne.statements(ch+"/bookings/book", url.Values{"day": {day}, "service": {"repas"}}); code != http.StatusSeeOther {
+			t.Fatalf("book %s: %d → %s", day, code, loc)
+		}
+	}
+	emma, lucas := childPath(f.tenant, f.emma), childPath(f.tenant, f.lucas)
+	anne.get(emma + "/bookings")
+	book(emma, "2026-12-01") // 8,00 − 3,70 = 4,30 < 5,00
+	want("Emma below her threshold", 2, 1, 1)
+	book(emma, "2026-12-03") // 0,60: alerted already
+	want("Emma again", 3, 1, 1)
+	book(emma, "2026-12-02") // a Wednesday: refused, nothing enqueued
+	want("a refused booking", 3, 1, 1)
+	book(lucas, "2026-12-01") // 30,00 − 3,70 = 26,30
+	want("Lucas above it", 4, 1, 1)
+	// Anne raises her threshold to 40 €: Lucas's next booking alerts at
+	// once.
+	anne.get("/portal/settings")
+	if code, _ := anne.post("/portal/settings", url.Values{"threshold": {"40,00"}, "alert": {"on"}, "language": {"fr"}, "email_topups": {"on"}, "email_bookings": {"on"}}); code != http.StatusOK {
+		t.Fatalf("settings: %d", code)
+	}
+	book(lucas, "2026-12-03")
+	want("Lucas below the new threshold", 6, 2, 2)
+}
