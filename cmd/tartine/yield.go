@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tartine/internal/db"
+	"tartine/terminal"
 )
 
 // The canteen comes first, down to the processor (issue 17). With the
@@ -35,7 +37,9 @@ const othersNice = 10
 // priority until then).
 const reniceEvery = time.Second
 
-// openCanteenFirst opens the device API's own pool (database.openDevices)
+// openCanteenFirst opens the device API's own pool, its connections open and
+// warm from the start (see withPoolParam below; database.openDevices when
+// there is no DSN or a pool is given)
 // and, with the embedded cluster, lowers the priority of every other
 // backend of the server's database until the returned function is called
 // (which also closes the pool).
@@ -48,15 +52,28 @@ func openCanteenFirst(ctx context.Context, e env, log *slog.Logger, d *database,
 		}
 		nice = x
 	}
-	if nice == 0 || d.Cluster == nil || n <= 0 || d.DSN == "" || d.Devices != nil {
+	if n <= 0 || d.DSN == "" || d.Devices != nil {
 		return d.openDevices(ctx, n)
 	}
+	// Every connection of the device pool is opened when the server
+	// starts and kept (pool_min_conns), and planned for the taps' group
+	// statements before its first use (terminal.WarmConn): see warmDevices.
 	canteen := &backends{pids: map[int32]bool{}}
-	pool, err := db.OpenWith(ctx, d.DSN, db.Options{MaxConns: int32(n), AfterConnect: canteen.record})
+	pool, err := db.OpenWith(ctx, withPoolParam(d.DSN, "pool_min_conns", strconv.Itoa(n)), db.Options{MaxConns: int32(n),
+		AfterConnect: func(ctx context.Context, conn *pgx.Conn) error {
+			if err := terminal.WarmConn(ctx, conn); err != nil {
+				// A cold connection still serves; only its first group is slower.
+				log.Warn("device pool: warm-up of a new connection", "err", err)
+			}
+			return canteen.record(ctx, conn)
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("device API pool: %w", err)
 	}
 	d.Devices = pool
+	if nice == 0 || d.Cluster == nil {
+		return func() { pool.Close(); d.Devices = nil }, nil
+	}
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -69,6 +86,38 @@ func openCanteenFirst(ctx context.Context, e env, log *slog.Logger, d *database,
 		pool.Close()
 		d.Devices = nil
 	}, nil
+}
+
+// The device pool's connections are warm (issue 17, fifth pass). A
+// server just started, or a pool that opens connections as taps come,
+// met its first taps with cold connections: each new backend loads its
+// catalogs, and plans every statement of a group of taps at its first
+// execution there (generic plans, one per connection); one group runs at
+// a time, so every cold connection a group landed on held all the
+// devices' taps — at 1,000 taps/s on a fresh server, answers up to 0.7 s
+// for its first second or two, which was most of the open-loop run's p99
+// (170–430 ms on an idle machine, the server's own histogram 99 % under
+// 25 ms: a stall delays 16 requests but hundreds of taps). Now the pool
+// opens all its connections at start (in the background) and keeps them
+// (pool_min_conns: pgx would otherwise close them after 30 idle minutes,
+// between the morning's daycare and the noon canteen), and each new one —
+// these, and the replacement of one past its lifetime — runs
+// terminal.WarmConn before it serves.
+
+// withPoolParam adds key=value to a connection string (URL or keyword
+// form) unless it sets key already.
+func withPoolParam(dsn, key, value string) string {
+	if strings.Contains(dsn, key+"=") {
+		return dsn
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		return dsn + sep + key + "=" + value
+	}
+	return dsn + " " + key + "=" + value
 }
 
 // backends is the set of the device pool's backend pids.
