@@ -107,6 +107,8 @@ tf = f"{work}/taps-{lab}.json"
 if os.path.exists(tf):
     tp = json.load(open(tf))
     taps = f"{tp['taps_per_s']:,.0f}/s, p50 {tp['p50_ms']:.1f}, **p99 {tp['p99_ms']:.1f}**, {tp['errors']} errors"
+    if "request_p99_ms" in tp:  # the requests' own round trips, the generator's own delay in sending
+        taps += f" (requests p99 {tp['request_p99_ms']:.1f}, generator's delay p99 {tp.get('send_late_p99_ms', 0):.1f})"
 lp = r.get("login_phase") or {}
 print(f"| {label} [{lab}] | {l0} → {l1} | {r['requests_per_s']:,.0f} | {p99('home')} | {p99('bookings')} | {p99('book')} | "
       f"{p99('cancel')} | {p99('history')} | {taps} | {r['failures']} failures, {shed} shed; CPU/request {(u + s) / max(r['requests'], 1) * 1000:.2f} ms; "
