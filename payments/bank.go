@@ -188,16 +188,14 @@ func (b *Bank) ImportCODA(ctx context.Context, tenantID int64, data []byte, acto
 		// are booked in groups (bookGrouped); every other line one by one,
 		// in the file's order. A key met twice in the file (a statement
 		// sent again) is booked once.
-		done := map[string]bool{}
-		order := make(map[string]int, len(lines))
-		group := fast[:0] // the grouped lines, in the file's order, in place
+		order := make(map[string]int, len(lines)) // the credits met, each key's first index
+		group := fast[:0]                         // the grouped lines, in the file's order, in place
 		for i, line := range lines {
 			if line.Amount.IsPositive() {
-				if done[line.Key] {
+				if _, done := order[line.Key]; done {
 					rep.AlreadyImported++
 					continue
 				}
-				done[line.Key] = true
 				order[line.Key] = i
 			}
 			if fast[i].status != "" {
