@@ -15,28 +15,58 @@ import (
 
 	"tartine/booking"
 	"tartine/internal/i18n"
+	"tartine/internal/web"
 	"tartine/ledger"
 	"tartine/statements"
 )
 
-// historyData is the history page.
+// historyData is the history page. Its words and amounts are written in Go
+// (issue 17: each template call costs; the same HTML).
 type historyData struct {
-	Child    child
-	Month    time.Time // first day, school-local
-	Prev     string    // "2026-10"
-	Next     string    // "" when the next month is in the future
-	MonthArg string
-	Kind     string
-	Kinds    []kindOption
-	Opening  decimal.Decimal
-	Closing  decimal.Decimal
-	Wallet   booking.WalletBalance // now, not at the month's end
-	Lines    []historyLine
-	Chart    template.HTML
+	Child     child
+	Path      string    // the child's pages
+	Month     time.Time // first day, school-local
+	MonthName string    // « novembre »
+	Prev      string    // "2026-10"
+	Next      string    // "" when the next month is in the future
+	MonthArg  string
+	Kind      string
+	Kinds     []kindOption
+	Opening   decimal.Decimal
+	Closing   decimal.Decimal
+	Wallet    booking.WalletBalance // now, not at the month's end
+	Lines     []historyLine
+	Chart     template.HTML
+	// For people: the wallet now, the month's opening and closing
+	// balances.
+	Balance, Available, OpeningText, ClosingText string
+	W                                            *historyWords
+}
+
+// historyWords are the history page's fixed words in one language.
+type historyWords struct {
+	Title, Months, PrevMonth, NextMonth, WalletHelp, Balance, Available string
+	ChartTitle, FilterKind, All, Filter, Opening, Closing               string
+	Date, What, Amount, Reversed, Empty, Back                           string
+}
+
+func historyWordsIn(p page) *historyWords {
+	return cachedWords(p.Cat, p.Lang, "history", func(t func(string) string) *historyWords {
+		return &historyWords{Title: t("portal.history.title"), Months: t("portal.history.months"),
+			PrevMonth: t("portal.prev_month"), NextMonth: t("portal.next_month"), WalletHelp: t("wallet.help"),
+			Balance: t("wallet.balance"), Available: t("wallet.available"), ChartTitle: t("portal.history.chart_title"),
+			FilterKind: t("portal.history.filter_kind"), All: t("portal.history.all"), Filter: t("portal.history.filter"),
+			Opening: t("portal.history.opening"), Closing: t("portal.history.closing"), Date: t("portal.history.date"),
+			What: t("portal.history.what"), Amount: t("portal.history.amount"), Reversed: t("portal.history.reversed"),
+			Empty: t("portal.history.empty"), Back: t("common.back")}
+	})
 }
 
 // kindOption is a choice of the kind filter.
-type kindOption struct{ Kind, Label string }
+type kindOption struct {
+	Kind, Label string
+	Selected    bool // the kind shown
+}
 
 // historyLine is a wallet line as parents read it: words, never the codes
 // the books keep (a station "kiosk-1", a meal type "potage", a receipt
@@ -45,6 +75,10 @@ type historyLine struct {
 	ledger.StatementLine
 	What   string // "Repas", "Rechargement en espèces (accueil)"
 	Detail string // "Potage"; "" when nothing to add
+	// For the template (issue 17): the line's day in full, its amount,
+	// whether it is a debit, whether it was reversed.
+	When, Sum string
+	Neg, Undo bool
 }
 
 // parseMonth reads "YYYY-MM" (school-local); empty or bad means the current month.
@@ -90,15 +124,23 @@ func (a *App) history(c *gin.Context) {
 		return
 	}
 	lang := a.lang(c, acct)
+	p := page{Page: web.Page{Lang: lang, Cat: a.Catalog}}
+	d.Path, d.W = ch.Path(), historyWordsIn(p)
+	d.MonthName = p.T("portal.month." + month.Month().String())
+	d.Balance, d.Available = p.EUR(d.Wallet.Balance), p.EUR(d.Wallet.Available)
+	d.OpeningText, d.ClosingText = p.EUR(d.Opening), p.EUR(d.Closing)
 	names := a.serviceNames(lang)
-	seen := map[string]bool{}
+	labels := map[string]string{} // each kind's name, once
 	for _, l := range st.Lines {
-		if !seen[l.Kind] {
-			seen[l.Kind] = true
-			d.Kinds = append(d.Kinds, kindOption{Kind: l.Kind, Label: a.kindLabel(lang, l.Kind)})
+		label, seen := labels[l.Kind]
+		if !seen {
+			label = a.kindLabel(lang, l.Kind)
+			labels[l.Kind] = label
+			d.Kinds = append(d.Kinds, kindOption{Kind: l.Kind, Label: label, Selected: l.Kind == d.Kind})
 		}
 		if d.Kind == "" || d.Kind == l.Kind {
-			hl := historyLine{StatementLine: l, What: a.kindLabel(lang, l.Kind)}
+			hl := historyLine{StatementLine: l, What: label, When: p.Date(l.OccurredAt), Sum: p.EUR(l.Amount),
+				Neg: l.Amount.IsNegative(), Undo: l.Reversed}
 			if hl.Detail, err = a.lineDetail(c.Request.Context(), lang, ch.TenantID, names, l); err != nil {
 				a.fail(c, err)
 				return
@@ -111,7 +153,7 @@ func (a *App) history(c *gin.Context) {
 	for i, j := 0, len(d.Lines)-1; i < j; i, j = i+1, j-1 {
 		d.Lines[i], d.Lines[j] = d.Lines[j], d.Lines[i]
 	}
-	d.Chart = spendingChart(a.Catalog, a.lang(c, acct), st.Lines)
+	d.Chart = spendingChart(a.Catalog, lang, st.Lines)
 	a.render(c, http.StatusOK, "history", "portal.history.title", d, acct)
 }
 

@@ -2,31 +2,53 @@ package portal
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"tartine/booking"
+	"tartine/internal/web"
 	"tartine/ledger"
 )
 
-// childSummary is a child's card on the home page.
+// childSummary is a child's card on the home page: its words and numbers
+// written in Go (issue 17: each template call costs; the same HTML).
 type childSummary struct {
-	child
-	Wallet booking.WalletBalance
-	Low    bool
-	Today  []todayBooking
+	ID                                     int64
+	FirstName, LastName, SchoolName, Level string
+	Path                                   string // the child's pages
+	Balance, Available                     string // the wallet, for people
+	Low                                    string // the low-balance warning, "" when not low
+	Today                                  []todayBooking
 }
 
-// todayBooking is a booking of today with its service's name for people.
+// todayBooking is a booking of today: its service's name and status for
+// people.
 type todayBooking struct {
-	booking.Booking
-	Name string // "Potage", never the code "potage"
+	Name   string // "Potage", never the code "potage"
+	Status string // « réservé »
 }
 
 type homeData struct {
 	Children []childSummary
-	Today    time.Time
+	Date     string // today in full
+	W        *homeWords
+}
+
+// homeWords are the home page's fixed words in one language.
+type homeWords struct {
+	Title, WalletHelp, Balance, Available, Today, NothingToday          string
+	Bookings, Topup, History, Transfer, Fees, Statements, Taxcert, Link string
+	NoChildren                                                          string
+}
+
+func homeWordsIn(p page) *homeWords {
+	return cachedWords(p.Cat, p.Lang, "home", func(t func(string) string) *homeWords {
+		return &homeWords{Title: t("portal.home.title"), WalletHelp: t("wallet.help"), Balance: t("wallet.balance"),
+			Available: t("wallet.available"), Today: t("portal.home.today"), NothingToday: t("portal.home.nothing_today"),
+			Bookings: t("portal.bookings.title"), Topup: t("portal.topup.title"), History: t("portal.history.title"),
+			Transfer: t("portal.transfer.title"), Fees: t("portal.fees.link"), Statements: t("portal.statements.link"),
+			Taxcert: t("portal.taxcert.link"), Link: t("portal.link.title"), NoChildren: t("portal.home.no_children")}
+	})
 }
 
 func (a *App) home(c *gin.Context) {
@@ -41,7 +63,9 @@ func (a *App) home(c *gin.Context) {
 		return
 	}
 	today := a.Now().In(brussels())
-	data := homeData{Today: today}
+	lang := a.lang(c, acct)
+	p := page{Page: web.Page{Lang: lang, Cat: a.Catalog}}
+	data := homeData{Date: p.Date(today), W: homeWordsIn(p)}
 	// Two queries whatever the number of children: their wallets, and
 	// their bookings of today.
 	wallets := make([]ledger.AccountRef, 0, len(kids))
@@ -60,10 +84,18 @@ func (a *App) home(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	names := a.serviceNames(a.lang(c, acct))
+	names := a.serviceNames(lang)
+	low := ""
 	for _, k := range kids {
-		s := childSummary{child: k, Wallet: balances[ledger.AccountRef{TenantID: k.TenantID, ID: k.WalletID}]}
-		s.Low = s.Wallet.Available.LessThan(acct.Threshold)
+		w := balances[ledger.AccountRef{TenantID: k.TenantID, ID: k.WalletID}]
+		s := childSummary{ID: k.ID, FirstName: k.FirstName, LastName: k.LastName, SchoolName: k.SchoolName, Level: k.Level,
+			Path: k.Path(), Balance: p.EUR(w.Balance), Available: p.EUR(w.Available)}
+		if w.Available.LessThan(acct.Threshold) {
+			if low == "" {
+				low = p.T("portal.home.low", p.EUR(acct.Threshold))
+			}
+			s.Low = low
+		}
 		for _, b := range bks {
 			if b.TenantID == k.TenantID && b.PupilID == k.ID && b.Status != booking.StatusCancelled {
 				name, err := names.name(ctx, a, b.TenantID, string(b.Service))
@@ -71,7 +103,7 @@ func (a *App) home(c *gin.Context) {
 					a.fail(c, err)
 					return
 				}
-				s.Today = append(s.Today, todayBooking{Booking: b, Name: name})
+				s.Today = append(s.Today, todayBooking{Name: name, Status: p.T("booking.status." + string(b.Status))})
 			}
 		}
 		data.Children = append(data.Children, s)
