@@ -18,7 +18,8 @@
 # Each run: a fresh copy of the data, the server on 127.0.0.1:$PORT with
 # TARTINE_TRUSTED_PROXIES=127.0.0.1 (each parent from its own address),
 # the load, the server stopped, `tartine verify`. It prints one table line
-# per run (p99 in ms), then the raw JSON reports are in $WORK/res-*.json.
+# per run (p99 in ms), then the raw JSON reports are in $WORK/res-*.json
+# (the taps' in taps-*.json, one line per tap request in req-*.txt).
 #
 # Environment: WORK (default /tmp/rush-bench), PORT (default 18181),
 # SRVENV (extra environment of the server, e.g. "GOGC=100"), TAG (a label
@@ -72,7 +73,7 @@ run() {
 		"$BIN" loadgen portal --url "$URL" --file "$WORK/portalgen.json" --parents 200 --duration 40s --pid "$pid" --json > "$WORK/res-$lab.json" 2> "$WORK/lg-$lab.err" &
 		local lg=$!
 		sleep 14
-		"$BIN" loadgen taps --url "$URL" --file "$WORK/loadgen.json" --devices 16 --rate 1000 --duration 20s --json > "$WORK/taps-$lab.json" 2> "$WORK/lgt-$lab.err"
+		"$BIN" loadgen taps --url "$URL" --file "$WORK/loadgen.json" --devices 16 --rate 1000 --duration 20s --json --requests "$WORK/req-$lab.txt" > "$WORK/taps-$lab.json" 2> "$WORK/lgt-$lab.err"
 		wait $lg ;;
 	LOGIN)
 		"$BIN" loadgen portal --url "$URL" --file "$WORK/portalgen.json" --parents 200 --login-only --pid "$pid" --json > "$WORK/res-$lab.json" 2> "$WORK/lg-$lab.err" ;;
