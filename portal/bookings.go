@@ -159,6 +159,7 @@ func (a *App) bookingsView(ctx context.Context, ch child, month time.Time) (book
 		}
 		v.Cutoff = ds.Cutoff
 		v.Past = !now.Before(v.Cutoff)
+		v.Services = make([]serviceView, 0, len(d.Services)) // grown by appending: a tenth of the page's bytes allocated (issue 17)
 		for _, m := range mo.Menus {
 			if m.Day.Format("2006-01-02") == iso {
 				v.Menu = append(v.Menu, m)
