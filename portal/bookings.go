@@ -49,17 +49,13 @@ type serviceView struct {
 	Short   string           // its mark in the grid: "R" (repas), "☀" (morning daycare)
 	Booking *booking.Booking // the live booking, if any
 	// Written once in Go (bookings_view.go: label).
-	Code        string // the service's code
-	Label       string // its name for people (page.ServiceLabel)
-	Action      string // "<day>-<service>", the buttons' data-action suffix
-	Status      string // the booking's status
-	StatusText  string // the booking's status for people
-	Mark        string // "✓", "!" for a no-show
-	Price       string // the booking's price when positive, else ""
-	Cancel      bool   // a booking that can still be cancelled
-	BookText    string // the book button
-	BookLabel   string // the book button's accessible name
-	CancelLabel string // the cancel button's accessible name
+	Code       string // the service's code
+	Label      string // its name for people (page.ServiceLabel)
+	Status     string // the booking's status
+	StatusText string // the booking's status for people
+	Mark       string // "✓", "!" for a no-show
+	Price      string // the booking's price when positive, else ""
+	Cancel     bool   // a booking that can still be cancelled
 }
 
 // serviceMarks are the grid's one-character marks of the services: a meal
