@@ -2,6 +2,7 @@ package sepa
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -179,19 +180,46 @@ const codaLineLen = 128
 // Not checked: the "next code" and "link code" flags (positions 126 and 128),
 // which only announce the records that follow. Version 1 files are refused.
 func ParseCODA(data []byte) ([]Statement, error) {
+	// The fields are substrings of one string holding the file when it is
+	// ASCII (the usual case: one copy instead of one per field), or of the
+	// line when only the line is; a line with other bytes decodes each of
+	// its text fields from Windows-1252.
 	p := codaParser{}
-	lines := bytes.Split(data, []byte("\n"))
-	for i, raw := range lines {
-		raw = bytes.TrimSuffix(raw, []byte("\r"))
+	if asciiBytes(data) {
+		p.all = string(data)
+	}
+	n := 0
+	for off := 0; off <= len(data); {
+		n++
+		end := bytes.IndexByte(data[off:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += off
+		}
+		raw, at := data[off:end], off
+		off = end + 1
+		if len(raw) > 0 && raw[len(raw)-1] == '\r' {
+			raw = raw[:len(raw)-1]
+		}
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
-		if err := p.line(i+1, raw); err != nil {
+		p.n, p.ln, p.s = n, raw, ""
+		if len(raw) == codaLineLen {
+			switch {
+			case p.all != "":
+				p.s = p.all[at : at+codaLineLen]
+			case asciiBytes(raw):
+				p.s = string(raw)
+			}
+		}
+		if err := p.line(); err != nil {
 			return nil, err
 		}
 	}
 	if p.cur != nil {
-		return nil, &CODAError{Line: len(lines), Msg: "file ends before the trailer record 9", Err: ErrCODARecord}
+		return nil, &CODAError{Line: n, Msg: "file ends before the trailer record 9", Err: ErrCODARecord}
 	}
 	if len(p.out) == 0 {
 		return nil, &CODAError{Line: 1, Msg: "no statement in file", Err: ErrCODARecord}
@@ -199,19 +227,70 @@ func ParseCODA(data []byte) ([]Statement, error) {
 	return p.out, nil
 }
 
+// asciiBytes reports whether b holds only ASCII bytes.
+func asciiBytes(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // codaParser holds the state of ParseCODA.
 type codaParser struct {
 	out  []Statement
 	cur  *Statement
 	last byte // record type of the previous line of the statement: '0','1','2','3','4','8'
-	// movements of the current statement in file order, before grouping
+	// movements of the current statement in file order, before grouping,
+	// with their amounts in thousandths and the parts of their free
+	// communication (records 2.1, 2.2 and 2.3), joined when the statement's
+	// record 8 is read; group copies them to the statement, and the next
+	// statement reuses the slices
 	moves []Movement
+	milli []int64
+	comms []commParts
+	// balances of the current statement in thousandths
+	oldMilli, newMilli int64
 	// counts for the trailer: records 1, 2.x, 3.x and 8
 	count int
 	// information record being continued
 	info *Information
 	// seen8 is true once the new balance record 8 of the statement was read
 	seen8 bool
+
+	all string // the file when it is ASCII, else ""
+	n   int    // line number of the current line
+	ln  []byte // the current line
+	s   string // the current line as a string when it is ASCII, else ""
+	// the last date read and its time (a file repeats its dates)
+	lastDate [6]byte
+	lastTime time.Time
+	// interned short fields (transaction codes, currencies, BICs …)
+	intern map[string]string
+}
+
+// commParts holds the pieces of a movement's free communication in file
+// order: its record 2.1's, then its continuations' (a fourth piece and more
+// are appended to the third).
+type commParts struct {
+	part [3]string
+	n    int
+}
+
+func (c *commParts) add(s string) {
+	if c.n < 3 {
+		c.part[c.n] = s
+		c.n++
+		return
+	}
+	c.part[2] += s
 }
 
 // field returns positions from..to (1-based, inclusive) of line.
@@ -235,136 +314,189 @@ func rawText(b []byte) string {
 	return string(s)
 }
 
-func (p *codaParser) line(n int, line []byte) error {
-	if len(line) != codaLineLen {
-		return &CODAError{Line: n, Msg: fmt.Sprintf("%d characters, want %d", len(line), codaLineLen), Err: ErrCODALength}
+// text is text(field(line, from, to)) of the current line.
+func (p *codaParser) text(from, to int) string {
+	if p.s != "" {
+		return strings.TrimSpace(p.s[from-1 : to])
 	}
+	return text(field(p.ln, from, to))
+}
+
+// rawText is rawText(field(line, from, to)) of the current line.
+func (p *codaParser) rawText(from, to int) string {
+	if p.s != "" {
+		return p.s[from-1 : to]
+	}
+	return rawText(field(p.ln, from, to))
+}
+
+// short is p.text(from, to) for a field holding one of a few values (a
+// currency, a BIC), shared between the records.
+func (p *codaParser) short(from, to int) string {
+	if p.s == "" {
+		return p.text(from, to)
+	}
+	return p.interned(strings.TrimSpace(p.s[from-1 : to]))
+}
+
+// shortRaw is string(field(line, from, to)) (not decoded, not trimmed) for
+// a field holding one of a few values (a transaction code, a type of
+// structured communication), shared between the records.
+func (p *codaParser) shortRaw(from, to int) string {
+	if p.s == "" {
+		return string(field(p.ln, from, to))
+	}
+	return p.interned(p.s[from-1 : to])
+}
+
+// interned returns the first string equal to s the parser kept (s itself
+// the first time), so that repeated values share one small string rather
+// than each keep its line.
+func (p *codaParser) interned(s string) string {
+	if v, ok := p.intern[s]; ok {
+		return v
+	}
+	if p.intern == nil {
+		p.intern = map[string]string{}
+	}
+	v := strings.Clone(s)
+	p.intern[v] = v
+	return v
+}
+
+// e returns a *CODAError of the current line.
+func (p *codaParser) e(sentinel error, format string, a ...any) error {
+	line := p.ln
 	rec := string(line[0:1])
 	if line[0] == '2' || line[0] == '3' {
 		rec = string(line[0:1]) + "." + string(line[1:2])
 	}
-	e := func(sentinel error, format string, a ...any) error {
-		return &CODAError{Line: n, Record: rec, Msg: fmt.Sprintf(format, a...), Err: sentinel}
+	return &CODAError{Line: p.n, Record: rec, Msg: fmt.Sprintf(format, a...), Err: sentinel}
+}
+
+func (p *codaParser) line() error {
+	line := p.ln
+	if len(line) != codaLineLen {
+		return &CODAError{Line: p.n, Msg: fmt.Sprintf("%d characters, want %d", len(line), codaLineLen), Err: ErrCODALength}
 	}
 	if p.cur == nil && line[0] != '0' {
-		return e(ErrCODARecord, "record type %q where a header record 0 must start a statement", line[0])
+		return p.e(ErrCODARecord, "record type %q where a header record 0 must start a statement", line[0])
 	}
 	switch line[0] {
 	case '0':
 		if p.cur != nil {
-			return e(ErrCODARecord, "header record 0 before the trailer record 9 of the previous statement")
+			return p.e(ErrCODARecord, "header record 0 before the trailer record 9 of the previous statement")
 		}
-		return p.header(n, line, e)
+		return p.header()
 	case '1':
 		if p.last != '0' {
-			return e(ErrCODARecord, "old balance record 1 must follow the header record 0")
+			return p.e(ErrCODARecord, "old balance record 1 must follow the header record 0")
 		}
 		p.count++
-		return p.oldBalance(line, e)
+		return p.oldBalance()
 	case '2':
 		if p.last == '0' || p.seen8 {
-			return e(ErrCODARecord, "movement record out of place (after record %c)", p.last)
+			return p.e(ErrCODARecord, "movement record out of place (after record %c)", p.last)
 		}
 		p.count++
-		return p.movement(n, line, e)
+		return p.movement()
 	case '3':
 		if p.last == '0' || p.seen8 {
-			return e(ErrCODARecord, "information record out of place (after record %c)", p.last)
+			return p.e(ErrCODARecord, "information record out of place (after record %c)", p.last)
 		}
 		p.count++
-		return p.information(n, line, e)
+		return p.information()
 	case '4':
 		if p.last == '0' {
-			return e(ErrCODARecord, "free communication record 4 before the old balance record 1")
+			return p.e(ErrCODARecord, "free communication record 4 before the old balance record 1")
 		}
-		p.cur.FreeMessages = append(p.cur.FreeMessages, text(field(line, 33, 112)))
+		p.cur.FreeMessages = append(p.cur.FreeMessages, p.text(33, 112))
 		p.last = '4'
 		p.info = nil
 		return nil
 	case '8':
 		if p.last == '0' || p.seen8 {
-			return e(ErrCODARecord, "new balance record 8 out of place (after record %c)", p.last)
+			return p.e(ErrCODARecord, "new balance record 8 out of place (after record %c)", p.last)
 		}
 		p.count++
-		return p.newBalance(line, e)
+		return p.newBalance()
 	case '9':
-		return p.trailer(line, e)
+		return p.trailer()
 	default:
-		return e(ErrCODARecord, "unknown record type %q", line[0])
+		return p.e(ErrCODARecord, "unknown record type %q", line[0])
 	}
 }
 
-type errf func(sentinel error, format string, a ...any) error
-
-func (p *codaParser) header(n int, line []byte, e errf) error {
+func (p *codaParser) header() error {
+	line := p.ln
 	if string(field(line, 2, 5)) != "0000" {
-		return e(ErrCODAField, "positions 2-5 must be 0000, got %q", field(line, 2, 5))
+		return p.e(ErrCODAField, "positions 2-5 must be 0000, got %q", field(line, 2, 5))
 	}
 	if string(field(line, 15, 16)) != "05" {
-		return e(ErrCODAField, "application code (positions 15-16) must be 05, got %q", field(line, 15, 16))
+		return p.e(ErrCODAField, "application code (positions 15-16) must be 05, got %q", field(line, 15, 16))
 	}
 	if v := line[127]; v != '2' {
-		return e(ErrCODAField, "CODA version %q is not supported (position 128 must be 2)", v)
+		return p.e(ErrCODAField, "CODA version %q is not supported (position 128 must be 2)", v)
 	}
-	d, err := codaDate(field(line, 6, 11), false)
+	d, err := p.date(field(line, 6, 11), false)
 	if err != nil {
-		return e(ErrCODAField, "creation date (positions 6-11): %v", err)
+		return p.e(ErrCODAField, "creation date (positions 6-11): %v", err)
 	}
 	p.cur = &Statement{
-		Line:          n,
+		Line:          p.n,
 		CreationDate:  d,
-		BankID:        text(field(line, 12, 14)),
+		BankID:        p.text(12, 14),
 		Duplicate:     line[16] == 'D',
-		FileReference: text(field(line, 25, 34)),
-		Addressee:     text(field(line, 35, 60)),
-		BIC:           text(field(line, 61, 71)),
-		HolderID:      text(field(line, 72, 82)),
+		FileReference: p.text(25, 34),
+		Addressee:     p.text(35, 60),
+		BIC:           p.text(61, 71),
+		HolderID:      p.text(72, 82),
 	}
-	p.last, p.moves, p.count, p.info, p.seen8 = '0', nil, 0, nil, false
+	p.last, p.moves, p.milli, p.comms, p.count, p.info, p.seen8 = '0', p.moves[:0], p.milli[:0], p.comms[:0], 0, nil, false
 	return nil
 }
 
-func (p *codaParser) oldBalance(line []byte, e errf) error {
+func (p *codaParser) oldBalance() error {
+	line := p.ln
 	s := p.cur
 	s.AccountStructure = int(line[1] - '0')
-	acc := field(line, 6, 42)
 	switch line[1] {
 	case '0':
-		s.BBAN, s.Currency = text(acc[0:12]), text(acc[13:16])
+		s.BBAN, s.Currency = p.text(6, 17), p.text(19, 21)
 		iban, err := BelgianIBAN(s.BBAN)
 		if err != nil {
-			return e(ErrCODAField, "Belgian account number (positions 6-17): %v", err)
+			return p.e(ErrCODAField, "Belgian account number (positions 6-17): %v", err)
 		}
 		s.Account = iban
 	case '1', '3':
-		s.Account, s.Currency = text(acc[0:34]), text(acc[34:37])
+		s.Account, s.Currency = p.text(6, 39), p.text(40, 42)
 	case '2':
-		s.Account, s.Currency = text(acc[0:31]), text(acc[34:37])
+		s.Account, s.Currency = p.text(6, 36), p.text(40, 42)
 	default:
-		return e(ErrCODAField, "account structure (position 2) must be 0 to 3, got %q", line[1])
+		return p.e(ErrCODAField, "account structure (position 2) must be 0 to 3, got %q", line[1])
 	}
 	if line[1] == '2' || line[1] == '3' {
 		iban, err := ParseIBAN(s.Account)
 		if err != nil {
-			return e(ErrCODAField, "account (positions 6-39): %v", err)
+			return p.e(ErrCODAField, "account (positions 6-39): %v", err)
 		}
 		s.Account = iban
 	}
-	bal, err := p.amount(line[42], field(line, 44, 58))
+	bal, milli, err := p.amount(line[42], field(line, 44, 58))
 	if err != nil {
-		return e(ErrCODAField, "old balance (positions 43-58): %v", err)
+		return p.e(ErrCODAField, "old balance (positions 43-58): %v", err)
 	}
-	s.OldBalance = bal
-	if s.OldBalanceDate, err = codaDate(field(line, 59, 64), false); err != nil {
-		return e(ErrCODAField, "old balance date (positions 59-64): %v", err)
+	s.OldBalance, p.oldMilli = bal, milli
+	if s.OldBalanceDate, err = p.date(field(line, 59, 64), false); err != nil {
+		return p.e(ErrCODAField, "old balance date (positions 59-64): %v", err)
 	}
-	s.HolderName = text(field(line, 65, 90))
-	s.Description = text(field(line, 91, 125))
+	s.HolderName = p.text(65, 90)
+	s.Description = p.text(91, 125)
 	if s.PaperSequence, err = codaInt(field(line, 3, 5)); err != nil {
-		return e(ErrCODAField, "paper statement number (positions 3-5): %v", err)
+		return p.e(ErrCODAField, "paper statement number (positions 3-5): %v", err)
 	}
 	if s.CODASequence, err = codaInt(field(line, 126, 128)); err != nil {
-		return e(ErrCODAField, "CODA statement number (positions 126-128): %v", err)
+		return p.e(ErrCODAField, "CODA statement number (positions 126-128): %v", err)
 	}
 	p.last = '1'
 	return nil
@@ -372,147 +504,184 @@ func (p *codaParser) oldBalance(line []byte, e errf) error {
 
 // sequenceDetail reads the sequence and detail numbers of a movement or
 // information record (positions 3-6 and 7-10).
-func sequenceDetail(line []byte, e errf) (seq, detail int, err error) {
-	if seq, err = codaInt(field(line, 3, 6)); err != nil {
-		return 0, 0, e(ErrCODAField, "sequence number (positions 3-6): %v", err)
+func (p *codaParser) sequenceDetail() (seq, detail int, err error) {
+	if seq, err = codaInt(field(p.ln, 3, 6)); err != nil {
+		return 0, 0, p.e(ErrCODAField, "sequence number (positions 3-6): %v", err)
 	}
-	if detail, err = codaInt(field(line, 7, 10)); err != nil {
-		return 0, 0, e(ErrCODAField, "detail number (positions 7-10): %v", err)
+	if detail, err = codaInt(field(p.ln, 7, 10)); err != nil {
+		return 0, 0, p.e(ErrCODAField, "detail number (positions 7-10): %v", err)
 	}
 	return seq, detail, nil
 }
 
-func (p *codaParser) movement(n int, line []byte, e errf) error {
-	seq, detail, err := sequenceDetail(line, e)
+func (p *codaParser) movement() error {
+	line := p.ln
+	seq, detail, err := p.sequenceDetail()
 	if err != nil {
 		return err
 	}
 	p.info = nil
 	switch line[1] {
 	case '1':
-		m := Movement{Line: n, Sequence: seq, Detail: detail, BankReference: text(field(line, 11, 31))}
-		if m.Amount, err = p.amount(line[31], field(line, 33, 47)); err != nil {
-			return e(ErrCODAField, "amount (positions 32-47): %v", err)
+		m := Movement{Line: p.n, Sequence: seq, Detail: detail, BankReference: p.text(11, 31)}
+		var milli int64
+		if m.Amount, milli, err = p.amount(line[31], field(line, 33, 47)); err != nil {
+			return p.e(ErrCODAField, "amount (positions 32-47): %v", err)
 		}
-		if m.ValueDate, err = codaDate(field(line, 48, 53), true); err != nil {
-			return e(ErrCODAField, "value date (positions 48-53): %v", err)
+		if m.ValueDate, err = p.date(field(line, 48, 53), true); err != nil {
+			return p.e(ErrCODAField, "value date (positions 48-53): %v", err)
 		}
-		m.TransactionCode = string(field(line, 54, 61))
-		if !isDigits(m.TransactionCode) {
-			return e(ErrCODAField, "transaction code (positions 54-61) %q is not 8 digits", m.TransactionCode)
+		if code := field(line, 54, 61); !digitBytes(code) {
+			return p.e(ErrCODAField, "transaction code (positions 54-61) %q is not 8 digits", code)
 		}
+		m.TransactionCode = p.shortRaw(54, 61)
+		var comm commParts
 		switch line[61] {
 		case '0':
-			m.Communication = rawText(field(line, 63, 115))
+			comm.add(p.rawText(63, 115))
 		case '1':
 			m.Structured = true
-			m.StructuredType = string(field(line, 63, 65))
-			m.Communication = rawText(field(line, 66, 115))
+			m.StructuredType = p.shortRaw(63, 65)
+			m.Communication = p.rawText(66, 115)
 			if m.StructuredType == "101" || m.StructuredType == "102" {
-				if ogm, err := ParseOGM(string(field(line, 66, 77))); err == nil {
-					m.OGM = ogm
-				}
+				m.OGM = p.ogm(66, 77)
 			}
 		default:
-			return e(ErrCODAField, "communication type (position 62) must be 0 or 1, got %q", line[61])
+			return p.e(ErrCODAField, "communication type (position 62) must be 0 or 1, got %q", line[61])
 		}
-		if m.EntryDate, err = codaDate(field(line, 116, 121), false); err != nil {
-			return e(ErrCODAField, "entry date (positions 116-121): %v", err)
+		if m.EntryDate, err = p.date(field(line, 116, 121), false); err != nil {
+			return p.e(ErrCODAField, "entry date (positions 116-121): %v", err)
 		}
 		if c := line[124]; c < '0' || c > '9' {
-			return e(ErrCODAField, "globalisation code (position 125) %q is not a digit", c)
+			return p.e(ErrCODAField, "globalisation code (position 125) %q is not a digit", c)
 		}
 		m.Globalisation = int(line[124] - '0')
 		p.moves = append(p.moves, m)
+		p.milli = append(p.milli, milli)
+		p.comms = append(p.comms, comm)
 	case '2', '3':
 		if len(p.moves) == 0 || p.last != '2' {
-			return e(ErrCODARecord, "continuation record without its movement record 2.1")
+			return p.e(ErrCODARecord, "continuation record without its movement record 2.1")
 		}
 		m := &p.moves[len(p.moves)-1]
+		comm := &p.comms[len(p.comms)-1]
 		if m.Sequence != seq || m.Detail != detail {
-			return e(ErrCODARecord, "sequence/detail %04d/%04d does not match the movement on line %d (%04d/%04d)",
+			return p.e(ErrCODARecord, "sequence/detail %04d/%04d does not match the movement on line %d (%04d/%04d)",
 				seq, detail, m.Line, m.Sequence, m.Detail)
 		}
 		if line[1] == '2' {
 			if !m.Structured {
-				m.Communication += rawText(field(line, 11, 63))
+				comm.add(p.rawText(11, 63))
 			}
-			m.CustomerReference = text(field(line, 64, 98))
-			m.CounterpartyBIC = text(field(line, 99, 109))
+			m.CustomerReference = p.text(64, 98)
+			m.CounterpartyBIC = p.short(99, 109)
 		} else {
-			acc := field(line, 11, 47)
 			if line[22] == ' ' { // Belgian account number: 12 digits, blank, currency
-				m.CounterpartyAccount, m.CounterpartyCurrency = text(acc[0:12]), text(acc[13:16])
+				m.CounterpartyAccount, m.CounterpartyCurrency = p.text(11, 22), p.short(24, 26)
 			} else {
-				m.CounterpartyAccount, m.CounterpartyCurrency = text(acc[0:34]), text(acc[34:37])
+				m.CounterpartyAccount, m.CounterpartyCurrency = p.text(11, 44), p.short(45, 47)
 			}
-			m.CounterpartyName = text(field(line, 48, 82))
+			m.CounterpartyName = p.text(48, 82)
 			if !m.Structured {
-				m.Communication += rawText(field(line, 83, 125))
+				comm.add(p.rawText(83, 125))
 			}
 		}
 	default:
-		return e(ErrCODARecord, "unknown movement record 2.%c", line[1])
+		return p.e(ErrCODARecord, "unknown movement record 2.%c", line[1])
 	}
 	p.last = '2'
 	return nil
 }
 
-func (p *codaParser) information(n int, line []byte, e errf) error {
-	seq, detail, err := sequenceDetail(line, e)
+// ogm is ParseOGM's digits for the structured communication at positions
+// from..to of the current line, or "" when ParseOGM refuses it.
+func (p *codaParser) ogm(from, to int) string {
+	b := field(p.ln, from, to)
+	if p.s != "" && len(b) == 12 && digitBytes(b) {
+		base, check := uint64(0), uint64(0)
+		for _, c := range b[:10] {
+			base = base*10 + uint64(c-'0')
+		}
+		check = uint64(b[10]-'0')*10 + uint64(b[11]-'0')
+		if check != OGMCheck(base) {
+			return ""
+		}
+		return p.s[from-1 : to]
+	}
+	if ogm, err := ParseOGM(string(b)); err == nil {
+		return ogm
+	}
+	return ""
+}
+
+func (p *codaParser) information() error {
+	line := p.ln
+	seq, detail, err := p.sequenceDetail()
 	if err != nil {
 		return err
 	}
 	switch line[1] {
 	case '1':
 		p.cur.Information = append(p.cur.Information, Information{
-			Line: n, Sequence: seq, Detail: detail,
-			BankReference:   text(field(line, 11, 31)),
+			Line: p.n, Sequence: seq, Detail: detail,
+			BankReference:   p.text(11, 31),
 			TransactionCode: string(field(line, 32, 39)),
 			Structured:      line[39] == '1',
-			Communication:   rawText(field(line, 41, 113)),
+			Communication:   p.rawText(41, 113),
 		})
 		p.info = &p.cur.Information[len(p.cur.Information)-1]
 	case '2', '3':
 		if p.info == nil {
-			return e(ErrCODARecord, "continuation record without its information record 3.1")
+			return p.e(ErrCODARecord, "continuation record without its information record 3.1")
 		}
 		if p.info.Sequence != seq || p.info.Detail != detail {
-			return e(ErrCODARecord, "sequence/detail %04d/%04d does not match the information record on line %d",
+			return p.e(ErrCODARecord, "sequence/detail %04d/%04d does not match the information record on line %d",
 				seq, detail, p.info.Line)
 		}
 		to := 115
 		if line[1] == '3' {
 			to = 100
 		}
-		p.info.Communication += rawText(field(line, 11, to))
+		p.info.Communication += p.rawText(11, to)
 	default:
-		return e(ErrCODARecord, "unknown information record 3.%c", line[1])
+		return p.e(ErrCODARecord, "unknown information record 3.%c", line[1])
 	}
 	p.last = '3'
 	return nil
 }
 
-func (p *codaParser) newBalance(line []byte, e errf) error {
+func (p *codaParser) newBalance() error {
+	line := p.ln
 	s := p.cur
-	bal, err := p.amount(line[41], field(line, 43, 57))
+	bal, milli, err := p.amount(line[41], field(line, 43, 57))
 	if err != nil {
-		return e(ErrCODAField, "new balance (positions 42-57): %v", err)
+		return p.e(ErrCODAField, "new balance (positions 42-57): %v", err)
 	}
-	s.NewBalance = bal
-	if s.NewBalanceDate, err = codaDate(field(line, 58, 63), false); err != nil {
-		return e(ErrCODAField, "new balance date (positions 58-63): %v", err)
+	s.NewBalance, p.newMilli = bal, milli
+	if s.NewBalanceDate, err = p.date(field(line, 58, 63), false); err != nil {
+		return p.e(ErrCODAField, "new balance date (positions 58-63): %v", err)
 	}
-	// Group the movements and check the balance.
-	sum := decimal.Zero
-	for _, m := range p.moves {
+	// Check the balance (in thousandths, exactly: sums that would overflow
+	// an int64 are done in decimal).
+	var sum milliSum
+	for i, m := range p.moves {
 		if m.Detail == 0 {
-			sum = sum.Add(m.Amount)
+			sum.add(p.milli[i], m.Amount)
 		}
 	}
-	if want := s.OldBalance.Add(sum); !want.Equal(s.NewBalance) {
-		return e(ErrCODABalance, "old balance %s + movements %s = %s, but the new balance is %s",
-			s.OldBalance.StringFixed(2), sum.StringFixed(2), want.StringFixed(2), s.NewBalance.StringFixed(2))
+	var want milliSum
+	want.add(p.oldMilli, s.OldBalance)
+	want.addSum(sum)
+	if !want.equal(p.newMilli, s.NewBalance) {
+		return p.e(ErrCODABalance, "old balance %s + movements %s = %s, but the new balance is %s",
+			s.OldBalance.StringFixed(2), sum.decimal().StringFixed(2), want.decimal().StringFixed(2), s.NewBalance.StringFixed(2))
+	}
+	// Join the free communications.
+	for i := range p.moves {
+		if m := &p.moves[i]; !m.Structured {
+			c := &p.comms[i]
+			m.Communication = strings.TrimSpace(c.part[0] + c.part[1] + c.part[2])
+		}
 	}
 	if err := p.group(); err != nil {
 		return err
@@ -521,9 +690,70 @@ func (p *codaParser) newBalance(line []byte, e errf) error {
 	return nil
 }
 
+// milliSum is an exact sum of amounts: in thousandths while it fits in an
+// int64, in decimal once it would not.
+type milliSum struct {
+	n   int64
+	big bool
+	d   decimal.Decimal
+}
+
+// add adds an amount of milli thousandths, d in decimal.
+func (s *milliSum) add(milli int64, d decimal.Decimal) {
+	if !s.big {
+		if r, ok := addMilli(s.n, milli); ok {
+			s.n = r
+			return
+		}
+		s.big, s.d = true, decimal.New(s.n, -3)
+	}
+	s.d = s.d.Add(d)
+}
+
+// addSum adds another sum.
+func (s *milliSum) addSum(o milliSum) {
+	if o.big {
+		s.add(0, decimal.Zero)
+		if !s.big {
+			s.big, s.d = true, decimal.New(s.n, -3)
+		}
+		s.d = s.d.Add(o.d)
+		return
+	}
+	s.add(o.n, decimal.New(o.n, -3))
+}
+
+// equal reports whether the sum is the amount of milli thousandths, d in decimal.
+func (s *milliSum) equal(milli int64, d decimal.Decimal) bool {
+	if s.big {
+		return s.d.Equal(d)
+	}
+	return s.n == milli
+}
+
+// decimal returns the sum.
+func (s *milliSum) decimal() decimal.Decimal {
+	if s.big {
+		return s.d
+	}
+	return decimal.New(s.n, -3)
+}
+
+// addMilli returns a+b and whether it did not overflow.
+func addMilli(a, b int64) (int64, bool) {
+	r := a + b
+	if (a > 0 && b > 0 && r < 0) || (a < 0 && b < 0 && r >= 0) {
+		return 0, false
+	}
+	return r, true
+}
+
 // group splits the movements into Movements (to book) and Unbooked.
 func (p *codaParser) group() error {
 	s := p.cur
+	if n := len(p.moves) - countDetails(p.moves); n > 0 {
+		s.Movements = make([]Movement, 0, n)
+	}
 	for i := 0; i < len(p.moves); {
 		g := p.moves[i]
 		if g.Detail != 0 {
@@ -531,16 +761,16 @@ func (p *codaParser) group() error {
 				Msg: fmt.Sprintf("detail %04d of movement %04d without its global amount (detail 0000)", g.Detail, g.Sequence)}
 		}
 		j := i + 1
-		sum := decimal.Zero
+		var sum milliSum
 		for j < len(p.moves) && p.moves[j].Sequence == g.Sequence && p.moves[j].Detail != 0 {
-			sum = sum.Add(p.moves[j].Amount)
+			sum.add(p.milli[j], p.moves[j].Amount)
 			j++
 		}
 		details := p.moves[i+1 : j]
 		switch {
 		case len(details) == 0:
 			s.Movements = append(s.Movements, g)
-		case splits(g, details, sum):
+		case splits(g, details, sum.equal(p.milli[i], g.Amount)):
 			s.Unbooked = append(s.Unbooked, g)
 			s.Movements = append(s.Movements, details...)
 		default:
@@ -561,15 +791,26 @@ func (p *codaParser) group() error {
 	return nil
 }
 
+// countDetails returns how many of moves have a detail number.
+func countDetails(moves []Movement) int {
+	n := 0
+	for i := range moves {
+		if moves[i].Detail != 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // splits reports whether the details of global amount g are the
-// movements to book in its place: they add up to it, all go the same way as
-// it (a batch of credits received together, a batch of payments), and g
-// carries no structured communication of its own. A detail going the other
-// way is a charge the bank took from the amount (a globalisation of what a
-// payer sent and the bank's costs): then the account received g, under g's
-// communication and payer.
-func splits(g Movement, details []Movement, sum decimal.Decimal) bool {
-	if !sum.Equal(g.Amount) || g.OGM != "" {
+// movements to book in its place: they add up to it (addUp), all go the
+// same way as it (a batch of credits received together, a batch of
+// payments), and g carries no structured communication of its own. A
+// detail going the other way is a charge the bank took from the amount (a
+// globalisation of what a payer sent and the bank's costs): then the
+// account received g, under g's communication and payer.
+func splits(g Movement, details []Movement, addUp bool) bool {
+	if !addUp || g.OGM != "" {
 		return false
 	}
 	for _, d := range details {
@@ -605,117 +846,154 @@ func fillGlobal(g Movement, details []Movement) Movement {
 	return g
 }
 
-func (p *codaParser) trailer(line []byte, e errf) error {
+func (p *codaParser) trailer() error {
+	line := p.ln
 	if !p.seen8 {
-		return e(ErrCODARecord, "trailer record 9 before the new balance record 8")
+		return p.e(ErrCODARecord, "trailer record 9 before the new balance record 8")
 	}
 	count, err := codaInt(field(line, 17, 22))
 	if err != nil {
-		return e(ErrCODAField, "record count (positions 17-22): %v", err)
+		return p.e(ErrCODAField, "record count (positions 17-22): %v", err)
 	}
-	debit, err := p.amount('0', field(line, 23, 37))
+	debit, debitMilli, err := p.amount('0', field(line, 23, 37))
 	if err != nil {
-		return e(ErrCODAField, "debit total (positions 23-37): %v", err)
+		return p.e(ErrCODAField, "debit total (positions 23-37): %v", err)
 	}
-	credit, err := p.amount('0', field(line, 38, 52))
+	credit, creditMilli, err := p.amount('0', field(line, 38, 52))
 	if err != nil {
-		return e(ErrCODAField, "credit total (positions 38-52): %v", err)
+		return p.e(ErrCODAField, "credit total (positions 38-52): %v", err)
 	}
 	if count != p.count {
-		return e(ErrCODATrailer, "record count %d, but the statement has %d records 1, 2.x, 3.x and 8", count, p.count)
+		return p.e(ErrCODATrailer, "record count %d, but the statement has %d records 1, 2.x, 3.x and 8", count, p.count)
 	}
-	wantDebit, wantCredit := decimal.Zero, decimal.Zero
-	for _, m := range p.moves {
+	var wantDebit, wantCredit milliSum
+	for i, m := range p.moves {
 		if m.Detail != 0 {
 			continue
 		}
-		if m.Amount.IsNegative() {
-			wantDebit = wantDebit.Sub(m.Amount)
+		if p.milli[i] < 0 {
+			wantDebit.add(-p.milli[i], m.Amount.Neg())
 		} else {
-			wantCredit = wantCredit.Add(m.Amount)
+			wantCredit.add(p.milli[i], m.Amount)
 		}
 	}
-	if !debit.Equal(wantDebit) {
-		return e(ErrCODATrailer, "debit total %s, but the movements add up to %s", debit.StringFixed(2), wantDebit.StringFixed(2))
+	if !wantDebit.equal(debitMilli, debit) {
+		return p.e(ErrCODATrailer, "debit total %s, but the movements add up to %s", debit.StringFixed(2), wantDebit.decimal().StringFixed(2))
 	}
-	if !credit.Equal(wantCredit) {
-		return e(ErrCODATrailer, "credit total %s, but the movements add up to %s", credit.StringFixed(2), wantCredit.StringFixed(2))
+	if !wantCredit.equal(creditMilli, credit) {
+		return p.e(ErrCODATrailer, "credit total %s, but the movements add up to %s", credit.StringFixed(2), wantCredit.decimal().StringFixed(2))
 	}
 	p.out = append(p.out, *p.cur)
-	p.cur, p.moves, p.info, p.last, p.seen8 = nil, nil, nil, 0, false
+	p.cur, p.info, p.last, p.seen8 = nil, nil, 0, false
 	return nil
 }
 
-// amount reads an amount of the current statement (codaAmount) and refuses
-// a third decimal other than 0 unless the statement's currency has three
-// (a euro amount has two: a bank never books a tenth of a cent, and the
-// ledger would refuse it half-way through an import).
-func (p *codaParser) amount(sign byte, digits []byte) (decimal.Decimal, error) {
-	d, err := codaAmount(sign, digits)
+// amount reads an amount of the current statement (codaAmount), in decimal
+// and in thousandths, and refuses a third decimal other than 0 unless the
+// statement's currency has three (a euro amount has two: a bank never books
+// a tenth of a cent, and the ledger would refuse it half-way through an
+// import).
+func (p *codaParser) amount(sign byte, digits []byte) (decimal.Decimal, int64, error) {
+	n, err := codaMilli(sign, digits)
 	if err != nil {
-		return d, err
+		return decimal.Decimal{}, 0, err
+	}
+	d := decimal.New(n, -3)
+	if n%10 == 0 {
+		return d, n, nil
 	}
 	cur := ""
 	if p.cur != nil {
 		cur = p.cur.Currency
 	}
-	if !threeDecimalCurrencies[cur] && !d.Equal(d.Truncate(2)) {
+	if !threeDecimalCurrencies[cur] {
 		if cur == "" {
 			cur = "EUR"
 		}
-		return decimal.Decimal{}, fmt.Errorf("%s has a third decimal (%q), but %s amounts have two", d.String(), digits, cur)
+		return decimal.Decimal{}, 0, fmt.Errorf("%s has a third decimal (%q), but %s amounts have two", d.String(), digits, cur)
 	}
-	return d, nil
+	return d, n, nil
 }
 
 // threeDecimalCurrencies are the ISO 4217 currencies with three minor units.
 var threeDecimalCurrencies = map[string]bool{"BHD": true, "IQD": true, "JOD": true, "KWD": true, "LYD": true, "OMR": true, "TND": true}
 
-// codaAmount reads a 15-digit amount with 3 implied decimals and its sign
-// digit (0 credit, 1 debit).
-func codaAmount(sign byte, digits []byte) (decimal.Decimal, error) {
-	if len(digits) != 15 || !isDigits(string(digits)) {
-		return decimal.Decimal{}, fmt.Errorf("%q is not 15 digits", digits)
+// codaMilli reads a 15-digit amount with 3 implied decimals and its sign
+// digit (0 credit, 1 debit), in thousandths (15 digits fit in an int64).
+func codaMilli(sign byte, digits []byte) (int64, error) {
+	if len(digits) != 15 || !digitBytes(digits) {
+		return 0, fmt.Errorf("%q is not 15 digits", digits)
 	}
-	n, err := strconv.ParseInt(string(digits), 10, 64)
-	if err != nil {
-		return decimal.Decimal{}, fmt.Errorf("%q: %v", digits, err)
+	var n int64
+	for _, c := range digits {
+		n = n*10 + int64(c-'0')
 	}
-	d := decimal.New(n, -3)
 	switch sign {
 	case '0':
-		return d, nil
+		return n, nil
 	case '1':
-		return d.Neg(), nil
+		return -n, nil
 	default:
-		return decimal.Decimal{}, fmt.Errorf("sign %q must be 0 (credit) or 1 (debit)", sign)
+		return 0, fmt.Errorf("sign %q must be 0 (credit) or 1 (debit)", sign)
 	}
+}
+
+// date is codaDate, remembering the last date read.
+func (p *codaParser) date(b []byte, zeroOK bool) (time.Time, error) {
+	if len(b) == 6 && string(b) == string(p.lastDate[:]) && !p.lastTime.IsZero() {
+		return p.lastTime, nil
+	}
+	t, err := codaDate(b, zeroOK)
+	if err == nil && !t.IsZero() && len(b) == 6 {
+		copy(p.lastDate[:], b)
+		p.lastTime = t
+	}
+	return t, err
 }
 
 // codaDate reads a DDMMYY date (years 2000–2099). With zeroOK, 000000 means
 // "unknown" and gives the zero time.
 func codaDate(b []byte, zeroOK bool) (time.Time, error) {
-	s := string(b)
-	if zeroOK && s == "000000" {
+	if zeroOK && string(b) == "000000" {
 		return time.Time{}, nil
 	}
-	if len(s) != 6 || !isDigits(s) {
-		return time.Time{}, fmt.Errorf("%q is not a DDMMYY date", s)
+	if len(b) != 6 || !digitBytes(b) {
+		return time.Time{}, fmt.Errorf("%q is not a DDMMYY date", b)
 	}
-	day, _ := strconv.Atoi(s[0:2])
-	month, _ := strconv.Atoi(s[2:4])
-	year, _ := strconv.Atoi(s[4:6])
+	day := int(b[0]-'0')*10 + int(b[1]-'0')
+	month := int(b[2]-'0')*10 + int(b[3]-'0')
+	year := int(b[4]-'0')*10 + int(b[5]-'0')
 	t := time.Date(2000+year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
 	if t.Day() != day || int(t.Month()) != month {
-		return time.Time{}, fmt.Errorf("%q is not a valid date", s)
+		return time.Time{}, fmt.Errorf("%q is not a valid date", b)
 	}
 	return t, nil
 }
 
+// digitBytes is isDigits for a byte slice.
+func digitBytes(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // codaInt reads an all-digit field.
 func codaInt(b []byte) (int, error) {
-	if !isDigits(string(b)) {
+	if !digitBytes(b) {
 		return 0, fmt.Errorf("%q is not a number", b)
+	}
+	if len(b) <= 18 {
+		n := 0
+		for _, c := range b {
+			n = n*10 + int(c-'0')
+		}
+		return n, nil
 	}
 	n, err := strconv.Atoi(string(b))
 	if err != nil {
