@@ -26,7 +26,7 @@ func transferIDsByKey(ctx context.Context, q querier, tenantID int64, keys []str
 	if len(keys) == 0 {
 		return out, nil
 	}
-	rows, err := q.Query(ctx, `SELECT idempotency_key, id FROM transfers WHERE tenant_id = $1 AND idempotency_key = ANY($2)`, tenantID, keys)
+	rows, err := q.Query(ctx, transferIDsByKeySQL, tenantID, keys)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: transfers of tenant %d by key: %w", tenantID, err)
 	}
@@ -36,6 +36,30 @@ func transferIDsByKey(ctx context.Context, q querier, tenantID int64, keys []str
 		return nil, fmt.Errorf("ledger: transfers of tenant %d by key: %w", tenantID, err)
 	}
 	return out, nil
+}
+
+// transferIDsByKeySQL reads the IDs of tenant $1's transfers whose
+// idempotency keys are among $2.
+const transferIDsByKeySQL = `SELECT idempotency_key, id FROM transfers WHERE tenant_id = $1 AND idempotency_key = ANY($2)`
+
+// QueueTransferIDsByKey queues on b the query of TransferIDsByKeyTx, for a
+// caller that sends it with its own reads in one round trip: when b's
+// results are read, found is called with the key and ID of each of
+// tenantID's transfers whose idempotency key is among keys (in the
+// transaction b is sent in, it sees that transaction's transfers). Nothing
+// is queued when keys is empty.
+func (l *Ledger) QueueTransferIDsByKey(b *pgx.Batch, tenantID int64, keys []string, found func(key string, id int64)) {
+	if len(keys) == 0 {
+		return
+	}
+	b.Queue(transferIDsByKeySQL, tenantID, keys).Query(func(rows pgx.Rows) error {
+		var key string
+		var id int64
+		if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error { found(key, id); return nil }); err != nil {
+			return fmt.Errorf("ledger: transfers of tenant %d by key: %w", tenantID, err)
+		}
+		return nil
+	})
 }
 
 // TransferIDByKeySQL returns an SQL scalar subquery yielding the ID of the

@@ -83,39 +83,39 @@ func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 			wallets[og] = w
 		}
 	}
-	booked := map[string]bool{}
-	rows, err := tx.Query(ctx, `SELECT key FROM bank_movements WHERE tenant_id = $1 AND key = ANY($2)`, tenantID, keys)
-	if err != nil {
-		return nil, fmt.Errorf("payments: movements booked before: %w", err)
-	}
-	var key string
-	if _, err := pgx.ForEachRow(rows, []any{&key}, func() error { booked[key] = true; return nil }); err != nil {
-		return nil, fmt.Errorf("payments: movements booked before: %w", err)
-	}
-	transfers, err := b.ledger.TransferIDsByKeyTx(ctx, tx, tenantID, keys)
-	if err != nil {
-		return nil, fmt.Errorf("payments: transfers booked before: %w", err)
-	}
-	for k := range transfers {
-		booked[k] = true
-	}
-	// The amounts of the open payouts and remittances (or of those claimed
-	// by a line of this file): a credit of another amount is none of them
+	// One round trip, the keys encoded once for payments' tables: the lines
+	// booked before (their bank movement or their transfer exists), and the
+	// amounts of the open payouts and remittances (or of those claimed by a
+	// line of this file): a credit of another amount is none of them
 	// (matchPayout and matchRemittance compare amounts first).
+	booked := map[string]bool{}
 	open := map[string]bool{}
-	rows, err = tx.Query(ctx, `
-		SELECT amount FROM stripe_payouts
-		WHERE status = 'paid' AND currency = 'EUR' AND NOT mixed_tenants
-			AND ((bank_movement_key IS NULL AND transfer_id IS NULL AND (tenant_id IS NULL OR tenant_id = $1))
-				OR (tenant_id = $1 AND bank_movement_key = ANY($2)))
-		UNION SELECT amount FROM cash_remittances
-		WHERE tenant_id = $1 AND ((bank_movement_key IS NULL AND arrival_transfer_id IS NULL) OR bank_movement_key = ANY($2))`, tenantID, keys)
-	if err != nil {
-		return nil, fmt.Errorf("payments: open payouts and remittances: %w", err)
-	}
-	var amt decimal.Decimal
-	if _, err := pgx.ForEachRow(rows, []any{&amt}, func() error { open[amt.StringFixed(2)] = true; return nil }); err != nil {
-		return nil, fmt.Errorf("payments: open payouts and remittances: %w", err)
+	var batch pgx.Batch
+	batch.Queue(`
+		SELECT key, NULL::numeric FROM bank_movements WHERE tenant_id = $1 AND key = ANY($2)
+		UNION ALL (
+			SELECT NULL, amount FROM stripe_payouts
+			WHERE status = 'paid' AND currency = 'EUR' AND NOT mixed_tenants
+				AND ((bank_movement_key IS NULL AND transfer_id IS NULL AND (tenant_id IS NULL OR tenant_id = $1))
+					OR (tenant_id = $1 AND bank_movement_key = ANY($2)))
+			UNION SELECT NULL, amount FROM cash_remittances
+			WHERE tenant_id = $1 AND ((bank_movement_key IS NULL AND arrival_transfer_id IS NULL) OR bank_movement_key = ANY($2)))`,
+		tenantID, keys).Query(func(rows pgx.Rows) error {
+		var key *string
+		var amt *decimal.Decimal
+		_, err := pgx.ForEachRow(rows, []any{&key, &amt}, func() error {
+			if key != nil {
+				booked[*key] = true
+			} else if amt != nil {
+				open[amt.StringFixed(2)] = true
+			}
+			return nil
+		})
+		return err
+	})
+	b.ledger.QueueTransferIDsByKey(&batch, tenantID, keys, func(key string, _ int64) { booked[key] = true })
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+		return nil, fmt.Errorf("payments: lines booked before, open payouts and remittances: %w", err)
 	}
 	type payer struct {
 		account int64
