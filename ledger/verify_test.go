@@ -155,7 +155,7 @@ func TestVerifyFindsCorruption(t *testing.T) {
 			[]string{"references exist"}},
 		{"reversed twice",
 			[]string{
-				`ALTER TABLE transfers DROP CONSTRAINT transfers_tenant_id_reverses_id_key`,
+				`DROP INDEX transfers_tenant_id_reverses_id_key`,
 				`UPDATE transfers SET reverses_id = (SELECT reverses_id FROM transfers WHERE tenant_id = 1 AND idempotency_key = 'r1') WHERE tenant_id = 1 AND idempotency_key = 'g1'`,
 			},
 			[]string{"reversed at most once"}},

@@ -13,9 +13,9 @@ import (
 )
 
 // TestBankMovementReferences: a bank movement's tenant and transfers are
-// checked per statement on insert and per row on update (migration
-// 00098, in place of foreign keys): whoever connects, a movement naming a
-// tenant or a transfer that does not exist is refused with 23503.
+// checked per statement on insert and per row on update (migrations
+// 00098–00099, in place of foreign keys): whoever connects, a movement naming a
+// tenant, a pupil or a transfer that does not exist is refused with 23503.
 func TestBankMovementReferences(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -53,11 +53,16 @@ func TestBankMovementReferences(t *testing.T) {
 	refused("missing transfer", insert("k1", tenant, 999999, nil), "transfer 999999 of tenant")
 	refused("missing allocation transfer", insert("k2", tenant, tr.ID, int64(999999)), "transfer 999999 of tenant")
 	refused("missing tenant", insert("k3", 999, tr.ID, nil), "tenant 999 does not exist")
+	_, err = pool.Exec(ctx, `INSERT INTO bank_movements (tenant_id, key, account, statement, sequence, detail, entry_date, amount, status, pupil_id, transfer_id)
+		VALUES ($1, 'k4', 'BE00', 1, 1, 0, '2026-06-01', 5, 'wallet', 999999, $2)`, tenant, tr.ID)
+	refused("missing pupil", err, "pupil 999999 of tenant")
 	if err := insert("ok", tenant, tr.ID, nil); err != nil {
 		t.Fatalf("valid movement: %v", err)
 	}
 	_, err = pool.Exec(ctx, `UPDATE bank_movements SET status = 'allocated', allocation_transfer_id = 999999 WHERE tenant_id = $1 AND key = 'ok'`, tenant)
 	refused("allocated to a missing transfer", err, "transfer 999999 of tenant")
+	_, err = pool.Exec(ctx, `UPDATE bank_movements SET status = 'allocated', pupil_id = 999999 WHERE tenant_id = $1 AND key = 'ok'`, tenant)
+	refused("allocated to a missing pupil", err, "pupil 999999 of tenant")
 	_, err = pool.Exec(ctx, `UPDATE bank_movements SET transfer_id = 999999 WHERE tenant_id = $1 AND key = 'ok'`, tenant)
 	refused("moved to a missing transfer", err, "transfer 999999 of tenant")
 	if _, err := pool.Exec(ctx, `UPDATE bank_movements SET status = 'allocated', allocation_transfer_id = $2 WHERE tenant_id = $1 AND key = 'ok'`, tenant, tr.ID); err != nil {
