@@ -63,7 +63,7 @@ func (a *App) sendToAccount(ctx context.Context, acct *account, e mail.Email) {
 
 func (n *Notices) sendToAccount(ctx context.Context, acct *account, e mail.Email) {
 	// Emails the parent switched off on the settings page are not sent.
-	if ok, err := n.wantsEmail(ctx, acct.ID, e); err != nil || !ok {
+	if ok, err := wantsEmailIn(ctx, n.pool, acct.ID, e); err != nil || !ok {
 		if err != nil {
 			n.log.Error("portal email choices", "account", acct.ID, "err", err)
 		}
@@ -227,9 +227,17 @@ func (a *App) enqueueInTx(ctx context.Context, tx pgx.Tx, acct *account, e mail.
 	return true, q.SendTx(ctx, tx, msg)
 }
 
-// wantsEmailIn is Notices.wantsEmail read in tx: whether the account takes
-// e (the choices of the settings page). An account gone is no.
-func wantsEmailIn(ctx context.Context, tx pgx.Tx, accountID int64, e mail.Email) (bool, error) {
+// rowReader is a pool or a transaction.
+type rowReader interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// wantsEmailIn reports, read through q (the pool or the caller's
+// transaction), whether the account chose to get emails like e: top-up and
+// booking emails can be switched off on the settings page (low-balance
+// alerts have their own check); every other email is always sent. An
+// account gone is no.
+func wantsEmailIn(ctx context.Context, q rowReader, accountID int64, e mail.Email) (bool, error) {
 	var which string
 	switch e.(type) {
 	case mail.TopUpReceived:
@@ -240,7 +248,7 @@ func wantsEmailIn(ctx context.Context, tx pgx.Tx, accountID int64, e mail.Email)
 		return true, nil
 	}
 	var on bool
-	err := tx.QueryRow(ctx, `SELECT CASE $2 WHEN 'topups' THEN email_topups ELSE email_bookings END FROM portal_accounts WHERE id = $1`,
+	err := q.QueryRow(ctx, `SELECT CASE $2 WHEN 'topups' THEN email_topups ELSE email_bookings END FROM portal_accounts WHERE id = $1`,
 		accountID, which).Scan(&on)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil

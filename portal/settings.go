@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -240,23 +239,4 @@ func (a *App) changePassword(c *gin.Context, acct *account) {
 		a.sendToAccount(ctx, acct, e)
 	}
 	a.flash(c, "/portal/settings", "password_changed")
-}
-
-// wantsEmail reports whether the account chose to get emails like e: top-up
-// and booking emails can be switched off on the settings page (low-balance
-// alerts have their own check); every other email is always sent.
-func (n *Notices) wantsEmail(ctx context.Context, accountID int64, e mail.Email) (bool, error) {
-	var which string
-	switch e.(type) {
-	case mail.TopUpReceived:
-		which = "topups"
-	case mail.BookingConfirmation:
-		which = "bookings"
-	default:
-		return true, nil
-	}
-	var on bool
-	err := n.pool.QueryRow(ctx, `SELECT CASE $2 WHEN 'topups' THEN email_topups ELSE email_bookings END FROM portal_accounts WHERE id = $1`,
-		accountID, which).Scan(&on)
-	return on, err
 }
