@@ -47,7 +47,7 @@ type database struct {
 	Pool    *pgxpool.Pool
 	Cluster *pglocal.Cluster // nil with DATABASE_URL
 	DSN     string
-	// Devices is the device API's own pool while serving (openDevices);
+	// Devices is the device API's own pool while serving (openCanteenFirst);
 	// nil: the device API shares Pool.
 	Devices *pgxpool.Pool
 }
@@ -57,23 +57,6 @@ type database struct {
 func registerDeviceConns(fs *flag.FlagSet, cfg *serveConfig) {
 	fs.IntVar(&cfg.DeviceConns, "device-conns", 16, "connections of the device API's own pool (canteen taps, staff screens), besides --max-conns; 0 shares one pool")
 	fs.IntVar(&cfg.PortalInFlight, "portal-in-flight", 0, "portal requests served at once, the others wait in line (0: four per processor); one per two processors while taps are served")
-}
-
-// openDevices opens the device API's own pool of n connections (none when
-// n ≤ 0 or without a DSN, as in tests that hand a pool): the canteen
-// readers' taps and the staff screens keep their connections whatever a
-// portal rush does with the others (issue 17). The returned function
-// closes it.
-func (d *database) openDevices(ctx context.Context, n int) (func(), error) {
-	if n <= 0 || d.DSN == "" || d.Devices != nil {
-		return func() {}, nil
-	}
-	pool, err := db.Open(ctx, d.DSN, int32(n))
-	if err != nil {
-		return nil, fmt.Errorf("device API pool: %w", err)
-	}
-	d.Devices = pool
-	return func() { pool.Close(); d.Devices = nil }, nil
 }
 
 // devices returns the device API's pool: Devices, or Pool.

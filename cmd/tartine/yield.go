@@ -38,8 +38,8 @@ const othersNice = 10
 const reniceEvery = time.Second
 
 // openCanteenFirst opens the device API's own pool, its connections open and
-// warm from the start (see withPoolParam below; database.openDevices when
-// there is no DSN or a pool is given)
+// warm from the start (see withPoolParam below; none when n ≤ 0, without a
+// DSN or when a pool is given)
 // and, with the embedded cluster, lowers the priority of every other
 // backend of the server's database until the returned function is called
 // (which also closes the pool).
@@ -53,7 +53,9 @@ func openCanteenFirst(ctx context.Context, e env, log *slog.Logger, d *database,
 		nice = x
 	}
 	if n <= 0 || d.DSN == "" || d.Devices != nil {
-		return d.openDevices(ctx, n)
+		// No own pool (0 connections asked, or tests that hand a pool):
+		// the device API shares the server's.
+		return func() {}, nil
 	}
 	// Every connection of the device pool is opened when the server
 	// starts and kept (pool_min_conns), and planned for the taps' group
