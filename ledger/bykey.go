@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"tartine/internal/db"
 )
 
 // TransferIDsByKey returns the IDs of tenantID's transfers whose
@@ -26,7 +28,8 @@ func transferIDsByKey(ctx context.Context, q querier, tenantID int64, keys []str
 	if len(keys) == 0 {
 		return out, nil
 	}
-	rows, err := q.Query(ctx, transferIDsByKeySQL, tenantID, keys)
+	sql, arg := transferIDsByKeySQL(keys)
+	rows, err := q.Query(ctx, sql, tenantID, arg)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: transfers of tenant %d by key: %w", tenantID, err)
 	}
@@ -39,8 +42,12 @@ func transferIDsByKey(ctx context.Context, q querier, tenantID int64, keys []str
 }
 
 // transferIDsByKeySQL reads the IDs of tenant $1's transfers whose
-// idempotency keys are among $2.
-const transferIDsByKeySQL = `SELECT idempotency_key, id FROM transfers WHERE tenant_id = $1 AND idempotency_key = ANY($2)`
+// idempotency keys are among keys, the statement's second argument: a set
+// to join (db.KeySet), not `= ANY($2)`.
+func transferIDsByKeySQL(keys []string) (string, any) {
+	set, arg := db.KeySet(2, keys)
+	return `SELECT idempotency_key, id FROM transfers WHERE tenant_id = $1 AND idempotency_key IN (SELECT ` + set + `)`, arg
+}
 
 // QueueTransferIDsByKey queues on b the query of TransferIDsByKeyTx, for a
 // caller that sends it with its own reads in one round trip: when b's
@@ -52,7 +59,8 @@ func (l *Ledger) QueueTransferIDsByKey(b *pgx.Batch, tenantID int64, keys []stri
 	if len(keys) == 0 {
 		return
 	}
-	b.Queue(transferIDsByKeySQL, tenantID, keys).Query(func(rows pgx.Rows) error {
+	sql, arg := transferIDsByKeySQL(keys)
+	b.Queue(sql, tenantID, arg).Query(func(rows pgx.Rows) error {
 		var key string
 		var id int64
 		if _, err := pgx.ForEachRow(rows, []any{&key, &id}, func() error { found(key, id); return nil }); err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // TestReferencesCheckedPerStatement: the journal's references are checked
-// by statement-level triggers (migration 00097) instead of foreign keys;
+// by statement-level triggers (migrations 00097, 00100) instead of foreign keys;
 // whoever connects, a dangling reference is refused with 23503 and the
 // referenced rows cannot be deleted, truncated or re-keyed.
 func TestReferencesCheckedPerStatement(t *testing.T) {
@@ -44,6 +44,9 @@ func TestReferencesCheckedPerStatement(t *testing.T) {
 		{"transfer of a missing hold",
 			`INSERT INTO transfers (tenant_id, idempotency_key, request_hash, kind, occurred_at, actor, hold_id) VALUES (1, 'x', '\x00', 'k', now(), 'psql', 999999)`,
 			"23503", "hold 999999 of tenant 1 does not exist"},
+		{"account of a missing tenant",
+			`INSERT INTO accounts (tenant_id, code, name, type, tracked) VALUES (999, 'x', 'x', 'asset', false)`,
+			"23503", "tenant 999 does not exist"},
 		{"account deleted", `DELETE FROM accounts WHERE tenant_id = 1 AND code = 'wallet:2'`, "P0001", "tartine:immutable"},
 		{"account re-keyed", `UPDATE accounts SET tenant_id = 2 WHERE tenant_id = 1 AND code = 'stripe-clearing'`, "P0001", "tartine:immutable"},
 		{"accounts truncated", `TRUNCATE accounts CASCADE`, "P0001", "tartine:immutable"},

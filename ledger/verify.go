@@ -81,7 +81,7 @@ var invariantChecks = []struct{ name, sql string }{
 		WHERE e.outcome = 'posted'
 		GROUP BY h.tenant_id, h.id, e.posted_amount, e.transfer_id HAVING COALESCE(abs(sum(p.amount)), 0) <> e.posted_amount`},
 	// The journal's references are checked per statement by triggers
-	// (migration 00097) rather than by foreign keys: look for any that
+	// (migrations 00097, 00100) rather than by foreign keys: look for any that
 	// dangle all the same (a trigger disabled, rows loaded around it).
 	{"references exist", `
 		SELECT format('tenant %s posting %s: transfer %s does not exist', p.tenant_id, p.id, p.transfer_id)
@@ -92,6 +92,9 @@ var invariantChecks = []struct{ name, sql string }{
 		UNION ALL
 		SELECT format('transfer %s: tenant %s does not exist', t.id, t.tenant_id)
 		FROM transfers t WHERE NOT EXISTS (SELECT 1 FROM tenants x WHERE x.id = t.tenant_id)
+		UNION ALL
+		SELECT format('account %s: tenant %s does not exist', a.id, a.tenant_id)
+		FROM accounts a WHERE NOT EXISTS (SELECT 1 FROM tenants x WHERE x.id = a.tenant_id)
 		UNION ALL
 		SELECT format('tenant %s transfer %s: reversed transfer %s does not exist', t.tenant_id, t.id, t.reverses_id)
 		FROM transfers t WHERE t.reverses_id IS NOT NULL

@@ -147,6 +147,11 @@ func TestVerifyFindsCorruption(t *testing.T) {
 				SELECT 1, 999999, id, CASE code WHEN 'revenue:meals' THEN -5 ELSE 5 END, now()
 				FROM accounts WHERE tenant_id = 1 AND code IN ('revenue:meals', 'stripe-clearing')`},
 			[]string{"references exist"}},
+		{"account of a tenant that does not exist",
+			// Tenant 1000: the detail names it, which the loop below reads
+			// as naming "tenant 1" too.
+			[]string{`INSERT INTO accounts (tenant_id, code, name, type, tracked) VALUES (1000, 'orphan', 'x', 'asset', false)`},
+			[]string{"references exist"}},
 		{"posting moved to an account that does not exist",
 			[]string{`UPDATE postings SET account_id = 999999 WHERE tenant_id = 1 AND id = ` + hotPosting},
 			[]string{"references exist"}},

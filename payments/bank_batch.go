@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"tartine/internal/db"
 	"tartine/ledger"
 	"tartine/school"
 )
@@ -83,7 +84,8 @@ func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 			wallets[og] = w
 		}
 	}
-	// One round trip, the keys encoded once for payments' tables: the lines
+	// One round trip, the keys sent once for payments' tables (a set to
+	// join, db.KeySet): the lines
 	// booked before (their bank movement or their transfer exists), and the
 	// amounts of the open payouts and remittances (or of those claimed by a
 	// line of this file): a credit of another amount is none of them
@@ -91,16 +93,18 @@ func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 	booked := map[string]bool{}
 	open := map[string]bool{}
 	var batch pgx.Batch
+	keySet, keysArg := db.KeySet(2, keys)
 	batch.Queue(`
-		SELECT key, NULL::numeric FROM bank_movements WHERE tenant_id = $1 AND key = ANY($2)
+		WITH k AS MATERIALIZED (SELECT `+keySet+` AS key)
+		SELECT key, NULL::numeric FROM bank_movements WHERE tenant_id = $1 AND key IN (SELECT key FROM k)
 		UNION ALL (
 			SELECT NULL, amount FROM stripe_payouts
 			WHERE status = 'paid' AND currency = 'EUR' AND NOT mixed_tenants
 				AND ((bank_movement_key IS NULL AND transfer_id IS NULL AND (tenant_id IS NULL OR tenant_id = $1))
-					OR (tenant_id = $1 AND bank_movement_key = ANY($2)))
+					OR (tenant_id = $1 AND bank_movement_key IN (SELECT key FROM k)))
 			UNION SELECT NULL, amount FROM cash_remittances
-			WHERE tenant_id = $1 AND ((bank_movement_key IS NULL AND arrival_transfer_id IS NULL) OR bank_movement_key = ANY($2)))`,
-		tenantID, keys).Query(func(rows pgx.Rows) error {
+			WHERE tenant_id = $1 AND ((bank_movement_key IS NULL AND arrival_transfer_id IS NULL) OR bank_movement_key IN (SELECT key FROM k)))`,
+		tenantID, keysArg).Query(func(rows pgx.Rows) error {
 		var key *string
 		var amt *decimal.Decimal
 		_, err := pgx.ForEachRow(rows, []any{&key, &amt}, func() error {
@@ -147,7 +151,7 @@ func (b *Bank) groupable(ctx context.Context, tx pgx.Tx, tenantID int64, lines [
 				}
 			}
 		}
-		if open[l.Amount.StringFixed(2)] {
+		if len(open) > 0 && open[l.Amount.StringFixed(2)] {
 			continue // maybe a payout or a remittance: one by one
 		}
 		if w, ok := wallets[texts[i]]; ok && texts[i] != "" {

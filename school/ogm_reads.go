@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"tartine/internal/db"
 )
 
 // Reads of the bank import (payments' CODA import; issue 13, "each table
@@ -25,8 +27,9 @@ func WalletsByOGM(ctx context.Context, q Querier, tenantID int64, ogms []string)
 	if len(ogms) == 0 {
 		return out, nil
 	}
+	set, arg := db.KeySet(2, ogms)
 	rows, err := q.Query(ctx, `SELECT wallet_ogm, id, wallet_account_id FROM pupils
-		WHERE tenant_id = $1 AND wallet_ogm = ANY($2) AND wallet_account_id IS NOT NULL`, tenantID, ogms)
+		WHERE tenant_id = $1 AND wallet_ogm IN (SELECT `+set+`) AND wallet_account_id IS NOT NULL`, tenantID, arg)
 	if err != nil {
 		return nil, fmt.Errorf("pupils by wallet OGM: %w", err)
 	}
