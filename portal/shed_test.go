@@ -25,7 +25,8 @@ import (
 // line and then gets the « réessayez dans un instant » page — 503 with
 // Retry-After, read from nothing in the database — and once a slot frees
 // up the portal answers again. While the canteen is busy, fewer requests
-// run at once (MaxInFlightBusy).
+// run at once (MaxInFlightBusy), each followed by a pause of three times
+// its duration (at most busyIdleMax).
 func TestShedding(t *testing.T) {
 	var canteen atomic.Bool
 	pool := dbtest.New(t)
@@ -87,5 +88,33 @@ func TestShedding(t *testing.T) {
 	canteen.Store(false)
 	if w := get(); w.Code != http.StatusOK {
 		t.Fatalf("login page once the canteen is quiet: %d", w.Code)
+	}
+	<-a.shedder.busySlots
+
+	// The pause after a busy request: three times its duration, at most
+	// busyIdleMax.
+	canteen.Store(true)
+	a.shedder.busySlots <- struct{}{}
+	a.shedder.slots.tryAcquire()
+	a.shedder.releaseBusy(time.Now().Add(-10 * time.Millisecond))
+	if p := time.Until(a.shedder.nextStart); p < 25*time.Millisecond || p > 60*time.Millisecond {
+		t.Errorf("after a 10 ms request while busy, the next starts in %v, want 30 ms", p)
+	}
+	start = time.Now()
+	if w := get(); w.Code != http.StatusOK || time.Since(start) < 20*time.Millisecond {
+		t.Errorf("request during the pause: %d after %v, want 200 after the pause", w.Code, time.Since(start))
+	}
+	a.shedder.busySlots <- struct{}{}
+	a.shedder.slots.tryAcquire()
+	a.shedder.releaseBusy(time.Now().Add(-time.Second))
+	if p := time.Until(a.shedder.nextStart); p > busyIdleMax || p < busyIdleMax-50*time.Millisecond {
+		t.Errorf("after a 1 s request while busy, the next starts in %v, want busyIdleMax (%v)", p, busyIdleMax)
+	}
+	if w := get(); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("request during a pause longer than MaxWait: %d, want 503", w.Code)
+	}
+	canteen.Store(false)
+	if w := get(); w.Code != http.StatusOK {
+		t.Fatalf("login page once the canteen is quiet again: %d", w.Code)
 	}
 }

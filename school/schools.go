@@ -212,6 +212,11 @@ var levelRE = regexp.MustCompile(`^(M[1-3]|P[1-6]|S[1-6])$`)
 // ValidLevel reports whether level is M1–M3, P1–P6 or S1–S6.
 func ValidLevel(level string) bool { return levelRE.MatchString(level) }
 
+// Levels are the valid levels, in school order.
+func Levels() []string {
+	return []string{"M1", "M2", "M3", "P1", "P2", "P3", "P4", "P5", "P6", "S1", "S2", "S3", "S4", "S5", "S6"}
+}
+
 // EnsureClass creates the class with this code in the school, or updates its
 // level, and returns it.
 func (s *Store) EnsureClass(ctx context.Context, tenantID, schoolID int64, code, level string) (Class, error) {

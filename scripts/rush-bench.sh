@@ -14,6 +14,7 @@
 #   P200T  200 parents for 40 s, and from 14 s in taps at 1,000/s (open
 #          loop, 16 devices, another process) for 20 s
 #   P200b  200 parents for 30 s again
+#   T      taps alone at 1,000/s for 20 s (the floor P200T is compared to)
 #   LOGIN  200 simultaneous logins, one attempt each, server's peak RSS
 # Each run: a fresh copy of the data, the server on 127.0.0.1:$PORT with
 # TARTINE_TRUSTED_PROXIES=127.0.0.1 (each parent from its own address),
@@ -75,6 +76,8 @@ run() {
 		sleep 14
 		"$BIN" loadgen taps --url "$URL" --file "$WORK/loadgen.json" --devices 16 --rate 1000 --duration 20s --json --requests "$WORK/req-$lab.txt" > "$WORK/taps-$lab.json" 2> "$WORK/lgt-$lab.err"
 		wait $lg ;;
+	T)
+		"$BIN" loadgen taps --url "$URL" --file "$WORK/loadgen.json" --devices 16 --rate 1000 --duration 20s --json --requests "$WORK/req-$lab.txt" > "$WORK/taps-$lab.json" 2> "$WORK/lgt-$lab.err" ;;
 	LOGIN)
 		"$BIN" loadgen portal --url "$URL" --file "$WORK/portalgen.json" --parents 200 --login-only --pid "$pid" --json > "$WORK/res-$lab.json" 2> "$WORK/lg-$lab.err" ;;
 	*) echo "unknown run $name"; kill "$pid"; wait $w || true; return 2 ;;
@@ -87,7 +90,7 @@ run() {
 	python3 - "$WORK" "$name" "$lab" "$l0" "$l1" "$(tail -1 "$WORK/cpu-$lab")" "$v" <<'PY'
 import json, os, re, sys
 work, name, lab, l0, l1, cpu, v = sys.argv[1:]
-r = json.load(open(f"{work}/res-{lab}.json"))["portal"]
+r = json.load(open(f"{work}/res-{lab}.json"))["portal"] if name != "T" else {"requests_per_s": 0, "failures": 0, "requests": 1}
 def secs(s):
     m = re.match(r"(\d+)m([\d.]+)s", s)
     return int(m[1]) * 60 + float(m[2])
@@ -97,7 +100,7 @@ def p99(k):
     return f"{t[k]['p99_ms']:,.0f}" if k in t else "—"
 shed = sum(x.get("shed", 0) for x in t.values())
 label = {"P200": "200 parents, 30 s", "P200b": "200 parents, 30 s (again)",
-         "P200T": "200 parents, 40 s + taps from 14 s for 20 s", "LOGIN": "200 logins at once"}[name]
+         "P200T": "200 parents, 40 s + taps from 14 s for 20 s", "LOGIN": "200 logins at once", "T": "taps alone, 20 s"}[name]
 if name == "LOGIN":
     lp = t.get("login", {})
     print(f"| {label} [{lab}] | {l0} → {l1} | every login answered within {r['login_max_s']:.2f} s: p99 {lp.get('p99_ms', 0):,.0f} ms, "

@@ -47,16 +47,16 @@ type Device struct {
 }
 
 // deviceCache keeps device rows for a short time so that the hot path does
-// not read the devices table on every request. A revocation through the
-// shared school.Store drops the device at once (school.Store.OnDeviceRevoked);
-// one made by another server process takes effect within the TTL.
+// not read the devices table on every request (refreshed ahead: ttlCache).
+// A revocation through the shared school.Store drops the device at once
+// (school.Store.OnDeviceRevoked); one made by another server process takes
+// effect within the TTL and one reload.
 type deviceCache struct {
 	store *school.Store
-	ttl   time.Duration
 	now   func() time.Time
+	rows  *ttlCache[string, cachedDevice]
 
 	mu sync.Mutex
-	m  map[string]cachedDevice
 	// seen is when this process last recorded each device as seen
 	// (school.Store.TouchDevice): at most once a minute per device, so
 	// that the hot path writes nothing on almost every request.
@@ -67,38 +67,30 @@ type deviceCache struct {
 const seenEvery = time.Minute
 
 type cachedDevice struct {
-	dev     Device
-	found   bool
-	expires time.Time
+	dev   Device
+	found bool
 }
 
-func newDeviceCache(store *school.Store, ttl time.Duration, now func() time.Time) *deviceCache {
-	return &deviceCache{store: store, ttl: ttl, now: now, m: map[string]cachedDevice{}, seen: map[string]time.Time{}}
+func newDeviceCache(store *school.Store, ttl, stale time.Duration, now func() time.Time) *deviceCache {
+	return &deviceCache{store: store, now: now, rows: newTTLCache[string, cachedDevice](ttl, stale, now), seen: map[string]time.Time{}}
 }
 
-// get returns the device or ErrUnknownDevice.
+// get returns the device or ErrUnknownDevice. An unknown id is cached too
+// (briefly), so that a scanner sending made-up ids costs no query each.
 func (c *deviceCache) get(ctx context.Context, id string) (Device, error) {
-	now := c.now()
-	c.mu.Lock()
-	e, ok := c.m[id]
-	c.mu.Unlock()
-	if !ok || now.After(e.expires) {
+	e, err := c.rows.get(ctx, id, func(ctx context.Context) (cachedDevice, error) {
 		sd, err := c.store.DeviceByID(ctx, id)
 		switch {
 		case errors.Is(err, school.ErrNotFound):
-			e = cachedDevice{expires: now.Add(c.ttl)}
+			return cachedDevice{}, nil
 		case err != nil:
-			return Device{}, fmt.Errorf("read device %q: %w", id, err)
-		default:
-			d := Device{ID: sd.ID, TenantID: sd.TenantID, SchoolID: sd.SchoolID, Name: sd.Name, secret: sd.Secret, Revoked: sd.Revoked()}
-			e = cachedDevice{dev: d, found: true, expires: now.Add(c.ttl)}
+			return cachedDevice{}, fmt.Errorf("read device %q: %w", id, err)
 		}
-		c.mu.Lock()
-		if len(c.m) > 10000 { // unknown ids sent by a scanner must not grow the map forever
-			clear(c.m)
-		}
-		c.m[id] = e
-		c.mu.Unlock()
+		return cachedDevice{dev: Device{ID: sd.ID, TenantID: sd.TenantID, SchoolID: sd.SchoolID, Name: sd.Name, secret: sd.Secret, Revoked: sd.Revoked()},
+			found: true}, nil
+	})
+	if err != nil {
+		return Device{}, err
 	}
 	if !e.found {
 		return Device{}, fmt.Errorf("%w %q", ErrUnknownDevice, id)
@@ -107,11 +99,7 @@ func (c *deviceCache) get(ctx context.Context, id string) (Device, error) {
 }
 
 // forget drops a device from the cache (after revocation on this server).
-func (c *deviceCache) forget(id string) {
-	c.mu.Lock()
-	delete(c.m, id)
-	c.mu.Unlock()
-}
+func (c *deviceCache) forget(id string) { c.rows.drop(id) }
 
 // authenticate checks a device request. It returns the device, or one of
 // ErrAuthMissing, ErrAuthMalformed, ErrClockSkew, ErrUnknownDevice,
@@ -142,8 +130,9 @@ func (c *deviceCache) authenticate(ctx context.Context, header, method, requestU
 }
 
 // touch records that an authenticated device was seen at now, unless this
-// process did so less than seenEvery before. A failed write is not the
-// request's failure: it is tried again on the device's next request.
+// process did so less than seenEvery before. The write runs beside the
+// request, which does not wait for it; a failed one is tried again on the
+// device's next request.
 func (c *deviceCache) touch(ctx context.Context, id string, now time.Time) {
 	c.mu.Lock()
 	last, ok := c.seen[id]
@@ -158,11 +147,15 @@ func (c *deviceCache) touch(ctx context.Context, id string, now time.Time) {
 	if !due {
 		return
 	}
-	if err := c.store.TouchDevice(ctx, id, now); err != nil {
-		c.mu.Lock()
-		if c.seen[id].Equal(now) {
-			delete(c.seen, id)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		defer cancel()
+		if err := c.store.TouchDevice(ctx, id, now); err != nil {
+			c.mu.Lock()
+			if c.seen[id].Equal(now) {
+				delete(c.seen, id)
+			}
+			c.mu.Unlock()
 		}
-		c.mu.Unlock()
-	}
+	}()
 }

@@ -209,7 +209,7 @@ type tenantKey int64
 // defaultMealType is the meal an unbooked pupil is served: the tenant's
 // first meal type by position. Zero when the tenant has none.
 func (s *Service) defaultMealType(ctx context.Context, tenantID int64) (booking.MealType, error) {
-	return s.mealTypes.get(tenantKey(tenantID), func() (booking.MealType, error) {
+	return s.mealTypes.get(ctx, tenantKey(tenantID), func(ctx context.Context) (booking.MealType, error) {
 		mts, err := s.booking.MealTypes(ctx, tenantID)
 		if err != nil || len(mts) == 0 {
 			return booking.MealType{}, err
@@ -225,13 +225,13 @@ type tariffKey struct {
 }
 
 func (s *Service) mealTariff(ctx context.Context, tenantID, schoolID int64, mealType, level string, day time.Time) (booking.MealTariff, error) {
-	return s.mealTariffs.get(tariffKey{tenantID, schoolID, mealType, level, day.Format(time.DateOnly)}, func() (booking.MealTariff, error) {
+	return s.mealTariffs.get(ctx, tariffKey{tenantID, schoolID, mealType, level, day.Format(time.DateOnly)}, func(ctx context.Context) (booking.MealTariff, error) {
 		return s.booking.MealTariffFor(ctx, tenantID, schoolID, mealType, level, day)
 	})
 }
 
 func (s *Service) daycareTariff(ctx context.Context, tenantID, schoolID int64, level string, day time.Time) (booking.DaycareTariff, error) {
-	return s.daycareTariffs.get(tariffKey{tenantID, schoolID, "daycare", level, day.Format(time.DateOnly)}, func() (booking.DaycareTariff, error) {
+	return s.daycareTariffs.get(ctx, tariffKey{tenantID, schoolID, "daycare", level, day.Format(time.DateOnly)}, func(ctx context.Context) (booking.DaycareTariff, error) {
 		return s.booking.DaycareTariffFor(ctx, tenantID, schoolID, level, day)
 	})
 }
@@ -242,7 +242,7 @@ type dayKey struct {
 }
 
 func (s *Service) isOpen(ctx context.Context, tenantID, schoolID int64, day time.Time) (bool, error) {
-	return s.openDays.get(dayKey{tenantID, schoolID, day.Format(time.DateOnly)}, func() (bool, error) {
+	return s.openDays.get(ctx, dayKey{tenantID, schoolID, day.Format(time.DateOnly)}, func(ctx context.Context) (bool, error) {
 		open, _, err := s.booking.IsOpen(ctx, tenantID, schoolID, day)
 		if err != nil {
 			return false, fmt.Errorf("calendar of %s: %w", day.Format(time.DateOnly), err)

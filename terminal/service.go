@@ -29,7 +29,8 @@ type Config struct {
 	// windows and the day-end job read it.
 	Now func() time.Time
 	// CacheTTL is how long devices, stations, schools and tariffs are
-	// cached (default 10 s; revocation takes effect within it).
+	// cached (default 10 s; a revocation made by another server process
+	// takes effect within it and one reload: see ttlCache).
 	CacheTTL time.Duration
 }
 
@@ -120,6 +121,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = 10 * time.Second
 	}
+	// An expired entry is served, while it is loaded again in the
+	// background, for up to five more TTLs (ttlCache).
+	stale := 5 * cfg.CacheTTL
 	n := int(cfg.Pool.Config().MaxConns / 2)
 	if n < 1 {
 		n = 1
@@ -128,15 +132,16 @@ func New(cfg Config) (*Service, error) {
 		dayEndDone: map[idKey]string{},
 		pool:       cfg.Pool, ledger: cfg.Ledger, store: cfg.School, booking: cfg.Booking, log: cfg.Log, now: cfg.Now,
 		hub:      NewHub(200),
-		devices:  newDeviceCache(cfg.School, cfg.CacheTTL, cfg.Now),
-		stations: newTTLCache[stationKey, Station](cfg.CacheTTL, cfg.Now),
-		schools:  newTTLCache[idKey, schoolInfo](cfg.CacheTTL, cfg.Now),
-		accounts: newTTLCache[codeKey, int64](time.Hour, cfg.Now),
+		devices:  newDeviceCache(cfg.School, cfg.CacheTTL, stale, cfg.Now),
+		stations: newTTLCache[stationKey, Station](cfg.CacheTTL, stale, cfg.Now),
+		schools:  newTTLCache[idKey, schoolInfo](cfg.CacheTTL, stale, cfg.Now),
+		// Read in the tap's transaction: loaded by the caller only.
+		accounts: newTTLCache[codeKey, int64](time.Hour, 0, cfg.Now),
 
-		mealTypes:      newTTLCache[tenantKey, booking.MealType](cfg.CacheTTL, cfg.Now),
-		mealTariffs:    newTTLCache[tariffKey, booking.MealTariff](cfg.CacheTTL, cfg.Now),
-		daycareTariffs: newTTLCache[tariffKey, booking.DaycareTariff](cfg.CacheTTL, cfg.Now),
-		openDays:       newTTLCache[dayKey, bool](cfg.CacheTTL, cfg.Now),
+		mealTypes:      newTTLCache[tenantKey, booking.MealType](cfg.CacheTTL, stale, cfg.Now),
+		mealTariffs:    newTTLCache[tariffKey, booking.MealTariff](cfg.CacheTTL, stale, cfg.Now),
+		daycareTariffs: newTTLCache[tariffKey, booking.DaycareTariff](cfg.CacheTTL, stale, cfg.Now),
+		openDays:       newTTLCache[dayKey, bool](cfg.CacheTTL, stale, cfg.Now),
 		slots:          make(chan struct{}, n),
 	}
 	s.groups = &grouper{s: s, max: maxQueued}

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
+	"tartine/booking"
 	"tartine/ledger"
 )
 
@@ -23,15 +25,22 @@ import (
 //
 // It runs the group's first round trip (the locks, the stored results,
 // the pupils of the badges, their duplicate windows, the day's bookings,
-// the open daycare sessions) and the tap rows' insert for a tenant that
-// does not exist and no tap, in a transaction rolled back: nothing is
-// locked, read or written. The ledger's transfers and the late rows
-// (bookings consumed, daycare sessions) depend on what the taps decided
-// and are left to the first group. Use it as the pool's AfterConnect.
+// the open daycare sessions), the tap rows' insert, the ledger's group
+// statement, a booking consumed and a daycare session closed, for a tenant
+// that does not exist and no tap, in a transaction rolled back: nothing is
+// locked, read or written. (A daycare session opened is left to the first
+// group.) Use it as the pool's AfterConnect.
 func WarmConn(ctx context.Context, conn *pgx.Conn) error {
 	r := warmReads(time.Now())
 	b := r.queue()
 	b.Queue(insertTapsSQL, int64(0), nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+	// The writes of a unit that change nothing here: the ledger's group
+	// statement (and its triggers), a booking consumed, a daycare session
+	// closed — of tenant 0.
+	now := time.Now()
+	ledger.QueueWarmUp(b, now)
+	booking.QueueConsumed(b, booking.Booking{}, "warm-up", now)
+	b.Queue(closeSessionSQL, int64(0), int64(0), now, "warm-up", "warm-up", decimal.Zero, "warm-up")
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("warm connection: %w", err)

@@ -59,9 +59,19 @@ func TestWarmConnPlansTheGroupStatements(t *testing.T) {
 	if prepared != len(sqls) || generic != len(sqls)-1 {
 		t.Errorf("of the %d statements, %d prepared and executed, %d with a generic plan; want all, and all but the first", len(sqls), prepared, generic)
 	}
-	var taps int
-	must(t, conn.QueryRow(f.ctx, `SELECT count(*) FROM taps WHERE tenant_id = 0`).Scan(&taps))
-	if taps != 0 {
-		t.Errorf("the warm-up wrote %d taps", taps)
+	// And the unit's writes: the ledger's group statement, a booking
+	// consumed, a daycare session closed.
+	for _, like := range []string{"%INSERT INTO transfers%", "UPDATE bookings SET status = 'consumed'%", closeSessionSQL} {
+		var n int
+		must(t, conn.QueryRow(f.ctx, `SELECT count(*) FROM pg_prepared_statements
+			WHERE statement LIKE $1 AND generic_plans + custom_plans > 0`, like).Scan(&n))
+		if n != 1 {
+			t.Errorf("%d executed prepared statements like %.60q, want 1", n, like)
+		}
+	}
+	var taps, transfers int
+	must(t, conn.QueryRow(f.ctx, `SELECT (SELECT count(*) FROM taps WHERE tenant_id = 0), (SELECT count(*) FROM transfers WHERE tenant_id = 0)`).Scan(&taps, &transfers))
+	if taps != 0 || transfers != 0 {
+		t.Errorf("the warm-up wrote %d taps and %d transfers", taps, transfers)
 	}
 }

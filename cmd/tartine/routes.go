@@ -198,6 +198,13 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 			return err
 		}
 		svc.MountDeviceAPI(r)
+		// The taps' caches filled beside the start (terminal.Warm); a
+		// failure only leaves the first taps to fill them.
+		go func() {
+			if err := svc.Warm(ctx); err != nil && ctx.Err() == nil {
+				deps.log.Warn("device API: cache warm-up", "err", err)
+			}
+		}()
 		if err := queue.AddPeriodic(jobs.Periodic{Name: "day_end", Every: 5 * time.Minute, Run: svc.DayEndPass}); err != nil {
 			return err
 		}
