@@ -97,12 +97,14 @@ type Deps struct {
 	// MaxInFlight bounds the portal requests served at once (0: four per
 	// processor, at most the pool's connections), MaxInFlightBusy while
 	// CanteenBusy reports taps being served (0: one per two processors;
-	// CanteenBusy nil: never busy); MaxWait is how long others wait in
-	// line (0: 3 s) and MaxWaiting how many may (0: 400) before the busy
-	// page (shed.go).
+	// CanteenBusy nil: never busy), each followed by a pause while
+	// CanteenHeavy reports that the taps need the processors (nil: never);
+	// MaxWait is how long others wait in line (0: 3 s) and MaxWaiting how
+	// many may (0: 400) before the busy page (shed.go).
 	MaxInFlight     int
 	MaxInFlightBusy int
 	CanteenBusy     func() bool
+	CanteenHeavy    func() bool
 	MaxWait         time.Duration
 	MaxWaiting      int
 	// Statements are the periodic statements and estimates shown to the
@@ -156,7 +158,7 @@ func New(d Deps) (*App, error) {
 	if d.Statements == nil {
 		d.Statements = statements.New(d.School, d.Catalog, d.Now)
 	}
-	a := &App{Deps: d, pages: map[string]*template.Template{}, shedder: newShedder(d.MaxInFlight, d.MaxInFlightBusy, d.MaxWaiting, d.MaxWait, d.CanteenBusy)}
+	a := &App{Deps: d, pages: map[string]*template.Template{}, shedder: newShedder(d.MaxInFlight, d.MaxInFlightBusy, d.MaxWaiting, d.MaxWait, d.CanteenBusy, d.CanteenHeavy)}
 	var err error
 	if a.emails, err = mail.LoadTemplates(); err != nil {
 		return nil, err

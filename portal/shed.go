@@ -19,7 +19,9 @@ import (
 // most Deps.MaxInFlight requests at once (by default four per processor),
 // and only Deps.MaxInFlightBusy (one per two processors) while
 // Deps.CanteenBusy says taps are being served: the canteen comes first.
-// While busy, each portal request is also followed by busyIdleRatio times
+// While the taps need the processors (Deps.CanteenHeavy: device requests in
+// flight a quarter of the time or more, as at 1,000 taps/s — not a school's
+// lunch line), each portal request is also followed by busyIdleRatio times
 // its own duration without portal work (at most busyIdleMax): one at a
 // time, the portal still took all the processor time the taps left, and
 // its processes crowded the taps' (see busyIdleRatio).
@@ -42,12 +44,12 @@ const (
 	defaultMaxWait        = 3 * time.Second
 	defaultMaxWaiting     = 400
 	retryAfterSeconds     = 2
-	// busyIdleRatio: while taps are served, the portal works at most a
-	// quarter of the time. Measured with 200 parents and taps at 1,000/s
-	// on 2 cores (PERFORMANCE.md, portal rush, seventh pass): one request
-	// at a time and no pause, the taps' requests p99 25–31 ms each second
-	// after the first; with a pause of 3× each request, 12–20 ms (the
-	// portal served 555–589 requests/s over the run instead of 711).
+	// busyIdleRatio: while the taps need the processors, the portal works
+	// at most a quarter of the time. Measured with 200 parents and taps at
+	// 1,000/s on 2 cores (PERFORMANCE.md, portal rush, seventh pass): one
+	// request at a time and no pause, the taps' requests p99 21–45 ms each
+	// second after the first; with a pause of 3× each request, 12–20 ms
+	// (the portal served 496–589 requests/s over the run instead of 711).
 	busyIdleRatio = 3
 	busyIdleMax   = 500 * time.Millisecond
 )
@@ -59,6 +61,7 @@ type shedder struct {
 	slots      *lanes
 	busySlots  chan struct{}
 	busy       func() bool
+	heavy      func() bool
 	maxWait    time.Duration
 	maxWaiting int64
 	waiting    atomic.Int64
@@ -67,8 +70,8 @@ type shedder struct {
 	nextStart time.Time // while busy, no portal request starts before
 }
 
-func newShedder(inFlight, inFlightBusy, waiting int, wait time.Duration, busy func() bool) *shedder {
-	return &shedder{slots: newLanes(inFlight), busySlots: make(chan struct{}, inFlightBusy), busy: busy,
+func newShedder(inFlight, inFlightBusy, waiting int, wait time.Duration, busy, heavy func() bool) *shedder {
+	return &shedder{slots: newLanes(inFlight), busySlots: make(chan struct{}, inFlightBusy), busy: busy, heavy: heavy,
 		maxWait: wait, maxWaiting: int64(waiting)}
 }
 
@@ -120,6 +123,9 @@ func (s *shedder) admit(c *gin.Context) (admitted, busySlot bool) {
 	if !take(s.busySlots) {
 		s.slots.release()
 		return false, false
+	}
+	if s.heavy == nil || !s.heavy() {
+		return true, true
 	}
 	s.mu.Lock()
 	pause := time.Until(s.nextStart)

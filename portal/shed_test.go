@@ -25,10 +25,10 @@ import (
 // line and then gets the « réessayez dans un instant » page — 503 with
 // Retry-After, read from nothing in the database — and once a slot frees
 // up the portal answers again. While the canteen is busy, fewer requests
-// run at once (MaxInFlightBusy), each followed by a pause of three times
-// its duration (at most busyIdleMax).
+// run at once (MaxInFlightBusy); while the taps need the processors, each
+// is followed by a pause of three times its duration (at most busyIdleMax).
 func TestShedding(t *testing.T) {
-	var canteen atomic.Bool
+	var canteen, heavy atomic.Bool
 	pool := dbtest.New(t)
 	led := ledger.New(pool, nil)
 	sessions, err := websession.New(pool, websession.Config{BaseURL: "http://127.0.0.1", CookieName: "tartine_portal"})
@@ -42,7 +42,7 @@ func TestShedding(t *testing.T) {
 	a, err := New(Deps{Pool: pool, Ledger: led, School: school.New(pool, led, nil), Booking: booking.New(pool, led, nil),
 		Sessions: sessions, Catalog: cat, Mail: mail.LogSender{Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxInFlight: 2, MaxInFlightBusy: 1, MaxWait: 50 * time.Millisecond,
-		CanteenBusy: canteen.Load})
+		CanteenBusy: canteen.Load, CanteenHeavy: heavy.Load})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +92,9 @@ func TestShedding(t *testing.T) {
 	<-a.shedder.busySlots
 
 	// The pause after a busy request: three times its duration, at most
-	// busyIdleMax.
+	// busyIdleMax — only while the canteen is heavy.
 	canteen.Store(true)
+	heavy.Store(true)
 	a.shedder.busySlots <- struct{}{}
 	a.shedder.slots.tryAcquire()
 	a.shedder.releaseBusy(time.Now().Add(-10 * time.Millisecond))
@@ -112,6 +113,10 @@ func TestShedding(t *testing.T) {
 	}
 	if w := get(); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("request during a pause longer than MaxWait: %d, want 503", w.Code)
+	}
+	heavy.Store(false) // busy, not heavy: no pause
+	if w := get(); w.Code != http.StatusOK {
+		t.Errorf("request during the pause, the canteen busy but not heavy: %d, want 200 at once", w.Code)
 	}
 	canteen.Store(false)
 	if w := get(); w.Code != http.StatusOK {

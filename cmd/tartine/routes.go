@@ -129,7 +129,7 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	// notices, built first (the portal needs payments to start top-ups).
 	portalDeps := portal.Deps{Pool: pool, Ledger: led, School: schools, Booking: bookings,
 		Catalog: cat, Mail: queue, Log: deps.log, BaseURL: deps.cfg.BaseURL,
-		MaxInFlight: deps.cfg.PortalInFlight, CanteenBusy: canteen.busy, Now: now}
+		MaxInFlight: deps.cfg.PortalInFlight, CanteenBusy: canteen.busy, CanteenHeavy: canteen.heavy, Now: now}
 	notices, err := portal.NewNotices(portalDeps)
 	if err != nil {
 		return fmt.Errorf("portal: %w", err)
