@@ -81,6 +81,9 @@ type Status struct {
 	Readers       []ReaderStatus `json:"readers"`
 	TapsStored    uint64         `json:"taps_stored"`
 	FirmwareResnd uint64         `json:"firmware_resends"`
+	// Now is the bridge's clock when the status was taken: the ages shown
+	// are counted from it (the demo's bridge runs on the demo's day).
+	Now time.Time `json:"now"`
 }
 
 // ReaderStatus is one reader on /status.
@@ -154,7 +157,7 @@ func (r ReaderStatus) Noise() uint64 {
 
 // Status returns a snapshot of the bridge state.
 func (b *Bridge) Status() Status {
-	st := Status{Device: b.cfg.DeviceID, Server: b.cfg.ServerURL, Started: b.started, OutboxDepth: b.store.Depth()}
+	st := Status{Device: b.cfg.DeviceID, Server: b.cfg.ServerURL, Started: b.started, OutboxDepth: b.store.Depth(), Now: b.now()}
 	if ns := b.lastContact.Load(); ns != 0 {
 		t := time.Unix(0, ns)
 		st.LastContact = &t
@@ -177,11 +180,11 @@ func (b *Bridge) Status() Status {
 }
 
 var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
-	"ago": func(t *time.Time) string {
+	"ago": func(t *time.Time, now time.Time) string {
 		if t == nil {
 			return "jamais / never"
 		}
-		return t.Format("2006-01-02 15:04:05") + " (" + time.Since(*t).Round(time.Second).String() + ")"
+		return t.Format("2006-01-02 15:04:05") + " (" + now.Sub(*t).Round(time.Second).String() + ")"
 	},
 }).Parse(`<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
@@ -190,13 +193,13 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 </head><body>
 <h1>Passerelle Tartine / Tartine bridge: {{.Device}}</h1>
 <p>Serveur / server: {{.Server}}<br>
-Dernier contact / last contact: {{ago .LastContact}}<br>
+Dernier contact / last contact: {{ago .LastContact .Now}}<br>
 {{if .LastError}}Dernière erreur / last error: {{.LastError}}<br>{{end}}
 File d'attente / outbox: <b>{{.OutboxDepth}}</b> passages<br>
-Badges en cache / cached badges: {{.BadgesCached}} (synchro {{ago .BadgeSync}})<br>
+Badges en cache / cached badges: {{.BadgesCached}} (synchro {{ago .BadgeSync .Now}})<br>
 Passages enregistrés / taps stored: {{.TapsStored}}</p>
 <table><tr><th>Lecteur / reader</th><th>Poste / station</th><th>Pilote / driver</th><th>État / state</th><th>Port</th><th>Passages / taps</th><th>Lectures / reads</th><th>Doublons / repeats</th><th>Bruit / noise</th><th>Dernier / last</th><th>Erreur / error</th></tr>
-{{range .Readers}}<tr><td>{{.Name}}</td><td>{{.Station}}</td><td>{{.Driver}}{{if .Firmware}} ({{.Firmware}}){{end}}</td><td class="{{.State}}">{{.State}}</td><td>{{.Path}}</td><td>{{.Taps}}</td><td>{{.Stats.Frames}}</td><td>{{.Stats.Duplicates}}</td><td>{{.Noise}}</td><td>{{ago .LastTap}}</td><td>{{.LastError}}</td></tr>
+{{range .Readers}}<tr><td>{{.Name}}</td><td>{{.Station}}</td><td>{{.Driver}}{{if .Firmware}} ({{.Firmware}}){{end}}</td><td class="{{.State}}">{{.State}}</td><td>{{.Path}}</td><td>{{.Taps}}</td><td>{{.Stats.Frames}}</td><td>{{.Stats.Duplicates}}</td><td>{{.Noise}}</td><td>{{ago .LastTap $.Now}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>
 <p><a href="/status?format=json">JSON</a> · <a href="/metrics">metrics</a></p>
 </body></html>

@@ -107,3 +107,30 @@ func TestStatusReaders(t *testing.T) {
 		t.Errorf("metrics: want 2 readers connected (alive, late), not the silent one:\n%s", body)
 	}
 }
+
+// TestStatusAgesOnTheBridgeClock: the status page counts ages from the
+// bridge's own clock (the demo's bridge runs on the demo's day), not from
+// the machine's: a contact just made shows seconds, not the clocks' gap.
+func TestStatusAgesOnTheBridgeClock(t *testing.T) {
+	srv := newServer(t)
+	behind := func() time.Time { return time.Now().Add(-2 * time.Minute) }
+	r, err := sim.Open(sim.FormatTartine, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	cfg := testConfig(t, srv.URL, bridge.ReaderConfig{Name: "line", Station: "canteen-1", Driver: "tartine", Path: r.Path()})
+	b, _, _ := startLogged(t, cfg, bridge.Options{Now: behind})
+	waitFor(t, 5*time.Second, "a contact with the server", func() bool { return b.Status().LastContact != nil })
+	rec := httptest.NewRecorder()
+	b.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
+	body := rec.Body.String()
+	i := strings.Index(body, "last contact: ")
+	if i < 0 {
+		t.Fatalf("no last contact on the status page:\n%s", body)
+	}
+	line, _, _ := strings.Cut(body[i:], "<br>")
+	if strings.Contains(line, "m") && !strings.Contains(line, "ms") {
+		t.Errorf("last contact shown %q, want an age of seconds on the bridge's clock", line)
+	}
+}
