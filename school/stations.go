@@ -266,10 +266,12 @@ func (s *Store) Devices(ctx context.Context, tenantID int64) ([]Device, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
 }
 
-// TouchDevice records that the device was seen at at (cheap: skipped when
-// already recorded less than a minute before).
-func (s *Store) TouchDevice(ctx context.Context, deviceID string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE devices SET last_seen_at = $2 WHERE device_id = $1
-		AND (last_seen_at IS NULL OR last_seen_at < $2::timestamptz - interval '1 minute')`, deviceID, at)
-	return mapErr(err, "device "+deviceID)
+// TouchDevices records that each device of ids was seen at the time of the
+// same index in ats, in one statement (cheap: a device already recorded
+// less than a minute before its time is skipped).
+func (s *Store) TouchDevices(ctx context.Context, ids []string, ats []time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE devices d SET last_seen_at = x.at
+		FROM unnest($1::text[], $2::timestamptz[]) AS x(id, at)
+		WHERE d.device_id = x.id AND (d.last_seen_at IS NULL OR d.last_seen_at < x.at - interval '1 minute')`, ids, ats)
+	return mapErr(err, "devices last seen")
 }

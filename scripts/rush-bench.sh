@@ -74,10 +74,11 @@ run() {
 		"$BIN" loadgen portal --url "$URL" --file "$WORK/portalgen.json" --parents 200 --duration 40s --pid "$pid" --json > "$WORK/res-$lab.json" 2> "$WORK/lg-$lab.err" &
 		local lg=$!
 		sleep 14
-		"$BIN" loadgen taps --url "$URL" --file "$WORK/loadgen.json" --devices 16 --rate 1000 --duration 20s --json --requests "$WORK/req-$lab.txt" > "$WORK/taps-$lab.json" 2> "$WORK/lgt-$lab.err"
+		date +%s.%N > "$WORK/t0-$lab" # the taps' start, for lining up the server's logs
+		"$BIN" loadgen taps --url "$URL" --file "$WORK/loadgen.json" --devices 16 --rate 1000 --warmup ${TAPS_WARMUP:-2s} --duration 20s --json --requests "$WORK/req-$lab.txt" > "$WORK/taps-$lab.json" 2> "$WORK/lgt-$lab.err"
 		wait $lg ;;
 	T)
-		"$BIN" loadgen taps --url "$URL" --file "$WORK/loadgen.json" --devices 16 --rate 1000 --duration 20s --json --requests "$WORK/req-$lab.txt" > "$WORK/taps-$lab.json" 2> "$WORK/lgt-$lab.err" ;;
+		"$BIN" loadgen taps --url "$URL" --file "$WORK/loadgen.json" --devices 16 --rate 1000 --warmup ${TAPS_WARMUP:-2s} --duration 20s --json --requests "$WORK/req-$lab.txt" > "$WORK/taps-$lab.json" 2> "$WORK/lgt-$lab.err" ;;
 	LOGIN)
 		"$BIN" loadgen portal --url "$URL" --file "$WORK/portalgen.json" --parents 200 --login-only --pid "$pid" --json > "$WORK/res-$lab.json" 2> "$WORK/lg-$lab.err" ;;
 	*) echo "unknown run $name"; kill "$pid"; wait $w || true; return 2 ;;

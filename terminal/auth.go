@@ -58,13 +58,23 @@ type deviceCache struct {
 
 	mu sync.Mutex
 	// seen is when this process last recorded each device as seen
-	// (school.Store.TouchDevice): at most once a minute per device, so
+	// (school.Store.TouchDevices): at most once a minute per device, so
 	// that the hot path writes nothing on almost every request.
 	seen map[string]time.Time
+	// pending is what the next write records; flushing, that it is
+	// scheduled (seenDelay after the first device due).
+	pending  map[string]time.Time
+	flushing bool
 }
 
 // seenEvery is how often a device's last_seen_at is written at most.
 const seenEvery = time.Minute
+
+// seenDelay is how long a device's last-seen waits for the others due: the
+// first requests of a server just started — every reader at once — make
+// one write instead of one commit each among the first groups of taps
+// (issue 17: 16 concurrent updates took up to 30 ms each there).
+const seenDelay = time.Second
 
 type cachedDevice struct {
 	dev   Device
@@ -72,7 +82,8 @@ type cachedDevice struct {
 }
 
 func newDeviceCache(store *school.Store, ttl, stale time.Duration, now func() time.Time) *deviceCache {
-	return &deviceCache{store: store, now: now, rows: newTTLCache[string, cachedDevice](ttl, stale, now), seen: map[string]time.Time{}}
+	return &deviceCache{store: store, now: now, rows: newTTLCache[string, cachedDevice](ttl, stale, now),
+		seen: map[string]time.Time{}, pending: map[string]time.Time{}}
 }
 
 // get returns the device or ErrUnknownDevice. An unknown id is cached too
@@ -131,31 +142,46 @@ func (c *deviceCache) authenticate(ctx context.Context, header, method, requestU
 
 // touch records that an authenticated device was seen at now, unless this
 // process did so less than seenEvery before. The write runs beside the
-// request, which does not wait for it; a failed one is tried again on the
-// device's next request.
+// requests, which do not wait for it, for every device due within
+// seenDelay; a failed one is tried again on the device's next request.
 func (c *deviceCache) touch(ctx context.Context, id string, now time.Time) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	last, ok := c.seen[id]
-	due := !ok || now.Sub(last) >= seenEvery || now.Before(last)
-	if due {
-		if len(c.seen) > 10000 {
-			clear(c.seen)
-		}
-		c.seen[id] = now
-	}
-	c.mu.Unlock()
-	if !due {
+	if ok && now.Sub(last) < seenEvery && !now.Before(last) {
 		return
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
-		defer cancel()
-		if err := c.store.TouchDevice(ctx, id, now); err != nil {
-			c.mu.Lock()
-			if c.seen[id].Equal(now) {
+	if len(c.seen) > 10000 {
+		clear(c.seen)
+	}
+	c.seen[id] = now
+	c.pending[id] = now
+	if !c.flushing {
+		c.flushing = true
+		ctx := context.WithoutCancel(ctx)
+		time.AfterFunc(seenDelay, func() { c.flushSeen(ctx) })
+	}
+}
+
+// flushSeen writes the pending last-seen times in one statement.
+func (c *deviceCache) flushSeen(ctx context.Context) {
+	c.mu.Lock()
+	batch := c.pending
+	c.pending, c.flushing = map[string]time.Time{}, false
+	c.mu.Unlock()
+	ids, ats := make([]string, 0, len(batch)), make([]time.Time, 0, len(batch))
+	for id, at := range batch {
+		ids, ats = append(ids, id), append(ats, at)
+	}
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	if err := c.store.TouchDevices(ctx, ids, ats); err != nil {
+		c.mu.Lock()
+		for id, at := range batch {
+			if c.seen[id].Equal(at) {
 				delete(c.seen, id)
 			}
-			c.mu.Unlock()
 		}
-	}()
+		c.mu.Unlock()
+	}
 }
