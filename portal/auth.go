@@ -77,6 +77,7 @@ func (a *App) login(c *gin.Context) {
 	}
 	verr := password.Shared().Verify(ctx, pw, hash)
 	if isBusy(verr) {
+		web.Shed(c)
 		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 		a.formError(c, http.StatusServiceUnavailable, "login", "portal.login.title", a.Catalog.T(lang, "portal.busy.login"), form, nil)
 		return

@@ -15,6 +15,7 @@ import (
 	"tartine/internal/i18n"
 	"tartine/internal/mail"
 	"tartine/internal/password"
+	"tartine/internal/web"
 )
 
 type settingsData struct {
@@ -182,6 +183,7 @@ func (a *App) changePassword(c *gin.Context, acct *account) {
 	}
 	verr := password.Shared().Verify(ctx, current, stored)
 	if isBusy(verr) {
+		web.Shed(c)
 		c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 		bad(http.StatusServiceUnavailable, a.Catalog.T(lang, "portal.busy.login"))
 		return

@@ -190,6 +190,7 @@ func (a *App) shed(c *gin.Context) {
 // busy answers 503 with Retry-After and the « réessayez dans un instant »
 // page, without reading the session or anything else from the database.
 func (a *App) busy(c *gin.Context) {
+	web.Shed(c)
 	c.Header("Retry-After", strconv.Itoa(retryAfterSeconds))
 	c.Header("Cache-Control", "no-store")
 	back := "/portal/"

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"tartine/internal/deviceapi"
+	"tartine/internal/web"
 	"tartine/school"
 )
 
@@ -75,6 +76,7 @@ func (s *Service) postTaps(c *gin.Context) {
 		// A flood (bridges replaying long outboxes at once): shed it
 		// before it grows the queue; the taps stay in the outboxes.
 		s.log.Debug("apply taps: busy", "device", dev.ID)
+		web.Shed(c)
 		c.Header("Retry-After", "1")
 		c.JSON(http.StatusServiceUnavailable, apiError{Error: err.Error()})
 		return

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"tartine/internal/web"
 	"tartine/internal/websession"
 )
 
@@ -186,7 +188,11 @@ func newEngine(ctx context.Context, e env, log *slog.Logger, d *database, cfg se
 		Name: "tartine_http_request_duration_seconds", Help: "HTTP request latency by route and status.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route", "method", "status"})
-	reg.MustRegister(reqs)
+	shed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tartine_http_shed_total", Help: "Requests refused on purpose under load (503 with Retry-After), by route.",
+	}, []string{"route"})
+	reg.MustRegister(reqs, shed)
+	sheds := &shedLog{log: log, every: time.Minute}
 	r.Use(gin.Recovery(), func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -195,7 +201,11 @@ func newEngine(ctx context.Context, e env, log *slog.Logger, d *database, cfg se
 			route = "unmatched"
 		}
 		reqs.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Observe(time.Since(start).Seconds())
-		if c.Writer.Status() >= 500 {
+		switch {
+		case web.WasShed(c):
+			shed.WithLabelValues(route).Inc()
+			sheds.note(start)
+		case c.Writer.Status() >= 500:
 			log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status())
 		}
 	})
@@ -275,5 +285,32 @@ func secureTransport(baseURL string) gin.HandlerFunc {
 			c.Header("Strict-Transport-Security", "max-age=31536000")
 		}
 		c.Next()
+	}
+}
+
+// shedLog reports the requests refused on purpose under load (web.Shed):
+// the first at once, then at most one line per period with how many there
+// were — the 8:00 rush sheds hundreds of portal pages, which are not
+// failures and must not bury the real ones.
+type shedLog struct {
+	log   *slog.Logger
+	every time.Duration
+
+	mu       sync.Mutex
+	reported time.Time // when the last line was written
+	count    int       // sheds since
+}
+
+func (s *shedLog) note(now time.Time) {
+	s.mu.Lock()
+	s.count++
+	n := s.count
+	due := s.reported.IsZero() || now.Sub(s.reported) >= s.every || now.Before(s.reported)
+	if due {
+		s.reported, s.count = now, 0
+	}
+	s.mu.Unlock()
+	if due {
+		s.log.Warn("requests refused under load (503, Retry-After: « réessayez dans un instant »)", "count", n, "since_last_report", s.every.String())
 	}
 }

@@ -315,3 +315,17 @@ func StaffLoginURL(next string) string {
 	}
 	return StaffLoginPath + "?next=" + url.QueryEscape(next)
 }
+
+// shedKey marks a request refused on purpose under load.
+const shedKey = "tartine.shed"
+
+// Shed marks the request as refused on purpose to keep the server
+// answering (a 503 with Retry-After: the portal's « réessayez dans un
+// instant », a login beyond the password-hashing pool, a device request
+// beyond the taps' queue). The server's log counts these instead of
+// reporting each as a failure; a 503 not marked (the database not
+// answering) stays an error.
+func Shed(c *gin.Context) { c.Set(shedKey, true) }
+
+// WasShed reports whether Shed marked the request.
+func WasShed(c *gin.Context) bool { return c.GetBool(shedKey) }
