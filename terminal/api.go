@@ -57,9 +57,6 @@ func unavailable(c *gin.Context) {
 // a bridge retries sooner when a new tap arrives.
 const retryAfterSeconds = "2"
 
-// statusClientClosed is the status logged for a request whose client left
-// before the answer (nginx's 499): not a server failure.
-const statusClientClosed = 499
 
 // postTaps is POST /api/v1/taps.
 func (s *Service) postTaps(c *gin.Context) {
@@ -86,7 +83,7 @@ func (s *Service) postTaps(c *gin.Context) {
 		// answer; the taps applied meanwhile are answered the same when it
 		// sends them again.
 		s.log.Debug("apply taps: device gone", "device", dev.ID, "err", err)
-		c.AbortWithStatus(statusClientClosed)
+		c.AbortWithStatus(web.StatusClientClosed)
 		return
 	}
 	if err != nil {

@@ -27,6 +27,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -129,8 +130,18 @@ func (e Errors) Status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// Fail answers err with its status and stops the handler chain.
+// StatusClientClosed is the status logged for a request whose client left
+// before the answer (nginx's 499): not a server failure.
+const StatusClientClosed = 499
+
+// Fail answers err with its status and stops the handler chain. A request
+// that failed because its client left (a parent closing the page, a load
+// generator stopping) is not a server failure: no answer, no error logged.
 func (e Errors) Fail(c *gin.Context, err error) {
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		c.AbortWithStatus(StatusClientClosed)
+		return
+	}
 	switch e.Status(err) {
 	case http.StatusNotFound:
 		e.Text(c, http.StatusNotFound, "error.not_found")

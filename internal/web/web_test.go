@@ -1,8 +1,11 @@
 package web
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -242,5 +245,27 @@ func TestRenderReusesItsBuffers(t *testing.T) {
 		if body := w.Body.String(); w.Code != http.StatusOK || strings.Contains(body, "xxx") || !strings.HasPrefix(body, "<!doctype html>") {
 			t.Fatalf("after a failed page: %d %.120q", w.Code, body)
 		}
+	}
+}
+
+// TestClientGoneIsNotAFailure: a handler failing with context.Canceled
+// because its client left answers 499 and logs nothing; the same error with
+// the client still there (a cancellation inside the server) is a logged 500.
+func TestClientGoneIsNotAFailure(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	var logs strings.Builder
+	errs := Errors{Name: "test", Catalog: catalog(t), Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	r := gin.New()
+	r.GET("/read", func(c *gin.Context) { errs.Fail(c, fmt.Errorf("family pupils: %w", context.Canceled)) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/read", nil).WithContext(ctx))
+	if w.Code != StatusClientClosed || logs.Len() != 0 {
+		t.Errorf("client gone: %d, log %q; want 499 and no log", w.Code, logs.String())
+	}
+	w = get(t, r, "/read")
+	if w.Code != http.StatusInternalServerError || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("client still there: %d, log %q; want a logged 500", w.Code, logs.String())
 	}
 }
