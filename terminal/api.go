@@ -57,7 +57,6 @@ func unavailable(c *gin.Context) {
 // a bridge retries sooner when a new tap arrives.
 const retryAfterSeconds = "2"
 
-
 // postTaps is POST /api/v1/taps.
 func (s *Service) postTaps(c *gin.Context) {
 	dev, body, ok := s.deviceAuth(c)
