@@ -52,6 +52,31 @@ func (w *htmlWriter) esc(s string) {
 	w.WriteString(s[last:])
 }
 
+// form opens a POST form to action (with class, unless "") after lead,
+// its CSRF token the first field, on a line of its own indented as its
+// first field's lead (lead's indent plus two spaces).
+func (w *htmlWriter) form(lead, action, class, csrf string) {
+	w.raw(lead)
+	w.raw(`<form method="post" action="`)
+	w.esc(action)
+	if class != "" {
+		w.raw(`" class="`)
+		w.esc(class)
+	}
+	w.raw(`">`)
+	w.hidden(lead+"  ", "csrf_token", csrf)
+}
+
+// hidden writes a hidden field after lead.
+func (w *htmlWriter) hidden(lead, name, value string) {
+	w.raw(lead)
+	w.raw(`<input type="hidden" name="`)
+	w.esc(name)
+	w.raw(`" value="`)
+	w.esc(value)
+	w.raw(`">`)
+}
+
 // writeGrid writes the grid's rows: a row per week, Monday to Friday.
 func (d *bookingsData) writeGrid(w *htmlWriter) {
 	tx := &d.Text
@@ -187,13 +212,9 @@ func (d *bookingsData) writeDays(w *htmlWriter, csrf string) {
 				}
 				w.raw(")</span>\n      ")
 				if s.Cancel {
-					w.raw("\n      <form method=\"post\" action=\"")
-					w.esc(path)
-					w.raw("/bookings/cancel\">\n        <input type=\"hidden\" name=\"csrf_token\" value=\"")
-					w.esc(csrf)
-					w.raw("\">\n        <input type=\"hidden\" name=\"booking\" value=\"")
-					w.raw(strconv.FormatInt(s.Booking.ID, 10))
-					w.raw("\">\n        <button type=\"submit\" class=\"secondary\" data-action=\"cancel-")
+					w.form("\n      ", path+"/bookings/cancel", "", csrf)
+					w.hidden("\n        ", "booking", strconv.FormatInt(s.Booking.ID, 10))
+					w.raw("\n        <button type=\"submit\" class=\"secondary\" data-action=\"cancel-")
 					w.esc(v.ISO)
 					w.raw("-")
 					w.esc(s.Code)
@@ -210,15 +231,10 @@ func (d *bookingsData) writeDays(w *htmlWriter, csrf string) {
 				w.raw("\n    ")
 			case v.Past:
 			default:
-				w.raw("\n      <form method=\"post\" action=\"")
-				w.esc(path)
-				w.raw("/bookings/book\">\n        <input type=\"hidden\" name=\"csrf_token\" value=\"")
-				w.esc(csrf)
-				w.raw("\">\n        <input type=\"hidden\" name=\"day\" value=\"")
-				w.esc(v.ISO)
-				w.raw("\">\n        <input type=\"hidden\" name=\"service\" value=\"")
-				w.esc(s.Code)
-				w.raw("\">\n        <button type=\"submit\" data-action=\"book-")
+				w.form("\n      ", path+"/bookings/book", "", csrf)
+				w.hidden("\n        ", "day", v.ISO)
+				w.hidden("\n        ", "service", s.Code)
+				w.raw("\n        <button type=\"submit\" data-action=\"book-")
 				w.esc(v.ISO)
 				w.raw("-")
 				w.esc(s.Code)
@@ -238,13 +254,9 @@ func (d *bookingsData) writeDays(w *htmlWriter, csrf string) {
 		}
 		w.raw("\n  </div>\n  ")
 		if v.UnsickForm {
-			w.raw("\n  <form method=\"post\" action=\"")
-			w.esc(path)
-			w.raw("/bookings/sick\" class=\"sick-day noprint\">\n    <input type=\"hidden\" name=\"csrf_token\" value=\"")
-			w.esc(csrf)
-			w.raw("\">\n    <input type=\"hidden\" name=\"from\" value=\"")
-			w.esc(v.ISO)
-			w.raw("\">\n    <button type=\"submit\" name=\"withdraw\" value=\"1\" class=\"secondary\" data-action=\"unsick-")
+			w.form("\n  ", path+"/bookings/sick", "sick-day noprint", csrf)
+			w.hidden("\n    ", "from", v.ISO)
+			w.raw("\n    <button type=\"submit\" name=\"withdraw\" value=\"1\" class=\"secondary\" data-action=\"unsick-")
 			w.esc(v.ISO)
 			w.raw(`">`)
 			w.esc(tx.SickWithdraw)
@@ -252,15 +264,10 @@ func (d *bookingsData) writeDays(w *htmlWriter, csrf string) {
 		}
 		w.raw("\n  ")
 		if v.SickForm {
-			w.raw("\n  <form method=\"post\" action=\"")
-			w.esc(path)
-			w.raw("/bookings/sick\" class=\"sick-day noprint\">\n    <input type=\"hidden\" name=\"csrf_token\" value=\"")
-			w.esc(csrf)
-			w.raw("\">\n    <input type=\"hidden\" name=\"from\" value=\"")
-			w.esc(v.ISO)
-			w.raw("\">\n    <input type=\"hidden\" name=\"until\" value=\"")
-			w.esc(v.ISO)
-			w.raw("\">\n    <button type=\"submit\" class=\"secondary\" data-action=\"sick-")
+			w.form("\n  ", path+"/bookings/sick", "sick-day noprint", csrf)
+			w.hidden("\n    ", "from", v.ISO)
+			w.hidden("\n    ", "until", v.ISO)
+			w.raw("\n    <button type=\"submit\" class=\"secondary\" data-action=\"sick-")
 			w.esc(v.ISO)
 			w.raw(`" aria-label="`)
 			w.esc(tx.SickDay)
