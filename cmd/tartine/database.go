@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -50,6 +51,10 @@ type database struct {
 	// Devices is the device API's own pool while serving (openCanteenFirst);
 	// nil: the device API shares Pool.
 	Devices *pgxpool.Pool
+	// background is the services' work that ends with the server's
+	// context (the job queue's running jobs): serve waits for it before
+	// the pools close.
+	background sync.WaitGroup
 }
 
 // registerDeviceConns registers --device-conns and --portal-in-flight

@@ -266,7 +266,9 @@ func mountApps(ctx context.Context, r *gin.Engine, deps appDeps) error {
 	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	deps.db.background.Add(1)
 	go func() {
+		defer deps.db.background.Done()
 		<-ctx.Done()
 		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

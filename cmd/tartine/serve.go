@@ -113,7 +113,12 @@ func serve(ctx context.Context, e env, log *slog.Logger, d *database, cfg serveC
 		return err
 	}
 	defer closeDevices()
-	handler, err := newRouter(ctx, e, log, d, cfg)
+	// The services' background work (the job queue) ends with appCtx, and
+	// is waited for before the pools close (a queue still completing its
+	// jobs on a closed pool logged errors at every stop).
+	appCtx, stopApps := context.WithCancel(ctx)
+	defer func() { stopApps(); d.background.Wait() }()
+	handler, err := newRouter(appCtx, e, log, d, cfg)
 	if err != nil {
 		ln.Close()
 		return err
