@@ -38,13 +38,15 @@ type account struct {
 	Language  string
 	Threshold decimal.Decimal
 	Alert     bool
-	hash      string
+	// The emails the account chose on the settings page (wants).
+	emailTopUps, emailBookings bool
+	hash                       string
 	// family is the account's guardian rows (portal_account_guardians),
 	// read with the account: its children are theirs (school.FamilyPupils).
 	family []school.GuardianRef
 }
 
-const accountCols = `id, email, language, low_balance_threshold, low_balance_alert, password_hash`
+const accountCols = `id, email, language, low_balance_threshold, low_balance_alert, password_hash, email_topups, email_bookings`
 
 // familyCols are the account's guardian rows, after accountCols in a query
 // of portal_accounts (scanAccountFamily).
@@ -54,7 +56,7 @@ const familyCols = `,
 
 func scanAccount(row pgx.Row) (*account, error) {
 	var a account
-	if err := row.Scan(&a.ID, &a.Email, &a.Language, &a.Threshold, &a.Alert, &a.hash); err != nil {
+	if err := row.Scan(&a.ID, &a.Email, &a.Language, &a.Threshold, &a.Alert, &a.hash, &a.emailTopUps, &a.emailBookings); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -67,7 +69,7 @@ func scanAccount(row pgx.Row) (*account, error) {
 func scanAccountFamily(row pgx.Row) (*account, error) {
 	var a account
 	var tenants, guardians []int64
-	if err := row.Scan(&a.ID, &a.Email, &a.Language, &a.Threshold, &a.Alert, &a.hash, &tenants, &guardians); err != nil {
+	if err := row.Scan(&a.ID, &a.Email, &a.Language, &a.Threshold, &a.Alert, &a.hash, &a.emailTopUps, &a.emailBookings, &tenants, &guardians); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, ErrNotFound
 		}

@@ -92,7 +92,8 @@ func (n *Notices) accountsOfPupil(ctx context.Context, tenantID, pupilID int64) 
 	for i, g := range guardians {
 		ids[i] = g.ID
 	}
-	rows, err := n.pool.Query(ctx, `SELECT DISTINCT a.id, a.email, a.language, a.low_balance_threshold, a.low_balance_alert, a.password_hash
+	rows, err := n.pool.Query(ctx, `SELECT DISTINCT a.id, a.email, a.language, a.low_balance_threshold, a.low_balance_alert, a.password_hash,
+		a.email_topups, a.email_bookings
 		FROM portal_account_guardians ag JOIN portal_accounts a ON a.id = ag.account_id
 		WHERE ag.tenant_id = $1 AND ag.guardian_id = ANY($2)`, tenantID, ids)
 	if err != nil {
@@ -206,7 +207,9 @@ func (a *App) lowBalanceWith(ctx context.Context, tenantID, pupilID int64, first
 
 // enqueueInTx enqueues e for acct in tx, the transaction of what it
 // confirms, when the portal's mailer is a queue (TxSender), unless the
-// account switched such emails off (read in tx): true when it was so
+// account switched such emails off (as acct was read for the request: a
+// change made through another server process counts within accountTTL;
+// issue 17: no query of its own in the booking's transaction): true when it was so
 // handled (enqueued, not wanted, or not renderable: logged), false when the
 // caller must send it itself (no queue). An error leaves tx to roll back.
 func (a *App) enqueueInTx(ctx context.Context, tx pgx.Tx, acct *account, e mail.Email) (bool, error) {
@@ -214,9 +217,7 @@ func (a *App) enqueueInTx(ctx context.Context, tx pgx.Tx, acct *account, e mail.
 	if !ok {
 		return false, nil
 	}
-	if on, err := wantsEmailIn(ctx, tx, acct.ID, e); err != nil {
-		return false, err
-	} else if !on {
+	if !acct.wants(e) {
 		return true, nil
 	}
 	msg, err := a.emails.Render(acct.Email, acct.Language, e)
@@ -238,13 +239,8 @@ type rowReader interface {
 // alerts have their own check); every other email is always sent. An
 // account gone is no.
 func wantsEmailIn(ctx context.Context, q rowReader, accountID int64, e mail.Email) (bool, error) {
-	var which string
-	switch e.(type) {
-	case mail.TopUpReceived:
-		which = "topups"
-	case mail.BookingConfirmation:
-		which = "bookings"
-	default:
+	which := emailChoice(e)
+	if which == "" {
 		return true, nil
 	}
 	var on bool
@@ -254,6 +250,29 @@ func wantsEmailIn(ctx context.Context, q rowReader, accountID int64, e mail.Emai
 		return false, nil
 	}
 	return on, err
+}
+
+// emailChoice is the settings page's choice that e depends on: "topups",
+// "bookings", or "" (always sent).
+func emailChoice(e mail.Email) string {
+	switch e.(type) {
+	case mail.TopUpReceived:
+		return "topups"
+	case mail.BookingConfirmation:
+		return "bookings"
+	}
+	return ""
+}
+
+// wants is wantsEmailIn for the account as read.
+func (acct *account) wants(e mail.Email) bool {
+	switch emailChoice(e) {
+	case "topups":
+		return acct.emailTopUps
+	case "bookings":
+		return acct.emailBookings
+	}
+	return true
 }
 
 // WalletDebited is the terminal's notice that a tap (a meal, daycare)
