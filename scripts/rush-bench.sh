@@ -12,9 +12,11 @@
 #          $WORK/pg.fresh; every other run starts from a copy of it
 #   P200   200 parents looping for 30 s
 #   P200T  200 parents for 40 s, and from 14 s in taps at 1,000/s (open
-#          loop, 16 devices, another process) for 20 s
+#          loop, 16 devices, another process): 2 s not measured
+#          (TAPS_WARMUP, "0s" for a cold start), then 20 s
 #   P200b  200 parents for 30 s again
-#   T      taps alone at 1,000/s for 20 s (the floor P200T is compared to)
+#   T      taps alone at 1,000/s, the same 2 s + 20 s (the floor P200T is
+#          compared to)
 #   LOGIN  200 simultaneous logins, one attempt each, server's peak RSS
 # Each run: a fresh copy of the data, the server on 127.0.0.1:$PORT with
 # TARTINE_TRUSTED_PROXIES=127.0.0.1 (each parent from its own address),
