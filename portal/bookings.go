@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"tartine/booking"
 	"tartine/internal/mail"
@@ -211,9 +212,10 @@ func (a *App) book(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	names := a.mealNames(ctx, ch.TenantID) // before the booking's transaction
 	confirmation := func(b booking.Booking) mail.BookingConfirmation {
 		return mail.BookingConfirmation{Child: ch.FirstName, Link: a.BaseURL + back,
-			Booked: []mail.BookingLine{{Date: b.Day, Service: serviceKind(b.Service), Price: b.Price}}}
+			Booked: []mail.BookingLine{names.line(b.Day, b.Service, b.Price)}}
 	}
 	// A new booking's confirmation is enqueued and its wallet read in the
 	// booking's own transaction (issue 17: no round trips of their own).
@@ -277,9 +279,10 @@ func (a *App) cancel(c *gin.Context) {
 		a.notFound(c)
 		return
 	}
+	names := a.mealNames(ctx, ch.TenantID) // before the booking's transaction
 	confirmation := func(b booking.Booking) mail.BookingConfirmation {
 		return mail.BookingConfirmation{Child: ch.FirstName, Link: a.BaseURL + dayAnchor(ch, b.Day),
-			Cancelled: []mail.BookingLine{{Date: b.Day, Service: serviceKind(b.Service)}}}
+			Cancelled: []mail.BookingLine{names.line(b.Day, b.Service, decimal.Zero)}}
 	}
 	// The booking is read, checked to be the child's and cancelled in one
 	// transaction (issue 17: no read of its own before), the confirmation
@@ -340,9 +343,10 @@ func (a *App) pattern(c *gin.Context) {
 		return
 	}
 	var booked []mail.BookingLine
+	names := a.mealNames(ctx, ch.TenantID)
 	for _, d := range rep.Days {
 		if d.Outcome == booking.OutcomeBooked && d.Booking != nil {
-			booked = append(booked, mail.BookingLine{Date: d.Day, Service: serviceKind(d.Booking.Service), Price: d.Booking.Price})
+			booked = append(booked, names.line(d.Day, d.Booking.Service, d.Booking.Price))
 		}
 	}
 	if len(booked) > 0 {

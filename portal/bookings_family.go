@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/shopspring/decimal"
 
 	"tartine/booking"
 	"tartine/internal/mail"
@@ -368,12 +369,13 @@ func (a *App) familySick(c *gin.Context, acct *account, d familyData, chosen []c
 			return
 		}
 		var released []mail.BookingLine
+		names := a.mealNames(ctx, ch.TenantID)
 		for _, day := range rep.Days {
 			res.Done = append(res.Done, familyLine{Day: day})
 		}
 		for _, b := range rep.Bookings {
 			if b.Outcome == booking.SickReleased {
-				released = append(released, mail.BookingLine{Date: b.Booking.Day, Service: serviceKind(b.Booking.Service)})
+				released = append(released, names.line(b.Booking.Day, b.Booking.Service, decimal.Zero))
 			}
 		}
 		res.Released, res.Kept = rep.Count(booking.SickReleased), rep.Count(booking.SickKept)
@@ -402,11 +404,12 @@ func (a *App) familyBookChild(c *gin.Context, acct *account, ch child, svc booki
 		return res, err
 	}
 	var booked []mail.BookingLine
+	names := a.mealNames(ctx, ch.TenantID)
 	for _, r := range rep.Days {
 		switch r.Outcome {
 		case booking.OutcomeBooked:
 			res.Done = append(res.Done, familyLine{Day: r.Day})
-			booked = append(booked, mail.BookingLine{Date: r.Day, Service: serviceKind(svc), Price: r.Booking.Price})
+			booked = append(booked, names.line(r.Day, svc, r.Booking.Price))
 		case booking.OutcomeAlreadyBooked:
 			res.Already = append(res.Already, familyLine{Day: r.Day})
 		case booking.OutcomeFailed:
@@ -441,6 +444,7 @@ func (a *App) familyCancel(c *gin.Context, acct *account, kids []child, svc book
 	out := make([]familyResult, len(kids))
 	for i, ch := range kids {
 		out[i].Child = ch
+		names := a.mealNames(ctx, ch.TenantID)
 		var cancelled []mail.BookingLine
 		for _, b := range bks {
 			if b.TenantID != ch.TenantID || b.PupilID != ch.ID || b.Service != svc || b.Status != booking.StatusBooked || !slices.Contains(wds, b.Day.Weekday()) {
@@ -450,7 +454,7 @@ func (a *App) familyCancel(c *gin.Context, acct *account, kids []child, svc book
 			switch {
 			case err == nil:
 				out[i].Done = append(out[i].Done, familyLine{Day: b.Day})
-				cancelled = append(cancelled, mail.BookingLine{Date: b.Day, Service: serviceKind(svc)})
+				cancelled = append(cancelled, names.line(b.Day, svc, decimal.Zero))
 			case booking.MessageKey(err) == "error.internal":
 				return nil, err
 			default:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gin-gonic/gin"
+	"github.com/shopspring/decimal"
 
 	"tartine/booking"
 	"tartine/internal/mail"
@@ -58,9 +59,10 @@ func (a *App) reportSick(c *gin.Context) {
 		return
 	}
 	var released []mail.BookingLine
+	names := a.mealNames(ctx, ch.TenantID)
 	for _, b := range rep.Bookings {
 		if b.Outcome == booking.SickReleased {
-			released = append(released, mail.BookingLine{Date: b.Booking.Day, Service: serviceKind(b.Booking.Service)})
+			released = append(released, names.line(b.Booking.Day, b.Booking.Service, decimal.Zero))
 		}
 	}
 	to := dayAnchor(ch, rep.Days[0])

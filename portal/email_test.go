@@ -102,7 +102,8 @@ func TestBookingEmails(t *testing.T) {
 		}
 	}
 	// Default policy: meals are booked into the grace (8,00 − 4 × 3,70 = −6,80 available).
-	if !strings.Contains(confirm, "lundi 30 novembre 2026 : repas (3,70\u00a0€)") {
+	// Each line names the meal type as the school does (« Repas »), not its kind.
+	if !strings.Contains(confirm, "lundi 30 novembre 2026 : Repas (3,70\u00a0€)") {
 		t.Errorf("confirmation:\n%s", confirm)
 	}
 	if !strings.Contains(low, "Solde : 8,00\u00a0€") || !strings.Contains(low, "Disponible après les repas réservés : -6,80\u00a0€") ||
@@ -130,7 +131,7 @@ func TestBookingEmails(t *testing.T) {
 		t.Fatalf("book: %d", code)
 	}
 	msgs = f.smtp.Wait(t, before+1)
-	if last := msgs[len(msgs)-1]; !strings.Contains(last.Text, "Réservé pour Lucas") || !strings.Contains(last.Text, "lundi 14 décembre 2026 : repas (3,70\u00a0€)") {
+	if last := msgs[len(msgs)-1]; !strings.Contains(last.Text, "Réservé pour Lucas") || !strings.Contains(last.Text, "lundi 14 décembre 2026 : Repas (3,70\u00a0€)") {
 		t.Errorf("single booking email:\n%s", last.Text)
 	}
 	_, page := anne.get(lucas + "/bookings?month=2026-12")
@@ -142,7 +143,7 @@ func TestBookingEmails(t *testing.T) {
 		t.Fatalf("cancel: %d", code)
 	}
 	msgs = f.smtp.Wait(t, before+2)
-	if last := msgs[len(msgs)-1]; !strings.Contains(last.Text, "Annulé pour Lucas") || !strings.Contains(last.Text, "lundi 14 décembre 2026 : repas") {
+	if last := msgs[len(msgs)-1]; !strings.Contains(last.Text, "Annulé pour Lucas") || !strings.Contains(last.Text, "lundi 14 décembre 2026 : Repas") {
 		t.Errorf("cancellation email:\n%s", last.Text)
 	}
 }

@@ -123,8 +123,10 @@ type App struct {
 
 	ceiling  alertCeiling // WalletDebited's first filter
 	accounts accountCache // accounts read by id, in memory (accounts.go)
-	family   familyDone   // the family actions' summaries, in memory (bookings_family.go)
-	shedder  *shedder
+	// mealNamesCache: the tenants' meal type names (bookings_names.go).
+	mealNamesCache mealNamesCache
+	family         familyDone // the family actions' summaries, in memory (bookings_family.go)
+	shedder        *shedder
 }
 
 // New parses the templates and returns the portal. A template error stops

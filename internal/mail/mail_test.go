@@ -118,6 +118,9 @@ func TestTemplates(t *testing.T) {
 		{"fr", mail.BookingConfirmation{Child: "Emma", Booked: []mail.BookingLine{{Date: day, Service: "meal", Price: decimal.RequireFromString("3.7")}},
 			Cancelled: []mail.BookingLine{{Date: day.AddDate(0, 0, 1), Service: "daycare"}}, Link: "L"},
 			"Tartine : réservations de Emma", []string{"lundi 30 novembre 2026 : repas (3,70\u00a0€)", "mardi 1er décembre 2026 : garderie"}},
+		{"en", mail.BookingConfirmation{Child: "Emma", Booked: []mail.BookingLine{{Date: day, Service: "meal", Name: "Potage", Price: decimal.RequireFromString("0.6")}},
+			Cancelled: []mail.BookingLine{{Date: day.AddDate(0, 0, 1), Service: "meal", Name: "Potage"}}, Link: "L"},
+			"Tartine: bookings for Emma", []string{"Monday 30 November 2026: Potage (€0.60)", "Tuesday 1 December 2026: Potage"}},
 		{"nl", mail.TopUpReceived{Child: "Emma", Amount: decimal.RequireFromString("5"), Balance: decimal.RequireFromString("5"), Method: "cash"},
 			"Tartine : 5,00\u00a0€ reçus pour Emma", []string{"en espèces"}},
 	}

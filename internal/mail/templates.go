@@ -71,7 +71,10 @@ type TopUpReceived struct {
 type BookingLine struct {
 	Date    time.Time
 	Service string // meal, daycare
-	Price   decimal.Decimal
+	// Name is the meal type's name as the school wrote it (« Potage »);
+	// "": the service's kind in words (repas, garderie).
+	Name  string
+	Price decimal.Decimal
 }
 
 // BookingConfirmation lists what a guardian just booked or cancelled.
