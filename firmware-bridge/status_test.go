@@ -13,6 +13,7 @@ import (
 
 	bridge "tartine/firmware-bridge"
 	"tartine/firmware-bridge/sim"
+	"tartine/internal/testclock"
 	"tartine/readers"
 )
 
@@ -113,7 +114,8 @@ func TestStatusReaders(t *testing.T) {
 // the machine's: a contact just made shows seconds, not the clocks' gap.
 func TestStatusAgesOnTheBridgeClock(t *testing.T) {
 	srv := newServer(t)
-	behind := func() time.Time { return time.Now().Add(-2 * time.Minute) }
+	srv.SetNow(testclock.Now) // the server on the tests' clock, the bridge 2 minutes behind it
+	behind := func() time.Time { return testclock.Now().Add(-2 * time.Minute) }
 	r, err := sim.Open(sim.FormatTartine, sim.Options{})
 	if err != nil {
 		t.Fatal(err)

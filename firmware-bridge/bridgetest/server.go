@@ -148,6 +148,14 @@ func (s *Server) SetRetryAfter(v string) {
 	s.mu.Unlock()
 }
 
+// SetNow sets the clock request timestamps are checked against (±300 s,
+// as the real server; default time.Now).
+func (s *Server) SetNow(now func() time.Time) {
+	s.mu.Lock()
+	s.now = now
+	s.mu.Unlock()
+}
+
 // SetBadge adds or changes a badge (status active or blocked).
 func (s *Server) SetBadge(uid, status, name string) {
 	s.mu.Lock()
@@ -220,7 +228,10 @@ func (s *Server) authenticate(r *http.Request, body []byte) error {
 	if err != nil {
 		return errors.New("bad ts")
 	}
-	if d := s.now().Unix() - ts; d > 300 || d < -300 {
+	s.mu.Lock()
+	now := s.now
+	s.mu.Unlock()
+	if d := now().Unix() - ts; d > 300 || d < -300 {
 		return fmt.Errorf("timestamp %d s off", d)
 	}
 	bodySum := sha256.Sum256(body)
