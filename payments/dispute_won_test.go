@@ -154,26 +154,15 @@ func TestWebhookDisputeWonFeeBack(t *testing.T) {
 		}
 		return at.Unix()
 	}
-	// lastBooked is when the webhook booked its last transfer, at its own
-	// clock: Stripe's balance transactions of a reinstatement are dated
-	// alike below, so that a run across Brussels midnight still has them
-	// on the books' day.
-	lastBooked := func() int64 {
-		var at time.Time
-		if err := e.pool.QueryRow(ctx, `SELECT max(occurred_at) FROM transfers WHERE tenant_id = $1`, e.tenant).Scan(&at); err != nil {
-			t.Fatalf("last transfer: %v", err)
-		}
-		return at.Unix()
-	}
 	payAt, disputeAt := when("stripe-topup:"+id.String()), when("stripe-dispute:dp_fb")
-	// Stripe reinstates now; the event's balance transaction carries the
-	// time it was sent, Stripe's balance (below) the time it was booked.
-	sentAt := time.Now().Unix()
+	// Stripe reinstates now: the webhook books the funds at its own clock,
+	// so the balance transaction is dated alike (the same day).
+	backAt := time.Now().Unix()
 	won := disputeObject("dp_fb", pi, 3000)
 	won["status"] = "won"
 	won["balance_transactions"] = []map[string]any{
 		{"id": "txn_fb_out", "object": "balance_transaction", "type": "adjustment", "amount": -3000, "fee": 1500, "net": -4500, "currency": "eur", "created": disputeAt},
-		{"id": "txn_fb_back", "object": "balance_transaction", "type": "adjustment", "amount": 3000, "fee": -1500, "net": 4500, "currency": "eur", "created": sentAt},
+		{"id": "txn_fb_back", "object": "balance_transaction", "type": "adjustment", "amount": 3000, "fee": -1500, "net": 4500, "currency": "eur", "created": backAt},
 	}
 	for _, ev := range []struct{ id, typ string }{{"evt_fb_back", evDisputeReinstated}, {"evt_fb_back", evDisputeReinstated}, {"evt_fb_closed", evDisputeClosed}} {
 		code, body := e.deliver(t, event(t, ev.id, ev.typ, won), "")
@@ -204,7 +193,6 @@ func TestWebhookDisputeWonFeeBack(t *testing.T) {
 	}
 
 	// Stripe's balance: the same day, nothing to book, no difference.
-	backAt := lastBooked()
 	e.double.addBT(doubleBT{id: "txn_fb_pay", typ: "charge", source: ch, amount: 3000, currency: "eur", created: payAt})
 	e.double.addBT(doubleBT{id: "txn_fb_out", typ: "adjustment", source: "dp_fb", srcObject: "dispute", charge: ch, amount: -3000, fee: 1500, currency: "eur", created: disputeAt})
 	e.double.addBT(doubleBT{id: "txn_fb_back", typ: "adjustment", source: "dp_fb", srcObject: "dispute", charge: ch, amount: 3000, fee: -1500, currency: "eur", created: backAt})
@@ -241,12 +229,12 @@ func TestWebhookDisputeWonFeeBack(t *testing.T) {
 	e.deliver(t, event(t, "evt_fb2_created", evDisputeCreated, disputeObject("dp_fb2", piO, 2000)), "")
 	payO, disputeO := when("stripe-topup:"+other.String()), when("stripe-dispute:dp_fb2")
 	wonO := wonDisputeObject("dp_fb2", piO, 2000, "won", true) // reinstated, fee 0 in the event
+	backO := time.Now().Unix()
 	wonO["balance_transactions"].([]map[string]any)[0]["created"] = disputeO
-	wonO["balance_transactions"].([]map[string]any)[1]["created"] = time.Now().Unix()
+	wonO["balance_transactions"].([]map[string]any)[1]["created"] = backO
 	if code, body := e.deliver(t, event(t, "evt_fb2_back", evDisputeReinstated, wonO), ""); code != 200 {
 		t.Fatalf("second reinstatement: %d %s", code, body)
 	}
-	backO := lastBooked()
 	e.double.addBT(doubleBT{id: "txn_fb2_pay", typ: "charge", source: chO, amount: 2000, currency: "eur", created: payO})
 	e.double.addBT(doubleBT{id: "txn_dp_fb2_out", typ: "adjustment", source: "dp_fb2", srcObject: "dispute", charge: chO, amount: -2000, fee: 1500, currency: "eur", created: disputeO})
 	e.double.addBT(doubleBT{id: "txn_dp_fb2_back", typ: "adjustment", source: "dp_fb2", srcObject: "dispute", charge: chO, amount: 2000, fee: -1500, currency: "eur", created: backO})
