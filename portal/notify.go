@@ -92,8 +92,7 @@ func (n *Notices) accountsOfPupil(ctx context.Context, tenantID, pupilID int64) 
 	for i, g := range guardians {
 		ids[i] = g.ID
 	}
-	rows, err := n.pool.Query(ctx, `SELECT DISTINCT a.id, a.email, a.language, a.low_balance_threshold, a.low_balance_alert, a.password_hash,
-		a.email_topups, a.email_bookings
+	rows, err := n.pool.Query(ctx, `SELECT DISTINCT `+accountCols+`
 		FROM portal_account_guardians ag JOIN portal_accounts a ON a.id = ag.account_id
 		WHERE ag.tenant_id = $1 AND ag.guardian_id = ANY($2)`, tenantID, ids)
 	if err != nil {
